@@ -1,0 +1,53 @@
+"""FaceAtlas front door: pick a dataset, see what is in it, and where to go next."""
+
+import streamlit as st
+
+from core.summary import dataset_summary
+from ui.sidebar import dataset_picker, demo_banner
+
+st.set_page_config(page_title="FaceAtlas", page_icon="🗺️", layout="wide")
+
+PAGES = [
+    ("pages/1_Dataset.py", "Dataset", "📊", "Prevalence of every attribute, identities, and a filtered image gallery."),
+    ("pages/2_Attribute_relations.py", "Attribute relations", "🔗",
+     "How attributes depend on each other: P(A | B), correlation, lift, and predicting one from the others."),
+    ("pages/3_Attribute_classifiers.py", "Attribute classifiers", "🎯",
+     "Train models that predict attributes from faces and compare them with baselines."),
+    ("pages/4_Clustering.py", "Clustering", "🧩", "Group faces by identity embedding or by attributes, on a 2-D map."),
+    ("pages/5_Face_search.py", "Face search", "🔍", "Upload a photo and find the most similar faces in the dataset."),
+]  # fmt: skip
+
+
+def overview(summary: dict) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Images", f"{summary['rows']:,}")
+    cols[1].metric("Identities", f"{summary['identities']:,}" if summary["identities"] else "–")
+    cols[2].metric("Attributes", len(summary["attributes"]))
+    cols[3].metric("Image files found", f"{summary['images_found']:,}")
+    cols[4].metric("Embeddings", ", ".join(summary["embeddings"]) or "none yet")
+    parts = summary["partitions"]
+    if parts:
+        st.caption("Partitions: " + " · ".join(f"{name} {count:,}" for name, count in parts.items()))
+    else:
+        st.caption("No train/val/test partition in this dataset; pages that need one split by identity.")
+
+
+def guide() -> None:
+    st.subheader("Where to go next")
+    for path, label, icon, text in PAGES:
+        col_link, col_text = st.columns([1, 3])
+        col_link.page_link(path, label=label, icon=icon)
+        col_text.write(text)
+
+
+st.title("FaceAtlas")
+st.caption("Explore face-attribute datasets such as CelebA and LFW: what is in them, how attributes relate, "
+           "how well they can be predicted, and how faces group.")  # fmt: skip
+ds = dataset_picker()
+demo_banner(ds)
+summary = dataset_summary(ds)
+st.header(ds.name)
+overview(summary)
+for warning in summary["warnings"]:
+    st.warning(warning)
+guide()

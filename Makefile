@@ -1,0 +1,36 @@
+# FaceAtlas: `make run` starts the app, `make test` runs the suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench demo setup browser clean-cache
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first: the pinned CPU build, so nothing pulls a CUDA wheel.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m core demo --if-missing
+
+run: demo
+	$(VENV)/bin/streamlit run Home.py
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
+
+test: setup browser
+	$(PY) -m pytest -q tests
+
+bench: setup
+	$(PY) -m bench.run_all
+
+clean-cache:
+	find cache -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

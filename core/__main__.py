@@ -1,0 +1,52 @@
+"""Command line: `python -m core <command> DATASET ...`.
+
+Each module in core/cli/ is one subcommand: it defines COMMAND, HELP,
+add_arguments(parser) and run(args) -> exit code. New commands need no edit here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import pkgutil
+import sys
+
+import core.cli
+from core.errors import DatasetError
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(prog="python -m core", description="FaceAtlas command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands = {}
+    for info in sorted(pkgutil.iter_modules(core.cli.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"core.cli.{info.name}")
+        if not hasattr(module, "COMMAND"):
+            continue
+        p = sub.add_parser(module.COMMAND, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.add_argument("--progress-file", default=None, help=argparse.SUPPRESS)
+        commands[module.COMMAND] = module
+    return parser, commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(commands[args.command].run(args) or 0)
+    except DatasetError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc)}))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

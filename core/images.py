@@ -1,0 +1,64 @@
+"""Opening images safely: EXIF orientation, any mode to RGB, decompression-bomb guard, clear errors."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# 40 megapixels: far above any face photo, far below what would exhaust memory.
+MAX_PIXELS = 40_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; the message is meant for the user."""
+
+
+def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode an image file or bytes to an upright RGB PIL image, or raise ImageError saying why."""
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    name = Path(source).name if isinstance(source, (str, Path)) else "upload"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(source)
+            if img.width * img.height > max_pixels:
+                raise ImageError(
+                    f"{name} is {img.width}×{img.height} pixels; images up to {max_pixels // 1_000_000} megapixels are accepted."
+                )
+            img.load()
+            img = ImageOps.exif_transpose(img)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{name} is too large to open safely (decompression bomb guard).") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image FaceAtlas can read (use JPEG, PNG or WebP).") from None
+    except FileNotFoundError:
+        raise ImageError(f"{name} is missing on disk.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{name} is damaged or truncated ({exc.__class__.__name__}).") from None
+    if img.mode != "RGB":
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            background = Image.new("RGB", img.size, (255, 255, 255))
+            background.paste(img.convert("RGBA"), mask=img.convert("RGBA").getchannel("A"))
+            img = background
+        else:
+            img = img.convert("RGB")
+    return img
+
+
+def thumbnail_bytes(path: Path, size: int = 128) -> bytes | None:
+    """A small JPEG of the image for galleries, or None when it cannot be read."""
+    try:
+        img = open_rgb(path)
+    except ImageError:
+        return None
+    img.thumbnail((size, size * 2))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()

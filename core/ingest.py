@@ -1,0 +1,197 @@
+"""Ingest a dataset folder once into cache/<name>-<fingerprint>/; later opens read the cache.
+
+Cache folder contents: table.parquet (the data model's table), extra_<name>.parquet
+(bbox, landmarks), meta.json (written last: its presence means the folder is
+complete), embeddings/<model>/ (see core.embeddings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from core.atomic import write_json, write_parquet
+from core.dataset import Dataset
+from core.embeddings import save_embeddings
+from core.errors import DatasetError
+from core.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
+from core.paths import cache_root, data_roots
+
+log = logging.getLogger(__name__)
+
+HASH_LIMIT = 256 << 20  # files up to 256 MB are hashed; larger ones are identified by size + mtime
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset found under a data root, before it is loaded."""
+
+    name: str
+    path: Path
+    layout: str
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "dataset"
+
+
+def stat_signature(root: Path, layout: str) -> tuple:
+    """Cheap signature (names, sizes, mtimes) of a dataset's sources: changes when any source changes."""
+    sig = []
+    for p in source_paths(root, layout):
+        try:
+            st = p.stat()
+            sig.append((str(p), st.st_size if p.is_file() else 0, st.st_mtime_ns))
+        except OSError:
+            sig.append((str(p), -1, -1))
+    return (layout, tuple(sig))
+
+
+def fingerprint(root: Path, layout: str) -> str:
+    """Content hash of the annotation files plus the stat signature of image folders."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"v{CACHE_FORMAT}:{layout}".encode())
+    for p in source_paths(root, layout):
+        h.update(p.name.encode())
+        if p.is_file() and p.stat().st_size <= HASH_LIMIT:
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 22), b""):
+                    h.update(block)
+        else:
+            try:
+                st = p.stat()
+                h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+            except OSError:
+                h.update(b"missing")
+    return h.hexdigest()
+
+
+def _read_cached(cache_dir: Path, root: Path, name: str) -> Dataset:
+    meta = json.loads((cache_dir / "meta.json").read_text())
+    table = pl.read_parquet(cache_dir / "table.parquet", memory_map=True)
+    image_dir = root / meta["image_dir"] if meta["image_dir"] is not None else None
+    return Dataset(
+        key=cache_dir.name,
+        name=name,
+        root=root,
+        layout=meta["layout"],
+        table=table,
+        attributes=tuple(meta["attributes"]),
+        image_dir=image_dir,
+        images_found=meta["images_found"],
+        cache_dir=cache_dir,
+        warnings=tuple(meta["warnings"]),
+        is_demo=meta["is_demo"],
+        aligned=meta["aligned"],
+        extras=meta.get("extras", {}),
+    )
+
+
+def _write_cache(cache_dir: Path, root: Path, source) -> None:
+    """Build into a temp folder and rename it into place, so a crash leaves nothing half written."""
+    tmp = cache_dir.parent / f".tmp-{cache_dir.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        write_parquet(tmp / "table.parquet", source.table)
+        for key, frame in source.extra_tables.items():
+            write_parquet(tmp / f"extra_{key}.parquet", frame)
+        if source.embeddings is not None:
+            vectors, valid = source.embeddings
+            save_embeddings(tmp, "csv", vectors, valid, source=source.extras.get("embedding_source"))
+        image_dir = source.image_dir
+        rel_image_dir = None
+        if image_dir is not None:
+            rel_image_dir = "." if image_dir == root else str(image_dir.relative_to(root))
+        write_json(
+            tmp / "meta.json",
+            {
+                "layout": source.layout,
+                "attributes": list(source.attributes),
+                "image_dir": rel_image_dir,
+                "images_found": source.images_found,
+                "warnings": source.warnings,
+                "is_demo": (root / DEMO_MARKER).exists() if root.is_dir() else False,
+                "aligned": source.aligned,
+                "extras": source.extras,
+                "rows": source.table.height,
+                "source": str(root),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
+        )
+        try:
+            os.rename(tmp, cache_dir)
+        except OSError:
+            if not (cache_dir / "meta.json").exists():  # another process won the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ingest(root: Path, name: str | None = None, *, layout: str | None = None) -> Dataset:
+    """Open a dataset folder, parsing it only when its cache is missing or its sources changed."""
+    root = Path(root)
+    name = name or (root.stem if root.is_file() else root.name)
+    layout = layout or detect_layout(root)
+    if layout is None:
+        load_source(root)  # raises the explanatory DatasetError
+    fp = fingerprint(root, layout)
+    cache_dir = cache_root() / f"{_slug(name)}-{fp[:16]}"
+    if not (cache_dir / "meta.json").is_file():
+        t0 = time.perf_counter()
+        source = load_source(root, layout)
+        cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        _write_cache(cache_dir, root, source)
+        log.info("ingested %s (%s rows) in %.2fs", name, source.table.height, time.perf_counter() - t0)
+    return _read_cached(cache_dir, root, name)
+
+
+def discover() -> list[DatasetRef]:
+    """Every dataset folder under the data roots, demo first, names made unique."""
+    refs: list[DatasetRef] = []
+    for root in data_roots():
+        try:
+            children = sorted(root.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            if child.name.startswith(".") or not (child.is_dir() or child.suffix.lower() == ".csv"):
+                continue
+            layout = detect_layout(child)
+            if layout:
+                refs.append(DatasetRef(child.stem if child.is_file() else child.name, child, layout))
+    names: dict[str, int] = {}
+    unique = []
+    for ref in refs:
+        names[ref.name] = names.get(ref.name, 0) + 1
+        label = ref.name if names[ref.name] == 1 else f"{ref.name} ({ref.path.parent.name})"
+        unique.append(DatasetRef(label, ref.path, ref.layout))
+    return sorted(unique, key=lambda r: (r.name != "demo", r.name.lower()))
+
+
+def resolve(path_or_name: str | Path) -> tuple[Path, str]:
+    """A CLI argument (a folder path, or a dataset name under the data roots) -> (path, name)."""
+    candidate = Path(path_or_name).expanduser()
+    if candidate.exists():
+        return candidate, candidate.stem if candidate.is_file() else candidate.resolve().name
+    for ref in discover():
+        if ref.name == str(path_or_name):
+            return ref.path, ref.name
+    known = ", ".join(r.name for r in discover()) or "none"
+    raise DatasetError(f"No dataset folder or name {str(path_or_name)!r}. Datasets under data/: {known}.")
+
+
+def open_dataset(path_or_name: str | Path, name: str | None = None) -> Dataset:
+    """Resolve a path or data/ name and ingest it (from cache when unchanged)."""
+    path, default_name = resolve(path_or_name)
+    return ingest(path, name or default_name)

@@ -1,0 +1,22 @@
+"""Plain-data overview of a dataset, shared by the Home page and `python -m core ingest`."""
+
+from __future__ import annotations
+
+from core.dataset import Dataset
+from core.embeddings import list_embeddings
+
+
+def dataset_summary(ds: Dataset) -> dict:
+    return {
+        "name": ds.name,
+        "key": ds.key,
+        "layout": ds.layout,
+        "rows": ds.n_images,
+        "attributes": list(ds.attributes),
+        "identities": ds.n_identities,
+        "partitions": ds.partition_counts(),
+        "images_found": ds.images_found,
+        "embeddings": list_embeddings(ds.cache_dir),
+        "is_demo": ds.is_demo,
+        "warnings": list(ds.warnings),
+    }

@@ -1,0 +1,11 @@
+"""Attribute relations page (being built)."""
+
+import streamlit as st
+
+from ui.sidebar import dataset_picker, demo_banner
+
+st.set_page_config(page_title="Attribute relations · FaceAtlas", layout="wide")
+st.title("Attribute relations")
+ds = dataset_picker()
+demo_banner(ds)
+st.info("This page is being built.")

@@ -1,0 +1,11 @@
+"""Face search page (being built)."""
+
+import streamlit as st
+
+from ui.sidebar import dataset_picker, demo_banner
+
+st.set_page_config(page_title="Face search · FaceAtlas", layout="wide")
+st.title("Face search")
+ds = dataset_picker()
+demo_banner(ds)
+st.info("This page is being built.")

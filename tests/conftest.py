@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated FaceAtlas home (data/ + cache/) holding a small generated demo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT.parent / "shared"
+REAL_ANNOTATIONS = SHARED / "real" / "celeba_annotations"
+WILD_SAMPLE = SHARED / "real" / "celeba_wild_sample"
+REFERENCE = SHARED / "reference"
+SMALL_DEMO_IMAGES = 400
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Path:
+    """A FaceAtlas home with data/demo (a small demo) and its own cache/, set in the environment."""
+    from core.demo import generate_demo
+
+    home = tmp_path_factory.mktemp("home")
+    os.environ["FACEATLAS_HOME"] = str(home)
+    os.environ["FACEATLAS_CACHE"] = str(home / "cache")
+    os.environ.pop("FACEATLAS_DATA", None)
+    generate_demo(home / "data" / "demo", n_images=SMALL_DEMO_IMAGES, seed=1)
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(demo_home):
+    from core.ingest import open_dataset
+
+    return open_dataset(demo_home / "data" / "demo", name="demo")
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("FACEATLAS_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def needs(path: Path):
+    return pytest.mark.skipif(not path.exists(), reason=f"{path} not present (../shared absent)")
