@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ def demo_home(tmp_path_factory) -> Path:
     os.environ["FACEATLAS_CACHE"] = str(home / "cache")
     os.environ.pop("FACEATLAS_DATA", None)
     generate_demo(home / "data" / "demo", n_images=SMALL_DEMO_IMAGES, seed=1)
+    # The same annotations without images: pages must work on annotation-only datasets.
+    shutil.copytree(home / "data" / "demo" / "Anno", home / "data" / "annotations_only" / "Anno")
     return home
 
 

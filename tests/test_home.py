@@ -26,14 +26,15 @@ def test_home_overview_numbers(demo_home, demo_dataset):
 def test_home_follows_query_param_and_picker(demo_home, tmp_path):
     import shutil
 
-    other = demo_home / "data" / "second"
+    other = demo_home / "data" / "annotations_only"
     if not other.exists():
         shutil.copytree(demo_home / "data" / "demo" / "Anno", other / "Anno")
     at = AppTest.from_file(str(PROJECT / "Home.py"), default_timeout=60)
-    at.query_params["dataset"] = "second"
+    at.query_params["dataset"] = "annotations_only"
     at.run()
-    assert not at.exception
-    assert at.selectbox(key="dataset_picker").value == "second"
+    assert not at.exception, at.exception
+    picker = at.selectbox(key="dataset_picker")
+    assert picker.value == "annotations_only", (picker.options, at.session_state)
     assert not any("Synthetic demo data" in i.value for i in at.info)
     assert _metric(at, "Image files found") == "0"
     at.selectbox(key="dataset_picker").select("demo").run()

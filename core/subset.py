@@ -1,0 +1,60 @@
+"""Row selection shared by pages and commands: attribute conditions, partition, identities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from core.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class Subset:
+    """A hashable description of a row filter (usable as a cache key).
+
+    conditions: ((attribute, 0 or 1), ...); partition: "train"/"val"/"test" or None;
+    identities: identity labels to keep (empty = all); top_identities: keep only the
+    N identities with most images (0 = all).
+    """
+
+    conditions: tuple[tuple[str, int], ...] = ()
+    partition: str | None = None
+    identities: tuple[str, ...] = ()
+    top_identities: int = 0
+
+    @property
+    def is_everything(self) -> bool:
+        return not (self.conditions or self.partition or self.identities or self.top_identities)
+
+    def describe(self) -> str:
+        parts = [f"{a}={v}" for a, v in self.conditions]
+        if self.partition:
+            parts.append(f"partition={self.partition}")
+        if self.identities:
+            parts.append(f"identity in {len(self.identities)} chosen")
+        if self.top_identities:
+            parts.append(f"top {self.top_identities} identities")
+        return ", ".join(parts) or "all images"
+
+
+def subset_mask(table: pl.DataFrame, subset: Subset) -> np.ndarray:
+    """(N,) bool mask of the rows that satisfy every part of the subset."""
+    expr = pl.lit(True)
+    for attribute, value in subset.conditions:
+        expr = expr & (pl.col(attribute) == value)
+    if subset.partition:
+        expr = expr & (pl.col("partition") == subset.partition)
+    if subset.identities:
+        expr = expr & pl.col("identity").is_in(list(subset.identities))
+    if subset.top_identities:
+        counts = table["identity"].drop_nulls().value_counts(sort=True)
+        top = counts.head(subset.top_identities)["identity"].to_list()
+        expr = expr & pl.col("identity").is_in(top)
+    return table.select(expr.fill_null(False).alias("m"))["m"].to_numpy().astype(bool)
+
+
+def subset_rows(ds: Dataset, subset: Subset) -> np.ndarray:
+    """Row indices (int64, ascending) of ds.table in the subset."""
+    return np.flatnonzero(subset_mask(ds.table, subset))

@@ -1,0 +1,37 @@
+"""Sidebar/inline widgets that build a core.subset.Subset."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.dataset import Dataset
+from core.subset import Subset
+
+CHOICES = ("any", "present", "absent")
+
+
+def attribute_conditions_ui(ds: Dataset, key: str, label: str = "Filter by attributes") -> tuple[tuple[str, int], ...]:
+    """Pick attributes, then set each to present/absent; returns ((attribute, 1|0), ...)."""
+    chosen = st.multiselect(label, ds.attributes, key=f"{key}-attrs", help="Each chosen attribute can be required present or absent.")
+    conditions = []
+    for attribute in chosen:
+        value = st.radio(attribute, CHOICES[1:], horizontal=True, key=f"{key}-{attribute}")
+        conditions.append((attribute, 1 if value == "present" else 0))
+    return tuple(conditions)
+
+
+def subset_ui(ds: Dataset, key: str, identities: bool = False, top_identities: bool = False) -> Subset:
+    """Attribute conditions, partition and (optionally) identity filters in one block."""
+    conditions = attribute_conditions_ui(ds, key)
+    partition = None
+    if ds.has_partition:
+        choice = st.selectbox("Partition", ["all", *ds.partition_counts()], key=f"{key}-partition")
+        partition = None if choice == "all" else choice
+    chosen_ids: tuple[str, ...] = ()
+    if identities and ds.has_identity:
+        options = ds.table["identity"].drop_nulls().unique().sort().to_list()
+        chosen_ids = tuple(st.multiselect("Identities", options, key=f"{key}-identities"))
+    top = 0
+    if top_identities and ds.has_identity:
+        top = int(st.number_input("Only the N most frequent identities (0 = all)", 0, 10_000, 0, key=f"{key}-top"))
+    return Subset(conditions, partition, chosen_ids, top)
