@@ -35,7 +35,27 @@ def prevalence(X: np.ndarray) -> np.ndarray:
 
 
 def cooccurrence(X: np.ndarray) -> np.ndarray:
-    """(A, A) int64 counts of rows having both attributes: X.T @ X via exact float32 BLAS blocks."""
+    """(A, A) int64 counts of rows having both attributes (X.T @ X), exact for any N.
+
+    Each attribute column is packed into 64-bit words, then every pair is counted
+    with AND + popcount: single-threaded, so it stays fast on a busy shared machine
+    where a multi-threaded BLAS product stalls (see docs/bench/stats.md).
+    """
+    n, n_attrs = X.shape
+    packed = np.packbits(np.ascontiguousarray(X.T, dtype=np.uint8), axis=1)  # (A, ceil(N / 8)) bytes
+    pad = (-packed.shape[1]) % 8
+    if pad:
+        packed = np.pad(packed, ((0, 0), (0, pad)))
+    words = packed.view(np.uint64)  # (A, ceil(N / 64))
+    counts = np.empty((n_attrs, n_attrs), dtype=np.int64)
+    for i in range(n_attrs):
+        counts[i, i:] = np.bitwise_count(words[i] & words[i:]).sum(axis=1, dtype=np.int64)
+        counts[i:, i] = counts[i, i:]
+    return counts
+
+
+def cooccurrence_blas(X: np.ndarray) -> np.ndarray:
+    """(A, A) int64 X.T @ X through float32 BLAS in blocks of < 2**24 rows (exact); the alternative benchmarked."""
     counts = np.zeros((X.shape[1], X.shape[1]), dtype=np.int64)
     for start in range(0, X.shape[0], EXACT_F32_ROWS):
         block = X[start : start + EXACT_F32_ROWS].astype(np.float32)
@@ -302,7 +322,7 @@ def predict_attribute(
         result["coefficients"] = pd.DataFrame({"attribute": features, "coefficient": 0.0})
         result["note"] = f"{target} is {'always' if majority else 'never'} present in the training rows: no model to fit"
         return result
-    model = LogisticRegression(max_iter=300, solver="lbfgs")
+    model = LogisticRegression(solver="liblinear", max_iter=200)  # single-threaded, fastest on 39 binary features
     model.fit(X[np.ix_(train, cols)].astype(np.float32), y_train)
     pred = model.predict(X[np.ix_(split.test, cols)].astype(np.float32)) if len(split.test) else np.zeros(0)
     result |= _metrics(y_test, pred, majority)

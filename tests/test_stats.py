@@ -87,10 +87,17 @@ def test_empty_subset_gives_nan_not_errors():
         rel.measure("nope")
 
 
+@pytest.mark.parametrize("rows", [0, 1, 63, 64, 65, 500])
+def test_bit_packed_counts_equal_the_integer_product(random_matrix, rows):
+    X = random_matrix[:rows]
+    want = X.astype(np.int64).T @ X.astype(np.int64)
+    np.testing.assert_array_equal(stats.cooccurrence(X), want)
+
+
 def test_blocked_float32_product_is_exact(monkeypatch, random_matrix):
     monkeypatch.setattr(stats, "EXACT_F32_ROWS", 37)  # force many blocks
     want = random_matrix.astype(np.int64).T @ random_matrix.astype(np.int64)
-    np.testing.assert_array_equal(stats.cooccurrence(random_matrix), want)
+    np.testing.assert_array_equal(stats.cooccurrence_blas(random_matrix), want)
 
 
 def test_cluster_order_puts_related_attributes_together():
