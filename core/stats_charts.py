@@ -25,7 +25,7 @@ def prevalence_bars(frame: pd.DataFrame, group: str | None = None) -> alt.Chart:
         alt.Tooltip("rows:Q", format=",", title="images"),
     ]
     base = alt.Chart(frame).encode(
-        y=alt.Y("attribute:N", sort=order, title=None),
+        y=alt.Y("attribute:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=200)),
         x=alt.X("share:Q", axis=alt.Axis(format="%"), title="share of images with the attribute"),
     )
     if group:
@@ -33,10 +33,10 @@ def prevalence_bars(frame: pd.DataFrame, group: str | None = None) -> alt.Chart:
             color=alt.Color(f"{group}:N", title=group), yOffset=alt.YOffset(f"{group}:N"),
             tooltip=[alt.Tooltip(f"{group}:N"), *tooltip],
         )  # fmt: skip
-        height = max(300, 12 * len(order) * frame[group].nunique())
+        height = max(300, 10 * len(order) * frame[group].nunique() + 6 * len(order))
     else:
         bars = base.mark_bar(color="#4c78a8").encode(tooltip=tooltip)
-        height = max(300, 16 * len(order))
+        height = max(300, 18 * len(order))
     rules = (
         alt.Chart(pd.DataFrame({"x": [0.1, 0.7], "label": ["10 %", "70 %"]}))
         .mark_rule(strokeDash=[4, 3], color="#999")
@@ -94,16 +94,16 @@ def identity_profile_bars(profile: pd.DataFrame) -> alt.Chart:
         alt.Chart(profile)
         .mark_bar()
         .encode(
-            y=alt.Y("attribute:N", sort="-x", title=None),
+            y=alt.Y("attribute:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
             x=alt.X("share:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title="share of their images"),
             color=alt.Color(
                 "kind:N",
                 scale=alt.Scale(domain=["always", "varies", "never"], range=["#4c78a8", "#f58518", "#d8d8d8"]),
-                title="across their images",
+                title="across their images", legend=alt.Legend(orient="top"),
             ),
             tooltip=["attribute:N", alt.Tooltip("share:Q", format=".0%"), "kind:N"],
         )
-        .properties(height=max(300, 14 * len(profile)))
+        .properties(height=max(300, 18 * len(profile)))
     )
 
 
@@ -116,18 +116,20 @@ def relation_heatmap(frame: pd.DataFrame, measure: str, order: list[str], select
     else:
         scale = alt.Scale(scheme="blues", domain=[0, 1])
     frame = frame.assign(shown=frame["value"].map(lambda v: "undefined" if pd.isna(v) else f"{v:.3f}"))
+    same = frame["A"] == frame["B"]  # self-pairs (always 1) would swamp the colour scale: leave them blank
+    frame = frame.assign(value=frame["value"].where(~same), shown=frame["shown"].where(~same, "same attribute"))
     if measure == "lift":  # a log scale cannot show 0; those cells stay blank with their value on hover
         frame = frame.assign(value=frame["value"].where(frame["value"] > 0))
     chart = (
         alt.Chart(frame)
         .mark_rect()
         .encode(
-            x=alt.X("B:N", sort=order, title="B (condition)"),
-            y=alt.Y("A:N", sort=order, title="A (outcome)"),
+            x=alt.X("B:N", sort=order, title="B (condition)", axis=alt.Axis(labelOverlap=False, labelLimit=200)),
+            y=alt.Y("A:N", sort=order, title="A (outcome)", axis=alt.Axis(labelOverlap=False, labelLimit=200)),
             color=alt.Color("value:Q", scale=scale, title=measure),
             tooltip=[alt.Tooltip("A:N"), alt.Tooltip("B:N"), alt.Tooltip("shown:N", title=measure)],
         )
-        .properties(height=720)
+        .properties(height=max(300, 19 * len(order)))
     )
     if selectable:
         chart = chart.add_params(alt.selection_point(name="pair", fields=["A", "B"], on="click"))
@@ -144,7 +146,10 @@ def contingency_chart(pair: dict) -> alt.Chart:
             "images": [pair["n11"], pair["n10"], pair["n01"], pair["n00"]],
         }
     )
-    base = alt.Chart(frame).encode(x=alt.X(f"{b}:N", title=None), y=alt.Y(f"{a}:N", title=None))
+    base = alt.Chart(frame).encode(
+        x=alt.X(f"{b}:N", title=None, sort=[f"{b}=1", f"{b}=0"], axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y(f"{a}:N", title=None, sort=[f"{a}=1", f"{a}=0"]),
+    )
     cells = base.mark_rect().encode(
         color=alt.Color("images:Q", scale=alt.Scale(scheme="greens"), legend=None), tooltip=[a, b, "images:Q"]
     )
@@ -159,10 +164,10 @@ def coefficient_bars(coefficients: pd.DataFrame, top: int = 15) -> alt.Chart:
         alt.Chart(head)
         .mark_bar()
         .encode(
-            y=alt.Y("attribute:N", sort=head["attribute"].tolist(), title=None),
+            y=alt.Y("attribute:N", sort=head["attribute"].tolist(), title=None, axis=alt.Axis(labelOverlap=False)),
             x=alt.X("coefficient:Q", title="coefficient (log-odds per attribute present)"),
             color=alt.condition("datum.coefficient > 0", alt.value("#4c78a8"), alt.value("#e45756")),
             tooltip=["attribute:N", alt.Tooltip("coefficient:Q", format="+.3f")],
         )
-        .properties(height=max(200, 18 * len(head)))
+        .properties(height=max(200, 24 * len(head)))
     )

@@ -106,3 +106,15 @@ def test_annotation_only_dataset_works_without_images(demo_home, table):
     assert not at.exception, at.exception
     assert any("Images are not available" in c for c in _captions(at))
     assert len(at.image) == 0
+
+
+def test_identity_from_shared_link(demo_home, table):
+    identity = table["identity"][5]
+    n_images = int((table["identity"] == identity).sum())
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["dataset"] = "demo"
+    at.query_params["identity"] = identity
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="identity").value == identity
+    assert any(s.value == f"Identity {identity}: {n_images} images" for s in at.subheader)

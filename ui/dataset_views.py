@@ -15,7 +15,9 @@ from ui.gallery import image_grid
 
 DEFAULT_DONUTS = ("Male", "Smiling", "Eyeglasses")
 GALLERY_PAGE_SIZE = 24
+GALLERY_COLUMNS = 6
 NO_SPLIT = "nothing"
+IDENTITY_KEY = "identity"
 
 
 def prevalence_section(ds: Dataset) -> None:
@@ -78,12 +80,16 @@ def identity_section(ds: Dataset) -> None:
     )
     st.altair_chart(stats_charts.identity_histogram(counts), width="stretch")
     by_id = dict(zip(counts["identity"], counts["images"]))
+    if IDENTITY_KEY not in st.session_state and st.query_params.get("identity") in by_id:
+        st.session_state[IDENTITY_KEY] = st.query_params["identity"]  # a shared link opens on that person
     identity = st.selectbox(
-        "Identity (type to search)", counts["identity"].tolist(), index=None, key="identity",
-        format_func=_identity_label(by_id), placeholder="Pick an identity", bind="query-params",
+        "Identity (type to search)", counts["identity"].tolist(), index=None, key=IDENTITY_KEY,
+        format_func=_identity_label(by_id), placeholder="Pick an identity",
     )  # fmt: skip
     if identity is None:
+        st.query_params.pop("identity", None)
         return
+    st.query_params["identity"] = identity
     subset = Subset(identities=(identity,))
     rows = cached.subset_rows(ds.key, subset, ds)
     profile = stats.identity_profile(cached.subset_matrix(ds, subset), ds.attributes)
@@ -93,7 +99,7 @@ def identity_section(ds: Dataset) -> None:
     always = profile.loc[profile["kind"] == "always", "attribute"].tolist()
     st.markdown(f"**Always present ({len(always)}):** {', '.join(always) or 'none'}")
     st.caption(f"Never present: {int((profile['kind'] == 'never').sum())} attributes.")
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
         image_grid(ds, ds.table["image_id"].gather(rows[:60]).to_list(), columns=5)
         if len(rows) > 60:
@@ -131,5 +137,7 @@ def gallery_section(ds: Dataset) -> None:
         st.session_state["gallery-page"] = 1
     page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="gallery-page"))
     shown = rows[(page - 1) * GALLERY_PAGE_SIZE : page * GALLERY_PAGE_SIZE]
-    image_grid(ds, ds.table["image_id"].gather(shown).to_list(), captions=_captions(ds, shown))
+    ids, captions = ds.table["image_id"].gather(shown).to_list(), _captions(ds, shown)
+    for start in range(0, len(ids), GALLERY_COLUMNS):  # one grid per row keeps rows aligned under long captions
+        image_grid(ds, ids[start : start + GALLERY_COLUMNS], captions[start : start + GALLERY_COLUMNS], GALLERY_COLUMNS)
 
