@@ -72,6 +72,10 @@ def thumbnail(ds_key: str, image_id: str, size: int, _ds: Dataset) -> bytes | No
 @st.cache_resource(max_entries=8, show_spinner=False)
 def attribute_matrix(ds_key: str, _ds: Dataset):
     """(N, A) uint8 attribute matrix of the whole dataset, shared read-only by all sessions."""
+    import numpy as np
+
+    if not _ds.attributes:  # polars gives (0, 0) for a frame without columns; keep one row per image
+        return np.zeros((_ds.n_images, 0), dtype=np.uint8)
     matrix = _ds.attribute_matrix()
     matrix.flags.writeable = False
     return matrix

@@ -118,3 +118,32 @@ def test_identity_from_shared_link(demo_home, table):
     assert not at.exception, at.exception
     assert at.selectbox(key="identity").value == identity
     assert any(s.value == f"Identity {identity}: {n_images} images" for s in at.subheader)
+
+
+@pytest.fixture
+def people_home(demo_home, tmp_path, monkeypatch):
+    """An LFW-style home (one folder per person, no attributes), isolated from the shared demo home."""
+    import shutil
+
+    from core import cached
+
+    images = sorted((demo_home / "data" / "demo" / "Img" / "img_align_celeba").glob("*.jpg"))[:6]
+    for k, image in enumerate(images):
+        person = tmp_path / "data" / "people" / f"Person_{k % 2}"
+        person.mkdir(parents=True, exist_ok=True)
+        shutil.copy(image, person / f"Person_{k % 2}_{k:04d}.jpg")
+    monkeypatch.setenv("FACEATLAS_HOME", str(tmp_path))
+    monkeypatch.setenv("FACEATLAS_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(demo_home / "data" / "demo", tmp_path / "data" / "demo")  # the picker draws one otherwise
+    cached.dataset_refs.clear()
+    yield tmp_path
+    cached.dataset_refs.clear()
+
+
+def test_dataset_without_attributes_still_shows_identities(people_home):
+    at = _page("people")
+    assert any("no attribute annotations" in i.value for i in at.info)
+    at.selectbox(key="identity").select("Person_1").run()
+    assert not at.exception, at.exception
+    assert any(s.value == "Identity Person_1: 3 images" for s in at.subheader)
+    assert _metric(at, "Matching images") == "6"

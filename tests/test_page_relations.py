@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT
+from tests.test_page_dataset import people_home  # noqa: F401  (fixture)
 
 PAGE = str(PROJECT / "pages" / "2_Attribute_relations.py")
 
@@ -127,3 +128,8 @@ def test_annotation_only_dataset_without_partition(demo_home):
     at = _page("annotations_only")
     assert any("seeded 20 % test split by identity" in c.value for c in at.caption)
     assert any("Images are not available" in c.value for c in at.caption)
+
+
+def test_dataset_without_attributes_says_so(people_home):
+    at = _page("people")
+    assert any("relations need at least two" in i.value for i in at.info)

@@ -18,11 +18,18 @@ GALLERY_PAGE_SIZE = 24
 GALLERY_COLUMNS = 6
 NO_SPLIT = "nothing"
 IDENTITY_KEY = "identity"
+NO_ATTRIBUTES = (
+    "This dataset has no attribute annotations, so there is nothing to count here. Identities and the "
+    "gallery below still work; for attributes, use CelebA (or add an attributes CSV beside the images)."
+)
 
 
 def prevalence_section(ds: Dataset) -> None:
     """Sorted prevalence bars (optionally split) and the class-imbalance caption."""
     st.header("Attribute prevalence")
+    if not ds.attributes:
+        st.info(NO_ATTRIBUTES)
+        return
     options = [NO_SPLIT] + (["partition"] if ds.has_partition else []) + ["an attribute"]
     split = st.radio("Split bars by", options, horizontal=True, key="prev-split")
     split_by = None
@@ -47,6 +54,9 @@ def prevalence_section(ds: Dataset) -> None:
 def donut_section(ds: Dataset) -> None:
     """A present/absent donut for every picked attribute, side by side."""
     st.header("Present vs absent")
+    if not ds.attributes:
+        st.caption(NO_ATTRIBUTES)
+        return
     default = [a for a in DEFAULT_DONUTS if a in ds.attributes] or list(ds.attributes[:3])
     picked = st.multiselect("Attributes", ds.attributes, default=default, key="donut-attrs")
     if not picked:
@@ -110,7 +120,7 @@ def identity_section(ds: Dataset) -> None:
 
 def _captions(ds: Dataset, rows: np.ndarray) -> list[str]:
     part = ds.table[rows]
-    attrs = part.select(ds.attributes).to_numpy()
+    attrs = cached.attribute_matrix(ds.key, ds)[rows]
     captions = []
     for k, (image_id, identity) in enumerate(zip(part["image_id"], part["identity"])):
         present = ", ".join(a for a, v in zip(ds.attributes, attrs[k]) if v)

@@ -24,6 +24,14 @@ def fmt(value: float, spec: str = ".3f") -> str:
     return UNDEFINED if value is None or math.isnan(value) else format(value, spec)
 
 
+def require_attributes(ds: Dataset) -> None:
+    """Stop with a message when the dataset has fewer than two attributes to relate."""
+    if len(ds.attributes) < 2:
+        st.info(f"{ds.name} has {len(ds.attributes)} attribute annotations; relations need at least two. "
+                "Pick a dataset with attributes (the demo, CelebA) in the sidebar.")  # fmt: skip
+        st.stop()
+
+
 def filter_sidebar(ds: Dataset) -> Subset:
     """Sidebar filter every figure on the page is computed on."""
     with st.sidebar:
