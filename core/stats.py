@@ -276,7 +276,7 @@ def train_test_split_rows(
     else:
         is_test = rng.random(n) < test_share
         how = f"a seeded random {int(test_share * 100)} % test split"
-    return Split(np.flatnonzero(~is_test), np.flatnonzero(is_test), f"no train/test partition here: {how}")
+    return Split(np.flatnonzero(~is_test), np.flatnonzero(is_test), f"no train and test partition in these rows: {how}")
 
 
 def _metrics(y_true: np.ndarray, y_pred: np.ndarray, majority: int) -> dict:
