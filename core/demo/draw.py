@@ -64,14 +64,29 @@ class FaceSpec:
     hat_style: int = 0
     glasses_color: Color = (0.08, 0.08, 0.1)
     glasses_dark: bool = False
-    smile: float = 0.0
-    mouth_open: float = 0.0
-    blur: float = 0.0
-    quality: int = 90
+    smile_strength: float = 0.8  # used when Smiling
+    rest_smile: float = 0.05  # used otherwise
+    open_strength: float = 0.75  # used when Mouth_Slightly_Open
+    blur_radius: float = 2.0  # used when Blurry
 
     def has(self, name: str) -> bool:
         """Whether the attribute is positive for this image."""
         return name in self.attrs
+
+    @property
+    def smile(self) -> float:
+        """How far the mouth corners rise, 0..1."""
+        return self.smile_strength if self.has("Smiling") else self.rest_smile
+
+    @property
+    def mouth_open(self) -> float:
+        """How far the lips part, 0..1."""
+        return self.open_strength if self.has("Mouth_Slightly_Open") else 0.0
+
+    @property
+    def blur(self) -> float:
+        """Gaussian blur radius of the whole image in pixels (0 when sharp)."""
+        return self.blur_radius if self.has("Blurry") else 0.0
 
 
 @cache
@@ -149,15 +164,16 @@ class _Geometry:
     ry_bot: float
     jaw: float
     chin_y: float
-    top_y: float
+    top_y: float  # top of the face shape (higher on bald heads)
+    forehead_y: float  # where the forehead starts under hair or a hat
 
 
 def _geometry(spec: FaceSpec) -> _Geometry:
     w = spec.face_w * (1.09 if spec.has("Chubby") else 1.0) * (0.95 if spec.has("Oval_Face") else 1.0)
     h = spec.face_h * (1.05 if spec.has("Oval_Face") else 1.0)
     jaw = spec.jaw * (0.55 if spec.has("Chubby") else 1.0)
-    rx, ry_top, ry_bot = 45.0 * w, 64.0, 69.0 * h
-    return _Geometry(rx, ry_top, ry_bot, jaw, FACE_CY + ry_bot, FACE_CY - ry_top)
+    rx, ry_top, ry_bot = 45.0 * w, 64.0 + (14.0 if spec.has("Bald") else 0.0), 69.0 * h
+    return _Geometry(rx, ry_top, ry_bot, jaw, FACE_CY + ry_bot, FACE_CY - ry_top, FACE_CY - 64.0)
 
 
 def _face_field(g: _Geometry, sl=None):
@@ -274,11 +290,16 @@ def _face(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     tint(canvas, fsl, fm, 1.12)
 
 
-def _double_chin(canvas, g: _Geometry) -> None:
-    sl, m = pil_mask(lambda d: d.arc((CX - 22, g.chin_y - 8, CX + 22, g.chin_y + 9), 20, 160, fill=255, width=2), 1.0)
+def _double_chin(canvas, spec: FaceSpec, g: _Geometry) -> None:
+    skin = np.asarray(spec.skin, np.float32)
+    sl, m = ellipse(CX, g.chin_y + 1, 23, 8, soft=5)
+    paint(canvas, sl, m, skin * 0.78)
+    sl, m = ellipse(CX - 3, g.chin_y - 1, 12, 3, soft=3)
+    tint(canvas, sl, m, 1.08)
+    sl, m = pil_mask(lambda d: d.arc((CX - 24, g.chin_y - 6, CX + 24, g.chin_y + 10), 20, 160, fill=255, width=2), 1.2)
     tint(canvas, sl, m, 0.62)
-    sl, m = ellipse(CX, g.chin_y + 2, 20, 7, soft=4)
-    tint(canvas, sl, m, 1.06)
+    sl, m = pil_mask(lambda d: d.arc((CX - 18, g.chin_y - 14, CX + 18, g.chin_y + 1), 35, 145, fill=255, width=1), 0.8)
+    tint(canvas, sl, m, 0.8)
 
 
 def _eye_region(canvas, spec: FaceSpec, rng) -> None:
@@ -390,8 +411,8 @@ def _nose(canvas, spec: FaceSpec) -> None:
 
 
 def _mouth_points(spec: FaceSpec):
-    hw = MOUTH_HW * (1.08 if spec.smile > 0.5 else 1.0)
-    lip = spec.lip_full * (1.45 if spec.has("Big_Lips") else 1.0)
+    hw = MOUTH_HW * (1.08 if spec.smile > 0.5 else 1.0) * (1.08 if spec.has("Big_Lips") else 1.0)
+    lip = spec.lip_full * (1.7 if spec.has("Big_Lips") else 1.0)
     opening = spec.mouth_open * (5.5 + 3.0 * spec.smile)
     n = 13
     ts = np.linspace(-1, 1, n)
@@ -444,10 +465,10 @@ def _mouth(canvas, spec: FaceSpec) -> None:
 def _cheeks(canvas, spec: FaceSpec) -> None:
     for side in (-1, 1):
         if spec.has("High_Cheekbones"):
-            sl, m = ellipse(CX + side * 27, EYE_Y + 15, 10, 5, soft=5, angle=side * 0.3)
-            tint(canvas, sl, m, 1.1)
-            sl, m = ellipse(CX + side * 30, EYE_Y + 30, 7, 11, soft=6, angle=side * -0.35)
-            tint(canvas, sl, m, 0.86)
+            sl, m = ellipse(CX + side * 27, EYE_Y + 15, 11, 5, soft=6, angle=side * 0.3)
+            tint(canvas, sl, m, 1.17)
+            sl, m = ellipse(CX + side * 32, EYE_Y + 31, 5, 12, soft=6, angle=side * -0.35)
+            tint(canvas, sl, m, 0.84)
         if spec.has("Rosy_Cheeks"):
             sl, m = ellipse(CX + side * 26, EYE_Y + 22, 11, 8, soft=7)
             paint(canvas, sl, m, (0.92, 0.35, 0.38), 0.55)
@@ -458,18 +479,21 @@ def _cheeks(canvas, spec: FaceSpec) -> None:
 
 def _age_lines(canvas, spec: FaceSpec, g: _Geometry) -> None:
     for i in range(3):
-        y = g.top_y + 20 + i * 5.5
+        y = g.forehead_y + 20 + i * 5.5
         sl, m = pil_mask(lambda d, y=y: d.arc((CX - 24, y, CX + 24, y + 10), 200, 340, fill=255, width=1), 0.5)
-        tint(canvas, sl, m, 0.8)
+        tint(canvas, sl, m, 0.68)
     for side in (-1, 1):
         x = CX + side * (EYE_DX + 11)
         for k in (-1, 0, 1):
             sl, m = pil_mask(lambda d, x=x, k=k: d.line([(x, EYE_Y + k * 2.5), (x + side * 5, EYE_Y + k * 4.5)], fill=255), 0.4)
-            tint(canvas, sl, m, 0.8)
+            tint(canvas, sl, m, 0.7)
         sl, m = pil_mask(
-            lambda d, side=side: d.line([(CX + side * 9, NOSE_Y), (CX + side * 19, MOUTH_Y + 2)], fill=255, width=1), 0.6
+            lambda d, side=side: d.line([(CX + side * 9, NOSE_Y), (CX + side * 19, MOUTH_Y + 3)], fill=255, width=2), 0.6
         )
-        tint(canvas, sl, m, 0.75)
+        tint(canvas, sl, m, 0.62)
+        # sagging cheeks: a shadow beside the chin
+        sl, m = ellipse(CX + side * 20, MOUTH_Y + 14, 5, 8, soft=4)
+        tint(canvas, sl, m, 0.82)
 
 
 def _beard_region(spec: FaceSpec, g: _Geometry, kind: str):
@@ -536,9 +560,12 @@ def _hair_texture(spec: FaceSpec, sl, rng) -> np.ndarray:
     if spec.has("Wavy_Hair"):
         t = np.sin(y * 0.32 + 3.0 * np.sin(x * 0.09 + phase)) * 0.5 + 0.5
         strands = 0.72 + 0.4 * t
-    else:
+    elif spec.has("Straight_Hair"):
         t = np.sin(x * 1.1 + 2.0 * np.sin(x * 0.23 + phase) + 0.05 * y) * 0.5 + 0.5
-        strands = 0.85 + 0.22 * t
+        strands = 0.8 + 0.3 * t
+    else:  # neither: tousled, a little curly
+        t = np.sin(x * 0.9 + 2.5 * np.sin(y * 0.15 + phase) + 1.5 * np.sin(x * 0.2 - y * 0.1))
+        strands = 0.9 + 0.12 * t
     top = max(sl[0].start, 20)
     gloss = 1.0 + 0.25 * np.exp(-(((y - top - 18) / 12) ** 2))
     base = np.asarray(spec.hair_color, np.float32)
@@ -577,8 +604,7 @@ def _hairline(spec: FaceSpec, g: _Geometry, u: np.ndarray) -> np.ndarray:
     base = g.top_y + 10
     y = base + 36 * u**2.2
     if spec.has("Receding_Hairline"):
-        y = y - 14 + 16 * np.exp(-((u - 0.0) / 0.22) ** 2) * 0 - 4
-        y = y - 15 * np.exp(-((u - 0.55) / 0.2) ** 2)
+        y = y - 6 - 13 * np.exp(-((u - 0.6) / 0.2) ** 2)
     return y
 
 
@@ -596,15 +622,10 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
         head = np.clip(head + 0.0, 0, 1)
     u = np.abs(x - CX) / g.rx
     if bald:
-        # skin dome with a highlight, a fringe of hair low at the sides
-        scalp = head * np.clip((FACE_CY - 5 - y) / 3, 0, 1)
-        skin = np.asarray(spec.skin, np.float32)
-        lit = np.clip(1.15 - 0.55 * head_r**2 - 0.2 * (x - CX) / rx * np.sign(spec.light_x + 1e-6) * -1, 0.4, 1.3)
-        paint(canvas, sl, scalp, skin[None, None, :] * lit[..., None])
-        _add_coverage(alpha, sl, scalp)
-        hsl, hm = ellipse(CX - 12, ytop + 18, 16, 9, soft=8)
-        tint(canvas, hsl, hm, 1.18)
-        fringe = head * np.clip((u - 0.82) * 8, 0, 1) * np.clip((y - (EYE_Y - 14)) / 3, 0, 1)
+        # the face's dome is the scalp: a highlight on the crown, a fringe of hair low at the sides
+        hsl, hm = ellipse(CX - 10 * np.sign(spec.light_x + 1e-6), g.top_y + 16, 18, 10, soft=9)
+        tint(canvas, hsl, hm, 1.2)
+        fringe = head * np.clip((u - 0.86) * 8, 0, 1) * np.clip((y - (EYE_Y - 16)) / 3, 0, 1)
         paint(canvas, sl, fringe, _hair_texture(spec, sl, rng), 0.9)
         return
     line = _hairline(spec, g, u)
@@ -629,14 +650,14 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
 
 def _hat(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
     color = np.asarray(spec.hat_color, np.float32)
-    brim_y = g.top_y + 12
+    brim_y = g.forehead_y + 12
     style = spec.hat_style
 
     def crown(d):
         if style == 2:  # fedora
-            d.rounded_rectangle((CX - 36, g.top_y - 32, CX + 36, brim_y + 2), radius=14, fill=255)
+            d.rounded_rectangle((CX - 36, g.forehead_y - 32, CX + 36, brim_y + 2), radius=14, fill=255)
         else:
-            d.ellipse((CX - g.rx - 9, g.top_y - 30, CX + g.rx + 9, brim_y + 28), fill=255)
+            d.ellipse((CX - g.rx - 9, g.forehead_y - 30, CX + g.rx + 9, brim_y + 28), fill=255)
 
     sl, m = pil_mask(crown, 0.8)
     cut = np.ones_like(m)
@@ -742,7 +763,7 @@ def draw_face(spec: FaceSpec) -> Image.Image:
     _ears(canvas, alpha, spec, g)
     _face(canvas, alpha, spec, g)
     if spec.has("Double_Chin"):
-        _double_chin(canvas, g)
+        _double_chin(canvas, spec, g)
     _cheeks(canvas, spec)
     _eye_region(canvas, spec, rng)
     if not spec.has("Young"):

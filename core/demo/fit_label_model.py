@@ -78,6 +78,11 @@ def constants_module(x: np.ndarray, bias: np.ndarray, coupling: np.ndarray) -> s
     for row in coupling:
         lines.append("    (" + ", ".join(f"{v:.4f}" for v in row) + "),")
     lines += [")  # fmt: skip", ""]
+    pair = (x.T.astype(float) @ x) / len(x)
+    lines += ["", "# Share of images having both attributes, (40, 40), same rows (diagonal = prevalence).",
+              "CELEBA_COOCCURRENCE: tuple[tuple[float, ...], ...] = ("]
+    lines += ["    (" + ", ".join(f"{v:.4f}" for v in row) + ")," for row in pair]
+    lines += [")  # fmt: skip", ""]
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.celeba import CELEBA_ATTRIBUTES
-from core.demo.label_model import BIAS, CELEBA_PREVALENCE, COUPLING
+from core.demo.label_model import BIAS, CELEBA_COOCCURRENCE, CELEBA_PREVALENCE, COUPLING
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ MIN_PER_IDENTITY, MAX_PER_IDENTITY = 5, 40
 MEAN_PER_IDENTITY = 20
 IDENTITY_CANDIDATES = 12  # candidate label vectors drawn per identity before balancing
 PARTITION_SHARES = (0.8, 0.1, 0.1)
+BALANCE_PASSES = 3
+DIAGONAL_WEIGHT = 20.0  # prevalences matter more than co-occurrences when balancing
 BURN_IN_SWEEPS = 60
 IMAGE_SWEEPS = 8
 
@@ -90,21 +92,24 @@ def identity_sizes(n_images: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _balanced_identities(
-    candidates: np.ndarray, sizes: np.ndarray, target: np.ndarray, rng: np.random.Generator
+    candidates: np.ndarray, sizes: np.ndarray, target_pairs: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Pick one candidate vector per identity so image-weighted prevalences come close to target."""
-    n_ids = len(sizes)
-    per = candidates.reshape(n_ids, -1, candidates.shape[1]).astype(np.float64)
+    """Pick one candidate vector per identity so image-weighted prevalences and co-occurrences match."""
+    n_ids, a = len(sizes), candidates.shape[1]
+    per = candidates.reshape(n_ids, -1, a).astype(np.float64)
+    outer = per[:, :, :, None] * per[:, :, None, :]  # (ids, candidates, A, A)
+    spread = np.sqrt(np.diag(target_pairs) * (1 - np.diag(target_pairs)))
+    weight = (np.ones((a, a)) + np.eye(a) * DIAGONAL_WEIGHT) / np.outer(spread, spread)
     choice = np.zeros(n_ids, int)
     total = float(sizes.sum())
-    weighted = (per[np.arange(n_ids), choice] * sizes[:, None]).sum(0)
-    for _ in range(3):
+    pairs = (outer[np.arange(n_ids), choice] * sizes[:, None, None]).sum(0)
+    for _ in range(BALANCE_PASSES):
         for i in rng.permutation(n_ids):
-            without = weighted - sizes[i] * per[i, choice[i]]
-            options = (without[None, :] + sizes[i] * per[i]) / total
-            cost = ((options - target[None, :]) ** 2).sum(1)
+            without = pairs - sizes[i] * outer[i, choice[i]]
+            options = (without[None] + sizes[i] * outer[i]) / total
+            cost = (((options - target_pairs[None]) ** 2) * weight[None]).sum((1, 2))
             choice[i] = int(np.argmin(cost))
-            weighted = without + sizes[i] * per[i, choice[i]]
+            pairs = without + sizes[i] * outer[i, choice[i]]
     return per[np.arange(n_ids), choice].astype(np.uint8)
 
 
@@ -132,7 +137,7 @@ def sample_labels(n_images: int, seed: int = 0) -> LabelPlan:
     n_cand = n_ids * IDENTITY_CANDIDATES
     start = (rng.random((n_cand, len(target))) < target).astype(np.uint8)
     candidates = gibbs_sweeps(start, np.ones(start.shape, bool), bias, coupling, rng, BURN_IN_SWEEPS)
-    id_labels = _balanced_identities(candidates, sizes, target, rng)
+    id_labels = _balanced_identities(candidates, sizes, np.asarray(CELEBA_COOCCURRENCE), rng)
     id_partition = _partition_order(sizes, rng)
     # images: identity of each, ordered train -> val -> test, shuffled within a partition
     id_of_image = np.repeat(np.arange(n_ids), sizes)

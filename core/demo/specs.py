@@ -51,7 +51,8 @@ class IdentityTraits:
     frames: tuple[float, float, float]
 
 
-def _identity_traits(labels: np.ndarray, rng: np.random.Generator) -> IdentityTraits:
+def identity_traits(labels: np.ndarray, rng: np.random.Generator) -> IdentityTraits:
+    """Traits of a person whose label vector ((40,) 0/1) is labels."""
     a = dict(zip(CELEBA_ATTRIBUTES, labels.astype(bool)))
     male = a["Male"]
     tone = SKIN_TONES[rng.choice(len(SKIN_TONES), p=SKIN_WEIGHTS)]
@@ -100,9 +101,10 @@ def _muted(rng: np.random.Generator, sat: tuple[float, float], val: tuple[float,
     return (float(r), float(g), float(b))
 
 
-def _image_spec(attrs: frozenset[str], traits: IdentityTraits, seed: int, rng: np.random.Generator) -> FaceSpec:
+def image_spec(attrs: frozenset[str], traits: IdentityTraits, seed: int, rng: np.random.Generator) -> FaceSpec:
+    """The drawing spec of one image of a person with these traits and positive attributes."""
     hair = hair_color(attrs, traits)
-    lip = tuple(float(c) for c in np.clip(np.asarray(traits.skin) * (0.92, 0.62, 0.6), 0, 1))
+    lip = tuple(float(c) for c in np.clip(np.asarray(traits.skin) * (0.86, 0.55, 0.55), 0, 1))
     return FaceSpec(
         attrs=attrs,
         seed=seed,
@@ -132,9 +134,10 @@ def _image_spec(attrs: frozenset[str], traits: IdentityTraits, seed: int, rng: n
         hat_style=int(rng.integers(3)),
         glasses_color=traits.frames,
         glasses_dark=bool(rng.random() < 0.12),
-        smile=float(rng.uniform(0.6, 1.0)) if "Smiling" in attrs else float(rng.uniform(0.0, 0.12)),
-        mouth_open=float(rng.uniform(0.5, 1.0)) if "Mouth_Slightly_Open" in attrs else 0.0,
-        blur=float(rng.uniform(1.5, 2.4)) if "Blurry" in attrs else 0.0,
+        smile_strength=float(rng.uniform(0.6, 1.0)),
+        rest_smile=float(rng.uniform(0.0, 0.12)),
+        open_strength=float(rng.uniform(0.5, 1.0)),
+        blur_radius=float(rng.uniform(1.5, 2.4)),
     )
 
 
@@ -147,10 +150,10 @@ def face_specs(plan: LabelPlan, seed: int = 0) -> list[FaceSpec]:
     for row, ident in enumerate(plan.identity.tolist()):
         first_row.setdefault(ident, row)
     for ident in sorted(first_row):
-        traits[ident] = _identity_traits(plan.attributes[first_row[ident]], rng)
+        traits[ident] = identity_traits(plan.attributes[first_row[ident]], rng)
     image_seeds = rng.integers(0, 2**31 - 1, plan.n_images)
     specs = []
     for row in range(plan.n_images):
         attrs = frozenset(names[plan.attributes[row].astype(bool)].tolist())
-        specs.append(_image_spec(attrs, traits[int(plan.identity[row])], int(image_seeds[row]), rng))
+        specs.append(image_spec(attrs, traits[int(plan.identity[row])], int(image_seeds[row]), rng))
     return specs
