@@ -618,8 +618,6 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
     y, x = ys[sl], xs[sl]
     head_r = np.sqrt(((x - CX) / rx) ** 2 + ((y - FACE_CY) / (FACE_CY - ytop)) ** 2)
     head = np.clip((1 - head_r) * 40 + 0.5, 0, 1)
-    if wavy:
-        head = np.clip(head + 0.0, 0, 1)
     u = np.abs(x - CX) / g.rx
     if bald:
         # the face's dome is the scalp: a highlight on the crown, a fringe of hair low at the sides
@@ -639,6 +637,10 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
     tex = _hair_texture(spec, sl, rng)
     paint(canvas, sl, cover, tex)
     _add_coverage(alpha, sl, cover)
+    if not spec.has("Bangs"):  # a parting
+        px = CX + spec.hair_part * g.rx
+        psl, pm = pil_mask(lambda d: d.line([(px, ytop + 6), (px + 2, g.forehead_y + 9)], fill=255, width=1), 0.6)
+        tint(canvas, psl, pm * _crop_like(cover, sl, psl), 0.6)
     # shadow of the hair on the forehead
     if not spec.has("Bangs"):
         shadow = np.clip((y - line) / 6, 0, 1) * np.clip(1 - (y - line) / 10, 0, 1) * (1 - cover) * head
