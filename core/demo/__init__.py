@@ -139,7 +139,10 @@ def generate_demo(
         "identities": int(len(set(plan.identity.tolist()))),
         "seed": seed,
         "version": DEMO_VERSION,
-        "note": "Synthetic cartoon faces drawn by FaceAtlas; not real people. Put the real CelebA in data/ to use it.",
+        "note": (
+            "Synthetic cartoon faces drawn by FaceAtlas, not real people. To explore the real CelebA, "
+            "put its folder (Anno/, Eval/, Img/img_align_celeba/) under data/ and pick it in the sidebar."
+        ),
     }
     write_bytes(out_dir / DEMO_MARKER, json.dumps(marker, indent=2).encode())
     return out_dir

@@ -612,8 +612,10 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
     ys, xs = _grid()
     bald = spec.has("Bald")
     wavy = spec.has("Wavy_Hair")
-    rx = g.rx + (9 if wavy else 6)
-    ytop = g.top_y - (13 if wavy else 10)
+    short = spec.hair_len == 0
+    rx = g.rx + (9 if wavy else 6) - (3 if short else 0)
+    ytop = g.top_y - (13 if wavy else 10) + (3 if short else 0)
+    temple_y = EYE_Y - 6 if short else EYE_Y + 10
     sl = (slice(max(0, int(ytop) - 2), int(FACE_CY + 30)), slice(int(CX - rx - 3), int(CX + rx + 4)))
     y, x = ys[sl], xs[sl]
     head_r = np.sqrt(((x - CX) / rx) ** 2 + ((y - FACE_CY) / (FACE_CY - ytop)) ** 2)
@@ -632,7 +634,7 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
         line = np.where(u < 0.85, np.maximum(line, fringe_y), line)
     cover = head * np.clip((line - y) / 1.5 + 0.5, 0, 1)
     # hair at the temples down to the ears
-    side = head * np.clip((u - 0.9) * 10, 0, 1) * np.clip((EYE_Y + 10 - y) / 3, 0, 1)
+    side = head * np.clip((u - 0.9) * 10, 0, 1) * np.clip((temple_y - y) / 3, 0, 1)
     cover = np.maximum(cover, side)
     tex = _hair_texture(spec, sl, rng)
     paint(canvas, sl, cover, tex)

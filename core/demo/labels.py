@@ -113,11 +113,12 @@ def _balanced_identities(
     return per[np.arange(n_ids), choice].astype(np.uint8)
 
 
-def _partition_order(sizes: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Partition per identity (about 80/10/10 of images) and the image order (train, val, test)."""
+def _identity_partitions(sizes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Partition (0 train, 1 val, 2 test) of each identity, about 80/10/10 of the images."""
     order = rng.permutation(len(sizes))
     cum = np.cumsum(sizes[order]) / sizes.sum()
-    part_sorted = np.where(cum <= PARTITION_SHARES[0] + 1e-9, 0, np.where(cum <= 1 - PARTITION_SHARES[2] + 1e-9, 1, 2))
+    train_end, val_end = PARTITION_SHARES[0] + 1e-9, 1 - PARTITION_SHARES[2] + 1e-9
+    part_sorted = np.where(cum <= train_end, 0, np.where(cum <= val_end, 1, 2))
     if len(sizes) >= 3:  # every partition gets at least one identity
         part_sorted[-1] = 2
         if not (part_sorted == 1).any():
@@ -138,7 +139,7 @@ def sample_labels(n_images: int, seed: int = 0) -> LabelPlan:
     start = (rng.random((n_cand, len(target))) < target).astype(np.uint8)
     candidates = gibbs_sweeps(start, np.ones(start.shape, bool), bias, coupling, rng, BURN_IN_SWEEPS)
     id_labels = _balanced_identities(candidates, sizes, np.asarray(CELEBA_COOCCURRENCE), rng)
-    id_partition = _partition_order(sizes, rng)
+    id_partition = _identity_partitions(sizes, rng)
     # images: identity of each, ordered train -> val -> test, shuffled within a partition
     id_of_image = np.repeat(np.arange(n_ids), sizes)
     keys = id_partition[id_of_image] + rng.random(n_images)

@@ -96,7 +96,7 @@ def _brow_color(hair: tuple[float, float, float], attrs: frozenset[str]) -> tupl
     return tuple(float(c) for c in np.clip(h * 0.85, 0, 0.4))
 
 
-def _muted(rng: np.random.Generator, sat: tuple[float, float], val: tuple[float, float]) -> tuple[float, float, float]:
+def _muted(rng: np.random.Generator, sat: tuple[float, float], val: tuple[float, float]) -> tuple[float, ...]:
     r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(*sat), rng.uniform(*val))
     return (float(r), float(g), float(b))
 
