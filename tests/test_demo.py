@@ -151,6 +151,16 @@ def test_same_seed_gives_identical_files_other_seed_differs(tmp_path):
     assert demo_exists(a) and json.loads((a / DEMO_MARKER).read_text())["synthetic"] is True
 
 
+def test_an_older_demo_version_counts_as_missing(tmp_path):
+    out = generate_demo(tmp_path / "old", n_images=5, seed=0, workers=1)
+    assert demo_exists(out)
+    marker = json.loads((out / DEMO_MARKER).read_text())
+    (out / DEMO_MARKER).write_text(json.dumps(marker | {"version": 0}))
+    assert not demo_exists(out)
+    (out / DEMO_MARKER).write_text("not json")
+    assert not demo_exists(out)
+
+
 def test_regenerating_smaller_removes_old_images(tmp_path):
     out = generate_demo(tmp_path / "d", n_images=12, seed=0, workers=1)
     generate_demo(out, n_images=6, seed=0, workers=1)

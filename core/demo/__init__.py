@@ -39,8 +39,12 @@ __all__ = ["DEFAULT_IMAGES", "demo_exists", "generate_demo", "image_name", "anno
 
 
 def demo_exists(out_dir: Path) -> bool:
-    """Whether out_dir holds a finished demo (its marker file is written last)."""
-    return (Path(out_dir) / DEMO_MARKER).is_file()
+    """Whether out_dir holds a finished demo of the current version (its marker file is written last)."""
+    try:
+        marker = json.loads((Path(out_dir) / DEMO_MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and int(marker.get("version", 0)) >= DEMO_VERSION
 
 
 def image_name(index: int) -> str:
