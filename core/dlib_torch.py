@@ -170,58 +170,81 @@ def _forward_layers() -> list[_Layer]:
     return layers
 
 
+def _read_con(r: _Reader, layer: _Layer, index: int) -> dict[str, np.ndarray]:
+    """con_4: params (filters then biases), geometry, alias shapes, four multipliers."""
+    params = r.tensor().ravel()
+    geometry = tuple(r.int() for _ in range(7))  # filters, nr, nc, stride y/x, padding y/x
+    pad = 0 if layer.stride != 1 else layer.size // 2
+    expected = (layer.filters, layer.size, layer.size, layer.stride, layer.stride, pad, pad)
+    if geometry != expected:
+        raise DlibFormatError(f"con layer {index}: geometry {geometry}, expected {expected}")
+    filter_shape = r.alias_tensor()
+    r.alias_tensor()  # biases
+    for _ in range(4):
+        r.float()  # learning-rate and weight-decay multipliers
+    n_weights = math.prod(filter_shape)
+    if params.size != n_weights + layer.filters:
+        raise DlibFormatError(f"con layer {index}: {params.size} parameters for filters {filter_shape}")
+    return {"w": params[:n_weights].reshape(filter_shape).copy(), "b": params[n_weights:].copy()}
+
+
+def _read_affine(r: _Reader, layer: _Layer, index: int) -> dict[str, np.ndarray]:
+    """affine_: params (gamma then beta), alias shapes, mode (0 = per channel)."""
+    params = r.tensor().ravel()
+    gamma_shape = r.alias_tensor()
+    r.alias_tensor()  # beta
+    mode = r.int()
+    channels = math.prod(gamma_shape)
+    if mode != 0 or params.size != 2 * channels:
+        raise DlibFormatError(f"affine layer {index}: mode {mode}, {params.size} parameters")
+    return {"g": params[:channels].copy(), "b": params[channels:].copy()}
+
+
+def _read_pool(r: _Reader, layer: _Layer, index: int) -> dict[str, np.ndarray]:
+    """max_pool_2 / avg_pool_2: window, stride and padding."""
+    geometry = tuple(r.int() for _ in range(6))
+    pad = 0 if layer.stride != 1 else layer.size // 2
+    expected = (layer.size, layer.size, layer.stride, layer.stride, pad, pad)
+    if geometry != expected:
+        raise DlibFormatError(f"{layer.kind} layer {index}: geometry {geometry}, expected {expected}")
+    return {}
+
+
+def _read_fc(r: _Reader, layer: _Layer, index: int) -> dict[str, np.ndarray]:
+    """fc_2: sizes, params (num_inputs, num_outputs), alias shapes, bias mode (1 = no bias), multipliers."""
+    num_outputs, num_inputs = r.int(), r.int()
+    params = r.tensor()
+    r.alias_tensor()  # weights
+    r.alias_tensor()  # biases
+    bias_mode = r.int()
+    for _ in range(4):
+        r.float()
+    if num_outputs != layer.filters or bias_mode != 1 or params.size != num_inputs * num_outputs:
+        raise DlibFormatError(f"fc layer {index}: {num_inputs}→{num_outputs}, bias mode {bias_mode}")
+    return {"w": params.reshape(num_inputs, num_outputs).copy()}
+
+
+def _read_nothing(r: _Reader, layer: _Layer, index: int) -> dict[str, np.ndarray]:
+    return {}
+
+
+# layer kind → (the record's name in the file, its reader)
+_DETAIL_READERS = {
+    "con": ("con_4", _read_con),
+    "affine": ("affine_", _read_affine),
+    "relu": ("relu_", _read_nothing),
+    "add_prev": ("add_prev_", _read_nothing),
+    "max_pool": ("max_pool_2", _read_pool),
+    "avg_pool": ("avg_pool_2", _read_pool),
+    "fc": ("fc_2", _read_fc),
+}
+
+
 def _read_details(r: _Reader, layer: _Layer, index: int) -> dict[str, np.ndarray]:
     """Read one layer's details record; return its weights (empty for parameter-free layers)."""
-    if layer.kind == "con":
-        r.tag("con_4")
-        params = r.tensor().ravel()
-        num_filters, nr, nc, sy, sx, py, px = (r.int() for _ in range(7))
-        pad = 0 if layer.stride != 1 else layer.size // 2
-        if (num_filters, nr, nc, sy, sx, py, px) != (layer.filters, layer.size, layer.size, layer.stride, layer.stride, pad, pad):
-            raise DlibFormatError(f"con layer {index}: unexpected geometry {(num_filters, nr, nc, sy, sx, py, px)}")
-        f_shape = r.alias_tensor()
-        r.alias_tensor()  # biases
-        for _ in range(4):
-            r.float()  # learning-rate / weight-decay multipliers
-        n_weights = math.prod(f_shape)
-        if params.size != n_weights + num_filters:
-            raise DlibFormatError(f"con layer {index}: {params.size} parameters for filters {f_shape}")
-        return {"w": params[:n_weights].reshape(f_shape).copy(), "b": params[n_weights:].copy()}
-    if layer.kind == "affine":
-        r.tag("affine_")
-        params = r.tensor().ravel()
-        g_shape, _ = r.alias_tensor(), r.alias_tensor()
-        mode = r.int()
-        channels = math.prod(g_shape)
-        if mode != 0 or params.size != 2 * channels:
-            raise DlibFormatError(f"affine layer {index}: mode {mode}, {params.size} parameters")
-        return {"g": params[:channels].copy(), "b": params[channels:].copy()}
-    if layer.kind == "relu":
-        r.tag("relu_")
-        return {}
-    if layer.kind == "add_prev":
-        r.tag("add_prev_")
-        return {}
-    if layer.kind in ("max_pool", "avg_pool"):
-        r.tag(f"{layer.kind}_2")
-        geometry = tuple(r.int() for _ in range(6))
-        pad = 0 if layer.stride != 1 else layer.size // 2
-        expected = (layer.size, layer.size, layer.stride, layer.stride, pad, pad)
-        if geometry != expected:
-            raise DlibFormatError(f"{layer.kind} layer {index}: geometry {geometry}, expected {expected}")
-        return {}
-    if layer.kind == "fc":
-        r.tag("fc_2")
-        num_outputs, num_inputs = r.int(), r.int()
-        params = r.tensor()
-        r.alias_tensor(), r.alias_tensor()
-        bias_mode = r.int()
-        for _ in range(4):
-            r.float()
-        if num_outputs != layer.filters or bias_mode != 1 or params.size != num_inputs * num_outputs:
-            raise DlibFormatError(f"fc layer: {num_inputs}→{num_outputs}, bias mode {bias_mode}")
-        return {"w": params.reshape(num_inputs, num_outputs).copy()}
-    raise AssertionError(layer.kind)
+    name, reader = _DETAIL_READERS[layer.kind]
+    r.tag(name)
+    return reader(r, layer, index)
 
 
 def parse_dlib_resnet(path: Path) -> dict[str, np.ndarray]:
