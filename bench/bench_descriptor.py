@@ -4,14 +4,23 @@ Real faces: HOG detector (upsample 1) + 5-point landmarks + dlib.get_face_chip(s
 padding=0.25) on photos of ../shared/real/celeba_wild_sample. Accuracy: torch vs dlib's
 compute_face_descriptor on the same chips. Speed: median per-face time of each, in the same run.
 
-    python -m bench.bench_descriptor [--images 140] [--repeat 3]
+    python -m bench.bench_descriptor [--images 140] [--repeat 3] [--dlib-blas DIR]
+
+--dlib-blas DIR: also time a dlib Python module built from source with BLAS (the folder
+holding its _dlib_pybind11*.so; set LD_LIBRARY_PATH for its BLAS), in a subprocess since it
+cannot share a process with dlib-bin.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -69,13 +78,52 @@ def accuracy(chips: np.ndarray, sources: list, facerec) -> tuple[str, np.ndarray
     return body, reference
 
 
-def speed(chips: np.ndarray, facerec, repeat: int) -> str:
+# Run by a subprocess with the BLAS build of dlib on its path: times it, saves its descriptors.
+_BLAS_PROBE = """
+import json, sys, statistics, time
+import numpy as np
+import _dlib_pybind11 as dlib
+chips_path, out_path, model, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+chips = np.load(chips_path)
+facerec = dlib.face_recognition_model_v1(model)
+np.save(out_path, np.array([facerec.compute_face_descriptor(c) for c in chips], dtype=np.float32))
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter()
+    for c in chips[:8]:
+        facerec.compute_face_descriptor(c)
+    times.append((time.perf_counter() - t0) / 8)
+print(json.dumps({"per_face": statistics.median(times), "blas": bool(dlib.DLIB_USE_BLAS),
+                  "version": dlib.__version__}))
+"""
+
+
+def dlib_blas(module_dir: Path, chips: np.ndarray, reference: np.ndarray, repeat: int) -> dict:
+    """Per-face seconds and max |diff| vs dlib-bin of a dlib module built with BLAS (run in a subprocess)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        chips_path, out_path = Path(tmp) / "chips.npy", Path(tmp) / "out.npy"
+        np.save(chips_path, chips)
+        env = os.environ | {"PYTHONPATH": str(module_dir), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        done = subprocess.run(
+            [sys.executable, "-c", _BLAS_PROBE, str(chips_path), str(out_path), str(dlib_model_path()), str(repeat)],
+            env=env, capture_output=True, text=True, check=True,
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result["max_diff"] = float(np.abs(np.load(out_path) - reference).max())
+    return result
+
+
+def speed(chips: np.ndarray, facerec, repeat: int, blas: dict | None = None) -> str:
     """Median seconds per face: dlib (1 thread) vs torch at batch 1/16/64 with 1 and 2 threads."""
     n_dlib = 8
     dlib_s, _ = timeit(lambda: [facerec.compute_face_descriptor(c) for c in chips[:n_dlib]], repeat=repeat)
     dlib_face = dlib_s / n_dlib
     rows = [["dlib-bin 20.0.1 (no BLAS)", "1", "1", fmt_s(dlib_face), f"{1 / dlib_face:.1f}", "1.0×",
              f"{CELEBA_IMAGES * dlib_face / 3600:.1f} h"]]
+    if blas is not None:
+        face = blas["per_face"]
+        rows.append([f"dlib {blas['version']} built with OpenBLAS (BLAS={blas['blas']})", "1", "1", fmt_s(face),
+                     f"{1 / face:.1f}", f"{dlib_face / face:.1f}×", f"{CELEBA_IMAGES * face / 3600:.1f} h"])
     for threads in (1, 2):
         model = TorchFaceDescriptor(num_threads=threads).load()
         for batch in (1, 16, 64):
@@ -93,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=140, help="wild photos to take faces from")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure (median reported)")
+    parser.add_argument("--dlib-blas", type=Path, default=None, help="folder of a dlib module built with BLAS")
     args = parser.parse_args(argv)
     if not WILD.is_dir():
         print(f"{WILD} is absent: nothing to measure.", file=sys.stderr)
@@ -101,8 +150,11 @@ def main(argv: list[str] | None = None) -> int:
 
     facerec = dlib.face_recognition_model_v1(str(dlib_model_path()))
     chips, sources = face_chips(args.images)
-    accuracy_md, _ = accuracy(chips, sources, facerec)
-    speed_md = speed(chips, facerec, args.repeat)
+    accuracy_md, reference = accuracy(chips, sources, facerec)
+    blas = dlib_blas(args.dlib_blas, chips, reference, args.repeat) if args.dlib_blas else None
+    if blas is not None:
+        accuracy_md += f" dlib built with OpenBLAS vs dlib-bin: max diff {blas['max_diff']:.1e}."
+    speed_md = speed(chips, facerec, args.repeat, blas)
     load = open("/proc/loadavg").read().split()[:3]
     body = f"""
 Same network, same weights (parsed from `dlib_face_recognition_resnet_model_v1.dat`), same
