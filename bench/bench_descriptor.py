@@ -137,6 +137,15 @@ def speed(chips: np.ndarray, facerec, repeat: int, blas: dict | None = None) -> 
                   f"{CELEBA_IMAGES:,} faces"], rows)
 
 
+BLAS_NOTE = """
+The OpenBLAS row is dlib 20.0.1 from the PyPI sdist (PyPI has no BLAS-enabled dlib wheel;
+dlib-bin is built without BLAS), compiled here with cmake, `-DDLIB_USE_BLAS=ON
+-DUSE_AVX_INSTRUCTIONS=ON` against Debian's libopenblas0-pthread (one BLAS thread): about
+45 minutes of compiling on this machine, and it needs cmake, a C++ compiler and the OpenBLAS
+and gfortran libraries at build and run time. The torch port needs nothing beyond the pinned torch.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=140, help="wild photos to take faces from")
@@ -172,7 +181,7 @@ The last column is the descriptor alone for every CelebA image (one face each) o
 The machine is shared (load average {' / '.join(load)} during the run), so figures are noisy; with
 another process busy, 2 torch threads fight for the 2 cores and can be slower than 1. For a
 multi-process job use 1 torch thread per worker.
-"""
+{BLAS_NOTE if blas is not None else ""}"""
     write_section("descriptor", "Face descriptor: dlib vs torch", body)
     return 0
 
