@@ -42,7 +42,7 @@ UPSAMPLE2_MAX_PIXELS = 700 * 700
 # from real photos, see docs/bench/faces.md). The 5-point model is run on this box.
 ALIGNED_SIZE = (178, 218)
 ALIGNED_EYES = ((69.0, 111.0), (107.0, 111.0))  # (x, y) of the left-in-image and right-in-image eye
-ALIGNED_BOX = (52, 94, 127, 169)
+ALIGNED_BOX = (45, 83, 131, 170)
 # Fast path is trusted when the predicted eye centres are within this many pixels of ALIGNED_EYES.
 ALIGNED_EYE_TOLERANCE = 8.0
 

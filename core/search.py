@@ -112,9 +112,12 @@ def all_distances(ds: Dataset, index: EmbeddingIndex, query: np.ndarray, metric:
     return nearest_faces(ds, index, query, int(index.mask.sum()), metric)
 
 
-def nearest_attribute_rows(ds: Dataset, query: np.ndarray, k: int, exclude: int | None = None) -> pl.DataFrame:
+def nearest_attribute_rows(
+    ds: Dataset, query: np.ndarray, k: int, exclude: int | None = None, matrix: np.ndarray | None = None
+) -> pl.DataFrame:
     """The k images whose attribute vectors differ from the (A,) 0/1 query in the fewest attributes."""
-    rows, dist = nearest_by_attributes(ds.attribute_matrix(), query, k, exclude)
+    matrix = ds.attribute_matrix() if matrix is None else matrix
+    rows, dist = nearest_by_attributes(matrix, query, k, exclude)
     return ranked_frame(ds, rows, dist)
 
 
