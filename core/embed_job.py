@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -177,6 +178,8 @@ def embed_dataset(
     if done_before is not None:
         return done_before
     workers = max(1, workers or os.cpu_count() or 1)
+    # Small datasets get smaller chunks so every worker has several (a resume keeps the manifest's size).
+    chunk_size = max(1, min(chunk_size, math.ceil(ds.n_images / (workers * 4))))
     folder, chunk_size = _prepare_chunks(ds, token, chunk_size)
     n = ds.n_images
     spans = [(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]

@@ -61,12 +61,15 @@ def faces_in_bytes(data: bytes, config: faces.FaceConfig = faces.FaceConfig()) -
     return faces_in_image(open_rgb(data), config)
 
 
-def draw_boxes(img: Image.Image, boxes: list[tuple[int, int, int, int]], chosen: int | None = None) -> Image.Image:
-    """A copy of `img` with each box drawn and numbered; the chosen one thicker."""
-    out = img.copy()
+def draw_boxes(
+    img: Image.Image, boxes: list[tuple[int, int, int, int]], chosen: int | None = None, max_side: int = 480
+) -> Image.Image:
+    """A copy of `img` (longer side at most max_side) with each box drawn and numbered; the chosen one thicker."""
+    scale = min(1.0, max_side / max(img.size))
+    out = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale)))) if scale < 1 else img.copy()
     draw = ImageDraw.Draw(out)
-    width = max(2, round(max(img.size) / 250))
-    for i, box in enumerate(boxes):
+    width = max(2, round(max(out.size) / 160))
+    for i, box in enumerate(tuple(round(v * scale) for v in b) for b in boxes):
         colour = BOX_COLOURS[i % len(BOX_COLOURS)]
         draw.rectangle(box, outline=colour, width=width * (2 if i == chosen else 1))
         draw.text((box[0] + width, box[1] + width), str(i + 1), fill=colour)

@@ -11,6 +11,7 @@ from core import faces
 from core.__main__ import main
 from core.embed_job import chunks_dir, embed_dataset, load_status
 from core.embeddings import load_embeddings
+from core.images import open_rgb
 from core.ingest import ingest
 from tests.conftest import WILD_SAMPLE, needs
 
@@ -149,3 +150,34 @@ def test_cli_embed_and_neighbours_json(tmp_path, isolated_cache, capsys):
     assert [h["image_id"] for h in hits][0] == "7458/004688.jpg" and hits[0]["identity"] == "7458"
     assert "7458/000833.jpg" not in [h["image_id"] for h in hits] and len(hits) == 3
     assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
+
+
+def _celeba_crop(name):
+    """A 178x218 crop of a wild photo aligned the CelebA way (eyes from the 68-point model)."""
+    img = open_rgb(WILD_SAMPLE / name)
+    arr, scale = faces.to_array(img)
+    box = faces.detect_faces(arr, FAST)[0]
+    eyes = faces.eye_centres68(faces.shape_points(faces.landmarks(arr, box, "landmarks68"))) / scale
+    return np.asarray(faces.align_like_celeba(img, eyes))
+
+
+def test_aligned_fast_path_matches_detection_on_celeba_style_crops():
+    for name in ("000833.jpg", "001651.jpg"):
+        crop = _celeba_crop(name)
+        assert crop.shape == (218, 178, 3)
+        fast = faces.process_array(crop, aligned=True, config=FAST)
+        assert fast.status == faces.STATUS_ALIGNED and fast.boxes == [faces.ALIGNED_BOX]
+        eyes = faces.eye_centres5(fast.landmarks)
+        assert np.abs(eyes - np.array(faces.ALIGNED_EYES)).max() < faces.ALIGNED_EYE_TOLERANCE
+        detected = faces.process_array(crop, aligned=False, config=FAST)
+        assert detected.status == faces.STATUS_FACE
+        d = faces.describe_chips(np.stack([fast.chip, detected.chip]), mirror=False)
+        assert np.linalg.norm(d[0] - d[1]) < 0.1  # the same face description (same-person threshold is 0.6)
+
+
+def test_aligned_image_without_a_detectable_face_keeps_the_fixed_box_flagged():
+    blank = np.full((218, 178, 3), 200, np.uint8)
+    for fast in (True, False):
+        result = faces.process_array(blank, aligned=True, config=faces.FaceConfig(rescue="none", fast_aligned=fast))
+        assert result.status == faces.STATUS_FALLBACK and result.boxes == [faces.ALIGNED_BOX] and result.has_face
+    assert faces.process_array(blank, aligned=False, config=FAST).status == faces.STATUS_NO_FACE

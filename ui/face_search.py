@@ -63,7 +63,13 @@ def pick_image_id(ds: Dataset, key: str, label: str = "Image") -> str | None:
 def query_source_ui(ds: Dataset) -> tuple[bytes | None, str | None]:
     """The query image as bytes, and its image id when it comes from the dataset."""
     sources = SOURCES if ds.has_images else SOURCES[:2]
+    shared = st.query_params.get("image")
+    if shared and "fs-source" not in st.session_state and ds.has_images and ds.row_of(shared) is not None:
+        st.session_state["fs-source"] = SOURCES[2]  # a shared link opens on that dataset image
+        st.session_state["fs-image-filter"] = shared
     source = st.radio("Query", sources, horizontal=True, key="fs-source")
+    if source != SOURCES[2]:
+        st.query_params.pop("image", None)
     if source == SOURCES[0]:
         upload = st.file_uploader("A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="fs-upload")
         return (upload.getvalue() if upload else None), None
@@ -71,6 +77,8 @@ def query_source_ui(ds: Dataset) -> tuple[bytes | None, str | None]:
         shot = st.camera_input("Take a photo", key="fs-camera")
         return (shot.getvalue() if shot else None), None
     image_id = pick_image_id(ds, "fs-image")
+    if image_id:
+        st.query_params["image"] = image_id
     path = ds.image_path(image_id) if image_id else None
     if path is None or not path.is_file():
         if image_id:
@@ -91,19 +99,21 @@ def find_query_faces(data: bytes, aligned: bool):
 
 
 def choose_face_ui(found) -> int:
-    """The query photo with every face boxed, and which face to search with."""
+    """Which face to search with, when the photo has several."""
     n = len(found.boxes)
-    chosen = 0
-    if n > 1:
-        chosen = st.radio("Face", list(range(n)), format_func=lambda i: f"face {i + 1}", horizontal=True, key="fs-face")
-    st.image(search.draw_boxes(found.image, found.boxes, chosen), caption=f"{n} face(s) found", width=360)
-    return int(chosen)
+    if n == 1:
+        return 0
+    return int(st.radio("Face", list(range(n)), format_func=lambda i: f"face {i + 1}", horizontal=True, key="fs-face"))
 
 
-def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None) -> None:
-    """The k nearest faces as a gallery, then every face by distance (table and histogram)."""
+def search_options_ui() -> tuple[int, str]:
     k = st.slider("How many look-alikes", 1, 48, 12, key="fs-k")
     metric = st.selectbox("Distance", ("euclidean", "cosine"), key="fs-metric")
+    return k, metric
+
+
+def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None, k: int, metric: str) -> None:
+    """The k nearest faces as a gallery, then every face by distance (table and histogram)."""
     hits = search.nearest_faces(ds, index, query, k, metric, exclude)
     st.subheader(f"The {hits.height} nearest faces")
     captions = [f"{r['distance']:.3f} · {r['identity'] or '–'}" for r in hits.iter_rows(named=True)]
@@ -112,11 +122,11 @@ def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None) -> No
     ranked = search.all_distances(ds, index, query, metric)
     if exclude is not None:
         ranked = ranked.filter(ranked["row"] != exclude)
-    same = int((ranked["distance"] < SAME_PERSON).sum()) if metric == "euclidean" else None
-    if same is not None:
+    if metric == "euclidean":
+        same = int((ranked["distance"] < SAME_PERSON).sum())
         st.caption(f"{same:,} of {ranked.height:,} faces are closer than {SAME_PERSON} (usually the same person).")
     st.altair_chart(search.distance_histogram(ranked, SAME_PERSON if metric == "euclidean" else None), width="stretch")
-    st.dataframe(ranked.drop("row").head(5000), key="fs-ranked", hide_index=True, width="stretch")
+    st.dataframe(ranked.drop("row").head(5000), hide_index=True, width="stretch")
 
 
 def face_search_section(ds: Dataset) -> None:
@@ -136,7 +146,8 @@ def face_search_section(ds: Dataset) -> None:
         if not emb.has_face[row]:
             st.warning(f"{image_id} has no embedding in the CSV.")
             return
-        results_ui(ds, index, np.asarray(emb.vectors[row]), row)
+        k, metric = search_options_ui()
+        results_ui(ds, index, np.asarray(emb.vectors[row]), row, k, metric)
         return
     if data is None:
         st.caption("Choose a photo to search with.")
@@ -147,8 +158,13 @@ def face_search_section(ds: Dataset) -> None:
     if not found.boxes:
         st.warning("No face was found in this image. Try a photo where a face is clearly visible and upright.")
         return
-    chosen = choose_face_ui(found)
-    results_ui(ds, index, found.vectors[chosen], row)
+    picture, options = st.columns([1, 2])
+    with options:
+        chosen = choose_face_ui(found)
+        k, metric = search_options_ui()
+    with picture:
+        st.image(search.draw_boxes(found.image, found.boxes, chosen), caption=f"{len(found.boxes)} face(s) found")
+    results_ui(ds, index, found.vectors[chosen], row, k, metric)
 
 
 def attribute_search_section(ds: Dataset) -> None:
@@ -174,4 +190,4 @@ def attribute_search_section(ds: Dataset) -> None:
     hits = search.nearest_attribute_rows(ds, query, k, exclude, matrix)
     st.subheader(f"The {hits.height} images with the most similar attributes")
     image_grid(ds, hits["image_id"].to_list(), captions=[f"{int(d)} differ" for d in hits["distance"]])
-    st.dataframe(hits.drop("row"), key="fs-attr-table", hide_index=True, width="stretch")
+    st.dataframe(hits.drop("row"), hide_index=True, width="stretch")
