@@ -148,33 +148,35 @@ def quality(names: list[str], crops_dir: Path, det: dict) -> str:
     text = "### Verification on the wild sample (all pairs of faces found)\n\n"
     text += f"{len(found)} faces, {len(set(who))} identities. Balanced accuracy = mean of same-pair and different-pair accuracy.\n\n"
     text += table(["descriptor", "best balanced accuracy", "best threshold", "at 0.6"], rows) + "\n\n"
-    # aligned crops: fast path (fixed box) vs full detection
+    # aligned crops: the fixed face box alone (no detection) vs HOG's box
     hog = faces.load_model("hog")
-    fast_chips, det_chips, ok, detected, fast_names = [], [], 0, 0, []
+    fixed_chips, det_chips, crop_names = [], [], []
     for n in found:
         arr = np.asarray(open_rgb(crops_dir / n))
-        shape = faces.landmarks(arr, faces.aligned_box(arr))
-        ok += faces.aligned_landmarks_ok(arr, faces.shape_points(shape))
         boxes = sorted((faces._rect_tuple(r) for r in hog(arr, 0) or hog(arr, 1)), key=faces._area, reverse=True)
         if boxes:
-            detected += 1
-            fast_names.append(n)
-            fast_chips.append(faces.face_chip(arr, shape))
+            crop_names.append(n)
+            fixed_chips.append(faces.face_chip(arr, faces.landmarks(arr, faces.aligned_box(arr))))
             det_chips.append(faces.face_chip(arr, faces.landmarks(arr, boxes[0])))
-    fd = faces.describe_chips(np.stack(fast_chips), mirror=False)
+    fd = faces.describe_chips(np.stack(fixed_chips), mirror=False)
     dd = faces.describe_chips(np.stack(det_chips), mirror=False)
+    same_box = np.array([np.array_equal(a, b) for a, b in zip(fixed_chips, det_chips)])
     gap = np.linalg.norm(fd - dd, axis=1)
-    cw = np.array([ids[n] for n in fast_names])
+    cw = np.array([ids[n] for n in crop_names])
     fb, ft, _ = verification(fd, cw)
     db, dt, _ = verification(dd, cw)
-    text += "### Aligned crops: fixed face box (fast path) vs HOG detection\n\n"
+    text += "### Aligned crops: skip detection (fixed face box) or not?\n\n"
     text += (
-        f"{len(found)} crops (178x218) cut from the photos; HOG (upsample 0, then 1) finds a face in {detected} "
-        f"({detected / len(found):.1%}); the fixed box's landmarks pass the eye-position check in {ok} ({ok / len(found):.1%}).\n"
-        f"Descriptor distance fast path vs detection, over the {detected} crops where both exist: median {np.median(gap):.4f}, "
-        f"95th percentile {np.percentile(gap, 95):.4f}, max {gap.max():.4f} (same-person threshold ~0.6; "
-        f"max abs component difference {np.abs(fd - dd).max():.4f}).\n"
-        f"Verification on these crops: fast path {fb:.4f} (threshold {ft:.3f}), detection {db:.4f} (threshold {dt:.3f}).\n\n"
+        f"{len(found)} crops (178x218) cut from the photos; HOG (upsample 0, then 1) finds a face in "
+        f"{len(crop_names)} ({len(crop_names) / len(found):.1%}). On those, landmarks on the fixed box "
+        f"{faces.ALIGNED_BOX} give the very same chip as on HOG's box in {same_box.mean():.1%} of crops; descriptor "
+        f"distance fixed box vs HOG box: median {np.median(gap):.4f}, 95th percentile {np.percentile(gap, 95):.4f}, "
+        f"max {gap.max():.4f} (max abs component difference {np.abs(fd - dd).max():.4f}, far above 1e-4).\n"
+        f"Verification on these crops (plain descriptors): fixed box {fb:.4f} (threshold {ft:.3f}), HOG box "
+        f"{db:.4f} (threshold {dt:.3f}).\n\n"
+        "Decision: skipping detection does not give the same descriptors and verifies worse, so the aligned fast "
+        "path keeps HOG (upsample 0 then 1: a few ms on a 178x218 crop, next to ~120 ms of descriptor) and drops "
+        "only the slow rescue step: where HOG finds nothing the fixed box is used and the row flagged as a fallback.\n\n"
     )
     return text
 

@@ -8,10 +8,10 @@ loaded lazily once per process.
 Detection cascade for photos: HOG at upsample 0, then HOG at upsample 1, then
 (only where both found nothing) HOG at upsample 2 on small images or the CNN
 (mmod) detector. Aligned crops (CelebA img_align, the demo) take a fast path:
-the landmark predictor runs on the crop's fixed face box (the same descriptors
-as with the detected box, see docs/bench/faces.md) and detection only confirms
-that a face is there; an aligned image where detection finds nothing keeps the
-fixed box, flagged as a fallback.
+HOG only on the small crop, and where it finds nothing the crop's fixed face box,
+flagged. (Skipping detection altogether and always using the fixed box was
+measured and rejected: its descriptors differ where HOG's box does, and
+verification drops; see docs/bench/faces.md.)
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from PIL import Image
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 DESCRIPTOR_DIM = 128
@@ -39,17 +39,15 @@ MAX_DETECT_SIDE = 1024
 UPSAMPLE2_MAX_PIXELS = 700 * 700
 
 # CelebA's aligned crops (178x218): the mean eye centres of list_landmarks_align_celeba,
-# and the face box dlib's HOG detector returns on such crops (median over crops cut
-# from real photos, see docs/bench/faces.md). The 5-point model is run on this box.
+# and the face box dlib's HOG detector returns on such crops (median over 485 crops cut
+# from the real wild sample, see docs/bench/faces.md): the fallback box of an aligned crop.
 ALIGNED_SIZE = (178, 218)
 ALIGNED_EYES = ((69.0, 111.0), (107.0, 111.0))  # (x, y) of the left-in-image and right-in-image eye
 ALIGNED_BOX = (45, 83, 131, 170)
-# Fast path is trusted when the predicted eye centres are within this many pixels of ALIGNED_EYES.
-ALIGNED_EYE_TOLERANCE = 8.0
 
 # Per-image outcome codes stored beside the embedding matrix.
 STATUS_FACE = 0  # face found by detection
-STATUS_ALIGNED = 1  # fast path: fixed box of an aligned crop, landmarks where expected
+STATUS_ALIGNED = 1  # aligned crop, face found by the fast path (HOG only, no rescue)
 STATUS_FALLBACK = 2  # aligned dataset, nothing detected: fixed box used anyway (flagged)
 STATUS_NO_FACE = 3  # no face: row masked
 STATUS_FAILED = 4  # unreadable / corrupt image: row masked
@@ -74,7 +72,7 @@ class FaceConfig:
     upsample: tuple[int, ...] = (0, 1)  # HOG upsample levels tried in order until a face is found
     rescue: str = "auto"  # where HOG found nothing: "auto" (upsample 2 when small, else CNN), "cnn", "none"
     mirror: bool = True  # average the descriptors of the chip and its horizontal flip
-    fast_aligned: bool = True  # use the fixed box on aligned crops when its landmarks agree
+    fast_aligned: bool = True  # aligned crops: HOG only, fixed box (flagged) where it finds nothing
 
     def cache_token(self) -> str:
         up = "".join(map(str, self.upsample))
@@ -260,13 +258,6 @@ def aligned_box(arr: np.ndarray) -> tuple[int, int, int, int]:
     return (round(l * sx), round(t * sy), round(r * sx), round(b * sy))
 
 
-def aligned_landmarks_ok(arr: np.ndarray, points: np.ndarray) -> bool:
-    """True when the 5-point eyes lie where an aligned crop puts them (within the tolerance)."""
-    sx, sy = arr.shape[1] / ALIGNED_SIZE[0], arr.shape[0] / ALIGNED_SIZE[1]
-    expected = np.array(ALIGNED_EYES, np.float32) * np.array([sx, sy], np.float32)
-    return bool(np.abs(eye_centres5(points) - expected).max() <= ALIGNED_EYE_TOLERANCE * max(sx, sy))
-
-
 def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     """Intersection over union of two (left, top, right, bottom) boxes."""
     inter = _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
@@ -277,25 +268,16 @@ def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float
 def process_array(arr: np.ndarray, aligned: bool = False, config: FaceConfig = FaceConfig()) -> FaceResult:
     """Find the largest face in an (H,W,3) uint8 array and cut its chip (no descriptor yet).
 
-    Aligned crops: landmarks on the fixed box; detection (cheap on a 178x218 crop, HOG
-    upsample 0 nearly always suffices) only confirms there is a face there. Confirmed ->
-    STATUS_ALIGNED with the fixed-box chip; nothing detected -> STATUS_FALLBACK (fixed box,
-    flagged); a face elsewhere, or landmarks far from the aligned eye positions -> detection.
+    Aligned crops (fast path): HOG only (upsample 0, then 1; cheap on a 178x218 crop) and
+    the detected box, so descriptors equal full detection's; where HOG finds nothing the
+    crop's fixed box is used and flagged (STATUS_FALLBACK) instead of the slow rescue.
     """
-    fixed_shape = None
-    if aligned and config.fast_aligned:
-        fixed = aligned_box(arr)
-        fixed_shape = landmarks(arr, fixed)
-        if not aligned_landmarks_ok(arr, shape_points(fixed_shape)):
-            fixed_shape = None
-    # In an aligned crop a miss costs nothing (the fixed box is used, flagged): no slow rescue there.
-    boxes = detect_faces(arr, replace(config, rescue="none") if fixed_shape is not None else config)
-    if fixed_shape is not None and (not boxes or box_iou(boxes[0], fixed) >= 0.3):
-        status = STATUS_ALIGNED if boxes else STATUS_FALLBACK
-        return FaceResult(status, [fixed, *boxes[1:]], face_chip(arr, fixed_shape), shape_points(fixed_shape))
+    fast = aligned and config.fast_aligned
+    boxes = detect_faces(arr, replace(config, rescue="none") if fast else config)
     if boxes:
         shape = landmarks(arr, boxes[0])
-        return FaceResult(STATUS_FACE, boxes, face_chip(arr, shape), shape_points(shape))
+        status = STATUS_ALIGNED if fast else STATUS_FACE
+        return FaceResult(status, boxes, face_chip(arr, shape), shape_points(shape))
     if aligned:
         box = aligned_box(arr)
         shape = landmarks(arr, box)

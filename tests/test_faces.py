@@ -165,19 +165,21 @@ def test_aligned_fast_path_matches_detection_on_celeba_style_crops():
     for name in ("000833.jpg", "001651.jpg"):
         crop = _celeba_crop(name)
         assert crop.shape == (218, 178, 3)
-        fast = faces.process_array(crop, aligned=True, config=FAST)
-        assert fast.status == faces.STATUS_ALIGNED and fast.boxes == [faces.ALIGNED_BOX]
+        fast = faces.process_array(crop, aligned=True)
+        assert fast.status == faces.STATUS_ALIGNED
+        # the crop's face sits where CelebA puts it: HOG's box is centred near the fixed box
+        centre = lambda b: np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])  # noqa: E731
+        assert np.abs(centre(fast.boxes[0]) - centre(faces.ALIGNED_BOX)).max() < 15
         eyes = faces.eye_centres5(fast.landmarks)
-        assert np.abs(eyes - np.array(faces.ALIGNED_EYES)).max() < faces.ALIGNED_EYE_TOLERANCE
-        detected = faces.process_array(crop, aligned=False, config=FAST)
+        assert np.abs(eyes - np.array(faces.ALIGNED_EYES)).max() < 8
+        detected = faces.process_array(crop, aligned=False)
         assert detected.status == faces.STATUS_FACE
-        d = faces.describe_chips(np.stack([fast.chip, detected.chip]), mirror=False)
-        assert np.linalg.norm(d[0] - d[1]) < 0.1  # the same face description (same-person threshold is 0.6)
+        np.testing.assert_array_equal(fast.chip, detected.chip)  # hence the same descriptors
 
 
 def test_aligned_image_without_a_detectable_face_keeps_the_fixed_box_flagged():
     blank = np.full((218, 178, 3), 200, np.uint8)
     for fast in (True, False):
-        result = faces.process_array(blank, aligned=True, config=faces.FaceConfig(rescue="none", fast_aligned=fast))
+        result = faces.process_array(blank, aligned=True, config=faces.FaceConfig(rescue="auto" if fast else "none", fast_aligned=fast))
         assert result.status == faces.STATUS_FALLBACK and result.boxes == [faces.ALIGNED_BOX] and result.has_face
     assert faces.process_array(blank, aligned=False, config=FAST).status == faces.STATUS_NO_FACE
