@@ -40,7 +40,7 @@ def faces_in_image(img: Image.Image, config: faces.FaceConfig = faces.FaceConfig
     arr, scale = faces.to_array(img)
     if aligned:
         result = faces.process_array(arr, aligned=True, config=config)
-        boxes = result.boxes if result.has_face else []
+        boxes = result.boxes[:1] if result.has_face else []  # the face the dataset's embedding describes
         chips = [result.chip] if result.has_face else []
     else:
         boxes = faces.detect_faces(arr, config)

@@ -174,7 +174,7 @@ def test_no_embeddings_offers_the_job_and_attribute_search_works(page_home):
 def test_embed_button_starts_a_cancellable_job(page_home):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.button(key="fs-embed").click().run()
-    job_id = job_id_for("embed", ["embed", str(page_home / "data" / "demo")])
+    job_id = job_id_for("embed", ["embed", str(page_home / "data" / "demo"), "--name", "demo"])
     try:
         assert job_status(job_id) is not None
         assert not at.exception

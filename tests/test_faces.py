@@ -139,8 +139,12 @@ def test_cli_embed_and_neighbours_json(tmp_path, isolated_cache, capsys):
         (folder / who).mkdir(parents=True)
         for n in pair:
             shutil.copy(WILD_SAMPLE / n, folder / who / n)
-    assert main(["embed", str(folder), "--workers", "1", "--json"]) == 0
+    progress = tmp_path / "progress.json"
+    assert main(["embed", str(folder), "--workers", "1", "--json", "--progress-file", str(progress)]) == 0
     out = json.loads(capsys.readouterr().out)
+    published = json.loads(progress.read_text())
+    assert published["state"] == "done" and published["done"] == published["total"] == 4
+    assert published["result"]["embedded"] == 4
     assert {k: out[k] for k in ("images", "embedded", "no_face", "failed", "model")} == {
         "images": 4, "embedded": 4, "no_face": 0, "failed": 0, "model": "dlib"}  # fmt: skip
     assert main(["neighbours", str(folder), "--image", "7458/000833.jpg", "-k", "3", "--json"]) == 0

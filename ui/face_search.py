@@ -22,7 +22,7 @@ SAME_PERSON = 0.6  # euclidean distance below which dlib descriptors usually mea
 
 
 def embed_argv(ds: Dataset) -> list[str]:
-    return ["embed", str(ds.root)]
+    return ["embed", str(ds.root), "--name", ds.name]
 
 
 def embeddings_missing_panel(ds: Dataset) -> None:

@@ -18,6 +18,7 @@ HELP = "Compute (or resume) the dlib face embeddings of every image of a dataset
 
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
+    parser.add_argument("--name", default=None, help="name of the dataset (as the app shows it)")
     parser.add_argument("--workers", type=int, default=None, help=f"worker processes (default: {os.cpu_count()} = cores)")
     parser.add_argument("--backend", choices=sorted(DESCRIPTOR_BACKENDS), default="dlib", help="descriptor implementation")
     parser.add_argument("--no-mirror", action="store_true", help="plain descriptors (no mirror averaging)")
@@ -30,17 +31,18 @@ def _fmt_left(seconds: float) -> str:
 
 
 def run(args) -> int:
-    ds = open_dataset(args.dataset)
+    ds = open_dataset(args.dataset, name=args.name)
     reporter = ProgressReporter(args.progress_file)
     t0 = time.perf_counter()
-    first: list[int] = []
+    start: dict[str, int] = {}  # images already done when this run began (a resume)
 
     def progress(done: int, total: int, message: str) -> None:
-        first.append(done) if not first else None
-        rate = (done - first[0]) / max(time.perf_counter() - t0, 1e-9)
+        first_call = not start
+        start.setdefault("done", done)
+        rate = (done - start["done"]) / max(time.perf_counter() - t0, 1e-9)
         left = (total - done) / rate if rate > 0 else None
         text = f"{done:,} / {total:,} images · {rate:.1f}/s" + (f" · {_fmt_left(left)} left" if left is not None else "")
-        reporter.update(done, text, total=total, force=done == first[0])
+        reporter.update(done, text, total=total, force=first_call)
         print(f"\rembedding {ds.name}: {text}   ", end="", file=sys.stderr, flush=True)
 
     config = FaceConfig(mirror=not args.no_mirror)
