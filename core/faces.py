@@ -164,8 +164,10 @@ class DlibDescriptor:
 
 
 def _torch_backend() -> DescriptorBackend:
-    from core.dlib_torch import TorchFaceDescriptor  # written by the dlib->torch port
-
+    try:
+        from core.dlib_torch import TorchFaceDescriptor  # the dlib -> torch port of the same network
+    except ImportError as exc:
+        raise ModelMissingError(f"The torch descriptor backend is not available ({exc}); use --backend dlib.") from exc
     return TorchFaceDescriptor()
 
 
