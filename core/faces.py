@@ -27,6 +27,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from core.errors import DatasetError
+
 log = logging.getLogger(__name__)
 
 PIPELINE_VERSION = 2
@@ -61,8 +63,8 @@ MODEL_FILES = {
 }
 
 
-class ModelMissingError(RuntimeError):
-    """dlib or the face_recognition_models files are not installed."""
+class ModelMissingError(DatasetError):
+    """dlib, the face_recognition_models files or a descriptor backend are not installed."""
 
 
 @dataclass(frozen=True)
