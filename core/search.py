@@ -30,7 +30,7 @@ BOX_COLOURS = ("#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686")
 class QueryFaces:
     """Every face found in a query photo: boxes in the photo's pixels and one descriptor per face."""
 
-    image: Image.Image  # upright RGB, as displayed
+    image: Image.Image  # upright RGB, longer side at most faces.MAX_DETECT_SIDE (what is shown)
     boxes: list[tuple[int, int, int, int]]  # largest first, in `image` pixels
     vectors: np.ndarray  # (F, 128) float32
 
@@ -50,8 +50,7 @@ def faces_in_image(img: Image.Image, config: faces.FaceConfig = faces.FaceConfig
         if chips
         else np.zeros((0, faces.DESCRIPTOR_DIM), np.float32)
     )
-    full = [tuple(round(v / scale) for v in b) for b in boxes]
-    return QueryFaces(img, full, vectors)
+    return QueryFaces(Image.fromarray(arr) if scale < 1 else img, list(boxes), vectors)
 
 
 def faces_in_bytes(data: bytes, config: faces.FaceConfig = faces.FaceConfig()) -> QueryFaces:
