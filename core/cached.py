@@ -65,6 +65,43 @@ def thumbnail(ds_key: str, image_id: str, size: int, _ds: Dataset) -> bytes | No
     return thumbnail_bytes(path, size) if path is not None else None
 
 
+# ---- faces ----
+
+
+@st.cache_resource(show_spinner="Loading the face models…")
+def face_models() -> bool:
+    """Load dlib's detector, landmark and descriptor models once per server (raises ModelMissingError)."""
+    from core import faces
+
+    for name in ("hog", "landmarks5", "descriptor"):
+        faces.load_model(name)
+    return True
+
+
+@st.cache_data(max_entries=32, show_spinner="Finding faces…")
+def query_faces(data: bytes, aligned: bool = False):
+    """Every face in an uploaded/picked image with its descriptor (core.search.QueryFaces)."""
+    from core import search
+
+    face_models()
+    img = search.open_rgb(data)
+    return search.faces_in_image(img, aligned=aligned)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Indexing embeddings…")
+def _face_index(ds_key: str, model: str, created: str, _emb: Embeddings):
+    from core.search import index_for
+
+    return index_for(_emb)
+
+
+def face_index(ds: Dataset, model: str | None = None):
+    """(Embeddings, EmbeddingIndex) of a dataset's face embeddings, or (None, None) when not computed."""
+    emb = current_embeddings(ds, model)
+    if emb is None:
+        return None, None
+    return emb, _face_index(ds.key, emb.model, str(emb.meta.get("created", "")), emb)
+
 # ---- stats ----
 # Attribute statistics per (dataset key, Subset); Subset is a frozen, hashable dataclass.
 

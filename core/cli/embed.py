@@ -1,0 +1,64 @@
+"""`python -m core embed DATASET [--workers N] [--backend dlib|torch] [--json]`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from core.embed_job import DEFAULT_CHUNK, embed_dataset
+from core.faces import DESCRIPTOR_BACKENDS, FaceConfig
+from core.ingest import open_dataset
+from core.jobs import ProgressReporter
+
+COMMAND = "embed"
+HELP = "Compute (or resume) the dlib face embeddings of every image of a dataset."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
+    parser.add_argument("--name", default=None, help="name of the dataset (as the app shows it)")
+    parser.add_argument("--workers", type=int, default=None, help=f"worker processes (default: {os.cpu_count()} = cores)")
+    parser.add_argument("--backend", choices=sorted(DESCRIPTOR_BACKENDS), default=DEFAULT_BACKEND, help="descriptor implementation (same descriptors; torch is faster)")
+    parser.add_argument("--no-mirror", action="store_true", help="plain descriptors (no mirror averaging)")
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help="images per chunk written to the cache")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _fmt_left(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds > 5400 else f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s"
+
+
+def run(args) -> int:
+    ds = open_dataset(args.dataset, name=args.name)
+    reporter = ProgressReporter(args.progress_file)
+    t0 = time.perf_counter()
+    start: dict[str, int] = {}  # images already done when this run began (a resume)
+
+    def progress(done: int, total: int, message: str) -> None:
+        first_call = not start
+        start.setdefault("done", done)
+        rate = (done - start["done"]) / max(time.perf_counter() - t0, 1e-9)
+        left = (total - done) / rate if rate > 0 else None
+        text = f"{done:,} / {total:,} images · {rate:.1f}/s" + (f" · {_fmt_left(left)} left" if left is not None else "")
+        reporter.update(done, text, total=total, force=first_call)
+        print(f"\rembedding {ds.name}: {text}   ", end="", file=sys.stderr, flush=True)
+
+    config = FaceConfig(mirror=not args.no_mirror)
+    try:
+        summary = embed_dataset(ds, args.workers, config, args.backend, args.chunk_size, progress)
+    except Exception as exc:
+        reporter.fail(str(exc))
+        raise
+    print(file=sys.stderr)
+    result = summary.as_dict()
+    reporter.finish(result, f"{summary.embedded:,} faces embedded")
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{ds.name}: {summary.images:,} images, {summary.embedded:,} embedded, {summary.no_face:,} without a face, "
+          f"{summary.failed:,} unreadable, {summary.fallback:,} fixed-box fallbacks ({summary.seconds:.1f}s, model {summary.model})")
+    for name in summary.failed_files[:10]:
+        print(f"unreadable: {name}")
+    return 0

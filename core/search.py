@@ -1,0 +1,159 @@
+"""Face search: query faces (from bytes or a dataset row) against a dataset's embeddings or attributes.
+
+Used by the Face search page and the `neighbours` command; results are polars
+frames with image_id, identity, distance (nearest first) and the row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import polars as pl
+from PIL import Image, ImageDraw
+
+from core import faces
+from core.dataset import Dataset
+from core.embeddings import Embeddings, load_embeddings
+from core.errors import DatasetError
+from core.images import ImageError, open_rgb
+from core.neighbours import EmbeddingIndex, build_index, distances, nearest_by_attributes, top_k
+
+log = logging.getLogger(__name__)
+
+BOX_COLOURS = ("#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686")
+
+
+@dataclass
+class QueryFaces:
+    """Every face found in a query photo: boxes in the photo's pixels and one descriptor per face."""
+
+    image: Image.Image  # upright RGB, longer side at most faces.MAX_DETECT_SIDE (what is shown)
+    boxes: list[tuple[int, int, int, int]]  # largest first, in `image` pixels
+    vectors: np.ndarray  # (F, 128) float32
+
+
+def faces_in_image(img: Image.Image, config: faces.FaceConfig = faces.FaceConfig(), aligned: bool = False) -> QueryFaces:
+    """Detect every face in an RGB image and describe each (mirror-averaged like the dataset)."""
+    arr, scale = faces.to_array(img)
+    if aligned:
+        result = faces.process_array(arr, aligned=True, config=config)
+        boxes = result.boxes[:1] if result.has_face else []  # the face the dataset's embedding describes
+        chips = [result.chip] if result.has_face else []
+    else:
+        boxes = faces.detect_faces(arr, config)
+        chips = [faces.face_chip(arr, faces.landmarks(arr, b)) for b in boxes]
+    vectors = (
+        faces.describe_chips(np.stack(chips), mirror=config.mirror)
+        if chips
+        else np.zeros((0, faces.DESCRIPTOR_DIM), np.float32)
+    )
+    return QueryFaces(Image.fromarray(arr) if scale < 1 else img, list(boxes), vectors)
+
+
+def faces_in_bytes(data: bytes, config: faces.FaceConfig = faces.FaceConfig()) -> QueryFaces:
+    """Decode uploaded bytes safely (ImageError with a user message) and find their faces."""
+    if not data:
+        raise ImageError("The file is empty.")
+    return faces_in_image(open_rgb(data), config)
+
+
+def draw_boxes(
+    img: Image.Image, boxes: list[tuple[int, int, int, int]], chosen: int | None = None, max_side: int = 480
+) -> Image.Image:
+    """A copy of `img` (longer side at most max_side) with each box drawn and numbered; the chosen one thicker."""
+    scale = min(1.0, max_side / max(img.size))
+    out = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale)))) if scale < 1 else img.copy()
+    draw = ImageDraw.Draw(out)
+    width = max(2, round(max(out.size) / 160))
+    for i, box in enumerate(tuple(round(v * scale) for v in b) for b in boxes):
+        colour = BOX_COLOURS[i % len(BOX_COLOURS)]
+        draw.rectangle(box, outline=colour, width=width * (2 if i == chosen else 1))
+        draw.text((box[0] + width, box[1] + width), str(i + 1), fill=colour)
+    return out
+
+
+def search_embeddings(ds: Dataset) -> Embeddings | None:
+    """The embeddings a dataset's faces are searched in: dlib when computed, else precomputed CSV ones."""
+    emb = load_embeddings(ds.cache_dir, "dlib")
+    return emb if emb is not None else load_embeddings(ds.cache_dir, "csv")
+
+
+def index_for(emb: Embeddings) -> EmbeddingIndex:
+    """Search index of stored embeddings (rows without a face masked)."""
+    return build_index(np.asarray(emb.vectors), emb.has_face)
+
+
+def ranked_frame(ds: Dataset, rows: np.ndarray, dist: np.ndarray) -> pl.DataFrame:
+    """image_id, identity, distance, row for the given rows (already ordered)."""
+    ids = ds.table["image_id"].to_numpy()
+    identity = ds.table["identity"].to_list()
+    return pl.DataFrame(
+        {
+            "image_id": [str(ids[r]) for r in rows],
+            "identity": [identity[r] for r in rows],
+            "distance": [round(float(d), 4) for d in dist],
+            "row": rows.astype(np.int64),
+        },
+        schema={"image_id": pl.String, "identity": pl.String, "distance": pl.Float64, "row": pl.Int64},
+    )
+
+
+def nearest_faces(
+    ds: Dataset, index: EmbeddingIndex, query: np.ndarray, k: int, metric: str = "euclidean", exclude: int | None = None
+) -> pl.DataFrame:
+    """The k dataset faces nearest to a (128,) query vector."""
+    rows, dist = top_k(distances(index, query, metric), k, exclude)
+    return ranked_frame(ds, rows, dist)
+
+
+def all_distances(ds: Dataset, index: EmbeddingIndex, query: np.ndarray, metric: str = "euclidean") -> pl.DataFrame:
+    """Every dataset face with its distance to the query, nearest first (rows without a face left out)."""
+    return nearest_faces(ds, index, query, int(index.mask.sum()), metric)
+
+
+def nearest_attribute_rows(
+    ds: Dataset, query: np.ndarray, k: int, exclude: int | None = None, matrix: np.ndarray | None = None
+) -> pl.DataFrame:
+    """The k images whose attribute vectors differ from the (A,) 0/1 query in the fewest attributes."""
+    matrix = ds.attribute_matrix() if matrix is None else matrix
+    rows, dist = nearest_by_attributes(matrix, query, k, exclude)
+    return ranked_frame(ds, rows, dist)
+
+
+def neighbours_of_image(
+    ds: Dataset, image_id: str, k: int, by: str = "embedding", metric: str = "euclidean"
+) -> pl.DataFrame:
+    """k nearest images to one image of the dataset (itself excluded): image_id, identity, distance."""
+    row = ds.row_of(image_id)
+    if row is None:
+        raise DatasetError(f"{image_id!r} is not an image id of {ds.name}.")
+    if by == "attributes":
+        if not ds.attributes:
+            raise DatasetError(f"{ds.name} has no attribute annotations to compare.")
+        hits = nearest_attribute_rows(ds, ds.attribute_matrix()[row], k, exclude=row)
+    elif by == "embedding":
+        emb = search_embeddings(ds)
+        if emb is None:
+            raise DatasetError(f"{ds.name} has no face embeddings yet: run `python -m core embed {ds.name}` first.")
+        if not emb.has_face[row]:
+            raise DatasetError(f"No face was found in {image_id}, so it has no embedding to search with.")
+        hits = nearest_faces(ds, index_for(emb), np.asarray(emb.vectors[row]), k, metric, exclude=row)
+    else:
+        raise ValueError(f"Unknown search {by!r}; choose embedding or attributes.")
+    return hits.drop("row")
+
+
+def distance_histogram(frame: pl.DataFrame, threshold: float | None = None) -> alt.Chart:
+    """Histogram of the `distance` column, with a rule at the same-person threshold when given."""
+    base = alt.Chart(frame.select("distance"))
+    bars = base.mark_bar().encode(
+        x=alt.X("distance:Q", bin=alt.Bin(maxbins=60), title="distance to the chosen face"),
+        y=alt.Y("count():Q", title="faces"),
+    )
+    if threshold is None:
+        return bars.properties(height=220)
+    rule = alt.Chart(pl.DataFrame({"t": [threshold]})).mark_rule(color="#e4572e").encode(x="t:Q")
+    return (bars + rule).properties(height=220)

@@ -1,0 +1,183 @@
+"""Face search page (AppTest) and the real-face quality check on ../shared/real/celeba_wild_sample.
+
+The real-face part embeds a deterministic subset of the wild sample (the 10 identities
+with the smallest ids, 172 photos, one photo per identity held out as an upload) once per
+test session with the real embedding job; about a minute on 2 cores. The full 502-photo
+figures are in docs/bench/faces.md.
+"""
+
+import os
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import cached, faces
+from core.demo import generate_demo
+from core.embed_job import embed_dataset, load_status
+from core.embeddings import load_embeddings
+from core.ingest import ingest
+from core.jobs import cancel_job, job_id_for, job_status
+from tests.conftest import PROJECT, WILD_SAMPLE, needs
+
+PAGE = str(PROJECT / "pages" / "5_Face_search.py")
+N_IDENTITIES = 10
+
+
+def _use_home(monkeypatch, home: Path) -> None:
+    monkeypatch.setenv("FACEATLAS_HOME", str(home))
+    monkeypatch.setenv("FACEATLAS_CACHE", str(home / "cache"))
+    monkeypatch.delenv("FACEATLAS_DATA", raising=False)
+    cached.dataset_refs.clear()
+
+
+@pytest.fixture
+def page_home(tmp_path, monkeypatch):
+    """A home with a tiny demo only (no embeddings)."""
+    generate_demo(tmp_path / "data" / "demo", n_images=30, seed=2)
+    _use_home(monkeypatch, tmp_path)
+    yield tmp_path
+    cached.dataset_refs.clear()
+
+
+def _distance_table(at):
+    """The page's one table of images by distance (st.dataframe keys are not visible to AppTest)."""
+    tables = [d.value for d in at.dataframe if "distance" in d.value.columns]
+    assert len(tables) == 1, len(tables)
+    return tables[0]
+
+
+def _wild_identities() -> dict[str, list[str]]:
+    rows = [line.split() for line in (WILD_SAMPLE / "identity.txt").read_text().splitlines()[1:]]
+    groups = defaultdict(list)
+    for name, who in rows:
+        groups[who].append(name)
+    chosen = sorted(groups, key=int)[:N_IDENTITIES]
+    return {who: sorted(groups[who]) for who in chosen}
+
+
+@pytest.fixture(scope="session")
+def wild_home(tmp_path_factory):
+    """SLOW (about a minute): LFW-style folder of the subset, embedded once by the real job."""
+    if not WILD_SAMPLE.exists():
+        pytest.skip("../shared absent")
+    home = tmp_path_factory.mktemp("faces_home")
+    generate_demo(home / "data" / "demo", n_images=20, seed=3)
+    held_out = {}
+    for who, names in _wild_identities().items():
+        (home / "data" / "wild" / who).mkdir(parents=True)
+        held_out[who] = names[-1]
+        for n in names[:-1]:
+            shutil.copy(WILD_SAMPLE / n, home / "data" / "wild" / who / n)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FACEATLAS_CACHE", str(home / "cache"))
+        ds = ingest(home / "data" / "wild", "wild")
+        summary = embed_dataset(ds, workers=os.cpu_count())
+    return home, ds, summary, held_out
+
+
+@needs(WILD_SAMPLE)
+def test_real_faces_found_and_verified(wild_home):
+    _, ds, summary, _ = wild_home
+    emb = load_embeddings(ds.cache_dir, "dlib")
+    assert summary.images == ds.n_images and summary.failed == 0
+    found = emb.has_face.mean()
+    assert found >= 0.97, f"faces found in {found:.1%}"
+    assert (load_status(ds) == faces.STATUS_FACE).sum() == emb.n_valid  # a wild dataset never uses fixed boxes
+    v = np.asarray(emb.vectors)[emb.has_face]
+    who = np.array(ds.table["identity"].to_list())[emb.has_face]
+    d = np.linalg.norm(v[:, None] - v[None], axis=2)
+    iu = np.triu_indices(len(v), 1)
+    same, dist = (who[:, None] == who[None])[iu], d[iu]
+    # Balanced accuracy (mean of same- and different-pair accuracy) at the best threshold.
+    best = max(((dist[same] < t).mean() + (dist[~same] >= t).mean()) / 2 for t in np.arange(0.3, 0.9, 0.01))
+    assert best >= 0.95, f"verification accuracy {best:.3f}"
+    assert np.median(dist[same]) < np.median(dist[~same])
+
+
+@needs(WILD_SAMPLE)
+def test_upload_finds_the_same_person(wild_home, monkeypatch):
+    home, ds, _, held_out = wild_home
+    _use_home(monkeypatch, home)
+    who, name = sorted(held_out.items())[0]
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["dataset"] = "wild"
+    at.run()
+    assert not at.exception, at.exception
+    at.file_uploader(key="fs-upload").set_value((name, (WILD_SAMPLE / name).read_bytes(), "image/jpeg"))
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    ranked = _distance_table(at)
+    emb = load_embeddings(ds.cache_dir, "dlib")
+    assert len(ranked) == emb.n_valid  # every dataset face, sorted by distance
+    assert list(ranked["distance"]) == sorted(ranked["distance"])
+    assert ranked["identity"].iloc[0] == who  # the nearest face is the same person
+    assert any("nearest faces" in s.value for s in at.subheader)
+
+
+@needs(WILD_SAMPLE)
+def test_upload_errors_are_explained(wild_home, monkeypatch, tmp_path):
+    home, *_ = wild_home
+    _use_home(monkeypatch, home)
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["dataset"] = "wild"
+    at.run()
+    at.file_uploader(key="fs-upload").set_value(("notes.jpg", b"this is not a picture", "image/jpeg")).run()
+    assert any("not an image" in e.value for e in at.error)
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (400, 300), (200, 190, 180)).save(blank)
+    at.file_uploader(key="fs-upload").set_value(("wall.png", blank.read_bytes(), "image/png")).run()
+    assert not at.exception
+    assert any("No face was found" in w.value for w in at.warning)
+
+
+@needs(WILD_SAMPLE)
+def test_pick_dataset_image_excludes_itself(wild_home, monkeypatch):
+    home, ds, *_ = wild_home
+    _use_home(monkeypatch, home)
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["dataset"] = "wild"
+    at.run()
+    at.radio(key="fs-source").set_value("A dataset image").run()
+    query = ds.table["image_id"][5]
+    at.text_input(key="fs-image-filter").input(query).run()
+    assert at.selectbox(key="fs-image").value == query
+    at.slider(key="fs-k").set_value(4).run()
+    ranked = _distance_table(at)
+    assert query not in set(ranked["image_id"])
+    assert ranked["identity"].iloc[0] == ds.table["identity"][5]
+
+
+def test_no_embeddings_offers_the_job_and_attribute_search_works(page_home):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert any("no face embeddings yet" in i.value for i in at.info)
+    assert at.button(key="fs-embed")
+    # By attributes: choose values -> nearest images by Hamming distance, checked against brute force.
+    from core.ingest import open_dataset
+
+    ds = open_dataset(page_home / "data" / "demo", name="demo")
+    at.multiselect(key="fs-attr-present").set_value(["Male", "Smiling", "Eyeglasses"]).run()
+    at.slider(key="fs-attr-k").set_value(5).run()
+    table = _distance_table(at)
+    q = np.array([a in ("Male", "Smiling", "Eyeglasses") for a in ds.attributes], np.uint8)
+    brute = sorted(((ds.attribute_matrix()[i] != q).sum(), i) for i in range(ds.n_images))[:5]
+    assert list(table["image_id"]) == [ds.table["image_id"][i] for _, i in brute]
+    assert list(table["distance"]) == [float(d) for d, _ in brute]
+
+
+def test_embed_button_starts_a_cancellable_job(page_home):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.button(key="fs-embed").click().run()
+    job_id = job_id_for("embed", ["embed", str(page_home / "data" / "demo"), "--name", "demo"])
+    try:
+        assert job_status(job_id) is not None
+        assert not at.exception
+    finally:
+        cancel_job(job_id)
+    assert job_status(job_id).state == "cancelled"
