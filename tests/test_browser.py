@@ -8,104 +8,21 @@ server's log beside it. Skips when chromium or Playwright is missing; `make brow
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
+from tests.browser_support import (
+    APP_PAGES, CHROMIUM, IDLE_JS, PROJECT, is_idle, launch_chromium, log_tail, start_server, stop_server,
+)  # fmt: skip
 
-CHROMIUM = Path(os.environ.get("FACEATLAS_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-quic", "--no-first-run",
-]  # fmt: skip
 ARTIFACTS = PROJECT / "test-artifacts" / "browser"
 VIEWPORT = {"width": 1366, "height": 900}
-START_TIMEOUT_S = 60
 RENDER_TIMEOUT_S = 60
 OTHER_DATASET = "annotations_only"  # made by the demo_home fixture: same labels, no images, not the demo
-
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const main = document.querySelector('[data-testid="stMain"]');
-  return [
-    app ? app.dataset.testScriptState : 'none',
-    app ? app.dataset.testConnectionState : 'none',
-    document.querySelectorAll('[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-stale="true"]').length,
-    main ? main.innerText : '',
-  ].join('\\u0001');
-}"""
-
-
-# ---------------------------------------------------------------- server and browser
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(home: Path, log_path: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run Home.py` on 127.0.0.1 with FACEATLAS_HOME=home; returns (process, base URL) once healthy."""
-    port = port or free_port()
-    env = {**os.environ, "FACEATLAS_HOME": str(home), "FACEATLAS_CACHE": str(home / "cache")}
-    env.pop("FACEATLAS_DATA", None)
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {log_tail(log_path)}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    stop_server(proc)
-    raise RuntimeError(f"streamlit did not answer within {START_TIMEOUT_S}s: {log_tail(log_path)}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def log_tail(path: Path, chars: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return ""
-
-
-def launch_chromium(playwright):
-    """Debian's chromium (never a downloaded browser), headless, with no network side traffic."""
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
-
 
 @pytest.fixture(scope="module")
 def browser():
@@ -113,7 +30,7 @@ def browser():
         pytest.skip(f"chromium is not installed ({CHROMIUM}); `make browser` installs it")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     with sync_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
+        chromium = launch_chromium(playwright.chromium)
         yield chromium
         chromium.close()
 
@@ -136,8 +53,7 @@ def wait_until_idle(page, timeout_s: float = RENDER_TIMEOUT_S, settle_s: float =
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
         state = page.evaluate(IDLE_JS)
-        script, connection, busy, _ = state.split("\u0001", 3)
-        idle = script == "notRunning" and connection == "CONNECTED" and busy == "0"
+        idle = is_idle(state)
         if state != last or not idle:
             last, since = state, time.monotonic()
         elif time.monotonic() - since >= settle_s:
@@ -238,25 +154,26 @@ class PageCase:
     interact: Callable  # (page) -> None; performs one user action and asserts what it changed
 
 
-# The pages are being built on other branches; until they land, each is checked with the sidebar picker.
-# When a page lands, point its row at an interaction of its own, e.g.
-#   lambda page: choose_multiselect(page, "prevalence_attributes", ["Smiling", "Male"])  + asserts
-#   lambda page: click_chart_mark(page, "cluster_map")                                   + asserts
-#   lambda page: upload_file(page, "search_upload", PROJECT / "tests" / "data" / "face.jpg") + asserts
-PAGES = [
-    PageCase("", "FaceAtlas", home_pick_dataset),
-    PageCase("Dataset", "Dataset", pick_other_dataset),
-    PageCase("Attribute_relations", "Attribute relations", pick_other_dataset),
-    PageCase("Attribute_classifiers", "Attribute classifiers", pick_other_dataset),
-    PageCase("Clustering", "Clustering", pick_other_dataset),
-    PageCase("Face_search", "Face search", pick_other_dataset),
-]
+# One interaction per URL path. The pages are being built on other branches; until they land, each is
+# checked with the sidebar picker. When a page lands, give it an interaction of its own, e.g.
+#   "Dataset":    lambda page: choose_multiselect(page, "<multiselect key>", ["Smiling", "Male"]) + asserts
+#   "Clustering": lambda page: click_chart_mark(page, "<chart key>") + asserts on the face panel
+#   "Face_search": lambda page: upload_file(page, "<uploader key>", <a face photo>) + asserts
+INTERACTIONS: dict[str, Callable] = {
+    "": home_pick_dataset,
+    "Dataset": pick_other_dataset,
+    "Attribute_relations": pick_other_dataset,
+    "Attribute_classifiers": pick_other_dataset,
+    "Clustering": pick_other_dataset,
+    "Face_search": pick_other_dataset,
+}
+PAGES = [PageCase(path, title, INTERACTIONS[path]) for path, title in APP_PAGES]
 
 
 def test_every_page_file_has_a_browser_case():
-    """A new page must get a row in PAGES (Streamlit's URL path is the file name minus its number)."""
+    """A new page must get a row in APP_PAGES and INTERACTIONS (URL path = file name minus its number)."""
     paths = {p.stem.split("_", 1)[1] for p in (PROJECT / "pages").glob("*.py")}
-    assert paths == {c.path for c in PAGES if c.path}
+    assert paths == {path for path, _ in APP_PAGES if path} == {path for path in INTERACTIONS if path}
 
 
 @pytest.mark.parametrize("case", PAGES, ids=[c.path or "Home" for c in PAGES])
