@@ -37,6 +37,7 @@ from tests.browser_support import APP_PAGES, CHROMIUM, IDLE_JS, is_idle, launch_
 
 log = logging.getLogger(__name__)
 
+SLOW = True  # minutes; bench.run_all --skip-slow leaves it out
 PAGE_TIMEOUT_S = 180  # one page for one user; a scenario is bounded by users × pages × this
 SETTLE_S = 1.0  # unchanged this long after reaching idle = done
 POLL_S = 0.15
