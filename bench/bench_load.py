@@ -130,6 +130,8 @@ async def settle(page, t0: float, title: str) -> float:
 async def user(browser, base: str, rounds: int, visits: Visits, delay: float) -> None:
     """One student: open Home, then click every page in the sidebar, `rounds` times."""
     context = await browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(PAGE_TIMEOUT_S * 1000)
+    context.set_default_navigation_timeout(PAGE_TIMEOUT_S * 1000)
     page = await context.new_page()
     await asyncio.sleep(delay)
     try:

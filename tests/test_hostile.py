@@ -329,6 +329,17 @@ def test_links_inside_a_dataset_to_outside_files_are_ignored(tmp_path, outside, 
     assert not any("root:x" in w for w in ds.warnings)
 
 
+def test_a_whole_dataset_folder_linked_into_data_is_allowed(tmp_path, isolated_cache):
+    """Linking a dataset folder into data/ is how an admin adds one (like FACEATLAS_DATA); inside it, links
+    stay within the linked folder."""
+    real = write_celeba(tmp_path / "mnt" / "celeba", images=True)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "celeba").symlink_to(real, target_is_directory=True)
+    ds = open_dataset(tmp_path / "data" / "celeba")
+    assert ds.n_images == 6 and ds.images_found == 6 and ds.has_identity
+    assert ds.image_path("000001.jpg") is not None and ds.image_path("000001.jpg").is_file()
+
+
 def test_attribute_file_linked_outside_is_not_read(tmp_path, outside, isolated_cache):
     root = tmp_path / "evil"
     (root / "Anno").mkdir(parents=True)
