@@ -79,6 +79,31 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, including reaped children) of a process tree so far."""
+    ticks = 0
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        except (OSError, ValueError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu_s() -> float:
+    """CPU seconds of this process's Playwright driver trees (the driver and the chromium it runs)."""
+    total = 0.0
+    for p in descendants(os.getpid())[1:]:
+        try:
+            cmdline = Path(f"/proc/{p}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"playwright" in cmdline and b"run-driver" in cmdline:
+            total += tree_cpu_s(p)
+    return total
+
+
 class MemoryWatch(threading.Thread):
     """Samples the summed VmRSS (MB) of a process tree until stopped; keeps the peak."""
 
@@ -171,6 +196,8 @@ class Outcome:
     rss_idle_mb: float
     rss_peak_mb: float
     hwm_mb: float
+    server_cpu_s: float
+    browser_cpu_s: float
 
 
 def lower_priority(nice: int = 10) -> None:
@@ -207,20 +234,21 @@ def stop_burners(burners: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
-async def drive(base: str, users: int, rounds: int) -> tuple[Visits, float]:
+async def drive(base: str, users: int, rounds: int) -> tuple[Visits, float, float]:
+    """Run the users; (visits, wall seconds, CPU seconds the browser side used)."""
     from playwright.async_api import async_playwright
 
     visits = Visits()
     rng = random.Random(users)
     async with async_playwright() as pw:
         browser = await launch_chromium(pw.chromium)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), browser_cpu_s()
         budget = PAGE_TIMEOUT_S * len(APP_PAGES) * rounds + 60
         tasks = [user(browser, base, rounds, visits, rng.uniform(0, ARRIVAL_SPREAD_S)) for _ in range(users)]
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=budget)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, browser_cpu_s() - cpu0
         await browser.close()
-    return visits, wall
+    return visits, wall, cpu
 
 
 def run_scenario(home: Path, scenario: Scenario, rounds: int, logs: Path) -> Outcome:
@@ -232,9 +260,11 @@ def run_scenario(home: Path, scenario: Scenario, rounds: int, logs: Path) -> Out
         watch = MemoryWatch(proc.pid)
         rss_idle = watch.tree_rss_mb()
         watch.start()
+        server_cpu0 = tree_cpu_s(proc.pid)
         if scenario.job:
             burners = start_burners(PAGE_TIMEOUT_S * len(APP_PAGES) * rounds, 10 if "niced" in scenario.job else 0)
-        visits, wall = asyncio.run(drive(base, scenario.users, rounds))
+        visits, wall, client_cpu = asyncio.run(drive(base, scenario.users, rounds))
+        server_cpu = tree_cpu_s(proc.pid) - server_cpu0
         stop_burners(burners)
         peak = watch.stop()
         hwm = _status_kb(proc.pid, "VmHWM") / 1024
@@ -242,7 +272,7 @@ def run_scenario(home: Path, scenario: Scenario, rounds: int, logs: Path) -> Out
         stop_burners(burners)
         stop_server(proc)
     print(f"{scenario.label}: {wall:.1f}s wall, peak RSS {peak:.0f} MB, errors {len(visits.errors)}", flush=True)
-    return Outcome(scenario, visits, wall, rss_idle, peak, hwm)
+    return Outcome(scenario, visits, wall, rss_idle, peak, hwm, server_cpu, client_cpu)
 
 
 # ---------------------------------------------------------------- report
@@ -264,9 +294,11 @@ def report(outcomes: list[Outcome], images: int, rounds: int, load: tuple[float,
     summary = []
     for o, ts in zip(outcomes, all_times):
         per_session = (o.rss_peak_mb - o.rss_idle_mb) / max(o.scenario.users, 1)
+        visits = max(len(ts), 1)
         summary.append([
             o.scenario.label, len(ts), len(o.visits.errors), fmt_s(o.wall_s),
             f"{o.rss_idle_mb:.0f} MB", f"{o.rss_peak_mb:.0f} MB", f"{o.hwm_mb:.0f} MB", f"{per_session:.1f} MB",
+            fmt_s(o.server_cpu_s / visits), fmt_s(o.browser_cpu_s / visits),
         ])  # fmt: skip
     errors = sorted({e for o in outcomes for e in o.visits.errors})
     base = outcomes[0].visits.times
@@ -286,9 +318,13 @@ def report(outcomes: list[Outcome], images: int, rounds: int, load: tuple[float,
         "",
         table(
             ["Scenario", "Page visits", "Errors", "Wall", "Server RSS idle", "Peak RSS (tree, sampled)",
-             "Server VmHWM", "Peak growth per session"],
+             "Server VmHWM", "Peak growth per session", "Server CPU per visit", "Browser CPU per visit"],
             summary,
         ),  # fmt: skip
+        "",
+        "CPU per visit is the CPU time the server process (and its children) and the browser side (Playwright's "
+        "driver and chromium) spent during the scenario, divided by the page visits: unlike the times above it "
+        "does not depend on how busy the machine was, and it shows which side the wall time went to.",
         "",
         f"Single-user median over all pages: {fmt_s(base_all)}. Machine load average (1 min) at the start and "
         f"end of the run: {load[0]:.1f} and {load[1]:.1f} on {os.cpu_count()} cores; the machine was shared, "
