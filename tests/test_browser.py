@@ -104,8 +104,9 @@ def upload_file(page, key: str, path: Path) -> None:
     wait_until_idle(page)
 
 
-def click_chart_mark(page, key: str) -> tuple[float, float]:
-    """Click the most strongly coloured pixel of the Altair chart `key` (a point on a scatter map)."""
+def click_chart_mark(page, key: str, legend_width: float = 0.2) -> tuple[float, float]:
+    """Click the most strongly coloured pixel of the Altair chart `key` (a point on a map, a heatmap cell),
+    leaving out the right-hand `legend_width` share of the chart where Altair puts its legends."""
     from io import BytesIO
 
     from PIL import Image
@@ -117,7 +118,7 @@ def click_chart_mark(page, key: str) -> tuple[float, float]:
     sat = img.getchannel("S").load()
     best, where = -1, (img.width // 2, img.height // 2)
     for y in range(0, img.height, 2):
-        for x in range(0, img.width, 2):
+        for x in range(0, int(img.width * (1 - legend_width)), 2):
             if sat[x, y] > best:
                 best, where = sat[x, y], (x, y)
     scale = img.width / box["width"]
