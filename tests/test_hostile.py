@@ -520,6 +520,7 @@ def assert_refuses_pickle(load, folder: Path) -> None:
         assert error is not None, f"{name}: {path.name} loaded without error"
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_torch_weights_only_refuses_disguised_pickles(tmp_path):
     import torch
 
@@ -532,17 +533,28 @@ def test_torch_weights_only_refuses_disguised_pickles(tmp_path):
     assert marker.exists()
 
 
-def test_model_store_refuses_disguised_pickles(tmp_path):
-    """The classifier model loader (core.model_store, built on the classify branch)."""
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_model_store_refuses_disguised_pickles(tmp_path, isolated_cache):
+    """The classifier model store (core.model_store, from the classify branch): its weights reader and a
+    stored model whose weights.pt is a disguised pickle. Skips until that module is merged."""
     model_store = pytest.importorskip("core.model_store")
-    load = getattr(model_store, "load_model", None) or getattr(model_store, "load_weights")
-    assert_refuses_pickle(load, tmp_path)
-    # What a user sees must be a message, not a pickle traceback.
+    assert_refuses_pickle(model_store.load_state_dict, tmp_path)
     again = tmp_path / "again"
     again.mkdir()
     for path, _ in disguised_weights(again).values():
-        with pytest.raises(ValueError):
-            load(path)
+        with pytest.raises(ValueError):  # ModelFileError: a message for the user, not a pickle traceback
+            model_store.load_state_dict(path)
+
+    model_id = "cnn-pixels-20260101-000000-evil"
+    folder = model_store.models_root() / model_id
+    folder.mkdir(parents=True)
+    path, marker = disguised_weights(folder)["torch-archive"]
+    path.rename(folder / "weights.pt")
+    meta = {"model_id": model_id, "model": "cnn", "features": "pixels", "attributes": ["Smiling"]}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError):
+        model_store.load_model(model_id)
+    assert not marker.exists()
 
 
 def test_helper_detects_a_loader_that_runs_pickles(tmp_path):
