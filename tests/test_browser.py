@@ -8,6 +8,7 @@ server's log beside it. Skips when chromium or Playwright is missing; `make brow
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,6 +172,17 @@ def relations_click_cell(page, ds) -> None:
     assert f"pair_a={a}" in page.url
 
 
+def clustering_click_map_point(page, ds) -> None:
+    """Clustering: click a point on the map; the faces panel shows that face with its cluster."""
+    assert "Select points on the map" in main_text(page)
+    click_chart_mark(page, "cl-map-chart")
+    text = main_text(page)
+    picked = re.search(r"([\d,]+) faces? selected", text)
+    assert picked and int(picked.group(1).replace(",", "")) >= 1, "clicking the map selected no face"
+    shown = re.findall(r"(\S+) · cluster (\S+)", text)
+    assert shown and all(ds.row_of(image_id) is not None for image_id, _ in shown), shown
+
+
 def metric_value(page, label: str) -> str:
     metric = page.locator('[data-testid="stMetric"]').filter(
         has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
@@ -189,12 +201,12 @@ STUB_MARKER = "This page is being built."
 # The page's own interaction; used as soon as its file is no longer the stub (until then the sidebar
 # picker is exercised instead). Still to write when those pages land, with the helpers above:
 #   "Attribute_classifiers": choose attributes / start a training job, assert the metrics table
-#   "Clustering":  click_chart_mark(page, "<map chart key>"), assert the faces panel shows that cluster
 #   "Face_search": upload_file(page, "<uploader key>", <a demo face>), assert nearest faces are shown
 PAGE_INTERACTIONS: dict[str, Callable] = {
     "": home_pick_dataset,
     "Dataset": dataset_choose_attributes,
     "Attribute_relations": relations_click_cell,
+    "Clustering": clustering_click_map_point,
 }
 
 
