@@ -2,19 +2,20 @@
 
 import streamlit as st
 
-from core.summary import dataset_summary
+from core.summary import dataset_summary, sample_image_ids
+from ui.gallery import image_grid
 from ui.sidebar import dataset_picker, demo_banner
 
-st.set_page_config(page_title="FaceAtlas", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title="FaceAtlas", page_icon=":material/travel_explore:", layout="wide")
 
 PAGES = [
-    ("pages/1_Dataset.py", "Dataset", "📊", "Prevalence of every attribute, identities, and a filtered image gallery."),
-    ("pages/2_Attribute_relations.py", "Attribute relations", "🔗",
+    ("pages/1_Dataset.py", "Dataset", ":material/bar_chart:", "Prevalence of every attribute, identities, and a filtered image gallery."),
+    ("pages/2_Attribute_relations.py", "Attribute relations", ":material/hub:",
      "How attributes depend on each other: P(A | B), correlation, lift, and predicting one from the others."),
-    ("pages/3_Attribute_classifiers.py", "Attribute classifiers", "🎯",
+    ("pages/3_Attribute_classifiers.py", "Attribute classifiers", ":material/target:",
      "Train models that predict attributes from faces and compare them with baselines."),
-    ("pages/4_Clustering.py", "Clustering", "🧩", "Group faces by identity embedding or by attributes, on a 2-D map."),
-    ("pages/5_Face_search.py", "Face search", "🔍", "Upload a photo and find the most similar faces in the dataset."),
+    ("pages/4_Clustering.py", "Clustering", ":material/scatter_plot:", "Group faces by identity embedding or by attributes, on a 2-D map."),
+    ("pages/5_Face_search.py", "Face search", ":material/person_search:", "Upload a photo and find the most similar faces in the dataset."),
 ]  # fmt: skip
 
 
@@ -50,4 +51,7 @@ st.header(ds.name)
 overview(summary)
 for warning in summary["warnings"]:
     st.warning(warning)
+if ds.has_images:
+    st.subheader("A first glance")
+    image_grid(ds, sample_image_ids(ds, n=12), columns=12, size=96)
 guide()

@@ -26,7 +26,7 @@ run: demo
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
 
-test: setup browser
+test: demo browser
 	$(PY) -m pytest -q tests
 
 bench: setup

@@ -63,3 +63,111 @@ def current_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | No
 def thumbnail(ds_key: str, image_id: str, size: int, _ds: Dataset) -> bytes | None:
     path = _ds.image_path(image_id)
     return thumbnail_bytes(path, size) if path is not None else None
+
+
+# ---- stats ----
+# Attribute statistics per (dataset key, Subset); Subset is a frozen, hashable dataclass.
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def attribute_matrix(ds_key: str, _ds: Dataset):
+    """(N, A) uint8 attribute matrix of the whole dataset, shared read-only by all sessions."""
+    import numpy as np
+
+    if not _ds.attributes:  # polars gives (0, 0) for a frame without columns; keep one row per image
+        return np.zeros((_ds.n_images, 0), dtype=np.uint8)
+    matrix = _ds.attribute_matrix()
+    matrix.flags.writeable = False
+    return matrix
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def subset_rows(ds_key: str, subset, _ds: Dataset):
+    """Row indices (int64, ascending) of the dataset's rows in `subset`."""
+    import numpy as np
+
+    from core.subset import subset_rows as rows_of
+
+    if subset.is_everything:
+        return np.arange(_ds.n_images)
+    return rows_of(_ds, subset)
+
+
+def subset_matrix(ds: Dataset, subset):
+    """(n, A) uint8 attribute matrix of the subset's rows (not cached itself: the pieces are)."""
+    return attribute_matrix(ds.key, ds)[subset_rows(ds.key, subset, ds)]
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def relation_stats(ds_key: str, subset, _ds: Dataset):
+    """core.stats.RelationStats (prevalence, co-occurrence, P(A|B), phi, lift) of the subset."""
+    from core import stats
+
+    return stats.relation_stats(subset_matrix(_ds, subset), _ds.attributes)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cluster_order(ds_key: str, subset, measure: str, _ds: Dataset) -> list[str]:
+    """Attributes ordered by hierarchical clustering of the subset's `measure` matrix."""
+    from core import stats
+
+    rel = relation_stats(ds_key, subset, _ds)
+    return stats.cluster_order(rel.measure(measure), _ds.attributes)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def prevalence_frame(ds_key: str, split_by: str | None, _ds: Dataset):
+    """Long prevalence table, optionally split by "partition" or by an attribute's value."""
+    from core import stats
+
+    matrix = attribute_matrix(ds_key, _ds)
+    groups = None
+    if split_by == "partition":
+        groups = _ds.table["partition"].to_numpy()
+    elif split_by:
+        values = _ds.table[split_by].to_numpy()
+        groups = _as_object(values, {1: f"{split_by}=1", 0: f"{split_by}=0"})
+    return stats.prevalence_frame(matrix, _ds.attributes, groups, group_name=split_by or "group")
+
+
+def _as_object(values, labels: dict):
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    for value, label in labels.items():
+        out[values == value] = label
+    return out
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def identity_counts(ds_key: str, _ds: Dataset):
+    """(identity, images) per identity, most images first."""
+    from core import stats
+
+    return stats.images_per_identity(_ds.table)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _model_split(ds_key: str, subset, _ds: Dataset):
+    from core import stats
+
+    rows = subset_rows(ds_key, subset, _ds)
+    partition = _ds.table["partition"].to_numpy()[rows]
+    identity = _ds.table["identity"].to_numpy()[rows]
+    return stats.train_test_split_rows(partition, identity, seed=0)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def attribute_model(ds_key: str, subset, target: str, _ds: Dataset) -> dict:
+    """Logistic regression of `target` on the other attributes within the subset (see core.stats)."""
+    from core import stats
+
+    return stats.predict_attribute(subset_matrix(_ds, subset), _ds.attributes, target, _model_split(ds_key, subset, _ds))
+
+
+@st.cache_data(max_entries=32, show_spinner="Fitting one model per attribute…")
+def all_attribute_models(ds_key: str, subset, _ds: Dataset):
+    """One row per attribute: how well the others predict it (test metrics beside the majority baseline)."""
+    from core import stats
+
+    return stats.predict_all_attributes(subset_matrix(_ds, subset), _ds.attributes, _model_split(ds_key, subset, _ds))

@@ -64,6 +64,8 @@ class Dataset:
 
     def attribute_matrix(self, rows: np.ndarray | None = None) -> np.ndarray:
         """(N, A) uint8 0/1 matrix of the attributes (optionally only `rows`)."""
+        if not self.attributes:  # polars gives (0, 0) for a frame without columns
+            return np.zeros((self.n_images if rows is None else len(rows), 0), dtype=np.uint8)
         frame = self.table.select(self.attributes)
         if rows is not None:
             frame = frame[rows]

@@ -167,7 +167,8 @@ def source_paths(root: Path, layout: str) -> list[Path]:
         return [csv] + [d for d in _kaggle_image_dir_candidates(base) if d.is_dir()]
     if layout == "lfw":
         return [root, *_person_dirs(root), *_attribute_csvs(root)]
-    return [root, *_attribute_csvs(root)]
+    identity = [p for p in (root / "identity.txt", root / "identity_CelebA.txt") if p.is_file()]
+    return [root, *_attribute_csvs(root), *identity]
 
 
 # ---------------------------------------------------------------- text parsing
@@ -202,13 +203,16 @@ def _normalise_whitespace(body: bytes) -> bytes:
     return body.replace(b"\n ", b"\n").replace(b" \n", b"\n").strip(b" \n")
 
 
-def _first_bad_line(body: bytes, n_columns: int, first_line_no: int) -> str:
+def _first_bad_line(body: bytes, n_columns: int, first_line_no: int, numeric: bool) -> str:
     for i, line in enumerate(body.split(b"\n")):
         if len(line) > MAX_HEADER_BYTES:
             return f"line {first_line_no + i} is longer than 1 MB"
-        n = len(line.split())
-        if n and n != n_columns:
-            return f"line {first_line_no + i} has {n} values, expected {n_columns}"
+        tokens = line.split()
+        if tokens and len(tokens) != n_columns:
+            return f"line {first_line_no + i} has {len(tokens)} values, expected {n_columns}"
+        bad = next((t for t in tokens[1:] if numeric and not t.lstrip(b"-+").isdigit()), None)
+        if bad is not None:
+            return f"line {first_line_no + i}: {bad.decode(errors='replace')[:20]!r} is not a whole number"
     return "a row could not be parsed"
 
 
@@ -262,14 +266,15 @@ def read_whitespace_table(
     if n_columns < min_columns:
         raise DatasetError(f"{path.name}: expected an image name and values on each line.")
     schema = {"image_id": pl.String, **{n: value_dtype for n in names}}
+    numeric = value_dtype != pl.String
     try:
         frame = pl.read_csv(
             io.BytesIO(body), separator=" ", has_header=False, schema=schema, quote_char=None
         )
     except Exception:  # polars raises several kinds; the message below says where
-        raise DatasetError(f"{path.name}: {_first_bad_line(body, n_columns, line_no)}.") from None
+        raise DatasetError(f"{path.name}: {_first_bad_line(body, n_columns, line_no, numeric)}.") from None
     if sum(frame.null_count().row(0)):  # polars fills short rows with nulls
-        raise DatasetError(f"{path.name}: {_first_bad_line(body, n_columns, line_no)}.")
+        raise DatasetError(f"{path.name}: {_first_bad_line(body, n_columns, line_no, numeric)}.")
     return frame, claimed
 
 
@@ -544,21 +549,15 @@ def load_kaggle(root: Path) -> Source:
     )  # fmt: skip
 
 
-def _numeric_text_columns(frame: pl.DataFrame, skip: set, path: Path) -> pl.DataFrame:
-    """Cast text columns that are mostly numbers (polars reads 'nan', 'inf', '' as text) to Float64.
-
-    Values that are not numbers become null, so the row is masked like a NaN one.
-    """
+def _numeric_text_columns(frame: pl.DataFrame, skip: set) -> pl.DataFrame:
+    """Text columns that are numbers apart from a few 'nan'/'inf'/blank cells become Float64."""
     casts = []
     for c in frame.columns:
         if c in skip or frame[c].dtype != pl.String:
             continue
-        parsed = frame[c].str.strip_chars().cast(pl.Float64, strict=False)
-        present = frame.height - frame[c].null_count()
-        if present and (present - (frame.height - parsed.null_count())) * 2 < present:
-            casts.append(parsed.alias(c))
-    if casts:
-        log.info("%s: %d text columns read as numbers", path.name, len(casts))
+        as_float = frame[c].str.strip_chars().cast(pl.Float64, strict=False)
+        if as_float.null_count() <= max(1, frame.height // 10):
+            casts.append(as_float.alias(c))
     return frame.with_columns(casts) if casts else frame
 
 
@@ -574,9 +573,9 @@ def load_embedding_csv(root: Path) -> Source:
     part_col = next((lower[n] for n in PARTITION_COLUMNS if n in lower), None)
     skip = {image_col, id_col, part_col}
     named = [c for c in frame.columns if c in CELEBA_ATTRIBUTES]
-    frame = _numeric_text_columns(frame, skip, path)
     attributes = named or _binary_columns(frame, skip)
     _check_attribute_count(attributes, path)
+    frame = _numeric_text_columns(frame, skip | set(attributes))
     emb_cols = [
         c for c in frame.columns
         if c not in skip and c not in attributes and frame[c].dtype.is_numeric()
@@ -726,7 +725,7 @@ def load_lfw(root: Path) -> Source:
 
 
 def load_folder(root: Path) -> Source:
-    """A plain folder of images, optionally with an attributes CSV beside them."""
+    """A plain folder of images, optionally with an attributes CSV and an identity.txt beside them."""
     warnings: list[str] = []
     names = _scan_images(root, root, warnings)
     if not names:
@@ -736,6 +735,11 @@ def load_folder(root: Path) -> Source:
         schema={"image_id": pl.String, "identity": pl.String, "partition": pl.String},
     )
     table, attributes = _join_attribute_csv(root, table, warnings)
+    identity_file = _first_existing(root, "identity.txt", "identity_CelebA.txt", "identities.txt")
+    if identity_file is not None:
+        identity = _read_identity_txt(identity_file, warnings)
+        table = table.drop("identity").join(identity, on="image_id", how="left", maintain_order="left")
+        _warn_unmatched(table, identity, None, warnings)
     return Source("folder", _order_columns(table, attributes), tuple(attributes), root, warnings, len(names))
 
 

@@ -1,11 +1,18 @@
-"""Dataset page (being built)."""
+"""Dataset page: attribute prevalence, present/absent donuts, identities, filtered gallery."""
 
 import streamlit as st
 
+from ui.dataset_views import donut_section, gallery_section, identity_section, prevalence_section
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Dataset · FaceAtlas", layout="wide")
 st.title("Dataset")
 ds = dataset_picker()
 demo_banner(ds)
-st.info("This page is being built.")
+if not ds.has_images:
+    st.info("Images are not available for this dataset (annotations only): image panels stay empty, "
+            "every count and chart still works.")  # fmt: skip
+prevalence_section(ds)
+donut_section(ds)
+identity_section(ds)
+gallery_section(ds)

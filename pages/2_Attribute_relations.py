@@ -1,11 +1,21 @@
-"""Attribute relations page (being built)."""
+"""Attribute relations page: P(A|B) / phi / lift heatmap, one pair in detail, attribute-from-attributes models."""
 
 import streamlit as st
 
+from core import cached
+from ui.relations_views import (
+    filter_sidebar, heatmap_section, model_section, pair_section, require_attributes, subset_size,
+)
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Attribute relations · FaceAtlas", layout="wide")
 st.title("Attribute relations")
 ds = dataset_picker()
 demo_banner(ds)
-st.info("This page is being built.")
+require_attributes(ds)
+subset = filter_sidebar(ds)
+rel = cached.relation_stats(ds.key, subset, ds)
+subset_size(ds, rel, subset)
+heatmap_section(ds, subset, rel)
+pair_section(ds, subset, rel)
+model_section(ds, subset)

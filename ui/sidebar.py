@@ -69,4 +69,4 @@ def dataset_picker() -> Dataset:
 
 def demo_banner(ds: Dataset) -> None:
     if ds.is_demo:
-        st.info(DEMO_BANNER, icon="🧪")
+        st.info(DEMO_BANNER, icon=":material/science:")

@@ -1,4 +1,4 @@
-"""`python -m core demo [--images N] [--seed S] [--out DIR] [--if-missing]`."""
+"""`python -m core demo [--images N] [--seed S] [--out DIR] [--workers W] [--if-missing]`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from core.demo import DEFAULT_IMAGES, demo_exists, generate_demo
+from core.jobs import ProgressReporter
 from core.paths import demo_dir
 
 COMMAND = "demo"
@@ -17,6 +18,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, help="number of images")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default data/demo)")
+    parser.add_argument("--workers", type=int, default=None, help="drawing processes (default 2)")
     parser.add_argument("--if-missing", action="store_true", help="do nothing when the demo already exists")
 
 
@@ -25,11 +27,22 @@ def run(args) -> int:
     if args.if_missing and demo_exists(out):
         print(f"demo dataset present in {out}")
         return 0
+    if args.images < 1:
+        print("--images must be at least 1", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
+    reporter = ProgressReporter(args.progress_file, total=args.images)
 
     def show(done: int, total: int) -> None:
         print(f"\rdrawing faces {done}/{total}", end="", file=sys.stderr, flush=True)
+        reporter.update(done, f"drawing faces {done:,}/{total:,}", total=total)
 
-    generate_demo(out, n_images=args.images, seed=args.seed, progress=show)
-    print(f"\ndemo dataset: {args.images} images in {out} ({time.perf_counter() - t0:.1f}s)")
+    try:
+        generate_demo(out, n_images=args.images, seed=args.seed, progress=show, workers=args.workers)
+    except Exception as exc:
+        reporter.fail(f"could not draw the demo dataset: {exc}")
+        raise
+    seconds = time.perf_counter() - t0
+    reporter.finish({"path": str(out), "images": args.images, "seconds": round(seconds, 1)})
+    print(f"\ndemo dataset: {args.images} images in {out} ({seconds:.1f}s)")
     return 0

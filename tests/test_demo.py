@@ -1,0 +1,273 @@
+"""The synthetic demo: label statistics like CelebA's, determinism, the CelebA loader, drawn pixels."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+
+from core.celeba import CELEBA_ATTRIBUTES
+from core.demo import DEFAULT_IMAGES, annotation_texts, demo_exists, generate_demo
+from core.demo.draw import draw_face
+from core.demo.label_model import CELEBA_COOCCURRENCE, CELEBA_PREVALENCE
+from core.demo.labels import MAX_PER_IDENTITY, MIN_PER_IDENTITY, PERSISTENT, sample_labels
+from core.demo.specs import identity_traits, image_spec
+from core.loaders import DEMO_MARKER
+from tests.conftest import REFERENCE, SMALL_DEMO_IMAGES, needs
+
+INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
+# Attributes with no drawing, as in life.
+LABEL_ONLY = {"Attractive"}
+
+
+@pytest.fixture(scope="module")
+def full_plan():
+    """Labels of a default-size demo (labels only: drawing is not needed for label statistics)."""
+    return sample_labels(DEFAULT_IMAGES, seed=0)
+
+
+def _column(plan, name: str) -> np.ndarray:
+    return plan.attributes[:, INDEX[name]].astype(bool)
+
+
+def _p(plan, name: str, given: str, value: bool = True) -> float:
+    cond = _column(plan, given) == value
+    return float(_column(plan, name)[cond].mean())
+
+
+# ---------------------------------------------------------------- labels
+
+
+def test_prevalence_within_3pp_at_default_size(full_plan):
+    share = full_plan.attributes.mean(0)
+    gaps = {a: abs(share[i] - CELEBA_PREVALENCE[a]) for a, i in INDEX.items()}
+    worst = max(gaps, key=gaps.get)
+    assert gaps[worst] <= 0.03, f"{worst}: {share[INDEX[worst]]:.3f} vs {CELEBA_PREVALENCE[worst]:.3f}"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_prevalence_on_smaller_sets_within_sampling_bound(seed):
+    # 2,000 images of ~100 identities: persistent traits vary by identity, so the bound is
+    # 3 pp plus 3 standard errors of a proportion over ~100 independent identities.
+    plan = sample_labels(2000, seed=seed)
+    n_ids = len(np.unique(plan.identity))
+    share = plan.attributes.mean(0)
+    for a, i in INDEX.items():
+        p = CELEBA_PREVALENCE[a]
+        bound = 0.03 + 3 * np.sqrt(p * (1 - p) / n_ids)
+        assert abs(share[i] - p) <= bound, f"{a}: {share[i]:.3f} vs {p:.3f} (bound {bound:.3f})"
+
+
+@needs(REFERENCE)
+def test_carried_constants_match_the_reference_files():
+    prev = pl.read_csv(REFERENCE / "celeba_attribute_prevalence.csv")
+    for row in prev.iter_rows(named=True):
+        assert CELEBA_PREVALENCE[row["attribute"]] == pytest.approx(row["prevalence"], abs=1e-4)
+    co = pl.read_csv(REFERENCE / "celeba_attribute_cooccurrence.csv")
+    counts = co.drop("attribute").to_numpy()
+    n = round(counts[INDEX["Male"], INDEX["Male"]] / CELEBA_PREVALENCE["Male"])
+    np.testing.assert_allclose(np.asarray(CELEBA_COOCCURRENCE), counts / n, atol=1e-4)
+
+
+def test_strong_dependencies_hold(full_plan):
+    p = lambda a, b, v=True: _p(full_plan, a, b, v)  # noqa: E731
+    assert p("Wearing_Lipstick", "Heavy_Makeup") > 0.9
+    assert p("Mouth_Slightly_Open", "Smiling") > p("Mouth_Slightly_Open", "Smiling", False) + 0.3
+    assert p("High_Cheekbones", "Smiling") > p("High_Cheekbones", "Smiling", False) + 0.4
+    for female_only in ("Wearing_Lipstick", "Heavy_Makeup", "Wearing_Earrings"):
+        assert p(female_only, "Male") < 0.05 and p(female_only, "Male", False) > 0.25
+    for beard in ("Goatee", "Mustache", "Sideburns", "5_o_Clock_Shadow"):
+        assert p("Male", beard) > 0.95
+    assert p("No_Beard", "Goatee") < 0.1 and p("No_Beard", "Male", False) > 0.98
+    assert p("Male", "Bald") > 0.9 and p("Young", "Bald") < 0.45
+    assert p("Young", "Gray_Hair") < 0.2
+    assert p("Double_Chin", "Chubby") > 0.3
+    hair = full_plan.attributes[:, [INDEX[h] for h in ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")]]
+    assert (hair.sum(1) >= 2).mean() < 0.05
+
+
+def test_pairwise_structure_close_to_celeba(full_plan):
+    """Mean absolute gap of the 780 phi correlations against real CelebA stays small."""
+
+    def phi(pairs):
+        p = np.diag(pairs)
+        return (pairs - np.outer(p, p)) / np.sqrt(np.outer(p * (1 - p), p * (1 - p)))
+
+    x = full_plan.attributes.astype(float)
+    gap = np.abs(phi(x.T @ x / len(x)) - phi(np.asarray(CELEBA_COOCCURRENCE)))
+    off_diagonal = gap[~np.eye(len(gap), dtype=bool)]
+    assert off_diagonal.mean() < 0.04
+
+
+def test_identities_partitions_and_persistent_traits(full_plan):
+    ids, sizes = np.unique(full_plan.identity, return_counts=True)
+    assert 250 <= len(ids) <= 350
+    assert sizes.min() >= MIN_PER_IDENTITY and sizes.max() <= MAX_PER_IDENTITY
+    frame = pl.DataFrame({"identity": full_plan.identity, "partition": full_plan.partition})
+    assert frame.group_by("identity").agg(pl.col("partition").n_unique())["partition"].max() == 1
+    shares = np.bincount(full_plan.partition, minlength=3) / full_plan.n_images
+    np.testing.assert_allclose(shares, [0.8, 0.1, 0.1], atol=0.03)
+    assert (np.diff(full_plan.partition) >= 0).all(), "CelebA orders images train, val, test"
+    for trait in PERSISTENT:
+        per_identity = pl.DataFrame({"id": full_plan.identity, "v": _column(full_plan, trait)})
+        assert per_identity.group_by("id").agg(pl.col("v").n_unique())["v"].max() == 1, trait
+    # ...while the variable attributes do vary within identities
+    smiles = pl.DataFrame({"id": full_plan.identity, "v": _column(full_plan, "Smiling")})
+    assert (smiles.group_by("id").agg(pl.col("v").n_unique())["v"] == 2).mean() > 0.5
+
+
+def test_annotation_texts_use_the_celeba_format():
+    plan = sample_labels(30, seed=5)
+    texts = annotation_texts(plan)
+    attr = texts["Anno/list_attr_celeba.txt"].splitlines()
+    assert attr[0] == "30" and attr[1].split() == list(CELEBA_ATTRIBUTES)
+    assert attr[2].startswith("000001.jpg ") and len(attr[2]) == len("000001.jpg") + 40 * 3
+    assert set(attr[2][10:].split()) <= {"1", "-1"}
+    assert texts["Eval/list_eval_partition.txt"].splitlines()[0].split()[1] in {"0", "1", "2"}
+
+
+# ---------------------------------------------------------------- files and determinism
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    rels = ["Anno/list_attr_celeba.txt", "Anno/identity_CelebA.txt", "Eval/list_eval_partition.txt"]
+    return {r: hashlib.sha256((folder / r).read_bytes()).hexdigest() for r in rels}
+
+
+def test_same_seed_gives_identical_files_other_seed_differs(tmp_path):
+    a = generate_demo(tmp_path / "a", n_images=40, seed=3, workers=1)
+    b = generate_demo(tmp_path / "b", n_images=40, seed=3, workers=2)
+    c = generate_demo(tmp_path / "c", n_images=40, seed=4, workers=1)
+    assert _digest(a) == _digest(b)
+    da, dc = _digest(a), _digest(c)
+    assert all(da[k] != dc[k] for k in da)
+    img = "Img/img_align_celeba/000007.jpg"
+    assert (a / img).read_bytes() == (b / img).read_bytes()
+    assert demo_exists(a) and json.loads((a / DEMO_MARKER).read_text())["synthetic"] is True
+
+
+def test_an_older_demo_version_counts_as_missing(tmp_path):
+    out = generate_demo(tmp_path / "old", n_images=5, seed=0, workers=1)
+    assert demo_exists(out)
+    marker = json.loads((out / DEMO_MARKER).read_text())
+    (out / DEMO_MARKER).write_text(json.dumps(marker | {"version": 0}))
+    assert not demo_exists(out)
+    (out / DEMO_MARKER).write_text("not json")
+    assert not demo_exists(out)
+
+
+def test_regenerating_smaller_removes_old_images(tmp_path):
+    out = generate_demo(tmp_path / "d", n_images=12, seed=0, workers=1)
+    generate_demo(out, n_images=6, seed=0, workers=1)
+    assert sorted(p.name for p in (out / "Img" / "img_align_celeba").iterdir())[-1] == "000006.jpg"
+
+
+def test_demo_loads_through_the_celeba_loader(demo_dataset):
+    ds = demo_dataset
+    assert ds.layout == "celeba" and ds.is_demo and ds.aligned
+    assert ds.images_found == SMALL_DEMO_IMAGES and not ds.warnings
+    assert list(ds.attributes) == list(CELEBA_ATTRIBUTES)
+    plan = sample_labels(SMALL_DEMO_IMAGES, seed=1)  # the conftest demo uses seed 1
+    np.testing.assert_array_equal(ds.attribute_matrix(), plan.attributes)
+    assert ds.n_identities == len(np.unique(plan.identity))
+    with Image.open(ds.image_path("000001.jpg")) as img:
+        assert img.size == (178, 218) and img.format == "JPEG"
+
+
+def test_cli_draws_and_skips_when_present(tmp_path, capsys):
+    from core.__main__ import main
+
+    out = tmp_path / "cli_demo"
+    assert main(["demo", "--images", "8", "--seed", "2", "--out", str(out), "--workers", "1"]) == 0
+    assert len(list((out / "Img" / "img_align_celeba").glob("*.jpg"))) == 8
+    stamp = (out / DEMO_MARKER).stat().st_mtime_ns
+    assert main(["demo", "--images", "8", "--out", str(out), "--if-missing"]) == 0
+    assert (out / DEMO_MARKER).stat().st_mtime_ns == stamp
+    assert "present" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- pixels
+
+
+@pytest.fixture(scope="module")
+def demo_pixels(demo_dataset):
+    """(labels (N,40), grey images (N,218,178) float32) of the conftest demo."""
+    ds = demo_dataset
+    grey = np.stack(
+        [np.asarray(Image.open(ds.image_path(i)).convert("L"), np.float32) for i in ds.table["image_id"].to_list()]
+    )
+    return ds.attribute_matrix(), grey
+
+
+def _laplacian_variance(grey: np.ndarray) -> float:
+    lap = -4 * grey[1:-1, 1:-1] + grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:]
+    return float(lap[60:180, 40:140].var())
+
+
+def test_blurry_images_are_really_blurred(demo_pixels):
+    labels, grey = demo_pixels
+    blurry = labels[:, INDEX["Blurry"]] == 1
+    sharpness = np.array([_laplacian_variance(g) for g in grey])
+    assert blurry.sum() >= 5
+    assert np.median(sharpness[blurry]) < 0.2 * np.median(sharpness[~blurry])
+
+
+def test_blond_hair_is_lighter_on_top_of_the_head(demo_pixels):
+    labels, grey = demo_pixels
+    plain = (labels[:, INDEX["Wearing_Hat"]] == 0) & (labels[:, INDEX["Bald"]] == 0)
+    blond = labels[:, INDEX["Blond_Hair"]] == 1
+    top = grey[:, 42:58, 70:108].mean((1, 2))
+    assert np.median(top[plain & blond]) > np.median(top[plain & ~blond]) + 30
+
+
+def test_eyeglasses_darken_the_nose_bridge(demo_pixels):
+    labels, grey = demo_pixels
+    glasses = labels[:, INDEX["Eyeglasses"]] == 1
+    bridge = grey[:, 98:112, 84:95].min(axis=2).mean(1)  # darkest pixel of each row, averaged
+    assert glasses.sum() >= 5
+    assert np.median(bridge[glasses]) < np.median(bridge[~glasses]) - 25
+
+
+BASE_LABELS = frozenset({"Young", "No_Beard", "Brown_Hair"})
+HAIR_COLOURS = {"Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"}
+SHADING_ONLY = {"Double_Chin", "High_Cheekbones"}  # drawn as shading, so smaller pixel changes
+
+
+def _drawn(labels: frozenset[str]) -> np.ndarray:
+    """The same person and image variation, drawn with these positive labels (through the spec mapping)."""
+    vector = np.array([name in labels for name in CELEBA_ATTRIBUTES], np.uint8)
+    traits = identity_traits(vector, np.random.default_rng(0))
+    spec = image_spec(labels, traits, seed=11, rng=np.random.default_rng(1))
+    return np.asarray(draw_face(spec), np.float32)
+
+
+@pytest.mark.parametrize("attribute", sorted(set(CELEBA_ATTRIBUTES) - {"Young", "No_Beard"}))
+def test_each_attribute_changes_the_drawing(attribute):
+    base = BASE_LABELS - HAIR_COLOURS if attribute in HAIR_COLOURS else BASE_LABELS
+    diff = np.abs(_drawn(base) - _drawn(base | {attribute})).mean(2)
+    if attribute in LABEL_ONLY:
+        assert diff.max() == 0
+    elif attribute in SHADING_ONLY:
+        assert (diff > 10).sum() >= 40, f"{attribute} hardly visible"
+    else:
+        assert (diff > 25).sum() >= 20, f"{attribute} hardly visible"
+
+
+@pytest.mark.parametrize("attribute", ["Young", "No_Beard"])
+def test_dropping_young_or_no_beard_changes_the_drawing(attribute):
+    base = frozenset({"Young", "No_Beard", "Male", "Black_Hair"})
+    diff = np.abs(_drawn(base) - _drawn(base - {attribute})).mean(2)
+    assert (diff > 25).sum() >= 20
+
+
+def test_dlib_finds_faces_in_most_demo_images(demo_dataset):
+    dlib = pytest.importorskip("dlib")
+    detector = dlib.get_frontal_face_detector()
+    names = demo_dataset.table["image_id"].to_list()[:60]
+    found = [len(detector(np.asarray(Image.open(demo_dataset.image_path(n)).convert("RGB")), 1)) > 0 for n in names]
+    assert np.mean(found) >= 0.7

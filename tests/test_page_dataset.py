@@ -1,0 +1,149 @@
+"""AppTests of the Dataset page: the numbers it shows match the table, computed here independently."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import PROJECT
+
+PAGE = str(PROJECT / "pages" / "1_Dataset.py")
+
+
+def _page(dataset: str = "demo") -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["dataset"] = dataset
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _captions(at) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def _metric(at, label):
+    return next(m for m in at.metric if m.label == label).value
+
+
+@pytest.fixture
+def table(demo_dataset) -> pl.DataFrame:
+    return demo_dataset.table
+
+
+def test_prevalence_caption_and_donuts(demo_home, demo_dataset, table):
+    at = _page()
+    shares = table.select(demo_dataset.attributes).mean().row(0)
+    low, high = sum(s < 0.1 for s in shares), sum(s > 0.7 for s in shares)
+    assert any(c.startswith(f"{low} of 40 attributes are present in under 10 % of images and {high} in over 70 %")
+               for c in _captions(at))  # fmt: skip
+    at.multiselect(key="donut-attrs").set_value(["Bald", "Young"]).run()
+    n = table.height
+    for attribute in ("Bald", "Young"):
+        present = int(table[attribute].sum())
+        assert f"{attribute}: {present:,} of {n:,} images ({present / n:.1%}) present" in _captions(at)
+    assert not any(c.startswith("Male:") for c in _captions(at))
+
+
+def test_prevalence_split_by_partition_and_attribute(demo_home):
+    at = _page()
+    at.radio(key="prev-split").set_value("partition").run()
+    assert not at.exception
+    at.radio(key="prev-split").set_value("an attribute").run()
+    at.selectbox(key="prev-split-attr").select("Smiling").run()
+    assert not at.exception
+
+
+def test_identity_picker_shows_its_images_and_variation(demo_home, demo_dataset, table):
+    at = _page()
+    counts = table["identity"].value_counts(sort=True)
+    identity, n_images = counts.row(0)
+    at.selectbox(key="identity").select(identity).run()
+    assert not at.exception, at.exception
+    assert any(s.value == f"Identity {identity}: {n_images} images" for s in at.subheader)
+    theirs = table.filter(pl.col("identity") == identity).select(demo_dataset.attributes)
+    means = theirs.mean().row(0)
+    varies = [a for a, m in zip(demo_dataset.attributes, means) if 0 < m < 1]
+    assert any(m.value.startswith(f"**Changes within this person ({len(varies)}):** {', '.join(varies)}")
+               for m in at.markdown)  # fmt: skip
+    gallery_page = 24
+    assert len(at.image) == min(n_images, 60) + gallery_page
+
+
+def test_gallery_filters_count_and_pages(demo_home, table):
+    at = _page()
+    at.multiselect(key="gallery-attrs").set_value(["Male"]).run()
+    at.radio(key="gallery-Male").set_value("absent").run()
+    at.selectbox(key="gallery-partition").select("train").run()
+    want = table.filter((pl.col("Male") == 0) & (pl.col("partition") == "train"))
+    assert _metric(at, "Matching images") == f"{want.height:,}"
+    at.number_input(key="gallery-page").set_value(2).run()
+    assert not at.exception, at.exception
+    second_page_first = want["image_id"][24]
+    shown = [caption for image in at.image for caption in image.captions]
+    assert shown[0].startswith(f"{second_page_first} · id {want['identity'][24]} · ")
+    present = [a for a in ("Smiling", "Young", "Eyeglasses") if want[a][24]]
+    assert all(a in shown[0] for a in present)
+    assert len(shown) == min(24, want.height - 24)
+
+
+def test_gallery_with_no_match_says_so(demo_home, table):
+    at = _page()
+    train_identity = table.filter(pl.col("partition") == "train")["identity"][0]
+    at.multiselect(key="gallery-identities").set_value([train_identity]).run()
+    at.selectbox(key="gallery-partition").select("test").run()
+    assert not at.exception
+    assert _metric(at, "Matching images") == "0"
+    assert any("No images match" in i.value for i in at.info)
+
+
+def test_annotation_only_dataset_works_without_images(demo_home, table):
+    at = _page("annotations_only")
+    assert any("Images are not available" in i.value for i in at.info)
+    identity = table["identity"][0]
+    at.selectbox(key="identity").select(identity).run()
+    assert not at.exception, at.exception
+    assert any("Images are not available" in c for c in _captions(at))
+    assert len(at.image) == 0
+
+
+def test_identity_from_shared_link(demo_home, table):
+    identity = table["identity"][5]
+    n_images = int((table["identity"] == identity).sum())
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["dataset"] = "demo"
+    at.query_params["identity"] = identity
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="identity").value == identity
+    assert any(s.value == f"Identity {identity}: {n_images} images" for s in at.subheader)
+
+
+@pytest.fixture
+def people_home(demo_home, tmp_path, monkeypatch):
+    """An LFW-style home (one folder per person, no attributes), isolated from the shared demo home."""
+    import shutil
+
+    from core import cached
+
+    images = sorted((demo_home / "data" / "demo" / "Img" / "img_align_celeba").glob("*.jpg"))[:6]
+    for k, image in enumerate(images):
+        person = tmp_path / "data" / "people" / f"Person_{k % 2}"
+        person.mkdir(parents=True, exist_ok=True)
+        shutil.copy(image, person / f"Person_{k % 2}_{k:04d}.jpg")
+    monkeypatch.setenv("FACEATLAS_HOME", str(tmp_path))
+    monkeypatch.setenv("FACEATLAS_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(demo_home / "data" / "demo", tmp_path / "data" / "demo")  # the picker draws one otherwise
+    cached.dataset_refs.clear()
+    yield tmp_path
+    cached.dataset_refs.clear()
+
+
+def test_dataset_without_attributes_still_shows_identities(people_home):
+    at = _page("people")
+    assert any("no attribute annotations" in i.value for i in at.info)
+    at.selectbox(key="identity").select("Person_1").run()
+    assert not at.exception, at.exception
+    assert any(s.value == "Identity Person_1: 3 images" for s in at.subheader)
+    assert _metric(at, "Matching images") == "6"

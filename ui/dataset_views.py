@@ -1,0 +1,153 @@
+"""Sections of the Dataset page: prevalence, donuts, identities, gallery."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+
+from core import cached, stats, stats_charts
+from core.dataset import Dataset
+from core.subset import Subset
+from ui.filters import subset_ui
+from ui.gallery import image_grid
+
+DEFAULT_DONUTS = ("Male", "Smiling", "Eyeglasses")
+GALLERY_PAGE_SIZE = 24
+GALLERY_COLUMNS = 6
+NO_SPLIT = "nothing"
+IDENTITY_KEY = "identity"
+NO_ATTRIBUTES = (
+    "This dataset has no attribute annotations, so there is nothing to count here. Identities and the "
+    "gallery below still work; for attributes, use CelebA (or add an attributes CSV beside the images)."
+)
+
+
+def prevalence_section(ds: Dataset) -> None:
+    """Sorted prevalence bars (optionally split) and the class-imbalance caption."""
+    st.header("Attribute prevalence")
+    if not ds.attributes:
+        st.info(NO_ATTRIBUTES)
+        return
+    options = [NO_SPLIT] + (["partition"] if ds.has_partition else []) + ["an attribute"]
+    split = st.radio("Split bars by", options, horizontal=True, key="prev-split")
+    split_by = None
+    if split == "partition":
+        split_by = "partition"
+    elif split == "an attribute":
+        default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
+        split_by = st.selectbox("Attribute to split by", ds.attributes, index=default, key="prev-split-attr")
+    overall = cached.relation_stats(ds.key, Subset(), ds).prevalence
+    low, high = stats.imbalance_counts(overall)
+    rarest = np.argsort(overall)[:3]
+    st.caption(
+        f"{low} of {len(ds.attributes)} attributes are present in under 10 % of images and {high} in over 70 %: "
+        f"for those, always answering the majority class is already right over 90 % (or 70 %) of the time. Rarest: "
+        + ", ".join(f"{ds.attributes[k]} ({overall[k]:.1%})" for k in rarest)
+        + "."
+    )
+    frame = cached.prevalence_frame(ds.key, split_by, ds)
+    st.altair_chart(stats_charts.prevalence_bars(frame, split_by), width="stretch")
+
+
+def donut_section(ds: Dataset) -> None:
+    """A present/absent donut for every picked attribute, side by side."""
+    st.header("Present vs absent")
+    if not ds.attributes:
+        st.caption(NO_ATTRIBUTES)
+        return
+    default = [a for a in DEFAULT_DONUTS if a in ds.attributes] or list(ds.attributes[:3])
+    picked = st.multiselect("Attributes", ds.attributes, default=default, key="donut-attrs")
+    if not picked:
+        st.caption("Pick attributes to see their share of images.")
+        return
+    rel = cached.relation_stats(ds.key, Subset(), ds)
+    per_row = 4
+    for start in range(0, len(picked), per_row):
+        cols = st.columns(per_row)
+        for col, attribute in zip(cols, picked[start : start + per_row]):
+            present = int(rel.counts[rel.index(attribute)])
+            with col:
+                st.altair_chart(stats_charts.donut(attribute, present, rel.n), width="content")
+                st.caption(f"{attribute}: {present:,} of {rel.n:,} images ({present / rel.n:.1%}) present")
+
+
+def _identity_label(counts: dict[str, int]):
+    return lambda identity: f"{identity} ({counts.get(identity, 0)} images)"
+
+
+def identity_section(ds: Dataset) -> None:
+    """Images-per-identity histogram; one picked identity's images and how its attributes vary."""
+    st.header("Identities")
+    if not ds.has_identity:
+        st.info("This dataset has no identity labels.")
+        return
+    counts = cached.identity_counts(ds.key, ds)
+    st.caption(
+        f"{len(counts):,} identities; images per identity: median {counts['images'].median():.0f}, "
+        f"min {counts['images'].min()}, max {counts['images'].max()}."
+    )
+    st.altair_chart(stats_charts.identity_histogram(counts), width="stretch")
+    by_id = dict(zip(counts["identity"], counts["images"]))
+    if IDENTITY_KEY not in st.session_state and st.query_params.get("identity") in by_id:
+        st.session_state[IDENTITY_KEY] = st.query_params["identity"]  # a shared link opens on that person
+    identity = st.selectbox(
+        "Identity (type to search)", counts["identity"].tolist(), index=None, key=IDENTITY_KEY,
+        format_func=_identity_label(by_id), placeholder="Pick an identity",
+    )  # fmt: skip
+    if identity is None:
+        st.query_params.pop("identity", None)
+        return
+    st.query_params["identity"] = identity
+    subset = Subset(identities=(identity,))
+    rows = cached.subset_rows(ds.key, subset, ds)
+    profile = stats.identity_profile(cached.subset_matrix(ds, subset), ds.attributes)
+    varies = profile.loc[profile["kind"] == "varies", "attribute"].tolist()
+    st.subheader(f"Identity {identity}: {len(rows)} images")
+    st.markdown(f"**Changes within this person ({len(varies)}):** {', '.join(varies) or 'none'}")
+    always = profile.loc[profile["kind"] == "always", "attribute"].tolist()
+    st.markdown(f"**Always present ({len(always)}):** {', '.join(always) or 'none'}")
+    st.caption(f"Never present: {int((profile['kind'] == 'never').sum())} attributes.")
+    left, right = st.columns([1, 1])
+    with left:
+        image_grid(ds, ds.table["image_id"].gather(rows[:60]).to_list(), columns=5)
+        if len(rows) > 60:
+            st.caption(f"Showing 60 of {len(rows)} images.")
+    with right:
+        st.altair_chart(stats_charts.identity_profile_bars(profile), width="stretch")
+
+
+def _captions(ds: Dataset, rows: np.ndarray) -> list[str]:
+    part = ds.table[rows]
+    attrs = cached.attribute_matrix(ds.key, ds)[rows]
+    captions = []
+    for k, (image_id, identity) in enumerate(zip(part["image_id"], part["identity"])):
+        present = ", ".join(a for a, v in zip(ds.attributes, attrs[k]) if v)
+        who = f" · id {identity}" if identity is not None else ""
+        captions.append(f"{image_id}{who} · {present or 'no attributes'}")
+    return captions
+
+
+def gallery_section(ds: Dataset) -> None:
+    """Filtered, paged thumbnail grid with the count of matching images."""
+    st.header("Gallery")
+    with st.expander("Filters", expanded=True):
+        subset = subset_ui(ds, key="gallery", identities=True)
+    rows = cached.subset_rows(ds.key, subset, ds)
+    st.metric("Matching images", f"{len(rows):,}", help=subset.describe())
+    if not len(rows):
+        st.info("No images match these filters. Remove a condition or pick another partition.")
+        return
+    if not ds.has_images:
+        st.info("Images are not available for this dataset (annotations only); the count above still applies.")
+        return
+    pages = max(1, math.ceil(len(rows) / GALLERY_PAGE_SIZE))
+    if st.session_state.get("gallery-page", 1) > pages:  # the filter shrank the result
+        st.session_state["gallery-page"] = 1
+    page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="gallery-page"))
+    shown = rows[(page - 1) * GALLERY_PAGE_SIZE : page * GALLERY_PAGE_SIZE]
+    ids, captions = ds.table["image_id"].gather(shown).to_list(), _captions(ds, shown)
+    for start in range(0, len(ids), GALLERY_COLUMNS):  # one grid per row keeps rows aligned under long captions
+        image_grid(ds, ids[start : start + GALLERY_COLUMNS], captions[start : start + GALLERY_COLUMNS], GALLERY_COLUMNS)
+
