@@ -11,17 +11,39 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # 40 megapixels: far above any face photo, far below what would exhaust memory.
 MAX_PIXELS = 40_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Uploads (bytes / file objects) larger than this are refused before decoding; matches
+# .streamlit/config.toml's server.maxUploadSize for callers that bypass the uploader.
+MAX_UPLOAD_BYTES = 25 * 2**20
 
 
 class ImageError(ValueError):
     """An image that cannot be used; the message is meant for the user."""
 
 
+def _in_memory_size(source) -> int:
+    """Byte size of an in-memory upload (BytesIO, Streamlit UploadedFile, any seekable file object)."""
+    if isinstance(source, io.BytesIO):
+        return source.getbuffer().nbytes
+    try:
+        here = source.tell()
+        size = source.seek(0, io.SEEK_END)
+        source.seek(here)
+        return size
+    except (AttributeError, OSError):
+        return 0
+
+
 def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode an image file or bytes to an upright RGB PIL image, or raise ImageError saying why."""
-    if isinstance(source, bytes):
+    if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(source)
     name = Path(source).name if isinstance(source, (str, Path)) else "upload"
+    if not isinstance(source, (str, Path)):
+        size = _in_memory_size(source)
+        if size > MAX_UPLOAD_BYTES:
+            raise ImageError(
+                f"{name} is {size / 2**20:.0f} MB; photos up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted."
+            )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -35,7 +57,10 @@ def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXE
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{name} is too large to open safely (decompression bomb guard).") from None
+        raise ImageError(
+            f"{name} is too large to open safely: more than {max_pixels // 1_000_000} megapixels "
+            "(decompression bomb guard)."
+        ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{name} is not an image FaceAtlas can read (use JPEG, PNG or WebP).") from None
     except FileNotFoundError:

@@ -62,7 +62,7 @@ def fingerprint(root: Path, layout: str) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(f"v{CACHE_FORMAT}:{layout}".encode())
     for p in source_paths(root, layout):
-        h.update(p.name.encode())
+        h.update(os.fsencode(p.name))  # file names may be undecodable bytes
         if p.is_file() and p.stat().st_size <= HASH_LIMIT:
             with open(p, "rb") as f:
                 for block in iter(lambda: f.read(1 << 22), b""):

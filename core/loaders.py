@@ -9,6 +9,7 @@ the line and what to do; problems that still leave a usable dataset
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import os
@@ -60,6 +61,9 @@ def _first_existing(root: Path, *candidates: str) -> Path | None:
     for rel in candidates:
         p = root / rel
         if p.is_file():
+            if not _inside(p, root):  # a link out of the dataset folder is never read
+                log.warning("%s links outside %s; ignored", p, root)
+                continue
             return p
     return None
 
@@ -102,6 +106,7 @@ def _csv_header(path: Path) -> list[str]:
         line = f.readline(MAX_HEADER_BYTES)
     if len(line) >= MAX_HEADER_BYTES:
         raise DatasetError(f"{path.name}: the header line is longer than 1 MB; this is not an annotation table.")
+    line = line.removeprefix(codecs.BOM_UTF8)
     return [c.strip().strip('"') for c in line.decode("utf-8", "replace").strip().split(",")]
 
 
@@ -110,7 +115,7 @@ def embedding_csv_in(root: Path) -> Path | None:
     if root.is_file() and root.suffix.lower() == ".csv":
         candidates = [root]
     else:
-        candidates = sorted(p for p in root.glob("*.csv") if not p.name.startswith("list_"))
+        candidates = sorted(p for p in root.glob("*.csv") if not p.name.startswith("list_") and _inside(p, root))
     for path in candidates:
         try:
             header = [h.lower() for h in _csv_header(path)]
@@ -173,7 +178,7 @@ def _read_bytes(path: Path) -> bytes:
     size = path.stat().st_size
     if size > MAX_ANNOTATION_BYTES:
         raise DatasetError(f"{path.name} is {size / 2**30:.1f} GB, too large for an annotation file.")
-    data = path.read_bytes()
+    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)  # Notepad's "UTF-8 with BOM" is UTF-8
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -200,6 +205,8 @@ def _normalise_whitespace(body: bytes) -> bytes:
 
 def _first_bad_line(body: bytes, n_columns: int, first_line_no: int, numeric: bool) -> str:
     for i, line in enumerate(body.split(b"\n")):
+        if len(line) > MAX_HEADER_BYTES:
+            return f"line {first_line_no + i} is longer than 1 MB"
         tokens = line.split()
         if tokens and len(tokens) != n_columns:
             return f"line {first_line_no + i} has {len(tokens)} values, expected {n_columns}"
@@ -242,6 +249,8 @@ def read_whitespace_table(
     if not body:
         return pl.DataFrame(schema={"image_id": pl.String}), claimed
     first = body[: body.find(b"\n")] if b"\n" in body else body
+    if len(first) > MAX_HEADER_BYTES:  # splitting it would make millions of objects
+        raise DatasetError(f"{path.name}, line {line_no}: longer than 1 MB; this is not an annotation file.")
     n_columns = len(first.split())
     if names is None:
         names = [f"c{i}" for i in range(1, n_columns)]
@@ -257,13 +266,15 @@ def read_whitespace_table(
     if n_columns < min_columns:
         raise DatasetError(f"{path.name}: expected an image name and values on each line.")
     schema = {"image_id": pl.String, **{n: value_dtype for n in names}}
+    numeric = value_dtype != pl.String
     try:
         frame = pl.read_csv(
             io.BytesIO(body), separator=" ", has_header=False, schema=schema, quote_char=None
         )
     except Exception:  # polars raises several kinds; the message below says where
-        numeric = value_dtype != pl.String
         raise DatasetError(f"{path.name}: {_first_bad_line(body, n_columns, line_no, numeric)}.") from None
+    if sum(frame.null_count().row(0)):  # polars fills short rows with nulls
+        raise DatasetError(f"{path.name}: {_first_bad_line(body, n_columns, line_no, numeric)}.")
     return frame, claimed
 
 
@@ -375,17 +386,19 @@ def _first_token_is_not_image(path: Path) -> bool:
 
 
 def _celeba_image_dir_candidates(root: Path) -> list[Path]:
-    return [root / "Img" / "img_align_celeba", root / "img_align_celeba", root / "Img", root]
+    candidates = [root / "Img" / "img_align_celeba", root / "img_align_celeba", root / "Img", root]
+    return [d for d in candidates if _inside(d, root)]
 
 
 def _kaggle_image_dir_candidates(root: Path) -> list[Path]:
-    return [
+    candidates = [
         root / "img_align_celeba" / "img_align_celeba",
         root / "img_align_celeba",
         root / "Img" / "img_align_celeba",
         root / "images",
         root,
     ]
+    return [d for d in candidates if _inside(d, root)]
 
 
 def _pick_image_dir(candidates: list[Path]) -> Path | None:
@@ -477,6 +490,13 @@ def _image_column(frame: pl.DataFrame, path: Path) -> str:
     raise DatasetError(f"{path.name}: no image column (expected one of {', '.join(IMAGE_COLUMNS)}).")
 
 
+def _check_attribute_count(attributes: list[str], path: Path) -> None:
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise DatasetError(
+            f"{path.name}: {len(attributes):,} attribute columns; at most {MAX_ATTRIBUTES} are supported."
+        )
+
+
 def _binary_columns(frame: pl.DataFrame, skip: set[str]) -> list[str]:
     """Integer/boolean columns whose values are all within -1/0/1."""
     out = []
@@ -500,6 +520,7 @@ def load_kaggle(root: Path) -> Source:
     attributes = [c for c in frame.columns if c != "image_id"]
     if not attributes:
         raise DatasetError(f"{attr_path.name}: no attribute columns after the image column.")
+    _check_attribute_count(attributes, attr_path)
     frame = _dedupe(_to_binary(frame, attributes, attr_path), attr_path, warnings)
     partition = None
     if files["partition"]:
@@ -553,6 +574,7 @@ def load_embedding_csv(root: Path) -> Source:
     skip = {image_col, id_col, part_col}
     named = [c for c in frame.columns if c in CELEBA_ATTRIBUTES]
     attributes = named or _binary_columns(frame, skip)
+    _check_attribute_count(attributes, path)
     frame = _numeric_text_columns(frame, skip | set(attributes))
     emb_cols = [
         c for c in frame.columns
@@ -594,7 +616,7 @@ def load_embedding_csv(root: Path) -> Source:
 def _attribute_csvs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    return sorted(p for p in root.glob("*.csv"))
+    return sorted(p for p in root.glob("*.csv") if _inside(p, root))
 
 
 def _join_attribute_csv(root: Path, table: pl.DataFrame, warnings: list[str]) -> tuple[pl.DataFrame, list[str]]:
@@ -611,6 +633,7 @@ def _join_attribute_csv(root: Path, table: pl.DataFrame, warnings: list[str]) ->
         part_col = next((lower[n] for n in PARTITION_COLUMNS if n in lower), None)
         frame = frame.rename({image_col: "image_id"}).with_columns(pl.col("image_id").cast(pl.String))
         attributes = _binary_columns(frame, {"image_id", id_col, part_col})
+        _check_attribute_count(attributes, path)
         frame = _dedupe(_to_binary(frame, attributes, path), path, warnings)
         cols = [pl.col("image_id"), *[pl.col(a) for a in attributes]]
         if id_col:
@@ -641,7 +664,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _scan_images(folder: Path, root: Path, warnings: list[str]) -> list[str]:
     """Image file names in folder, leaving out links that lead outside root."""
-    names, outside = [], 0
+    names, outside, undecodable = [], 0, 0
     with os.scandir(folder) as it:
         for entry in it:
             path = Path(entry.path)
@@ -650,11 +673,25 @@ def _scan_images(folder: Path, root: Path, warnings: list[str]) -> list[str]:
             if entry.is_symlink() and not _inside(path, root):
                 outside += 1
                 continue
+            if not _is_utf8(entry.name):
+                undecodable += 1
+                continue
             if entry.is_file():
                 names.append(entry.name)
     if outside:
         warnings.append(f"{folder.name}/: {outside} linked files point outside the dataset folder and were skipped.")
+    if undecodable:
+        warnings.append(f"{folder.name}/: {undecodable} file names are not valid UTF-8 and were skipped; rename them.")
     return sorted(names)
+
+
+def _is_utf8(name: str) -> bool:
+    """False for names the file system gave as undecodable bytes (surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def load_lfw(root: Path) -> Source:
@@ -664,6 +701,12 @@ def load_lfw(root: Path) -> Source:
     for person_dir in _person_dirs(root):
         if person_dir.is_symlink() and not _inside(person_dir, root):
             warnings.append(f"{person_dir.name}/ links outside the dataset folder and was skipped.")
+            continue
+        if not _is_utf8(person_dir.name):
+            warnings.append(
+                f"{person_dir.name.encode('utf-8', 'replace').decode()}/: the folder name is not valid UTF-8 "
+                "and was skipped; rename it."
+            )
             continue
         for name in _scan_images(person_dir, root, warnings):
             ids.append(f"{person_dir.name}/{name}")

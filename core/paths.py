@@ -41,7 +41,7 @@ def safe_join(base: Path, relative: str) -> Path | None:
     try:
         resolved = candidate.resolve()
         base_resolved = base.resolve()
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the name
         return None
     if not resolved.is_relative_to(base_resolved):
         return None

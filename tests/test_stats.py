@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -173,7 +174,8 @@ def real_dataset(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("real") / "celeba_real"
     (root / "Anno").mkdir(parents=True)
-    (root / "Anno" / "list_attr_celeba.txt").symlink_to(REAL_ANNOTATIONS / "list_attr_celeba.txt")
+    # A copy, not a link: links that lead out of a dataset folder are not read (tests/test_hostile.py).
+    shutil.copyfile(REAL_ANNOTATIONS / "list_attr_celeba.txt", root / "Anno" / "list_attr_celeba.txt")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FACEATLAS_CACHE", str(root.parent / "cache"))
         yield open_dataset(root)

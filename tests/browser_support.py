@@ -1,0 +1,111 @@
+"""Serving the app on localhost and driving Debian's chromium: shared by tests/test_browser.py and
+bench/bench_load.py. Only 127.0.0.1 is ever contacted; no browser is ever downloaded."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("FACEATLAS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic", "--no-first-run",
+]  # fmt: skip
+START_TIMEOUT_S = 60
+
+# (URL path, st.title) of every page; Streamlit's URL path is the page file name minus its number.
+APP_PAGES = [
+    ("", "FaceAtlas"),
+    ("Dataset", "Dataset"),
+    ("Attribute_relations", "Attribute relations"),
+    ("Attribute_classifiers", "Attribute classifiers"),
+    ("Clustering", "Clustering"),
+    ("Face_search", "Face search"),
+]
+
+# One string that changes whenever the page does: script state, connection, busy markers, main text.
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const main = document.querySelector('[data-testid="stMain"]');
+  return [
+    app ? app.dataset.testScriptState : 'none',
+    app ? app.dataset.testConnectionState : 'none',
+    document.querySelectorAll('[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-stale="true"]').length,
+    main ? main.innerText : '',
+  ].join('\\u0001');
+}"""
+
+
+def is_idle(state: str) -> bool:
+    """True when IDLE_JS's string says: script finished, connected, nothing spinning or stale."""
+    script, connection, busy, _ = state.split("\u0001", 3)
+    return script == "notRunning" and connection == "CONNECTED" and busy == "0"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(home: Path, log_path: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run Home.py` on 127.0.0.1 with FACEATLAS_HOME=home; (process, base URL) once healthy."""
+    port = port or free_port()
+    env = {**os.environ, "FACEATLAS_HOME": str(home), "FACEATLAS_CACHE": str(home / "cache")}
+    env.pop("FACEATLAS_DATA", None)
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
+        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}: {log_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    stop_server(proc)
+    raise RuntimeError(f"streamlit did not answer within {START_TIMEOUT_S}s: {log_tail(log_path)}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate the server (and anything in its process group) and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def log_tail(path: Path, chars: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+def launch_chromium(chromium_type, **kwargs):
+    """Debian's chromium (never a downloaded one), headless, without background network traffic.
+
+    chromium_type: `playwright.chromium` from the sync or the async API (the async one returns an awaitable).
+    """
+    return chromium_type.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000, **kwargs)
