@@ -24,13 +24,18 @@ run: demo
 	$(VENV)/bin/streamlit run Home.py
 
 browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium for the browser tests (apt-get)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "apt-get could not install chromium: browser tests will be skipped"; \
+	else echo "chromium not installed (installing it needs root and apt-get): browser tests will be skipped"; fi
 
 test: demo browser
 	$(PY) -m pytest -q tests
 
 bench: setup
-	$(PY) -m bench.run_all
+	$(PY) -m bench.run_all --nice 10 $(BENCH_ARGS)
 
 clean-cache:
 	find cache -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

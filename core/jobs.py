@@ -38,6 +38,8 @@ class JobStatus:
     updated: float
     result: dict | None
     error: str | None
+    done_at_start: int = 0  # rows a resumed job found already done
+
 
     @property
     def fraction(self) -> float:
@@ -51,7 +53,7 @@ class JobStatus:
     def rate(self) -> float:
         """Items per second so far."""
         elapsed = max(self.updated - self.started, 1e-9)
-        return self.done / elapsed
+        return max(self.done - self.done_at_start, 0) / elapsed
 
     @property
     def eta_seconds(self) -> float | None:
@@ -86,6 +88,19 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def _lower_priority() -> None:
+    """Run in the job's child before exec: jobs yield the CPU to interactive sessions.
+
+    The job starts its own session, which on Linux also gives it its own scheduling
+    autogroup, so the autogroup's niceness is what counts, not only the process's.
+    """
+    try:
+        os.nice(10)
+        Path("/proc/self/autogroup").write_text("10")
+    except OSError:
+        pass
+
+
 def start_job(kind: str, argv: list[str]) -> str:
     """Start `python -m core <argv>` in the background unless the same job already runs; return its id."""
     job_id = job_id_for(kind, argv)
@@ -100,7 +115,7 @@ def start_job(kind: str, argv: list[str]) -> str:
     cmd = [sys.executable, "-m", "core", *argv, "--progress-file", str(progress)]
     proc = subprocess.Popen(
         cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_lower_priority,
     )  # fmt: skip
     log.close()
     write_json(folder / "spec.json", {"kind": kind, "argv": argv, "pid": proc.pid, "started": time.time()})
@@ -136,6 +151,7 @@ def job_status(job_id: str) -> JobStatus | None:
         updated=float(prog.get("updated", time.time())),
         result=prog.get("result"),
         error=error,
+        done_at_start=int(prog.get("done_at_start", 0)),
     )
 
 
@@ -178,10 +194,13 @@ class ProgressReporter:
         self.min_interval = min_interval
         self.started = time.time()
         self._last = 0.0
+        self._done_at_start: int | None = None
 
     def update(self, done: int, message: str = "", total: int | None = None, force: bool = False) -> None:
         if total is not None:
             self.total = total
+        if self._done_at_start is None:
+            self._done_at_start = done
         now = time.time()
         if self.path is None or (not force and now - self._last < self.min_interval):
             return
@@ -201,6 +220,7 @@ class ProgressReporter:
             self.path,
             {
                 "state": state, "done": done, "total": self.total, "message": message,
-                "started": self.started, "updated": time.time(), **extra,
+                "started": self.started, "updated": time.time(),
+                "done_at_start": self._done_at_start or 0, **extra,
             },
         )  # fmt: skip
