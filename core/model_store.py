@@ -135,7 +135,7 @@ def predict_torch(net, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
     out = []
     with torch.no_grad():
         for start in range(0, len(inputs), batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch_size]))
+            chunk = torch.from_numpy(np.array(inputs[start : start + batch_size]))
             x = to_chw_float(chunk) if chunk.dim() == 4 else chunk.float()
             out.append(torch.sigmoid(net(x)).numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, getattr(net, "n_out", 0)), np.float32)

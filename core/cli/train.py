@@ -19,6 +19,7 @@ HELP = "Train an attribute classifier, measure it on the test split and save it 
 
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
+    parser.add_argument("--name", default=None, help="name to show for the dataset (keeps its cache key when given a path)")
     parser.add_argument("--features", choices=("embeddings", "pixels"), default=None, help="input features (implied by --model)")
     parser.add_argument("--model", choices=tuple(MODELS), default="logreg")
     parser.add_argument("--attributes", default="", help="comma-separated attribute names (default: all)")
@@ -48,7 +49,7 @@ def run(args) -> int:
     )  # fmt: skip
     history_path = Path(args.progress_file).parent / HISTORY_FILE if args.progress_file else None
     try:
-        ds = open_dataset(args.dataset)
+        ds = open_dataset(args.dataset, name=args.name)
         meta = train_attribute_model(ds, config, reporter, history_path)
     except ValueError as exc:
         reporter.fail(str(exc))
