@@ -179,7 +179,9 @@ def train_attribute_model(
     labels = ds.attribute_matrix()[:, cols]
     history: list[dict] = []
     if config.model == "logreg":
-        fitted = _fit_logreg(np.asarray(inputs[split.train]), labels[split.train], config, reporter)
+        # No early stopping to feed: the validation rows are training data for logistic regression.
+        fit_rows = np.union1d(split.train, split.val) if not np.array_equal(split.val, split.test) else split.train
+        fitted = _fit_logreg(np.asarray(inputs[fit_rows]), labels[fit_rows], config, reporter)
         epochs_run = 1
     else:
         fitted, epochs_run = _fit_torch(inputs, labels, split, config, extra, reporter, history, history_path)
@@ -243,7 +245,6 @@ def _fit_torch(inputs, labels, split: Split, config: TrainConfig, extra: dict, r
         last.bias.copy_(torch.from_numpy(np.log(prior / (1 - prior))))
     lr = config.learning_rate or (2e-3 if config.model == "cnn" else 1e-3)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
     train_y = labels[split.train].astype(np.float32)
     pos_weight = None
     if config.pos_weight:
@@ -269,6 +270,11 @@ def _fit_torch(inputs, labels, split: Split, config: TrainConfig, extra: dict, r
                     x = augment_batch(x, gen)
             else:
                 x = x.float()
+            budget = done / total
+            if config.max_minutes:
+                budget = max(budget, (time.perf_counter() - started) / (config.max_minutes * 60))
+            for group in opt.param_groups:  # cosine decay over the training budget (epochs or minutes)
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(budget, 1.0)))
             logits = net(x)
             loss = loss_fn(logits, y)
             opt.zero_grad()
@@ -286,7 +292,6 @@ def _fit_torch(inputs, labels, split: Split, config: TrainConfig, extra: dict, r
                 _write_history(history_path, history)
             if config.max_minutes and time.perf_counter() - started > config.max_minutes * 60:
                 break
-        sched.step()
         val_loss, val_acc = _evaluate(net, inputs, labels, split.val, eval_loss, config)
         history.append({"epoch": epoch, "split": "train", "loss": run_loss / run_seen, "accuracy": run_correct / run_seen})
         history.append({"epoch": epoch, "split": "validation", "loss": val_loss, "accuracy": val_acc})

@@ -47,10 +47,10 @@ def clf_env(demo_home, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def cnn_model(clf_env) -> dict:
-    """A small CNN trained on Blond_Hair (drawn on every demo face that has it)."""
+    """A small CNN trained on two drawn, common attributes (Male: face, hair and brows; Heavy_Makeup: eyes, lips)."""
     from core.train import train_attribute_model
 
-    config = TrainConfig(model="cnn", attributes=("Blond_Hair",), epochs=6, image_size=64, patience=6, seed=0)
+    config = TrainConfig(model="cnn", attributes=("Male", "Heavy_Makeup"), epochs=12, batch_size=16, image_size=64, patience=12)
     return train_attribute_model(clf_env, config)
 
 

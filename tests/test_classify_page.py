@@ -51,14 +51,14 @@ def test_subgroup_gap_is_shown(clf_env, logreg_model):
     from core.model_store import load_test_predictions
 
     at = _page(logreg_model["model_id"])
-    at.selectbox(key="clf-thr-attr").select("Blond_Hair").run()
+    at.selectbox(key="clf-thr-attr").select("Male").run()
     at.selectbox(key="clf-group-by").select("Young").run()
     preds = load_test_predictions(logreg_model["model_id"])
     groups = clf_env.attribute_matrix(preds["rows"])[:, clf_env.attributes.index("Young")]
-    j = logreg_model["attributes"].index("Blond_Hair")
+    j = logreg_model["attributes"].index("Male")
     table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, ("not Young", "Young"))
     gap = table.filter(table["group"] == "gap")["accuracy"][0]
-    assert _metric(at, "Accuracy gap for Blond_Hair between Young and not Young") == f"{100 * gap:.1f}%"
+    assert _metric(at, "Accuracy gap for Male between Young and not Young") == f"{100 * gap:.1f}%"
 
 
 def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
@@ -90,7 +90,7 @@ def test_photo_upload_shows_probabilities(clf_env, cnn_model):
     at.file_uploader(key="clf-photo").set_value(("face.jpg", image, "image/jpeg")).run()
     assert not at.exception, at.exception
     probs = at.session_state["clf-photo-probs-0"]
-    assert set(probs) == {"Blond_Hair"} and 0.0 <= probs["Blond_Hair"] <= 1.0
+    assert set(probs) == {"Male", "Heavy_Makeup"} and 0.0 <= probs["Male"] <= 1.0
     at.file_uploader(key="clf-photo").set_value(("bad.jpg", b"no image here", "image/jpeg")).run()
     assert any("not an image" in e.value for e in at.error)
 
