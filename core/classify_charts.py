@@ -89,7 +89,7 @@ def pr_chart(pr: pd.DataFrame, point: tuple[float, float], positive_rate: float)
         y=alt.Y("precision:Q", scale=alt.Scale(domain=[0, 1])),
         tooltip=[alt.Tooltip("threshold:Q", format=".3f")],
     )
-    chance = alt.Chart(pd.DataFrame({"y": [positive_rate]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y")
+    chance = alt.Chart(pd.DataFrame({"precision": [positive_rate]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="precision:Q")
     return (chance + curve + _point(point, "recall", "precision")).properties(title="Precision-recall", height=280)
 
 

@@ -40,7 +40,9 @@ def train_form(ds: Dataset) -> TrainRequest | None:
     """The training choices; returns a request when the Train button is pressed."""
     c1, c2, c3 = st.columns(3)
     with c1:
-        features = st.radio("Features", list(FEATURES), format_func=FEATURES.get, key="clf-features", horizontal=True)
+        default_features = 0 if list_embeddings(ds.cache_dir) or not ds.has_images else 1
+        features = st.radio("Features", list(FEATURES), index=default_features, format_func=FEATURES.get,
+                            key="clf-features", horizontal=True)  # fmt: skip
         models = [m for m, f in MODEL_FEATURES.items() if f == features]
         model = st.selectbox("Model", models, format_func=MODELS.get, key="clf-model")
     with c2:
@@ -216,7 +218,8 @@ def subgroup_view(ds: Dataset, meta: dict, attribute: str, threshold: float, pre
     gap = frame.iloc[2]
     st.metric(f"Accuracy gap for {attribute} between {by} and not {by}", _pct(gap["accuracy"]),
               help="Absolute difference of the two groups' accuracies on the test split.")  # fmt: skip
-    styled = frame.style.format(precision=3, na_rep="–").apply(
+    frame["images"] = frame["images"].astype(float)
+    styled = frame.style.format(precision=3, na_rep="–").format({"images": "{:,.0f}"}, na_rep="–").apply(
         lambda row: ["background-color: #ffe0b2; font-weight: bold" if row["group"] == "gap" else "" for _ in row], axis=1
     )
     st.dataframe(styled, hide_index=True, width="stretch", key="clf-subgroup-table")
