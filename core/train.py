@@ -124,6 +124,8 @@ def validate_config(ds: Dataset, config: TrainConfig) -> TrainConfig:
         raise ValueError("Cosine proximity compares the predicted and true attribute vectors: choose at least 2 attributes.")
     if config.epochs < 1:
         raise ValueError("Epochs must be at least 1.")
+    if config.model == "logreg":
+        config = replace(config, loss="bce")  # logistic regression has one loss: cross-entropy
     return replace(config, attributes=attributes)
 
 

@@ -173,3 +173,15 @@ def test_photo_prediction_from_bytes(clf_env, cnn_model):
 
     with pytest.raises(ImageError):
         predict_photo(model, b"not an image")
+
+
+def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
+    from core.train import TrainConfig, train_attribute_model
+
+    for loss in ("bce", "mse", "cosine"):
+        meta = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male", "Wearing_Lipstick"), epochs=15, loss=loss))
+        # The synthetic embeddings are a noisy projection of the labels: every loss should rank Male well.
+        assert meta["metrics"]["Male"]["auc"] >= 0.85, (loss, meta["metrics"]["Male"])
+        assert meta["hyper_parameters"]["loss"] == loss
+    with pytest.raises(ValueError, match="at least 2 attributes"):
+        train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male",), loss="cosine"))

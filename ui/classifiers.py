@@ -48,7 +48,8 @@ def train_form(ds: Dataset) -> TrainRequest | None:
     with c2:
         default = [a for a in SHOWCASE if a in ds.attributes] or list(ds.attributes[:5])
         attributes = st.multiselect("Attributes (one for a single-attribute model)", ds.attributes, default=default, key="clf-attributes")
-        loss = st.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="clf-loss")
+        loss = st.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="clf-loss", disabled=model == "logreg",
+                            help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.")  # fmt: skip
     with c3:
         epochs = int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs"))
         image_size = st.select_slider("Image size (px)", IMAGE_SIZES, value=64, key="clf-image-size", disabled=features != "pixels")
@@ -160,6 +161,9 @@ def lesson(ds: Dataset, meta: dict) -> None:
         "gets the **majority-class accuracy** for free. Balanced accuracy and the predicted positive rate expose it. "
         "Train the same model with MSE and with BCE and compare them here."
     )
+    if meta["model"] == "logreg":
+        st.caption("The loss choice applies to the MLP head and the CNN: inspect one of those to run this comparison.")
+        return
     other_loss = "bce" if meta["hyper_parameters"]["loss"] != "bce" else "mse"
     if st.button(f"Train the same model with {LOSSES[other_loss]}", key="clf-lesson-train"):
         hp = meta["hyper_parameters"]
