@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from core.metrics import binary_metrics, confusion_counts, error_rows, roc_curve, subgroup_metrics
-from tests.classify_fixtures import clf_env, cnn_model, logreg_model  # noqa: F401
+from tests.classify_fixtures import _clf_cache, clf_env, cnn_model, logreg_model  # noqa: F401
 
 # Hand-built example: 4 positives, 6 negatives.
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])

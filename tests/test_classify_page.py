@@ -8,7 +8,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from core.metrics import confusion_counts, subgroup_metrics
-from tests.classify_fixtures import clf_env, cnn_model, logreg_model  # noqa: F401
+from tests.classify_fixtures import _clf_cache, clf_env, cnn_model, logreg_model  # noqa: F401
 from tests.conftest import PROJECT
 
 PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
