@@ -104,6 +104,7 @@ class _Payload:
         return (pathlib.Path.touch, (pathlib.Path(_Payload.marker),))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
     import shutil
 
@@ -185,3 +186,26 @@ def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
         assert meta["hyper_parameters"]["loss"] == loss
     with pytest.raises(ValueError, match="at least 2 attributes"):
         train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male",), loss="cosine"))
+
+
+def test_training_job_reports_history_and_can_be_cancelled(clf_env):
+    import time
+
+    from core.jobs import cancel_job, job_status, start_job
+    from core.model_store import list_models
+    from core.train import history_path_for
+
+    before = {m["model_id"] for m in list_models(clf_env.key)}
+    argv = ["train", str(clf_env.root), "--name", "demo", "--model", "cnn", "--attributes", "Male,Smiling",
+            "--epochs", "50", "--batch-size", "16", "--seed", "7"]  # fmt: skip
+    job_id = start_job("train", argv)
+    deadline = time.time() + 120
+    while not history_path_for(job_id).exists() and time.time() < deadline and not job_status(job_id).finished:
+        time.sleep(0.5)
+    history = json.loads(history_path_for(job_id).read_text())
+    assert history and {"epoch", "split", "loss", "accuracy"} <= set(history[0])
+    assert job_status(job_id).state == "running" and "epoch" in job_status(job_id).message
+    cancel_job(job_id)
+    time.sleep(1)
+    assert job_status(job_id).state == "cancelled"
+    assert {m["model_id"] for m in list_models(clf_env.key)} == before  # nothing half-saved
