@@ -114,3 +114,19 @@ def test_embeddings_missing_says_what_to_do(demo_home):
         os.environ["FACEATLAS_CACHE"] = old
         st.cache_resource.clear()
         st.cache_data.clear()
+
+
+def test_lesson_puts_mse_and_bce_side_by_side(clf_env):
+    from core.train import TrainConfig, train_attribute_model
+
+    attrs = ("Male", "Eyeglasses")
+    bce = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="bce"))
+    mse = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="mse"))
+    at = _page(bce["model_id"])
+    at.selectbox(key="clf-lesson-other").select(mse["model_id"]).run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "accuracy · mse" in d.value.columns)
+    row = table.set_index("attribute").loc["Eyeglasses"]
+    assert row["accuracy · bce"] == bce["metrics"]["Eyeglasses"]["accuracy"]
+    assert row["predicted positive rate · mse"] == mse["metrics"]["Eyeglasses"]["predicted_positive_rate"]
+    assert row["majority accuracy"] == bce["metrics"]["Eyeglasses"]["majority_accuracy"]
