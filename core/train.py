@@ -43,12 +43,12 @@ class TrainConfig:
     image_size: int = 64
     loss: str = "bce"  # bce | cosine | mse
     pos_weight: bool = False
-    batch_size: int = 64
+    batch_size: int = 32
     learning_rate: float = 0.0  # 0 = the model's default
     patience: int = 3
     max_minutes: float = 0.0  # 0 = no time limit
     max_train: int = 0  # 0 = all training rows (a cap for quick runs)
-    augment: bool = True
+    augment: bool = False  # flip/rotation/shift/zoom for the CNN (the demo's faces are already jittered)
     seed: int = 0
 
     @property

@@ -197,7 +197,7 @@ def test_training_job_reports_history_and_can_be_cancelled(clf_env):
 
     before = {m["model_id"] for m in list_models(clf_env.key)}
     argv = ["train", str(clf_env.root), "--name", "demo", "--model", "cnn", "--attributes", "Male,Smiling",
-            "--epochs", "50", "--batch-size", "16", "--seed", "7"]  # fmt: skip
+            "--epochs", "50", "--batch-size", "16", "--seed", "7", "--augment"]  # fmt: skip
     job_id = start_job("train", argv)
     deadline = time.time() + 120
     while not history_path_for(job_id).exists() and time.time() < deadline and not job_status(job_id).finished:

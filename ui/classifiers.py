@@ -34,6 +34,7 @@ class TrainRequest:
     pos_weight: bool
     epochs: int
     image_size: int
+    augment: bool = False
 
 
 def train_form(ds: Dataset) -> TrainRequest | None:
@@ -54,6 +55,8 @@ def train_form(ds: Dataset) -> TrainRequest | None:
         epochs = int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs"))
         image_size = st.select_slider("Image size (px)", IMAGE_SIZES, value=64, key="clf-image-size", disabled=features != "pixels")
         pos_weight = st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight")
+        augment = st.checkbox("Augment images (flip, small rotation/shift/zoom)", key="clf-augment", disabled=features != "pixels",
+                              help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.")  # fmt: skip
     if features == "embeddings" and not list_embeddings(ds.cache_dir):
         st.info("This dataset has no face embeddings yet: compute them (Face search page or `python -m core embed`), or train the CNN from pixels.")
         return None
@@ -67,13 +70,13 @@ def train_form(ds: Dataset) -> TrainRequest | None:
         return None
     if not st.button("Train", key="clf-train", type="primary"):
         return None
-    return TrainRequest(model, tuple(attributes), loss, pos_weight, epochs, int(image_size))
+    return TrainRequest(model, tuple(attributes), loss, pos_weight, epochs, int(image_size), augment)
 
 
 def train_argv(ds: Dataset, req: TrainRequest) -> list[str]:
     argv = ["train", str(ds.root), "--name", ds.name, "--model", req.model, "--attributes", ",".join(req.attributes),
             "--loss", req.loss, "--epochs", str(req.epochs), "--image-size", str(req.image_size)]  # fmt: skip
-    return argv + (["--pos-weight"] if req.pos_weight else [])
+    return argv + (["--pos-weight"] if req.pos_weight else []) + (["--augment"] if req.augment else [])
 
 
 def start_training(ds: Dataset, req: TrainRequest) -> None:
@@ -167,7 +170,8 @@ def lesson(ds: Dataset, meta: dict) -> None:
     other_loss = "bce" if meta["hyper_parameters"]["loss"] != "bce" else "mse"
     if st.button(f"Train the same model with {LOSSES[other_loss]}", key="clf-lesson-train"):
         hp = meta["hyper_parameters"]
-        req = TrainRequest(meta["model"], tuple(meta["attributes"]), other_loss, hp["pos_weight"], hp["epochs"], hp["image_size"])
+        req = TrainRequest(meta["model"], tuple(meta["attributes"]), other_loss, hp["pos_weight"], hp["epochs"], hp["image_size"],
+                           hp.get("augment", False))  # fmt: skip
         start_training(ds, req)
         st.rerun()
     if not twins:

@@ -27,8 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--image-size", type=int, default=64, choices=IMAGE_SIZES)
     parser.add_argument("--loss", choices=tuple(LOSSES), default="bce")
     parser.add_argument("--pos-weight", action="store_true", help="weight positives by negatives/positives per attribute")
-    parser.add_argument("--no-augment", action="store_true", help="train the CNN without flip/rotation/shift/zoom augmentation")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--augment", action="store_true", help="augment CNN batches: flip, small rotation, shift, zoom")
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop training after this many minutes (0 = no limit)")
     parser.add_argument("--max-train", type=int, default=0, help="use at most this many training images (0 = all)")
     parser.add_argument("--seed", type=int, default=0)
@@ -46,7 +46,7 @@ def run(args) -> int:
     config = TrainConfig(
         model=args.model, attributes=tuple(a.strip() for a in args.attributes.split(",") if a.strip()),
         epochs=args.epochs, image_size=args.image_size, loss=args.loss, pos_weight=args.pos_weight,
-        batch_size=args.batch_size, augment=not args.no_augment, max_minutes=args.max_minutes, max_train=args.max_train, seed=args.seed,
+        batch_size=args.batch_size, augment=args.augment, max_minutes=args.max_minutes, max_train=args.max_train, seed=args.seed,
     )  # fmt: skip
     history_path = Path(args.progress_file).parent / HISTORY_FILE if args.progress_file else None
     try:
