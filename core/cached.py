@@ -208,3 +208,30 @@ def all_attribute_models(ds_key: str, subset, _ds: Dataset):
     from core import stats
 
     return stats.predict_all_attributes(subset_matrix(_ds, subset), _ds.attributes, _model_split(ds_key, subset, _ds))
+
+
+# ---- classifiers ----
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def saved_models(ds_key: str) -> list[dict]:
+    """meta.json of the stored attribute models of a dataset, newest first (re-read every few seconds)."""
+    from core.model_store import list_models
+
+    return list_models(ds_key)
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def stored_model(model_id: str, created: str):
+    """A stored attribute model ready to predict (shared, never mutated); `created` keys a retrained id."""
+    from core.model_store import load_model
+
+    return load_model(model_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def test_predictions(model_id: str, created: str) -> dict:
+    """{'rows', 'labels', 'probs'} of a stored model on its test split."""
+    from core.model_store import load_test_predictions
+
+    return load_test_predictions(model_id)

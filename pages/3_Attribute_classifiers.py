@@ -1,11 +1,43 @@
-"""Attribute classifiers page (being built)."""
+"""Attribute classifiers: train on embeddings or pixels, compare with baselines, inspect errors, try a photo."""
 
 import streamlit as st
 
+from core.model_store import ModelFileError
+from ui import classifiers as clf
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Attribute classifiers · FaceAtlas", layout="wide")
 st.title("Attribute classifiers")
 ds = dataset_picker()
 demo_banner(ds)
-st.info("This page is being built.")
+
+st.header("Train")
+request = clf.train_form(ds)
+if request is not None:
+    clf.start_training(ds, request)
+clf.training_panel()
+
+st.header("Results on the test split")
+meta = clf.model_picker(ds)
+if meta is None:
+    st.stop()
+clf.results(ds, meta)
+
+with st.expander("Lesson: why accuracy (and MSE) can fool you", expanded=False):
+    clf.lesson(ds, meta)
+
+st.header("Threshold, confusion matrix and curves")
+try:
+    attribute, threshold, preds = clf.threshold_view(ds, meta)
+except (ModelFileError, OSError) as exc:
+    st.error(f"The stored predictions of this model cannot be read ({exc}); train it again.")
+    st.stop()
+
+st.header("Subgroups")
+clf.subgroup_view(ds, meta, attribute, threshold, preds)
+
+st.header("Errors")
+clf.error_gallery(ds, meta, attribute, threshold, preds)
+
+st.header("Try it on a photo")
+clf.try_it(meta)

@@ -1,0 +1,79 @@
+"""`python -m core train DATASET --features embeddings|pixels --model logreg|mlp|cnn [...] --json`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.classifiers import LOSSES, MODEL_FEATURES, MODELS
+from core.ingest import open_dataset
+from core.jobs import ProgressReporter
+from core.metrics import CLI_METRICS
+from core.pixels import IMAGE_SIZES
+
+COMMAND = "train"
+HELP = "Train an attribute classifier, measure it on the test split and save it under cache/models/."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
+    parser.add_argument("--name", default=None, help="name to show for the dataset (keeps its cache key when given a path)")
+    parser.add_argument("--features", choices=("embeddings", "pixels"), default=None, help="input features (implied by --model)")
+    parser.add_argument("--model", choices=tuple(MODELS), default="logreg")
+    parser.add_argument("--attributes", default="", help="comma-separated attribute names (default: all)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--image-size", type=int, default=64, choices=IMAGE_SIZES)
+    parser.add_argument("--loss", choices=tuple(LOSSES), default="bce")
+    parser.add_argument("--pos-weight", action="store_true", help="weight positives by negatives/positives per attribute")
+    parser.add_argument("--augment", action="store_true", help="augment CNN batches: flip, small rotation, shift, zoom")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop training after this many minutes (0 = no limit)")
+    parser.add_argument("--max-train", type=int, default=0, help="use at most this many training images (0 = all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args) -> int:
+    from core.train import HISTORY_FILE, TrainConfig, train_attribute_model
+
+    t0 = time.perf_counter()
+    reporter = ProgressReporter(args.progress_file)
+    if args.features and MODEL_FEATURES[args.model] != args.features:
+        reporter.fail(f"--model {args.model} works on {MODEL_FEATURES[args.model]}, not {args.features}.")
+        raise SystemExit(f"error: --model {args.model} works on {MODEL_FEATURES[args.model]}, not {args.features}")
+    config = TrainConfig(
+        model=args.model, attributes=tuple(a.strip() for a in args.attributes.split(",") if a.strip()),
+        epochs=args.epochs, image_size=args.image_size, loss=args.loss, pos_weight=args.pos_weight,
+        batch_size=args.batch_size, augment=args.augment, max_minutes=args.max_minutes, max_train=args.max_train, seed=args.seed,
+    )  # fmt: skip
+    history_path = Path(args.progress_file).parent / HISTORY_FILE if args.progress_file else None
+    try:
+        ds = open_dataset(args.dataset, name=args.name)
+        meta = train_attribute_model(ds, config, reporter, history_path)
+    except ValueError as exc:
+        reporter.fail(str(exc))
+        if args.json:
+            print(json.dumps({"error": str(exc)}))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = {
+        "model_id": meta["model_id"],
+        "attributes": {a: {k: m[k] for k in CLI_METRICS} for a, m in meta["metrics"].items()},
+        "mean": {k: meta["mean"][k] for k in CLI_METRICS},
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    reporter.finish({"model_id": meta["model_id"], "mean": summary["mean"]}, message=f"saved {meta['model_id']}")
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{meta['model_id']}: {meta['split_note']}")
+    for name, m in summary["attributes"].items():
+        print(f"  {name:22s} acc {_f(m['accuracy'])}  bal {_f(m['balanced_accuracy'])}  majority {_f(m['majority_accuracy'])}")
+    print(f"  {'mean':22s} acc {_f(summary['mean']['accuracy'])}  bal {_f(summary['mean']['balanced_accuracy'])}")
+    return 0
+
+
+def _f(v) -> str:
+    return "  – " if v is None else f"{v:.3f}"

@@ -1,0 +1,172 @@
+"""Trained attribute models on disk: cache/models/<model_id>/.
+
+meta.json (dataset key, attributes, features, model, hyper-parameters, metrics, date; written
+last, so a folder without it is incomplete), weights.pt (a torch state dict, read only with
+torch.load(weights_only=True)) or weights.npz (logistic regression arrays, allow_pickle=False),
+and test_predictions.npz (rows, labels, probabilities on the test split). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import write_json
+from core.classifiers import LogisticModel, build_net, to_chw_float
+from core.paths import cache_root
+
+log = logging.getLogger(__name__)
+
+
+class ModelFileError(ValueError):
+    """A stored model that cannot be used; the message says what to do."""
+
+
+def models_root() -> Path:
+    root = cache_root() / "models"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def new_model_id(model: str, features: str) -> str:
+    return f"{model}-{features}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def save_model(model_id: str, meta: dict, fitted, predictions: dict[str, np.ndarray]) -> Path:
+    """Write weights, test predictions and meta.json into a temp folder, then rename it into place."""
+    final = models_root() / model_id
+    tmp = models_root() / f".{model_id}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if isinstance(fitted, LogisticModel):
+        np.savez(tmp / "weights.npz", **fitted.arrays())
+    else:
+        import torch
+
+        torch.save({k: v.detach().cpu() for k, v in fitted.state_dict().items()}, tmp / "weights.pt")
+    np.savez(tmp / "test_predictions.npz", **predictions)
+    write_json(tmp / "meta.json", {"model_id": model_id, **meta})
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+def list_models(dataset_key: str | None = None) -> list[dict]:
+    """meta of every complete stored model (of one dataset when given), newest first."""
+    metas = []
+    for folder in models_root().iterdir():
+        if folder.name.startswith(".") or not (folder / "meta.json").is_file():
+            continue
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if dataset_key is None or meta.get("dataset_key") == dataset_key:
+            metas.append(meta)
+    return sorted(metas, key=lambda m: m.get("created", ""), reverse=True)
+
+
+def read_meta(model_id: str) -> dict:
+    path = _folder(model_id) / "meta.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise ModelFileError(f"Model {model_id} has no readable meta.json; train it again.") from None
+
+
+def _folder(model_id: str) -> Path:
+    if "/" in model_id or "\\" in model_id or model_id.startswith("."):
+        raise ModelFileError(f"{model_id!r} is not a model id.")
+    return models_root() / model_id
+
+
+def load_state_dict(path: Path) -> dict:
+    """A torch state dict read with weights_only=True; anything else raises ModelFileError (no code runs)."""
+    import pickle
+
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError, OSError) as exc:
+        raise ModelFileError(
+            f"{path.name} in {path.parent.name} is not a valid weights file (a PyTorch state dict was expected); "
+            f"it was refused without running anything. Delete that model folder and train it again. ({type(exc).__name__})"
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ModelFileError(f"{path.name} in {path.parent.name} does not hold a state dict of tensors; train the model again.")
+    return state
+
+
+@dataclass
+class StoredModel:
+    """A loaded model: meta plus a predict function over its input kind."""
+
+    meta: dict
+    fitted: object  # LogisticModel or torch.nn.Module (eval mode)
+
+    @property
+    def attributes(self) -> list[str]:
+        return list(self.meta["attributes"])
+
+    @property
+    def features(self) -> str:
+        return self.meta["features"]
+
+    def predict(self, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """(N, A) float32 probabilities; inputs (N, D) embeddings or (N, S, S, 3) uint8 pixels."""
+        if isinstance(self.fitted, LogisticModel):
+            return self.fitted.predict_proba(inputs)
+        return predict_torch(self.fitted, inputs, batch_size)
+
+
+def predict_torch(net, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Sigmoid outputs of a torch model over inputs in batches, (N, A) float32."""
+    import torch
+
+    net.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch_size):
+            chunk = torch.from_numpy(np.array(inputs[start : start + batch_size]))
+            x = to_chw_float(chunk) if chunk.dim() == 4 else chunk.float()
+            out.append(torch.sigmoid(net(x)).numpy())
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, getattr(net, "n_out", 0)), np.float32)
+
+
+def load_model(model_id: str) -> StoredModel:
+    """The stored model ready to predict; ModelFileError when its files are missing or not weights."""
+    folder = _folder(model_id)
+    meta = read_meta(model_id)
+    if meta["model"] == "logreg":
+        try:
+            with np.load(folder / "weights.npz", allow_pickle=False) as z:
+                fitted = LogisticModel.from_arrays({k: z[k] for k in z.files})
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelFileError(f"weights.npz of {model_id} is not a valid array file ({exc}); train it again.") from None
+        return StoredModel(meta, fitted)
+    state = load_state_dict(folder / "weights.pt")
+    net = build_net(meta["model"], len(meta["attributes"]), meta.get("in_dim", 128), meta.get("image_size", 64))
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelFileError(f"weights.pt of {model_id} does not match its architecture; train it again. ({exc})") from None
+    net.eval()
+    return StoredModel(meta, net)
+
+
+def load_test_predictions(model_id: str) -> dict[str, np.ndarray]:
+    """{'rows': (n,) int64 table rows, 'labels': (n, A) uint8, 'probs': (n, A) float32} on the test split."""
+    with np.load(_folder(model_id) / "test_predictions.npz", allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def delete_model(model_id: str) -> None:
+    shutil.rmtree(_folder(model_id), ignore_errors=True)

@@ -1,0 +1,120 @@
+"""Face pixels for the CNN: square crops decoded once into a uint8 cache, and batch augmentation.
+
+cache/<key>/pixels_<size>.npy is an (N, size, size, 3) uint8 array aligned to the dataset
+table (zeros where an image is missing or unreadable) and pixels_<size>_ok.npy the (N,) bool
+mask of rows that decoded. The array is filled in a temp file and renamed, the mask is
+written after it, so a reader seeing the mask always sees a complete array.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.atomic import save_npy
+from core.dataset import Dataset
+from core.images import ImageError, open_rgb
+
+log = logging.getLogger(__name__)
+
+IMAGE_SIZES = (64, 80, 96, 112, 128)
+# CelebA aligned crops are 178x218 with the face centred; this square keeps the face and hair.
+ALIGNED_SQUARE = (0, 20, 178, 198)
+
+
+def face_square(img: Image.Image, aligned: bool) -> Image.Image:
+    """The square region a pixel model sees: CelebA's face square for aligned crops, else the centre square."""
+    if aligned and img.size == (178, 218):
+        return img.crop(ALIGNED_SQUARE)
+    side = min(img.size)
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    if aligned:  # other aligned layouts: keep the upper-centre square where the face sits
+        top = max(0, min(top, (img.height - side) // 3))
+    return img.crop((left, top, left + side, top + side))
+
+
+def image_to_array(img: Image.Image, size: int, aligned: bool = True) -> np.ndarray:
+    """(size, size, 3) uint8 pixels of a PIL image's face square."""
+    square = face_square(img, aligned)
+    return np.asarray(square.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
+
+
+def pixel_cache_paths(ds: Dataset, size: int) -> tuple[Path, Path]:
+    return ds.cache_dir / f"pixels_{size}.npy", ds.cache_dir / f"pixels_{size}_ok.npy"
+
+
+def load_pixel_cache(ds: Dataset, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pixels memmap (N, S, S, 3) uint8, ok (N,) bool), or None when not built yet."""
+    array_path, ok_path = pixel_cache_paths(ds, size)
+    if not ok_path.is_file() or not array_path.is_file():
+        return None
+    pixels = np.load(array_path, mmap_mode="r", allow_pickle=False)
+    ok = np.load(ok_path, allow_pickle=False)
+    if pixels.shape != (ds.n_images, size, size, 3) or ok.shape != (ds.n_images,):
+        return None
+    return pixels, ok
+
+
+def build_pixel_cache(
+    ds: Dataset, size: int, progress: Callable[[int, int], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode every image once into the cache (or reuse it); returns (pixels, ok) like load_pixel_cache."""
+    if size not in IMAGE_SIZES:
+        raise ValueError(f"Image size {size} is not offered; choose one of {', '.join(map(str, IMAGE_SIZES))}.")
+    cached = load_pixel_cache(ds, size)
+    if cached is not None:
+        return cached
+    if not ds.has_images:
+        raise ValueError(f"{ds.name} has no image files, so a model from pixels cannot be trained; use embeddings.")
+    array_path, ok_path = pixel_cache_paths(ds, size)
+    tmp = array_path.with_name(f".{array_path.name}.{os.getpid()}.tmp")
+    n = ds.n_images
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
+    ok = np.zeros(n, dtype=bool)
+    try:
+        for i, image_id in enumerate(ds.table["image_id"].to_list()):
+            path = ds.image_path(image_id)
+            if path is not None and path.is_file():
+                try:
+                    out[i] = image_to_array(open_rgb(path), size, ds.aligned or ds.is_demo)
+                    ok[i] = True
+                except ImageError as exc:
+                    log.warning("skipping %s: %s", image_id, exc)
+            if progress and (i % 200 == 0 or i == n - 1):
+                progress(i + 1, n)
+        out.flush()
+        del out
+        os.replace(tmp, array_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    save_npy(ok_path, ok)
+    return load_pixel_cache(ds, size)
+
+
+def augment_batch(x, generator=None, max_degrees: float = 10.0, max_shift: float = 0.06, zoom: float = 0.1):
+    """Random horizontal flip, rotation, shift and zoom of a float batch (B, 3, S, S) via one affine warp."""
+    import torch
+    import torch.nn.functional as F
+
+    b = x.shape[0]
+
+    def uniform(lo: float, hi: float):
+        return torch.rand(b, generator=generator) * (hi - lo) + lo
+
+    angle = uniform(-max_degrees, max_degrees) * math.pi / 180
+    scale = 1.0 / uniform(1 - zoom, 1 + zoom)
+    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = cos * flip, -sin
+    theta[:, 1, 0], theta[:, 1, 1] = sin * flip, cos
+    theta[:, 0, 2] = uniform(-max_shift, max_shift) * 2
+    theta[:, 1, 2] = uniform(-max_shift, max_shift) * 2
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

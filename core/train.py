@@ -1,0 +1,336 @@
+"""Training an attribute model end to end: split, features, fit (with live history), test metrics, save.
+
+Front door: `train_attribute_model(ds, TrainConfig(...), reporter, history_path)`. It is what
+`python -m core train` runs (as a background job from the page); the history of train and
+validation loss/accuracy is rewritten atomically to `history_path` as training goes, so a
+page can draw live curves.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import write_json
+from core.classifiers import LOSSES, MODEL_FEATURES, MODELS, LogisticModel, build_net, check_choice, make_loss, to_chw_float
+from core.dataset import Dataset
+from core.embeddings import load_embeddings
+from core.jobs import ProgressReporter, jobs_root
+from core.metrics import attribute_metrics, mean_metrics
+from core.model_store import new_model_id, predict_torch, save_model
+from core.pixels import augment_batch, build_pixel_cache
+
+log = logging.getLogger(__name__)
+
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+HISTORY_FILE = "history.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train; attributes empty means all of the dataset's attributes."""
+
+    model: str = "logreg"  # logreg | mlp | cnn
+    attributes: tuple[str, ...] = ()
+    epochs: int = 10
+    image_size: int = 64
+    loss: str = "bce"  # bce | cosine | mse
+    pos_weight: bool = False
+    batch_size: int = 32
+    learning_rate: float = 0.0  # 0 = the model's default
+    patience: int = 3
+    max_minutes: float = 0.0  # 0 = no time limit
+    max_train: int = 0  # 0 = all training rows (a cap for quick runs)
+    augment: bool = False  # flip/rotation/shift/zoom for the CNN (the demo's faces are already jittered)
+    seed: int = 0
+
+    @property
+    def features(self) -> str:
+        return MODEL_FEATURES[self.model]
+
+
+@dataclass(frozen=True)
+class Split:
+    train: np.ndarray  # table row indices
+    val: np.ndarray
+    test: np.ndarray
+    note: str
+
+
+def history_path_for(job_id: str) -> Path:
+    """Where a training job's live history is written (beside its progress.json)."""
+    return jobs_root() / job_id / HISTORY_FILE
+
+
+def split_rows(ds: Dataset, usable: np.ndarray, seed: int = 0) -> Split:
+    """Train/val/test rows from the dataset's partition, else a seeded identity-grouped 80/10/10 split."""
+    usable = np.asarray(usable, dtype=bool)
+    if ds.has_partition:
+        part = np.asarray(ds.table["partition"].fill_null("").to_list())
+        train, val, test = (np.flatnonzero(usable & (part == p)) for p in ("train", "val", "test"))
+        note = "Splits from the dataset's partition."
+        if len(val) == 0 and len(train):
+            train, val = _carve(ds, train, 0.1, seed)
+            note += " It has no validation rows, so 10% of the training identities were held out for validation."
+        if len(test) == 0:
+            test = val
+            note += " It has no test rows: results are measured on the validation split."
+        return Split(train, val, test, note)
+    rows = np.flatnonzero(usable)
+    groups = _groups(ds, rows)
+    uniq = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(uniq))
+    bucket = np.empty(len(uniq), dtype=np.int8)
+    cut1, cut2 = (np.cumsum(SPLIT_FRACTIONS)[:2] * len(uniq)).round().astype(int)
+    bucket[order[:cut1]], bucket[order[cut1:cut2]], bucket[order[cut2:]] = 0, 1, 2
+    which = bucket[np.searchsorted(uniq, groups)]
+    by = "identity (no person in two splits)" if ds.has_identity else "image"
+    note = f"This dataset has no train/val/test partition: a seeded 80/10/10 split by {by} is used."
+    return Split(rows[which == 0], rows[which == 1], rows[which == 2], note)
+
+
+def _groups(ds: Dataset, rows: np.ndarray) -> np.ndarray:
+    if not ds.has_identity:
+        return rows.astype(str)
+    ids = ds.table["identity"].fill_null("").to_numpy()[rows].astype(str)
+    return np.where(ids == "", np.char.add("row", rows.astype(str)), ids)
+
+
+def _carve(ds: Dataset, rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    groups = _groups(ds, rows)
+    uniq = np.unique(groups)
+    held = np.random.default_rng(seed).permutation(len(uniq))[: max(1, round(fraction * len(uniq)))]
+    mask = np.isin(groups, uniq[held])
+    return rows[~mask], rows[mask]
+
+
+def validate_config(ds: Dataset, config: TrainConfig) -> TrainConfig:
+    """The config with attributes filled in, or ValueError saying what to change."""
+    check_choice("model", config.model, MODELS)
+    check_choice("loss", config.loss, LOSSES)
+    attributes = tuple(config.attributes) or tuple(ds.attributes)
+    unknown = [a for a in attributes if a not in ds.attributes]
+    if unknown:
+        raise ValueError(f"Unknown attributes {', '.join(unknown)}; this dataset has: {', '.join(ds.attributes)}.")
+    if config.loss == "cosine" and len(attributes) < 2:
+        raise ValueError("Cosine proximity compares the predicted and true attribute vectors: choose at least 2 attributes.")
+    if config.epochs < 1:
+        raise ValueError("Epochs must be at least 1.")
+    if config.model == "logreg":
+        config = replace(config, loss="bce")  # logistic regression has one loss: cross-entropy
+    return replace(config, attributes=attributes)
+
+
+def _set_threads() -> int:
+    import torch
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    # Half the cores: on a shared or hyper-threaded CPU more threads mostly contend (measured: 1 thread
+    # beat 2 by 3x on a busy 2-core machine). FACEATLAS_TORCH_THREADS overrides.
+    threads = int(os.environ.get("FACEATLAS_TORCH_THREADS", 0)) or max(1, min(cores // 2, 8))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def _features(ds: Dataset, config: TrainConfig, reporter: ProgressReporter) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(inputs aligned to the table, usable rows mask, extra meta)."""
+    if config.features == "embeddings":
+        emb = load_embeddings(ds.cache_dir)
+        if emb is None:
+            raise ValueError(
+                f"{ds.name} has no face embeddings yet. Compute them first (`python -m core embed {ds.name}` "
+                "or the embeddings button), or train the CNN from pixels."
+            )
+        return emb.vectors, np.asarray(emb.has_face, bool), {"embedding_model": emb.model, "in_dim": emb.dim}
+
+    def show(done: int, total: int) -> None:
+        reporter.update(0, f"decoding images once into the {config.image_size}px cache: {done:,} / {total:,}")
+
+    pixels, ok = build_pixel_cache(ds, config.image_size, show)
+    return pixels, ok, {"image_size": config.image_size}
+
+
+def train_attribute_model(
+    ds: Dataset,
+    config: TrainConfig,
+    reporter: ProgressReporter | None = None,
+    history_path: Path | None = None,
+) -> dict:
+    """Train, measure on the test split, save under cache/models/; returns the saved meta (with model_id)."""
+    t0 = time.perf_counter()
+    config = validate_config(ds, config)
+    reporter = reporter or ProgressReporter(None)
+    inputs, usable, extra = _features(ds, config, reporter)
+    split = split_rows(ds, usable, config.seed)
+    if config.max_train and len(split.train) > config.max_train:
+        split = replace(split, train=np.sort(np.random.default_rng(config.seed).choice(split.train, config.max_train, replace=False)))
+    if len(split.train) == 0 or len(split.test) == 0:
+        raise ValueError("Not enough usable images to train and test (check that images or embeddings exist).")
+    cols = [ds.attributes.index(a) for a in config.attributes]
+    labels = ds.attribute_matrix()[:, cols]
+    history: list[dict] = []
+    if config.model == "logreg":
+        # No early stopping to feed: the validation rows are training data for logistic regression.
+        fit_rows = np.union1d(split.train, split.val) if not np.array_equal(split.val, split.test) else split.train
+        fitted = _fit_logreg(np.asarray(inputs[fit_rows]), labels[fit_rows], config, reporter)
+        epochs_run = 1
+    else:
+        fitted, epochs_run = _fit_torch(inputs, labels, split, config, extra, reporter, history, history_path)
+    reporter.update(0, "measuring on the test split", force=True)
+    probs = _predict(fitted, inputs, split.test)
+    table = attribute_metrics(labels[split.test], probs, config.attributes)
+    model_id = new_model_id(config.model, config.features)
+    meta = {
+        "dataset_key": ds.key, "dataset_name": ds.name, "attributes": list(config.attributes),
+        "features": config.features, "model": config.model, **extra, "hyper_parameters": asdict(config),
+        "metrics": {r.pop("attribute"): _clean(r) for r in table.to_dicts()},
+        "mean": _clean(mean_metrics(table)), "split_note": split.note,
+        "rows": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        "epochs_run": epochs_run, "history": history,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }  # fmt: skip
+    predictions = {"rows": split.test.astype(np.int64), "labels": labels[split.test].astype(np.uint8), "probs": probs}
+    save_model(model_id, meta, fitted, predictions)
+    return {"model_id": model_id, **meta}
+
+
+def _clean(values: dict) -> dict:
+    """NaN -> None so the JSON is strict."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()}
+
+
+def _predict(fitted, inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    if isinstance(fitted, LogisticModel):
+        return fitted.predict_proba(np.asarray(inputs[rows]))
+    return predict_torch(fitted, _take(inputs, rows))
+
+
+def _take(inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """inputs[rows] for sorted rows (memmap-friendly)."""
+    return np.asarray(inputs[np.sort(rows)]) if len(rows) else np.asarray(inputs[:0])
+
+
+def _fit_logreg(X: np.ndarray, Y: np.ndarray, config: TrainConfig, reporter: ProgressReporter) -> LogisticModel:
+    reporter.update(0, f"fitting {Y.shape[1]} logistic regressions on {len(X):,} faces", total=1, force=True)
+    return LogisticModel(balanced=config.pos_weight).fit(X, Y)
+
+
+def _fit_torch(inputs, labels, split: Split, config: TrainConfig, extra: dict, reporter, history, history_path):
+    """Mini-batch training with validation each epoch, early stopping, and the best weights restored."""
+    import torch
+
+    threads = _set_threads()
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    n_out = labels.shape[1]
+    net = build_net(config.model, n_out, extra.get("in_dim", 128), config.image_size)
+    if config.model == "mlp":
+        train_x = np.asarray(inputs[split.train], dtype=np.float32)
+        net.mean.copy_(torch.from_numpy(train_x.mean(0)))
+        net.scale.copy_(torch.from_numpy(train_x.std(0) + 1e-6))
+    prior = labels[split.train].mean(0).clip(1e-3, 1 - 1e-3).astype(np.float32)
+    with torch.no_grad():  # start from the class priors: every loss begins at "predict the base rate"
+        last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.bias.copy_(torch.from_numpy(np.log(prior / (1 - prior))))
+    lr = config.learning_rate or (2e-3 if config.model == "cnn" else 1e-3)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    train_y = labels[split.train].astype(np.float32)
+    pos_weight = None
+    if config.pos_weight:
+        pos = train_y.mean(0).clip(1e-3, 1 - 1e-3)
+        pos_weight = torch.from_numpy(((1 - pos) / pos).clip(0.1, 50).astype(np.float32))
+    loss_fn = make_loss(config.loss, pos_weight)
+    eval_loss = make_loss(config.loss, pos_weight)
+    n_batches = math.ceil(len(split.train) / config.batch_size)
+    total = n_batches * config.epochs
+    best = (float("inf"), None, 0)
+    started, done, since_best, epoch = time.perf_counter(), 0, 0, 0
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        order = rng.permutation(len(split.train))
+        run_loss = run_correct = run_seen = 0.0
+        for b in range(n_batches):
+            idx = np.sort(order[b * config.batch_size : (b + 1) * config.batch_size])
+            x = torch.from_numpy(np.array(inputs[split.train[idx]]))
+            y = torch.from_numpy(train_y[idx])
+            if config.model == "cnn":
+                x = to_chw_float(x)
+                if config.augment:
+                    x = augment_batch(x, gen)
+            else:
+                x = x.float()
+            budget = done / total
+            if config.max_minutes:
+                budget = max(budget, (time.perf_counter() - started) / (config.max_minutes * 60))
+            for group in opt.param_groups:  # cosine decay over the training budget (epochs or minutes)
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(budget, 1.0)))
+            logits = net(x)
+            loss = loss_fn(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            done += 1
+            run_loss += float(loss.detach()) * len(idx)
+            run_correct += float(((logits > 0).float() == y).float().mean(1).sum())
+            run_seen += len(idx)
+            message = f"epoch {epoch}/{config.epochs} · batch {b + 1}/{n_batches} · train loss {run_loss / run_seen:.4f}"
+            reporter.update(done, message, total=total)
+            if b % max(1, n_batches // 4) == 0 and b:
+                history.append({"epoch": round(epoch - 1 + (b + 1) / n_batches, 3), "split": "train (running)",
+                                "loss": run_loss / run_seen, "accuracy": run_correct / run_seen})  # fmt: skip
+                _write_history(history_path, history)
+            if config.max_minutes and time.perf_counter() - started > config.max_minutes * 60:
+                break
+        val_loss, val_acc = _evaluate(net, inputs, labels, split.val, eval_loss, config)
+        history.append({"epoch": epoch, "split": "train", "loss": run_loss / run_seen, "accuracy": run_correct / run_seen})
+        history.append({"epoch": epoch, "split": "validation", "loss": val_loss, "accuracy": val_acc})
+        _write_history(history_path, history)
+        log.info("epoch %d: train %.4f val %.4f acc %.4f (%d threads)", epoch, run_loss / run_seen, val_loss, val_acc, threads)
+        if val_loss < best[0] - 1e-4:
+            best, since_best = (val_loss, {k: v.clone() for k, v in net.state_dict().items()}, epoch), 0
+        else:
+            since_best += 1
+        if since_best >= config.patience:
+            reporter.update(done, f"early stop after epoch {epoch}: validation loss has not improved for {config.patience} epochs", force=True)
+            break
+        if config.max_minutes and time.perf_counter() - started > config.max_minutes * 60:
+            reporter.update(done, f"time limit of {config.max_minutes:g} min reached after epoch {epoch}", force=True)
+            break
+    if best[1] is not None:
+        net.load_state_dict(best[1])
+    net.eval()
+    return net, epoch
+
+
+def _evaluate(net, inputs, labels, rows, loss_fn, config) -> tuple[float, float]:
+    """Loss and mean per-attribute accuracy (threshold 0.5) on rows; NaN when there are none."""
+    import torch
+
+    if len(rows) == 0:
+        return float("nan"), float("nan")
+    rows = np.sort(rows)
+    probs = predict_torch(net, _take(inputs, rows))
+    y = labels[rows].astype(np.float32)
+    p = torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)
+    with torch.no_grad():
+        loss = float(loss_fn(torch.log(p / (1 - p)), torch.from_numpy(y)))
+    return loss, float(((probs >= 0.5) == (y > 0.5)).mean())
+
+
+def _write_history(path: Path | None, history: list[dict]) -> None:
+    if path is not None:
+        write_json(path, history)
+

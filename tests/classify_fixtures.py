@@ -1,0 +1,90 @@
+"""Fixtures for the classifier tests: a private cache root (models, pixels, synthetic embeddings).
+
+The private root is switched on only for the duration of each classifier test (and while the
+shared session models are trained), so other tests never see its models or embeddings.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.train import TrainConfig
+
+
+def _clear_streamlit_caches() -> None:
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@contextmanager
+def _private_cache(path: Path):
+    old = os.environ.get("FACEATLAS_CACHE")
+    os.environ["FACEATLAS_CACHE"] = str(path)
+    _clear_streamlit_caches()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("FACEATLAS_CACHE", None)
+        else:
+            os.environ["FACEATLAS_CACHE"] = old
+        _clear_streamlit_caches()
+
+
+def _open(demo_home: Path):
+    from core.ingest import open_dataset
+
+    return open_dataset(demo_home / "data" / "demo", name="demo")
+
+
+@pytest.fixture(scope="session")
+def _clf_cache(demo_home, tmp_path_factory) -> Path:
+    """The private cache root, holding the small demo's ingest and synthetic 'dlib' embeddings.
+
+    The embeddings are a random projection of the attribute labels plus noise, so models on
+    them have something to learn.
+    """
+    from core.embeddings import save_embeddings
+
+    path = tmp_path_factory.mktemp("clf-cache")
+    with _private_cache(path):
+        ds = _open(demo_home)
+        rng = np.random.default_rng(0)
+        labels = ds.attribute_matrix().astype(np.float32)
+        vectors = labels @ rng.normal(size=(labels.shape[1], 128)) * 0.3 + rng.normal(size=(len(labels), 128))
+        has_face = np.ones(len(labels), bool)
+        has_face[::50] = False
+        save_embeddings(ds.cache_dir, "dlib", (vectors * 0.05).astype(np.float32), has_face)
+    return path
+
+
+@pytest.fixture
+def clf_env(_clf_cache, demo_home):
+    """The small demo, opened with the private cache root switched on for this test."""
+    with _private_cache(_clf_cache):
+        yield _open(demo_home)
+
+
+@pytest.fixture(scope="session")
+def cnn_model(_clf_cache, demo_home) -> dict:
+    """A small CNN trained on two drawn, common attributes (Male: face, hair and brows; Heavy_Makeup: eyes, lips)."""
+    from core.train import train_attribute_model
+
+    config = TrainConfig(model="cnn", attributes=("Male", "Heavy_Makeup"), epochs=12, batch_size=16, image_size=64, patience=12)
+    with _private_cache(_clf_cache):
+        return train_attribute_model(_open(demo_home), config)
+
+
+@pytest.fixture(scope="session")
+def logreg_model(_clf_cache, demo_home) -> dict:
+    from core.train import train_attribute_model
+
+    with _private_cache(_clf_cache):
+        return train_attribute_model(_open(demo_home), TrainConfig(model="logreg", attributes=("Blond_Hair", "Smiling", "Male")))

@@ -1,0 +1,132 @@
+"""AppTests of the Attribute classifiers page: train via the job, threshold -> confusion matrix, subgroups, photo."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from core.metrics import confusion_counts, subgroup_metrics
+from tests.classify_fixtures import _clf_cache, clf_env, cnn_model, logreg_model  # noqa: F401
+from tests.conftest import PROJECT
+
+PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
+
+
+def _metric(at, label):
+    return next(m for m in at.metric if m.label == label).value
+
+
+def _page(model_id: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, at.exception
+    at.selectbox(key="clf-model-pick").select(model_id).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_threshold_moves_the_confusion_matrix(clf_env, logreg_model):
+    from core.model_store import load_test_predictions
+
+    at = _page(logreg_model["model_id"])
+    assert _metric(at, "Mean accuracy") == f"{100 * logreg_model['mean']['accuracy']:.1f}%"
+    assert _metric(at, "Mean majority-class accuracy") == f"{100 * logreg_model['mean']['majority_accuracy']:.1f}%"
+    at.selectbox(key="clf-thr-attr").select("Smiling").run()
+    preds = load_test_predictions(logreg_model["model_id"])
+    j = logreg_model["attributes"].index("Smiling")
+    for threshold in (0.5, 0.2, 0.85):
+        at.slider(key="clf-threshold").set_value(threshold).run()
+        assert not at.exception, at.exception
+        expected = confusion_counts(preds["labels"][:, j], preds["probs"][:, j], threshold)
+        shown = {k: int(_metric(at, label).replace(",", "")) for k, label in
+                 (("tp", "True positives"), ("fp", "False positives"), ("fn", "False negatives"), ("tn", "True negatives"))}  # fmt: skip
+        assert shown == expected, (threshold, shown, expected)
+    # A lower threshold never predicts fewer positives.
+    at.slider(key="clf-threshold").set_value(0.05).run()
+    assert int(_metric(at, "True positives")) + int(_metric(at, "False positives")) >= expected["tp"] + expected["fp"]
+
+
+def test_subgroup_gap_is_shown(clf_env, logreg_model):
+    from core.model_store import load_test_predictions
+
+    at = _page(logreg_model["model_id"])
+    at.selectbox(key="clf-thr-attr").select("Male").run()
+    at.selectbox(key="clf-group-by").select("Young").run()
+    preds = load_test_predictions(logreg_model["model_id"])
+    groups = clf_env.attribute_matrix(preds["rows"])[:, clf_env.attributes.index("Young")]
+    j = logreg_model["attributes"].index("Male")
+    table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, ("not Young", "Young"))
+    gap = table.filter(table["group"] == "gap")["accuracy"][0]
+    assert _metric(at, "Accuracy gap for Male between Young and not Young") == f"{100 * gap:.1f}%"
+
+
+def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
+    from core.jobs import job_status
+
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.radio(key="clf-features").set_value("embeddings").run()
+    at.selectbox(key="clf-model").select("logreg").run()
+    at.multiselect(key="clf-attributes").set_value(["Male", "Eyeglasses"]).run()
+    at.button(key="clf-train").click().run()
+    assert not at.exception, at.exception
+    job_id = at.session_state["clf-job"]
+    deadline = time.time() + 240
+    while not job_status(job_id).finished and time.time() < deadline:
+        time.sleep(1)
+    status = job_status(job_id)
+    assert status.state == "done", status
+    at.run()
+    assert not at.exception, at.exception
+    model_id = status.result["model_id"]
+    assert at.selectbox(key="clf-model-pick").value == model_id
+    shown = next(d.value for d in at.dataframe if "majority_accuracy" in d.value.columns)
+    assert list(shown["attribute"]) == ["Male", "Eyeglasses"]
+
+
+def test_photo_upload_shows_probabilities(clf_env, cnn_model):
+    at = _page(cnn_model["model_id"])
+    image = clf_env.image_path(clf_env.table["image_id"][3]).read_bytes()
+    at.file_uploader(key="clf-photo").set_value(("face.jpg", image, "image/jpeg")).run()
+    assert not at.exception, at.exception
+    probs = at.session_state["clf-photo-probs-0"]
+    assert set(probs) == {"Male", "Heavy_Makeup"} and 0.0 <= probs["Male"] <= 1.0
+    at.file_uploader(key="clf-photo").set_value(("bad.jpg", b"no image here", "image/jpeg")).run()
+    assert any("not an image" in e.value for e in at.error)
+
+
+def test_embeddings_missing_says_what_to_do(demo_home):
+    import os
+
+    import streamlit as st
+
+    old = os.environ["FACEATLAS_CACHE"]
+    os.environ["FACEATLAS_CACHE"] = str(demo_home / "cache-empty")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    try:
+        at = AppTest.from_file(PAGE, default_timeout=120).run()
+        at.radio(key="clf-features").set_value("embeddings").run()
+        assert any("no face embeddings" in i.value for i in at.info)
+        assert any("No trained model" in i.value for i in at.info)
+        assert not at.exception
+    finally:
+        os.environ["FACEATLAS_CACHE"] = old
+        st.cache_resource.clear()
+        st.cache_data.clear()
+
+
+def test_lesson_puts_mse_and_bce_side_by_side(clf_env):
+    from core.train import TrainConfig, train_attribute_model
+
+    attrs = ("Male", "Eyeglasses")
+    bce = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="bce"))
+    mse = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="mse"))
+    at = _page(bce["model_id"])
+    at.selectbox(key="clf-lesson-other").select(mse["model_id"]).run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "accuracy · mse" in d.value.columns)
+    row = table.set_index("attribute").loc["Eyeglasses"]
+    assert row["accuracy · bce"] == bce["metrics"]["Eyeglasses"]["accuracy"]
+    assert row["predicted positive rate · mse"] == mse["metrics"]["Eyeglasses"]["predicted_positive_rate"]
+    assert row["majority accuracy"] == bce["metrics"]["Eyeglasses"]["majority_accuracy"]

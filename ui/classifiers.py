@@ -1,0 +1,286 @@
+"""Widgets of the Attribute classifiers page: training form, live curves, results, threshold, subgroups, try it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from core import cached
+from core import classify_charts as charts
+from core.classifiers import FEATURES, LOSSES, MODEL_FEATURES, MODELS
+from core.dataset import Dataset
+from core.embeddings import list_embeddings
+from core.images import ImageError
+from core.jobs import job_status, start_job
+from core.metrics import binary_metrics, confusion_counts, error_rows, pr_curve, roc_curve, subgroup_metrics
+from core.model_store import ModelFileError
+from core.pixels import IMAGE_SIZES
+from ui.gallery import image_grid
+from ui.jobs import job_panel
+
+JOB = "clf-job"  # session key: id of the training job started from this session
+PICK = "clf-model-pick"  # selectbox key of the stored model shown
+SHOWCASE = ("Eyeglasses", "Wearing_Hat", "Bald", "Blond_Hair", "Smiling", "Male")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    model: str
+    attributes: tuple[str, ...]
+    loss: str
+    pos_weight: bool
+    epochs: int
+    image_size: int
+    augment: bool = False
+
+
+def train_form(ds: Dataset) -> TrainRequest | None:
+    """The training choices; returns a request when the Train button is pressed."""
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        default_features = 0 if list_embeddings(ds.cache_dir) or not ds.has_images else 1
+        features = st.radio("Features", list(FEATURES), index=default_features, format_func=FEATURES.get,
+                            key="clf-features", horizontal=True)  # fmt: skip
+        models = [m for m, f in MODEL_FEATURES.items() if f == features]
+        model = st.selectbox("Model", models, format_func=MODELS.get, key="clf-model")
+    with c2:
+        default = [a for a in SHOWCASE if a in ds.attributes] or list(ds.attributes[:5])
+        attributes = st.multiselect("Attributes (one for a single-attribute model)", ds.attributes, default=default, key="clf-attributes")
+        loss = st.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="clf-loss", disabled=model == "logreg",
+                            help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.")  # fmt: skip
+    with c3:
+        epochs = int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs"))
+        image_size = st.select_slider("Image size (px)", IMAGE_SIZES, value=64, key="clf-image-size", disabled=features != "pixels")
+        pos_weight = st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight")
+        augment = st.checkbox("Augment images (flip, small rotation/shift/zoom)", key="clf-augment", disabled=features != "pixels",
+                              help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.")  # fmt: skip
+    if features == "embeddings" and not list_embeddings(ds.cache_dir):
+        st.info("This dataset has no face embeddings yet: compute them (Face search page or `python -m core embed`), or train the CNN from pixels.")
+        return None
+    if features == "pixels" and not ds.has_images:
+        st.info("This dataset has no image files, so only models on embeddings can be trained.")
+        return None
+    if not ds.has_partition:
+        st.caption("No train/val/test partition in this dataset: a seeded split by identity (80/10/10) is used.")
+    if not attributes:
+        st.info("Choose at least one attribute.")
+        return None
+    if not st.button("Train", key="clf-train", type="primary"):
+        return None
+    return TrainRequest(model, tuple(attributes), loss, pos_weight, epochs, int(image_size), augment)
+
+
+def train_argv(ds: Dataset, req: TrainRequest) -> list[str]:
+    argv = ["train", str(ds.root), "--name", ds.name, "--model", req.model, "--attributes", ",".join(req.attributes),
+            "--loss", req.loss, "--epochs", str(req.epochs), "--image-size", str(req.image_size)]  # fmt: skip
+    return argv + (["--pos-weight"] if req.pos_weight else []) + (["--augment"] if req.augment else [])
+
+
+def start_training(ds: Dataset, req: TrainRequest) -> None:
+    st.session_state[JOB] = start_job("train", train_argv(ds, req))
+
+
+def training_panel() -> None:
+    """Progress bar with cancel (ui.jobs) plus live loss/accuracy curves of the current job."""
+    job_id = st.session_state.get(JOB)
+    if not job_id or job_status(job_id) is None:
+        return
+    job_panel(job_id, "Training")
+    _live_curves(job_id)
+    status = job_status(job_id)
+    if status.state == "done" and status.result and st.session_state.get("clf-picked-from") != job_id:
+        st.session_state["clf-picked-from"] = job_id
+        st.session_state[PICK] = status.result["model_id"]
+        cached.saved_models.clear()
+
+
+def _live_curves(job_id: str) -> None:
+    from core.train import history_path_for
+
+    @st.fragment(run_every=2.0)
+    def _curves() -> None:
+        path = history_path_for(job_id)
+        try:
+            history = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if history:
+            st.altair_chart(charts.history_chart(history))
+
+    _curves()
+
+
+def model_picker(ds: Dataset) -> dict | None:
+    """Selectbox over this dataset's stored models; returns the chosen model's meta."""
+    metas = cached.saved_models(ds.key)
+    if not metas:
+        st.info("No trained model for this dataset yet: train one above.")
+        return None
+    by_id = {m["model_id"]: m for m in metas}
+    if st.session_state.get(PICK) not in by_id:
+        st.session_state[PICK] = metas[0]["model_id"]
+    model_id = st.selectbox("Model to inspect", list(by_id), format_func=lambda i: describe(by_id[i]), key=PICK)
+    return by_id[model_id]
+
+
+def describe(meta: dict) -> str:
+    hp = meta["hyper_parameters"]
+    extra = f" · {meta['image_size']}px" if meta["model"] == "cnn" else ""
+    weight = " · weighted" if hp.get("pos_weight") else ""
+    return f"{MODELS[meta['model']]}{extra} · {hp['loss']}{weight} · {len(meta['attributes'])} attributes · {meta['created'][:16]} ({meta['model_id']})"
+
+
+def results(ds: Dataset, meta: dict) -> None:
+    """Mean metrics, the sortable per-attribute table and the bar chart vs baselines."""
+    st.caption(f"{meta['split_note']} Test images: {meta['rows']['test']:,}; trained in {meta['seconds']:.0f} s, {meta['epochs_run']} epoch(s).")
+    mean = meta["mean"]
+    c = st.columns(4)
+    c[0].metric("Mean accuracy", _pct(mean["accuracy"]))
+    c[1].metric("Mean balanced accuracy", _pct(mean["balanced_accuracy"]))
+    c[2].metric("Mean majority-class accuracy", _pct(mean["majority_accuracy"]))
+    c[3].metric("Mean ROC AUC", _pct(mean["auc"]))
+    published = charts.is_celeba_like(meta["attributes"])
+    frame = charts.results_frame(meta, published)
+    st.dataframe(frame, hide_index=True, width="stretch", key="clf-results-table")
+    st.altair_chart(charts.accuracy_bars(frame), width="stretch")
+    if published:
+        note = " (they are for the real CelebA; the demo's faces are drawn, so compare with care)" if ds.is_demo else ""
+        st.caption(f"Published CelebA accuracies{note}: {', '.join(charts.PUBLISHED_COLUMNS)}.")
+    if meta.get("history"):
+        with st.expander("Training curves"):
+            st.altair_chart(charts.history_chart(meta["history"]))
+
+
+def lesson(ds: Dataset, meta: dict) -> None:
+    """MSE (or any loss) vs BCE side by side: accuracy can look fine while predicting the majority class."""
+    metas = cached.saved_models(ds.key)
+    twins = [m for m in metas if m["model_id"] != meta["model_id"] and m["model"] == meta["model"]
+             and set(m["attributes"]) & set(meta["attributes"])]  # fmt: skip
+    st.markdown(
+        "Accuracy rewards always answering *no* for a rare attribute: a model that predicts the majority class "
+        "gets the **majority-class accuracy** for free. Balanced accuracy and the predicted positive rate expose it. "
+        "Train the same model with MSE and with BCE and compare them here."
+    )
+    if meta["model"] == "logreg":
+        st.caption("The loss choice applies to the MLP head and the CNN: inspect one of those to run this comparison.")
+        return
+    other_loss = "bce" if meta["hyper_parameters"]["loss"] != "bce" else "mse"
+    if st.button(f"Train the same model with {LOSSES[other_loss]}", key="clf-lesson-train"):
+        hp = meta["hyper_parameters"]
+        req = TrainRequest(meta["model"], tuple(meta["attributes"]), other_loss, hp["pos_weight"], hp["epochs"], hp["image_size"],
+                           hp.get("augment", False))  # fmt: skip
+        start_training(ds, req)
+        st.rerun()
+    if not twins:
+        st.caption("No other model of the same kind on these attributes yet.")
+        return
+    by_id = {m["model_id"]: m for m in twins}
+    other_id = st.selectbox("Compare with", list(by_id), format_func=lambda i: describe(by_id[i]), key="clf-lesson-other")
+    other = by_id[other_id]
+    label_a, label_b = meta["hyper_parameters"]["loss"], other["hyper_parameters"]["loss"]
+    if label_a == label_b:
+        label_a, label_b = "this model", "other"
+    frame = charts.lesson_frame(meta, other, label_a, label_b)
+    st.dataframe(frame, hide_index=True, width="stretch", key="clf-lesson-table")
+
+
+def threshold_view(ds: Dataset, meta: dict) -> tuple[str, float, dict] | None:
+    """Attribute + threshold slider -> confusion matrix, metrics at that threshold, ROC and PR curves."""
+    preds = cached.test_predictions(meta["model_id"], meta["created"])
+    attribute = st.selectbox("Attribute", meta["attributes"], key="clf-thr-attr")
+    threshold = st.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="clf-threshold")
+    j = meta["attributes"].index(attribute)
+    y, p = preds["labels"][:, j], preds["probs"][:, j]
+    counts = confusion_counts(y, p, threshold)
+    m = binary_metrics(y, p, threshold)
+    c = st.columns(4)
+    c[0].metric("True positives", f"{counts['tp']:,}")
+    c[1].metric("False positives", f"{counts['fp']:,}")
+    c[2].metric("False negatives", f"{counts['fn']:,}")
+    c[3].metric("True negatives", f"{counts['tn']:,}")
+    c = st.columns(4)
+    c[0].metric("Accuracy", _pct(m["accuracy"]))
+    c[1].metric("Balanced accuracy", _pct(m["balanced_accuracy"]))
+    c[2].metric("Precision", _pct(m["precision"]))
+    c[3].metric("Recall", _pct(m["recall"]))
+    fpr = counts["fp"] / max(counts["fp"] + counts["tn"], 1)
+    left, mid, right = st.columns(3)
+    left.altair_chart(charts.confusion_chart(counts))
+    mid.altair_chart(charts.roc_chart(roc_curve(y, p).to_pandas(), (fpr, _nan0(m["recall"])), m["auc"]), width="stretch")
+    prec = m["precision"] if not np.isnan(m["precision"]) else 1.0
+    right.altair_chart(charts.pr_chart(pr_curve(y, p).to_pandas(), (_nan0(m["recall"]), prec), m["positive_rate"]), width="stretch")
+    return attribute, threshold, preds
+
+
+def subgroup_view(ds: Dataset, meta: dict, attribute: str, threshold: float, preds: dict) -> None:
+    """The chosen attribute's metrics within the groups of another attribute, with the gap highlighted."""
+    default = next((a for a in ("Male", "Young", "Pale_Skin") if a in ds.attributes and a != attribute), ds.attributes[0])
+    by = st.selectbox("Split the test images by", ds.attributes, index=ds.attributes.index(default), key="clf-group-by")
+    j = meta["attributes"].index(attribute)
+    groups = ds.attribute_matrix(preds["rows"])[:, ds.attributes.index(by)]
+    table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, (f"not {by}", by), threshold)
+    frame = table.select("group", "images", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "positive_rate").to_pandas()
+    gap = frame.iloc[2]
+    st.metric(f"Accuracy gap for {attribute} between {by} and not {by}", _pct(gap["accuracy"]),
+              help="Absolute difference of the two groups' accuracies on the test split.")  # fmt: skip
+    frame["images"] = frame["images"].astype(float)
+    styled = frame.style.format(precision=3, na_rep="–").format({"images": "{:,.0f}"}, na_rep="–").apply(
+        lambda row: ["background-color: #ffe0b2; font-weight: bold" if row["group"] == "gap" else "" for _ in row], axis=1
+    )
+    st.dataframe(styled, hide_index=True, width="stretch", key="clf-subgroup-table")
+
+
+def error_gallery(ds: Dataset, meta: dict, attribute: str, threshold: float, preds: dict) -> None:
+    """The most confident false positives and false negatives at the chosen threshold."""
+    j = meta["attributes"].index(attribute)
+    errors = error_rows(preds["labels"][:, j], preds["probs"][:, j], threshold, limit=12)
+    image_ids = ds.table["image_id"].to_numpy()
+    for title, key in (("False positives (predicted yes, labelled no)", "false_positives"),
+                       ("False negatives (predicted no, labelled yes)", "false_negatives")):  # fmt: skip
+        idx = errors[key]
+        st.markdown(f"**{title}** · {len(idx)} shown")
+        rows = preds["rows"][idx]
+        image_grid(ds, [image_ids[r] for r in rows], [f"p={preds['probs'][i, j]:.2f}" for i in idx], columns=6, size=112)
+
+
+def try_it(meta: dict) -> None:
+    """Upload a photo or take one; faces found -> attribute probabilities as bars."""
+    from core.tryit import predict_photo
+
+    source = st.radio("Photo from", ["upload", "camera"], horizontal=True, key="clf-photo-source")
+    if source == "upload":
+        photo = st.file_uploader("A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="clf-photo")
+    else:
+        photo = st.camera_input("Take a photo", key="clf-camera")
+    if photo is None:
+        return
+    try:
+        model = cached.stored_model(meta["model_id"], meta["created"])
+        result = predict_photo(model, photo.getvalue())
+    except ImageError as exc:
+        st.error(str(exc))
+        return
+    except ModelFileError as exc:
+        st.error(str(exc))
+        return
+    st.caption(result.note)
+    if not result.faces:
+        st.info("Nothing to predict: no face was found in this photo.")
+        return
+    for i, face in enumerate(result.faces):
+        left, right = st.columns([1, 3])
+        left.image(face.image, caption=f"face {i + 1}", width="stretch")
+        right.altair_chart(charts.probability_bars(face.probabilities), width="stretch")
+        st.session_state[f"clf-photo-probs-{i}"] = face.probabilities
+
+
+def _pct(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f}%"
+
+
+def _nan0(v: float) -> float:
+    return 0.0 if v is None or np.isnan(v) else float(v)
+
