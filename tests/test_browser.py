@@ -37,8 +37,25 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(browser, demo_home):
-    proc, url = start_server(demo_home, ARTIFACTS / "streamlit.log")
+def browser_home(demo_home, tmp_path_factory) -> Path:
+    """A copy of the demo home whose demo has real face embeddings (Face search, classifiers need them)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("browser_home")
+    shutil.copytree(demo_home / "data" / "demo", home / "data" / "demo")
+    shutil.copytree(demo_home / "data" / OTHER_DATASET, home / "data" / OTHER_DATASET)
+    env = {**os.environ, "FACEATLAS_HOME": str(home), "FACEATLAS_CACHE": str(home / "cache")}
+    subprocess.run([sys.executable, "-m", "core", "embed", str(home / "data" / "demo"), "--name", "demo", "--json"],
+                   cwd=PROJECT, env=env, check=True, capture_output=True, timeout=600)  # fmt: skip
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(browser, browser_home):
+    proc, url = start_server(browser_home, ARTIFACTS / "streamlit.log")
     try:
         yield url
     finally:
@@ -183,6 +200,28 @@ def clustering_click_map_point(page, ds) -> None:
     assert shown and all(ds.row_of(image_id) is not None for image_id, _ in shown), shown
 
 
+def face_search_upload_photo(page, ds) -> None:
+    """Face search: upload one of the demo's photos; its own face comes back first, at distance 0."""
+    image_id = ds.table["image_id"][0]
+    identity = ds.table["identity"][0]
+    upload_file(page, "fs-upload", ds.image_path(image_id))
+    text = main_text(page)
+    assert "face(s) found" in text and "nearest faces" in text, text[-800:]
+    assert f"0.000 · {identity}" in text
+
+
+def classifiers_train_model(page, ds) -> None:
+    """Attribute classifiers: train logistic regression on the embeddings; the test metrics appear."""
+    assert "No trained model for this dataset yet" in main_text(page)
+    page.get_by_role("button", name="Train").click()
+    deadline = time.monotonic() + 180
+    while "Mean balanced accuracy" not in main_text(page) and time.monotonic() < deadline:
+        page.wait_for_timeout(1000)
+    wait_until_idle(page)
+    text = main_text(page)
+    assert "Mean balanced accuracy" in text and "Eyeglasses" in text, text[-800:]
+
+
 def metric_value(page, label: str) -> str:
     metric = page.locator('[data-testid="stMetric"]').filter(
         has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
@@ -199,14 +238,14 @@ class PageCase:
 
 STUB_MARKER = "This page is being built."
 # The page's own interaction; used as soon as its file is no longer the stub (until then the sidebar
-# picker is exercised instead). Still to write when those pages land, with the helpers above:
-#   "Attribute_classifiers": choose attributes / start a training job, assert the metrics table
-#   "Face_search": upload_file(page, "<uploader key>", <a demo face>), assert nearest faces are shown
+# picker is exercised instead).
 PAGE_INTERACTIONS: dict[str, Callable] = {
     "": home_pick_dataset,
     "Dataset": dataset_choose_attributes,
     "Attribute_relations": relations_click_cell,
+    "Attribute_classifiers": classifiers_train_model,
     "Clustering": clustering_click_map_point,
+    "Face_search": face_search_upload_photo,
 }
 
 

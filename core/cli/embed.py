@@ -8,7 +8,7 @@ import sys
 import time
 
 from core.embed_job import DEFAULT_CHUNK, embed_dataset
-from core.faces import DESCRIPTOR_BACKENDS, FaceConfig
+from core.faces import DEFAULT_BACKEND, DESCRIPTOR_BACKENDS, FaceConfig
 from core.ingest import open_dataset
 from core.jobs import ProgressReporter
 
