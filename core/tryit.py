@@ -1,17 +1,13 @@
 """Attribute probabilities for an uploaded photo or camera shot, from a stored model.
 
-`detect_faces` is the single face-detection adapter of this module (dlib directly, with the
-model files shipped in the `face_recognition_models` package); when core.faces lands it can
-be pointed there without touching anything else, as long as it returns DetectedFace items.
+Faces are found and described by core.faces (through core.search), exactly as the dataset's
+embeddings were, so embedding models see the same kind of vectors they were trained on.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -22,7 +18,6 @@ from core.pixels import image_to_array
 
 log = logging.getLogger(__name__)
 
-DETECT_MAX_SIDE = 1000  # photos are scaled down to this for the HOG detector (boxes scaled back)
 CHIP_SIZE = 150
 # A dlib face box covers brows to chin; CelebA's aligned square is about 2.2x wider, centred a bit higher.
 ALIGNED_CONTEXT = 2.2
@@ -48,46 +43,23 @@ class PhotoPrediction:
     note: str = ""
 
 
-def _models_dir() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("The face_recognition_models package is not installed, so faces cannot be detected.")
-    return Path(list(spec.submodule_search_locations)[0]) / "models"
-
-
-@functools.lru_cache(maxsize=1)
-def _dlib_models():
-    import dlib
-
-    models = _models_dir()
-    return (
-        dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
-        dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat")),
-    )
-
-
 def detect_faces(img: Image.Image, descriptors: bool = True) -> list[DetectedFace]:
-    """Faces in an RGB image, largest first: dlib HOG boxes, 5-point alignment, 150-px chip, 128-d descriptor.
+    """Faces in an RGB image, largest first, boxes in the image's pixels, with the same (mirror-averaged)
+    descriptors as the dataset's embeddings: core.faces' detector cascade, alignment and descriptor."""
+    from core import faces, search
 
-    The adapter to replace with core.faces (same return type) once that module exists.
-    """
-    import dlib
-
-    detector, predictor, encoder = _dlib_models()
-    scale = min(1.0, DETECT_MAX_SIDE / max(img.size))
-    small = img if scale == 1.0 else img.resize((round(img.width * scale), round(img.height * scale)))
-    arr = np.asarray(small, dtype=np.uint8)
-    faces = []
-    for rect in sorted(detector(arr, 1), key=lambda r: -r.area()):
-        descriptor = None
-        if descriptors:
-            shape = predictor(arr, rect)
-            chip = dlib.get_face_chip(arr, shape, size=CHIP_SIZE)
-            descriptor = np.asarray(encoder.compute_face_descriptor(chip), dtype=np.float32)
-        box = tuple(int(round(v / scale)) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
-        faces.append(DetectedFace(box, descriptor))
-    return faces
+    if descriptors:
+        found = search.faces_in_image(img)
+        boxes, vectors = found.boxes, list(found.vectors)
+        scale = found.image.width / img.width
+    else:
+        arr, scale = faces.to_array(img)
+        boxes = faces.detect_faces(arr)
+        vectors = [None] * len(boxes)
+    return [
+        DetectedFace(tuple(int(round(v / scale)) for v in box), vector)
+        for box, vector in zip(boxes, vectors)
+    ]
 
 
 def aligned_like_crop(img: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
