@@ -80,13 +80,41 @@ def binary_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5
 
 
 def attribute_metrics(
-    labels: np.ndarray, probs: np.ndarray, attributes: tuple[str, ...] | list[str], threshold: float = 0.5
+    labels: np.ndarray, probs: np.ndarray, attributes: tuple[str, ...] | list[str], threshold=0.5
 ) -> pl.DataFrame:
-    """One row per attribute with METRIC_NAMES columns; labels/probs (N, A)."""
+    """One row per attribute with METRIC_NAMES columns; labels/probs (N, A); threshold: one or one per attribute."""
     labels = np.asarray(labels).reshape(len(labels), -1)
     probs = np.asarray(probs).reshape(len(probs), -1)
-    rows = [{"attribute": a, **binary_metrics(labels[:, j], probs[:, j], threshold)} for j, a in enumerate(attributes)]
+    thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (labels.shape[1],))
+    rows = [
+        {"attribute": a, **binary_metrics(labels[:, j], probs[:, j], float(thresholds[j]))}
+        for j, a in enumerate(attributes)
+    ]
     return pl.DataFrame(rows, schema={"attribute": pl.String, **{m: pl.Float64 for m in METRIC_NAMES}})
+
+
+def balanced_thresholds(labels: np.ndarray, probs: np.ndarray, grid: int = 99) -> np.ndarray:
+    """(A,) threshold per attribute maximising balanced accuracy on (N, A) labels/probs (e.g. validation).
+
+    A model trained on imbalanced labels ranks well (high AUC) but 0.5 is the wrong cut for rare
+    attributes; the cut is chosen on validation so the test figures stay honest. 0.5 where a class is absent.
+    """
+    labels = np.asarray(labels).reshape(len(labels), -1) > 0
+    probs = np.asarray(probs).reshape(len(probs), -1)
+    cuts = np.linspace(0.01, 0.99, grid)
+    out = np.full(labels.shape[1], 0.5)
+    for j in range(labels.shape[1]):
+        y, p = labels[:, j], probs[:, j]
+        n_pos, n_neg = int(y.sum()), int((~y).sum())
+        if not n_pos or not n_neg:
+            continue
+        pred = p[:, None] >= cuts[None, :]
+        tpr = (pred & y[:, None]).sum(0) / n_pos
+        tnr = (~pred & ~y[:, None]).sum(0) / n_neg
+        score = (tpr + tnr) / 2
+        best = np.flatnonzero(score == score.max())
+        out[j] = float(cuts[best[np.argmin(np.abs(cuts[best] - 0.5))]])  # ties: closest to 0.5
+    return out
 
 
 def mean_metrics(table: pl.DataFrame) -> dict[str, float]:

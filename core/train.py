@@ -23,7 +23,7 @@ from core.classifiers import LOSSES, MODEL_FEATURES, MODELS, LogisticModel, buil
 from core.dataset import Dataset
 from core.embeddings import load_embeddings
 from core.jobs import ProgressReporter, jobs_root
-from core.metrics import attribute_metrics, mean_metrics
+from core.metrics import attribute_metrics, balanced_thresholds, mean_metrics
 from core.model_store import new_model_id, predict_torch, save_model
 from core.pixels import augment_batch, build_pixel_cache
 
@@ -188,14 +188,18 @@ def train_attribute_model(
     else:
         fitted, epochs_run = _fit_torch(inputs, labels, split, config, extra, reporter, history, history_path)
     reporter.update(0, "measuring on the test split", force=True)
+    thresholds = np.full(len(config.attributes), 0.5)
+    if config.model != "logreg" and len(split.val) and not np.array_equal(split.val, split.test):
+        thresholds = balanced_thresholds(labels[split.val], _predict(fitted, inputs, split.val))
     probs = _predict(fitted, inputs, split.test)
-    table = attribute_metrics(labels[split.test], probs, config.attributes)
+    table = attribute_metrics(labels[split.test], probs, config.attributes, thresholds)
     model_id = new_model_id(config.model, config.features)
     meta = {
         "dataset_key": ds.key, "dataset_name": ds.name, "attributes": list(config.attributes),
         "features": config.features, "model": config.model, **extra, "hyper_parameters": asdict(config),
         "metrics": {r.pop("attribute"): _clean(r) for r in table.to_dicts()},
         "mean": _clean(mean_metrics(table)), "split_note": split.note,
+        "thresholds": dict(zip(config.attributes, map(float, thresholds))),
         "rows": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
         "epochs_run": epochs_run, "history": history,
         "seconds": round(time.perf_counter() - t0, 2),

@@ -209,3 +209,15 @@ def test_training_job_reports_history_and_can_be_cancelled(clf_env):
     time.sleep(1)
     assert job_status(job_id).state == "cancelled"
     assert {m["model_id"] for m in list_models(clf_env.key)} == before  # nothing half-saved
+
+
+def test_balanced_thresholds_pick_the_cut_a_rare_attribute_needs():
+    from core.metrics import balanced_thresholds, binary_metrics
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.1).astype(np.uint8)  # rare attribute
+    p = np.clip(0.05 + 0.3 * y + rng.normal(0, 0.08, 2000), 0, 1)  # well ranked, never above 0.5
+    cut = balanced_thresholds(y[:, None], p[:, None])[0]
+    assert 0.1 < cut < 0.4
+    assert binary_metrics(y, p, cut)["balanced_accuracy"] > 0.9 > binary_metrics(y, p, 0.5)["balanced_accuracy"]
+    assert balanced_thresholds(np.zeros((5, 1)), np.full((5, 1), 0.3))[0] == 0.5  # one class only

@@ -136,6 +136,9 @@ def describe(meta: dict) -> str:
 def results(ds: Dataset, meta: dict) -> None:
     """Mean metrics, the sortable per-attribute table and the bar chart vs baselines."""
     st.caption(f"{meta['split_note']} Test images: {meta['rows']['test']:,}; trained in {meta['seconds']:.0f} s, {meta['epochs_run']} epoch(s).")
+    if any(t != 0.5 for t in meta.get("thresholds", {}).values()):
+        st.caption("Each attribute's decision threshold was chosen on the validation split (best balanced accuracy); "
+                   "the test figures below use those thresholds.")  # fmt: skip
     mean = meta["mean"]
     c = st.columns(4)
     c[0].metric("Mean accuracy", _pct(mean["accuracy"]))
@@ -191,7 +194,10 @@ def threshold_view(ds: Dataset, meta: dict) -> tuple[str, float, dict] | None:
     """Attribute + threshold slider -> confusion matrix, metrics at that threshold, ROC and PR curves."""
     preds = cached.test_predictions(meta["model_id"], meta["created"])
     attribute = st.selectbox("Attribute", meta["attributes"], key="clf-thr-attr")
-    threshold = st.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="clf-threshold")
+    chosen = meta.get("thresholds", {}).get(attribute, 0.5)
+    threshold = st.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="clf-threshold",
+                          help=f"The results table uses {chosen:.2f} for {attribute}, the cut with the best "
+                               "balanced accuracy on the validation split.")  # fmt: skip
     j = meta["attributes"].index(attribute)
     y, p = preds["labels"][:, j], preds["probs"][:, j]
     counts = confusion_counts(y, p, threshold)
