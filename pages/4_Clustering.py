@@ -6,7 +6,6 @@ from core import cached
 from core import cluster_charts as charts
 from core.errors import DatasetError
 from ui import clustering as ui
-from ui.gallery import image_grid
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Clustering · FaceAtlas", layout="wide")

@@ -17,6 +17,7 @@ from core.features import FEATURE_SPACES, FeatureSpec, load_predicted
 from core.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS
 from core.subset import Subset
 from ui.filters import subset_ui
+from ui.gallery import image_grid
 
 DEFAULT_MAX_POINTS = 5_000
 UMAP_INLINE_MAX = 10_000  # larger UMAP maps run as a background job
