@@ -16,17 +16,21 @@ def cluster_map(frame: pl.DataFrame, color: str, nominal: bool = True, lasso: bo
     """
     select = alt.selection_interval(name=SELECTION, encodings=["x", "y"]) if lasso else alt.selection_point(name=SELECTION, fields=["image_id"])
     kind = "N" if nominal else "Q"
+    sort = None
+    if color == "cluster":  # numeric order in the legend, noise last
+        names = frame["cluster"].unique().to_list()
+        sort = sorted((n for n in names if n != "noise"), key=int) + (["noise"] if "noise" in names else [])
     chart = (
         alt.Chart(frame.to_pandas())
         .mark_circle(size=28, opacity=0.75)
         .encode(
             x=alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
             y=alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
-            color=alt.Color(f"{color}:{kind}", legend=alt.Legend(columns=2, symbolLimit=40) if nominal else alt.Legend()),
+            color=alt.Color(f"{color}:{kind}", sort=sort, legend=alt.Legend(columns=2, symbolLimit=40) if nominal else alt.Legend()),
             tooltip=["image_id", "identity", "cluster"],
         )
         .add_params(select)
-        .properties(height=520)
+        .properties(height=520, width="container")
     )
     if not lasso:
         chart = chart.interactive()  # zoom/pan (a box selection uses the drag instead)

@@ -132,3 +132,30 @@ def test_page_without_embeddings_falls_back_to_attributes(cluster_home):
     assert not at.exception, at.exception
     assert at.selectbox(key="cl-space").options == ["Annotated attributes"]
     assert metric(at, "Clusters") == "8"
+
+
+def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeypatch):
+    """The job's command line (as the page builds it) writes a map under the key the page looks up.
+
+    UMAP itself is swapped for PCA here (its numba compile alone takes a minute on 2 cores);
+    what is tested is that job and page agree on rows and key.
+    """
+    import core.reduce
+    from core import cached
+    from core.__main__ import main
+    from core.cluster_store import load_map, map_key
+    from core.features import FeatureSpec
+    from core.subset import Subset
+    from ui.clustering import Choices, map_job_argv
+
+    _, ds, _, has_face = cluster_home
+    subset = Subset(partition="train")
+    choices = Choices(FeatureSpec("embeddings", model="dlib"), subset, 5000, ("none", 0, ()), "rerank", (), "umap")
+    monkeypatch.setattr(core.reduce, "map_2d", lambda X, method, seed=0, **kw: core.reduce.pca(X, 2))
+    assert main(map_job_argv(ds, choices)) == 0
+    fkey = cached.features_key(ds, choices.spec, subset, 5000, 0)
+    fm = cached.cluster_features(ds, choices.spec, subset, 5000, 0)
+    coords = load_map(ds.cache_dir, map_key(*fkey, "umap"), fm.rows)
+    assert coords is not None and coords.shape == (fm.n, 2)
+    train = ds.table["partition"].to_numpy() == "train"
+    assert fm.n == int((train & has_face).sum())
