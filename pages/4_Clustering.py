@@ -33,6 +33,7 @@ for warning in result.warnings:
 truth = ds.table["identity"].to_numpy()[fm.rows] if ds.has_identity else None
 scores = cached.cluster_scores(fkey, choices.reduction, choices.algorithm, choices.params, reduced.coords, result.labels, truth)
 ui.metrics_panel(scores)
+ui.outliers_section(ds, fm, result)
 
 st.subheader("Map")
 ui.map_section(ds, fm, fkey, choices, result)

@@ -108,6 +108,9 @@ def test_dbscan_shows_k_distance_helper_and_warns_on_a_huge_eps(cluster_home):
     at.number_input(key="cl-dbscan-eps").set_value(1.2).run()
     assert any("One cluster holds" in w.value for w in at.warning)
     assert metric(at, "Clusters") == "1"
+    at.selectbox(key="cl-algo").select("hdbscan").run()
+    assert not at.exception, at.exception
+    assert any("HDBSCAN outlier scores" in c.value for c in at.caption)
 
 
 def test_agglomerative_ward_cosine_is_corrected_and_subset_sampling_is_noted(cluster_home):
@@ -119,6 +122,7 @@ def test_agglomerative_ward_cosine_is_corrected_and_subset_sampling_is_noted(clu
     assert any("Ward linkage needs the euclidean" in w.value for w in at.warning)
     assert not at.exception, at.exception
     assert metric(at, "Clusters") == "8"
+    assert any("Dendrogram (ward linkage" in c.value for c in at.caption)  # 200 points fit on screen
     at.button(key="cl-sweep").click().run()
     assert not at.exception, at.exception
     side = frame_with(at, "algorithm")

@@ -349,3 +349,17 @@ def download_section(ds: Dataset, fm, result) -> None:
     ids = ds.table["image_id"].to_numpy()[fm.rows]
     csv = pl.DataFrame({"image_id": ids, "cluster": result.labels}).write_csv()
     st.download_button("Download the assignment (CSV)", csv, file_name=f"{ds.name}-clusters.csv", mime="text/csv", key="cl-download")
+
+
+def outliers_section(ds: Dataset, fm, result) -> None:
+    """HDBSCAN's outlier scores: how many points are clear outliers, and the most outlying faces."""
+    scores = result.outlier_scores
+    if scores is None or not len(scores):
+        return
+    strong = int((scores > 0.8).sum())
+    st.caption(f"HDBSCAN outlier scores (0 = core of a cluster, 1 = far from any): median {np.median(scores):.2f}; "
+               f"{strong:,} points score above 0.8.")  # fmt: skip
+    worst = np.argsort(-scores)[:6]
+    ids = ds.table["image_id"].to_numpy()[fm.rows[worst]]
+    with st.expander("Most outlying faces"):
+        image_grid(ds, list(ids), [f"{i} · {scores[w]:.2f}" for i, w in zip(ids, worst)], columns=6)
