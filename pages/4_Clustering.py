@@ -3,7 +3,6 @@
 import streamlit as st
 
 from core import cached
-from core import cluster_charts as charts
 from core.errors import DatasetError
 from ui import clustering as ui
 from ui.sidebar import dataset_picker, demo_banner

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import cached
 from core import cluster_charts as charts
-from core.cluster import ALGORITHMS, LINKAGES, METRICS, Param
+from core.cluster import ALGORITHMS, Param
 from core.dataset import Dataset
 from core.embeddings import list_embeddings
 from core.features import FEATURE_SPACES, FeatureSpec, load_predicted

@@ -6,7 +6,6 @@ import json
 import logging
 import time
 
-import numpy as np
 
 from core.cluster import ALGORITHMS, LINKAGES, METRICS, cluster
 from core.cluster_metrics import external_metrics, internal_metrics
