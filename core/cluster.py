@@ -152,10 +152,7 @@ def _agglomerative(X, k, distance_threshold, linkage, metric):
 def _hdbscan(X, min_cluster_size, min_samples):
     import hdbscan
 
-    model = hdbscan.HDBSCAN(
-        min_cluster_size=int(min_cluster_size), min_samples=int(min_samples) or None,
-        core_dist_n_jobs=1, approx_min_span_tree=True,
-    )  # fmt: skip
+    model = hdbscan.HDBSCAN(min_cluster_size=int(min_cluster_size), min_samples=int(min_samples) or None)
     labels = model.fit_predict(X)
     scores = np.nan_to_num(np.asarray(model.outlier_scores_, np.float64))
     return labels, scores
