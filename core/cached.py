@@ -235,3 +235,82 @@ def test_predictions(model_id: str, created: str) -> dict:
     from core.model_store import load_test_predictions
 
     return load_test_predictions(model_id)
+
+
+# ---- clustering ----
+from core import cluster as _cluster  # noqa: E402
+from core import cluster_metrics as _cluster_metrics  # noqa: E402
+from core import features as _features  # noqa: E402
+from core import reduce as _reduce  # noqa: E402
+from core.cluster_store import load_map as _load_map  # noqa: E402
+from core.cluster_store import map_key as _map_key  # noqa: E402
+from core.subset import Subset as _Subset  # noqa: E402
+
+
+def features_key(ds: Dataset, spec: _features.FeatureSpec, subset: _Subset, max_points: int, seed: int) -> tuple:
+    """Hashable key of a feature matrix: dataset, spec, subset, cap, seed and the embeddings' creation time."""
+    created = ""
+    if spec.space == "embeddings":
+        emb = current_embeddings(ds, spec.model)
+        created = str(emb.meta.get("created", "")) if emb is not None else ""
+    return (ds.key, spec, subset, int(max_points), int(seed), created)
+
+
+def cluster_features(ds: Dataset, spec: _features.FeatureSpec, subset: _Subset, max_points: int, seed: int = 0):
+    """FeatureMatrix for the page (cached per key; raises DatasetError when the space is unavailable)."""
+    return _cluster_features(features_key(ds, spec, subset, max_points, seed), ds)
+
+
+@st.cache_resource(show_spinner="Building the feature matrix…", max_entries=16)
+def _cluster_features(fkey: tuple, _ds: Dataset):
+    _, spec, subset, max_points, seed, _ = fkey
+    emb = current_embeddings(_ds, spec.model) if spec.space == "embeddings" else None
+    probs = _features.load_predicted(_ds.cache_dir) if spec.space == "predicted" else None
+    return _features.build_features(_ds, spec, subset, max_points, seed, embeddings=emb, probabilities=probs)
+
+
+@st.cache_resource(show_spinner="Reducing dimensions…", max_entries=16)
+def cluster_reduction(fkey: tuple, reduction: tuple, _X):
+    """Reduction (method, n_components, params tuple) of the feature matrix named by fkey."""
+    method, n_components, params = reduction
+    return _reduce.reduce(_X, method, n_components, seed=fkey[4], **dict(params))
+
+
+@st.cache_resource(show_spinner="Computing the 2-D map…", max_entries=16)
+def cluster_map(fkey: tuple, method: str, _X, _ds: Dataset, _rows):
+    """2-D map of the feature matrix (once per feature space); a UMAP stored by a background job is loaded."""
+    if method == "umap":
+        stored = _load_map(_ds.cache_dir, _map_key(*fkey, "umap"), _rows)
+        if stored is not None:
+            return _reduce.Reduction(stored, "umap", 2, "UMAP map computed in the background.")
+    return _reduce.map_2d(_X, method, seed=fkey[4])
+
+
+@st.cache_resource(show_spinner="Clustering…", max_entries=32)
+def clustering(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _X):
+    """Clustering of the (reduced) feature matrix; params is a sorted tuple of (name, value)."""
+    return _cluster.cluster(_X, algorithm, seed=fkey[4], **dict(params))
+
+
+@st.cache_data(show_spinner="Scoring…", max_entries=32)
+def cluster_scores(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _X, _labels, _truth) -> dict:
+    """Internal metrics and (with identities) external ones."""
+    out = {"internal": _cluster_metrics.internal_metrics(_X, _labels, seed=fkey[4])}
+    if _truth is not None:
+        out["external"] = _cluster_metrics.external_metrics(_truth, _labels)
+    return out
+
+
+@st.cache_data(show_spinner="Computing the k-distance curve…", max_entries=16)
+def k_distance_curve(fkey: tuple, reduction: tuple, k: int, _X) -> tuple:
+    """(sorted k-distances, suggested eps) for the DBSCAN helper."""
+    curve = _cluster_metrics.k_distances(_X, k, seed=fkey[4])
+    return curve, _cluster_metrics.suggest_eps(_X, k + 1, seed=fkey[4])
+
+
+@st.cache_data(show_spinner="Averaging faces…", max_entries=64)
+def cluster_faces(ds_key: str, image_ids: tuple[str, ...], _ds: Dataset) -> tuple:
+    """(mean face, first eigenface, its variance share) of these images (grayscale thumbnails)."""
+    from core.cluster_summary import gray_faces, mean_and_eigenface
+
+    return mean_and_eigenface(gray_faces([_ds.image_path(i) for i in image_ids]))

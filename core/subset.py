@@ -41,6 +41,8 @@ class Subset:
 
 def subset_mask(table: pl.DataFrame, subset: Subset) -> np.ndarray:
     """(N,) bool mask of the rows that satisfy every part of the subset."""
+    if subset.is_everything:  # a lone literal would select one row, not N
+        return np.ones(table.height, dtype=bool)
     expr = pl.lit(True)
     for attribute, value in subset.conditions:
         expr = expr & (pl.col(attribute) == value)

@@ -1,11 +1,53 @@
-"""Clustering page (being built)."""
+"""Clustering: group faces by identity embedding or by attributes, map them, score and summarise the clusters."""
 
 import streamlit as st
 
+from core import cached
+from core.errors import DatasetError
+from ui import clustering as ui
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Clustering · FaceAtlas", layout="wide")
 st.title("Clustering")
 ds = dataset_picker()
 demo_banner(ds)
-st.info("This page is being built.")
+choices = ui.sidebar(ds)
+
+try:
+    fm = cached.cluster_features(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
+    fkey = cached.features_key(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
+    reduced = cached.cluster_reduction(fkey, choices.reduction, fm.X)
+    result = cached.clustering(fkey, choices.reduction, choices.algorithm, choices.params, reduced.coords)
+except (DatasetError, ValueError) as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.caption(f"{fm.n:,} points · {len(fm.columns)} features ({ui.SPACE_LABELS[choices.spec.space].lower()}) · {choices.subset.describe()}")
+for note in (*fm.notes, reduced.note):
+    if note:
+        st.caption(note)
+for warning in result.warnings:
+    (st.warning if "One cluster holds" in warning else st.caption)(warning)
+
+truth = ds.table["identity"].to_numpy()[fm.rows] if ds.has_identity else None
+scores = cached.cluster_scores(fkey, choices.reduction, choices.algorithm, choices.params, reduced.coords, result.labels, truth)
+ui.metrics_panel(scores)
+ui.outliers_section(ds, fm, result)
+
+st.subheader("Map")
+ui.map_section(ds, fm, fkey, choices, result)
+
+if choices.algorithm == "dbscan":
+    ui.k_distance_section(fkey, choices, reduced.coords, result)
+
+st.subheader("Clusters")
+ui.cluster_table_section(ds, fm, result)
+ui.cluster_faces_section(ds, fm, result)
+ui.centroid_section(reduced.coords, result)
+if choices.algorithm == "agglomerative" and fm.n <= ui.DENDROGRAM_MAX:
+    ui.dendrogram_section(reduced.coords, dict(choices.params))
+
+st.subheader("Sweeps")
+ui.sweeps_section(fkey, choices, reduced.coords, truth)
+
+ui.download_section(ds, fm, result)

@@ -1,0 +1,131 @@
+"""`python -m core cluster DATASET --features embeddings|attributes --algo ... [--reduce ...] --json`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+
+from core.cluster import ALGORITHMS, LINKAGES, METRICS, cluster
+from core.cluster_metrics import external_metrics, internal_metrics
+from core.embeddings import load_embeddings
+from core.features import FEATURE_SPACES, WEIGHTINGS, FeatureSpec, build_features, load_predicted
+from core.ingest import open_dataset
+from core.jobs import ProgressReporter
+from core.reduce import REDUCERS, reduce
+from core.subset import Subset
+
+log = logging.getLogger(__name__)
+
+COMMAND = "cluster"
+HELP = "Cluster a dataset's faces (by embedding or attributes) and print metrics."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
+    parser.add_argument("--name", default=None, help="name to show for the dataset")
+    parser.add_argument("--features", choices=FEATURE_SPACES, default="embeddings")
+    parser.add_argument("--model", default=None, help="embedding model (default: dlib if present)")
+    parser.add_argument("--attributes", default="", help="comma-separated attributes (attribute features; default all)")
+    parser.add_argument("--weighting", choices=WEIGHTINGS, default="none")
+    parser.add_argument("--standardise", action="store_true")
+    parser.add_argument("--algo", choices=list(ALGORITHMS), default="chinese_whispers")
+    parser.add_argument("--k", type=int, default=None)
+    parser.add_argument("--eps", type=float, default=None, help="DBSCAN radius (default: from the k-distance knee)")
+    parser.add_argument("--min-samples", type=int, default=None)
+    parser.add_argument("--min-cluster-size", type=int, default=None)
+    parser.add_argument("--threshold", type=float, default=None, help="Chinese whispers / agglomerative distance threshold")
+    parser.add_argument("--linkage", choices=LINKAGES, default=None)
+    parser.add_argument("--metric", choices=METRICS, default=None)
+    parser.add_argument("--reduce", choices=[r for r in REDUCERS if r != "tsne"], default="none")
+    parser.add_argument("--components", type=float, default=None, help="PCA: n or a variance share (default 0.95); UMAP: n (default 10)")
+    parser.add_argument("--top-identities", type=int, default=0)
+    parser.add_argument("--subset-json", default=None, help="a Subset as JSON (used by the page's background jobs)")
+    parser.add_argument("--max-points", type=int, default=0, help="sample at most this many points (0 = all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-map", choices=["umap"], default=None, help="only compute and store the 2-D map the page shows")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def algorithm_params(args) -> dict:
+    """The algorithm's parameters given on the command line (others keep their defaults)."""
+    given = {"k": args.k, "eps": args.eps, "min_samples": args.min_samples, "min_cluster_size": args.min_cluster_size,
+             "linkage": args.linkage, "metric": args.metric}  # fmt: skip
+    if args.algo == "agglomerative":
+        given["distance_threshold"] = args.threshold
+    else:
+        given["threshold"] = args.threshold
+    names = {p.name for p in ALGORITHMS[args.algo].params}
+    return {k: v for k, v in given.items() if v is not None and k in names}
+
+
+def parse_subset(args) -> Subset:
+    if not args.subset_json:
+        return Subset(top_identities=args.top_identities)
+    raw = json.loads(args.subset_json)
+    return Subset(
+        tuple((str(a), int(v)) for a, v in raw.get("conditions", ())), raw.get("partition"),
+        tuple(raw.get("identities", ())), int(raw.get("top_identities", 0)),
+    )  # fmt: skip
+
+
+def save_map(ds, spec, subset, args, fm, progress: ProgressReporter) -> dict:
+    """Compute the UMAP 2-D map the page asks for and store it under the key the page looks up."""
+    from core.cluster_store import map_key
+    from core.cluster_store import save_map as store
+    from core.reduce import map_2d
+
+    emb = load_embeddings(ds.cache_dir, spec.model) if spec.space == "embeddings" else None
+    created = str(emb.meta.get("created", "")) if emb is not None else ""
+    key = map_key(ds.key, spec, subset, int(args.max_points), int(args.seed), created, "umap")
+    progress.update(0, f"UMAP of {fm.n:,} points…", total=1, force=True)
+    projection = map_2d(fm.X, "umap", seed=args.seed)
+    path = store(ds.cache_dir, key, projection.coords, fm.rows)
+    return {"map": str(path), "points": fm.n}
+
+
+def run(args) -> int:
+    progress = ProgressReporter(args.progress_file)
+    t0 = time.perf_counter()
+    ds = open_dataset(args.dataset, name=args.name)
+    attributes = tuple(a for a in args.attributes.split(",") if a)
+    spec = FeatureSpec(args.features, attributes, args.weighting, args.standardise, args.model)
+    subset = parse_subset(args)
+    emb = load_embeddings(ds.cache_dir, args.model) if args.features == "embeddings" else None
+    probs = load_predicted(ds.cache_dir) if args.features == "predicted" else None
+    fm = build_features(ds, spec, subset, args.max_points, args.seed, embeddings=emb, probabilities=probs)
+    if args.save_map:
+        result = save_map(ds, spec, subset, args, fm, progress)
+        progress.finish(result)
+        print(json.dumps(result) if args.json else f"map stored: {result['map']}")
+        return 0
+    progress.update(0, "clustering…", total=1, force=True)
+    components = args.components if args.components is not None else (0.95 if args.reduce == "pca" else 10)
+    reduced = reduce(fm.X, args.reduce, components, seed=args.seed)
+    result = cluster(reduced.coords, args.algo, seed=args.seed, **algorithm_params(args))
+    inner = internal_metrics(reduced.coords, result.labels, seed=args.seed)
+    out = {"dataset": ds.name, "points": fm.n, "algorithm": args.algo, "params": result.params,
+           "n_clusters": inner["n_clusters"], "noise_fraction": inner["noise_fraction"], "silhouette": inner["silhouette"],
+           "davies_bouldin": inner["davies_bouldin"], "calinski_harabasz": inner["calinski_harabasz"]}  # fmt: skip
+    if ds.has_identity:
+        truth = ds.table["identity"].to_numpy()[fm.rows]
+        if not any(t is None for t in truth):
+            ext = external_metrics(truth, result.labels)
+            out |= {k: ext[k] for k in ("ari", "nmi", "pairwise_f1", "bcubed_f1")}
+    out["notes"] = [*fm.notes, reduced.note, *result.warnings]
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    progress.finish({k: v for k, v in out.items() if k != "params"})
+    if args.json:
+        print(json.dumps(out, default=float))
+        return 0
+    print(f"{out['points']:,} points, {args.algo}: {out['n_clusters']} clusters, noise {out['noise_fraction']:.1%}, "
+          f"silhouette {out['silhouette'] if out['silhouette'] is None else round(out['silhouette'], 3)}")  # fmt: skip
+    for key in ("ari", "nmi", "pairwise_f1", "bcubed_f1"):
+        if key in out:
+            print(f"{key}: {out[key]:.3f}")
+    for note in out["notes"]:
+        if note:
+            print(f"note: {note}")
+    print(f"{out['seconds']} s")
+    return 0

@@ -1,0 +1,165 @@
+"""AppTests of the Clustering page on a private copy of the demo with synthetic identity embeddings saved for it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.cluster import cluster
+from core.cluster_metrics import external_metrics, internal_metrics
+from tests.conftest import PROJECT
+
+PAGE = str(PROJECT / "pages" / "4_Clustering.py")
+
+
+@pytest.fixture(scope="module")
+def cluster_home(demo_home, tmp_path_factory):
+    """A home of our own: a copy of the demo (so the shared fixture's cache stays untouched) plus embeddings."""
+    from bench.synthetic_embeddings import identity_embeddings
+    from core.embeddings import save_embeddings
+    from core.ingest import open_dataset
+
+    home = tmp_path_factory.mktemp("cluster-home")
+    shutil.copytree(demo_home / "data" / "demo", home / "data" / "demo")
+    shutil.copytree(demo_home / "data" / "demo" / "Anno", home / "data" / "annotations_only" / "Anno")
+    saved = {k: os.environ.get(k) for k in ("FACEATLAS_HOME", "FACEATLAS_CACHE")}
+    os.environ["FACEATLAS_HOME"] = str(home)
+    os.environ["FACEATLAS_CACHE"] = str(home / "cache")
+    ds = open_dataset(home / "data" / "demo", name="demo")
+    vectors = identity_embeddings(ds.table["identity"].to_numpy(), seed=4)
+    has_face = np.ones(len(vectors), bool)
+    has_face[::40] = False  # some photos without a detected face
+    save_embeddings(ds.cache_dir, "dlib", vectors, has_face, synthetic=True)
+    yield home, ds, vectors, has_face
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def metric(at, label):
+    return next(m for m in at.metric if m.label == label).value
+
+
+def frame_with(at, column):
+    """The first dataframe shown with this column (AppTest does not expose dataframe keys)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def run_page():
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_default_identity_clustering_on_embeddings(cluster_home):
+    _, ds, vectors, has_face = cluster_home
+    at = run_page()
+    assert at.selectbox(key="cl-space").value == "embeddings"
+    assert at.selectbox(key="cl-algo").value == "rerank"
+    rows = np.flatnonzero(has_face)
+    assert any(f"{len(rows):,} points" in c.value for c in at.caption)
+    assert any(f"{(~has_face).sum():,} images without a detected face" in c.value for c in at.caption)
+    truth = ds.table["identity"].to_numpy()[rows]
+    expected = cluster(vectors[rows], "rerank")
+    ext = external_metrics(truth, expected.labels)
+    assert metric(at, "Clusters") == f"{expected.n_clusters:,}"
+    assert metric(at, "Pairwise F1") == f"{ext['pairwise_f1']:.3f}"
+    assert metric(at, "BCubed F1") == f"{ext['bcubed_f1']:.3f}"
+    assert float(metric(at, "Pairwise F1")) > 0.95  # the synthetic identities are recovered
+    table = frame_with(at, "prominent attributes")
+    assert len(table) == expected.n_clusters
+    assert table["size"].sum() == len(rows)
+
+
+def test_switch_to_attributes_pca_kmeans(cluster_home):
+    _, ds, _, _ = cluster_home
+    at = run_page()
+    at.selectbox(key="cl-space").select("attributes").run()
+    at.selectbox(key="cl-algo").select("kmeans").run()
+    at.number_input(key="cl-kmeans-k").set_value(5).run()
+    at.selectbox(key="cl-reduce").select("pca").run()
+    assert not at.exception, at.exception
+    from core.reduce import pca
+
+    X = ds.attribute_matrix().astype(np.float32)
+    reduced = pca(X, 0.95)
+    assert any(f"PCA kept {reduced.n_components} components" in c.value for c in at.caption)
+    expected = cluster(reduced.coords, "kmeans", k=5)
+    inner = internal_metrics(reduced.coords, expected.labels)
+    assert metric(at, "Clusters") == "5"
+    assert metric(at, "Silhouette") == f"{inner['silhouette']:.3f}"
+    table = frame_with(at, "prominent attributes")
+    assert sorted(table["size"].to_list(), reverse=True) == sorted(np.bincount(expected.labels).tolist(), reverse=True)
+
+
+def test_dbscan_shows_k_distance_helper_and_warns_on_a_huge_eps(cluster_home):
+    at = run_page()
+    at.selectbox(key="cl-algo").select("dbscan").run()
+    assert not at.exception, at.exception
+    assert any("Suggested eps" in c.value for c in at.caption)
+    assert not any("One cluster holds" in w.value for w in at.warning)
+    at.number_input(key="cl-dbscan-eps").set_value(1.2).run()
+    assert any("One cluster holds" in w.value for w in at.warning)
+    assert metric(at, "Clusters") == "1"
+    at.selectbox(key="cl-algo").select("hdbscan").run()
+    assert not at.exception, at.exception
+    assert any("HDBSCAN outlier scores" in c.value for c in at.caption)
+
+
+def test_agglomerative_ward_cosine_is_corrected_and_subset_sampling_is_noted(cluster_home):
+    at = run_page()
+    at.number_input(key="cl-max").set_value(200).run()
+    assert any("Sampled 200 of" in c.value for c in at.caption)
+    at.selectbox(key="cl-algo").select("agglomerative").run()
+    at.selectbox(key="cl-agglomerative-metric").select("cosine").run()
+    assert any("Ward linkage needs the euclidean" in w.value for w in at.warning)
+    assert not at.exception, at.exception
+    assert metric(at, "Clusters") == "8"
+    assert any("Dendrogram (ward linkage" in c.value for c in at.caption)  # 200 points fit on screen
+    at.button(key="cl-sweep").click().run()
+    assert not at.exception, at.exception
+    side = frame_with(at, "algorithm")
+    assert {"kmeans", "hdbscan", "chinese_whispers"} <= set(side["algorithm"])
+
+
+def test_page_without_embeddings_falls_back_to_attributes(cluster_home):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["selected_dataset"] = "annotations_only"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="cl-space").options == ["Annotated attributes"]
+    assert metric(at, "Clusters") == "8"
+
+
+def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeypatch):
+    """The job's command line (as the page builds it) writes a map under the key the page looks up.
+
+    UMAP itself is swapped for PCA here (its numba compile alone takes a minute on 2 cores);
+    what is tested is that job and page agree on rows and key.
+    """
+    import core.reduce
+    from core import cached
+    from core.__main__ import main
+    from core.cluster_store import load_map, map_key
+    from core.features import FeatureSpec
+    from core.subset import Subset
+    from ui.clustering import Choices, map_job_argv
+
+    _, ds, _, has_face = cluster_home
+    subset = Subset(partition="train")
+    choices = Choices(FeatureSpec("embeddings", model="dlib"), subset, 5000, ("none", 0, ()), "rerank", (), "umap")
+    monkeypatch.setattr(core.reduce, "map_2d", lambda X, method, seed=0, **kw: core.reduce.pca(X, 2))
+    assert main(map_job_argv(ds, choices)) == 0
+    fkey = cached.features_key(ds, choices.spec, subset, 5000, 0)
+    fm = cached.cluster_features(ds, choices.spec, subset, 5000, 0)
+    coords = load_map(ds.cache_dir, map_key(*fkey, "umap"), fm.rows)
+    assert coords is not None and coords.shape == (fm.n, 2)
+    train = ds.table["partition"].to_numpy() == "train"
+    assert fm.n == int((train & has_face).sum())

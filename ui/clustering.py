@@ -1,0 +1,365 @@
+"""Widgets and result panels of the Clustering page (the page itself stays a storyboard)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import streamlit as st
+
+from core import cached
+from core import cluster_charts as charts
+from core.cluster import ALGORITHMS, Param
+from core.dataset import Dataset
+from core.embeddings import list_embeddings
+from core.features import FEATURE_SPACES, FeatureSpec, load_predicted
+from core.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS
+from core.subset import Subset
+from ui.filters import subset_ui
+from ui.gallery import image_grid
+
+DEFAULT_MAX_POINTS = 5_000
+UMAP_INLINE_MAX = 10_000  # larger UMAP maps run as a background job
+DENDROGRAM_MAX = 300
+SPACE_LABELS = {"embeddings": "Face embeddings", "attributes": "Annotated attributes", "predicted": "Predicted attributes"}
+WEIGHT_LABELS = {"none": "equal", "inverse_prevalence": "rare attributes count more (1 / prevalence)", "rarity_sqrt": "rare count a bit more (√)"}
+REDUCE_LABELS = {"none": "none", "pca": "PCA", "umap": "UMAP"}
+
+
+@dataclass(frozen=True)
+class Choices:
+    spec: FeatureSpec
+    subset: Subset
+    max_points: int
+    reduction: tuple  # (method, n_components, ((param, value), ...))
+    algorithm: str
+    params: tuple  # ((name, value), ...)
+    map_method: str
+    seed: int = 0
+
+
+def available_spaces(ds: Dataset) -> list[str]:
+    spaces = []
+    if list_embeddings(ds.cache_dir):
+        spaces.append("embeddings")
+    spaces.append("attributes")
+    if load_predicted(ds.cache_dir) is not None:
+        spaces.append("predicted")
+    return [s for s in FEATURE_SPACES if s in spaces]
+
+
+def feature_ui(ds: Dataset) -> FeatureSpec:
+    """Feature space, attribute subset and weights, standardisation."""
+    spaces = available_spaces(ds)
+    space = st.selectbox("Feature space", spaces, format_func=SPACE_LABELS.get, key="cl-space",
+                         help="Embeddings group faces by who they are; attributes by how they look (hair, glasses…).")  # fmt: skip
+    if "embeddings" not in spaces:
+        st.caption("No face embeddings yet: compute them with `python -m core embed` to cluster by identity.")
+    model = None
+    attributes: tuple[str, ...] = ()
+    weighting = "none"
+    if space == "embeddings":
+        models = list_embeddings(ds.cache_dir)
+        model = st.selectbox("Embedding model", models, key="cl-model") if len(models) > 1 else models[0]
+    else:
+        attributes = tuple(st.multiselect("Attributes (none = all)", ds.attributes, key="cl-attrs"))
+        weighting = st.selectbox("Attribute weights", list(WEIGHT_LABELS), format_func=WEIGHT_LABELS.get, key="cl-weighting")
+    standardise = st.checkbox("Standardise features", value=False, key="cl-standardise",
+                              help="Give every column zero mean and unit variance before clustering.")  # fmt: skip
+    return FeatureSpec(space, attributes, weighting, standardise, model)
+
+
+def reduction_ui() -> tuple:
+    """Reduction before clustering: none, PCA (k or 95 % variance), UMAP (components, neighbours, min_dist, metric)."""
+    method = st.selectbox("Reduce before clustering", list(REDUCE_LABELS), format_func=REDUCE_LABELS.get, key="cl-reduce")
+    if method == "pca":
+        n = int(st.number_input("PCA components (0 = keep 95 % of the variance)", 0, 512, 0, key="cl-pca-n"))
+        return ("pca", 0.95 if n == 0 else n, ())
+    if method == "umap":
+        n = int(st.number_input("UMAP components", 2, 50, 10, key="cl-umap-n"))
+        nn = int(st.number_input("UMAP neighbours", 2, 200, 15, key="cl-umap-nn"))
+        md = float(st.number_input("UMAP min_dist", 0.0, 1.0, 0.0, step=0.05, key="cl-umap-md"))
+        metric = st.selectbox("UMAP metric", UMAP_METRICS, key="cl-umap-metric")
+        return ("umap", n, (("metric", metric), ("min_dist", md), ("n_neighbors", nn)))
+    return ("none", 0, ())
+
+
+def _param_widget(algo: str, p: Param):
+    key = f"cl-{algo}-{p.name}"
+    if p.kind == "choice":
+        return st.selectbox(p.name, p.choices, index=p.choices.index(p.default), key=key, help=p.help)
+    if p.kind == "int":
+        return int(st.number_input(p.name, int(p.low), int(p.high), int(p.default), key=key, help=p.help))
+    return float(st.number_input(p.name, float(p.low), float(p.high), float(p.default), step=0.01, format="%.3f", key=key, help=p.help))
+
+
+def algorithm_ui(space: str) -> tuple[str, tuple]:
+    """Algorithm and its parameters (defaults that work: data-driven eps/threshold)."""
+    names = list(ALGORITHMS)
+    default = names.index("rerank" if space == "embeddings" else "kmeans")
+    algo = st.selectbox("Algorithm", names, index=default, format_func=lambda n: ALGORITHMS[n].label, key="cl-algo")
+    st.caption(ALGORITHMS[algo].description)
+    params = {p.name: _param_widget(algo, p) for p in ALGORITHMS[algo].params}
+    if algo == "agglomerative" and params["linkage"] == "ward" and params["metric"] != "euclidean":
+        st.warning("Ward linkage needs the euclidean metric; using euclidean.")
+        params["metric"] = "euclidean"
+    return algo, tuple(sorted(params.items()))
+
+
+def sidebar(ds: Dataset) -> Choices:
+    """All the page's choices, in the sidebar; returns plain values."""
+    with st.sidebar:
+        st.header("Clustering")
+        spec = feature_ui(ds)
+        with st.expander("Subset", expanded=False):
+            subset = subset_ui(ds, "cl-subset", top_identities=True)
+        max_points = int(st.number_input("Maximum points", 100, max(100, ds.n_images), min(DEFAULT_MAX_POINTS, max(100, ds.n_images)), step=500, key="cl-max"))
+        with st.expander("Reduction", expanded=False):
+            reduction = reduction_ui()
+        algo, params = algorithm_ui(spec.space)
+        map_method = st.selectbox("Map projection", MAP_METHODS, key="cl-map", format_func=str.upper,
+                                  help=f"t-SNE is limited to {TSNE_MAX_POINTS:,} points; UMAP over {UMAP_INLINE_MAX:,} runs in the background.")  # fmt: skip
+    return Choices(spec, subset, max_points, reduction, algo, params, map_method)
+
+
+def fmt(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def metrics_panel(scores: dict) -> None:
+    """Internal metrics as st.metric; external ones when identities exist."""
+    inner = scores["internal"]
+    cols = st.columns(5)
+    cols[0].metric("Clusters", f"{inner['n_clusters']:,}")
+    cols[1].metric("Noise", f"{inner['noise_fraction']:.1%}")
+    cols[2].metric("Silhouette", fmt(inner["silhouette"]))
+    cols[3].metric("Davies–Bouldin", fmt(inner["davies_bouldin"]))
+    cols[4].metric("Calinski–Harabasz", fmt(inner["calinski_harabasz"], 1))
+    if inner["note"]:
+        st.caption(f"Internal metrics: {inner['note']}.")
+    ext = scores.get("external")
+    if ext:
+        st.subheader("Against the true identities")
+        cols = st.columns(6)
+        for col, (label, key) in zip(cols, [("ARI", "ari"), ("NMI", "nmi"), ("Homogeneity", "homogeneity"), ("Completeness", "completeness"),
+                                            ("Pairwise F1", "pairwise_f1"), ("BCubed F1", "bcubed_f1")]):  # fmt: skip
+            col.metric(label, fmt(ext[key]))
+        st.caption(
+            f"Pairwise precision {ext['pairwise_precision']:.3f}, recall {ext['pairwise_recall']:.3f}; "
+            f"BCubed precision {ext['bcubed_precision']:.3f}, recall {ext['bcubed_recall']:.3f}. "
+            "Noise points count as clusters of their own (they lower recall, never precision)."
+        )
+
+
+def map_frame(ds: Dataset, rows: np.ndarray, coords: np.ndarray, labels: np.ndarray, color_attribute: str | None) -> pl.DataFrame:
+    """x, y, image_id, identity, cluster (str, 'noise' for -1) and optionally one attribute as 'present'/'absent'."""
+    table = ds.table[rows]
+    frame = pl.DataFrame({
+        "x": coords[:, 0], "y": coords[:, 1],
+        "image_id": table["image_id"], "identity": table["identity"].fill_null("–"),
+        "cluster": ["noise" if c < 0 else str(c) for c in labels],
+    })  # fmt: skip
+    if color_attribute:
+        frame = frame.with_columns(pl.Series(color_attribute, np.where(table[color_attribute].to_numpy() > 0, "present", "absent")))
+    return frame
+
+
+def selected_ids(event, frame: pl.DataFrame) -> list[str]:
+    """Image ids picked on the map (click: the points; box: those inside it)."""
+    try:
+        picked = event.selection.get(charts.SELECTION) if event else None
+    except AttributeError:
+        picked = None
+    if not picked:
+        return []
+    if isinstance(picked, list):
+        return [p["image_id"] for p in picked if "image_id" in p]
+    if "x" in picked and "y" in picked:
+        (x0, x1), (y0, y1) = sorted(picked["x"]), sorted(picked["y"])
+        inside = frame.filter(pl.col("x").is_between(x0, x1) & pl.col("y").is_between(y0, y1))
+        return inside["image_id"].to_list()
+    return list(picked.get("image_id", []))
+
+
+def map_job_argv(ds: Dataset, choices: Choices) -> list[str]:
+    """`python -m core cluster` arguments that compute and store the UMAP map of these choices."""
+    spec, subset = choices.spec, choices.subset
+    argv = ["cluster", str(ds.root), "--name", ds.name, "--features", spec.space, "--weighting", spec.weighting,
+            "--max-points", str(choices.max_points), "--seed", str(choices.seed), "--save-map", "umap",
+            "--subset-json", subset_json(subset)]  # fmt: skip
+    if spec.attributes:
+        argv += ["--attributes", ",".join(spec.attributes)]
+    if spec.standardise:
+        argv.append("--standardise")
+    if spec.model:
+        argv += ["--model", spec.model]
+    return argv
+
+
+def subset_json(subset: Subset) -> str:
+    import json
+
+    return json.dumps({"conditions": subset.conditions, "partition": subset.partition,
+                       "identities": subset.identities, "top_identities": subset.top_identities})  # fmt: skip
+
+
+def _map_coords(ds: Dataset, fm, fkey: tuple, choices: Choices):
+    """The 2-D map, or None (with a job panel) while a large UMAP is computed in the background."""
+    from core.cluster_store import load_map, map_key
+    from core.jobs import job_status, start_job
+    from ui.jobs import job_panel
+
+    method = choices.map_method
+    if method == "tsne" and fm.n > TSNE_MAX_POINTS:
+        st.info(f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number of points for t-SNE.")
+        method = "pca"
+    if method == "umap" and fm.n > UMAP_INLINE_MAX and load_map(ds.cache_dir, map_key(*fkey, "umap"), fm.rows) is None:
+        argv = map_job_argv(ds, choices)
+        from core.jobs import job_id_for
+
+        job_id = job_id_for("cluster-map", argv)
+        status = job_status(job_id)
+        if status is not None and not status.finished:
+            job_panel(job_id, "UMAP map")
+        elif st.button(f"Compute the UMAP map of {fm.n:,} points in the background", key="cl-umap-job"):
+            start_job("cluster-map", argv)
+            st.rerun()
+        st.caption(f"UMAP of more than {UMAP_INLINE_MAX:,} points takes minutes; the map below is PCA until it is ready.")
+        method = "pca"
+    return cached.cluster_map(fkey, method, fm.X, ds, fm.rows)
+
+
+def map_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
+    """Scatter coloured by cluster/identity/attribute; a click or box selection shows the faces beside it."""
+    projection = _map_coords(ds, fm, fkey, choices)
+    c1, c2 = st.columns([1, 1])
+    color_by = c1.selectbox("Colour by", ["cluster", "identity", "attribute"], key="cl-color")
+    attribute = c1.selectbox("Attribute", ds.attributes, key="cl-color-attr") if color_by == "attribute" else None
+    box = c2.radio("Select faces by", ["click", "box"], horizontal=True, key="cl-select-mode",
+                   help="Click points (shift-click for more) or drag a box; the faces appear beside the map.") == "box"  # fmt: skip
+    frame = map_frame(ds, fm.rows, projection.coords, result.labels, attribute)
+    color = attribute or color_by
+    left, right = st.columns([3, 2])
+    with left:
+        event = st.altair_chart(charts.cluster_map(frame, color, lasso=box), on_select="rerun", selection_mode=charts.SELECTION,
+                                key="cl-map-chart", width="stretch")  # fmt: skip
+        st.caption(f"{projection.method.upper()} map. {projection.note} Scroll to zoom, drag to pan (click mode).")
+    with right:
+        ids = selected_ids(event, frame)
+        if ids:
+            st.caption(f"{len(ids):,} faces selected" + (" (first 24 shown)" if len(ids) > 24 else ""))
+            lookup = dict(zip(frame["image_id"].to_list(), frame["cluster"].to_list()))
+            image_grid(ds, ids[:24], [f"{i} · cluster {lookup.get(i, '?')}" for i in ids[:24]], columns=4)
+        else:
+            st.caption("Select points on the map to see their faces here.")
+
+
+def k_distance_section(fkey: tuple, choices: Choices, X: np.ndarray, result) -> None:
+    """The k-distance curve with the suggested eps, to choose DBSCAN's radius."""
+    params = dict(choices.params)
+    k = max(1, int(params["min_samples"]) - 1)
+    with st.expander("Choosing eps: the k-distance curve", expanded=True):
+        curve, suggested = cached.k_distance_curve(fkey, choices.reduction, k, X)
+        st.altair_chart(charts.k_distance_chart(curve, suggested, k), width="stretch")
+        st.caption(f"Suggested eps: {suggested:.3f} (knee of the curve, capped where different identities start to link). "
+                   f"In use: {result.params['eps']:.3f}. Set eps to 0 to use the suggestion.")  # fmt: skip
+
+
+def cluster_table_section(ds: Dataset, fm, result) -> None:
+    """Size, prominent (share >= 0.8) and noisy attributes per cluster, and the cluster x attribute heatmap."""
+    from core.cluster_summary import attribute_shares, cluster_sizes, describe_clusters, shares_long
+
+    sizes = cluster_sizes(result.labels)
+    attrs = ds.attribute_matrix(fm.rows)
+    clusters, shares = attribute_shares(result.labels, attrs, ds.attributes)
+    table = describe_clusters(clusters, shares, ds.attributes, dict(zip(sizes["cluster"].to_list(), sizes["size"].to_list())))
+    noise = int((result.labels < 0).sum())
+    if noise:
+        st.caption(f"{noise:,} noise points belong to no cluster.")
+    st.dataframe(table, key="cl-table", hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)))
+    shown = clusters[:30]
+    if len(shown):
+        long = shares_long(shown, shares[: len(shown)], ds.attributes)
+        st.altair_chart(charts.heatmap(long, "attribute", "cluster", "share", "Share of each attribute in each cluster (largest 30 clusters)"),
+                        width="stretch")  # fmt: skip
+
+
+def cluster_faces_section(ds: Dataset, fm, result) -> None:
+    """Pick a cluster: a sample gallery, its mean face and first eigenface."""
+    from core.cluster_summary import MAX_FACES_PER_CLUSTER, sample_members
+
+    clusters = sorted(int(c) for c in np.unique(result.labels) if c >= 0)
+    if not clusters or not ds.has_images:
+        return
+    chosen = st.selectbox("Look at cluster", clusters, key="cl-pick-cluster")
+    members = sample_members(result.labels, chosen, MAX_FACES_PER_CLUSTER)
+    ids = ds.table["image_id"].to_numpy()[fm.rows[members]]
+    left, right = st.columns([3, 1])
+    with left:
+        image_grid(ds, list(ids[:12]), columns=6)
+    with right:
+        mean, eig, share = cached.cluster_faces(ds.key, tuple(ids), ds)
+        if mean is not None:
+            st.image(mean, caption=f"mean face of {len(ids)} images", width=128)
+        if eig is not None:
+            st.image(eig, caption=f"first eigenface ({share:.0%} of the variation)", width=128)
+
+
+def centroid_section(X: np.ndarray, result) -> None:
+    """Heatmap of distances between cluster centroids (largest 30 clusters)."""
+    from core.cluster_summary import centroid_distances
+
+    clusters, dist = centroid_distances(X, result.labels)
+    if len(clusters) < 2:
+        return
+    n = min(30, len(clusters))
+    frame = charts.distance_matrix_frame(clusters[:n], dist[:n, :n])
+    st.altair_chart(charts.heatmap(frame, "cluster_a", "cluster_b", "distance", "Distance between cluster centroids"), width="stretch")
+
+
+def dendrogram_section(X: np.ndarray, params: dict) -> None:
+    linkage, metric = params["linkage"], params["metric"]
+    st.altair_chart(charts.dendrogram_chart(X, linkage, metric), width="stretch")
+    st.caption(f"Dendrogram ({linkage} linkage, {metric}): cut it at a height to get clusters.")
+
+
+def sweeps_section(fkey: tuple, choices: Choices, X: np.ndarray, truth) -> None:
+    """Elbow + silhouette vs k, algorithms side by side at the same k, DBSCAN over eps — on a button."""
+    from core.cluster_metrics import suggest_eps
+    from core.cluster_sweeps import algorithms_side_by_side, eps_sweep, k_sweep
+
+    c1, c2 = st.columns(2)
+    k_max = int(c1.number_input("Largest k", 3, 200, 20, key="cl-sweep-kmax"))
+    k_same = int(c2.number_input("k for the side-by-side", 2, 2000, int(dict(choices.params).get("k", 8)), key="cl-sweep-k"))
+    if not st.button("Run sweeps", key="cl-sweep"):
+        st.caption("Sweeps run several clusterings; they take a few seconds on thousands of points.")
+        return
+    ks = sorted(set(np.linspace(2, k_max, min(10, k_max - 1)).astype(int)))
+    st.altair_chart(charts.elbow_chart(k_sweep(X, ks)), width="stretch")
+    side = algorithms_side_by_side(X, k_same, truth)
+    st.dataframe(side, key="cl-sweep-table", hide_index=True, width="stretch")
+    centre = suggest_eps(X, 3)
+    eps = eps_sweep(X, np.round(np.linspace(centre * 0.6, centre * 1.4, 7), 4), 3, truth)
+    st.dataframe(eps.select([c for c in ("eps", "n_clusters", "noise", "largest_share", "pairwise_f1") if c in eps.columns]),
+                 key="cl-eps-table", hide_index=True, width="stretch")  # fmt: skip
+
+
+def download_section(ds: Dataset, fm, result) -> None:
+    ids = ds.table["image_id"].to_numpy()[fm.rows]
+    csv = pl.DataFrame({"image_id": ids, "cluster": result.labels}).write_csv()
+    st.download_button("Download the assignment (CSV)", csv, file_name=f"{ds.name}-clusters.csv", mime="text/csv", key="cl-download")
+
+
+def outliers_section(ds: Dataset, fm, result) -> None:
+    """HDBSCAN's outlier scores: how many points are clear outliers, and the most outlying faces."""
+    scores = result.outlier_scores
+    if scores is None or not len(scores):
+        return
+    strong = int((scores > 0.8).sum())
+    st.caption(f"HDBSCAN outlier scores (0 = core of a cluster, 1 = far from any): median {np.median(scores):.2f}; "
+               f"{strong:,} points score above 0.8.")  # fmt: skip
+    worst = np.argsort(-scores)[:6]
+    ids = ds.table["image_id"].to_numpy()[fm.rows[worst]]
+    with st.expander("Most outlying faces"):
+        image_grid(ds, list(ids), [f"{i} · {scores[w]:.2f}" for i, w in zip(ids, worst)], columns=6)
