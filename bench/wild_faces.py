@@ -1,29 +1,17 @@
 """dlib descriptors (plain and mirror-averaged) for ../shared/real/celeba_wild_sample, for tests and benches.
 
-Pipeline: HOG detector (1 upsample) -> 5-point landmarks -> get_face_chip 150 px ->
-ResNet descriptor of the chip and of its horizontal mirror. Photos with no detected
-face get has_face False. The model files come from the face_recognition_models
-package folder (located with importlib; the package itself is never imported).
+Computed with core.faces, as the app computes them; photos with no detected face get has_face False.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
 import numpy as np
 
-from core.images import ImageError, open_rgb
 
 log = logging.getLogger(__name__)
-
-
-def _model_dir() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("face_recognition_models is not installed (pip install face_recognition_models).")
-    return Path(spec.submodule_search_locations[0]) / "models"
 
 
 def read_identities(folder: Path) -> tuple[list[str], list[str]]:
@@ -40,35 +28,20 @@ def read_identities(folder: Path) -> tuple[list[str], list[str]]:
 def wild_descriptors(folder: Path, names: list[str], mirror: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(plain (N,128) float32, mirror-averaged (N,128) float32, has_face (N,) bool) for the named photos.
 
-    Mirror-averaged: the mean of the descriptors of the face chip and of its horizontal mirror
-    (mirror=False skips the mirror and returns the plain descriptors twice, at half the cost).
+    Faces come from core.faces (detector cascade, 5-point chip, the project's descriptor backend) so
+    benches and tests measure what the app computes. Mirror-averaged: the mean of the descriptors of the
+    chip and of its horizontal mirror (mirror=False returns the plain descriptors twice, at half the cost).
     """
-    import dlib
+    from core import faces
 
-    models = _model_dir()
-    detector = dlib.get_frontal_face_detector()
-    shape = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
-    net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
-    plain = np.zeros((len(names), 128), np.float32)
-    mirrored = np.zeros((len(names), 128), np.float32)
-    has_face = np.zeros(len(names), bool)
-    for i, name in enumerate(names):
-        try:
-            img = np.asarray(open_rgb(folder / name))
-        except ImageError as exc:
-            log.warning("%s", exc)
-            continue
-        boxes = detector(img, 1)
-        if not boxes:
-            continue
-        box = max(boxes, key=lambda r: r.width() * r.height())
-        chip = dlib.get_face_chip(img, shape(img, box), size=150)
-        flipped = np.ascontiguousarray(chip[:, ::-1])
-        a = np.asarray(net.compute_face_descriptor(chip))
-        b = np.asarray(net.compute_face_descriptor(flipped)) if mirror else a
-        plain[i] = a
-        mirrored[i] = (a + b) / 2  # kept at dlib's scale so the usual thresholds (0.5, 0.6) still apply
-        has_face[i] = True
+    results = [faces.process_image(folder / name) for name in names]
+    has_face = np.array([r.has_face for r in results], dtype=bool)
+    plain = np.zeros((len(names), faces.DESCRIPTOR_DIM), np.float32)
+    mirrored = np.zeros_like(plain)
+    if has_face.any():
+        chips = np.stack([r.chip for r in results if r.has_face])
+        plain[has_face] = faces.describe_chips(chips, mirror=False)
+        mirrored[has_face] = faces.describe_chips(chips, mirror=True) if mirror else plain[has_face]
     return plain, mirrored, has_face
 
 
