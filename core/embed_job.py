@@ -218,7 +218,9 @@ def _run_chunks(ds, spans, todo, workers, config, backend):
         for index in todo:
             yield index, embed_paths(_chunk_paths(ds, *spans[index]), ds.aligned, config, backend)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("fork")) as pool:
+    # forkserver, not fork: a parent that already ran torch (a test process, a notebook) would hand its
+    # workers a locked OpenMP thread pool and they would hang.
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("forkserver")) as pool:
         futures = {
             pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo
         }
