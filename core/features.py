@@ -105,13 +105,6 @@ def probability_features(
     return weighted_attributes(P, attribute_weights(P, spec.weighting)), tuple(chosen)
 
 
-def subset_row_indices(ds: Dataset, subset: Subset) -> np.ndarray:
-    """Row indices of the subset (int64, ascending); every row when the subset filters nothing."""
-    if subset.is_everything:  # subset_rows' pl.lit(True) selects a single row when nothing else is in the expression
-        return np.arange(ds.n_images, dtype=np.int64)
-    return subset_rows(ds, subset)
-
-
 def build_features(
     ds: Dataset,
     spec: FeatureSpec,
@@ -124,7 +117,7 @@ def build_features(
     """The feature matrix of the subset (sampled to max_points), per spec; raises DatasetError when impossible."""
     if spec.space not in FEATURE_SPACES:
         raise ValueError(f"Unknown feature space {spec.space!r}; choose one of {', '.join(FEATURE_SPACES)}.")
-    rows = subset_row_indices(ds, subset)
+    rows = subset_rows(ds, subset)
     if not len(rows):
         raise DatasetError(f"No images match the filter ({subset.describe()}); loosen it.")
     notes: list[str] = []
@@ -132,7 +125,7 @@ def build_features(
         if embeddings is None:
             raise DatasetError("This dataset has no face embeddings yet: compute them on the Face search page or with `python -m core embed`.")
         rows = rows[embeddings.has_face[rows]] if len(rows) else rows
-        dropped = len(subset_row_indices(ds, subset)) - len(rows)
+        dropped = len(subset_rows(ds, subset)) - len(rows)
         if dropped:
             notes.append(f"{dropped:,} images without a detected face were left out.")
         rows, note = sample_rows(rows, max_points, seed)

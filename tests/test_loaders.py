@@ -257,3 +257,11 @@ def test_real_celeba_annotations(tmp_path, isolated_cache):
     # A direct reading of the first data line agrees with the table.
     first = (REAL_ANNOTATIONS / "list_attr_celeba.txt").read_text().splitlines()[2].split()
     assert [int(int(v) > 0) for v in first[1:]] == [int(x) for x in ds.attribute_matrix()[0]]
+
+
+def test_empty_subset_selects_every_row(tmp_path, isolated_cache):
+    from core.subset import Subset, subset_rows
+
+    ds = ingest(write_celeba(tmp_path / "c"))
+    assert subset_rows(ds, Subset()).tolist() == [0, 1, 2, 3]
+    assert subset_rows(ds, Subset(conditions=(("Male", 1),))).tolist() == [1, 2]
