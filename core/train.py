@@ -40,7 +40,7 @@ class TrainConfig:
     model: str = "logreg"  # logreg | mlp | cnn
     attributes: tuple[str, ...] = ()
     epochs: int = 10
-    image_size: int = 64
+    image_size: int = 80  # 80 px: the demo's drawn details (smiles, eyes) survive; see docs/bench/classify.md
     loss: str = "bce"  # bce | cosine | mse
     pos_weight: bool = False
     batch_size: int = 32

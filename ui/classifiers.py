@@ -53,7 +53,7 @@ def train_form(ds: Dataset) -> TrainRequest | None:
                             help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.")  # fmt: skip
     with c3:
         epochs = int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs"))
-        image_size = st.select_slider("Image size (px)", IMAGE_SIZES, value=64, key="clf-image-size", disabled=features != "pixels")
+        image_size = st.select_slider("Image size (px)", IMAGE_SIZES, value=80, key="clf-image-size", disabled=features != "pixels")
         pos_weight = st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight")
         augment = st.checkbox("Augment images (flip, small rotation/shift/zoom)", key="clf-augment", disabled=features != "pixels",
                               help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.")  # fmt: skip

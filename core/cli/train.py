@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", choices=tuple(MODELS), default="logreg")
     parser.add_argument("--attributes", default="", help="comma-separated attribute names (default: all)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--image-size", type=int, default=64, choices=IMAGE_SIZES)
+    parser.add_argument("--image-size", type=int, default=80, choices=IMAGE_SIZES)
     parser.add_argument("--loss", choices=tuple(LOSSES), default="bce")
     parser.add_argument("--pos-weight", action="store_true", help="weight positives by negatives/positives per attribute")
     parser.add_argument("--augment", action="store_true", help="augment CNN batches: flip, small rotation, shift, zoom")
