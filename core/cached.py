@@ -38,10 +38,6 @@ def _dataset(path: str, name: str, signature: tuple) -> Dataset:
     return ingest.ingest(Path(path), name)
 
 
-def embedding_models(ds_key: str, _ds: Dataset) -> list[str]:
-    return list_embeddings(_ds.cache_dir)
-
-
 @st.cache_resource(show_spinner="Loading embeddings…", max_entries=8)
 def embeddings(ds_key: str, model: str, _ds: Dataset, created: str = "") -> Embeddings | None:
     """Embedding matrix of a dataset (memory-mapped, shared by all sessions)."""
@@ -109,10 +105,6 @@ def face_index(ds: Dataset, model: str | None = None):
 @st.cache_resource(max_entries=8, show_spinner=False)
 def attribute_matrix(ds_key: str, _ds: Dataset):
     """(N, A) uint8 attribute matrix of the whole dataset, shared read-only by all sessions."""
-    import numpy as np
-
-    if not _ds.attributes:  # polars gives (0, 0) for a frame without columns; keep one row per image
-        return np.zeros((_ds.n_images, 0), dtype=np.uint8)
     matrix = _ds.attribute_matrix()
     matrix.flags.writeable = False
     return matrix

@@ -16,4 +16,3 @@ CELEBA_IMAGES = 202_599
 CELEBA_IDENTITIES = 10_177
 # Aligned crops (img_align_celeba) are 178 wide, 218 high.
 ALIGNED_SIZE = (178, 218)
-PARTITION_NAMES = {0: "train", 1: "val", 2: "test"}

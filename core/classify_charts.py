@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from core.celeba import CELEBA_ATTRIBUTES
-from core.celeba_published import PUBLISHED_COLUMNS, published_accuracy
+from core.celeba_published import published_accuracy
 
 TABLE_COLUMNS = (
     "accuracy", "balanced_accuracy", "majority_accuracy", "precision", "recall", "f1", "auc",

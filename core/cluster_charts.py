@@ -104,8 +104,3 @@ def dendrogram_chart(X: np.ndarray, linkage: str = "ward", metric: str = "euclid
     )
 
 
-def sweep_bars(frame: pl.DataFrame, value: str, category: str = "algorithm") -> alt.Chart:
-    """Bars of one metric per algorithm (or eps)."""
-    return alt.Chart(frame.to_pandas()).mark_bar().encode(
-        x=alt.X(f"{category}:N", sort=None, title=None), y=alt.Y(f"{value}:Q"), tooltip=[category, alt.Tooltip(f"{value}:Q", format=".3f")]
-    ).properties(height=220)

@@ -266,13 +266,6 @@ def aligned_box(arr: np.ndarray) -> tuple[int, int, int, int]:
     return (round(l * sx), round(t * sy), round(r * sx), round(b * sy))
 
 
-def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """Intersection over union of two (left, top, right, bottom) boxes."""
-    inter = _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
-    union = _area(a) + _area(b) - inter
-    return inter / union if union else 0.0
-
-
 def process_array(arr: np.ndarray, aligned: bool = False, config: FaceConfig = FaceConfig()) -> FaceResult:
     """Find the largest face in an (H,W,3) uint8 array and cut its chip (no descriptor yet).
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from core.celeba import CELEBA_ATTRIBUTES, PARTITION_NAMES
+from core.celeba import CELEBA_ATTRIBUTES
 from core.errors import DatasetError
 from core.paths import IMAGE_EXTENSIONS, is_image_file
 

@@ -168,5 +168,3 @@ def load_test_predictions(model_id: str) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def delete_model(model_id: str) -> None:
-    shutil.rmtree(_folder(model_id), ignore_errors=True)

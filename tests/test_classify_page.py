@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from core.metrics import confusion_counts, subgroup_metrics

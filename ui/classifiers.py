@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import cached
 from core import classify_charts as charts
+from core.celeba_published import PUBLISHED_COLUMNS
 from core.classifiers import FEATURES, LOSSES, MODEL_FEATURES, MODELS
 from core.dataset import Dataset
 from core.embeddings import list_embeddings
@@ -151,7 +152,7 @@ def results(ds: Dataset, meta: dict) -> None:
     st.altair_chart(charts.accuracy_bars(frame), width="stretch")
     if published:
         note = " (they are for the real CelebA; the demo's faces are drawn, so compare with care)" if ds.is_demo else ""
-        st.caption(f"Published CelebA accuracies{note}: {', '.join(charts.PUBLISHED_COLUMNS)}.")
+        st.caption(f"Published CelebA accuracies{note}: {', '.join(PUBLISHED_COLUMNS)}.")
     if meta.get("history"):
         with st.expander("Training curves"):
             st.altair_chart(charts.history_chart(meta["history"]))

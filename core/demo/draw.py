@@ -95,11 +95,6 @@ def _grid() -> tuple[np.ndarray, np.ndarray]:
     return ys, xs
 
 
-def _smooth(edge: np.ndarray) -> np.ndarray:
-    """Signed distance-like value (>0 inside) to a 0..1 coverage with a soft rim."""
-    return np.clip(edge + 0.5, 0.0, 1.0)
-
-
 def _box(cx: float, cy: float, rx: float, ry: float) -> tuple[slice, slice]:
     y0, y1 = int(max(0, cy - ry - 3)), int(min(HEIGHT, cy + ry + 4))
     x0, x1 = int(max(0, cx - rx - 3)), int(min(WIDTH, cx + rx + 4))
