@@ -13,6 +13,10 @@ REDUCERS = ("none", "pca", "umap", "tsne")
 MAP_METHODS = ("pca", "umap", "tsne")
 TSNE_MAX_POINTS = 5_000  # t-SNE is O(n log n) but slow in practice; larger inputs are sampled
 UMAP_METRICS = ("euclidean", "cosine", "manhattan")
+# Spectral initialisation lays out each connected piece of the neighbour graph separately: on the
+# 202,599-point stand-in (thousands of pieces, one per identity) it took 3 of UMAP's 4.5 minutes.
+# PCA initialisation gave the same map quality there (10-NN identity agreement 0.9925 vs 0.9926).
+UMAP_SPECTRAL_MAX_POINTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,10 @@ def umap(
     X: np.ndarray, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
     metric: str = "euclidean", seed: int | None = 0,
 ) -> Reduction:  # fmt: skip
-    """UMAP (umap-learn). seed=None lets it run in parallel (faster, not reproducible)."""
+    """UMAP (umap-learn). seed=None lets it run in parallel (faster, not reproducible).
+
+    Spectral initialisation up to UMAP_SPECTRAL_MAX_POINTS points, PCA initialisation beyond.
+    """
     import umap as umap_learn
 
     if metric not in UMAP_METRICS:
@@ -56,6 +63,7 @@ def umap(
     model = umap_learn.UMAP(
         n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
         random_state=seed, low_memory=True, n_jobs=1 if seed is not None else -1,
+        init="spectral" if len(X) <= UMAP_SPECTRAL_MAX_POINTS else "pca",
     )  # fmt: skip
     Y = model.fit_transform(X).astype(np.float32)
     return Reduction(Y, "umap", n_components, f"UMAP to {n_components}-D ({n_neighbors} neighbours, min_dist {min_dist}, {metric}).")

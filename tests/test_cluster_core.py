@@ -18,7 +18,7 @@ from core.reduce import map_2d, pca, reduce
 
 def blobs(n_per=30, centres=((0, 0), (5, 0), (0, 5)), spread=0.3, seed=0):
     rng = np.random.default_rng(seed)
-    X = np.concatenate([rng.normal(c, spread, (n_per, 2)) for c in centres]).astype(np.float32)
+    X = np.concatenate([rng.normal(c, spread, (n_per, len(c))) for c in centres]).astype(np.float32)
     return X, np.repeat(np.arange(len(centres)), n_per)
 
 
@@ -202,6 +202,19 @@ def test_tsne_map_is_capped():
         map_2d(np.zeros((6000, 3), np.float32), "tsne")
 
 
+@pytest.mark.parametrize("spectral_max", [10_000, 50])
+def test_umap_map_keeps_separated_groups_apart_with_either_initialisation(monkeypatch, spectral_max):
+    import core.reduce as reduce_module
+
+    monkeypatch.setattr(reduce_module, "UMAP_SPECTRAL_MAX_POINTS", spectral_max)  # 50: PCA initialisation
+    X, truth = blobs(n_per=60, centres=((0, 0, 0), (8, 0, 0), (0, 8, 0)))
+    coords = map_2d(X, "umap", seed=0).coords
+    centres = np.array([coords[truth == g].mean(0) for g in range(3)])
+    spread = max(np.linalg.norm(coords[truth == g] - centres[g], axis=1).max() for g in range(3))
+    gaps = [np.linalg.norm(centres[a] - centres[b]) for a, b in itertools.combinations(range(3), 2)]
+    assert min(gaps) > spread
+
+
 # ---- summaries ----
 def test_cluster_summaries_against_manual_counts():
     labels = np.array([0, 0, 0, 0, 0, 1, 1, -1])
@@ -229,3 +242,57 @@ def test_mean_face_and_eigenface():
     assert mean.shape == (64, 64) and mean.dtype == np.uint8
     assert share > 0.99  # one direction of variation
     assert eig.ravel()[:100].min() > eig.ravel()[200:].max()  # the eigenface lights up exactly the varying pixels
+
+
+# ---- HDBSCAN's k-NN spanning tree (used beyond HDBSCAN_EXACT_MAX_POINTS) against the exact library ----
+
+
+def _identity_like(n_groups=300, dim=10, seed=3):
+    """Groups of 1-30 points of uneven spread in dim-D, plus scattered points: many components to link."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 31, n_groups)
+    centres = rng.normal(0, 4, (n_groups, dim))
+    spread = rng.uniform(0.05, 0.6, n_groups)
+    X = np.concatenate([rng.normal(c, s, (m, dim)) for c, s, m in zip(centres, spread, sizes)])
+    return np.concatenate([X, rng.uniform(-10, 10, (100, dim))])
+
+
+@pytest.mark.parametrize("min_cluster_size,min_samples", [(5, None), (10, None), (5, 2)])
+def test_knn_tree_hdbscan_matches_the_exact_library(min_cluster_size, min_samples):
+    import hdbscan
+    from sklearn.metrics import adjusted_rand_score
+
+    from core.hdbscan_knn import hdbscan_knn
+
+    X = _identity_like()
+    exact = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples).fit(X)
+    labels, scores = hdbscan_knn(X, min_cluster_size, min_samples)
+    assert labels.max() + 1 == exact.labels_.max() + 1
+    assert adjusted_rand_score(exact.labels_, labels) > 0.98
+    assert np.corrcoef(scores, np.nan_to_num(exact.outlier_scores_))[0, 1] > 0.95
+
+
+def test_knn_tree_is_one_spanning_tree_with_minimal_links():
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    from core.hdbscan_knn import NEIGHBOURS, knn_forest, link_components
+
+    X = _identity_like(n_groups=40, seed=5)
+    core, forest = knn_forest(X, 5, NEIGHBOURS)
+    tree = link_components(X, core, forest)
+    assert len(tree) == len(X) - 1
+    mutual = np.maximum(np.maximum(cdist(X, X), core[:, None]), core[None, :])
+    np.fill_diagonal(mutual, 0)
+    exact_total = minimum_spanning_tree(mutual).sum()
+    assert tree[:, 2].sum() == pytest.approx(exact_total, rel=0.01)
+
+
+def test_large_hdbscan_inputs_use_the_knn_tree_and_say_so(monkeypatch):
+    import core.cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "HDBSCAN_EXACT_MAX_POINTS", 50)
+    X, truth = blobs()
+    result = cluster(X, "hdbscan", min_cluster_size=5)
+    assert result.n_clusters == 3
+    assert any("nearest neighbours" in w for w in result.warnings)
