@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,19 @@ class Subset:
         if self.top_identities:
             parts.append(f"top {self.top_identities} identities")
         return ", ".join(parts) or "all images"
+
+    def to_json(self) -> str:
+        """JSON for a background job's command line (Subset.from_json reads it back)."""
+        return json.dumps({"conditions": self.conditions, "partition": self.partition,
+                           "identities": self.identities, "top_identities": self.top_identities})  # fmt: skip
+
+    @classmethod
+    def from_json(cls, text: str) -> Subset:
+        raw = json.loads(text)
+        return cls(
+            tuple((str(a), int(v)) for a, v in raw.get("conditions", ())), raw.get("partition"),
+            tuple(str(i) for i in raw.get("identities", ())), int(raw.get("top_identities", 0)),
+        )  # fmt: skip
 
 
 def subset_mask(table: pl.DataFrame, subset: Subset) -> np.ndarray:

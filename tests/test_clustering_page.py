@@ -150,15 +150,15 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     from core.cluster_store import load_map, map_key
     from core.features import FeatureSpec
     from core.subset import Subset
-    from ui.clustering import Choices, map_job_argv
+    from core.cluster_map import map_job_argv
 
     _, ds, _, has_face = cluster_home
     subset = Subset(partition="train")
-    choices = Choices(FeatureSpec("embeddings", model="dlib"), subset, 5000, ("none", 0, ()), "rerank", (), "umap")
+    spec = FeatureSpec("embeddings", model="dlib")
     monkeypatch.setattr(core.reduce, "map_2d", lambda X, method, seed=0, **kw: core.reduce.pca(X, 2))
-    assert main(map_job_argv(ds, choices)) == 0
-    fkey = cached.features_key(ds, choices.spec, subset, 5000, 0)
-    fm = cached.cluster_features(ds, choices.spec, subset, 5000, 0)
+    assert main(map_job_argv(ds, spec, subset, 5000, 0)) == 0
+    fkey = cached.features_key(ds, spec, subset, 5000, 0)
+    fm = cached.cluster_features(ds, spec, subset, 5000, 0)
     coords = load_map(ds.cache_dir, map_key(*fkey, "umap"), fm.rows)
     assert coords is not None and coords.shape == (fm.n, 2)
     train = ds.table["partition"].to_numpy() == "train"

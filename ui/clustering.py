@@ -11,6 +11,7 @@ import streamlit as st
 from core import cached
 from core import cluster_charts as charts
 from core.cluster import ALGORITHMS, Param
+from core.cluster_map import map_frame, map_job_argv, picked_image_ids
 from core.dataset import Dataset
 from core.embeddings import list_embeddings
 from core.features import FEATURE_SPACES, FeatureSpec, load_predicted
@@ -152,56 +153,13 @@ def metrics_panel(scores: dict) -> None:
         )
 
 
-def map_frame(ds: Dataset, rows: np.ndarray, coords: np.ndarray, labels: np.ndarray, color_attribute: str | None) -> pl.DataFrame:
-    """x, y, image_id, identity, cluster (str, 'noise' for -1) and optionally one attribute as 'present'/'absent'."""
-    table = ds.table[rows]
-    frame = pl.DataFrame({
-        "x": coords[:, 0], "y": coords[:, 1],
-        "image_id": table["image_id"], "identity": table["identity"].fill_null("–"),
-        "cluster": ["noise" if c < 0 else str(c) for c in labels],
-    })  # fmt: skip
-    if color_attribute:
-        frame = frame.with_columns(pl.Series(color_attribute, np.where(table[color_attribute].to_numpy() > 0, "present", "absent")))
-    return frame
-
-
 def selected_ids(event, frame: pl.DataFrame) -> list[str]:
     """Image ids picked on the map (click: the points; box: those inside it)."""
     try:
         picked = event.selection.get(charts.SELECTION) if event else None
     except AttributeError:
         picked = None
-    if not picked:
-        return []
-    if isinstance(picked, list):
-        return [p["image_id"] for p in picked if "image_id" in p]
-    if "x" in picked and "y" in picked:
-        (x0, x1), (y0, y1) = sorted(picked["x"]), sorted(picked["y"])
-        inside = frame.filter(pl.col("x").is_between(x0, x1) & pl.col("y").is_between(y0, y1))
-        return inside["image_id"].to_list()
-    return list(picked.get("image_id", []))
-
-
-def map_job_argv(ds: Dataset, choices: Choices) -> list[str]:
-    """`python -m core cluster` arguments that compute and store the UMAP map of these choices."""
-    spec, subset = choices.spec, choices.subset
-    argv = ["cluster", str(ds.root), "--name", ds.name, "--features", spec.space, "--weighting", spec.weighting,
-            "--max-points", str(choices.max_points), "--seed", str(choices.seed), "--save-map", "umap",
-            "--subset-json", subset_json(subset)]  # fmt: skip
-    if spec.attributes:
-        argv += ["--attributes", ",".join(spec.attributes)]
-    if spec.standardise:
-        argv.append("--standardise")
-    if spec.model:
-        argv += ["--model", spec.model]
-    return argv
-
-
-def subset_json(subset: Subset) -> str:
-    import json
-
-    return json.dumps({"conditions": subset.conditions, "partition": subset.partition,
-                       "identities": subset.identities, "top_identities": subset.top_identities})  # fmt: skip
+    return picked_image_ids(picked, frame)
 
 
 def _map_coords(ds: Dataset, fm, fkey: tuple, choices: Choices):
@@ -215,7 +173,7 @@ def _map_coords(ds: Dataset, fm, fkey: tuple, choices: Choices):
         st.info(f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number of points for t-SNE.")
         method = "pca"
     if method == "umap" and fm.n > UMAP_INLINE_MAX and load_map(ds.cache_dir, map_key(*fkey, "umap"), fm.rows) is None:
-        argv = map_job_argv(ds, choices)
+        argv = map_job_argv(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
         from core.jobs import job_id_for
 
         job_id = job_id_for("cluster-map", argv)

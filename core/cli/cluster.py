@@ -63,11 +63,7 @@ def algorithm_params(args) -> dict:
 def parse_subset(args) -> Subset:
     if not args.subset_json:
         return Subset(top_identities=args.top_identities)
-    raw = json.loads(args.subset_json)
-    return Subset(
-        tuple((str(a), int(v)) for a, v in raw.get("conditions", ())), raw.get("partition"),
-        tuple(raw.get("identities", ())), int(raw.get("top_identities", 0)),
-    )  # fmt: skip
+    return Subset.from_json(args.subset_json)
 
 
 def save_map(ds, spec, subset, args, fm, progress: ProgressReporter) -> dict:

@@ -1,0 +1,50 @@
+"""The Clustering page's 2-D map as data: the points' table, what a selection picked, the job that computes it."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from core.dataset import Dataset
+from core.features import FeatureSpec
+from core.subset import Subset
+
+
+def map_frame(ds: Dataset, rows: np.ndarray, coords: np.ndarray, labels: np.ndarray, color_attribute: str | None) -> pl.DataFrame:
+    """x, y, image_id, identity, cluster (str, 'noise' for -1) and optionally one attribute as 'present'/'absent'."""
+    table = ds.table[rows]
+    frame = pl.DataFrame({
+        "x": coords[:, 0], "y": coords[:, 1],
+        "image_id": table["image_id"], "identity": table["identity"].fill_null("–"),
+        "cluster": ["noise" if c < 0 else str(c) for c in labels],
+    })  # fmt: skip
+    if color_attribute:
+        frame = frame.with_columns(pl.Series(color_attribute, np.where(table[color_attribute].to_numpy() > 0, "present", "absent")))
+    return frame
+
+
+def picked_image_ids(picked, frame: pl.DataFrame) -> list[str]:
+    """Image ids a map selection picked: a list of clicked points, or an {x: [..], y: [..]} box."""
+    if not picked:
+        return []
+    if isinstance(picked, list):
+        return [p["image_id"] for p in picked if "image_id" in p]
+    if "x" in picked and "y" in picked:
+        (x0, x1), (y0, y1) = sorted(picked["x"]), sorted(picked["y"])
+        inside = frame.filter(pl.col("x").is_between(x0, x1) & pl.col("y").is_between(y0, y1))
+        return inside["image_id"].to_list()
+    return list(picked.get("image_id", []))
+
+
+def map_job_argv(ds: Dataset, spec: FeatureSpec, subset: Subset, max_points: int, seed: int) -> list[str]:
+    """`python -m core cluster` arguments that compute and store the UMAP map of these points."""
+    argv = ["cluster", str(ds.root), "--name", ds.name, "--features", spec.space, "--weighting", spec.weighting,
+            "--max-points", str(max_points), "--seed", str(seed), "--save-map", "umap",
+            "--subset-json", subset.to_json()]  # fmt: skip
+    if spec.attributes:
+        argv += ["--attributes", ",".join(spec.attributes)]
+    if spec.standardise:
+        argv.append("--standardise")
+    if spec.model:
+        argv += ["--model", spec.model]
+    return argv
