@@ -9,14 +9,25 @@ from core.dataset import Dataset
 from core.features import FeatureSpec
 from core.subset import Subset
 
+MAP_DRAW_MAX = 20_000  # points drawn on the map; beyond, a browser redraws ~10 MB of JSON on every interaction
+
+
+def drawn_positions(n: int, seed: int = 0, limit: int | None = None) -> np.ndarray:
+    """Sorted positions of the points to draw: all of them, or a seeded sample of `limit` (MAP_DRAW_MAX)."""
+    limit = MAP_DRAW_MAX if limit is None else limit
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
 
 def map_frame(ds: Dataset, rows: np.ndarray, coords: np.ndarray, labels: np.ndarray, color_attribute: str | None) -> pl.DataFrame:
     """x, y, image_id, identity, cluster (str, 'noise' for -1) and optionally one attribute as 'present'/'absent'."""
     table = ds.table[rows]
+    names = np.where(labels < 0, "noise", labels.astype(str))
     frame = pl.DataFrame({
         "x": coords[:, 0], "y": coords[:, 1],
         "image_id": table["image_id"], "identity": table["identity"].fill_null("–"),
-        "cluster": ["noise" if c < 0 else str(c) for c in labels],
+        "cluster": names.tolist(),
     })  # fmt: skip
     if color_attribute:
         frame = frame.with_columns(pl.Series(color_attribute, np.where(table[color_attribute].to_numpy() > 0, "present", "absent")))

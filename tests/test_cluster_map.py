@@ -55,3 +55,12 @@ def test_map_job_argv_carries_every_feature_choice():
     assert pairs["--max-points"] == "3000" and pairs["--seed"] == "7" and pairs["--save-map"] == "umap"
     assert Subset.from_json(argv[argv.index("--subset-json") + 1]) == Subset(partition="test")
     assert argv[argv.index("--attributes") + 1] == "Smiling,Male" and "--standardise" in argv
+
+
+def test_large_maps_draw_a_seeded_sample_and_small_ones_everything():
+    from core.cluster_map import drawn_positions
+
+    assert drawn_positions(50, limit=100).tolist() == list(range(50))
+    picked = drawn_positions(1000, seed=3, limit=100)
+    assert len(picked) == len(np.unique(picked)) == 100 and (np.diff(picked) > 0).all() and picked.max() < 1000
+    assert (drawn_positions(1000, seed=3, limit=100) == picked).all()

@@ -163,3 +163,14 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     assert coords is not None and coords.shape == (fm.n, 2)
     train = ds.table["partition"].to_numpy() == "train"
     assert fm.n == int((train & has_face).sum())
+
+
+def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatch):
+    import core.cluster_map
+
+    _, _, _, has_face = cluster_home
+    monkeypatch.setattr(core.cluster_map, "MAP_DRAW_MAX", 100)
+    at = run_page()
+    n = int(has_face.sum())
+    assert any(f"Drawing a sample of 100 of the {n:,} points" in c.value for c in at.caption)
+    assert frame_with(at, "prominent attributes")["size"].sum() == n

@@ -11,7 +11,7 @@ import streamlit as st
 from core import cached
 from core import cluster_charts as charts
 from core.cluster import ALGORITHMS, Param
-from core.cluster_map import map_frame, map_job_argv, picked_image_ids
+from core.cluster_map import drawn_positions, map_frame, map_job_argv, picked_image_ids
 from core.dataset import Dataset
 from core.embeddings import list_embeddings
 from core.features import FEATURE_SPACES, FeatureSpec, load_predicted
@@ -196,13 +196,15 @@ def map_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
     attribute = c1.selectbox("Attribute", ds.attributes, key="cl-color-attr") if color_by == "attribute" else None
     box = c2.radio("Select faces by", ["click", "box"], horizontal=True, key="cl-select-mode",
                    help="Click points (shift-click for more) or drag a box; the faces appear beside the map.") == "box"  # fmt: skip
-    frame = map_frame(ds, fm.rows, projection.coords, result.labels, attribute)
+    drawn = drawn_positions(fm.n, choices.seed)
+    frame = map_frame(ds, fm.rows[drawn], projection.coords[drawn], result.labels[drawn], attribute)
     color = attribute or color_by
     left, right = st.columns([3, 2])
     with left:
         event = st.altair_chart(charts.cluster_map(frame, color, lasso=box), on_select="rerun", selection_mode=charts.SELECTION,
                                 key="cl-map-chart", width="stretch")  # fmt: skip
-        st.caption(f"{projection.method.upper()} map. {projection.note} Scroll to zoom, drag to pan (click mode).")
+        sampled = f" Drawing a sample of {len(drawn):,} of the {fm.n:,} points; the metrics and tables use all of them." if len(drawn) < fm.n else ""
+        st.caption(f"{projection.method.upper()} map. {projection.note}{sampled} Scroll to zoom, drag to pan (click mode).")
     with right:
         ids = selected_ids(event, frame)
         if ids:
