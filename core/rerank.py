@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy import sparse
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +34,11 @@ def _reciprocal(order: np.ndarray, i: int, k: int) -> np.ndarray:
     return forward[np.any(backward == i, axis=1)]
 
 
-def k_reciprocal_distances(X: np.ndarray, k1: int = 20, k2: int = 6, lam: float = 0.3) -> np.ndarray:
-    """(n, n) float64 re-ranked distance matrix of (n, d) X (euclidean base distance)."""
-    n = len(X)
-    if n > RERANK_MAX_POINTS:
-        raise ValueError(f"Re-ranking is limited to {RERANK_MAX_POINTS:,} points; lower the maximum number of points.")
-    D = _pairwise(X)
-    k1 = max(1, min(k1, n - 1))
-    order = np.argsort(D, axis=1, kind="stable")[:, : k1 + 1]
-    V = np.zeros((n, n), np.float64)
+def _encoding(D: np.ndarray, order: np.ndarray, k1: int) -> sparse.csr_matrix:
+    """(n, n) sparse rows: each point's expanded k-reciprocal set weighted by exp(-d^2), summing to 1."""
+    n = len(D)
     half = max(1, int(round(k1 / 2)))
+    rows, cols, vals = [], [], []
     for i in range(n):
         R = _reciprocal(order, i, k1)
         expanded = R
@@ -51,22 +47,48 @@ def k_reciprocal_distances(X: np.ndarray, k1: int = 20, k2: int = 6, lam: float 
             if len(np.intersect1d(Rc, R, assume_unique=True)) > 2 / 3 * len(Rc):
                 expanded = np.union1d(expanded, Rc)
         w = np.exp(-D[i, expanded] ** 2)
-        V[i, expanded] = w / w.sum()
-    if k2 > 1:  # local query expansion: average with the nearest k2 neighbours' vectors
-        V = V[order[:, : min(k2, n)]].mean(axis=1)
-    return (1 - lam) * _jaccard(V) + lam * D
+        rows.append(np.full(len(expanded), i))
+        cols.append(expanded)
+        vals.append(w / w.sum())
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
 
 
-def _jaccard(V: np.ndarray) -> np.ndarray:
-    """1 - sum(min) / sum(max) between the rows of a sparse-ish non-negative matrix, via an inverted index."""
-    n = len(V)
-    postings = [np.flatnonzero(V[:, c]) for c in range(V.shape[1])]
-    J = np.ones((n, n), np.float64)
+def k_reciprocal_distances(X: np.ndarray, k1: int = 20, k2: int = 6, lam: float = 0.3) -> np.ndarray:
+    """(n, n) float64 re-ranked distance matrix of (n, d) X (euclidean base distance).
+
+    The encodings are sparse (a few dozen entries per row), so the only dense n x n arrays
+    are the distances and the result: 5,000 points peak at ~0.7 GB instead of ~1.9 GB.
+    """
+    n = len(X)
+    if n > RERANK_MAX_POINTS:
+        raise ValueError(f"Re-ranking is limited to {RERANK_MAX_POINTS:,} points; lower the maximum number of points.")
+    D = _pairwise(X)
+    k1 = max(1, min(k1, n - 1))
+    order = np.argsort(D, axis=1, kind="stable")[:, : k1 + 1]
+    V = _encoding(D, order, k1)
+    if k2 > 1:  # local query expansion: average with the nearest k2 neighbours' encodings
+        k2 = min(k2, n)
+        expand = sparse.csr_matrix((np.full(n * k2, 1 / k2), (np.repeat(np.arange(n), k2), order[:, :k2].ravel())), shape=(n, n))
+        V = expand @ V
+    J = _jaccard(V)
+    J *= 1 - lam
+    D *= lam
+    J += D
+    return J
+
+
+def _jaccard(V: sparse.csr_matrix) -> np.ndarray:
+    """1 - sum(min) / sum(max) between the rows of a sparse non-negative matrix whose rows sum to 1."""
+    n = V.shape[0]
+    by_column = V.tocsc()
+    J = np.empty((n, n), np.float64)
+    shared = np.zeros(n)
     for i in range(n):
-        shared = np.zeros(n)
-        for c in np.flatnonzero(V[i]):
-            rows = postings[c]
-            shared[rows] += np.minimum(V[i, c], V[rows, c])
+        shared[:] = 0
+        for c, value in zip(V.indices[V.indptr[i] : V.indptr[i + 1]], V.data[V.indptr[i] : V.indptr[i + 1]]):
+            lo, hi = by_column.indptr[c], by_column.indptr[c + 1]
+            rows = by_column.indices[lo:hi]
+            shared[rows] += np.minimum(value, by_column.data[lo:hi])
         J[i] = 1 - shared / (2 - shared)
     np.fill_diagonal(J, 0)
     return J
@@ -80,7 +102,8 @@ def reranked_identities(X: np.ndarray, threshold: float = 0.55, k1: int = 20) ->
     if len(X) < 2:
         return np.zeros(len(X), np.int64)
     R = k_reciprocal_distances(X, k1=k1)
-    R = (R + R.T) / 2
+    R += R.T  # numpy buffers the overlapping transpose
+    R /= 2
     np.fill_diagonal(R, 0)
     Z = linkage(squareform(R, checks=False), method="average")
     return fcluster(Z, t=threshold, criterion="distance").astype(np.int64) - 1
