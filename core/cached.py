@@ -293,6 +293,22 @@ def cluster_scores(fkey: tuple, reduction: tuple, algorithm: str, params: tuple,
     return out
 
 
+@st.cache_data(show_spinner="Summarising the clusters…", max_entries=32)
+def cluster_attribute_shares(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _ds: Dataset, _rows, _labels) -> tuple:
+    """(clusters, cluster x attribute shares) of one clustering of the rows named by fkey."""
+    from core.cluster_summary import attribute_shares
+
+    return attribute_shares(_labels, _ds.attribute_matrix(_rows), _ds.attributes)
+
+
+@st.cache_data(show_spinner="Measuring centroid distances…", max_entries=32)
+def cluster_centroid_distances(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, largest: int, _X, _labels) -> tuple:
+    """(clusters, distances) between the centroids of the `largest` biggest clusters of one clustering."""
+    from core.cluster_summary import centroid_distances
+
+    return centroid_distances(_X, _labels, largest)
+
+
 @st.cache_data(show_spinner="Computing the k-distance curve…", max_entries=16)
 def k_distance_curve(fkey: tuple, reduction: tuple, k: int, _X) -> tuple:
     """(sorted k-distances, suggested eps) for the DBSCAN helper."""

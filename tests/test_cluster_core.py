@@ -232,6 +232,22 @@ def test_cluster_summaries_against_manual_counts():
     assert dist[0, 1] == pytest.approx(5.0)
 
 
+def test_cluster_means_and_largest_centroids_match_a_loop():
+    from core.cluster_summary import cluster_means
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 4))
+    labels = rng.integers(-1, 12, 500)
+    labels[labels == 7] = 3  # a gap in the numbering
+    clusters, means = cluster_means(X, labels)
+    assert clusters.tolist() == sorted(set(labels.tolist()) - {-1})
+    for c, m in zip(clusters, means):
+        assert np.allclose(m, X[labels == c].mean(0))
+    top, dist = centroid_distances(X, labels, largest=3)
+    assert top.tolist() == [0, 1, 2] and dist.shape == (3, 3)
+    assert dist[0, 2] == pytest.approx(np.linalg.norm(X[labels == 0].mean(0) - X[labels == 2].mean(0)))
+
+
 def test_mean_face_and_eigenface():
     rng = np.random.default_rng(0)
     base = rng.random(64 * 64)

@@ -23,6 +23,7 @@ from ui.gallery import image_grid
 DEFAULT_MAX_POINTS = 5_000
 UMAP_INLINE_MAX = 10_000  # larger UMAP maps run as a background job
 DENDROGRAM_MAX = 300
+HEATMAP_CLUSTERS = 30  # largest clusters shown in the attribute and centroid heatmaps
 SPACE_LABELS = {"embeddings": "Face embeddings", "attributes": "Annotated attributes", "predicted": "Predicted attributes"}
 WEIGHT_LABELS = {"none": "equal", "inverse_prevalence": "rare attributes count more (1 / prevalence)", "rarity_sqrt": "rare count a bit more (√)"}
 REDUCE_LABELS = {"none": "none", "pca": "PCA", "umap": "UMAP"}
@@ -226,19 +227,18 @@ def k_distance_section(fkey: tuple, choices: Choices, X: np.ndarray, result) -> 
                    f"In use: {result.params['eps']:.3f}. Set eps to 0 to use the suggestion.")  # fmt: skip
 
 
-def cluster_table_section(ds: Dataset, fm, result) -> None:
+def cluster_table_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
     """Size, prominent (share >= 0.8) and noisy attributes per cluster, and the cluster x attribute heatmap."""
-    from core.cluster_summary import attribute_shares, cluster_sizes, describe_clusters, shares_long
+    from core.cluster_summary import cluster_sizes, describe_clusters, shares_long
 
     sizes = cluster_sizes(result.labels)
-    attrs = ds.attribute_matrix(fm.rows)
-    clusters, shares = attribute_shares(result.labels, attrs, ds.attributes)
+    clusters, shares = cached.cluster_attribute_shares(fkey, choices.reduction, choices.algorithm, choices.params, ds, fm.rows, result.labels)
     table = describe_clusters(clusters, shares, ds.attributes, dict(zip(sizes["cluster"].to_list(), sizes["size"].to_list())))
     noise = int((result.labels < 0).sum())
     if noise:
         st.caption(f"{noise:,} noise points belong to no cluster.")
     st.dataframe(table, key="cl-table", hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)))
-    shown = clusters[:30]
+    shown = clusters[:HEATMAP_CLUSTERS]
     if len(shown):
         long = shares_long(shown, shares[: len(shown)], ds.attributes)
         st.altair_chart(charts.heatmap(long, "attribute", "cluster", "share", "Share of each attribute in each cluster (largest 30 clusters)"),
@@ -266,15 +266,12 @@ def cluster_faces_section(ds: Dataset, fm, result) -> None:
             st.image(eig, caption=f"first eigenface ({share:.0%} of the variation)", width=128)
 
 
-def centroid_section(X: np.ndarray, result) -> None:
+def centroid_section(X: np.ndarray, fkey: tuple, choices: Choices, result) -> None:
     """Heatmap of distances between cluster centroids (largest 30 clusters)."""
-    from core.cluster_summary import centroid_distances
-
-    clusters, dist = centroid_distances(X, result.labels)
+    clusters, dist = cached.cluster_centroid_distances(fkey, choices.reduction, choices.algorithm, choices.params, HEATMAP_CLUSTERS, X, result.labels)
     if len(clusters) < 2:
         return
-    n = min(30, len(clusters))
-    frame = charts.distance_matrix_frame(clusters[:n], dist[:n, :n])
+    frame = charts.distance_matrix_frame(clusters, dist)
     st.altair_chart(charts.heatmap(frame, "cluster_a", "cluster_b", "distance", "Distance between cluster centroids"), width="stretch")
 
 
