@@ -16,6 +16,7 @@ choices = ui.sidebar(ds)
 try:
     fm = cached.cluster_features(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
     fkey = cached.features_key(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
+    ui.slow_reduction_notice(choices, fm.n)
     reduced = cached.cluster_reduction(fkey, choices.reduction, fm.X)
     result = cached.clustering(fkey, choices.reduction, choices.algorithm, choices.params, reduced.coords)
 except (DatasetError, ValueError) as exc:

@@ -174,3 +174,17 @@ def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatc
     n = int(has_face.sum())
     assert any(f"Drawing a sample of 100 of the {n:,} points" in c.value for c in at.caption)
     assert frame_with(at, "prominent attributes")["size"].sum() == n
+
+
+def test_large_umap_reduction_is_announced_before_it_runs(cluster_home, monkeypatch):
+    import core.reduce
+    import ui.clustering
+
+    _, _, _, has_face = cluster_home
+    monkeypatch.setattr(ui.clustering, "UMAP_INLINE_MAX", 100)
+    monkeypatch.setattr(core.reduce, "umap", lambda X, n_components=2, seed=0, **kw: core.reduce.pca(X, n_components))
+    at = run_page()
+    assert not any("UMAP of" in i.value for i in at.info)
+    at.selectbox(key="cl-reduce").select("umap").run()
+    assert not at.exception, at.exception
+    assert any(f"UMAP of {int(has_face.sum()):,} points takes about 1 min" in i.value for i in at.info)

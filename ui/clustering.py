@@ -125,6 +125,14 @@ def sidebar(ds: Dataset) -> Choices:
     return Choices(spec, subset, max_points, reduction, algo, params, map_method)
 
 
+def slow_reduction_notice(choices: Choices, n: int) -> None:
+    """Say so before a UMAP reduction that will take minutes (it runs in the page, unlike the map's job)."""
+    if choices.reduction[0] == "umap" and n > UMAP_INLINE_MAX:
+        minutes = max(1, round(3.4 * n / 202_599))  # 10-D UMAP of 202,599 points: 3.4 min (docs/BENCHMARKS.md)
+        st.info(f"UMAP of {n:,} points takes about {minutes} min the first time; the result is then cached. "
+                "Lower the maximum number of points for a quicker look.", icon=":material/hourglass_top:")  # fmt: skip
+
+
 def fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
