@@ -84,7 +84,7 @@ def identity_agreement(coords: np.ndarray, ids: np.ndarray, queries: int = 5000,
     return float((ids[idx[:, 1:]] == ids[q, None]).mean())
 
 
-def page_rerun_rows(X: np.ndarray, ids: np.ndarray, tmp: Path) -> list[list]:
+def page_rerun_rows(X: np.ndarray, tmp: Path) -> list[list]:
     """The Clustering page on a CelebA-size dataset (AppTest): first k-means run on every point, then a rerun."""
     from streamlit.testing.v1 import AppTest
 
@@ -146,7 +146,7 @@ def scale_rows(n: int) -> tuple[list[list], float]:
 
         pd.DataFrame({"row": rows_all, "x": ours["umap2"][1].coords[:, 0], "y": ours["umap2"][1].coords[:, 1]}).to_csv(csv, index=False)
         t_csv, _ = timed(lambda: pd.read_csv(csv))
-        page = page_rerun_rows(X, ids, Path(tmp))
+        page = page_rerun_rows(X, Path(tmp))
     peak_ours = peak_rss_gb()
 
     base = {}

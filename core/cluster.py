@@ -150,18 +150,19 @@ def _agglomerative(X, k, distance_threshold, linkage, metric):
     return model.fit_predict(X)
 
 
-def _hdbscan(X, min_cluster_size, min_samples):
-    """hdbscan.HDBSCAN up to HDBSCAN_EXACT_MAX_POINTS; beyond, its tree from the k-NN graph (core.hdbscan_knn)."""
+def _hdbscan(X, min_cluster_size, min_samples) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """(labels, outlier scores, note): hdbscan.HDBSCAN up to HDBSCAN_EXACT_MAX_POINTS, its k-NN tree beyond."""
     if len(X) > HDBSCAN_EXACT_MAX_POINTS:
         from core.hdbscan_knn import hdbscan_knn
 
-        return hdbscan_knn(X, int(min_cluster_size), int(min_samples) or None)
+        labels, scores = hdbscan_knn(X, int(min_cluster_size), int(min_samples) or None)
+        return labels, scores, (f"More than {HDBSCAN_EXACT_MAX_POINTS:,} points: HDBSCAN's tree was built from each point's "
+                                "nearest neighbours (much faster; matches the exact tree's clusters on the benchmarks).")  # fmt: skip
     import hdbscan
 
     model = hdbscan.HDBSCAN(min_cluster_size=int(min_cluster_size), min_samples=int(min_samples) or None)
     labels = model.fit_predict(X)
-    scores = np.nan_to_num(np.asarray(model.outlier_scores_, np.float64))
-    return labels, scores
+    return labels, np.nan_to_num(np.asarray(model.outlier_scores_, np.float64)), None
 
 
 def chinese_whispers(X: np.ndarray, threshold: float) -> np.ndarray:
@@ -237,10 +238,8 @@ def cluster(X: np.ndarray, name: str, seed: int = 0, **params) -> Clustering:
             notes.append(f"eps {p['eps']:.3f} was chosen from the knee of the k-distance curve.")
         labels = DBSCAN(eps=float(p["eps"]), min_samples=int(p["min_samples"])).fit_predict(X)
     elif name == "hdbscan":
-        labels, scores = _hdbscan(X, p["min_cluster_size"], p["min_samples"])
-        if len(X) > HDBSCAN_EXACT_MAX_POINTS:
-            notes.append(f"More than {HDBSCAN_EXACT_MAX_POINTS:,} points: HDBSCAN's tree was built from each point's "
-                         "nearest neighbours (much faster; matches the exact tree's clusters on the benchmarks).")  # fmt: skip
+        labels, scores, note = _hdbscan(X, p["min_cluster_size"], p["min_samples"])
+        notes += [note] if note else []
     elif name == "rerank":
         from core.rerank import reranked_identities
 
