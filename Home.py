@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.summary import dataset_summary, sample_image_ids
+from core.data.summary import dataset_summary, sample_image_ids
 from ui.gallery import image_grid
 from ui.sidebar import dataset_picker, demo_banner
 

@@ -43,9 +43,9 @@ def throughput(size: int, batch: int = 64, batches: int = 6) -> float:
     """CNN training images/s (forward, backward, step, augmentation) on uint8 batches of size px."""
     import torch
 
-    from core.classifiers import build_net, make_loss, to_chw_float
-    from core.pixels import augment_batch
-    from core.train import _set_threads
+    from core.classify.models import build_net, make_loss, to_chw_float
+    from core.classify.pixels import augment_batch
+    from core.classify.train import _set_threads
 
     _set_threads()
     net = build_net("cnn", 40, image_size=size)
@@ -71,7 +71,7 @@ def mlp_throughput(batch: int = 256, batches: int = 40) -> float:
     """Baseline: MLP head training images/s on 128-d embeddings."""
     import torch
 
-    from core.classifiers import build_net, make_loss
+    from core.classify.models import build_net, make_loss
 
     net = build_net("mlp", 40)
     opt = torch.optim.AdamW(net.parameters(), 1e-3)
@@ -88,8 +88,8 @@ def mlp_throughput(batch: int = 256, batches: int = 40) -> float:
 
 def decode_rate(ds, size: int, n: int = 300) -> float:
     """Images/s for decoding aligned JPEGs into the pixel cache's crops."""
-    from core.images import open_rgb
-    from core.pixels import image_to_array
+    from core.data.images import open_rgb
+    from core.classify.pixels import image_to_array
 
     ids = ds.table["image_id"].to_list()[:n]
     t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def decode_rate(ds, size: int, n: int = 300) -> float:
 
 def demo_dataset():
     from core.demo import demo_exists, generate_demo
-    from core.ingest import open_dataset
+    from core.data.ingest import open_dataset
 
     root = WORK / "home" / "data" / "demo"
     if not demo_exists(root):
@@ -110,15 +110,15 @@ def demo_dataset():
 
 def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> tuple[str, dict]:
     """Train the CNN from pixels on all 40 attributes for at most `minutes`; the table of test results."""
-    from core.train import TrainConfig, train_attribute_model
+    from core.classify.train import TrainConfig, train_attribute_model
 
     config = TrainConfig(model="cnn", epochs=40, image_size=image_size, batch_size=32, augment=False, patience=8,
                          max_minutes=minutes, pos_weight=pos_weight)  # fmt: skip
     t0 = time.perf_counter()
     meta = train_attribute_model(ds, config)
     seconds = time.perf_counter() - t0
-    from core.metrics import attribute_metrics
-    from core.model_store import load_test_predictions
+    from core.classify.metrics import attribute_metrics
+    from core.classify.store import load_test_predictions
 
     preds = load_test_predictions(meta["model_id"])
     at_half = {r.pop("attribute"): r for r in attribute_metrics(preds["labels"], preds["probs"], meta["attributes"]).to_dicts()}
@@ -159,8 +159,8 @@ def _num(v) -> float:
 
 def real_embeddings() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray] | None:
     """Wild-sample images that have rows in the real attribute file: names, dlib descriptors, attributes."""
-    from core.images import open_rgb
-    from core.tryit import detect_faces
+    from core.data.images import open_rgb
+    from core.classify.tryit import detect_faces
 
     attr_file = REAL / "celeba_annotations" / "list_attr_celeba.txt"
     wild = REAL / "celeba_wild_sample"
@@ -192,11 +192,11 @@ def real_figure(folds: int = 5) -> str:
     """Identity-grouped cross-validation of logreg and MLP on dlib embeddings of real CelebA photos."""
     import polars as pl
 
-    from core.dataset import Dataset
-    from core.embeddings import save_embeddings
-    from core.metrics import attribute_metrics, mean_metrics
-    from core.model_store import load_test_predictions
-    from core.train import TrainConfig, train_attribute_model
+    from core.data.dataset import Dataset
+    from core.faces.store import save_embeddings
+    from core.classify.metrics import attribute_metrics, mean_metrics
+    from core.classify.store import load_test_predictions
+    from core.classify.train import TrainConfig, train_attribute_model
 
     loaded = real_embeddings()
     if loaded is None:
@@ -245,7 +245,7 @@ def main() -> None:
     parser.add_argument("--skip-real", action="store_true")
     args = parser.parse_args()
     _env()
-    from core.train import _set_threads
+    from core.classify.train import _set_threads
 
     threads = _set_threads()
     sections = []

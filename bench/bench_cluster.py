@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import SHARED, fmt_s, table, write_section
-from core.cluster import cluster, default_params
-from core.cluster_metrics import external_metrics, suggest_threshold
+from core.cluster.algorithms import cluster, default_params
+from core.cluster.metrics import external_metrics, suggest_threshold
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ SCALE_NOTES = """\
   and reloaded from the cache ("cached 2-D map reload").
 - HDBSCAN: beyond 20,000 points the spanning tree comes from each point's 32 nearest neighbours, the forest's pieces
   are joined by their closest pairs, and the hdbscan package condenses the tree, selects clusters and scores outliers
-  (core.hdbscan_knn). At 16 neighbours sparse regions lost tree edges (ARI 0.86-0.97 against the exact tree on the
+  (core.cluster.hdbscan_knn). At 16 neighbours sparse regions lost tree edges (ARI 0.86-0.97 against the exact tree on the
   test data); at 32 the test data agree at 0.99-1.00 and the total tree weight within 1 %.
 - The Clustering page draws at most 20,000 points on the map (a seeded sample, said under the map); its metrics,
   tables and export use every point.
@@ -89,8 +89,8 @@ def page_rerun_rows(X: np.ndarray, tmp: Path) -> list[list]:
     from streamlit.testing.v1 import AppTest
 
     from bench.bench_ingest import write_celeba_annotations
-    from core.embeddings import save_embeddings
-    from core.ingest import open_dataset
+    from core.faces.store import save_embeddings
+    from core.data.ingest import open_dataset
 
     root = tmp / "data" / "celeba-scale"
     write_celeba_annotations(root, len(X))
@@ -122,8 +122,8 @@ def scale_rows(n: int) -> tuple[list[list], float]:
     from sklearn.metrics import adjusted_rand_score
 
     from bench.synthetic_embeddings import celeba_like_identities, identity_embeddings
-    from core.cluster_store import load_map, save_map
-    from core.reduce import umap
+    from core.cluster.store import load_map, save_map
+    from core.cluster.reduce import umap
 
     ids = celeba_like_identities(n, round(N_IDENTITIES * n / N_IMAGES))
     X = identity_embeddings(ids)

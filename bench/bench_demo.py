@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import fmt_s, table, timeit, write_section
-from core.celeba import CELEBA_ATTRIBUTES
+from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo import DEFAULT_IMAGES, generate_demo
 from core.demo.draw import draw_face
 from core.demo.label_model import CELEBA_PREVALENCE

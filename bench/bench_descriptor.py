@@ -1,4 +1,4 @@
-"""dlib's 128-d face descriptor: dlib-bin (no BLAS) vs the same network in torch (core.dlib_torch).
+"""dlib's 128-d face descriptor: dlib-bin (no BLAS) vs the same network in torch (core.faces.dlib_torch).
 
 Real faces: HOG detector (upsample 1) + 5-point landmarks + dlib.get_face_chip(size=150,
 padding=0.25) on photos of ../shared/real/celeba_wild_sample. Accuracy: torch vs dlib's
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from bench.common import SHARED, fmt_s, table, timeit, write_section
-from core.dlib_torch import TorchFaceDescriptor, dlib_model_path
+from core.faces.dlib_torch import TorchFaceDescriptor, dlib_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def face_chips(n_images: int) -> tuple[np.ndarray, list]:
     """(n, 150, 150, 3) uint8 chips of the largest face in the first n_images photos, and (image, shape) pairs."""
     import dlib
 
-    from core.images import open_rgb
+    from core.data.images import open_rgb
 
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import SHARED, fmt_s, table, timeit, write_section
-from core import faces
-from core.images import open_rgb
-from core.neighbours import build_index, hamming_distances, nearest, top_k
+from core.faces import pipeline as faces
+from core.data.images import open_rgb
+from core.faces.neighbours import build_index, hamming_distances, nearest, top_k
 
 WILD = SHARED / "real" / "celeba_wild_sample"
 CELEBA = 202_599
@@ -268,7 +268,7 @@ DECISIONS = """### Findings and decisions
   quiet, and this pipeline runs two passes per face (mirror). On aligned crops the classic pipeline's only extra
   costs are HOG upsample 1 on a small crop and 68 landmarks, so with dlib's own descriptor ours cannot reach
   1.5x the classic rate; without mirror averaging it is about even-to-faster. The descriptor is pluggable
-  (`core.faces.DESCRIPTOR_BACKENDS`, `--backend torch` once `core/dlib_torch.py` from the dlib->torch port is
+  (`core.faces.DESCRIPTOR_BACKENDS`, `--backend torch` once `core/faces/dlib_torch.py` from the dlib->torch port is
   merged): that is where the 2x+ comes from, and the chunked job already batches chips for it.
 - Timings were taken while the 2 cores were shared with other jobs (load average well above 2), so absolute
   rates are pessimistic; ratios within one table come from the same run.

@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chromium not found at {CHROMIUM}; install it (make browser) to run this benchmark", file=sys.stderr)
         return 1
     from core.demo import DEFAULT_IMAGES, generate_demo
-    from core.ingest import open_dataset
+    from core.data.ingest import open_dataset
 
     images = args.images or DEFAULT_IMAGES
     scenarios = [Scenario("1 user", 1)]

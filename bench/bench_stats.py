@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import PROJECT, fmt_s, table, timeit, write_section
-from core import stats
+from core.stats import relations as stats
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def core_section() -> str:
     )
     models_s, models = timeit(lambda: stats.predict_all_attributes(X, names, split), repeat=1, warmup=0)
     rows = [
-        [r"prevalence + 40x40 P(A\|B) + phi (core.stats: bit-packed AND + popcount)", fmt_s(fast), "1x"],
+        [r"prevalence + 40x40 P(A\|B) + phi (core.stats.relations: bit-packed AND + popcount)", fmt_s(fast), "1x"],
         [r"same, fastest of 7 runs", fmt_s(fastest), ""],
         [r"co-occurrence alone via float32 BLAS X.T @ X (multi-threaded)", fmt_s(blas_s), f"{blas_s / fast:.0f}x slower"],
         [r"co-occurrence alone via an int64 X.T @ X (no BLAS)", fmt_s(int64_s), f"{int64_s / fast:.0f}x slower"],
@@ -112,7 +112,7 @@ def page_section() -> str:
     os.environ["FACEATLAS_HOME"] = str(home)
     os.environ["FACEATLAS_CACHE"] = str(home / "cache")
     generate_demo(home / "data" / "demo", n_images=DEMO_IMAGES, seed=0)
-    from core.ingest import open_dataset
+    from core.data.ingest import open_dataset
 
     ds = open_dataset(home / "data" / "demo", name="demo")  # ingest once, as the app's first start does
     busiest = ds.table["identity"].value_counts(sort=True)["identity"][0]

@@ -1,6 +1,6 @@
 """dlib descriptors (plain and mirror-averaged) for ../shared/real/celeba_wild_sample, for tests and benches.
 
-Computed with core.faces, as the app computes them; photos with no detected face get has_face False.
+Computed with core.faces.pipeline, as the app computes them; photos with no detected face get has_face False.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ def read_identities(folder: Path) -> tuple[list[str], list[str]]:
 def wild_descriptors(folder: Path, names: list[str], mirror: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(plain (N,128) float32, mirror-averaged (N,128) float32, has_face (N,) bool) for the named photos.
 
-    Faces come from core.faces (detector cascade, 5-point chip, the project's descriptor backend) so
+    Faces come from core.faces.pipeline (detector cascade, 5-point chip, the project's descriptor backend) so
     benches and tests measure what the app computes. Mirror-averaged: the mean of the descriptors of the
     chip and of its horizontal mirror (mirror=False returns the plain descriptors twice, at half the cost).
     """
-    from core import faces
+    from core.faces import pipeline as faces
 
     results = [faces.process_image(folder / name) for name in names]
     has_face = np.array([r.has_face for r in results], dtype=bool)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import ingest
-from core.dataset import Dataset
-from core.embeddings import Embeddings, list_embeddings, load_embeddings
+from core.data import ingest
+from core.data.dataset import Dataset
+from core.faces.store import Embeddings, list_embeddings, load_embeddings
 from core.errors import DatasetError
-from core.images import thumbnail_bytes
+from core.data.images import thumbnail_bytes
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -67,7 +67,7 @@ def thumbnail(ds_key: str, image_id: str, size: int, _ds: Dataset) -> bytes | No
 @st.cache_resource(show_spinner="Loading the face models…")
 def face_models() -> bool:
     """Load dlib's detector, landmark and descriptor models once per server (raises ModelMissingError)."""
-    from core import faces
+    from core.faces import pipeline as faces
 
     for name in ("hog", "landmarks5", "descriptor"):
         faces.load_model(name)
@@ -77,7 +77,7 @@ def face_models() -> bool:
 @st.cache_data(max_entries=32, show_spinner="Finding faces…")
 def query_faces(data: bytes, aligned: bool = False):
     """Every face in an uploaded/picked image with its descriptor (core.search.QueryFaces)."""
-    from core import search
+    from core.faces import search
 
     face_models()
     img = search.open_rgb(data)
@@ -86,7 +86,7 @@ def query_faces(data: bytes, aligned: bool = False):
 
 @st.cache_resource(max_entries=4, show_spinner="Indexing embeddings…")
 def _face_index(ds_key: str, model: str, created: str, _emb: Embeddings):
-    from core.search import index_for
+    from core.faces.search import index_for
 
     return index_for(_emb)
 
@@ -115,7 +115,7 @@ def subset_rows(ds_key: str, subset, _ds: Dataset):
     """Row indices (int64, ascending) of the dataset's rows in `subset`."""
     import numpy as np
 
-    from core.subset import subset_rows as rows_of
+    from core.data.subset import subset_rows as rows_of
 
     if subset.is_everything:
         return np.arange(_ds.n_images)
@@ -130,7 +130,7 @@ def subset_matrix(ds: Dataset, subset):
 @st.cache_data(max_entries=128, show_spinner=False)
 def relation_stats(ds_key: str, subset, _ds: Dataset):
     """core.stats.RelationStats (prevalence, co-occurrence, P(A|B), phi, lift) of the subset."""
-    from core import stats
+    from core.stats import relations as stats
 
     return stats.relation_stats(subset_matrix(_ds, subset), _ds.attributes)
 
@@ -138,7 +138,7 @@ def relation_stats(ds_key: str, subset, _ds: Dataset):
 @st.cache_data(max_entries=128, show_spinner=False)
 def cluster_order(ds_key: str, subset, measure: str, _ds: Dataset) -> list[str]:
     """Attributes ordered by hierarchical clustering of the subset's `measure` matrix."""
-    from core import stats
+    from core.stats import relations as stats
 
     rel = relation_stats(ds_key, subset, _ds)
     return stats.cluster_order(rel.measure(measure), _ds.attributes)
@@ -147,7 +147,7 @@ def cluster_order(ds_key: str, subset, measure: str, _ds: Dataset) -> list[str]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def prevalence_frame(ds_key: str, split_by: str | None, _ds: Dataset):
     """Long prevalence table, optionally split by "partition" or by an attribute's value."""
-    from core import stats
+    from core.stats import relations as stats
 
     matrix = attribute_matrix(ds_key, _ds)
     groups = None
@@ -171,14 +171,14 @@ def _as_object(values, labels: dict):
 @st.cache_data(max_entries=16, show_spinner=False)
 def identity_counts(ds_key: str, _ds: Dataset):
     """(identity, images) per identity, most images first."""
-    from core import stats
+    from core.stats import relations as stats
 
     return stats.images_per_identity(_ds.table)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _model_split(ds_key: str, subset, _ds: Dataset):
-    from core import stats
+    from core.stats import relations as stats
 
     rows = subset_rows(ds_key, subset, _ds)
     partition = _ds.table["partition"].to_numpy()[rows]
@@ -188,8 +188,8 @@ def _model_split(ds_key: str, subset, _ds: Dataset):
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def attribute_model(ds_key: str, subset, target: str, _ds: Dataset) -> dict:
-    """Logistic regression of `target` on the other attributes within the subset (see core.stats)."""
-    from core import stats
+    """Logistic regression of `target` on the other attributes within the subset (see core.stats.relations)."""
+    from core.stats import relations as stats
 
     return stats.predict_attribute(subset_matrix(_ds, subset), _ds.attributes, target, _model_split(ds_key, subset, _ds))
 
@@ -197,7 +197,7 @@ def attribute_model(ds_key: str, subset, target: str, _ds: Dataset) -> dict:
 @st.cache_data(max_entries=32, show_spinner="Fitting one model per attribute…")
 def all_attribute_models(ds_key: str, subset, _ds: Dataset):
     """One row per attribute: how well the others predict it (test metrics beside the majority baseline)."""
-    from core import stats
+    from core.stats import relations as stats
 
     return stats.predict_all_attributes(subset_matrix(_ds, subset), _ds.attributes, _model_split(ds_key, subset, _ds))
 
@@ -208,7 +208,7 @@ def all_attribute_models(ds_key: str, subset, _ds: Dataset):
 @st.cache_data(ttl=3, show_spinner=False)
 def saved_models(ds_key: str) -> list[dict]:
     """meta.json of the stored attribute models of a dataset, newest first (re-read every few seconds)."""
-    from core.model_store import list_models
+    from core.classify.store import list_models
 
     return list_models(ds_key)
 
@@ -216,7 +216,7 @@ def saved_models(ds_key: str) -> list[dict]:
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def stored_model(model_id: str, created: str):
     """A stored attribute model ready to predict (shared, never mutated); `created` keys a retrained id."""
-    from core.model_store import load_model
+    from core.classify.store import load_model
 
     return load_model(model_id)
 
@@ -224,19 +224,19 @@ def stored_model(model_id: str, created: str):
 @st.cache_data(show_spinner=False, max_entries=16)
 def test_predictions(model_id: str, created: str) -> dict:
     """{'rows', 'labels', 'probs'} of a stored model on its test split."""
-    from core.model_store import load_test_predictions
+    from core.classify.store import load_test_predictions
 
     return load_test_predictions(model_id)
 
 
 # ---- clustering ----
-from core import cluster as _cluster  # noqa: E402
-from core import cluster_metrics as _cluster_metrics  # noqa: E402
-from core import features as _features  # noqa: E402
-from core import reduce as _reduce  # noqa: E402
-from core.cluster_store import load_map as _load_map  # noqa: E402
-from core.cluster_store import map_key as _map_key  # noqa: E402
-from core.subset import Subset as _Subset  # noqa: E402
+from core.cluster import algorithms as _cluster  # noqa: E402
+from core.cluster import metrics as _cluster_metrics  # noqa: E402
+from core.cluster import features as _features  # noqa: E402
+from core.cluster import reduce as _reduce  # noqa: E402
+from core.cluster.store import load_map as _load_map  # noqa: E402
+from core.cluster.store import map_key as _map_key  # noqa: E402
+from core.data.subset import Subset as _Subset  # noqa: E402
 
 
 def features_key(ds: Dataset, spec: _features.FeatureSpec, subset: _Subset, max_points: int, seed: int) -> tuple:
@@ -296,7 +296,7 @@ def cluster_scores(fkey: tuple, reduction: tuple, algorithm: str, params: tuple,
 @st.cache_data(show_spinner="Summarising the clusters…", max_entries=32)
 def cluster_attribute_shares(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _ds: Dataset, _rows, _labels) -> tuple:
     """(clusters, cluster x attribute shares) of one clustering of the rows named by fkey."""
-    from core.cluster_summary import attribute_shares
+    from core.cluster.summary import attribute_shares
 
     return attribute_shares(_labels, _ds.attribute_matrix(_rows), _ds.attributes)
 
@@ -304,7 +304,7 @@ def cluster_attribute_shares(fkey: tuple, reduction: tuple, algorithm: str, para
 @st.cache_data(show_spinner="Measuring centroid distances…", max_entries=32)
 def cluster_centroid_distances(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, largest: int, _X, _labels) -> tuple:
     """(clusters, distances) between the centroids of the `largest` biggest clusters of one clustering."""
-    from core.cluster_summary import centroid_distances
+    from core.cluster.summary import centroid_distances
 
     return centroid_distances(_X, _labels, largest)
 
@@ -319,6 +319,6 @@ def k_distance_curve(fkey: tuple, reduction: tuple, k: int, _X) -> tuple:
 @st.cache_data(show_spinner="Averaging faces…", max_entries=64)
 def cluster_faces(ds_key: str, image_ids: tuple[str, ...], _ds: Dataset) -> tuple:
     """(mean face, first eigenface, its variance share) of these images (grayscale thumbnails)."""
-    from core.cluster_summary import gray_faces, mean_and_eigenface
+    from core.cluster.summary import gray_faces, mean_and_eigenface
 
     return mean_and_eigenface(gray_faces([_ds.image_path(i) for i in image_ids]))

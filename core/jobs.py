@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic import write_json
-from core.paths import PROJECT_ROOT, cache_root
+from core.data.atomic import write_json
+from core.data.paths import PROJECT_ROOT, cache_root
 
 FINAL_STATES = ("done", "failed", "cancelled")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.train import TrainConfig
+from core.classify.train import TrainConfig
 
 
 def _clear_streamlit_caches() -> None:
@@ -39,7 +39,7 @@ def _private_cache(path: Path):
 
 
 def _open(demo_home: Path):
-    from core.ingest import open_dataset
+    from core.data.ingest import open_dataset
 
     return open_dataset(demo_home / "data" / "demo", name="demo")
 
@@ -51,7 +51,7 @@ def _clf_cache(demo_home, tmp_path_factory) -> Path:
     The embeddings are a random projection of the attribute labels plus noise, so models on
     them have something to learn.
     """
-    from core.embeddings import save_embeddings
+    from core.faces.store import save_embeddings
 
     path = tmp_path_factory.mktemp("clf-cache")
     with _private_cache(path):
@@ -75,7 +75,7 @@ def clf_env(_clf_cache, demo_home):
 @pytest.fixture(scope="session")
 def cnn_model(_clf_cache, demo_home) -> dict:
     """A small CNN trained on two drawn, common attributes (Male: face, hair and brows; Heavy_Makeup: eyes, lips)."""
-    from core.train import train_attribute_model
+    from core.classify.train import train_attribute_model
 
     config = TrainConfig(model="cnn", attributes=("Male", "Heavy_Makeup"), epochs=12, batch_size=16, image_size=64, patience=12)
     with _private_cache(_clf_cache):
@@ -84,7 +84,7 @@ def cnn_model(_clf_cache, demo_home) -> dict:
 
 @pytest.fixture(scope="session")
 def logreg_model(_clf_cache, demo_home) -> dict:
-    from core.train import train_attribute_model
+    from core.classify.train import train_attribute_model
 
     with _private_cache(_clf_cache):
         return train_attribute_model(_open(demo_home), TrainConfig(model="logreg", attributes=("Blond_Hair", "Smiling", "Male")))

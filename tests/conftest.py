@@ -33,7 +33,7 @@ def demo_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_dataset(demo_home):
-    from core.ingest import open_dataset
+    from core.data.ingest import open_dataset
 
     return open_dataset(demo_home / "data" / "demo", name="demo")
 

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from core.metrics import binary_metrics, confusion_counts, error_rows, roc_curve, subgroup_metrics
+from core.classify.metrics import binary_metrics, confusion_counts, error_rows, roc_curve, subgroup_metrics
 from tests.classify_fixtures import _clf_cache, clf_env, cnn_model, logreg_model  # noqa: F401
 
 # Hand-built example: 4 positives, 6 negatives.
@@ -60,7 +60,7 @@ def test_subgroup_gap_and_error_rows():
 
 
 def test_split_by_partition_and_identity_grouped_split(clf_env):
-    from core.train import split_rows
+    from core.classify.train import split_rows
 
     ds = clf_env
     split = split_rows(ds, np.ones(ds.n_images, bool))
@@ -84,9 +84,9 @@ def test_cnn_learns_a_drawn_attribute(cnn_model):
 
 
 def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model):
-    from core.embeddings import load_embeddings
-    from core.model_store import load_model, load_test_predictions
-    from core.pixels import load_pixel_cache
+    from core.faces.store import load_embeddings
+    from core.classify.store import load_model, load_test_predictions
+    from core.classify.pixels import load_pixel_cache
 
     ds = clf_env
     for meta, inputs in ((cnn_model, load_pixel_cache(ds, 64)[0]), (logreg_model, load_embeddings(ds.cache_dir).vectors)):
@@ -108,7 +108,7 @@ class _Payload:
 def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
     import shutil
 
-    from core.model_store import ModelFileError, load_model, models_root
+    from core.classify.store import ModelFileError, load_model, models_root
 
     _Payload.marker = str(tmp_path / "pwned")
     fake_id = "cnn-pixels-fake"
@@ -121,7 +121,7 @@ def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
 
 def test_cli_prints_one_json_object(clf_env):
     from core.__main__ import main
-    from core.model_store import read_meta
+    from core.classify.store import read_meta
 
     out = io.StringIO()
     with redirect_stdout(out):
@@ -146,7 +146,7 @@ def test_cli_rejects_unknown_attribute(clf_env, capsys):
 def test_augmentation_without_warp_is_identity_or_mirror():
     import torch
 
-    from core.pixels import augment_batch
+    from core.classify.pixels import augment_batch
 
     x = torch.rand(8, 3, 16, 16)
     out = augment_batch(x, torch.Generator().manual_seed(0), max_degrees=0, max_shift=0, zoom=0)
@@ -155,9 +155,9 @@ def test_augmentation_without_warp_is_identity_or_mirror():
 
 
 def test_photo_prediction_from_bytes(clf_env, cnn_model):
-    from core.model_store import load_model
-    from core.pixels import image_to_array
-    from core.tryit import predict_photo
+    from core.classify.store import load_model
+    from core.classify.pixels import image_to_array
+    from core.classify.tryit import predict_photo
 
     ds = clf_env
     data = ds.image_path(ds.table["image_id"][0]).read_bytes()
@@ -166,18 +166,18 @@ def test_photo_prediction_from_bytes(clf_env, cnn_model):
     assert len(result.faces) >= 1
     assert set(result.faces[0].probabilities) == set(cnn_model["attributes"])
     if result.faces[0].box is None:  # no face detected in a drawn face: the whole image is used
-        from core.images import open_rgb
+        from core.data.images import open_rgb
 
         expected = model.predict(image_to_array(open_rgb(data), 64)[None])[0]
         assert result.faces[0].probabilities["Male"] == pytest.approx(float(expected[0]), abs=1e-6)
-    from core.images import ImageError
+    from core.data.images import ImageError
 
     with pytest.raises(ImageError):
         predict_photo(model, b"not an image")
 
 
 def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
-    from core.train import TrainConfig, train_attribute_model
+    from core.classify.train import TrainConfig, train_attribute_model
 
     for loss in ("bce", "mse", "cosine"):
         meta = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male", "Wearing_Lipstick"), epochs=15, loss=loss))
@@ -192,8 +192,8 @@ def test_training_job_reports_history_and_can_be_cancelled(clf_env):
     import time
 
     from core.jobs import cancel_job, job_status, start_job
-    from core.model_store import list_models
-    from core.train import history_path_for
+    from core.classify.store import list_models
+    from core.classify.train import history_path_for
 
     before = {m["model_id"] for m in list_models(clf_env.key)}
     argv = ["train", str(clf_env.root), "--name", "demo", "--model", "cnn", "--attributes", "Male,Smiling",
@@ -212,7 +212,7 @@ def test_training_job_reports_history_and_can_be_cancelled(clf_env):
 
 
 def test_balanced_thresholds_pick_the_cut_a_rare_attribute_needs():
-    from core.metrics import balanced_thresholds, binary_metrics
+    from core.classify.metrics import balanced_thresholds, binary_metrics
 
     rng = np.random.default_rng(0)
     y = (rng.random(2000) < 0.1).astype(np.uint8)  # rare attribute

@@ -6,7 +6,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from core.metrics import confusion_counts, subgroup_metrics
+from core.classify.metrics import confusion_counts, subgroup_metrics
 from tests.classify_fixtures import _clf_cache, clf_env, cnn_model, logreg_model  # noqa: F401
 from tests.conftest import PROJECT
 
@@ -26,7 +26,7 @@ def _page(model_id: str) -> AppTest:
 
 
 def test_threshold_moves_the_confusion_matrix(clf_env, logreg_model):
-    from core.model_store import load_test_predictions
+    from core.classify.store import load_test_predictions
 
     at = _page(logreg_model["model_id"])
     assert _metric(at, "Mean accuracy") == f"{100 * logreg_model['mean']['accuracy']:.1f}%"
@@ -47,7 +47,7 @@ def test_threshold_moves_the_confusion_matrix(clf_env, logreg_model):
 
 
 def test_subgroup_gap_is_shown(clf_env, logreg_model):
-    from core.model_store import load_test_predictions
+    from core.classify.store import load_test_predictions
 
     at = _page(logreg_model["model_id"])
     at.selectbox(key="clf-thr-attr").select("Male").run()
@@ -116,7 +116,7 @@ def test_embeddings_missing_says_what_to_do(demo_home):
 
 
 def test_lesson_puts_mse_and_bce_side_by_side(clf_env):
-    from core.train import TrainConfig, train_attribute_model
+    from core.classify.train import TrainConfig, train_attribute_model
 
     attrs = ("Male", "Eyeglasses")
     bce = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="bce"))

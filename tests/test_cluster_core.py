@@ -7,13 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from core.cluster import ALGORITHMS, check_linkage, chinese_whispers, cluster
-from core.cluster_metrics import (
+from core.cluster.algorithms import ALGORITHMS, check_linkage, chinese_whispers, cluster
+from core.cluster.metrics import (
     external_metrics, internal_metrics, k_distances, knee, noise_as_singletons, suggest_eps, suggest_threshold,
 )  # fmt: skip
-from core.cluster_summary import attribute_shares, centroid_distances, cluster_sizes, describe_clusters, mean_and_eigenface
-from core.features import attribute_weights, sample_rows
-from core.reduce import map_2d, pca, reduce
+from core.cluster.summary import attribute_shares, centroid_distances, cluster_sizes, describe_clusters, mean_and_eigenface
+from core.cluster.features import attribute_weights, sample_rows
+from core.cluster.reduce import map_2d, pca, reduce
 
 
 def blobs(n_per=30, centres=((0, 0), (5, 0), (0, 5)), spread=0.3, seed=0):
@@ -204,7 +204,7 @@ def test_tsne_map_is_capped():
 
 @pytest.mark.parametrize("spectral_max", [10_000, 50])
 def test_umap_map_keeps_separated_groups_apart_with_either_initialisation(monkeypatch, spectral_max):
-    import core.reduce as reduce_module
+    import core.cluster.reduce as reduce_module
 
     monkeypatch.setattr(reduce_module, "UMAP_SPECTRAL_MAX_POINTS", spectral_max)  # 50: PCA initialisation
     X, truth = blobs(n_per=60, centres=((0, 0, 0), (8, 0, 0), (0, 8, 0)))
@@ -233,7 +233,7 @@ def test_cluster_summaries_against_manual_counts():
 
 
 def test_cluster_means_and_largest_centroids_match_a_loop():
-    from core.cluster_summary import cluster_means
+    from core.cluster.summary import cluster_means
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(500, 4))
@@ -278,7 +278,7 @@ def test_knn_tree_hdbscan_matches_the_exact_library(min_cluster_size, min_sample
     import hdbscan
     from sklearn.metrics import adjusted_rand_score
 
-    from core.hdbscan_knn import hdbscan_knn
+    from core.cluster.hdbscan_knn import hdbscan_knn
 
     X = _identity_like()
     exact = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples).fit(X)
@@ -292,7 +292,7 @@ def test_knn_tree_is_one_spanning_tree_with_minimal_links():
     from scipy.sparse.csgraph import minimum_spanning_tree
     from scipy.spatial.distance import cdist
 
-    from core.hdbscan_knn import NEIGHBOURS, knn_forest, link_components
+    from core.cluster.hdbscan_knn import NEIGHBOURS, knn_forest, link_components
 
     X = _identity_like(n_groups=40, seed=5)
     core, forest = knn_forest(X, 5, NEIGHBOURS)
@@ -305,7 +305,7 @@ def test_knn_tree_is_one_spanning_tree_with_minimal_links():
 
 
 def test_large_hdbscan_inputs_use_the_knn_tree_and_say_so(monkeypatch):
-    import core.cluster as cluster_module
+    import core.cluster.algorithms as cluster_module
 
     monkeypatch.setattr(cluster_module, "HDBSCAN_EXACT_MAX_POINTS", 50)
     X, truth = blobs()

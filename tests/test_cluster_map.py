@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from core.cluster_map import map_frame, map_job_argv, picked_image_ids
-from core.dataset import Dataset
-from core.features import FeatureSpec
-from core.subset import Subset
+from core.cluster.map import map_frame, map_job_argv, picked_image_ids
+from core.data.dataset import Dataset
+from core.cluster.features import FeatureSpec
+from core.data.subset import Subset
 
 
 def tiny_dataset() -> Dataset:
@@ -58,7 +58,7 @@ def test_map_job_argv_carries_every_feature_choice():
 
 
 def test_large_maps_draw_a_seeded_sample_and_small_ones_everything():
-    from core.cluster_map import drawn_positions
+    from core.cluster.map import drawn_positions
 
     assert drawn_positions(50, limit=100).tolist() == list(range(50))
     picked = drawn_positions(1000, seed=3, limit=100)

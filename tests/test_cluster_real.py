@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pytest
 
-from core.cluster import cluster
-from core.cluster_metrics import external_metrics
+from core.cluster.algorithms import cluster
+from core.cluster.metrics import external_metrics
 from tests.conftest import WILD_SAMPLE, needs
 
 SUBSET_IDENTITIES = 12

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.cluster import cluster
-from core.cluster_metrics import external_metrics, internal_metrics
+from core.cluster.algorithms import cluster
+from core.cluster.metrics import external_metrics, internal_metrics
 from tests.conftest import PROJECT
 
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
@@ -20,8 +20,8 @@ PAGE = str(PROJECT / "pages" / "4_Clustering.py")
 def cluster_home(demo_home, tmp_path_factory):
     """A home of our own: a copy of the demo (so the shared fixture's cache stays untouched) plus embeddings."""
     from bench.synthetic_embeddings import identity_embeddings
-    from core.embeddings import save_embeddings
-    from core.ingest import open_dataset
+    from core.faces.store import save_embeddings
+    from core.data.ingest import open_dataset
 
     home = tmp_path_factory.mktemp("cluster-home")
     shutil.copytree(demo_home / "data" / "demo", home / "data" / "demo")
@@ -86,7 +86,7 @@ def test_switch_to_attributes_pca_kmeans(cluster_home):
     at.number_input(key="cl-kmeans-k").set_value(5).run()
     at.selectbox(key="cl-reduce").select("pca").run()
     assert not at.exception, at.exception
-    from core.reduce import pca
+    from core.cluster.reduce import pca
 
     X = ds.attribute_matrix().astype(np.float32)
     reduced = pca(X, 0.95)
@@ -144,18 +144,18 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     UMAP itself is swapped for PCA here (its numba compile alone takes a minute on 2 cores);
     what is tested is that job and page agree on rows and key.
     """
-    import core.reduce
+    import core.cluster.reduce
     from core import cached
     from core.__main__ import main
-    from core.cluster_store import load_map, map_key
-    from core.features import FeatureSpec
-    from core.subset import Subset
-    from core.cluster_map import map_job_argv
+    from core.cluster.store import load_map, map_key
+    from core.cluster.features import FeatureSpec
+    from core.data.subset import Subset
+    from core.cluster.map import map_job_argv
 
     _, ds, _, has_face = cluster_home
     subset = Subset(partition="train")
     spec = FeatureSpec("embeddings", model="dlib")
-    monkeypatch.setattr(core.reduce, "map_2d", lambda X, method, seed=0, **kw: core.reduce.pca(X, 2))
+    monkeypatch.setattr(core.cluster.reduce, "map_2d", lambda X, method, seed=0, **kw: core.cluster.reduce.pca(X, 2))
     assert main(map_job_argv(ds, spec, subset, 5000, 0)) == 0
     fkey = cached.features_key(ds, spec, subset, 5000, 0)
     fm = cached.cluster_features(ds, spec, subset, 5000, 0)
@@ -166,10 +166,10 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
 
 
 def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatch):
-    import core.cluster_map
+    import core.cluster.map
 
     _, _, _, has_face = cluster_home
-    monkeypatch.setattr(core.cluster_map, "MAP_DRAW_MAX", 100)
+    monkeypatch.setattr(core.cluster.map, "MAP_DRAW_MAX", 100)
     at = run_page()
     n = int(has_face.sum())
     assert any(f"Drawing a sample of 100 of the {n:,} points" in c.value for c in at.caption)
@@ -177,12 +177,12 @@ def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatc
 
 
 def test_large_umap_reduction_is_announced_before_it_runs(cluster_home, monkeypatch):
-    import core.reduce
+    import core.cluster.reduce
     import ui.clustering
 
     _, _, _, has_face = cluster_home
     monkeypatch.setattr(ui.clustering, "UMAP_INLINE_MAX", 100)
-    monkeypatch.setattr(core.reduce, "umap", lambda X, n_components=2, seed=0, **kw: core.reduce.pca(X, n_components))
+    monkeypatch.setattr(core.cluster.reduce, "umap", lambda X, n_components=2, seed=0, **kw: core.cluster.reduce.pca(X, n_components))
     at = run_page()
     assert not any("UMAP of" in i.value for i in at.info)
     at.selectbox(key="cl-reduce").select("umap").run()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import dlib_torch
-from core.dlib_torch import DlibFormatError, TorchFaceDescriptor, _Reader, dlib_model_path, load_weights
+from core.faces import dlib_torch
+from core.faces.dlib_torch import DlibFormatError, TorchFaceDescriptor, _Reader, dlib_model_path, load_weights
 from tests.conftest import WILD_SAMPLE, needs
 
 dlib = pytest.importorskip("dlib")
@@ -72,7 +72,7 @@ def test_unfolded_affine_layers_match_too(weights_dir, facerec):
 
 @needs(WILD_SAMPLE)
 def test_matches_dlib_on_real_face_chips(descriptor, facerec):
-    from core.images import open_rgb
+    from core.data.images import open_rgb
 
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))

@@ -1,12 +1,12 @@
-"""core.search pieces that need no real faces: bad uploads, huge images, box drawing."""
+"""core.faces.search pieces that need no real faces: bad uploads, huge images, box drawing."""
 
 import io
 
 import pytest
 from PIL import Image
 
-from core import search
-from core.images import ImageError
+from core.faces import search
+from core.data.images import ImageError
 
 
 def _png(size, mode="L") -> bytes:

@@ -16,11 +16,13 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import cached, faces
+from core import cached
+
+from core.faces import pipeline as faces
 from core.demo import generate_demo
-from core.embed_job import embed_dataset, load_status
-from core.embeddings import load_embeddings
-from core.ingest import ingest
+from core.faces.embed_job import embed_dataset, load_status
+from core.faces.store import load_embeddings
+from core.data.ingest import ingest
 from core.jobs import cancel_job, job_id_for, job_status
 from tests.conftest import PROJECT, WILD_SAMPLE, needs
 
@@ -159,7 +161,7 @@ def test_no_embeddings_offers_the_job_and_attribute_search_works(page_home):
     assert any("no face embeddings yet" in i.value for i in at.info)
     assert at.button(key="fs-embed")
     # By attributes: choose values -> nearest images by Hamming distance, checked against brute force.
-    from core.ingest import open_dataset
+    from core.data.ingest import open_dataset
 
     ds = open_dataset(page_home / "data" / "demo", name="demo")
     at.multiselect(key="fs-attr-present").set_value(["Male", "Smiling", "Eyeglasses"]).run()

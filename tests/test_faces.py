@@ -6,12 +6,12 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from core import faces
+from core.faces import pipeline as faces
 from core.__main__ import main
-from core.embed_job import chunks_dir, embed_dataset, load_status
-from core.embeddings import load_embeddings
-from core.images import open_rgb
-from core.ingest import ingest
+from core.faces.embed_job import chunks_dir, embed_dataset, load_status
+from core.faces.store import load_embeddings
+from core.data.images import open_rgb
+from core.data.ingest import ingest
 from tests.conftest import WILD_SAMPLE, needs
 
 pytestmark = needs(WILD_SAMPLE)

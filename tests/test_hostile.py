@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.celeba import CELEBA_ATTRIBUTES
+from core.data.celeba import CELEBA_ATTRIBUTES
 from core.errors import DatasetError
-from core.images import MAX_UPLOAD_BYTES, ImageError, open_rgb, thumbnail_bytes
-from core.ingest import open_dataset
+from core.data.images import MAX_UPLOAD_BYTES, ImageError, open_rgb, thumbnail_bytes
+from core.data.ingest import open_dataset
 from tests.conftest import PROJECT
 
 ATTR_FILE = "Anno/list_attr_celeba.txt"
@@ -186,7 +186,7 @@ LONG_LINE_SCRIPT = """
 import json, resource, sys
 from pathlib import Path
 from core.errors import DatasetError
-from core.loaders import load_source
+from core.data.loaders import load_source
 
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
@@ -382,7 +382,7 @@ def test_embedding_csv_with_nan_and_inf_rows_is_masked(tmp_path, isolated_cache)
     text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
     path = tmp_path / "celeba_buffalo_s.csv"
     path.write_text(text)
-    from core.embeddings import load_embeddings
+    from core.faces.store import load_embeddings
 
     ds = open_dataset(path)
     emb = load_embeddings(ds.cache_dir, "csv")
@@ -394,7 +394,7 @@ def test_embedding_csv_with_nan_and_inf_rows_is_masked(tmp_path, isolated_cache)
 
 
 def test_pickled_npy_in_cache_is_not_unpickled(tmp_path):
-    from core.embeddings import load_embeddings, save_embeddings
+    from core.faces.store import load_embeddings, save_embeddings
 
     save_embeddings(tmp_path, "m", np.zeros((2, 3), np.float32), np.ones(2, bool))
     marker = tmp_path / "pwned"
@@ -459,7 +459,7 @@ def test_failed_reingest_leaves_the_old_cache_intact(tmp_path, isolated_cache, b
 
 
 def test_crash_while_writing_the_cache_leaves_nothing_half_written(tmp_path, isolated_cache, monkeypatch):
-    import core.ingest
+    import core.data.ingest
 
     root = write_celeba(tmp_path / "good", n=12)
     good = open_dataset(root)
@@ -469,7 +469,7 @@ def test_crash_while_writing_the_cache_leaves_nothing_half_written(tmp_path, iso
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(core.ingest, "write_json", disk_full)  # meta.json is written last
+    monkeypatch.setattr(core.data.ingest, "write_json", disk_full)  # meta.json is written last
     with pytest.raises(OSError, match="No space left"):
         open_dataset(root)
     assert snapshot(isolated_cache) == before
@@ -535,9 +535,9 @@ def test_torch_weights_only_refuses_disguised_pickles(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_model_store_refuses_disguised_pickles(tmp_path, isolated_cache):
-    """The classifier model store (core.model_store, from the classify branch): its weights reader and a
+    """The classifier model store (core.classify.store, from the classify branch): its weights reader and a
     stored model whose weights.pt is a disguised pickle. Skips until that module is merged."""
-    model_store = pytest.importorskip("core.model_store")
+    model_store = pytest.importorskip("core.classify.store")
     assert_refuses_pickle(model_store.load_state_dict, tmp_path)
     again = tmp_path / "again"
     again.mkdir()

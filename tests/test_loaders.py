@@ -13,12 +13,12 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from core import ingest as ingest_mod
-from core.celeba import CELEBA_ATTRIBUTES
-from core.embeddings import load_embeddings
+from core.data import ingest as ingest_mod
+from core.data.celeba import CELEBA_ATTRIBUTES
+from core.faces.store import load_embeddings
 from core.errors import DatasetError
-from core.ingest import fingerprint, ingest
-from core.loaders import detect_layout
+from core.data.ingest import fingerprint, ingest
+from core.data.loaders import detect_layout
 from tests.conftest import PROJECT, REAL_ANNOTATIONS, needs
 
 ATTRS = ["Smiling", "Male", "Eyeglasses"]
@@ -260,7 +260,7 @@ def test_real_celeba_annotations(tmp_path, isolated_cache):
 
 
 def test_empty_subset_selects_every_row(tmp_path, isolated_cache):
-    from core.subset import Subset, subset_rows
+    from core.data.subset import Subset, subset_rows
 
     ds = ingest(write_celeba(tmp_path / "c"))
     assert subset_rows(ds, Subset()).tolist() == [0, 1, 2, 3]

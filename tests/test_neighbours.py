@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.neighbours import build_index, distances, hamming_distances, nearest, nearest_by_attributes, top_k
+from core.faces.neighbours import build_index, distances, hamming_distances, nearest, nearest_by_attributes, top_k
 
 
 def _brute(vectors, mask, q, metric):

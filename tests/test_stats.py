@@ -1,4 +1,4 @@
-"""core.stats against direct per-pair computations on random and real CelebA annotations; the stats CLI."""
+"""core.stats.relations against direct per-pair computations on random and real CelebA annotations; the stats CLI."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import stats
+from core.stats import relations as stats
 from tests.conftest import REAL_ANNOTATIONS, needs
 
 ATTRS = tuple(f"a{k}" for k in range(8))
@@ -170,7 +170,7 @@ def test_predict_attribute_learns_a_determined_target():
 
 @pytest.fixture(scope="module")
 def real_dataset(tmp_path_factory):
-    from core.ingest import open_dataset
+    from core.data.ingest import open_dataset
 
     root = tmp_path_factory.mktemp("real") / "celeba_real"
     (root / "Anno").mkdir(parents=True)

@@ -9,16 +9,16 @@ import numpy as np
 import streamlit as st
 
 from core import cached
-from core import classify_charts as charts
-from core.celeba_published import PUBLISHED_COLUMNS
-from core.classifiers import FEATURES, LOSSES, MODEL_FEATURES, MODELS
-from core.dataset import Dataset
-from core.embeddings import list_embeddings
-from core.images import ImageError
+from core.charts import classify as charts
+from core.classify.published import PUBLISHED_COLUMNS
+from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS
+from core.data.dataset import Dataset
+from core.faces.store import list_embeddings
+from core.data.images import ImageError
 from core.jobs import job_status, start_job
-from core.metrics import binary_metrics, confusion_counts, error_rows, pr_curve, roc_curve, subgroup_metrics
-from core.model_store import ModelFileError
-from core.pixels import IMAGE_SIZES
+from core.classify.metrics import binary_metrics, confusion_counts, error_rows, pr_curve, roc_curve, subgroup_metrics
+from core.classify.store import ModelFileError
+from core.classify.pixels import IMAGE_SIZES
 from ui.gallery import image_grid
 from ui.jobs import job_panel
 
@@ -99,7 +99,7 @@ def training_panel() -> None:
 
 
 def _live_curves(job_id: str) -> None:
-    from core.train import history_path_for
+    from core.classify.train import history_path_for
 
     @st.fragment(run_every=2.0)
     def _curves() -> None:
@@ -255,7 +255,7 @@ def error_gallery(ds: Dataset, meta: dict, attribute: str, threshold: float, pre
 
 def try_it(meta: dict) -> None:
     """Upload a photo or take one; faces found -> attribute probabilities as bars."""
-    from core.tryit import predict_photo
+    from core.classify.tryit import predict_photo
 
     source = st.radio("Photo from", ["upload", "camera"], horizontal=True, key="clf-photo-source")
     if source == "upload":

@@ -9,14 +9,14 @@ import polars as pl
 import streamlit as st
 
 from core import cached
-from core import cluster_charts as charts
-from core.cluster import ALGORITHMS, Param
-from core.cluster_map import drawn_positions, map_frame, map_job_argv, picked_image_ids
-from core.dataset import Dataset
-from core.embeddings import list_embeddings
-from core.features import FEATURE_SPACES, FeatureSpec, load_predicted
-from core.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS
-from core.subset import Subset
+from core.charts import cluster as charts
+from core.cluster.algorithms import ALGORITHMS, Param
+from core.cluster.map import drawn_positions, map_frame, map_job_argv, picked_image_ids
+from core.data.dataset import Dataset
+from core.faces.store import list_embeddings
+from core.cluster.features import FEATURE_SPACES, FeatureSpec, load_predicted
+from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS
+from core.data.subset import Subset
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -173,7 +173,7 @@ def selected_ids(event, frame: pl.DataFrame) -> list[str]:
 
 def _map_coords(ds: Dataset, fm, fkey: tuple, choices: Choices):
     """The 2-D map, or None (with a job panel) while a large UMAP is computed in the background."""
-    from core.cluster_store import load_map, map_key
+    from core.cluster.store import load_map, map_key
     from core.jobs import job_status, start_job
     from ui.jobs import job_panel
 
@@ -237,7 +237,7 @@ def k_distance_section(fkey: tuple, choices: Choices, X: np.ndarray, result) -> 
 
 def cluster_table_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
     """Size, prominent (share >= 0.8) and noisy attributes per cluster, and the cluster x attribute heatmap."""
-    from core.cluster_summary import cluster_sizes, describe_clusters, shares_long
+    from core.cluster.summary import cluster_sizes, describe_clusters, shares_long
 
     sizes = cluster_sizes(result.labels)
     clusters, shares = cached.cluster_attribute_shares(fkey, choices.reduction, choices.algorithm, choices.params, ds, fm.rows, result.labels)
@@ -255,7 +255,7 @@ def cluster_table_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result
 
 def cluster_faces_section(ds: Dataset, fm, result) -> None:
     """Pick a cluster: a sample gallery, its mean face and first eigenface."""
-    from core.cluster_summary import MAX_FACES_PER_CLUSTER, sample_members
+    from core.cluster.summary import MAX_FACES_PER_CLUSTER, sample_members
 
     clusters = sorted(int(c) for c in np.unique(result.labels) if c >= 0)
     if not clusters or not ds.has_images:
@@ -291,8 +291,8 @@ def dendrogram_section(X: np.ndarray, params: dict) -> None:
 
 def sweeps_section(fkey: tuple, choices: Choices, X: np.ndarray, truth) -> None:
     """Elbow + silhouette vs k, algorithms side by side at the same k, DBSCAN over eps — on a button."""
-    from core.cluster_metrics import suggest_eps
-    from core.cluster_sweeps import algorithms_side_by_side, eps_sweep, k_sweep
+    from core.cluster.metrics import suggest_eps
+    from core.cluster.sweeps import algorithms_side_by_side, eps_sweep, k_sweep
 
     c1, c2 = st.columns(2)
     k_max = int(c1.number_input("Largest k", 3, 200, 20, key="cl-sweep-kmax"))

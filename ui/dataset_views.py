@@ -7,9 +7,13 @@ import math
 import numpy as np
 import streamlit as st
 
-from core import cached, stats, stats_charts
-from core.dataset import Dataset
-from core.subset import Subset
+from core import cached
+
+from core.stats import relations as stats
+
+from core.charts import stats as stats_charts
+from core.data.dataset import Dataset
+from core.data.subset import Subset
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 

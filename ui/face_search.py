@@ -1,4 +1,4 @@
-"""Widgets and panels of the Face search page (layout only; the work is in core.search)."""
+"""Widgets and panels of the Face search page (layout only; the work is in core.faces.search)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import cached, search
-from core.dataset import Dataset
-from core.embed_job import MODEL
-from core.faces import ModelMissingError
-from core.images import ImageError
+from core import cached
+
+from core.faces import search
+from core.data.dataset import Dataset
+from core.faces.embed_job import MODEL
+from core.faces.pipeline import ModelMissingError
+from core.data.images import ImageError
 from core.jobs import job_id_for, job_status, start_job
 from ui.gallery import image_grid
 from ui.jobs import job_panel

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.dataset import Dataset
-from core.subset import Subset
+from core.data.dataset import Dataset
+from core.data.subset import Subset
 
 CHOICES = ("any", "present", "absent")
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from core import cached
-from core.dataset import Dataset
+from core.data.dataset import Dataset
 
 
 def image_grid(

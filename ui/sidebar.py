@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core import cached
-from core.dataset import Dataset
+from core.data.dataset import Dataset
 from core.demo import DEFAULT_IMAGES, demo_exists, generate_demo
 from core.errors import DatasetError
-from core.paths import demo_dir
+from core.data.paths import demo_dir
 
 SELECTED = "selected_dataset"  # session key that survives page switches
 PICKER = "dataset_picker"  # the selectbox's widget key

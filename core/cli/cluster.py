@@ -7,14 +7,14 @@ import logging
 import time
 
 
-from core.cluster import ALGORITHMS, LINKAGES, METRICS, cluster
-from core.cluster_metrics import external_metrics, internal_metrics
-from core.embeddings import load_embeddings
-from core.features import FEATURE_SPACES, WEIGHTINGS, FeatureSpec, build_features, load_predicted
-from core.ingest import open_dataset
+from core.cluster.algorithms import ALGORITHMS, LINKAGES, METRICS, cluster
+from core.cluster.metrics import external_metrics, internal_metrics
+from core.faces.store import load_embeddings
+from core.cluster.features import FEATURE_SPACES, WEIGHTINGS, FeatureSpec, build_features, load_predicted
+from core.data.ingest import open_dataset
 from core.jobs import ProgressReporter
-from core.reduce import REDUCERS, reduce
-from core.subset import Subset
+from core.cluster.reduce import REDUCERS, reduce
+from core.data.subset import Subset
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def parse_subset(args) -> Subset:
 
 def save_map(ds, spec, subset, args, fm, progress: ProgressReporter) -> dict:
     """Compute the UMAP 2-D map the page asks for and store it under the key the page looks up."""
-    from core.cluster_store import map_key
-    from core.cluster_store import save_map as store
-    from core.reduce import map_2d
+    from core.cluster.store import map_key
+    from core.cluster.store import save_map as store
+    from core.cluster.reduce import map_2d
 
     emb = load_embeddings(ds.cache_dir, spec.model) if spec.space == "embeddings" else None
     created = str(emb.meta.get("created", "")) if emb is not None else ""

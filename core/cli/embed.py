@@ -7,9 +7,9 @@ import os
 import sys
 import time
 
-from core.embed_job import DEFAULT_CHUNK, embed_dataset
-from core.faces import DEFAULT_BACKEND, DESCRIPTOR_BACKENDS, FaceConfig
-from core.ingest import open_dataset
+from core.faces.embed_job import DEFAULT_CHUNK, embed_dataset
+from core.faces.pipeline import DEFAULT_BACKEND, DESCRIPTOR_BACKENDS, FaceConfig
+from core.data.ingest import open_dataset
 from core.jobs import ProgressReporter
 
 COMMAND = "embed"

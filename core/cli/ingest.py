@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from core.ingest import open_dataset
-from core.summary import dataset_summary
+from core.data.ingest import open_dataset
+from core.data.summary import dataset_summary
 
 COMMAND = "ingest"
 HELP = "Ingest a dataset folder (any known layout) into the cache and print a summary."

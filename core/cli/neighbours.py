@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from core.errors import DatasetError
-from core.ingest import open_dataset
-from core.search import neighbours_of_image
+from core.data.ingest import open_dataset
+from core.faces.search import neighbours_of_image
 
 COMMAND = "neighbours"
 HELP = "The k images nearest to one image of a dataset (by face embedding or attribute vector)."

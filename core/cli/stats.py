@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 
-from core import stats
+from core.stats import relations as stats
 from core.errors import DatasetError
-from core.ingest import open_dataset
-from core.subset import Subset, subset_rows
+from core.data.ingest import open_dataset
+from core.data.subset import Subset, subset_rows
 
 COMMAND = "stats"
 HELP = "Attribute prevalence and P(A=1 | B=1) for every pair, on the whole dataset or a filtered subset."

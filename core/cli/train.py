@@ -7,11 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-from core.classifiers import LOSSES, MODEL_FEATURES, MODELS
-from core.ingest import open_dataset
+from core.classify.models import LOSSES, MODEL_FEATURES, MODELS
+from core.data.ingest import open_dataset
 from core.jobs import ProgressReporter
-from core.metrics import CLI_METRICS
-from core.pixels import IMAGE_SIZES
+from core.classify.metrics import CLI_METRICS
+from core.classify.pixels import IMAGE_SIZES
 
 COMMAND = "train"
 HELP = "Train an attribute classifier, measure it on the test split and save it under cache/models/."
@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from core.train import HISTORY_FILE, TrainConfig, train_attribute_model
+    from core.classify.train import HISTORY_FILE, TrainConfig, train_attribute_model
 
     t0 = time.perf_counter()
     reporter = ProgressReporter(args.progress_file)

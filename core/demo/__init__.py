@@ -18,12 +18,12 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.atomic import write_bytes
-from core.celeba import CELEBA_ATTRIBUTES
+from core.data.atomic import write_bytes
+from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.draw import FaceSpec, draw_face
 from core.demo.labels import LabelPlan, sample_labels
 from core.demo.specs import face_specs
-from core.loaders import DEMO_MARKER
+from core.data.loaders import DEMO_MARKER
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.celeba import CELEBA_ATTRIBUTES
+from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.labels import gibbs_sweeps
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.celeba import CELEBA_ATTRIBUTES
+from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.label_model import BIAS, CELEBA_COOCCURRENCE, CELEBA_PREVALENCE, COUPLING
 
 log = logging.getLogger(__name__)

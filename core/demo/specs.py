@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.celeba import CELEBA_ATTRIBUTES
+from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.draw import FaceSpec
 from core.demo.labels import LabelPlan
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import faces
-from core.atomic import save_npy, write_bytes, write_json
-from core.dataset import Dataset
-from core.embeddings import embeddings_root, list_embeddings, load_embeddings, save_embeddings
+from core.faces import pipeline as faces
+from core.data.atomic import save_npy, write_bytes, write_json
+from core.data.dataset import Dataset
+from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)

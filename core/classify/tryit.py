@@ -1,6 +1,6 @@
 """Attribute probabilities for an uploaded photo or camera shot, from a stored model.
 
-Faces are found and described by core.faces (through core.search), exactly as the dataset's
+Faces are found and described by core.faces.pipeline (through core.faces.search), exactly as the dataset's
 embeddings were, so embedding models see the same kind of vectors they were trained on.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from core.images import open_rgb
-from core.model_store import StoredModel
-from core.pixels import image_to_array
+from core.data.images import open_rgb
+from core.classify.store import StoredModel
+from core.classify.pixels import image_to_array
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,9 @@ class PhotoPrediction:
 
 def detect_faces(img: Image.Image, descriptors: bool = True) -> list[DetectedFace]:
     """Faces in an RGB image, largest first, boxes in the image's pixels, with the same (mirror-averaged)
-    descriptors as the dataset's embeddings: core.faces' detector cascade, alignment and descriptor."""
-    from core import faces, search
+    descriptors as the dataset's embeddings: core.faces.pipeline's detector cascade, alignment and descriptor."""
+    from core.faces import pipeline as faces
+    from core.faces import search
 
     if descriptors:
         found = search.faces_in_image(img)

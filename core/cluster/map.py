@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from core.dataset import Dataset
-from core.features import FeatureSpec
-from core.subset import Subset
+from core.data.dataset import Dataset
+from core.cluster.features import FeatureSpec
+from core.data.subset import Subset
 
 MAP_DRAW_MAX = 20_000  # points drawn on the map; beyond, a browser redraws ~10 MB of JSON on every interaction
 

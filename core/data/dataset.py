@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from core.paths import safe_join
+from core.data.paths import safe_join
 
 PARTITIONS = ("train", "val", "test")
 

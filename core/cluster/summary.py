@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from core.images import ImageError, open_rgb
+from core.data.images import ImageError, open_rgb
 
 log = logging.getLogger(__name__)
 

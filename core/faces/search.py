@@ -14,12 +14,12 @@ import numpy as np
 import polars as pl
 from PIL import Image, ImageDraw
 
-from core import faces
-from core.dataset import Dataset
-from core.embeddings import Embeddings, load_embeddings
+from core.faces import pipeline as faces
+from core.data.dataset import Dataset
+from core.faces.store import Embeddings, load_embeddings
 from core.errors import DatasetError
-from core.images import ImageError, open_rgb
-from core.neighbours import EmbeddingIndex, build_index, distances, nearest_by_attributes, top_k
+from core.data.images import ImageError, open_rgb
+from core.faces.neighbours import EmbeddingIndex, build_index, distances, nearest_by_attributes, top_k
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.celeba import CELEBA_ATTRIBUTES
-from core.celeba_published import published_accuracy
+from core.data.celeba import CELEBA_ATTRIBUTES
+from core.classify.published import published_accuracy
 
 TABLE_COLUMNS = (
     "accuracy", "balanced_accuracy", "majority_accuracy", "precision", "recall", "f1", "auc",

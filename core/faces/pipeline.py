@@ -167,7 +167,7 @@ class DlibDescriptor:
 
 def _torch_backend() -> DescriptorBackend:
     try:
-        from core.dlib_torch import TorchFaceDescriptor  # the dlib -> torch port of the same network
+        from core.faces.dlib_torch import TorchFaceDescriptor  # the dlib -> torch port of the same network
     except ImportError as exc:
         raise ModelMissingError(f"The torch descriptor backend is not available ({exc}); use --backend dlib.") from exc
     # One thread: job workers are one process per core, and server sessions share the cores.
@@ -288,7 +288,7 @@ def process_array(arr: np.ndarray, aligned: bool = False, config: FaceConfig = F
 
 def process_image(source, aligned: bool = False, config: FaceConfig = FaceConfig()) -> FaceResult:
     """Open an image safely (path or bytes) and run process_array; unreadable files -> STATUS_FAILED."""
-    from core.images import ImageError, open_rgb
+    from core.data.images import ImageError, open_rgb
 
     try:
         img = open_rgb(source)

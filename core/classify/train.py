@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import write_json
-from core.classifiers import LOSSES, MODEL_FEATURES, MODELS, LogisticModel, build_net, check_choice, make_loss, to_chw_float
-from core.dataset import Dataset
-from core.embeddings import load_embeddings
+from core.data.atomic import write_json
+from core.classify.models import LOSSES, MODEL_FEATURES, MODELS, LogisticModel, build_net, check_choice, make_loss, to_chw_float
+from core.data.dataset import Dataset
+from core.faces.store import load_embeddings
 from core.jobs import ProgressReporter, jobs_root
-from core.metrics import attribute_metrics, balanced_thresholds, mean_metrics
-from core.model_store import new_model_id, predict_torch, save_model
-from core.pixels import augment_batch, build_pixel_cache
+from core.classify.metrics import attribute_metrics, balanced_thresholds, mean_metrics
+from core.classify.store import new_model_id, predict_torch, save_model
+from core.classify.pixels import augment_batch, build_pixel_cache
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Cache folder contents: table.parquet (the data model's table), extra_<name>.parquet
 (bbox, landmarks), meta.json (written last: its presence means the folder is
-complete), embeddings/<model>/ (see core.embeddings).
+complete), embeddings/<model>/ (see core.faces.store).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import polars as pl
 
-from core.atomic import write_json, write_parquet
-from core.dataset import Dataset
-from core.embeddings import save_embeddings
+from core.data.atomic import write_json, write_parquet
+from core.data.dataset import Dataset
+from core.faces.store import save_embeddings
 from core.errors import DatasetError
-from core.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
-from core.paths import cache_root, data_roots
+from core.data.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
+from core.data.paths import cache_root, data_roots
 
 log = logging.getLogger(__name__)
 

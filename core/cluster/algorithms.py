@@ -1,7 +1,7 @@
 """Clustering algorithms by name, each returning one label per point (-1 = noise).
 
 Registry: kmeans, minibatch, agglomerative, dbscan, hdbscan, chinese_whispers, rerank (identity
-clustering with k-reciprocal re-ranking, core.rerank).
+clustering with k-reciprocal re-ranking, core.cluster.rerank).
 `cluster(X, "dbscan", eps=...)` validates parameters and returns a Clustering;
 an unknown name raises ValueError listing the choices.
 """
@@ -21,7 +21,7 @@ AGGLOMERATIVE_MAX_POINTS = 20_000  # O(n^2) memory beyond this
 CHINESE_WHISPERS_MAX_POINTS = 30_000  # dlib compares all pairs
 KMEANS_ALGORITHM = "lloyd"  # sklearn's default; elkan was slower here (20k x 128, k=100: 51 s vs 37-43 s on the shared 2 cores)
 KMEANS_SAMPLE = 20_000  # k-means on more points than this starts from centres fitted on a sample
-HDBSCAN_EXACT_MAX_POINTS = 20_000  # beyond, the spanning tree comes from the k-NN graph (~3x faster, same clusters: core.hdbscan_knn)
+HDBSCAN_EXACT_MAX_POINTS = 20_000  # beyond, the spanning tree comes from the k-NN graph (~3x faster, same clusters: core.cluster.hdbscan_knn)
 DOMINANT_SHARE = 0.5  # warn when one cluster holds more than this share of the points
 
 
@@ -153,7 +153,7 @@ def _agglomerative(X, k, distance_threshold, linkage, metric):
 def _hdbscan(X, min_cluster_size, min_samples) -> tuple[np.ndarray, np.ndarray, str | None]:
     """(labels, outlier scores, note): hdbscan.HDBSCAN up to HDBSCAN_EXACT_MAX_POINTS, its k-NN tree beyond."""
     if len(X) > HDBSCAN_EXACT_MAX_POINTS:
-        from core.hdbscan_knn import hdbscan_knn
+        from core.cluster.hdbscan_knn import hdbscan_knn
 
         labels, scores = hdbscan_knn(X, int(min_cluster_size), int(min_samples) or None)
         return labels, scores, (f"More than {HDBSCAN_EXACT_MAX_POINTS:,} points: HDBSCAN's tree was built from each point's "
@@ -217,7 +217,7 @@ def cluster(X: np.ndarray, name: str, seed: int = 0, **params) -> Clustering:
     dbscan eps=0 and chinese_whispers threshold=0 are replaced by values suggested
     from the data (core.cluster_metrics.suggest_eps / suggest_threshold).
     """
-    from core.cluster_metrics import suggest_eps, suggest_threshold
+    from core.cluster.metrics import suggest_eps, suggest_threshold
 
     spec = algorithm(name)
     unknown = set(params) - {p.name for p in spec.params}
@@ -241,7 +241,7 @@ def cluster(X: np.ndarray, name: str, seed: int = 0, **params) -> Clustering:
         labels, scores, note = _hdbscan(X, p["min_cluster_size"], p["min_samples"])
         notes += [note] if note else []
     elif name == "rerank":
-        from core.rerank import reranked_identities
+        from core.cluster.rerank import reranked_identities
 
         labels = reranked_identities(X, float(p["threshold"]), int(p["k1"]))
     else:

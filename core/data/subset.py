@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from core.dataset import Dataset
+from core.data.dataset import Dataset
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.atomic import save_npy
-from core.dataset import Dataset
-from core.images import ImageError, open_rgb
+from core.data.atomic import save_npy
+from core.data.dataset import Dataset
+from core.data.images import ImageError, open_rgb
 
 log = logging.getLogger(__name__)
 

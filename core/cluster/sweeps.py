@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from core.cluster import cluster
-from core.cluster_metrics import external_metrics, internal_metrics
+from core.cluster.algorithms import cluster
+from core.cluster.metrics import external_metrics, internal_metrics
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import save_npy, write_json
+from core.data.atomic import save_npy, write_json
 
 
 @dataclass(frozen=True)

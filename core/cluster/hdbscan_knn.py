@@ -68,7 +68,7 @@ def _candidate_pairs(X: np.ndarray, labels: np.ndarray, count: int) -> np.ndarra
     """(p, 2) component pairs a < b: each component with its nearest components by centroid."""
     from sklearn.neighbors import NearestNeighbors
 
-    from core.cluster_summary import cluster_means
+    from core.cluster.summary import cluster_means
 
     _, centroids = cluster_means(X, labels)  # labels are 0..count-1, all present
     k = min(CANDIDATES + 1, count)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import write_json
-from core.classifiers import LogisticModel, build_net, to_chw_float
-from core.paths import cache_root
+from core.data.atomic import write_json
+from core.classify.models import LogisticModel, build_net, to_chw_float
+from core.data.paths import cache_root
 
 log = logging.getLogger(__name__)
 

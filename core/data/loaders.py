@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from core.celeba import CELEBA_ATTRIBUTES
+from core.data.celeba import CELEBA_ATTRIBUTES
 from core.errors import DatasetError
-from core.paths import IMAGE_EXTENSIONS, is_image_file
+from core.data.paths import IMAGE_EXTENSIONS, is_image_file
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.dataset import Dataset
-from core.embeddings import Embeddings
+from core.data.dataset import Dataset
+from core.faces.store import Embeddings
 from core.errors import DatasetError
-from core.subset import Subset, subset_rows
+from core.data.subset import Subset, subset_rows
 
 log = logging.getLogger(__name__)
 

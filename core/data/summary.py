@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.dataset import Dataset
-from core.embeddings import list_embeddings
+from core.data.dataset import Dataset
+from core.faces.store import list_embeddings
 
 
 def dataset_summary(ds: Dataset) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import save_npy
+from core.data.atomic import save_npy
 
 log = logging.getLogger(__name__)
 
