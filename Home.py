@@ -9,14 +9,37 @@ from ui.sidebar import dataset_picker, demo_banner
 st.set_page_config(page_title="FaceAtlas", page_icon=":material/travel_explore:", layout="wide")
 
 PAGES = [
-    ("pages/1_Dataset.py", "Dataset", ":material/bar_chart:", "Prevalence of every attribute, identities, and a filtered image gallery."),
-    ("pages/2_Attribute_relations.py", "Attribute relations", ":material/hub:",
-     "How attributes depend on each other: P(A | B), correlation, lift, and predicting one from the others."),
-    ("pages/3_Attribute_classifiers.py", "Attribute classifiers", ":material/target:",
-     "Train models that predict attributes from faces and compare them with baselines."),
-    ("pages/4_Clustering.py", "Clustering", ":material/scatter_plot:", "Group faces by identity embedding or by attributes, on a 2-D map."),
-    ("pages/5_Face_search.py", "Face search", ":material/person_search:", "Upload a photo and find the most similar faces in the dataset."),
-]  # fmt: skip
+    (
+        "pages/1_Dataset.py",
+        "Dataset",
+        ":material/bar_chart:",
+        "Prevalence of every attribute, identities, and a filtered image gallery.",
+    ),
+    (
+        "pages/2_Attribute_relations.py",
+        "Attribute relations",
+        ":material/hub:",
+        "How attributes depend on each other: P(A | B), correlation, lift, and predicting one from the others.",
+    ),
+    (
+        "pages/3_Attribute_classifiers.py",
+        "Attribute classifiers",
+        ":material/target:",
+        "Train models that predict attributes from faces and compare them with baselines.",
+    ),
+    (
+        "pages/4_Clustering.py",
+        "Clustering",
+        ":material/scatter_plot:",
+        "Group faces by identity embedding or by attributes, on a 2-D map.",
+    ),
+    (
+        "pages/5_Face_search.py",
+        "Face search",
+        ":material/person_search:",
+        "Upload a photo and find the most similar faces in the dataset.",
+    ),
+]
 
 
 def overview(summary: dict) -> None:
@@ -42,8 +65,10 @@ def guide() -> None:
 
 
 st.title("FaceAtlas")
-st.caption("Explore face-attribute datasets such as CelebA and LFW: what is in them, how attributes relate, "
-           "how well they can be predicted, and how faces group.")  # fmt: skip
+st.caption(
+    "Explore face-attribute datasets such as CelebA and LFW: what is in them, how attributes relate, "
+    "how well they can be predicted, and how faces group."
+)
 ds = dataset_picker()
 demo_banner(ds)
 summary = dataset_summary(ds)

@@ -88,8 +88,8 @@ def mlp_throughput(batch: int = 256, batches: int = 40) -> float:
 
 def decode_rate(ds, size: int, n: int = 300) -> float:
     """Images/s for decoding aligned JPEGs into the pixel cache's crops."""
-    from core.data.images import open_rgb
     from core.classify.pixels import image_to_array
+    from core.data.images import open_rgb
 
     ids = ds.table["image_id"].to_list()[:n]
     t0 = time.perf_counter()
@@ -99,8 +99,8 @@ def decode_rate(ds, size: int, n: int = 300) -> float:
 
 
 def demo_dataset():
-    from core.demo import demo_exists, generate_demo
     from core.data.ingest import open_dataset
+    from core.demo import demo_exists, generate_demo
 
     root = WORK / "home" / "data" / "demo"
     if not demo_exists(root):
@@ -112,8 +112,16 @@ def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> t
     """Train the CNN from pixels on all 40 attributes for at most `minutes`; the table of test results."""
     from core.classify.train import TrainConfig, train_attribute_model
 
-    config = TrainConfig(model="cnn", epochs=40, image_size=image_size, batch_size=32, augment=False, patience=8,
-                         max_minutes=minutes, pos_weight=pos_weight)  # fmt: skip
+    config = TrainConfig(
+        model="cnn",
+        epochs=40,
+        image_size=image_size,
+        batch_size=32,
+        augment=False,
+        patience=8,
+        max_minutes=minutes,
+        pos_weight=pos_weight,
+    )
     t0 = time.perf_counter()
     meta = train_attribute_model(ds, config)
     seconds = time.perf_counter() - t0
@@ -121,28 +129,57 @@ def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> t
     from core.classify.store import load_test_predictions
 
     preds = load_test_predictions(meta["model_id"])
-    at_half = {r.pop("attribute"): r for r in attribute_metrics(preds["labels"], preds["probs"], meta["attributes"]).to_dicts()}
+    at_half = {
+        r.pop("attribute"): r for r in attribute_metrics(preds["labels"], preds["probs"], meta["attributes"]).to_dicts()
+    }
     rows = []
     for a in SHOWCASE:
         m, h = meta["metrics"][a], at_half[a]
         best = max(h["accuracy"], m["accuracy"])
-        rows.append([a, f"{h['accuracy']:.3f}", f"{m['accuracy']:.3f}", f"{m['balanced_accuracy']:.3f}", f"{m['majority_accuracy']:.3f}",
-                     f"{meta['thresholds'][a]:.2f}", "yes" if best >= 0.97 else "**no**"])  # fmt: skip
+        rows.append(
+            [
+                a,
+                f"{h['accuracy']:.3f}",
+                f"{m['accuracy']:.3f}",
+                f"{m['balanced_accuracy']:.3f}",
+                f"{m['majority_accuracy']:.3f}",
+                f"{meta['thresholds'][a]:.2f}",
+                "yes" if best >= 0.97 else "**no**",
+            ]
+        )
     drawn = [a for a in meta["attributes"] if a not in NOT_DRAWN]
     bal = np.nanmean([_num(meta["metrics"][a]["balanced_accuracy"]) for a in drawn])
     bal_half = np.nanmean([_num(at_half[a]["balanced_accuracy"]) for a in drawn])
     acc = np.nanmean([_num(meta["metrics"][a]["accuracy"]) for a in drawn])
     maj = np.nanmean([_num(meta["metrics"][a]["majority_accuracy"]) for a in drawn])
-    full = [[a, f"{_num(m['accuracy']):.3f}", f"{_num(m['balanced_accuracy']):.3f}", f"{_num(m['majority_accuracy']):.3f}", f"{_num(m['auc']):.3f}"]
-            for a, m in meta["metrics"].items()]  # fmt: skip
+    full = [
+        [
+            a,
+            f"{_num(m['accuracy']):.3f}",
+            f"{_num(m['balanced_accuracy']):.3f}",
+            f"{_num(m['majority_accuracy']):.3f}",
+            f"{_num(m['auc']):.3f}",
+        ]
+        for a, m in meta["metrics"].items()
+    ]
     text = (
         f"CNN from pixels ({image_size} px, batch 32, BCE, {'positives weighted by negatives/positives' if pos_weight else 'no positive weighting'}), all 40 attributes at once, trained on "
         f"{meta['rows']['train']:,} demo faces for {meta['epochs_run']} epochs (time limit {minutes:g} min of training; "
         f"{fmt_s(seconds)} in all including the one-off pixel cache), measured on {meta['rows']['test']:,} test faces.\n\n"
         + "Test figures at the usual 0.5 cut and at each attribute's threshold chosen on the validation split "
         "(best balanced accuracy there); the model is the same.\n\n"
-        + table(["attribute", "accuracy at 0.5", "accuracy at val threshold", "balanced accuracy at val threshold",
-                 "majority-class accuracy", "val threshold", ">= 0.97"], rows)  # fmt: skip
+        + table(
+            [
+                "attribute",
+                "accuracy at 0.5",
+                "accuracy at val threshold",
+                "balanced accuracy at val threshold",
+                "majority-class accuracy",
+                "val threshold",
+                ">= 0.97",
+            ],
+            rows,
+        )
         + f"\n\nMean over the {len(drawn)} drawn attributes (all but {', '.join(NOT_DRAWN)}): balanced accuracy "
         f"**{bal:.3f}** at the validation thresholds ({bal_half:.3f} at 0.5; target >= 0.9), accuracy {acc:.3f}, "
         f"majority-class accuracy {maj:.3f}.\n\n"
@@ -159,8 +196,8 @@ def _num(v) -> float:
 
 def real_embeddings() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray] | None:
     """Wild-sample images that have rows in the real attribute file: names, dlib descriptors, attributes."""
-    from core.data.images import open_rgb
     from core.classify.tryit import detect_faces
+    from core.data.images import open_rgb
 
     attr_file = REAL / "celeba_annotations" / "list_attr_celeba.txt"
     wild = REAL / "celeba_wild_sample"
@@ -168,7 +205,9 @@ def real_embeddings() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.
         return None
     lines = attr_file.read_text().splitlines()
     names = lines[1].split()
-    labels = {p[0]: [int(v) > 0 for v in p[1:]] for p in (line.split() for line in lines[2:]) if len(p) == len(names) + 1}
+    labels = {
+        p[0]: [int(v) > 0 for v in p[1:]] for p in (line.split() for line in lines[2:]) if len(p) == len(names) + 1
+    }
     identity = dict(line.split()[:2] for line in (wild / "identity.txt").read_text().splitlines()[1:] if line.strip())
     files = sorted(f.name for f in wild.glob("*.jpg") if f.name in labels)
     cache = WORK / "real_dlib.npz"
@@ -192,11 +231,11 @@ def real_figure(folds: int = 5) -> str:
     """Identity-grouped cross-validation of logreg and MLP on dlib embeddings of real CelebA photos."""
     import polars as pl
 
-    from core.data.dataset import Dataset
-    from core.faces.store import save_embeddings
     from core.classify.metrics import attribute_metrics, mean_metrics
     from core.classify.store import load_test_predictions
     from core.classify.train import TrainConfig, train_attribute_model
+    from core.data.dataset import Dataset
+    from core.faces.store import save_embeddings
 
     loaded = real_embeddings()
     if loaded is None:
@@ -214,8 +253,17 @@ def real_figure(folds: int = 5) -> str:
             frame = pl.DataFrame({"image_id": files, "identity": ids.tolist(), "partition": part.tolist()})
             frame = frame.with_columns([pl.Series(n, y[:, j], dtype=pl.UInt8) for j, n in enumerate(names)])
             cache_dir = WORK / "real_ds" / f"fold{k}"
-            ds = Dataset(key=f"real-fold{k}", name="real", root=REAL, layout="folder", table=frame, attributes=tuple(names),
-                         image_dir=None, images_found=0, cache_dir=cache_dir)  # fmt: skip
+            ds = Dataset(
+                key=f"real-fold{k}",
+                name="real",
+                root=REAL,
+                layout="folder",
+                table=frame,
+                attributes=tuple(names),
+                image_dir=None,
+                images_found=0,
+                cache_dir=cache_dir,
+            )
             save_embeddings(cache_dir, "dlib", vectors, np.ones(len(files), bool))
             meta = train_attribute_model(ds, TrainConfig(model=model, epochs=epochs, patience=30, seed=k))
             pred = load_test_predictions(meta["model_id"])
@@ -224,15 +272,34 @@ def real_figure(folds: int = 5) -> str:
         mean = mean_metrics(tab)
         male = tab.filter(pl.col("attribute") == "Male").to_dicts()[0]
         results[model] = (mean, male)
-        lines.append([model, f"{mean['accuracy']:.3f}", f"{mean['majority_accuracy']:.3f}", f"{mean['balanced_accuracy']:.3f}",
-                      "0.500", f"{male['accuracy']:.3f}", f"{male['balanced_accuracy']:.3f}"])  # fmt: skip
+        lines.append(
+            [
+                model,
+                f"{mean['accuracy']:.3f}",
+                f"{mean['majority_accuracy']:.3f}",
+                f"{mean['balanced_accuracy']:.3f}",
+                "0.500",
+                f"{male['accuracy']:.3f}",
+                f"{male['balanced_accuracy']:.3f}",
+            ]
+        )
     return (
         f"{len(files)} real in-the-wild CelebA photos (the wild sample's images that have rows in the 20,000-row attribute "
         f"file and where dlib's HOG detector found a face), {len(uniq)} people; dlib 128-d descriptors (HOG, 5-point "
         f"alignment, 150 px chip); {folds}-fold cross-validation grouped by identity (no person in train and test), "
         "predictions pooled over the folds; logistic regression learns from the validation fold too, the MLP stops early on it. The majority baseline has balanced accuracy 0.5 by definition.\n\n"
-        + table(["model", "mean accuracy", "mean majority accuracy", "mean balanced accuracy", "majority balanced",
-                 "Male accuracy", "Male balanced"], lines)  # fmt: skip
+        + table(
+            [
+                "model",
+                "mean accuracy",
+                "mean majority accuracy",
+                "mean balanced accuracy",
+                "majority balanced",
+                "Male accuracy",
+                "Male balanced",
+            ],
+            lines,
+        )
         + "\n\nWith so few images these are rough figures; the attribute file's other 19,942 rows have no images here."
     )
 

@@ -89,8 +89,8 @@ def page_rerun_rows(X: np.ndarray, tmp: Path) -> list[list]:
     from streamlit.testing.v1 import AppTest
 
     from bench.bench_ingest import write_celeba_annotations
-    from core.faces.store import save_embeddings
     from core.data.ingest import open_dataset
+    from core.faces.store import save_embeddings
 
     root = tmp / "data" / "celeba-scale"
     write_celeba_annotations(root, len(X))
@@ -109,9 +109,21 @@ def page_rerun_rows(X: np.ndarray, tmp: Path) -> list[list]:
     t_again, _ = timed(at.run)
     errors = [str(e.value) for e in at.exception]
     shown = next((m.value for m in at.metric if m.label == "Clusters"), "?")
-    note = f"k-means (k {default_params('kmeans')['k']}) on all points, PCA map, metrics, cluster table; {shown} clusters shown" + (f"; errors: {errors}" if errors else "")
-    return [["Clustering page, first run at full size", f"{len(X):,} x {DIM}", fmt_s(t_first), "", note, ""],
-            ["Clustering page, rerun with every result cached", f"{len(X):,} x {DIM}", fmt_s(t_again), "", "nothing recomputed", "1 s"]]
+    note = (
+        f"k-means (k {default_params('kmeans')['k']}) on all points, PCA map, metrics, cluster table; {shown} clusters shown"
+        + (f"; errors: {errors}" if errors else "")
+    )
+    return [
+        ["Clustering page, first run at full size", f"{len(X):,} x {DIM}", fmt_s(t_first), "", note, ""],
+        [
+            "Clustering page, rerun with every result cached",
+            f"{len(X):,} x {DIM}",
+            fmt_s(t_again),
+            "",
+            "nothing recomputed",
+            "1 s",
+        ],
+    ]
 
 
 def scale_rows(n: int) -> tuple[list[list], float]:
@@ -122,8 +134,8 @@ def scale_rows(n: int) -> tuple[list[list], float]:
     from sklearn.metrics import adjusted_rand_score
 
     from bench.synthetic_embeddings import celeba_like_identities, identity_embeddings
-    from core.cluster.store import load_map, save_map
     from core.cluster.reduce import umap
+    from core.cluster.store import load_map, save_map
 
     ids = celeba_like_identities(n, round(N_IDENTITIES * n / N_IMAGES))
     X = identity_embeddings(ids)
@@ -144,7 +156,9 @@ def scale_rows(n: int) -> tuple[list[list], float]:
         csv = Path(tmp) / "map.csv"
         import pandas as pd
 
-        pd.DataFrame({"row": rows_all, "x": ours["umap2"][1].coords[:, 0], "y": ours["umap2"][1].coords[:, 1]}).to_csv(csv, index=False)
+        pd.DataFrame({"row": rows_all, "x": ours["umap2"][1].coords[:, 0], "y": ours["umap2"][1].coords[:, 1]}).to_csv(
+            csv, index=False
+        )
         t_csv, _ = timed(lambda: pd.read_csv(csv))
         page = page_rerun_rows(X, Path(tmp))
     peak_ours = peak_rss_gb()
@@ -158,18 +172,50 @@ def scale_rows(n: int) -> tuple[list[list], float]:
     km, km_base = ours["kmeans"][1], base["kmeans"][1]
     h, h_base = ours["hdbscan"][1], base["hdbscan"][1]
     rows = [
-        ["k-means k=100", f"{n:,} x {DIM}", fmt_s(ours["kmeans"][0]), f"sklearn KMeans(100) defaults: {fmt_s(base['kmeans'][0])}",
-         f"inertia {km.inertia:,.0f} vs {km_base.inertia_:,.0f} ({km.inertia / km_base.inertia_ - 1:+.2%})", "15 s"],
-        ["UMAP to 2-D", f"{n:,} x {DIM}", fmt_s(ours["umap2"][0]), f"umap.UMAP(random_state=42): {fmt_s(base['umap2'][0])}",
-         f"seeded as the page's map job runs it, PCA initialisation; 10-NN identity agreement of the map "
-         f"{identity_agreement(ours['umap2'][1].coords, ids):.4f} vs {identity_agreement(base['umap2'][1], ids):.4f}; "
-         f"one-off numba compile {fmt_s(t_jit)} not counted", "4 min"],
-        ["UMAP to 10-D (input of the next row)", f"{n:,} x {DIM}", fmt_s(ours["umap10"][0]), "", "min_dist 0, seeded, PCA initialisation", ""],
-        ["HDBSCAN on the 10-D UMAP", f"{n:,} x 10", fmt_s(ours["hdbscan"][0]), f"hdbscan.HDBSCAN(10) defaults: {fmt_s(base['hdbscan'][0])}",
-         f"k-NN tree: {h.n_clusters:,} clusters vs {h_base.labels_.max() + 1:,}, noise {h.noise_fraction:.2%} vs {(h_base.labels_ < 0).mean():.2%}, "
-         f"ARI between the two {adjusted_rand_score(h_base.labels_, h.labels):.4f}; ARI to the stand-in identities "
-         f"{adjusted_rand_score(ids, h.labels):.3f} vs {adjusted_rand_score(ids, h_base.labels_):.3f}", "90 s"],
-        ["cached 2-D map reload", f"{n:,} points", fmt_s(t_map), f"pandas.read_csv of the same map: {fmt_s(t_csv)}", "", "1 s"],
+        [
+            "k-means k=100",
+            f"{n:,} x {DIM}",
+            fmt_s(ours["kmeans"][0]),
+            f"sklearn KMeans(100) defaults: {fmt_s(base['kmeans'][0])}",
+            f"inertia {km.inertia:,.0f} vs {km_base.inertia_:,.0f} ({km.inertia / km_base.inertia_ - 1:+.2%})",
+            "15 s",
+        ],
+        [
+            "UMAP to 2-D",
+            f"{n:,} x {DIM}",
+            fmt_s(ours["umap2"][0]),
+            f"umap.UMAP(random_state=42): {fmt_s(base['umap2'][0])}",
+            f"seeded as the page's map job runs it, PCA initialisation; 10-NN identity agreement of the map "
+            f"{identity_agreement(ours['umap2'][1].coords, ids):.4f} vs {identity_agreement(base['umap2'][1], ids):.4f}; "
+            f"one-off numba compile {fmt_s(t_jit)} not counted",
+            "4 min",
+        ],
+        [
+            "UMAP to 10-D (input of the next row)",
+            f"{n:,} x {DIM}",
+            fmt_s(ours["umap10"][0]),
+            "",
+            "min_dist 0, seeded, PCA initialisation",
+            "",
+        ],
+        [
+            "HDBSCAN on the 10-D UMAP",
+            f"{n:,} x 10",
+            fmt_s(ours["hdbscan"][0]),
+            f"hdbscan.HDBSCAN(10) defaults: {fmt_s(base['hdbscan'][0])}",
+            f"k-NN tree: {h.n_clusters:,} clusters vs {h_base.labels_.max() + 1:,}, noise {h.noise_fraction:.2%} vs {(h_base.labels_ < 0).mean():.2%}, "
+            f"ARI between the two {adjusted_rand_score(h_base.labels_, h.labels):.4f}; ARI to the stand-in identities "
+            f"{adjusted_rand_score(ids, h.labels):.3f} vs {adjusted_rand_score(ids, h_base.labels_):.3f}",
+            "90 s",
+        ],
+        [
+            "cached 2-D map reload",
+            f"{n:,} points",
+            fmt_s(t_map),
+            f"pandas.read_csv of the same map: {fmt_s(t_csv)}",
+            "",
+            "1 s",
+        ],
         *page,
     ]
     return rows, peak_ours
@@ -207,19 +253,28 @@ def quality_rows() -> tuple[list[list], str]:
         print(cells, flush=True)
     rows.append(["**threshold sensitivity** (min-max pairwise F1 over thresholds 0.40-0.70)", "", ""])
     grid = np.round(np.arange(0.40, 0.701, 0.05), 2)
-    for label, name, param in [("Chinese whispers", "chinese_whispers", "threshold"),
-                               ("agglomerative average", "agglomerative", "distance_threshold"),
-                               ("re-ranked + average linkage", "rerank", "threshold")]:  # fmt: skip
+    for label, name, param in [
+        ("Chinese whispers", "chinese_whispers", "threshold"),
+        ("agglomerative average", "agglomerative", "distance_threshold"),
+        ("re-ranked + average linkage", "rerank", "threshold"),
+    ]:
         cells = [label]
         for key in ("plain", "mirrored"):
             extra = {"linkage": "average"} if name == "agglomerative" else {}
-            f1 = [external_metrics(truth, cluster(data[key][face], name, **{param: float(t)}, **extra).labels)["pairwise_f1"] for t in grid]
+            f1 = [
+                external_metrics(truth, cluster(data[key][face], name, **{param: float(t)}, **extra).labels)[
+                    "pairwise_f1"
+                ]
+                for t in grid
+            ]
             cells.append(f"{min(f1):.3f} - {max(f1):.3f}")
         rows.append(cells)
         print(cells, flush=True)
     thresholds = {k: suggest_threshold(data[k][face]) for k in ("plain", "mirrored")}
-    note = (f"{int(face.sum())} of {len(face)} photos had a face found by dlib's HOG detector, {n_true} identities. "
-            f"Data-driven threshold: plain {thresholds['plain']:.3f}, mirrored {thresholds['mirrored']:.3f}.")  # fmt: skip
+    note = (
+        f"{int(face.sum())} of {len(face)} photos had a face found by dlib's HOG detector, {n_true} identities. "
+        f"Data-driven threshold: plain {thresholds['plain']:.3f}, mirrored {thresholds['mirrored']:.3f}."
+    )
     return rows, note
 
 
@@ -232,16 +287,29 @@ def main() -> None:
     body = []
     if WILD.exists() and not args.skip_quality:
         rows, note = quality_rows()
-        body += ["### Identity clustering on real faces (../shared/real/celeba_wild_sample)", "",
-                 "Each cell: pairwise F1 / BCubed F1 / number of clusters. Noise points count as singleton clusters.", "",
-                 table(["algorithm", "plain dlib descriptors", "mirror-averaged descriptors"], rows), "", note, "",
-                 FINDINGS]  # fmt: skip
+        body += [
+            "### Identity clustering on real faces (../shared/real/celeba_wild_sample)",
+            "",
+            "Each cell: pairwise F1 / BCubed F1 / number of clusters. Noise points count as singleton clusters.",
+            "",
+            table(["algorithm", "plain dlib descriptors", "mirror-averaged descriptors"], rows),
+            "",
+            note,
+            "",
+            FINDINGS,
+        ]
     if not args.skip_scale:
         rows, peak = scale_rows(args.n)
-        body += ["### At CelebA scale (synthetic stand-in embeddings with identity structure)", "",
-                 table(["step", "data", "FaceAtlas", "baseline (same run)", "notes", "target"], rows), "",
-                 f"Peak memory of the bench process through FaceAtlas's steps (read before the baselines ran): {peak:.2f} GB "
-                 f"(target 2 GB). Load average when it finished: {os.getloadavg()[0]:.1f}.", "", SCALE_NOTES]  # fmt: skip
+        body += [
+            "### At CelebA scale (synthetic stand-in embeddings with identity structure)",
+            "",
+            table(["step", "data", "FaceAtlas", "baseline (same run)", "notes", "target"], rows),
+            "",
+            f"Peak memory of the bench process through FaceAtlas's steps (read before the baselines ran): {peak:.2f} GB "
+            f"(target 2 GB). Load average when it finished: {os.getloadavg()[0]:.1f}.",
+            "",
+            SCALE_NOTES,
+        ]
     write_section("cluster", "Clustering", "\n".join(body))
 
 

@@ -65,11 +65,18 @@ def accuracy(chips: np.ndarray, sources: list, facerec) -> tuple[str, np.ndarray
     for fold in (True, False):
         ours = TorchFaceDescriptor(batch_size=64, fold_affine=fold).compute(chips)
         diff = np.abs(ours - reference)
-        dist_diff = np.abs(np.linalg.norm(ours[:, None] - ours[None], axis=2) - np.linalg.norm(reference[:, None] - reference[None], axis=2))
-        rows.append([
-            "folded into conv (default)" if fold else "separate (as dlib)",
-            f"{diff.max():.2e}", f"{diff.mean():.2e}", f"{dist_diff.max():.2e}",
-        ])
+        dist_diff = np.abs(
+            np.linalg.norm(ours[:, None] - ours[None], axis=2)
+            - np.linalg.norm(reference[:, None] - reference[None], axis=2)
+        )
+        rows.append(
+            [
+                "folded into conv (default)" if fold else "separate (as dlib)",
+                f"{diff.max():.2e}",
+                f"{diff.mean():.2e}",
+                f"{dist_diff.max():.2e}",
+            ]
+        )
     body = table(["affine layers", "max abs diff", "mean abs diff", "max pairwise-distance diff"], rows)
     body += (
         f"\n\n{len(chips)} real face chips; |descriptor| components up to {np.abs(reference).max():.3f}. "
@@ -106,7 +113,10 @@ def dlib_blas(module_dir: Path, chips: np.ndarray, reference: np.ndarray, repeat
         env = os.environ | {"PYTHONPATH": str(module_dir), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
         done = subprocess.run(
             [sys.executable, "-c", _BLAS_PROBE, str(chips_path), str(out_path), str(dlib_model_path()), str(repeat)],
-            env=env, capture_output=True, text=True, check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         result = json.loads(done.stdout.strip().splitlines()[-1])
         result["max_diff"] = float(np.abs(np.load(out_path) - reference).max())
@@ -118,23 +128,60 @@ def speed(chips: np.ndarray, facerec, repeat: int, blas: dict | None = None) -> 
     n_dlib = 8
     dlib_s, _ = timeit(lambda: [facerec.compute_face_descriptor(c) for c in chips[:n_dlib]], repeat=repeat)
     dlib_face = dlib_s / n_dlib
-    rows = [["dlib-bin 20.0.1 (no BLAS)", "1", "1", fmt_s(dlib_face), f"{1 / dlib_face:.1f}", "1.0×",
-             f"{CELEBA_IMAGES * dlib_face / 3600:.1f} h"]]
+    rows = [
+        [
+            "dlib-bin 20.0.1 (no BLAS)",
+            "1",
+            "1",
+            fmt_s(dlib_face),
+            f"{1 / dlib_face:.1f}",
+            "1.0×",
+            f"{CELEBA_IMAGES * dlib_face / 3600:.1f} h",
+        ]
+    ]
     if blas is not None:
         face = blas["per_face"]
-        rows.append([f"dlib {blas['version']} built with OpenBLAS (BLAS={blas['blas']})", "1", "1", fmt_s(face),
-                     f"{1 / face:.1f}", f"{dlib_face / face:.1f}×", f"{CELEBA_IMAGES * face / 3600:.1f} h"])
+        rows.append(
+            [
+                f"dlib {blas['version']} built with OpenBLAS (BLAS={blas['blas']})",
+                "1",
+                "1",
+                fmt_s(face),
+                f"{1 / face:.1f}",
+                f"{dlib_face / face:.1f}×",
+                f"{CELEBA_IMAGES * face / 3600:.1f} h",
+            ]
+        )
     for threads in (1, 2):
         model = TorchFaceDescriptor(num_threads=threads).load()
         for batch in (1, 16, 64):
             model.batch_size = batch
             block = chips[: max(batch, 16)] if batch == 1 else chips[:batch]
-            seconds, _ = timeit(lambda: model.compute(block), repeat=repeat)
+            seconds, _ = timeit(lambda model=model, block=block: model.compute(block), repeat=repeat)
             face = seconds / len(block)
-            rows.append([f"torch {torch.__version__}", str(threads), str(batch), fmt_s(face), f"{1 / face:.1f}",
-                         f"{dlib_face / face:.1f}×", f"{CELEBA_IMAGES * face / 3600:.1f} h"])
-    return table(["descriptor", "threads", "batch", "per face (median)", "faces/s", "speed-up vs dlib",
-                  f"{CELEBA_IMAGES:,} faces"], rows)
+            rows.append(
+                [
+                    f"torch {torch.__version__}",
+                    str(threads),
+                    str(batch),
+                    fmt_s(face),
+                    f"{1 / face:.1f}",
+                    f"{dlib_face / face:.1f}×",
+                    f"{CELEBA_IMAGES * face / 3600:.1f} h",
+                ]
+            )
+    return table(
+        [
+            "descriptor",
+            "threads",
+            "batch",
+            "per face (median)",
+            "faces/s",
+            "speed-up vs dlib",
+            f"{CELEBA_IMAGES:,} faces",
+        ],
+        rows,
+    )
 
 
 BLAS_NOTE = """
@@ -164,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if blas is not None:
         accuracy_md += f" dlib built with OpenBLAS vs dlib-bin: max diff {blas['max_diff']:.1e}."
     speed_md = speed(chips, facerec, args.repeat, blas)
-    load = open("/proc/loadavg").read().split()[:3]
+    load = Path("/proc/loadavg").read_text().split()[:3]
     body = f"""
 Same network, same weights (parsed from `dlib_face_recognition_resnet_model_v1.dat`), same
 150×150 chips. Torch runs in `core.dlib_torch.TorchFaceDescriptor`.
@@ -178,7 +225,7 @@ Same network, same weights (parsed from `dlib_face_recognition_resnet_model_v1.d
 {speed_md}
 
 The last column is the descriptor alone for every CelebA image (one face each) on one process.
-The machine is shared (load average {' / '.join(load)} during the run), so figures are noisy; with
+The machine is shared (load average {" / ".join(load)} during the run), so figures are noisy; with
 another process busy, 2 torch threads fight for the 2 cores and can be slower than 1. For a
 multi-process job use 1 torch thread per worker.
 {BLAS_NOTE if blas is not None else ""}"""

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import SHARED, fmt_s, table, timeit, write_section
-from core.faces import pipeline as faces
 from core.data.images import open_rgb
+from core.faces import pipeline as faces
 from core.faces.neighbours import build_index, hamming_distances, nearest, top_k
 
 WILD = SHARED / "real" / "celeba_wild_sample"
@@ -90,8 +90,17 @@ def identities() -> dict[str, str]:
 def cut_crops(names: list[str], out: Path) -> dict:
     """Detect each wild photo's face (cascade), cut its CelebA-style crop; returns detection stats."""
     hog = faces.load_model("hog")
-    stats = {"n": len(names), "up0": 0, "up01": 0, "cascade": 0, "t_up0": [], "t_up1": [], "t_rescue": [],
-             "chips": {}, "multi": 0}  # fmt: skip
+    stats = {
+        "n": len(names),
+        "up0": 0,
+        "up01": 0,
+        "cascade": 0,
+        "t_up0": [],
+        "t_up1": [],
+        "t_rescue": [],
+        "chips": {},
+        "multi": 0,
+    }
     for name in names:
         img = open_rgb(WILD / name)
         arr, scale = faces.to_array(img)
@@ -99,7 +108,7 @@ def cut_crops(names: list[str], out: Path) -> dict:
         b0 = list(hog(arr, 0))
         stats["t_up0"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        b1 = list(hog(arr, 1)) if not b0 else b0
+        b1 = b0 if b0 else list(hog(arr, 1))
         stats["t_up1"].append(time.perf_counter() - t if not b0 else 0.0)
         stats["up0"] += bool(b0)
         stats["up01"] += bool(b0 or b1)
@@ -141,8 +150,11 @@ def quality(names: list[str], crops_dir: Path, det: dict) -> str:
     mirror = (plain + flip) / 2
     who = np.array([ids[n] for n in found])
     rows = []
-    for label, v in (("plain", plain), ("mirror-averaged", mirror),
-                     ("mirror-averaged, renormalised", mirror / np.linalg.norm(mirror, axis=1, keepdims=True))):  # fmt: skip
+    for label, v in (
+        ("plain", plain),
+        ("mirror-averaged", mirror),
+        ("mirror-averaged, renormalised", mirror / np.linalg.norm(mirror, axis=1, keepdims=True)),
+    ):
         best, t, at06 = verification(v, who)
         rows.append([label, f"{best:.4f}", f"{t:.3f}", f"{at06:.4f}"])
     text = "### Verification on the wild sample (all pairs of faces found)\n\n"
@@ -190,13 +202,18 @@ def detection_text(det: dict) -> str:
             ["detector", "faces found", "mean time per image"],
             [
                 ["HOG upsample 0", f"{det['up0']}/{n} ({det['up0'] / n:.1%})", fmt_s(np.mean(det["t_up0"]))],
-                ["+ HOG upsample 1 where 0 found none", f"{det['up01']}/{n} ({det['up01'] / n:.1%})",
-                 fmt_s(np.mean(det["t_up0"]) + np.mean(det["t_up1"]))],
-                ["+ HOG upsample 2 (small images) / CNN where HOG found none (this pipeline)",
-                 f"{det['cascade']}/{n} ({det['cascade'] / n:.1%})",
-                 fmt_s(np.mean(det["t_up0"]) + np.mean(det["t_up1"]) + sum(rescue) / n)],
+                [
+                    "+ HOG upsample 1 where 0 found none",
+                    f"{det['up01']}/{n} ({det['up01'] / n:.1%})",
+                    fmt_s(np.mean(det["t_up0"]) + np.mean(det["t_up1"])),
+                ],
+                [
+                    "+ HOG upsample 2 (small images) / CNN where HOG found none (this pipeline)",
+                    f"{det['cascade']}/{n} ({det['cascade'] / n:.1%})",
+                    fmt_s(np.mean(det["t_up0"]) + np.mean(det["t_up1"]) + sum(rescue) / n),
+                ],
             ],
-        )  # fmt: skip
+        )
         + f"\n\nThe rescue step ran on {len(rescue)} images, {fmt_s(np.mean(rescue)) if rescue else '-'} each. "
         f"{det['multi']} photos had more than one face (the largest is kept).\n\n"
     )
@@ -225,17 +242,21 @@ def neighbours_text() -> str:
     t_ham, _ = timeit(lambda: top_k(hamming_distances(attrs, attrs[5]).astype(np.float32), 10, 5), repeat=9)
     t_ham_naive, _ = timeit(lambda: np.argsort((attrs != attrs[5]).sum(1), kind="stable")[:11], repeat=5)
     t_build, _ = timeit(lambda: build_index(vectors, mask), repeat=3)
-    return "### Nearest neighbours at CelebA scale (202,599 x 128 float32, top 10)\n\n" + table(
-        ["query", "time"],
-        [
-            ["euclidean, norms precomputed + argpartition (ours)", fmt_s(t_ours)],
-            ["cosine, unit vectors precomputed + argpartition (ours)", fmt_s(t_cos)],
-            ["naive: np.linalg.norm(V - q) + full argsort", fmt_s(t_naive)],
-            ["Hamming over 40 attributes, packbits + bitwise_count (ours)", fmt_s(t_ham)],
-            ["Hamming naive: (A != q).sum + argsort", fmt_s(t_ham_naive)],
-            ["index build (once per dataset, cached)", fmt_s(t_build)],
-        ],
-    ) + "\n\n"
+    return (
+        "### Nearest neighbours at CelebA scale (202,599 x 128 float32, top 10)\n\n"
+        + table(
+            ["query", "time"],
+            [
+                ["euclidean, norms precomputed + argpartition (ours)", fmt_s(t_ours)],
+                ["cosine, unit vectors precomputed + argpartition (ours)", fmt_s(t_cos)],
+                ["naive: np.linalg.norm(V - q) + full argsort", fmt_s(t_naive)],
+                ["Hamming over 40 attributes, packbits + bitwise_count (ours)", fmt_s(t_ham)],
+                ["Hamming naive: (A != q).sum + argsort", fmt_s(t_ham_naive)],
+                ["index build (once per dataset, cached)", fmt_s(t_build)],
+            ],
+        )
+        + "\n\n"
+    )
 
 
 def descriptor_text() -> str:
@@ -306,7 +327,10 @@ def main() -> None:
             "(two descriptor passes) of the largest face; on aligned crops the fast path (HOG only, no rescue). "
             "Wild photos: the classic pipeline runs HOG on the full-resolution photo (some are 20 megapixels), "
             "ours on a copy at most 1024 px on the longer side.\n\n"
-            + table(["images", "workers", "classic", "ours", "ours / classic", "ours, no mirror", "no mirror / classic"], rows)
+            + table(
+                ["images", "workers", "classic", "ours", "ours / classic", "ours, no mirror", "no mirror / classic"],
+                rows,
+            )
             + f"\n\nAll 202,599 CelebA aligned images at the 2-worker rate of ours ({ours2:.2f}/s): "
             f"{CELEBA / ours2 / 3600:.1f} h (at 1 worker: {CELEBA / aligned[('ours', 1)] / 3600:.1f} h; without "
             f"mirror averaging at 2 workers: {CELEBA / aligned[('plain', 2)] / 3600:.1f} h).\n\n"

@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import pandas as pd
 
-    from core.demo import generate_demo
     from core.data.ingest import open_dataset
+    from core.demo import generate_demo
 
     with tempfile.TemporaryDirectory(prefix="faceatlas-ingest-") as tmp:
         home = Path(tmp)
@@ -133,33 +133,50 @@ def main(argv: list[str] | None = None) -> int:
         load = (load_start, os.getloadavg()[0])
 
     rows = [
-        ["Cold ingest (3 files → parquet cache)", f"{fmt_s(cold)} ({fmt_s(cold_cpu)})", f"< {fmt_s(TARGET_COLD_S)}",
-         f"pandas.read_csv(sep=r'\\s+') of the attribute file alone: {fmt_s(pandas_s)} ({fmt_s(pandas_cpu)}) "
-         f"(ingest takes {cold / pandas_s:.1f}× that, for 3 files, checks and the cache)"],
-        ["Cached reload (fingerprint + memory-mapped parquet)", f"{fmt_s(cached)} ({fmt_s(cached_cpu)})",
-         f"< {fmt_s(TARGET_CACHED_S)}",
-         f"{pandas_s / cached:.0f}× faster than the pandas parse"],
-        ["Home page first render (AppTest, cache present)", fmt_s(first), f"< {fmt_s(TARGET_HOME_S)}",
-         f"warm rerun: {fmt_s(warm)}"],
-    ]  # fmt: skip
+        [
+            "Cold ingest (3 files → parquet cache)",
+            f"{fmt_s(cold)} ({fmt_s(cold_cpu)})",
+            f"< {fmt_s(TARGET_COLD_S)}",
+            f"pandas.read_csv(sep=r'\\s+') of the attribute file alone: {fmt_s(pandas_s)} ({fmt_s(pandas_cpu)}) "
+            f"(ingest takes {cold / pandas_s:.1f}× that, for 3 files, checks and the cache)",
+        ],
+        [
+            "Cached reload (fingerprint + memory-mapped parquet)",
+            f"{fmt_s(cached)} ({fmt_s(cached_cpu)})",
+            f"< {fmt_s(TARGET_CACHED_S)}",
+            f"{pandas_s / cached:.0f}× faster than the pandas parse",
+        ],
+        [
+            "Home page first render (AppTest, cache present)",
+            fmt_s(first),
+            f"< {fmt_s(TARGET_HOME_S)}",
+            f"warm rerun: {fmt_s(warm)}",
+        ],
+    ]
     verdict = [
-        name for (name, value, target) in
-        [("cold", cold, TARGET_COLD_S), ("cached", cached, TARGET_CACHED_S), ("home", first, TARGET_HOME_S)]
+        name
+        for (name, value, target) in [
+            ("cold", cold, TARGET_COLD_S),
+            ("cached", cached, TARGET_CACHED_S),
+            ("home", first, TARGET_HOME_S),
+        ]
         if value >= target
-    ]  # fmt: skip
-    body = "\n".join([
-        f"CelebA-size annotations generated in the original text layout: {args.rows:,} rows × 40 attributes "
-        f"({attr_mb:.1f} MB attribute file) plus identity and partition files. Medians of "
-        f"{args.repeat} cold runs (each into an empty cache) and {max(args.repeat, 5)} cached reloads; the "
-        "ingested attribute matrix was checked equal to pandas' reading of the same file. Time is wall clock, "
-        "with the CPU time of the process (all its threads) in brackets: on a busy shared machine the wall "
-        f"time grows while the CPU time does not (load average {load[0]:.1f} at the start and {load[1]:.1f} at "
-        f"the end, on {os.cpu_count()} cores).",
-        "",
-        table(["Operation", "Wall (CPU)", "Target", "Baseline (same run)"], rows),
-        "",
-        "All targets met." if not verdict else f"Targets missed: {', '.join(verdict)}.",
-    ])  # fmt: skip
+    ]
+    body = "\n".join(
+        [
+            f"CelebA-size annotations generated in the original text layout: {args.rows:,} rows × 40 attributes "
+            f"({attr_mb:.1f} MB attribute file) plus identity and partition files. Medians of "
+            f"{args.repeat} cold runs (each into an empty cache) and {max(args.repeat, 5)} cached reloads; the "
+            "ingested attribute matrix was checked equal to pandas' reading of the same file. Time is wall clock, "
+            "with the CPU time of the process (all its threads) in brackets: on a busy shared machine the wall "
+            f"time grows while the CPU time does not (load average {load[0]:.1f} at the start and {load[1]:.1f} at "
+            f"the end, on {os.cpu_count()} cores).",
+            "",
+            table(["Operation", "Wall (CPU)", "Target", "Baseline (same run)"], rows),
+            "",
+            "All targets met." if not verdict else f"Targets missed: {', '.join(verdict)}.",
+        ]
+    )
     write_section("ingest", "Ingest at CelebA scale", body)
     return 0
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -204,10 +205,8 @@ def lower_priority(nice: int = 10) -> None:
     """In a child process: nice it, and its autogroup too (with sched_autogroup a new session is its own
     group and per-process nice alone does not yield CPU to other sessions). Errors are ignored."""
     os.nice(nice)
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/autogroup").write_text(str(nice))
-    except OSError:
-        pass
 
 
 def start_burners(seconds: float, nice: int) -> list[subprocess.Popen]:
@@ -216,9 +215,11 @@ def start_burners(seconds: float, nice: int) -> list[subprocess.Popen]:
     preexec = (lambda: lower_priority(nice)) if nice else None
     return [
         subprocess.Popen(
-            [sys.executable, "-c", BURN.format(seconds=seconds)], preexec_fn=preexec, start_new_session=True,
+            [sys.executable, "-c", BURN.format(seconds=seconds)],
+            preexec_fn=preexec,
+            start_new_session=True,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         for _ in range(os.cpu_count() or 1)
     ]
 
@@ -295,11 +296,20 @@ def report(outcomes: list[Outcome], images: int, rounds: int, load: tuple[float,
     for o, ts in zip(outcomes, all_times):
         per_session = (o.rss_peak_mb - o.rss_idle_mb) / max(o.scenario.users, 1)
         visits = max(len(ts), 1)
-        summary.append([
-            o.scenario.label, len(ts), len(o.visits.errors), fmt_s(o.wall_s),
-            f"{o.rss_idle_mb:.0f} MB", f"{o.rss_peak_mb:.0f} MB", f"{o.hwm_mb:.0f} MB", f"{per_session:.1f} MB",
-            fmt_s(o.server_cpu_s / visits), fmt_s(o.browser_cpu_s / visits),
-        ])  # fmt: skip
+        summary.append(
+            [
+                o.scenario.label,
+                len(ts),
+                len(o.visits.errors),
+                fmt_s(o.wall_s),
+                f"{o.rss_idle_mb:.0f} MB",
+                f"{o.rss_peak_mb:.0f} MB",
+                f"{o.hwm_mb:.0f} MB",
+                f"{per_session:.1f} MB",
+                fmt_s(o.server_cpu_s / visits),
+                fmt_s(o.browser_cpu_s / visits),
+            ]
+        )
     errors = sorted({e for o in outcomes for e in o.visits.errors})
     base = outcomes[0].visits.times
     base_all = statistics.median([t for ts in base.values() for t in ts]) if any(base.values()) else float("nan")
@@ -317,10 +327,20 @@ def report(outcomes: list[Outcome], images: int, rounds: int, load: tuple[float,
         table(headers, rows),
         "",
         table(
-            ["Scenario", "Page visits", "Errors", "Wall", "Server RSS idle", "Peak RSS (tree, sampled)",
-             "Server VmHWM", "Peak growth per session", "Server CPU per visit", "Browser CPU per visit"],
+            [
+                "Scenario",
+                "Page visits",
+                "Errors",
+                "Wall",
+                "Server RSS idle",
+                "Peak RSS (tree, sampled)",
+                "Server VmHWM",
+                "Peak growth per session",
+                "Server CPU per visit",
+                "Browser CPU per visit",
+            ],
             summary,
-        ),  # fmt: skip
+        ),
         "",
         "CPU per visit is the CPU time the server process (and its children) and the browser side (Playwright's "
         "driver and chromium) spent during the scenario, divided by the page visits: unlike the times above it "
@@ -350,8 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     if not CHROMIUM.exists():
         print(f"chromium not found at {CHROMIUM}; install it (make browser) to run this benchmark", file=sys.stderr)
         return 1
-    from core.demo import DEFAULT_IMAGES, generate_demo
     from core.data.ingest import open_dataset
+    from core.demo import DEFAULT_IMAGES, generate_demo
 
     images = args.images or DEFAULT_IMAGES
     scenarios = [Scenario("1 user", 1)]

@@ -62,7 +62,7 @@ def best_of(fn, repeat: int = 7) -> float:
 def core_section() -> str:
     X = celeba_sized_matrix()
     names = tuple(f"attr{k:02d}" for k in range(N_ATTRIBUTES))
-    fast, (prev, cond, phi) = timeit(lambda: core_work(X, names), repeat=7)
+    fast, (_prev, cond, _phi) = timeit(lambda: core_work(X, names), repeat=7)
     fastest = best_of(lambda: core_work(X, names))
     df = pd.DataFrame(X, columns=names)
     slow, loop_cond = timeit(lambda: pandas_loop(df), repeat=1, warmup=0)
@@ -76,12 +76,19 @@ def core_section() -> str:
     rows = [
         [r"prevalence + 40x40 P(A\|B) + phi (core.stats.relations: bit-packed AND + popcount)", fmt_s(fast), "1x"],
         [r"same, fastest of 7 runs", fmt_s(fastest), ""],
-        [r"co-occurrence alone via float32 BLAS X.T @ X (multi-threaded)", fmt_s(blas_s), f"{blas_s / fast:.0f}x slower"],
+        [
+            r"co-occurrence alone via float32 BLAS X.T @ X (multi-threaded)",
+            fmt_s(blas_s),
+            f"{blas_s / fast:.0f}x slower",
+        ],
         [r"co-occurrence alone via an int64 X.T @ X (no BLAS)", fmt_s(int64_s), f"{int64_s / fast:.0f}x slower"],
         [r"P(A\|B) by the per-pair pandas loop (1,600 filterings)", fmt_s(slow), f"{slow / fast:.0f}x slower"],
-        [f"all 40 attribute-from-attributes models (train sample {stats.MODEL_TRAIN_CAP:,})", fmt_s(models_s),
-         f"median test accuracy {models['accuracy'].median():.3f}"],
-    ]  # fmt: skip
+        [
+            f"all 40 attribute-from-attributes models (train sample {stats.MODEL_TRAIN_CAP:,})",
+            fmt_s(models_s),
+            f"median test accuracy {models['accuracy'].median():.3f}",
+        ],
+    ]
     load = os.getloadavg()[0]
     return (
         f"Load average during the run: {load:.1f} on this shared machine (other jobs running).\n\n"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 log = logging.getLogger(__name__)
 
 
@@ -59,7 +58,13 @@ def cached_wild_descriptors(
         names, ids = zip(*[(n, i) for n, i in zip(names, ids) if i in keep]) if keep else ([], [])
         names, ids = list(names), list(ids)
     plain, mirrored, has_face = wild_descriptors(folder, names, mirror=mirror)
-    out = {"names": np.array(names), "identity": np.array(ids), "plain": plain, "mirrored": mirrored, "has_face": has_face}
+    out = {
+        "names": np.array(names),
+        "identity": np.array(ids),
+        "plain": plain,
+        "mirrored": mirrored,
+        "has_face": has_face,
+    }
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache_file.with_suffix(".tmp.npz")
     np.savez(tmp, **out)

@@ -12,9 +12,9 @@ import streamlit as st
 
 from core.data import ingest
 from core.data.dataset import Dataset
-from core.faces.store import Embeddings, list_embeddings, load_embeddings
-from core.errors import DatasetError
 from core.data.images import thumbnail_bytes
+from core.errors import DatasetError
+from core.faces.store import Embeddings, list_embeddings, load_embeddings
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -97,6 +97,7 @@ def face_index(ds: Dataset, model: str | None = None):
     if emb is None:
         return None, None
     return emb, _face_index(ds.key, emb.model, str(emb.meta.get("created", "")), emb)
+
 
 # ---- stats ----
 # Attribute statistics per (dataset key, Subset); Subset is a frozen, hashable dataclass.
@@ -191,7 +192,9 @@ def attribute_model(ds_key: str, subset, target: str, _ds: Dataset) -> dict:
     """Logistic regression of `target` on the other attributes within the subset (see core.stats.relations)."""
     from core.stats import relations as stats
 
-    return stats.predict_attribute(subset_matrix(_ds, subset), _ds.attributes, target, _model_split(ds_key, subset, _ds))
+    return stats.predict_attribute(
+        subset_matrix(_ds, subset), _ds.attributes, target, _model_split(ds_key, subset, _ds)
+    )
 
 
 @st.cache_data(max_entries=32, show_spinner="Fitting one model per attribute…")
@@ -231,8 +234,8 @@ def test_predictions(model_id: str, created: str) -> dict:
 
 # ---- clustering ----
 from core.cluster import algorithms as _cluster  # noqa: E402
-from core.cluster import metrics as _cluster_metrics  # noqa: E402
 from core.cluster import features as _features  # noqa: E402
+from core.cluster import metrics as _cluster_metrics  # noqa: E402
 from core.cluster import reduce as _reduce  # noqa: E402
 from core.cluster.store import load_map as _load_map  # noqa: E402
 from core.cluster.store import map_key as _map_key  # noqa: E402
@@ -294,7 +297,9 @@ def cluster_scores(fkey: tuple, reduction: tuple, algorithm: str, params: tuple,
 
 
 @st.cache_data(show_spinner="Summarising the clusters…", max_entries=32)
-def cluster_attribute_shares(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _ds: Dataset, _rows, _labels) -> tuple:
+def cluster_attribute_shares(
+    fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _ds: Dataset, _rows, _labels
+) -> tuple:
     """(clusters, cluster x attribute shares) of one clustering of the rows named by fkey."""
     from core.cluster.summary import attribute_shares
 
@@ -302,7 +307,9 @@ def cluster_attribute_shares(fkey: tuple, reduction: tuple, algorithm: str, para
 
 
 @st.cache_data(show_spinner="Measuring centroid distances…", max_entries=32)
-def cluster_centroid_distances(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, largest: int, _X, _labels) -> tuple:
+def cluster_centroid_distances(
+    fkey: tuple, reduction: tuple, algorithm: str, params: tuple, largest: int, _X, _labels
+) -> tuple:
     """(clusters, distances) between the centroids of the `largest` biggest clusters of one clustering."""
     from core.cluster.summary import centroid_distances
 

@@ -40,7 +40,6 @@ class JobStatus:
     error: str | None
     done_at_start: int = 0  # rows a resumed job found already done
 
-
     @property
     def fraction(self) -> float:
         return min(1.0, self.done / self.total) if self.total else 0.0
@@ -111,13 +110,18 @@ def start_job(kind: str, argv: list[str]) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     progress = folder / "progress.json"
     write_json(progress, {"state": "queued", "done": 0, "total": 0, "message": "starting…", "started": time.time()})
-    log = open(folder / "log.txt", "wb")
     cmd = [sys.executable, "-m", "core", *argv, "--progress-file", str(progress)]
-    proc = subprocess.Popen(
-        cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_lower_priority,
-    )  # fmt: skip
-    log.close()
+    with open(folder / "log.txt", "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_lower_priority,
+        )
     write_json(folder / "spec.json", {"kind": kind, "argv": argv, "pid": proc.pid, "started": time.time()})
     return job_id
 
@@ -219,8 +223,13 @@ class ProgressReporter:
         write_json(
             self.path,
             {
-                "state": state, "done": done, "total": self.total, "message": message,
-                "started": self.started, "updated": time.time(),
-                "done_at_start": self._done_at_start or 0, **extra,
+                "state": state,
+                "done": done,
+                "total": self.total,
+                "message": message,
+                "started": self.started,
+                "updated": time.time(),
+                "done_at_start": self._done_at_start or 0,
+                **extra,
             },
-        )  # fmt: skip
+        )

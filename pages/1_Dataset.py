@@ -10,8 +10,10 @@ st.title("Dataset")
 ds = dataset_picker()
 demo_banner(ds)
 if not ds.has_images:
-    st.info("Images are not available for this dataset (annotations only): image panels stay empty, "
-            "every count and chart still works.")  # fmt: skip
+    st.info(
+        "Images are not available for this dataset (annotations only): image panels stay empty, "
+        "every count and chart still works."
+    )
 prevalence_section(ds)
 donut_section(ds)
 identity_section(ds)

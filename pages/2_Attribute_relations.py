@@ -4,7 +4,12 @@ import streamlit as st
 
 from core import cached
 from ui.relations_views import (
-    filter_sidebar, heatmap_section, model_section, pair_section, require_attributes, subset_size,
+    filter_sidebar,
+    heatmap_section,
+    model_section,
+    pair_section,
+    require_attributes,
+    subset_size,
 )
 from ui.sidebar import dataset_picker, demo_banner
 

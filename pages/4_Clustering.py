@@ -23,7 +23,9 @@ except (DatasetError, ValueError) as exc:
     st.error(str(exc))
     st.stop()
 
-st.caption(f"{fm.n:,} points · {len(fm.columns)} features ({ui.SPACE_LABELS[choices.spec.space].lower()}) · {choices.subset.describe()}")
+st.caption(
+    f"{fm.n:,} points · {len(fm.columns)} features ({ui.SPACE_LABELS[choices.spec.space].lower()}) · {choices.subset.describe()}"
+)
 for note in (*fm.notes, reduced.note):
     if note:
         st.caption(note)
@@ -31,7 +33,9 @@ for warning in result.warnings:
     (st.warning if "One cluster holds" in warning else st.caption)(warning)
 
 truth = ds.table["identity"].to_numpy()[fm.rows] if ds.has_identity else None
-scores = cached.cluster_scores(fkey, choices.reduction, choices.algorithm, choices.params, reduced.coords, result.labels, truth)
+scores = cached.cluster_scores(
+    fkey, choices.reduction, choices.algorithm, choices.params, reduced.coords, result.labels, truth
+)
 ui.metrics_panel(scores)
 ui.outliers_section(ds, fm, result)
 

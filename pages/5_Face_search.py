@@ -10,8 +10,10 @@ st.title("Face search")
 ds = dataset_picker()
 demo_banner(ds)
 if ds.is_demo:
-    st.caption("The demo's faces are drawn: dlib finds them, but look-alikes here mean drawn resemblance. "
-               "Load a real dataset for real identities.")  # fmt: skip
+    st.caption(
+        "The demo's faces are drawn: dlib finds them, but look-alikes here mean drawn resemblance. "
+        "Load a real dataset for real identities."
+    )
 by_face, by_attributes = st.tabs(["By face", "By attributes"])
 with by_face:
     face_search_section(ds)

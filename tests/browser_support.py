@@ -14,9 +14,14 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("FACEATLAS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-quic", "--no-first-run",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 START_TIMEOUT_S = 60
 
 # (URL path, st.title) of every page; Streamlit's URL path is the page file name minus its number.
@@ -60,16 +65,33 @@ def start_server(home: Path, log_path: Path, port: int | None = None) -> tuple[s
     env = {**os.environ, "FACEATLAS_HOME": str(home), "FACEATLAS_CACHE": str(home / "cache")}
     env.pop("FACEATLAS_DATA", None)
     cmd = [
-        sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "Home.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cmd,
+            cwd=PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -77,7 +77,9 @@ def cnn_model(_clf_cache, demo_home) -> dict:
     """A small CNN trained on two drawn, common attributes (Male: face, hair and brows; Heavy_Makeup: eyes, lips)."""
     from core.classify.train import train_attribute_model
 
-    config = TrainConfig(model="cnn", attributes=("Male", "Heavy_Makeup"), epochs=12, batch_size=16, image_size=64, patience=12)
+    config = TrainConfig(
+        model="cnn", attributes=("Male", "Heavy_Makeup"), epochs=12, batch_size=16, image_size=64, patience=12
+    )
     with _private_cache(_clf_cache):
         return train_attribute_model(_open(demo_home), config)
 
@@ -87,4 +89,6 @@ def logreg_model(_clf_cache, demo_home) -> dict:
     from core.classify.train import train_attribute_model
 
     with _private_cache(_clf_cache):
-        return train_attribute_model(_open(demo_home), TrainConfig(model="logreg", attributes=("Blond_Hair", "Smiling", "Male")))
+        return train_attribute_model(
+            _open(demo_home), TrainConfig(model="logreg", attributes=("Blond_Hair", "Smiling", "Male"))
+        )

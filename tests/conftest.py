@@ -15,6 +15,9 @@ WILD_SAMPLE = SHARED / "real" / "celeba_wild_sample"
 REFERENCE = SHARED / "reference"
 SMALL_DEMO_IMAGES = 400
 
+# Fixtures of the classifier tests (a trained logistic regression and CNN), shared by several modules.
+pytest_plugins = ["tests.classify_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
@@ -46,3 +49,23 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
 
 def needs(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not present (../shared absent)")
+
+
+@pytest.fixture
+def people_home(demo_home, tmp_path, monkeypatch):
+    """An LFW-style home (one folder per person, no attributes), isolated from the shared demo home."""
+    import shutil
+
+    from core import cached
+
+    images = sorted((demo_home / "data" / "demo" / "Img" / "img_align_celeba").glob("*.jpg"))[:6]
+    for k, image in enumerate(images):
+        person = tmp_path / "data" / "people" / f"Person_{k % 2}"
+        person.mkdir(parents=True, exist_ok=True)
+        shutil.copy(image, person / f"Person_{k % 2}_{k:04d}.jpg")
+    monkeypatch.setenv("FACEATLAS_HOME", str(tmp_path))
+    monkeypatch.setenv("FACEATLAS_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(demo_home / "data" / "demo", tmp_path / "data" / "demo")  # the picker draws one otherwise
+    cached.dataset_refs.clear()
+    yield tmp_path
+    cached.dataset_refs.clear()

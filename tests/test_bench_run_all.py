@@ -22,9 +22,12 @@ def test_unknown_only_name_is_an_error(capsys):
 
 @pytest.mark.parametrize(
     "title, expected",
-    [("Many users on one server", "many-users-on-one-server"), ("Ingest at CelebA scale", "ingest-at-celeba-scale"),
-     ("P(A | B) heatmap", "pa--b-heatmap")],
-)  # fmt: skip
+    [
+        ("Many users on one server", "many-users-on-one-server"),
+        ("Ingest at CelebA scale", "ingest-at-celeba-scale"),
+        ("P(A | B) heatmap", "pa--b-heatmap"),
+    ],
+)
 def test_anchor_matches_github_headings(title, expected):
     assert run_all.anchor(title) == expected
 

@@ -17,13 +17,22 @@ from pathlib import Path
 import pytest
 
 from tests.browser_support import (
-    APP_PAGES, CHROMIUM, IDLE_JS, PROJECT, is_idle, launch_chromium, log_tail, start_server, stop_server,
-)  # fmt: skip
+    APP_PAGES,
+    CHROMIUM,
+    IDLE_JS,
+    PROJECT,
+    is_idle,
+    launch_chromium,
+    log_tail,
+    start_server,
+    stop_server,
+)
 
 ARTIFACTS = PROJECT / "test-artifacts" / "browser"
 VIEWPORT = {"width": 1366, "height": 900}
 RENDER_TIMEOUT_S = 60
 OTHER_DATASET = "annotations_only"  # made by the demo_home fixture: same labels, no images, not the demo
+
 
 @pytest.fixture(scope="module")
 def browser():
@@ -48,8 +57,14 @@ def browser_home(demo_home, tmp_path_factory) -> Path:
     shutil.copytree(demo_home / "data" / "demo", home / "data" / "demo")
     shutil.copytree(demo_home / "data" / OTHER_DATASET, home / "data" / OTHER_DATASET)
     env = {**os.environ, "FACEATLAS_HOME": str(home), "FACEATLAS_CACHE": str(home / "cache")}
-    subprocess.run([sys.executable, "-m", "core", "embed", str(home / "data" / "demo"), "--name", "demo", "--json"],
-                   cwd=PROJECT, env=env, check=True, capture_output=True, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "core", "embed", str(home / "data" / "demo"), "--name", "demo", "--json"],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return home
 
 
@@ -179,7 +194,10 @@ def dataset_choose_attributes(page, ds) -> None:
 
 def relations_click_cell(page, ds) -> None:
     """Attribute relations: click a heatmap cell; the pair drill-down shows that pair's P(A | B)."""
-    before = (widget(page, "pair_a").locator("input").input_value(), widget(page, "pair_b").locator("input").input_value())
+    before = (
+        widget(page, "pair_a").locator("input").input_value(),
+        widget(page, "pair_b").locator("input").input_value(),
+    )
     click_chart_mark(page, "rel-heatmap")
     a = widget(page, "pair_a").locator("input").input_value()
     b = widget(page, "pair_b").locator("input").input_value()

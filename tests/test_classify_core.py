@@ -14,7 +14,6 @@ import polars as pl
 import pytest
 
 from core.classify.metrics import binary_metrics, confusion_counts, error_rows, roc_curve, subgroup_metrics
-from tests.classify_fixtures import _clf_cache, clf_env, cnn_model, logreg_model  # noqa: F401
 
 # Hand-built example: 4 positives, 6 negatives.
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -84,12 +83,15 @@ def test_cnn_learns_a_drawn_attribute(cnn_model):
 
 
 def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model):
-    from core.faces.store import load_embeddings
-    from core.classify.store import load_model, load_test_predictions
     from core.classify.pixels import load_pixel_cache
+    from core.classify.store import load_model, load_test_predictions
+    from core.faces.store import load_embeddings
 
     ds = clf_env
-    for meta, inputs in ((cnn_model, load_pixel_cache(ds, 64)[0]), (logreg_model, load_embeddings(ds.cache_dir).vectors)):
+    for meta, inputs in (
+        (cnn_model, load_pixel_cache(ds, 64)[0]),
+        (logreg_model, load_embeddings(ds.cache_dir).vectors),
+    ):
         stored = load_test_predictions(meta["model_id"])
         model = load_model(meta["model_id"])
         again = model.predict(np.asarray(inputs[stored["rows"]]))
@@ -125,7 +127,19 @@ def test_cli_prints_one_json_object(clf_env):
 
     out = io.StringIO()
     with redirect_stdout(out):
-        code = main(["train", str(clf_env.root), "--name", "demo", "--model", "logreg", "--attributes", "Male,Smiling", "--json"])
+        code = main(
+            [
+                "train",
+                str(clf_env.root),
+                "--name",
+                "demo",
+                "--model",
+                "logreg",
+                "--attributes",
+                "Male,Smiling",
+                "--json",
+            ]
+        )
     assert code == 0
     result = json.loads(out.getvalue())
     assert set(result) == {"model_id", "attributes", "mean", "seconds"}
@@ -155,8 +169,8 @@ def test_augmentation_without_warp_is_identity_or_mirror():
 
 
 def test_photo_prediction_from_bytes(clf_env, cnn_model):
-    from core.classify.store import load_model
     from core.classify.pixels import image_to_array
+    from core.classify.store import load_model
     from core.classify.tryit import predict_photo
 
     ds = clf_env
@@ -180,7 +194,9 @@ def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
     from core.classify.train import TrainConfig, train_attribute_model
 
     for loss in ("bce", "mse", "cosine"):
-        meta = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male", "Wearing_Lipstick"), epochs=15, loss=loss))
+        meta = train_attribute_model(
+            clf_env, TrainConfig(model="mlp", attributes=("Male", "Wearing_Lipstick"), epochs=15, loss=loss)
+        )
         # The synthetic embeddings are a noisy projection of the labels: every loss should rank Male well.
         assert meta["metrics"]["Male"]["auc"] >= 0.85, (loss, meta["metrics"]["Male"])
         assert meta["hyper_parameters"]["loss"] == loss
@@ -191,13 +207,28 @@ def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
 def test_training_job_reports_history_and_can_be_cancelled(clf_env):
     import time
 
-    from core.jobs import cancel_job, job_status, start_job
     from core.classify.store import list_models
     from core.classify.train import history_path_for
+    from core.jobs import cancel_job, job_status, start_job
 
     before = {m["model_id"] for m in list_models(clf_env.key)}
-    argv = ["train", str(clf_env.root), "--name", "demo", "--model", "cnn", "--attributes", "Male,Smiling",
-            "--epochs", "50", "--batch-size", "16", "--seed", "7", "--augment"]  # fmt: skip
+    argv = [
+        "train",
+        str(clf_env.root),
+        "--name",
+        "demo",
+        "--model",
+        "cnn",
+        "--attributes",
+        "Male,Smiling",
+        "--epochs",
+        "50",
+        "--batch-size",
+        "16",
+        "--seed",
+        "7",
+        "--augment",
+    ]
     job_id = start_job("train", argv)
     deadline = time.time() + 120
     while not history_path_for(job_id).exists() and time.time() < deadline and not job_status(job_id).finished:

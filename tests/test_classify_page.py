@@ -7,7 +7,6 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from core.classify.metrics import confusion_counts, subgroup_metrics
-from tests.classify_fixtures import _clf_cache, clf_env, cnn_model, logreg_model  # noqa: F401
 from tests.conftest import PROJECT
 
 PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
@@ -38,8 +37,15 @@ def test_threshold_moves_the_confusion_matrix(clf_env, logreg_model):
         at.slider(key="clf-threshold").set_value(threshold).run()
         assert not at.exception, at.exception
         expected = confusion_counts(preds["labels"][:, j], preds["probs"][:, j], threshold)
-        shown = {k: int(_metric(at, label).replace(",", "")) for k, label in
-                 (("tp", "True positives"), ("fp", "False positives"), ("fn", "False negatives"), ("tn", "True negatives"))}  # fmt: skip
+        shown = {
+            k: int(_metric(at, label).replace(",", ""))
+            for k, label in (
+                ("tp", "True positives"),
+                ("fp", "False positives"),
+                ("fn", "False negatives"),
+                ("tn", "True negatives"),
+            )
+        }
         assert shown == expected, (threshold, shown, expected)
     # A lower threshold never predicts fewer positives.
     at.slider(key="clf-threshold").set_value(0.05).run()

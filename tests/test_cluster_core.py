@@ -8,12 +8,24 @@ import numpy as np
 import pytest
 
 from core.cluster.algorithms import ALGORITHMS, check_linkage, chinese_whispers, cluster
-from core.cluster.metrics import (
-    external_metrics, internal_metrics, k_distances, knee, noise_as_singletons, suggest_eps, suggest_threshold,
-)  # fmt: skip
-from core.cluster.summary import attribute_shares, centroid_distances, cluster_sizes, describe_clusters, mean_and_eigenface
 from core.cluster.features import attribute_weights, sample_rows
+from core.cluster.metrics import (
+    external_metrics,
+    internal_metrics,
+    k_distances,
+    knee,
+    noise_as_singletons,
+    suggest_eps,
+    suggest_threshold,
+)
 from core.cluster.reduce import map_2d, pca, reduce
+from core.cluster.summary import (
+    attribute_shares,
+    centroid_distances,
+    cluster_sizes,
+    describe_clusters,
+    mean_and_eigenface,
+)
 
 
 def blobs(n_per=30, centres=((0, 0), (5, 0), (0, 5)), spread=0.3, seed=0):
@@ -94,9 +106,9 @@ def test_internal_metrics_match_sklearn_and_sample_when_large():
 # ---- registries ----
 def test_unknown_names_raise_value_errors_listing_choices():
     X, _ = blobs()
-    with pytest.raises(ValueError, match="kmeans.*hdbscan"):
+    with pytest.raises(ValueError, match=r"kmeans.*hdbscan"):
         cluster(X, "spectral")
-    with pytest.raises(ValueError, match="pca.*umap.*tsne"):
+    with pytest.raises(ValueError, match=r"pca.*umap.*tsne"):
         reduce(X, "isomap")
     with pytest.raises(ValueError, match="no parameter eps"):
         cluster(X, "kmeans", eps=0.3)
@@ -105,7 +117,9 @@ def test_unknown_names_raise_value_errors_listing_choices():
     check_linkage("average", "cosine")
 
 
-@pytest.mark.parametrize("name", ["kmeans", "minibatch", "agglomerative", "dbscan", "hdbscan", "chinese_whispers", "rerank"])
+@pytest.mark.parametrize(
+    "name", ["kmeans", "minibatch", "agglomerative", "dbscan", "hdbscan", "chinese_whispers", "rerank"]
+)
 def test_every_algorithm_recovers_well_separated_blobs(name):
     X, y = blobs()
     params = {"k": 3} if "k" in {p.name for p in ALGORITHMS[name].params} else {}
@@ -308,7 +322,7 @@ def test_large_hdbscan_inputs_use_the_knn_tree_and_say_so(monkeypatch):
     import core.cluster.algorithms as cluster_module
 
     monkeypatch.setattr(cluster_module, "HDBSCAN_EXACT_MAX_POINTS", 50)
-    X, truth = blobs()
+    X, _truth = blobs()
     result = cluster(X, "hdbscan", min_cluster_size=5)
     assert result.n_clusters == 3
     assert any("nearest neighbours" in w for w in result.warnings)

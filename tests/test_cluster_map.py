@@ -7,17 +7,21 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from core.cluster.features import FeatureSpec
 from core.cluster.map import map_frame, map_job_argv, picked_image_ids
 from core.data.dataset import Dataset
-from core.cluster.features import FeatureSpec
 from core.data.subset import Subset
 
 
 def tiny_dataset() -> Dataset:
-    table = pl.DataFrame({
-        "image_id": ["a.jpg", "b.jpg", "c.jpg", "d.jpg"], "identity": ["1", None, "2", "2"],
-        "partition": ["train"] * 4, "Smiling": pl.Series([1, 0, 0, 1], dtype=pl.UInt8),
-    })  # fmt: skip
+    table = pl.DataFrame(
+        {
+            "image_id": ["a.jpg", "b.jpg", "c.jpg", "d.jpg"],
+            "identity": ["1", None, "2", "2"],
+            "partition": ["train"] * 4,
+            "Smiling": pl.Series([1, 0, 0, 1], dtype=pl.UInt8),
+        }
+    )
     return Dataset("t-0", "t", Path("/nowhere"), "celeba", table, ("Smiling",), None, 0, Path("/nowhere/cache"))
 
 

@@ -54,8 +54,25 @@ def test_dbscan_default_eps_avoids_chaining_on_real_faces(wild):
 def test_cluster_command_prints_json_metrics(demo_dataset, capsys):
     from core.__main__ import main
 
-    code = main(["cluster", str(demo_dataset.root), "--name", "demo", "--features", "attributes", "--algo", "kmeans",
-                 "--k", "4", "--reduce", "pca", "--top-identities", "5", "--json"])  # fmt: skip
+    code = main(
+        [
+            "cluster",
+            str(demo_dataset.root),
+            "--name",
+            "demo",
+            "--features",
+            "attributes",
+            "--algo",
+            "kmeans",
+            "--k",
+            "4",
+            "--reduce",
+            "pca",
+            "--top-identities",
+            "5",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_clusters"] == 4 and out["noise_fraction"] == 0

@@ -20,8 +20,8 @@ PAGE = str(PROJECT / "pages" / "4_Clustering.py")
 def cluster_home(demo_home, tmp_path_factory):
     """A home of our own: a copy of the demo (so the shared fixture's cache stays untouched) plus embeddings."""
     from bench.synthetic_embeddings import identity_embeddings
-    from core.faces.store import save_embeddings
     from core.data.ingest import open_dataset
+    from core.faces.store import save_embeddings
 
     home = tmp_path_factory.mktemp("cluster-home")
     shutil.copytree(demo_home / "data" / "demo", home / "data" / "demo")
@@ -147,10 +147,10 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     import core.cluster.reduce
     from core import cached
     from core.__main__ import main
-    from core.cluster.store import load_map, map_key
     from core.cluster.features import FeatureSpec
-    from core.data.subset import Subset
     from core.cluster.map import map_job_argv
+    from core.cluster.store import load_map, map_key
+    from core.data.subset import Subset
 
     _, ds, _, has_face = cluster_home
     subset = Subset(partition="train")
@@ -182,7 +182,9 @@ def test_large_umap_reduction_is_announced_before_it_runs(cluster_home, monkeypa
 
     _, _, _, has_face = cluster_home
     monkeypatch.setattr(ui.clustering, "UMAP_INLINE_MAX", 100)
-    monkeypatch.setattr(core.cluster.reduce, "umap", lambda X, n_components=2, seed=0, **kw: core.cluster.reduce.pca(X, n_components))
+    monkeypatch.setattr(
+        core.cluster.reduce, "umap", lambda X, n_components=2, seed=0, **kw: core.cluster.reduce.pca(X, n_components)
+    )
     at = run_page()
     assert not any("UMAP of" in i.value for i in at.info)
     at.selectbox(key="cl-reduce").select("umap").run()

@@ -12,12 +12,12 @@ import pytest
 from PIL import Image
 
 from core.data.celeba import CELEBA_ATTRIBUTES
+from core.data.loaders import DEMO_MARKER
 from core.demo import DEFAULT_IMAGES, annotation_texts, demo_exists, generate_demo
 from core.demo.draw import draw_face
 from core.demo.label_model import CELEBA_COOCCURRENCE, CELEBA_PREVALENCE
 from core.demo.labels import MAX_PER_IDENTITY, MIN_PER_IDENTITY, PERSISTENT, sample_labels
 from core.demo.specs import identity_traits, image_spec
-from core.data.loaders import DEMO_MARKER
 from tests.conftest import REFERENCE, SMALL_DEMO_IMAGES, needs
 
 INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}

@@ -17,12 +17,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import cached
-
-from core.faces import pipeline as faces
+from core.data.ingest import ingest
 from core.demo import generate_demo
+from core.faces import pipeline as faces
 from core.faces.embed_job import embed_dataset, load_status
 from core.faces.store import load_embeddings
-from core.data.ingest import ingest
 from core.jobs import cancel_job, job_id_for, job_status
 from tests.conftest import PROJECT, WILD_SAMPLE, needs
 

@@ -6,12 +6,12 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from core.faces import pipeline as faces
 from core.__main__ import main
-from core.faces.embed_job import chunks_dir, embed_dataset, load_status
-from core.faces.store import load_embeddings
 from core.data.images import open_rgb
 from core.data.ingest import ingest
+from core.faces import pipeline as faces
+from core.faces.embed_job import chunks_dir, embed_dataset, load_status
+from core.faces.store import load_embeddings
 from tests.conftest import WILD_SAMPLE, needs
 
 pytestmark = needs(WILD_SAMPLE)
@@ -125,8 +125,12 @@ def test_stale_chunks_are_never_mixed_in(tmp_path, isolated_cache):
     chunks = chunks_dir(ds)
     chunks.mkdir(parents=True)
     (chunks / "manifest.json").write_text(json.dumps({"token": "other-dataset", "rows": 2, "chunk_size": 2}))
-    np.savez(chunks / "chunk_000000.npz", vectors=np.ones((2, 128), np.float32),
-             status=np.zeros(2, np.int8), n_faces=np.ones(2, np.int16))  # fmt: skip
+    np.savez(
+        chunks / "chunk_000000.npz",
+        vectors=np.ones((2, 128), np.float32),
+        status=np.zeros(2, np.int8),
+        n_faces=np.ones(2, np.int16),
+    )
     summary = embed_dataset(ds, workers=1, config=FAST, chunk_size=2)
     assert summary.resumed == 0
     assert not np.any(np.asarray(load_embeddings(ds.cache_dir, "dlib").vectors) == 1.0)
@@ -145,12 +149,17 @@ def test_cli_embed_and_neighbours_json(tmp_path, isolated_cache, capsys):
     assert published["state"] == "done" and published["done"] == published["total"] == 4
     assert published["result"]["embedded"] == 4
     assert {k: out[k] for k in ("images", "embedded", "no_face", "failed", "model")} == {
-        "images": 4, "embedded": 4, "no_face": 0, "failed": 0, "model": "dlib"}  # fmt: skip
+        "images": 4,
+        "embedded": 4,
+        "no_face": 0,
+        "failed": 0,
+        "model": "dlib",
+    }
     assert main(["neighbours", str(folder), "--image", "7458/000833.jpg", "-k", "3", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["query"] == "7458/000833.jpg"
     hits = result["neighbours"]
-    assert [h["image_id"] for h in hits][0] == "7458/004688.jpg" and hits[0]["identity"] == "7458"
+    assert next(h["image_id"] for h in hits) == "7458/004688.jpg" and hits[0]["identity"] == "7458"
     assert "7458/000833.jpg" not in [h["image_id"] for h in hits] and len(hits) == 3
     assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
 
@@ -183,6 +192,8 @@ def test_aligned_fast_path_matches_detection_on_celeba_style_crops():
 def test_aligned_image_without_a_detectable_face_keeps_the_fixed_box_flagged():
     blank = np.full((218, 178, 3), 200, np.uint8)
     for fast in (True, False):
-        result = faces.process_array(blank, aligned=True, config=faces.FaceConfig(rescue="auto" if fast else "none", fast_aligned=fast))
+        result = faces.process_array(
+            blank, aligned=True, config=faces.FaceConfig(rescue="auto" if fast else "none", fast_aligned=fast)
+        )
         assert result.status == faces.STATUS_FALLBACK and result.boxes == [faces.ALIGNED_BOX] and result.has_face
     assert faces.process_array(blank, aligned=False, config=FAST).status == faces.STATUS_NO_FACE

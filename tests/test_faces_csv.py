@@ -23,17 +23,34 @@ def test_embed_uses_csv_embeddings_and_neighbours_search_them(tmp_path, isolated
     assert main(["embed", str(tmp_path / "celeba_buffalo_s.csv"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["model"] == "csv" and out["images"] == 12 and out["embedded"] == 12
-    assert main(["neighbours", str(tmp_path / "celeba_buffalo_s.csv"), "--image", "000003.jpg", "-k", "4", "--json"]) == 0
+    assert (
+        main(["neighbours", str(tmp_path / "celeba_buffalo_s.csv"), "--image", "000003.jpg", "-k", "4", "--json"]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
     expected = np.argsort(np.linalg.norm(vectors - vectors[3], axis=1))[1:5]
     assert [h["image_id"] for h in result["neighbours"]] == [f"{i:06d}.jpg" for i in expected]
     assert result["neighbours"][0]["identity"] == "2"
     np.testing.assert_allclose(
         [h["distance"] for h in result["neighbours"]],
-        np.linalg.norm(vectors[expected] - vectors[3], axis=1), atol=1e-3,
-    )  # fmt: skip
-    assert main(["neighbours", str(tmp_path / "celeba_buffalo_s.csv"), "--image", "000003.jpg", "-k", "2",
-                 "--by", "attributes", "--json"]) == 0  # fmt: skip
+        np.linalg.norm(vectors[expected] - vectors[3], axis=1),
+        atol=1e-3,
+    )
+    assert (
+        main(
+            [
+                "neighbours",
+                str(tmp_path / "celeba_buffalo_s.csv"),
+                "--image",
+                "000003.jpg",
+                "-k",
+                "2",
+                "--by",
+                "attributes",
+                "--json",
+            ]
+        )
+        == 0
+    )
     hits = json.loads(capsys.readouterr().out)["neighbours"]
     assert [h["distance"] for h in hits] == [0.0, 0.0]  # rows 7 and 11 have the same Smiling/Male values as row 3
     assert [h["image_id"] for h in hits] == ["000007.jpg", "000011.jpg"]

@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from core.data.celeba import CELEBA_ATTRIBUTES
-from core.errors import DatasetError
 from core.data.images import MAX_UPLOAD_BYTES, ImageError, open_rgb, thumbnail_bytes
 from core.data.ingest import open_dataset
+from core.errors import DatasetError
 from tests.conftest import PROJECT
 
 ATTR_FILE = "Anno/list_attr_celeba.txt"
@@ -206,8 +206,11 @@ def test_one_long_data_line_fails_fast_in_bounded_memory(tmp_path):
     (root / ATTR_FILE).write_bytes(b"1\n" + header.encode() + b"\n000001.jpg " + b"-1 " * (16 << 20) + b"\n")
     proc = subprocess.run(
         [sys.executable, "-c", LONG_LINE_SCRIPT, str(root)],
-        cwd=PROJECT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["error"] and "line 3: longer than 1 MB" in result["error"]
@@ -271,23 +274,39 @@ def test_lfw_links_outside_the_root_are_skipped(tmp_path, outside, isolated_cach
     (root / "Eve" / "Eve_0001.jpg").symlink_to("../../../" * 8 + "etc/passwd")
     ds = open_dataset(root)
     ids = set(ds.table["image_id"].to_list())
-    assert ids == {"Alice/Alice_0001.jpg", "Alice/Alice_0002.jpg", "Alice/Alice_0004.jpg",
-                   "Bob/Bob_0001.jpg", "Bob/Bob_0002.jpg"}  # fmt: skip
+    assert ids == {
+        "Alice/Alice_0001.jpg",
+        "Alice/Alice_0002.jpg",
+        "Alice/Alice_0004.jpg",
+        "Bob/Bob_0001.jpg",
+        "Bob/Bob_0002.jpg",
+    }
     assert set(ds.table["identity"].to_list()) == {"Alice", "Bob"}
     text = " ".join(ds.warnings)
     assert "Mallory/ links outside the dataset folder" in text
     assert "Alice/: 2 linked files point outside" in text
     assert "Eve/: 1 linked files point outside" in text
-    for hostile in ("Alice/Alice_0003.jpg", "Mallory/secret.jpg", "../outside/secret.jpg",
-                    "Alice/../../outside/secret.jpg", str(outside / "secret.jpg"), "Eve/Eve_0001.jpg"):  # fmt: skip
+    for hostile in (
+        "Alice/Alice_0003.jpg",
+        "Mallory/secret.jpg",
+        "../outside/secret.jpg",
+        "Alice/../../outside/secret.jpg",
+        str(outside / "secret.jpg"),
+        "Eve/Eve_0001.jpg",
+    ):
         assert ds.image_path(hostile) is None, hostile
     assert ds.image_path("Alice/Alice_0004.jpg") is not None
 
 
 def test_attribute_csv_cannot_add_rows_outside_the_folder(tmp_path, outside, isolated_cache):
     root = write_lfw(tmp_path / "lfw")
-    rows = ["image_id,Smiling,Eyeglasses", "Alice/Alice_0001.jpg,1,-1", "../outside/secret.jpg,1,1",
-            "Alice/../../outside/secret.jpg,1,1", "/etc/passwd,1,1"]  # fmt: skip
+    rows = [
+        "image_id,Smiling,Eyeglasses",
+        "Alice/Alice_0001.jpg,1,-1",
+        "../outside/secret.jpg,1,1",
+        "Alice/../../outside/secret.jpg,1,1",
+        "/etc/passwd,1,1",
+    ]
     (root / "attributes.csv").write_text("\n".join(rows) + "\n")
     ds = open_dataset(root)
     assert ds.attributes == ("Smiling", "Eyeglasses")
@@ -514,7 +533,7 @@ def assert_refuses_pickle(load, folder: Path) -> None:
         error = None
         try:
             load(path)
-        except Exception as exc:  # noqa: BLE001 - any refusal is fine, running the payload is not
+        except Exception as exc:
             error = exc
         assert not marker.exists(), f"{name}: loading {path.name} executed code"
         assert error is not None, f"{name}: {path.name} loaded without error"
@@ -560,4 +579,3 @@ def test_model_store_refuses_disguised_pickles(tmp_path, isolated_cache):
 def test_helper_detects_a_loader_that_runs_pickles(tmp_path):
     with pytest.raises(AssertionError, match="executed code"):
         assert_refuses_pickle(lambda p: pickle.loads(p.read_bytes()), tmp_path)
-

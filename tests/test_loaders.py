@@ -15,10 +15,10 @@ from PIL import Image
 
 from core.data import ingest as ingest_mod
 from core.data.celeba import CELEBA_ATTRIBUTES
-from core.faces.store import load_embeddings
-from core.errors import DatasetError
 from core.data.ingest import fingerprint, ingest
 from core.data.loaders import detect_layout
+from core.errors import DatasetError
+from core.faces.store import load_embeddings
 from tests.conftest import PROJECT, REAL_ANNOTATIONS, needs
 
 ATTRS = ["Smiling", "Male", "Eyeglasses"]
@@ -224,9 +224,13 @@ def test_cli_ingest_json(tmp_path):
     root = write_celeba(tmp_path / "c", count=10)
     env = {"FACEATLAS_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [sys.executable, "-m", "core", "ingest", str(root), "--json"], cwd=PROJECT, env=env,
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "core", "ingest", str(root), "--json"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     summary = json.loads(out.stdout)
     assert summary["rows"] == 4 and summary["attributes"] == ATTRS
     assert summary["identities"] == 3 and summary["images_found"] == 4
@@ -236,8 +240,9 @@ def test_cli_ingest_json(tmp_path):
 def test_cli_reports_malformed_file_without_traceback(tmp_path):
     root = write_celeba(tmp_path / "c", rows=["000001.jpg 1 -1 7"])
     env = {"FACEATLAS_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "core", "ingest", str(root)], cwd=PROJECT, env=env,
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "ingest", str(root)], cwd=PROJECT, env=env, capture_output=True, text=True
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.startswith("error: list_attr_celeba.txt")
 

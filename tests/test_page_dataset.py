@@ -36,8 +36,10 @@ def test_prevalence_caption_and_donuts(demo_home, demo_dataset, table):
     at = _page()
     shares = table.select(demo_dataset.attributes).mean().row(0)
     low, high = sum(s < 0.1 for s in shares), sum(s > 0.7 for s in shares)
-    assert any(c.startswith(f"{low} of 40 attributes are present in under 10 % of images and {high} in over 70 %")
-               for c in _captions(at))  # fmt: skip
+    assert any(
+        c.startswith(f"{low} of 40 attributes are present in under 10 % of images and {high} in over 70 %")
+        for c in _captions(at)
+    )
     at.multiselect(key="donut-attrs").set_value(["Bald", "Young"]).run()
     n = table.height
     for attribute in ("Bald", "Young"):
@@ -65,8 +67,9 @@ def test_identity_picker_shows_its_images_and_variation(demo_home, demo_dataset,
     theirs = table.filter(pl.col("identity") == identity).select(demo_dataset.attributes)
     means = theirs.mean().row(0)
     varies = [a for a, m in zip(demo_dataset.attributes, means) if 0 < m < 1]
-    assert any(m.value.startswith(f"**Changes within this person ({len(varies)}):** {', '.join(varies)}")
-               for m in at.markdown)  # fmt: skip
+    assert any(
+        m.value.startswith(f"**Changes within this person ({len(varies)}):** {', '.join(varies)}") for m in at.markdown
+    )
     gallery_page = 24
     assert len(at.image) == min(n_images, 60) + gallery_page
 
@@ -118,26 +121,6 @@ def test_identity_from_shared_link(demo_home, table):
     assert not at.exception, at.exception
     assert at.selectbox(key="identity").value == identity
     assert any(s.value == f"Identity {identity}: {n_images} images" for s in at.subheader)
-
-
-@pytest.fixture
-def people_home(demo_home, tmp_path, monkeypatch):
-    """An LFW-style home (one folder per person, no attributes), isolated from the shared demo home."""
-    import shutil
-
-    from core import cached
-
-    images = sorted((demo_home / "data" / "demo" / "Img" / "img_align_celeba").glob("*.jpg"))[:6]
-    for k, image in enumerate(images):
-        person = tmp_path / "data" / "people" / f"Person_{k % 2}"
-        person.mkdir(parents=True, exist_ok=True)
-        shutil.copy(image, person / f"Person_{k % 2}_{k:04d}.jpg")
-    monkeypatch.setenv("FACEATLAS_HOME", str(tmp_path))
-    monkeypatch.setenv("FACEATLAS_CACHE", str(tmp_path / "cache"))
-    shutil.copytree(demo_home / "data" / "demo", tmp_path / "data" / "demo")  # the picker draws one otherwise
-    cached.dataset_refs.clear()
-    yield tmp_path
-    cached.dataset_refs.clear()
 
 
 def test_dataset_without_attributes_still_shows_identities(people_home):

@@ -8,7 +8,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT
-from tests.test_page_dataset import people_home  # noqa: F401  (fixture)
 
 PAGE = str(PROJECT / "pages" / "2_Attribute_relations.py")
 

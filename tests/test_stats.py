@@ -64,9 +64,11 @@ def test_pair_summary_counts_and_measures(random_matrix):
     pair = stats.pair_summary(rel, "a1", "a3")
     a, b = random_matrix[:, 1], random_matrix[:, 3]
     assert (pair["n11"], pair["n10"], pair["n01"], pair["n00"]) == (
-        int(((a == 1) & (b == 1)).sum()), int(((a == 1) & (b == 0)).sum()),
-        int(((a == 0) & (b == 1)).sum()), int(((a == 0) & (b == 0)).sum()),
-    )  # fmt: skip
+        int(((a == 1) & (b == 1)).sum()),
+        int(((a == 1) & (b == 0)).sum()),
+        int(((a == 0) & (b == 1)).sum()),
+        int(((a == 0) & (b == 0)).sum()),
+    )
     assert pair["P(B|A)"] == pytest.approx(b[a == 1].mean())
     assert pair["P(A|B)"] == pytest.approx(a[b == 1].mean())
     assert pair["phi"] == pytest.approx(np.corrcoef(a, b)[0, 1])
@@ -105,8 +107,14 @@ def test_cluster_order_puts_related_attributes_together():
     rng = np.random.default_rng(3)
     base = rng.random((2000, 2)) < 0.4
     noise = lambda: rng.random(2000) < 0.03  # noqa: E731
-    cols = [base[:, 0] ^ noise(), base[:, 1] ^ noise(), base[:, 0] ^ noise(), base[:, 1] ^ noise(),
-            base[:, 0] ^ noise(), base[:, 1] ^ noise()]  # fmt: skip
+    cols = [
+        base[:, 0] ^ noise(),
+        base[:, 1] ^ noise(),
+        base[:, 0] ^ noise(),
+        base[:, 1] ^ noise(),
+        base[:, 0] ^ noise(),
+        base[:, 1] ^ noise(),
+    ]
     X = np.column_stack(cols).astype(np.uint8)
     names = ("x0", "y0", "x1", "y1", "x2", "y2")
     order = stats.cluster_order(stats.relation_stats(X, names).phi, names)
@@ -191,8 +199,13 @@ def real_frame() -> pd.DataFrame:
 def test_real_celeba_conditionals_match_pandas(real_dataset, real_frame):
     rel = stats.relation_stats(real_dataset.attribute_matrix(), real_dataset.attributes)
     assert rel.n == len(real_frame) > 10_000
-    for a, b in [("Male", "Goatee"), ("Wearing_Lipstick", "Heavy_Makeup"), ("Smiling", "Mouth_Slightly_Open"),
-                 ("Bald", "Male"), ("Eyeglasses", "Young")]:  # fmt: skip
+    for a, b in [
+        ("Male", "Goatee"),
+        ("Wearing_Lipstick", "Heavy_Makeup"),
+        ("Smiling", "Mouth_Slightly_Open"),
+        ("Bald", "Male"),
+        ("Eyeglasses", "Young"),
+    ]:
         want = real_frame[real_frame[b] == 1][a].mean()
         assert rel.conditional[rel.index(a), rel.index(b)] == pytest.approx(want, abs=1e-12)
         assert rel.phi[rel.index(a), rel.index(b)] == pytest.approx(real_frame[a].corr(real_frame[b]), abs=1e-9)

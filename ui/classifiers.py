@@ -10,15 +10,15 @@ import streamlit as st
 
 from core import cached
 from core.charts import classify as charts
-from core.classify.published import PUBLISHED_COLUMNS
-from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS
-from core.data.dataset import Dataset
-from core.faces.store import list_embeddings
-from core.data.images import ImageError
-from core.jobs import job_status, start_job
 from core.classify.metrics import binary_metrics, confusion_counts, error_rows, pr_curve, roc_curve, subgroup_metrics
-from core.classify.store import ModelFileError
+from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS
 from core.classify.pixels import IMAGE_SIZES
+from core.classify.published import PUBLISHED_COLUMNS
+from core.classify.store import ModelFileError
+from core.data.dataset import Dataset
+from core.data.images import ImageError
+from core.faces.store import list_embeddings
+from core.jobs import job_status, start_job
 from ui.gallery import image_grid
 from ui.jobs import job_panel
 
@@ -43,23 +43,45 @@ def train_form(ds: Dataset) -> TrainRequest | None:
     c1, c2, c3 = st.columns(3)
     with c1:
         default_features = 0 if list_embeddings(ds.cache_dir) or not ds.has_images else 1
-        features = st.radio("Features", list(FEATURES), index=default_features, format_func=FEATURES.get,
-                            key="clf-features", horizontal=True)  # fmt: skip
+        features = st.radio(
+            "Features",
+            list(FEATURES),
+            index=default_features,
+            format_func=FEATURES.get,
+            key="clf-features",
+            horizontal=True,
+        )
         models = [m for m, f in MODEL_FEATURES.items() if f == features]
         model = st.selectbox("Model", models, format_func=MODELS.get, key="clf-model")
     with c2:
         default = [a for a in SHOWCASE if a in ds.attributes] or list(ds.attributes[:5])
-        attributes = st.multiselect("Attributes (one for a single-attribute model)", ds.attributes, default=default, key="clf-attributes")
-        loss = st.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="clf-loss", disabled=model == "logreg",
-                            help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.")  # fmt: skip
+        attributes = st.multiselect(
+            "Attributes (one for a single-attribute model)", ds.attributes, default=default, key="clf-attributes"
+        )
+        loss = st.selectbox(
+            "Loss",
+            list(LOSSES),
+            format_func=LOSSES.get,
+            key="clf-loss",
+            disabled=model == "logreg",
+            help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.",
+        )
     with c3:
         epochs = int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs"))
-        image_size = st.select_slider("Image size (px)", IMAGE_SIZES, value=80, key="clf-image-size", disabled=features != "pixels")
+        image_size = st.select_slider(
+            "Image size (px)", IMAGE_SIZES, value=80, key="clf-image-size", disabled=features != "pixels"
+        )
         pos_weight = st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight")
-        augment = st.checkbox("Augment images (flip, small rotation/shift/zoom)", key="clf-augment", disabled=features != "pixels",
-                              help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.")  # fmt: skip
+        augment = st.checkbox(
+            "Augment images (flip, small rotation/shift/zoom)",
+            key="clf-augment",
+            disabled=features != "pixels",
+            help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.",
+        )
     if features == "embeddings" and not list_embeddings(ds.cache_dir):
-        st.info("This dataset has no face embeddings yet: compute them (Face search page or `python -m core embed`), or train the CNN from pixels.")
+        st.info(
+            "This dataset has no face embeddings yet: compute them (Face search page or `python -m core embed`), or train the CNN from pixels."
+        )
         return None
     if features == "pixels" and not ds.has_images:
         st.info("This dataset has no image files, so only models on embeddings can be trained.")
@@ -75,8 +97,22 @@ def train_form(ds: Dataset) -> TrainRequest | None:
 
 
 def train_argv(ds: Dataset, req: TrainRequest) -> list[str]:
-    argv = ["train", str(ds.root), "--name", ds.name, "--model", req.model, "--attributes", ",".join(req.attributes),
-            "--loss", req.loss, "--epochs", str(req.epochs), "--image-size", str(req.image_size)]  # fmt: skip
+    argv = [
+        "train",
+        str(ds.root),
+        "--name",
+        ds.name,
+        "--model",
+        req.model,
+        "--attributes",
+        ",".join(req.attributes),
+        "--loss",
+        req.loss,
+        "--epochs",
+        str(req.epochs),
+        "--image-size",
+        str(req.image_size),
+    ]
     return argv + (["--pos-weight"] if req.pos_weight else []) + (["--augment"] if req.augment else [])
 
 
@@ -136,10 +172,14 @@ def describe(meta: dict) -> str:
 
 def results(ds: Dataset, meta: dict) -> None:
     """Mean metrics, the sortable per-attribute table and the bar chart vs baselines."""
-    st.caption(f"{meta['split_note']} Test images: {meta['rows']['test']:,}; trained in {meta['seconds']:.0f} s, {meta['epochs_run']} epoch(s).")
+    st.caption(
+        f"{meta['split_note']} Test images: {meta['rows']['test']:,}; trained in {meta['seconds']:.0f} s, {meta['epochs_run']} epoch(s)."
+    )
     if any(t != 0.5 for t in meta.get("thresholds", {}).values()):
-        st.caption("Each attribute's decision threshold was chosen on the validation split (best balanced accuracy); "
-                   "the test figures below use those thresholds.")  # fmt: skip
+        st.caption(
+            "Each attribute's decision threshold was chosen on the validation split (best balanced accuracy); "
+            "the test figures below use those thresholds."
+        )
     mean = meta["mean"]
     c = st.columns(4)
     c[0].metric("Mean accuracy", _pct(mean["accuracy"]))
@@ -161,8 +201,13 @@ def results(ds: Dataset, meta: dict) -> None:
 def lesson(ds: Dataset, meta: dict) -> None:
     """MSE (or any loss) vs BCE side by side: accuracy can look fine while predicting the majority class."""
     metas = cached.saved_models(ds.key)
-    twins = [m for m in metas if m["model_id"] != meta["model_id"] and m["model"] == meta["model"]
-             and set(m["attributes"]) & set(meta["attributes"])]  # fmt: skip
+    twins = [
+        m
+        for m in metas
+        if m["model_id"] != meta["model_id"]
+        and m["model"] == meta["model"]
+        and set(m["attributes"]) & set(meta["attributes"])
+    ]
     st.markdown(
         "Accuracy rewards always answering *no* for a rare attribute: a model that predicts the majority class "
         "gets the **majority-class accuracy** for free. Balanced accuracy and the predicted positive rate expose it. "
@@ -174,15 +219,24 @@ def lesson(ds: Dataset, meta: dict) -> None:
     other_loss = "bce" if meta["hyper_parameters"]["loss"] != "bce" else "mse"
     if st.button(f"Train the same model with {LOSSES[other_loss]}", key="clf-lesson-train"):
         hp = meta["hyper_parameters"]
-        req = TrainRequest(meta["model"], tuple(meta["attributes"]), other_loss, hp["pos_weight"], hp["epochs"], hp["image_size"],
-                           hp.get("augment", False))  # fmt: skip
+        req = TrainRequest(
+            meta["model"],
+            tuple(meta["attributes"]),
+            other_loss,
+            hp["pos_weight"],
+            hp["epochs"],
+            hp["image_size"],
+            hp.get("augment", False),
+        )
         start_training(ds, req)
         st.rerun()
     if not twins:
         st.caption("No other model of the same kind on these attributes yet.")
         return
     by_id = {m["model_id"]: m for m in twins}
-    other_id = st.selectbox("Compare with", list(by_id), format_func=lambda i: describe(by_id[i]), key="clf-lesson-other")
+    other_id = st.selectbox(
+        "Compare with", list(by_id), format_func=lambda i: describe(by_id[i]), key="clf-lesson-other"
+    )
     other = by_id[other_id]
     label_a, label_b = meta["hyper_parameters"]["loss"], other["hyper_parameters"]["loss"]
     if label_a == label_b:
@@ -196,9 +250,16 @@ def threshold_view(ds: Dataset, meta: dict) -> tuple[str, float, dict] | None:
     preds = cached.test_predictions(meta["model_id"], meta["created"])
     attribute = st.selectbox("Attribute", meta["attributes"], key="clf-thr-attr")
     chosen = meta.get("thresholds", {}).get(attribute, 0.5)
-    threshold = st.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="clf-threshold",
-                          help=f"The results table uses {chosen:.2f} for {attribute}, the cut with the best "
-                               "balanced accuracy on the validation split.")  # fmt: skip
+    threshold = st.slider(
+        "Decision threshold",
+        0.0,
+        1.0,
+        0.5,
+        0.01,
+        key="clf-threshold",
+        help=f"The results table uses {chosen:.2f} for {attribute}, the cut with the best "
+        "balanced accuracy on the validation split.",
+    )
     j = meta["attributes"].index(attribute)
     y, p = preds["labels"][:, j], preds["probs"][:, j]
     counts = confusion_counts(y, p, threshold)
@@ -216,26 +277,42 @@ def threshold_view(ds: Dataset, meta: dict) -> tuple[str, float, dict] | None:
     fpr = counts["fp"] / max(counts["fp"] + counts["tn"], 1)
     left, mid, right = st.columns(3)
     left.altair_chart(charts.confusion_chart(counts))
-    mid.altair_chart(charts.roc_chart(roc_curve(y, p).to_pandas(), (fpr, _nan0(m["recall"])), m["auc"]), width="stretch")
+    mid.altair_chart(
+        charts.roc_chart(roc_curve(y, p).to_pandas(), (fpr, _nan0(m["recall"])), m["auc"]), width="stretch"
+    )
     prec = m["precision"] if not np.isnan(m["precision"]) else 1.0
-    right.altair_chart(charts.pr_chart(pr_curve(y, p).to_pandas(), (_nan0(m["recall"]), prec), m["positive_rate"]), width="stretch")
+    right.altair_chart(
+        charts.pr_chart(pr_curve(y, p).to_pandas(), (_nan0(m["recall"]), prec), m["positive_rate"]), width="stretch"
+    )
     return attribute, threshold, preds
 
 
 def subgroup_view(ds: Dataset, meta: dict, attribute: str, threshold: float, preds: dict) -> None:
     """The chosen attribute's metrics within the groups of another attribute, with the gap highlighted."""
-    default = next((a for a in ("Male", "Young", "Pale_Skin") if a in ds.attributes and a != attribute), ds.attributes[0])
+    default = next(
+        (a for a in ("Male", "Young", "Pale_Skin") if a in ds.attributes and a != attribute), ds.attributes[0]
+    )
     by = st.selectbox("Split the test images by", ds.attributes, index=ds.attributes.index(default), key="clf-group-by")
     j = meta["attributes"].index(attribute)
     groups = ds.attribute_matrix(preds["rows"])[:, ds.attributes.index(by)]
     table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, (f"not {by}", by), threshold)
-    frame = table.select("group", "images", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "positive_rate").to_pandas()
+    frame = table.select(
+        "group", "images", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "positive_rate"
+    ).to_pandas()
     gap = frame.iloc[2]
-    st.metric(f"Accuracy gap for {attribute} between {by} and not {by}", _pct(gap["accuracy"]),
-              help="Absolute difference of the two groups' accuracies on the test split.")  # fmt: skip
+    st.metric(
+        f"Accuracy gap for {attribute} between {by} and not {by}",
+        _pct(gap["accuracy"]),
+        help="Absolute difference of the two groups' accuracies on the test split.",
+    )
     frame["images"] = frame["images"].astype(float)
-    styled = frame.style.format(precision=3, na_rep="–").format({"images": "{:,.0f}"}, na_rep="–").apply(
-        lambda row: ["background-color: #ffe0b2; font-weight: bold" if row["group"] == "gap" else "" for _ in row], axis=1
+    styled = (
+        frame.style.format(precision=3, na_rep="–")
+        .format({"images": "{:,.0f}"}, na_rep="–")
+        .apply(
+            lambda row: ["background-color: #ffe0b2; font-weight: bold" if row["group"] == "gap" else "" for _ in row],
+            axis=1,
+        )
     )
     st.dataframe(styled, hide_index=True, width="stretch", key="clf-subgroup-table")
 
@@ -245,12 +322,16 @@ def error_gallery(ds: Dataset, meta: dict, attribute: str, threshold: float, pre
     j = meta["attributes"].index(attribute)
     errors = error_rows(preds["labels"][:, j], preds["probs"][:, j], threshold, limit=12)
     image_ids = ds.table["image_id"].to_numpy()
-    for title, key in (("False positives (predicted yes, labelled no)", "false_positives"),
-                       ("False negatives (predicted no, labelled yes)", "false_negatives")):  # fmt: skip
+    for title, key in (
+        ("False positives (predicted yes, labelled no)", "false_positives"),
+        ("False negatives (predicted no, labelled yes)", "false_negatives"),
+    ):
         idx = errors[key]
         st.markdown(f"**{title}** · {len(idx)} shown")
         rows = preds["rows"][idx]
-        image_grid(ds, [image_ids[r] for r in rows], [f"p={preds['probs'][i, j]:.2f}" for i in idx], columns=6, size=112)
+        image_grid(
+            ds, [image_ids[r] for r in rows], [f"p={preds['probs'][i, j]:.2f}" for i in idx], columns=6, size=112
+        )
 
 
 def try_it(meta: dict) -> None:
@@ -290,4 +371,3 @@ def _pct(v) -> str:
 
 def _nan0(v: float) -> float:
     return 0.0 if v is None or np.isnan(v) else float(v)
-

@@ -11,12 +11,12 @@ import streamlit as st
 from core import cached
 from core.charts import cluster as charts
 from core.cluster.algorithms import ALGORITHMS, Param
-from core.cluster.map import drawn_positions, map_frame, map_job_argv, picked_image_ids
-from core.data.dataset import Dataset
-from core.faces.store import list_embeddings
 from core.cluster.features import FEATURE_SPACES, FeatureSpec, load_predicted
+from core.cluster.map import drawn_positions, map_frame, map_job_argv, picked_image_ids
 from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS
+from core.data.dataset import Dataset
 from core.data.subset import Subset
+from core.faces.store import list_embeddings
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -24,8 +24,16 @@ DEFAULT_MAX_POINTS = 5_000
 UMAP_INLINE_MAX = 10_000  # larger UMAP maps run as a background job
 DENDROGRAM_MAX = 300
 HEATMAP_CLUSTERS = 30  # largest clusters shown in the attribute and centroid heatmaps
-SPACE_LABELS = {"embeddings": "Face embeddings", "attributes": "Annotated attributes", "predicted": "Predicted attributes"}
-WEIGHT_LABELS = {"none": "equal", "inverse_prevalence": "rare attributes count more (1 / prevalence)", "rarity_sqrt": "rare count a bit more (√)"}
+SPACE_LABELS = {
+    "embeddings": "Face embeddings",
+    "attributes": "Annotated attributes",
+    "predicted": "Predicted attributes",
+}
+WEIGHT_LABELS = {
+    "none": "equal",
+    "inverse_prevalence": "rare attributes count more (1 / prevalence)",
+    "rarity_sqrt": "rare count a bit more (√)",
+}
 REDUCE_LABELS = {"none": "none", "pca": "PCA", "umap": "UMAP"}
 
 
@@ -54,8 +62,13 @@ def available_spaces(ds: Dataset) -> list[str]:
 def feature_ui(ds: Dataset) -> FeatureSpec:
     """Feature space, attribute subset and weights, standardisation."""
     spaces = available_spaces(ds)
-    space = st.selectbox("Feature space", spaces, format_func=SPACE_LABELS.get, key="cl-space",
-                         help="Embeddings group faces by who they are; attributes by how they look (hair, glasses…).")  # fmt: skip
+    space = st.selectbox(
+        "Feature space",
+        spaces,
+        format_func=SPACE_LABELS.get,
+        key="cl-space",
+        help="Embeddings group faces by who they are; attributes by how they look (hair, glasses…).",
+    )
     if "embeddings" not in spaces:
         st.caption("No face embeddings yet: compute them with `python -m core embed` to cluster by identity.")
     model = None
@@ -66,15 +79,23 @@ def feature_ui(ds: Dataset) -> FeatureSpec:
         model = st.selectbox("Embedding model", models, key="cl-model") if len(models) > 1 else models[0]
     else:
         attributes = tuple(st.multiselect("Attributes (none = all)", ds.attributes, key="cl-attrs"))
-        weighting = st.selectbox("Attribute weights", list(WEIGHT_LABELS), format_func=WEIGHT_LABELS.get, key="cl-weighting")
-    standardise = st.checkbox("Standardise features", value=False, key="cl-standardise",
-                              help="Give every column zero mean and unit variance before clustering.")  # fmt: skip
+        weighting = st.selectbox(
+            "Attribute weights", list(WEIGHT_LABELS), format_func=WEIGHT_LABELS.get, key="cl-weighting"
+        )
+    standardise = st.checkbox(
+        "Standardise features",
+        value=False,
+        key="cl-standardise",
+        help="Give every column zero mean and unit variance before clustering.",
+    )
     return FeatureSpec(space, attributes, weighting, standardise, model)
 
 
 def reduction_ui() -> tuple:
     """Reduction before clustering: none, PCA (k or 95 % variance), UMAP (components, neighbours, min_dist, metric)."""
-    method = st.selectbox("Reduce before clustering", list(REDUCE_LABELS), format_func=REDUCE_LABELS.get, key="cl-reduce")
+    method = st.selectbox(
+        "Reduce before clustering", list(REDUCE_LABELS), format_func=REDUCE_LABELS.get, key="cl-reduce"
+    )
     if method == "pca":
         n = int(st.number_input("PCA components (0 = keep 95 % of the variance)", 0, 512, 0, key="cl-pca-n"))
         return ("pca", 0.95 if n == 0 else n, ())
@@ -93,7 +114,11 @@ def _param_widget(algo: str, p: Param):
         return st.selectbox(p.name, p.choices, index=p.choices.index(p.default), key=key, help=p.help)
     if p.kind == "int":
         return int(st.number_input(p.name, int(p.low), int(p.high), int(p.default), key=key, help=p.help))
-    return float(st.number_input(p.name, float(p.low), float(p.high), float(p.default), step=0.01, format="%.3f", key=key, help=p.help))
+    return float(
+        st.number_input(
+            p.name, float(p.low), float(p.high), float(p.default), step=0.01, format="%.3f", key=key, help=p.help
+        )
+    )
 
 
 def algorithm_ui(space: str) -> tuple[str, tuple]:
@@ -116,12 +141,26 @@ def sidebar(ds: Dataset) -> Choices:
         spec = feature_ui(ds)
         with st.expander("Subset", expanded=False):
             subset = subset_ui(ds, "cl-subset", top_identities=True)
-        max_points = int(st.number_input("Maximum points", 100, max(100, ds.n_images), min(DEFAULT_MAX_POINTS, max(100, ds.n_images)), step=500, key="cl-max"))
+        max_points = int(
+            st.number_input(
+                "Maximum points",
+                100,
+                max(100, ds.n_images),
+                min(DEFAULT_MAX_POINTS, max(100, ds.n_images)),
+                step=500,
+                key="cl-max",
+            )
+        )
         with st.expander("Reduction", expanded=False):
             reduction = reduction_ui()
         algo, params = algorithm_ui(spec.space)
-        map_method = st.selectbox("Map projection", MAP_METHODS, key="cl-map", format_func=str.upper,
-                                  help=f"t-SNE is limited to {TSNE_MAX_POINTS:,} points; UMAP over {UMAP_INLINE_MAX:,} runs in the background.")  # fmt: skip
+        map_method = st.selectbox(
+            "Map projection",
+            MAP_METHODS,
+            key="cl-map",
+            format_func=str.upper,
+            help=f"t-SNE is limited to {TSNE_MAX_POINTS:,} points; UMAP over {UMAP_INLINE_MAX:,} runs in the background.",
+        )
     return Choices(spec, subset, max_points, reduction, algo, params, map_method)
 
 
@@ -129,8 +168,11 @@ def slow_reduction_notice(choices: Choices, n: int) -> None:
     """Say so before a UMAP reduction that will take minutes (it runs in the page, unlike the map's job)."""
     if choices.reduction[0] == "umap" and n > UMAP_INLINE_MAX:
         minutes = max(1, round(3.4 * n / 202_599))  # 10-D UMAP of 202,599 points: 3.4 min (docs/BENCHMARKS.md)
-        st.info(f"UMAP of {n:,} points takes about {minutes} min the first time; the result is then cached. "
-                "Lower the maximum number of points for a quicker look.", icon=":material/hourglass_top:")  # fmt: skip
+        st.info(
+            f"UMAP of {n:,} points takes about {minutes} min the first time; the result is then cached. "
+            "Lower the maximum number of points for a quicker look.",
+            icon=":material/hourglass_top:",
+        )
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -152,8 +194,17 @@ def metrics_panel(scores: dict) -> None:
     if ext:
         st.subheader("Against the true identities")
         cols = st.columns(6)
-        for col, (label, key) in zip(cols, [("ARI", "ari"), ("NMI", "nmi"), ("Homogeneity", "homogeneity"), ("Completeness", "completeness"),
-                                            ("Pairwise F1", "pairwise_f1"), ("BCubed F1", "bcubed_f1")]):  # fmt: skip
+        for col, (label, key) in zip(
+            cols,
+            [
+                ("ARI", "ari"),
+                ("NMI", "nmi"),
+                ("Homogeneity", "homogeneity"),
+                ("Completeness", "completeness"),
+                ("Pairwise F1", "pairwise_f1"),
+                ("BCubed F1", "bcubed_f1"),
+            ],
+        ):
             col.metric(label, fmt(ext[key]))
         st.caption(
             f"Pairwise precision {ext['pairwise_precision']:.3f}, recall {ext['pairwise_recall']:.3f}; "
@@ -179,7 +230,9 @@ def _map_coords(ds: Dataset, fm, fkey: tuple, choices: Choices):
 
     method = choices.map_method
     if method == "tsne" and fm.n > TSNE_MAX_POINTS:
-        st.info(f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number of points for t-SNE.")
+        st.info(
+            f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number of points for t-SNE."
+        )
         method = "pca"
     if method == "umap" and fm.n > UMAP_INLINE_MAX and load_map(ds.cache_dir, map_key(*fkey, "umap"), fm.rows) is None:
         argv = map_job_argv(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
@@ -192,7 +245,9 @@ def _map_coords(ds: Dataset, fm, fkey: tuple, choices: Choices):
         elif st.button(f"Compute the UMAP map of {fm.n:,} points in the background", key="cl-umap-job"):
             start_job("cluster-map", argv)
             st.rerun()
-        st.caption(f"UMAP of more than {UMAP_INLINE_MAX:,} points takes minutes; the map below is PCA until it is ready.")
+        st.caption(
+            f"UMAP of more than {UMAP_INLINE_MAX:,} points takes minutes; the map below is PCA until it is ready."
+        )
         method = "pca"
     return cached.cluster_map(fkey, method, fm.X, ds, fm.rows)
 
@@ -203,17 +258,36 @@ def map_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
     c1, c2 = st.columns([1, 1])
     color_by = c1.selectbox("Colour by", ["cluster", "identity", "attribute"], key="cl-color")
     attribute = c1.selectbox("Attribute", ds.attributes, key="cl-color-attr") if color_by == "attribute" else None
-    box = c2.radio("Select faces by", ["click", "box"], horizontal=True, key="cl-select-mode",
-                   help="Click points (shift-click for more) or drag a box; the faces appear beside the map.") == "box"  # fmt: skip
+    box = (
+        c2.radio(
+            "Select faces by",
+            ["click", "box"],
+            horizontal=True,
+            key="cl-select-mode",
+            help="Click points (shift-click for more) or drag a box; the faces appear beside the map.",
+        )
+        == "box"
+    )
     drawn = drawn_positions(fm.n, choices.seed)
     frame = map_frame(ds, fm.rows[drawn], projection.coords[drawn], result.labels[drawn], attribute)
     color = attribute or color_by
     left, right = st.columns([3, 2])
     with left:
-        event = st.altair_chart(charts.cluster_map(frame, color, lasso=box), on_select="rerun", selection_mode=charts.SELECTION,
-                                key="cl-map-chart", width="stretch")  # fmt: skip
-        sampled = f" Drawing a sample of {len(drawn):,} of the {fm.n:,} points; the metrics and tables use all of them." if len(drawn) < fm.n else ""
-        st.caption(f"{projection.method.upper()} map. {projection.note}{sampled} Scroll to zoom, drag to pan (click mode).")
+        event = st.altair_chart(
+            charts.cluster_map(frame, color, lasso=box),
+            on_select="rerun",
+            selection_mode=charts.SELECTION,
+            key="cl-map-chart",
+            width="stretch",
+        )
+        sampled = (
+            f" Drawing a sample of {len(drawn):,} of the {fm.n:,} points; the metrics and tables use all of them."
+            if len(drawn) < fm.n
+            else ""
+        )
+        st.caption(
+            f"{projection.method.upper()} map. {projection.note}{sampled} Scroll to zoom, drag to pan (click mode)."
+        )
     with right:
         ids = selected_ids(event, frame)
         if ids:
@@ -231,8 +305,10 @@ def k_distance_section(fkey: tuple, choices: Choices, X: np.ndarray, result) -> 
     with st.expander("Choosing eps: the k-distance curve", expanded=True):
         curve, suggested = cached.k_distance_curve(fkey, choices.reduction, k, X)
         st.altair_chart(charts.k_distance_chart(curve, suggested, k), width="stretch")
-        st.caption(f"Suggested eps: {suggested:.3f} (knee of the curve, capped where different identities start to link). "
-                   f"In use: {result.params['eps']:.3f}. Set eps to 0 to use the suggestion.")  # fmt: skip
+        st.caption(
+            f"Suggested eps: {suggested:.3f} (knee of the curve, capped where different identities start to link). "
+            f"In use: {result.params['eps']:.3f}. Set eps to 0 to use the suggestion."
+        )
 
 
 def cluster_table_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
@@ -240,8 +316,12 @@ def cluster_table_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result
     from core.cluster.summary import cluster_sizes, describe_clusters, shares_long
 
     sizes = cluster_sizes(result.labels)
-    clusters, shares = cached.cluster_attribute_shares(fkey, choices.reduction, choices.algorithm, choices.params, ds, fm.rows, result.labels)
-    table = describe_clusters(clusters, shares, ds.attributes, dict(zip(sizes["cluster"].to_list(), sizes["size"].to_list())))
+    clusters, shares = cached.cluster_attribute_shares(
+        fkey, choices.reduction, choices.algorithm, choices.params, ds, fm.rows, result.labels
+    )
+    table = describe_clusters(
+        clusters, shares, ds.attributes, dict(zip(sizes["cluster"].to_list(), sizes["size"].to_list()))
+    )
     noise = int((result.labels < 0).sum())
     if noise:
         st.caption(f"{noise:,} noise points belong to no cluster.")
@@ -249,8 +329,12 @@ def cluster_table_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result
     shown = clusters[:HEATMAP_CLUSTERS]
     if len(shown):
         long = shares_long(shown, shares[: len(shown)], ds.attributes)
-        st.altair_chart(charts.heatmap(long, "attribute", "cluster", "share", "Share of each attribute in each cluster (largest 30 clusters)"),
-                        width="stretch")  # fmt: skip
+        st.altair_chart(
+            charts.heatmap(
+                long, "attribute", "cluster", "share", "Share of each attribute in each cluster (largest 30 clusters)"
+            ),
+            width="stretch",
+        )
 
 
 def cluster_faces_section(ds: Dataset, fm, result) -> None:
@@ -276,11 +360,16 @@ def cluster_faces_section(ds: Dataset, fm, result) -> None:
 
 def centroid_section(X: np.ndarray, fkey: tuple, choices: Choices, result) -> None:
     """Heatmap of distances between cluster centroids (largest 30 clusters)."""
-    clusters, dist = cached.cluster_centroid_distances(fkey, choices.reduction, choices.algorithm, choices.params, HEATMAP_CLUSTERS, X, result.labels)
+    clusters, dist = cached.cluster_centroid_distances(
+        fkey, choices.reduction, choices.algorithm, choices.params, HEATMAP_CLUSTERS, X, result.labels
+    )
     if len(clusters) < 2:
         return
     frame = charts.distance_matrix_frame(clusters, dist)
-    st.altair_chart(charts.heatmap(frame, "cluster_a", "cluster_b", "distance", "Distance between cluster centroids"), width="stretch")
+    st.altair_chart(
+        charts.heatmap(frame, "cluster_a", "cluster_b", "distance", "Distance between cluster centroids"),
+        width="stretch",
+    )
 
 
 def dendrogram_section(X: np.ndarray, params: dict) -> None:
@@ -296,7 +385,9 @@ def sweeps_section(fkey: tuple, choices: Choices, X: np.ndarray, truth) -> None:
 
     c1, c2 = st.columns(2)
     k_max = int(c1.number_input("Largest k", 3, 200, 20, key="cl-sweep-kmax"))
-    k_same = int(c2.number_input("k for the side-by-side", 2, 2000, int(dict(choices.params).get("k", 8)), key="cl-sweep-k"))
+    k_same = int(
+        c2.number_input("k for the side-by-side", 2, 2000, int(dict(choices.params).get("k", 8)), key="cl-sweep-k")
+    )
     if not st.button("Run sweeps", key="cl-sweep"):
         st.caption("Sweeps run several clusterings; they take a few seconds on thousands of points.")
         return
@@ -306,14 +397,20 @@ def sweeps_section(fkey: tuple, choices: Choices, X: np.ndarray, truth) -> None:
     st.dataframe(side, key="cl-sweep-table", hide_index=True, width="stretch")
     centre = suggest_eps(X, 3)
     eps = eps_sweep(X, np.round(np.linspace(centre * 0.6, centre * 1.4, 7), 4), 3, truth)
-    st.dataframe(eps.select([c for c in ("eps", "n_clusters", "noise", "largest_share", "pairwise_f1") if c in eps.columns]),
-                 key="cl-eps-table", hide_index=True, width="stretch")  # fmt: skip
+    st.dataframe(
+        eps.select([c for c in ("eps", "n_clusters", "noise", "largest_share", "pairwise_f1") if c in eps.columns]),
+        key="cl-eps-table",
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def download_section(ds: Dataset, fm, result) -> None:
     ids = ds.table["image_id"].to_numpy()[fm.rows]
     csv = pl.DataFrame({"image_id": ids, "cluster": result.labels}).write_csv()
-    st.download_button("Download the assignment (CSV)", csv, file_name=f"{ds.name}-clusters.csv", mime="text/csv", key="cl-download")
+    st.download_button(
+        "Download the assignment (CSV)", csv, file_name=f"{ds.name}-clusters.csv", mime="text/csv", key="cl-download"
+    )
 
 
 def outliers_section(ds: Dataset, fm, result) -> None:
@@ -322,8 +419,10 @@ def outliers_section(ds: Dataset, fm, result) -> None:
     if scores is None or not len(scores):
         return
     strong = int((scores > 0.8).sum())
-    st.caption(f"HDBSCAN outlier scores (0 = core of a cluster, 1 = far from any): median {np.median(scores):.2f}; "
-               f"{strong:,} points score above 0.8.")  # fmt: skip
+    st.caption(
+        f"HDBSCAN outlier scores (0 = core of a cluster, 1 = far from any): median {np.median(scores):.2f}; "
+        f"{strong:,} points score above 0.8."
+    )
     worst = np.argsort(-scores)[:6]
     ids = ds.table["image_id"].to_numpy()[fm.rows[worst]]
     with st.expander("Most outlying faces"):

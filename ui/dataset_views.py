@@ -8,12 +8,10 @@ import numpy as np
 import streamlit as st
 
 from core import cached
-
-from core.stats import relations as stats
-
 from core.charts import stats as stats_charts
 from core.data.dataset import Dataset
 from core.data.subset import Subset
+from core.stats import relations as stats
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -97,9 +95,13 @@ def identity_section(ds: Dataset) -> None:
     if IDENTITY_KEY not in st.session_state and st.query_params.get("identity") in by_id:
         st.session_state[IDENTITY_KEY] = st.query_params["identity"]  # a shared link opens on that person
     identity = st.selectbox(
-        "Identity (type to search)", counts["identity"].tolist(), index=None, key=IDENTITY_KEY,
-        format_func=_identity_label(by_id), placeholder="Pick an identity",
-    )  # fmt: skip
+        "Identity (type to search)",
+        counts["identity"].tolist(),
+        index=None,
+        key=IDENTITY_KEY,
+        format_func=_identity_label(by_id),
+        placeholder="Pick an identity",
+    )
     if identity is None:
         st.query_params.pop("identity", None)
         return
@@ -154,4 +156,3 @@ def gallery_section(ds: Dataset) -> None:
     ids, captions = ds.table["image_id"].gather(shown).to_list(), _captions(ds, shown)
     for start in range(0, len(ids), GALLERY_COLUMNS):  # one grid per row keeps rows aligned under long captions
         image_grid(ds, ids[start : start + GALLERY_COLUMNS], captions[start : start + GALLERY_COLUMNS], GALLERY_COLUMNS)
-

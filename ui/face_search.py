@@ -8,12 +8,11 @@ import numpy as np
 import streamlit as st
 
 from core import cached
-
-from core.faces import search
 from core.data.dataset import Dataset
+from core.data.images import ImageError
+from core.faces import search
 from core.faces.embed_job import MODEL
 from core.faces.pipeline import ModelMissingError
-from core.data.images import ImageError
 from core.jobs import job_id_for, job_status, start_job
 from ui.gallery import image_grid
 from ui.jobs import job_panel
@@ -142,8 +141,10 @@ def face_search_section(ds: Dataset) -> None:
     row = ds.row_of(image_id) if image_id else None
     if emb.model != MODEL:
         if row is None:
-            st.info("These embeddings came with the dataset's CSV; photos can only be compared with dlib "
-                    "embeddings. Pick a dataset image instead.")  # fmt: skip
+            st.info(
+                "These embeddings came with the dataset's CSV; photos can only be compared with dlib "
+                "embeddings. Pick a dataset image instead."
+            )
             return
         if not emb.has_face[row]:
             st.warning(f"{image_id} has no embedding in the CSV.")

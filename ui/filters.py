@@ -12,7 +12,9 @@ CHOICES = ("any", "present", "absent")
 
 def attribute_conditions_ui(ds: Dataset, key: str, label: str = "Filter by attributes") -> tuple[tuple[str, int], ...]:
     """Pick attributes, then set each to present/absent; returns ((attribute, 1|0), ...)."""
-    chosen = st.multiselect(label, ds.attributes, key=f"{key}-attrs", help="Each chosen attribute can be required present or absent.")
+    chosen = st.multiselect(
+        label, ds.attributes, key=f"{key}-attrs", help="Each chosen attribute can be required present or absent."
+    )
     conditions = []
     for attribute in chosen:
         value = st.radio(attribute, CHOICES[1:], horizontal=True, key=f"{key}-{attribute}")

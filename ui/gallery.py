@@ -11,9 +11,12 @@ from core.data.dataset import Dataset
 
 
 def image_grid(
-    ds: Dataset, image_ids: Sequence[str], captions: Sequence[str] | None = None,
-    columns: int = 6, size: int = 128,
-) -> None:  # fmt: skip
+    ds: Dataset,
+    image_ids: Sequence[str],
+    captions: Sequence[str] | None = None,
+    columns: int = 6,
+    size: int = 128,
+) -> None:
     """Show images in a grid of `columns`; unreadable or missing files show a short note instead."""
     if not ds.has_images:
         st.caption("Images are not available for this dataset (annotations only).")

@@ -8,12 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from core import cached
-
-from core.stats import relations as stats
-
 from core.charts import stats as stats_charts
 from core.data.dataset import Dataset
 from core.data.subset import Subset
+from core.stats import relations as stats
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -31,8 +29,10 @@ def fmt(value: float, spec: str = ".3f") -> str:
 def require_attributes(ds: Dataset) -> None:
     """Stop with a message when the dataset has fewer than two attributes to relate."""
     if len(ds.attributes) < 2:
-        st.info(f"{ds.name} has {len(ds.attributes)} attribute annotations; relations need at least two. "
-                "Pick a dataset with attributes (the demo, CelebA) in the sidebar.")  # fmt: skip
+        st.info(
+            f"{ds.name} has {len(ds.attributes)} attribute annotations; relations need at least two. "
+            "Pick a dataset with attributes (the demo, CelebA) in the sidebar."
+        )
         st.stop()
 
 
@@ -65,36 +65,51 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
     st.header("All pairs")
     left, right = st.columns([2, 1])
     measure = left.segmented_control(
-        "Measure", stats.MEASURES, default="P(A|B)", required=True, key="measure", bind="query-params",
+        "Measure",
+        stats.MEASURES,
+        default="P(A|B)",
+        required=True,
+        key="measure",
+        bind="query-params",
         help="P(A|B): share of images with B that also have A. phi: correlation of the two 0/1 attributes "
         "(-1..1). lift: P(A|B) / P(A), above 1 when B makes A more likely.",
-    )  # fmt: skip
+    )
     clustered = right.toggle("Sort by clustering", value=True, key="rel-cluster")
     order = cached.cluster_order(ds.key, subset, measure, ds) if clustered else list(ds.attributes)
     matrix = rel.measure(measure)
     undefined = int(pd.isna(matrix).sum())
     if undefined:
-        st.caption(f"{undefined} cells are undefined (blank): an attribute is absent (or always present) in this subset.")
+        st.caption(
+            f"{undefined} cells are undefined (blank): an attribute is absent (or always present) in this subset."
+        )
     frame = stats.matrix_frame(matrix, ds.attributes)
     st.altair_chart(
-        stats_charts.relation_heatmap(frame, measure, order), width="stretch",
-        key=HEATMAP_KEY, on_select=_pick_pair_from_chart, selection_mode="pair",
-    )  # fmt: skip
+        stats_charts.relation_heatmap(frame, measure, order),
+        width="stretch",
+        key=HEATMAP_KEY,
+        on_select=_pick_pair_from_chart,
+        selection_mode="pair",
+    )
     st.caption("Rows are A (the outcome), columns B (the condition). Hover for the value; click a cell to drill in.")
     st.download_button(
-        "Download all pairs (CSV)", stats.pairs_table(rel).to_csv(index=False).encode(),
-        file_name=f"{ds.name}-pairs.csv", mime="text/csv", key="download-pairs",
+        "Download all pairs (CSV)",
+        stats.pairs_table(rel).to_csv(index=False).encode(),
+        file_name=f"{ds.name}-pairs.csv",
+        mime="text/csv",
+        key="download-pairs",
         help="One row per (A, B): counts, P(A|B), P(A|not B), lift, phi, on the current subset.",
-    )  # fmt: skip
+    )
 
 
 def _pair_pickers(ds: Dataset) -> tuple[str, str]:
     a_default, b_default = (a if a in ds.attributes else ds.attributes[k] for k, a in enumerate(DEFAULT_PAIR))
     left, right = st.columns(2)
-    a = left.selectbox("A (outcome)", ds.attributes, index=ds.attributes.index(a_default), key=PAIR_A,
-                       bind="query-params")  # fmt: skip
-    b = right.selectbox("B (condition)", ds.attributes, index=ds.attributes.index(b_default), key=PAIR_B,
-                        bind="query-params")  # fmt: skip
+    a = left.selectbox(
+        "A (outcome)", ds.attributes, index=ds.attributes.index(a_default), key=PAIR_A, bind="query-params"
+    )
+    b = right.selectbox(
+        "B (condition)", ds.attributes, index=ds.attributes.index(b_default), key=PAIR_B, bind="query-params"
+    )
     return a, b
 
 
@@ -114,8 +129,10 @@ def pair_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> None:
     left, right = st.columns([1, 2])
     with left:
         st.altair_chart(stats_charts.contingency_chart(pair), width="stretch")
-        st.caption(f"{pair['n11']:,} images have both; {pair['n10']:,} only {a}; {pair['n01']:,} only {b}; "
-                   f"{pair['n00']:,} neither.")  # fmt: skip
+        st.caption(
+            f"{pair['n11']:,} images have both; {pair['n10']:,} only {a}; {pair['n01']:,} only {b}; "
+            f"{pair['n00']:,} neither."
+        )
     with right:
         _cell_examples(ds, subset, rel, a, b)
 
@@ -137,17 +154,30 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
     target = st.selectbox("Attribute to predict", ds.attributes, index=default, key="model-target")
     result = cached.attribute_model(ds.key, subset, target, ds)
-    st.caption(f"Logistic regression, {result['split']}: {result['train_rows']:,} training images"
-               f"{' (a seeded sample)' if result['sampled'] else ''}, {result['test_rows']:,} test images.")  # fmt: skip
+    st.caption(
+        f"Logistic regression, {result['split']}: {result['train_rows']:,} training images"
+        f"{' (a seeded sample)' if result['sampled'] else ''}, {result['test_rows']:,} test images."
+    )
     if result["note"]:
         st.info(result["note"])
     cols = st.columns(5)
-    for col, (label, key) in zip(cols, [("accuracy", "accuracy"), ("majority-class accuracy", "majority_accuracy"),
-                                        ("precision", "precision"), ("recall", "recall"), ("F1", "f1")]):  # fmt: skip
+    for col, (label, key) in zip(
+        cols,
+        [
+            ("accuracy", "accuracy"),
+            ("majority-class accuracy", "majority_accuracy"),
+            ("precision", "precision"),
+            ("recall", "recall"),
+            ("F1", "f1"),
+        ],
+    ):
         col.metric(label, fmt(result[key]))
     with st.expander("Strongest coefficients", expanded=True):
         st.altair_chart(stats_charts.coefficient_bars(result["coefficients"]), width="stretch")
-    if st.button("Compute for all attributes", key="model-all") or st.session_state.get("model-all-done") == (ds.key, subset):
+    if st.button("Compute for all attributes", key="model-all") or st.session_state.get("model-all-done") == (
+        ds.key,
+        subset,
+    ):
         st.session_state["model-all-done"] = (ds.key, subset)
         _all_models_table(ds, subset)
 
@@ -155,11 +185,18 @@ def model_section(ds: Dataset, subset: Subset) -> None:
 def _all_models_table(ds: Dataset, subset: Subset) -> None:
     table = cached.all_attribute_models(ds.key, subset, ds)
     st.dataframe(
-        table, hide_index=True, key="model-table",
-        column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
-                       ("accuracy", "majority_accuracy", "gain_over_majority", "precision", "recall", "f1")},
-    )  # fmt: skip
+        table,
+        hide_index=True,
+        key="model-table",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.3f")
+            for c in ("accuracy", "majority_accuracy", "gain_over_majority", "precision", "recall", "f1")
+        },
+    )
     st.download_button(
-        "Download the model table (CSV)", table.to_csv(index=False).encode(),
-        file_name=f"{ds.name}-attribute-models.csv", mime="text/csv", key="download-models",
-    )  # fmt: skip
+        "Download the model table (CSV)",
+        table.to_csv(index=False).encode(),
+        file_name=f"{ds.name}-attribute-models.csv",
+        mime="text/csv",
+        key="download-models",
+    )

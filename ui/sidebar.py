@@ -6,9 +6,9 @@ import streamlit as st
 
 from core import cached
 from core.data.dataset import Dataset
+from core.data.paths import demo_dir
 from core.demo import DEFAULT_IMAGES, demo_exists, generate_demo
 from core.errors import DatasetError
-from core.data.paths import demo_dir
 
 SELECTED = "selected_dataset"  # session key that survives page switches
 PICKER = "dataset_picker"  # the selectbox's widget key
@@ -52,9 +52,12 @@ def dataset_picker() -> Dataset:
         st.session_state[SELECTED] = wanted if wanted in names else names[0]
     st.session_state[PICKER] = st.session_state[SELECTED]
     st.sidebar.selectbox(
-        "Dataset", names, key=PICKER, on_change=_on_pick,
+        "Dataset",
+        names,
+        key=PICKER,
+        on_change=_on_pick,
         help="Folders under data/ (and FACEATLAS_DATA) that FaceAtlas recognises.",
-    )  # fmt: skip
+    )
     name = st.session_state[SELECTED]
     st.query_params["dataset"] = name
     try:

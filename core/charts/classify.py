@@ -6,13 +6,20 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.data.celeba import CELEBA_ATTRIBUTES
 from core.classify.published import published_accuracy
+from core.data.celeba import CELEBA_ATTRIBUTES
 
 TABLE_COLUMNS = (
-    "accuracy", "balanced_accuracy", "majority_accuracy", "precision", "recall", "f1", "auc",
-    "positive_rate", "predicted_positive_rate",
-)  # fmt: skip
+    "accuracy",
+    "balanced_accuracy",
+    "majority_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "auc",
+    "positive_rate",
+    "predicted_positive_rate",
+)
 
 
 def is_celeba_like(attributes) -> bool:
@@ -28,7 +35,7 @@ def results_frame(meta: dict, with_published: bool) -> pd.DataFrame:
         if with_published:
             row |= {f"published: {k}": v for k, v in published_accuracy(attribute).items()}
         rows.append(row)
-    return pd.DataFrame(rows).astype({k: float for k in TABLE_COLUMNS})
+    return pd.DataFrame(rows).astype(dict.fromkeys(TABLE_COLUMNS, float))
 
 
 def accuracy_bars(frame: pd.DataFrame) -> alt.Chart:
@@ -73,38 +80,62 @@ def history_chart(history: list[dict]) -> alt.Chart:
 def roc_chart(roc: pd.DataFrame, point: tuple[float, float], auc: float | None) -> alt.Chart:
     """ROC curve with the diagonal and the current threshold's point."""
     title = f"ROC (AUC {auc:.3f})" if auc is not None and not np.isnan(auc) else "ROC"
-    curve = alt.Chart(roc).mark_line(interpolate="step-after").encode(
-        x=alt.X("false_positive_rate:Q", title="false positive rate"),
-        y=alt.Y("true_positive_rate:Q", title="true positive rate"),
-        tooltip=[alt.Tooltip("threshold:Q", format=".3f")],
+    curve = (
+        alt.Chart(roc)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("false_positive_rate:Q", title="false positive rate"),
+            y=alt.Y("true_positive_rate:Q", title="true positive rate"),
+            tooltip=[alt.Tooltip("threshold:Q", format=".3f")],
+        )
     )
-    diagonal = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[4, 4], color="gray").encode(x="x", y="y")
-    return (diagonal + curve + _point(point, "false_positive_rate", "true_positive_rate")).properties(title=title, height=280)
+    diagonal = (
+        alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]}))
+        .mark_line(strokeDash=[4, 4], color="gray")
+        .encode(x="x", y="y")
+    )
+    return (diagonal + curve + _point(point, "false_positive_rate", "true_positive_rate")).properties(
+        title=title, height=280
+    )
 
 
 def pr_chart(pr: pd.DataFrame, point: tuple[float, float], positive_rate: float) -> alt.Chart:
     """Precision-recall curve with the chance level (positive rate) and the current threshold's point."""
-    curve = alt.Chart(pr).mark_line(interpolate="step-before").encode(
-        x=alt.X("recall:Q", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("precision:Q", scale=alt.Scale(domain=[0, 1])),
-        tooltip=[alt.Tooltip("threshold:Q", format=".3f")],
+    curve = (
+        alt.Chart(pr)
+        .mark_line(interpolate="step-before")
+        .encode(
+            x=alt.X("recall:Q", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("precision:Q", scale=alt.Scale(domain=[0, 1])),
+            tooltip=[alt.Tooltip("threshold:Q", format=".3f")],
+        )
     )
-    chance = alt.Chart(pd.DataFrame({"precision": [positive_rate]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="precision:Q")
+    chance = (
+        alt.Chart(pd.DataFrame({"precision": [positive_rate]}))
+        .mark_rule(strokeDash=[4, 4], color="gray")
+        .encode(y="precision:Q")
+    )
     return (chance + curve + _point(point, "recall", "precision")).properties(title="Precision-recall", height=280)
 
 
 def _point(point: tuple[float, float], x: str, y: str) -> alt.Chart:
-    return alt.Chart(pd.DataFrame({x: [point[0]], y: [point[1]]})).mark_point(size=120, filled=True, color="red").encode(x=x, y=y)
+    return (
+        alt.Chart(pd.DataFrame({x: [point[0]], y: [point[1]]}))
+        .mark_point(size=120, filled=True, color="red")
+        .encode(x=x, y=y)
+    )
 
 
 def confusion_chart(counts: dict[str, int]) -> alt.Chart:
     """2x2 heatmap of the confusion matrix with the counts written in."""
-    frame = pd.DataFrame([
-        {"actual": "positive", "predicted": "positive", "count": counts["tp"]},
-        {"actual": "positive", "predicted": "negative", "count": counts["fn"]},
-        {"actual": "negative", "predicted": "positive", "count": counts["fp"]},
-        {"actual": "negative", "predicted": "negative", "count": counts["tn"]},
-    ])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {"actual": "positive", "predicted": "positive", "count": counts["tp"]},
+            {"actual": "positive", "predicted": "negative", "count": counts["fn"]},
+            {"actual": "negative", "predicted": "positive", "count": counts["fp"]},
+            {"actual": "negative", "predicted": "negative", "count": counts["tn"]},
+        ]
+    )
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=["positive", "negative"]), y=alt.Y("actual:N", sort=["positive", "negative"])
     )
@@ -117,11 +148,15 @@ def probability_bars(probabilities: dict[str, float]) -> alt.Chart:
     """Horizontal bars of attribute probabilities with the 0.5 decision line."""
     frame = pd.DataFrame({"attribute": list(probabilities), "probability": list(probabilities.values())})
     frame["predicted"] = np.where(frame["probability"] >= 0.5, "yes", "no")
-    bars = alt.Chart(frame).mark_bar().encode(
-        y=alt.Y("attribute:N", sort="-x", title=None),
-        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("predicted:N", scale=alt.Scale(domain=["yes", "no"], range=["#2e7d32", "#9e9e9e"])),
-        tooltip=["attribute", alt.Tooltip("probability:Q", format=".3f")],
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y("attribute:N", sort="-x", title=None),
+            x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("predicted:N", scale=alt.Scale(domain=["yes", "no"], range=["#2e7d32", "#9e9e9e"])),
+            tooltip=["attribute", alt.Tooltip("probability:Q", format=".3f")],
+        )
     )
     rule = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 4]).encode(x="x")
     return (bars + rule).properties(height=max(120, 22 * len(frame)))
@@ -134,11 +169,17 @@ def lesson_frame(meta_a: dict, meta_b: dict, label_a: str, label_b: str) -> pd.D
         if attribute not in meta_b["metrics"]:
             continue
         a, b = meta_a["metrics"][attribute], meta_b["metrics"][attribute]
-        rows.append({
-            "attribute": attribute, "majority accuracy": a["majority_accuracy"], "positive rate": a["positive_rate"],
-            f"accuracy · {label_a}": a["accuracy"], f"accuracy · {label_b}": b["accuracy"],
-            f"balanced accuracy · {label_a}": a["balanced_accuracy"], f"balanced accuracy · {label_b}": b["balanced_accuracy"],
-            f"predicted positive rate · {label_a}": a["predicted_positive_rate"],
-            f"predicted positive rate · {label_b}": b["predicted_positive_rate"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "attribute": attribute,
+                "majority accuracy": a["majority_accuracy"],
+                "positive rate": a["positive_rate"],
+                f"accuracy · {label_a}": a["accuracy"],
+                f"accuracy · {label_b}": b["accuracy"],
+                f"balanced accuracy · {label_a}": a["balanced_accuracy"],
+                f"balanced accuracy · {label_b}": b["balanced_accuracy"],
+                f"predicted positive rate · {label_a}": a["predicted_positive_rate"],
+                f"predicted positive rate · {label_b}": b["predicted_positive_rate"],
+            }
+        )
     return pd.DataFrame(rows)

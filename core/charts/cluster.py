@@ -14,7 +14,11 @@ def cluster_map(frame: pl.DataFrame, color: str, nominal: bool = True, lasso: bo
 
     frame: x, y, image_id, identity, cluster (str), plus the colour column.
     """
-    select = alt.selection_interval(name=SELECTION, encodings=["x", "y"]) if lasso else alt.selection_point(name=SELECTION, fields=["image_id"])
+    select = (
+        alt.selection_interval(name=SELECTION, encodings=["x", "y"])
+        if lasso
+        else alt.selection_point(name=SELECTION, fields=["image_id"])
+    )
     kind = "N" if nominal else "Q"
     sort = None
     if color == "cluster":  # numeric order in the legend, noise last
@@ -26,7 +30,9 @@ def cluster_map(frame: pl.DataFrame, color: str, nominal: bool = True, lasso: bo
         .encode(
             x=alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
             y=alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
-            color=alt.Color(f"{color}:{kind}", sort=sort, legend=alt.Legend(columns=2, symbolLimit=40) if nominal else alt.Legend()),
+            color=alt.Color(
+                f"{color}:{kind}", sort=sort, legend=alt.Legend(columns=2, symbolLimit=40) if nominal else alt.Legend()
+            ),
             tooltip=["image_id", "identity", "cluster"],
         )
         .add_params(select)
@@ -41,7 +47,9 @@ def elbow_chart(sweep: pl.DataFrame) -> alt.Chart:
     """Inertia and silhouette against k, side by side."""
     data = sweep.to_pandas()
     base = alt.Chart(data).encode(x=alt.X("k:Q", title="k"))
-    inertia = base.mark_line(point=True).encode(y=alt.Y("inertia:Q", title="inertia (elbow)", scale=alt.Scale(zero=False)))
+    inertia = base.mark_line(point=True).encode(
+        y=alt.Y("inertia:Q", title="inertia (elbow)", scale=alt.Scale(zero=False))
+    )
     silhouette = base.mark_line(point=True, color="#e45756").encode(y=alt.Y("silhouette:Q", title="silhouette"))
     return alt.hconcat(inertia.properties(width=320, height=220), silhouette.properties(width=320, height=220))
 
@@ -50,11 +58,18 @@ def k_distance_chart(curve: np.ndarray, suggested: float, k: int) -> alt.Chart:
     """Sorted k-th neighbour distances with the suggested eps as a rule."""
     step = max(1, len(curve) // 2000)
     data = pl.DataFrame({"point": np.arange(0, len(curve), step), "distance": curve[::step]}).to_pandas()
-    line = alt.Chart(data).mark_line().encode(
-        x=alt.X("point:Q", title="points sorted by distance"), y=alt.Y("distance:Q", title=f"distance to neighbour {k}")
+    line = (
+        alt.Chart(data)
+        .mark_line()
+        .encode(
+            x=alt.X("point:Q", title="points sorted by distance"),
+            y=alt.Y("distance:Q", title=f"distance to neighbour {k}"),
+        )
     )
-    rule = alt.Chart(pl.DataFrame({"eps": [suggested]}).to_pandas()).mark_rule(color="#e45756", strokeDash=[4, 3]).encode(
-        y="eps:Q", tooltip=[alt.Tooltip("eps:Q", format=".3f")]
+    rule = (
+        alt.Chart(pl.DataFrame({"eps": [suggested]}).to_pandas())
+        .mark_rule(color="#e45756", strokeDash=[4, 3])
+        .encode(y="eps:Q", tooltip=[alt.Tooltip("eps:Q", format=".3f")])
     )
     return (line + rule).properties(height=240)
 
@@ -65,10 +80,11 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, value: str, title: str, fmt: st
         alt.Chart(frame.to_pandas())
         .mark_rect()
         .encode(
-            x=alt.X(f"{x}:O", title=x), y=alt.Y(f"{y}:O", title=y),
+            x=alt.X(f"{x}:O", title=x),
+            y=alt.Y(f"{y}:O", title=y),
             color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="viridis"), title=value),
             tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=fmt)],
-        )  # fmt: skip
+        )
         .properties(title=title)
     )
 
@@ -76,20 +92,28 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, value: str, title: str, fmt: st
 def distance_matrix_frame(clusters: np.ndarray, distances: np.ndarray) -> pl.DataFrame:
     """Long form (cluster_a, cluster_b, distance) of a (k, k) matrix."""
     k = len(clusters)
-    return pl.DataFrame({
-        "cluster_a": np.repeat(clusters, k).astype(np.int64),
-        "cluster_b": np.tile(clusters, k).astype(np.int64),
-        "distance": distances.ravel(),
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "cluster_a": np.repeat(clusters, k).astype(np.int64),
+            "cluster_b": np.tile(clusters, k).astype(np.int64),
+            "distance": distances.ravel(),
+        }
+    )
 
 
-def dendrogram_chart(X: np.ndarray, linkage: str = "ward", metric: str = "euclidean", labels: list[str] | None = None) -> alt.Chart:
+def dendrogram_chart(
+    X: np.ndarray, linkage: str = "ward", metric: str = "euclidean", labels: list[str] | None = None
+) -> alt.Chart:
     """scipy's dendrogram (no plotting) drawn as Altair line segments; for subsets that fit on screen."""
     from scipy.cluster import hierarchy
     from scipy.spatial.distance import pdist
 
     method = linkage
-    Z = hierarchy.linkage(X, method="ward") if linkage == "ward" else hierarchy.linkage(pdist(X, metric="cityblock" if metric == "manhattan" else metric), method=method)
+    Z = (
+        hierarchy.linkage(X, method="ward")
+        if linkage == "ward"
+        else hierarchy.linkage(pdist(X, metric="cityblock" if metric == "manhattan" else metric), method=method)
+    )
     tree = hierarchy.dendrogram(Z, no_plot=True, labels=labels)
     rows = []
     for link, (xs, ys) in enumerate(zip(tree["icoord"], tree["dcoord"])):
@@ -99,8 +123,8 @@ def dendrogram_chart(X: np.ndarray, linkage: str = "ward", metric: str = "euclid
     return (
         alt.Chart(data)
         .mark_line(color="#4c78a8")
-        .encode(x=alt.X("x:Q", axis=None), y=alt.Y("height:Q", title="merge distance"), detail="link:N", order="order:Q")
+        .encode(
+            x=alt.X("x:Q", axis=None), y=alt.Y("height:Q", title="merge distance"), detail="link:N", order="order:Q"
+        )
         .properties(height=260)
     )
-
-

@@ -16,8 +16,10 @@ PRESENT_COLOURS = ["#4c78a8", "#d8d8d8"]
 def prevalence_bars(frame: pd.DataFrame, group: str | None = None) -> alt.Chart:
     """Horizontal bars of `share` per attribute, rarest at the bottom; `group` splits bars side by side."""
     order = (
-        frame.groupby("attribute")["count"].sum() / frame.groupby("attribute")["rows"].sum()
-    ).sort_values(ascending=False).index.tolist()  # fmt: skip
+        (frame.groupby("attribute")["count"].sum() / frame.groupby("attribute")["rows"].sum())
+        .sort_values(ascending=False)
+        .index.tolist()
+    )
     tooltip = [
         alt.Tooltip("attribute:N"),
         alt.Tooltip("share:Q", format=".1%", title="share"),
@@ -30,9 +32,10 @@ def prevalence_bars(frame: pd.DataFrame, group: str | None = None) -> alt.Chart:
     )
     if group:
         bars = base.mark_bar().encode(
-            color=alt.Color(f"{group}:N", title=group), yOffset=alt.YOffset(f"{group}:N"),
+            color=alt.Color(f"{group}:N", title=group),
+            yOffset=alt.YOffset(f"{group}:N"),
             tooltip=[alt.Tooltip(f"{group}:N"), *tooltip],
-        )  # fmt: skip
+        )
         height = max(300, 10 * len(order) * frame[group].nunique() + 6 * len(order))
     else:
         bars = base.mark_bar(color="#4c78a8").encode(tooltip=tooltip)
@@ -95,11 +98,14 @@ def identity_profile_bars(profile: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("attribute:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
-            x=alt.X("share:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title="share of their images"),
+            x=alt.X(
+                "share:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title="share of their images"
+            ),
             color=alt.Color(
                 "kind:N",
                 scale=alt.Scale(domain=["always", "varies", "never"], range=["#4c78a8", "#f58518", "#d8d8d8"]),
-                title="across their images", legend=alt.Legend(orient="top"),
+                title="across their images",
+                legend=alt.Legend(orient="top"),
             ),
             tooltip=["attribute:N", alt.Tooltip("share:Q", format=".0%"), "kind:N"],
         )

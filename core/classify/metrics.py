@@ -15,9 +15,16 @@ import polars as pl
 log = logging.getLogger(__name__)
 
 METRIC_NAMES = (
-    "accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc",
-    "positive_rate", "predicted_positive_rate", "majority_accuracy",
-)  # fmt: skip
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "auc",
+    "positive_rate",
+    "predicted_positive_rate",
+    "majority_accuracy",
+)
 CLI_METRICS = ("accuracy", "balanced_accuracy", "f1", "auc", "majority_accuracy")
 
 
@@ -26,9 +33,11 @@ def confusion_counts(labels: np.ndarray, probs: np.ndarray, threshold: float = 0
     y = np.asarray(labels).astype(bool).ravel()
     pred = np.asarray(probs).ravel() >= threshold
     return {
-        "tp": int(np.sum(pred & y)), "fp": int(np.sum(pred & ~y)),
-        "fn": int(np.sum(~pred & y)), "tn": int(np.sum(~pred & ~y)),
-    }  # fmt: skip
+        "tp": int(np.sum(pred & y)),
+        "fp": int(np.sum(pred & ~y)),
+        "fn": int(np.sum(~pred & y)),
+        "tn": int(np.sum(~pred & ~y)),
+    }
 
 
 def _ratio(num: float, den: float) -> float:
@@ -90,7 +99,7 @@ def attribute_metrics(
         {"attribute": a, **binary_metrics(labels[:, j], probs[:, j], float(thresholds[j]))}
         for j, a in enumerate(attributes)
     ]
-    return pl.DataFrame(rows, schema={"attribute": pl.String, **{m: pl.Float64 for m in METRIC_NAMES}})
+    return pl.DataFrame(rows, schema={"attribute": pl.String, **dict.fromkeys(METRIC_NAMES, pl.Float64)})
 
 
 def balanced_thresholds(labels: np.ndarray, probs: np.ndarray, grid: int = 99) -> np.ndarray:
@@ -132,11 +141,13 @@ def roc_curve(labels: np.ndarray, probs: np.ndarray) -> pl.DataFrame:
     y, s = np.asarray(labels).astype(bool).ravel(), np.asarray(probs, dtype=np.float64).ravel()
     thresholds, tp, fp = _cumulative_counts(y, s)
     n_pos, n_neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
-    return pl.DataFrame({
-        "false_positive_rate": np.r_[0.0, fp / n_neg],
-        "true_positive_rate": np.r_[0.0, tp / n_pos],
-        "threshold": np.r_[1.0, thresholds],
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "false_positive_rate": np.r_[0.0, fp / n_neg],
+            "true_positive_rate": np.r_[0.0, tp / n_pos],
+            "threshold": np.r_[1.0, thresholds],
+        }
+    )
 
 
 def pr_curve(labels: np.ndarray, probs: np.ndarray) -> pl.DataFrame:
@@ -172,7 +183,9 @@ def subgroup_metrics(
         a, b = rows[0][m], rows[1][m]
         gap[m] = abs(b - a) if not (np.isnan(a) or np.isnan(b)) else float("nan")
     rows.append(gap)
-    return pl.DataFrame(rows, schema={"group": pl.String, "images": pl.Int64, **{m: pl.Float64 for m in METRIC_NAMES}})
+    return pl.DataFrame(
+        rows, schema={"group": pl.String, "images": pl.Int64, **dict.fromkeys(METRIC_NAMES, pl.Float64)}
+    )
 
 
 def error_rows(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5, limit: int = 12) -> dict[str, np.ndarray]:

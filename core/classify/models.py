@@ -12,7 +12,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-MODELS = {"logreg": "Logistic regression (per attribute)", "mlp": "MLP head (multi-label)", "cnn": "Compact CNN from pixels"}
+MODELS = {
+    "logreg": "Logistic regression (per attribute)",
+    "mlp": "MLP head (multi-label)",
+    "cnn": "Compact CNN from pixels",
+}
 FEATURES = {"embeddings": "Face embeddings", "pixels": "Pixels"}
 MODEL_FEATURES = {"logreg": "embeddings", "mlp": "embeddings", "cnn": "pixels"}
 LOSSES = {
@@ -121,8 +125,11 @@ def SmallCNN(n_out: int, image_size: int = 64, width: int = 16):  # noqa: N802
 
     def block(cin: int, cout: int):
         return nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.GroupNorm(8, cout), nn.ReLU(inplace=True), nn.MaxPool2d(2)
-        )  # fmt: skip
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.GroupNorm(8, cout),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
 
     class _SmallCNN(nn.Module):
         def __init__(self) -> None:
@@ -130,11 +137,16 @@ def SmallCNN(n_out: int, image_size: int = 64, width: int = 16):  # noqa: N802
             self.n_out = n_out
             self.stem = nn.Sequential(
                 nn.Conv2d(3, width, 5, stride=2, padding=2, bias=False), nn.GroupNorm(8, width), nn.ReLU(inplace=True)
-            )  # fmt: skip
+            )
             self.blocks = nn.Sequential(
-                block(width, 2 * width), block(2 * width, 4 * width), block(4 * width, 8 * width), block(8 * width, 8 * width)
-            )  # fmt: skip
-            self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(8 * width, n_out))
+                block(width, 2 * width),
+                block(2 * width, 4 * width),
+                block(4 * width, 8 * width),
+                block(8 * width, 8 * width),
+            )
+            self.head = nn.Sequential(
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(8 * width, n_out)
+            )
 
         def forward(self, x):
             if x.dim() == 4 and x.shape[-1] == 3:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.atomic import write_json
 from core.classify.models import LogisticModel, build_net, to_chw_float
+from core.data.atomic import write_json
 from core.data.paths import cache_root
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,12 @@ def load_state_dict(path: Path) -> dict:
             f"{path.name} in {path.parent.name} is not a valid weights file (a PyTorch state dict was expected); "
             f"it was refused without running anything. Delete that model folder and train it again. ({type(exc).__name__})"
         ) from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise ModelFileError(f"{path.name} in {path.parent.name} does not hold a state dict of tensors; train the model again.")
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ModelFileError(
+            f"{path.name} in {path.parent.name} does not hold a state dict of tensors; train the model again."
+        )
     return state
 
 
@@ -150,14 +154,18 @@ def load_model(model_id: str) -> StoredModel:
             with np.load(folder / "weights.npz", allow_pickle=False) as z:
                 fitted = LogisticModel.from_arrays({k: z[k] for k in z.files})
         except (OSError, ValueError, KeyError) as exc:
-            raise ModelFileError(f"weights.npz of {model_id} is not a valid array file ({exc}); train it again.") from None
+            raise ModelFileError(
+                f"weights.npz of {model_id} is not a valid array file ({exc}); train it again."
+            ) from None
         return StoredModel(meta, fitted)
     state = load_state_dict(folder / "weights.pt")
     net = build_net(meta["model"], len(meta["attributes"]), meta.get("in_dim", 128), meta.get("image_size", 64))
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelFileError(f"weights.pt of {model_id} does not match its architecture; train it again. ({exc})") from None
+        raise ModelFileError(
+            f"weights.pt of {model_id} does not match its architecture; train it again. ({exc})"
+        ) from None
     net.eval()
     return StoredModel(meta, net)
 
@@ -166,5 +174,3 @@ def load_test_predictions(model_id: str) -> dict[str, np.ndarray]:
     """{'rows': (n,) int64 table rows, 'labels': (n, A) uint8, 'probs': (n, A) float32} on the test split."""
     with np.load(_folder(model_id) / "test_predictions.npz", allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
-
-

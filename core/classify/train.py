@@ -13,19 +13,28 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from core.classify.metrics import attribute_metrics, balanced_thresholds, mean_metrics
+from core.classify.models import (
+    LOSSES,
+    MODEL_FEATURES,
+    MODELS,
+    LogisticModel,
+    build_net,
+    check_choice,
+    make_loss,
+    to_chw_float,
+)
+from core.classify.pixels import augment_batch, build_pixel_cache
+from core.classify.store import new_model_id, predict_torch, save_model
 from core.data.atomic import write_json
-from core.classify.models import LOSSES, MODEL_FEATURES, MODELS, LogisticModel, build_net, check_choice, make_loss, to_chw_float
 from core.data.dataset import Dataset
 from core.faces.store import load_embeddings
 from core.jobs import ProgressReporter, jobs_root
-from core.classify.metrics import attribute_metrics, balanced_thresholds, mean_metrics
-from core.classify.store import new_model_id, predict_torch, save_model
-from core.classify.pixels import augment_batch, build_pixel_cache
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +130,9 @@ def validate_config(ds: Dataset, config: TrainConfig) -> TrainConfig:
     if unknown:
         raise ValueError(f"Unknown attributes {', '.join(unknown)}; this dataset has: {', '.join(ds.attributes)}.")
     if config.loss == "cosine" and len(attributes) < 2:
-        raise ValueError("Cosine proximity compares the predicted and true attribute vectors: choose at least 2 attributes.")
+        raise ValueError(
+            "Cosine proximity compares the predicted and true attribute vectors: choose at least 2 attributes."
+        )
     if config.epochs < 1:
         raise ValueError("Epochs must be at least 1.")
     if config.model == "logreg":
@@ -174,7 +185,10 @@ def train_attribute_model(
     inputs, usable, extra = _features(ds, config, reporter)
     split = split_rows(ds, usable, config.seed)
     if config.max_train and len(split.train) > config.max_train:
-        split = replace(split, train=np.sort(np.random.default_rng(config.seed).choice(split.train, config.max_train, replace=False)))
+        split = replace(
+            split,
+            train=np.sort(np.random.default_rng(config.seed).choice(split.train, config.max_train, replace=False)),
+        )
     if len(split.train) == 0 or len(split.test) == 0:
         raise ValueError("Not enough usable images to train and test (check that images or embeddings exist).")
     cols = [ds.attributes.index(a) for a in config.attributes]
@@ -195,16 +209,23 @@ def train_attribute_model(
     table = attribute_metrics(labels[split.test], probs, config.attributes, thresholds)
     model_id = new_model_id(config.model, config.features)
     meta = {
-        "dataset_key": ds.key, "dataset_name": ds.name, "attributes": list(config.attributes),
-        "features": config.features, "model": config.model, **extra, "hyper_parameters": asdict(config),
+        "dataset_key": ds.key,
+        "dataset_name": ds.name,
+        "attributes": list(config.attributes),
+        "features": config.features,
+        "model": config.model,
+        **extra,
+        "hyper_parameters": asdict(config),
         "metrics": {r.pop("attribute"): _clean(r) for r in table.to_dicts()},
-        "mean": _clean(mean_metrics(table)), "split_note": split.note,
+        "mean": _clean(mean_metrics(table)),
+        "split_note": split.note,
         "thresholds": dict(zip(config.attributes, map(float, thresholds))),
         "rows": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
-        "epochs_run": epochs_run, "history": history,
+        "epochs_run": epochs_run,
+        "history": history,
         "seconds": round(time.perf_counter() - t0, 2),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }  # fmt: skip
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     predictions = {"rows": split.test.astype(np.int64), "labels": labels[split.test].astype(np.uint8), "probs": probs}
     save_model(model_id, meta, fitted, predictions)
     return {"model_id": model_id, **meta}
@@ -290,25 +311,46 @@ def _fit_torch(inputs, labels, split: Split, config: TrainConfig, extra: dict, r
             run_loss += float(loss.detach()) * len(idx)
             run_correct += float(((logits > 0).float() == y).float().mean(1).sum())
             run_seen += len(idx)
-            message = f"epoch {epoch}/{config.epochs} · batch {b + 1}/{n_batches} · train loss {run_loss / run_seen:.4f}"
+            message = (
+                f"epoch {epoch}/{config.epochs} · batch {b + 1}/{n_batches} · train loss {run_loss / run_seen:.4f}"
+            )
             reporter.update(done, message, total=total)
             if b % max(1, n_batches // 4) == 0 and b:
-                history.append({"epoch": round(epoch - 1 + (b + 1) / n_batches, 3), "split": "train (running)",
-                                "loss": run_loss / run_seen, "accuracy": run_correct / run_seen})  # fmt: skip
+                history.append(
+                    {
+                        "epoch": round(epoch - 1 + (b + 1) / n_batches, 3),
+                        "split": "train (running)",
+                        "loss": run_loss / run_seen,
+                        "accuracy": run_correct / run_seen,
+                    }
+                )
                 _write_history(history_path, history)
             if config.max_minutes and time.perf_counter() - started > config.max_minutes * 60:
                 break
         val_loss, val_acc = _evaluate(net, inputs, labels, split.val, eval_loss, config)
-        history.append({"epoch": epoch, "split": "train", "loss": run_loss / run_seen, "accuracy": run_correct / run_seen})
+        history.append(
+            {"epoch": epoch, "split": "train", "loss": run_loss / run_seen, "accuracy": run_correct / run_seen}
+        )
         history.append({"epoch": epoch, "split": "validation", "loss": val_loss, "accuracy": val_acc})
         _write_history(history_path, history)
-        log.info("epoch %d: train %.4f val %.4f acc %.4f (%d threads)", epoch, run_loss / run_seen, val_loss, val_acc, threads)
+        log.info(
+            "epoch %d: train %.4f val %.4f acc %.4f (%d threads)",
+            epoch,
+            run_loss / run_seen,
+            val_loss,
+            val_acc,
+            threads,
+        )
         if val_loss < best[0] - 1e-4:
             best, since_best = (val_loss, {k: v.clone() for k, v in net.state_dict().items()}, epoch), 0
         else:
             since_best += 1
         if since_best >= config.patience:
-            reporter.update(done, f"early stop after epoch {epoch}: validation loss has not improved for {config.patience} epochs", force=True)
+            reporter.update(
+                done,
+                f"early stop after epoch {epoch}: validation loss has not improved for {config.patience} epochs",
+                force=True,
+            )
             break
         if config.max_minutes and time.perf_counter() - started > config.max_minutes * 60:
             reporter.update(done, f"time limit of {config.max_minutes:g} min reached after epoch {epoch}", force=True)
@@ -337,4 +379,3 @@ def _evaluate(net, inputs, labels, rows, loss_fn, config) -> tuple[float, float]
 def _write_history(path: Path | None, history: list[dict]) -> None:
     if path is not None:
         write_json(path, history)
-

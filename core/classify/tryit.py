@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from core.data.images import open_rgb
-from core.classify.store import StoredModel
 from core.classify.pixels import image_to_array
+from core.classify.store import StoredModel
+from core.data.images import open_rgb
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,7 @@ def detect_faces(img: Image.Image, descriptors: bool = True) -> list[DetectedFac
         arr, scale = faces.to_array(img)
         boxes = faces.detect_faces(arr)
         vectors = [None] * len(boxes)
-    return [
-        DetectedFace(tuple(int(round(v / scale)) for v in box), vector)
-        for box, vector in zip(boxes, vectors)
-    ]
+    return [DetectedFace(tuple(round(v / scale) for v in box), vector) for box, vector in zip(boxes, vectors)]
 
 
 def aligned_like_crop(img: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
@@ -83,7 +80,9 @@ def predict_photo(model: StoredModel, data: bytes, max_faces: int = 4) -> PhotoP
         detector_note = ""
     if model.features == "embeddings":
         if not faces:
-            return PhotoPrediction([], detector_note or "No face found. Try a well-lit, frontal photo where the face is large.")
+            return PhotoPrediction(
+                [], detector_note or "No face found. Try a well-lit, frontal photo where the face is large."
+            )
         probs = model.predict(np.stack([f.descriptor for f in faces]))
         shown = [aligned_like_crop(img, f.box) for f in faces]
         return PhotoPrediction([_face(model, s, p, f.box) for s, p, f in zip(shown, probs, faces)], _count_note(faces))
@@ -91,12 +90,16 @@ def predict_photo(model: StoredModel, data: bytes, max_faces: int = 4) -> PhotoP
     if not faces:
         crop = img
         arr = image_to_array(crop, size, aligned=True)
-        note = (detector_note or "No face found by the detector") + ": the whole photo is used as if it were an aligned face crop."
+        note = (
+            detector_note or "No face found by the detector"
+        ) + ": the whole photo is used as if it were an aligned face crop."
         return PhotoPrediction([_face(model, Image.fromarray(arr), model.predict(arr[None])[0], None)], note)
     crops = [aligned_like_crop(img, f.box) for f in faces]
     arrays = np.stack([image_to_array(c, size, aligned=False) for c in crops])
     probs = model.predict(arrays)
-    return PhotoPrediction([_face(model, Image.fromarray(a), p, f.box) for a, p, f in zip(arrays, probs, faces)], _count_note(faces))
+    return PhotoPrediction(
+        [_face(model, Image.fromarray(a), p, f.box) for a, p, f in zip(arrays, probs, faces)], _count_note(faces)
+    )
 
 
 def _face(model: StoredModel, shown: Image.Image, probs: np.ndarray, box) -> FacePrediction:

@@ -6,15 +6,14 @@ import json
 import logging
 import time
 
-
 from core.cluster.algorithms import ALGORITHMS, LINKAGES, METRICS, cluster
-from core.cluster.metrics import external_metrics, internal_metrics
-from core.faces.store import load_embeddings
 from core.cluster.features import FEATURE_SPACES, WEIGHTINGS, FeatureSpec, build_features, load_predicted
-from core.data.ingest import open_dataset
-from core.jobs import ProgressReporter
+from core.cluster.metrics import external_metrics, internal_metrics
 from core.cluster.reduce import REDUCERS, reduce
+from core.data.ingest import open_dataset
 from core.data.subset import Subset
+from core.faces.store import load_embeddings
+from core.jobs import ProgressReporter
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +34,35 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eps", type=float, default=None, help="DBSCAN radius (default: from the k-distance knee)")
     parser.add_argument("--min-samples", type=int, default=None)
     parser.add_argument("--min-cluster-size", type=int, default=None)
-    parser.add_argument("--threshold", type=float, default=None, help="Chinese whispers / agglomerative distance threshold")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="Chinese whispers / agglomerative distance threshold"
+    )
     parser.add_argument("--linkage", choices=LINKAGES, default=None)
     parser.add_argument("--metric", choices=METRICS, default=None)
     parser.add_argument("--reduce", choices=[r for r in REDUCERS if r != "tsne"], default="none")
-    parser.add_argument("--components", type=float, default=None, help="PCA: n or a variance share (default 0.95); UMAP: n (default 10)")
+    parser.add_argument(
+        "--components", type=float, default=None, help="PCA: n or a variance share (default 0.95); UMAP: n (default 10)"
+    )
     parser.add_argument("--top-identities", type=int, default=0)
     parser.add_argument("--subset-json", default=None, help="a Subset as JSON (used by the page's background jobs)")
     parser.add_argument("--max-points", type=int, default=0, help="sample at most this many points (0 = all)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save-map", choices=["umap"], default=None, help="only compute and store the 2-D map the page shows")
+    parser.add_argument(
+        "--save-map", choices=["umap"], default=None, help="only compute and store the 2-D map the page shows"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def algorithm_params(args) -> dict:
     """The algorithm's parameters given on the command line (others keep their defaults)."""
-    given = {"k": args.k, "eps": args.eps, "min_samples": args.min_samples, "min_cluster_size": args.min_cluster_size,
-             "linkage": args.linkage, "metric": args.metric}  # fmt: skip
+    given = {
+        "k": args.k,
+        "eps": args.eps,
+        "min_samples": args.min_samples,
+        "min_cluster_size": args.min_cluster_size,
+        "linkage": args.linkage,
+        "metric": args.metric,
+    }
     if args.algo == "agglomerative":
         given["distance_threshold"] = args.threshold
     else:
@@ -68,9 +79,9 @@ def parse_subset(args) -> Subset:
 
 def save_map(ds, spec, subset, args, fm, progress: ProgressReporter) -> dict:
     """Compute the UMAP 2-D map the page asks for and store it under the key the page looks up."""
+    from core.cluster.reduce import map_2d
     from core.cluster.store import map_key
     from core.cluster.store import save_map as store
-    from core.cluster.reduce import map_2d
 
     emb = load_embeddings(ds.cache_dir, spec.model) if spec.space == "embeddings" else None
     created = str(emb.meta.get("created", "")) if emb is not None else ""
@@ -101,9 +112,17 @@ def run(args) -> int:
     reduced = reduce(fm.X, args.reduce, components, seed=args.seed)
     result = cluster(reduced.coords, args.algo, seed=args.seed, **algorithm_params(args))
     inner = internal_metrics(reduced.coords, result.labels, seed=args.seed)
-    out = {"dataset": ds.name, "points": fm.n, "algorithm": args.algo, "params": result.params,
-           "n_clusters": inner["n_clusters"], "noise_fraction": inner["noise_fraction"], "silhouette": inner["silhouette"],
-           "davies_bouldin": inner["davies_bouldin"], "calinski_harabasz": inner["calinski_harabasz"]}  # fmt: skip
+    out = {
+        "dataset": ds.name,
+        "points": fm.n,
+        "algorithm": args.algo,
+        "params": result.params,
+        "n_clusters": inner["n_clusters"],
+        "noise_fraction": inner["noise_fraction"],
+        "silhouette": inner["silhouette"],
+        "davies_bouldin": inner["davies_bouldin"],
+        "calinski_harabasz": inner["calinski_harabasz"],
+    }
     if ds.has_identity:
         truth = ds.table["identity"].to_numpy()[fm.rows]
         if not any(t is None for t in truth):
@@ -115,8 +134,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(out, default=float))
         return 0
-    print(f"{out['points']:,} points, {args.algo}: {out['n_clusters']} clusters, noise {out['noise_fraction']:.1%}, "
-          f"silhouette {out['silhouette'] if out['silhouette'] is None else round(out['silhouette'], 3)}")  # fmt: skip
+    print(
+        f"{out['points']:,} points, {args.algo}: {out['n_clusters']} clusters, noise {out['noise_fraction']:.1%}, "
+        f"silhouette {out['silhouette'] if out['silhouette'] is None else round(out['silhouette'], 3)}"
+    )
     for key in ("ari", "nmi", "pairwise_f1", "bcubed_f1"):
         if key in out:
             print(f"{key}: {out[key]:.3f}")

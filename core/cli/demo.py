@@ -6,9 +6,9 @@ import sys
 import time
 from pathlib import Path
 
+from core.data.paths import demo_dir
 from core.demo import DEFAULT_IMAGES, demo_exists, generate_demo
 from core.jobs import ProgressReporter
-from core.data.paths import demo_dir
 
 COMMAND = "demo"
 HELP = "Draw the synthetic demo dataset (CelebA layout) into data/demo/."

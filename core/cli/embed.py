@@ -7,9 +7,9 @@ import os
 import sys
 import time
 
+from core.data.ingest import open_dataset
 from core.faces.embed_job import DEFAULT_CHUNK, embed_dataset
 from core.faces.pipeline import DEFAULT_BACKEND, DESCRIPTOR_BACKENDS, FaceConfig
-from core.data.ingest import open_dataset
 from core.jobs import ProgressReporter
 
 COMMAND = "embed"
@@ -19,15 +19,28 @@ HELP = "Compute (or resume) the dlib face embeddings of every image of a dataset
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
     parser.add_argument("--name", default=None, help="name of the dataset (as the app shows it)")
-    parser.add_argument("--workers", type=int, default=None, help=f"worker processes (default: {os.cpu_count()} = cores)")
-    parser.add_argument("--backend", choices=sorted(DESCRIPTOR_BACKENDS), default=DEFAULT_BACKEND, help="descriptor implementation (same descriptors; torch is faster)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help=f"worker processes (default: {os.cpu_count()} = cores)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=sorted(DESCRIPTOR_BACKENDS),
+        default=DEFAULT_BACKEND,
+        help="descriptor implementation (same descriptors; torch is faster)",
+    )
     parser.add_argument("--no-mirror", action="store_true", help="plain descriptors (no mirror averaging)")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help="images per chunk written to the cache")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _fmt_left(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds > 5400 else f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s"
+    return (
+        f"{seconds / 3600:.1f} h"
+        if seconds > 5400
+        else f"{seconds / 60:.0f} min"
+        if seconds > 90
+        else f"{seconds:.0f} s"
+    )
 
 
 def run(args) -> int:
@@ -41,7 +54,9 @@ def run(args) -> int:
         start.setdefault("done", done)
         rate = (done - start["done"]) / max(time.perf_counter() - t0, 1e-9)
         left = (total - done) / rate if rate > 0 else None
-        text = f"{done:,} / {total:,} images · {rate:.1f}/s" + (f" · {_fmt_left(left)} left" if left is not None else "")
+        text = f"{done:,} / {total:,} images · {rate:.1f}/s" + (
+            f" · {_fmt_left(left)} left" if left is not None else ""
+        )
         reporter.update(done, text, total=total, force=first_call)
         print(f"\rembedding {ds.name}: {text}   ", end="", file=sys.stderr, flush=True)
 
@@ -57,8 +72,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{ds.name}: {summary.images:,} images, {summary.embedded:,} embedded, {summary.no_face:,} without a face, "
-          f"{summary.failed:,} unreadable, {summary.fallback:,} fixed-box fallbacks ({summary.seconds:.1f}s, model {summary.model})")
+    print(
+        f"{ds.name}: {summary.images:,} images, {summary.embedded:,} embedded, {summary.no_face:,} without a face, "
+        f"{summary.failed:,} unreadable, {summary.fallback:,} fixed-box fallbacks ({summary.seconds:.1f}s, model {summary.model})"
+    )
     for name in summary.failed_files[:10]:
         print(f"unreadable: {name}")
     return 0

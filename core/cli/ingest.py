@@ -25,8 +25,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{summary['name']} ({summary['layout']}): {summary['rows']:,} images, "
-          f"{len(summary['attributes'])} attributes, {summary['identities']:,} identities")
+    print(
+        f"{summary['name']} ({summary['layout']}): {summary['rows']:,} images, "
+        f"{len(summary['attributes'])} attributes, {summary['identities']:,} identities"
+    )
     print(f"partitions: {summary['partitions'] or 'none'}; images found: {summary['images_found']:,}")
     for w in summary["warnings"]:
         print(f"warning: {w}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core.errors import DatasetError
 from core.data.ingest import open_dataset
+from core.errors import DatasetError
 from core.faces.search import neighbours_of_image
 
 COMMAND = "neighbours"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 
-from core.stats import relations as stats
-from core.errors import DatasetError
 from core.data.ingest import open_dataset
 from core.data.subset import Subset, subset_rows
+from core.errors import DatasetError
+from core.stats import relations as stats
 
 COMMAND = "stats"
 HELP = "Attribute prevalence and P(A=1 | B=1) for every pair, on the whole dataset or a filtered subset."
@@ -16,8 +16,13 @@ HELP = "Attribute prevalence and P(A=1 | B=1) for every pair, on the whole datas
 
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
-    parser.add_argument("--where", action="append", default=[], metavar="ATTR=0|1",
-                        help="keep only rows with this attribute value (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="ATTR=0|1",
+        help="keep only rows with this attribute value (repeatable)",
+    )
     parser.add_argument("--partition", choices=("train", "val", "test"), default=None, help="keep one partition")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -28,7 +33,9 @@ def parse_conditions(items: list[str], attributes: tuple[str, ...]) -> tuple[tup
     for item in items:
         name, _, value = item.partition("=")
         if name not in attributes or value not in ("0", "1"):
-            raise DatasetError(f"--where {item!r}: expected ATTRIBUTE=0 or ATTRIBUTE=1 with one of: {', '.join(attributes)}.")
+            raise DatasetError(
+                f"--where {item!r}: expected ATTRIBUTE=0 or ATTRIBUTE=1 with one of: {', '.join(attributes)}."
+            )
         conditions.append((name, int(value)))
     return tuple(conditions)
 

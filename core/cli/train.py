@@ -7,11 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+from core.classify.metrics import CLI_METRICS
 from core.classify.models import LOSSES, MODEL_FEATURES, MODELS
+from core.classify.pixels import IMAGE_SIZES
 from core.data.ingest import open_dataset
 from core.jobs import ProgressReporter
-from core.classify.metrics import CLI_METRICS
-from core.classify.pixels import IMAGE_SIZES
 
 COMMAND = "train"
 HELP = "Train an attribute classifier, measure it on the test split and save it under cache/models/."
@@ -19,17 +19,25 @@ HELP = "Train an attribute classifier, measure it on the test split and save it 
 
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
-    parser.add_argument("--name", default=None, help="name to show for the dataset (keeps its cache key when given a path)")
-    parser.add_argument("--features", choices=("embeddings", "pixels"), default=None, help="input features (implied by --model)")
+    parser.add_argument(
+        "--name", default=None, help="name to show for the dataset (keeps its cache key when given a path)"
+    )
+    parser.add_argument(
+        "--features", choices=("embeddings", "pixels"), default=None, help="input features (implied by --model)"
+    )
     parser.add_argument("--model", choices=tuple(MODELS), default="logreg")
     parser.add_argument("--attributes", default="", help="comma-separated attribute names (default: all)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--image-size", type=int, default=80, choices=IMAGE_SIZES)
     parser.add_argument("--loss", choices=tuple(LOSSES), default="bce")
-    parser.add_argument("--pos-weight", action="store_true", help="weight positives by negatives/positives per attribute")
+    parser.add_argument(
+        "--pos-weight", action="store_true", help="weight positives by negatives/positives per attribute"
+    )
     parser.add_argument("--augment", action="store_true", help="augment CNN batches: flip, small rotation, shift, zoom")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop training after this many minutes (0 = no limit)")
+    parser.add_argument(
+        "--max-minutes", type=float, default=0.0, help="stop training after this many minutes (0 = no limit)"
+    )
     parser.add_argument("--max-train", type=int, default=0, help="use at most this many training images (0 = all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -44,10 +52,18 @@ def run(args) -> int:
         reporter.fail(f"--model {args.model} works on {MODEL_FEATURES[args.model]}, not {args.features}.")
         raise SystemExit(f"error: --model {args.model} works on {MODEL_FEATURES[args.model]}, not {args.features}")
     config = TrainConfig(
-        model=args.model, attributes=tuple(a.strip() for a in args.attributes.split(",") if a.strip()),
-        epochs=args.epochs, image_size=args.image_size, loss=args.loss, pos_weight=args.pos_weight,
-        batch_size=args.batch_size, augment=args.augment, max_minutes=args.max_minutes, max_train=args.max_train, seed=args.seed,
-    )  # fmt: skip
+        model=args.model,
+        attributes=tuple(a.strip() for a in args.attributes.split(",") if a.strip()),
+        epochs=args.epochs,
+        image_size=args.image_size,
+        loss=args.loss,
+        pos_weight=args.pos_weight,
+        batch_size=args.batch_size,
+        augment=args.augment,
+        max_minutes=args.max_minutes,
+        max_train=args.max_train,
+        seed=args.seed,
+    )
     history_path = Path(args.progress_file).parent / HISTORY_FILE if args.progress_file else None
     try:
         ds = open_dataset(args.dataset, name=args.name)
@@ -70,7 +86,9 @@ def run(args) -> int:
         return 0
     print(f"{meta['model_id']}: {meta['split_note']}")
     for name, m in summary["attributes"].items():
-        print(f"  {name:22s} acc {_f(m['accuracy'])}  bal {_f(m['balanced_accuracy'])}  majority {_f(m['majority_accuracy'])}")
+        print(
+            f"  {name:22s} acc {_f(m['accuracy'])}  bal {_f(m['balanced_accuracy'])}  majority {_f(m['majority_accuracy'])}"
+        )
     print(f"  {'mean':22s} acc {_f(summary['mean']['accuracy'])}  bal {_f(summary['mean']['balanced_accuracy'])}")
     return 0
 

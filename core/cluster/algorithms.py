@@ -19,9 +19,13 @@ LINKAGES = ("ward", "complete", "average", "single")
 METRICS = ("euclidean", "manhattan", "cosine")
 AGGLOMERATIVE_MAX_POINTS = 20_000  # O(n^2) memory beyond this
 CHINESE_WHISPERS_MAX_POINTS = 30_000  # dlib compares all pairs
-KMEANS_ALGORITHM = "lloyd"  # sklearn's default; elkan was slower here (20k x 128, k=100: 51 s vs 37-43 s on the shared 2 cores)
+KMEANS_ALGORITHM = (
+    "lloyd"  # sklearn's default; elkan was slower here (20k x 128, k=100: 51 s vs 37-43 s on the shared 2 cores)
+)
 KMEANS_SAMPLE = 20_000  # k-means on more points than this starts from centres fitted on a sample
-HDBSCAN_EXACT_MAX_POINTS = 20_000  # beyond, the spanning tree comes from the k-NN graph (~3x faster, same clusters: core.cluster.hdbscan_knn)
+HDBSCAN_EXACT_MAX_POINTS = (
+    20_000  # beyond, the spanning tree comes from the k-NN graph (~3x faster, same clusters: core.cluster.hdbscan_knn)
+)
 DOMINANT_SHARE = 0.5  # warn when one cluster holds more than this share of the points
 
 
@@ -49,31 +53,95 @@ class Algorithm:
 ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
     for a in (
-        Algorithm("kmeans", "k-means", (Param("k", "int", 8, 2, 2000, help="number of clusters"),),
-                  "Splits points into k round groups of similar size."),
-        Algorithm("minibatch", "Mini-batch k-means", (Param("k", "int", 8, 2, 2000, help="number of clusters"),),
-                  "k-means on small random batches: much faster on large data, slightly less exact."),
-        Algorithm("agglomerative", "Agglomerative (hierarchical)", (
-            Param("k", "int", 8, 2, 2000, help="number of clusters (ignored when a distance threshold is set)"),
-            Param("distance_threshold", "float", 0.0, 0.0, 1000.0, help="merge clusters closer than this (0 = use k)"),
-            Param("linkage", "choice", "ward", choices=LINKAGES, help="how the distance between two clusters is measured"),
-            Param("metric", "choice", "euclidean", choices=METRICS, help="ward needs euclidean"),
-        ), "Merges the closest groups step by step; the dendrogram shows the merge order."),
-        Algorithm("dbscan", "DBSCAN", (
-            Param("eps", "float", 0.0, 0.0, 1000.0, help="neighbourhood radius (0 = suggested from the k-distance curve)"),
-            Param("min_samples", "int", 3, 1, 1000, help="points needed within eps to start a cluster"),
-        ), "Dense regions become clusters, isolated points are noise. eps decides everything: use the k-distance helper."),
-        Algorithm("hdbscan", "HDBSCAN", (
-            Param("min_cluster_size", "int", 5, 2, 10_000, help="smallest group counted as a cluster"),
-            Param("min_samples", "int", 0, 0, 1000, help="how conservative (0 = same as min_cluster_size)"),
-        ), "DBSCAN over all densities at once; no eps to choose, gives outlier scores."),
-        Algorithm("chinese_whispers", "Chinese whispers (identity)", (
-            Param("threshold", "float", 0.0, 0.0, 10.0, help="link faces closer than this (0 = chosen from the data)"),
-        ), "Graph clustering for face identities: faces closer than the threshold are linked and labels spread."),
-        Algorithm("rerank", "Face identities (re-ranked)", (
-            Param("threshold", "float", 0.55, 0.05, 1.0, help="cut on the re-ranked distance (0.4-0.7 all work well on dlib faces)"),
-            Param("k1", "int", 20, 2, 200, help="neighbours considered (about the typical number of photos per person)"),
-        ), "Best for grouping faces by person: k-reciprocal re-ranking of the distances, then average linkage. Up to 5,000 points."),
+        Algorithm(
+            "kmeans",
+            "k-means",
+            (Param("k", "int", 8, 2, 2000, help="number of clusters"),),
+            "Splits points into k round groups of similar size.",
+        ),
+        Algorithm(
+            "minibatch",
+            "Mini-batch k-means",
+            (Param("k", "int", 8, 2, 2000, help="number of clusters"),),
+            "k-means on small random batches: much faster on large data, slightly less exact.",
+        ),
+        Algorithm(
+            "agglomerative",
+            "Agglomerative (hierarchical)",
+            (
+                Param("k", "int", 8, 2, 2000, help="number of clusters (ignored when a distance threshold is set)"),
+                Param(
+                    "distance_threshold", "float", 0.0, 0.0, 1000.0, help="merge clusters closer than this (0 = use k)"
+                ),
+                Param(
+                    "linkage",
+                    "choice",
+                    "ward",
+                    choices=LINKAGES,
+                    help="how the distance between two clusters is measured",
+                ),
+                Param("metric", "choice", "euclidean", choices=METRICS, help="ward needs euclidean"),
+            ),
+            "Merges the closest groups step by step; the dendrogram shows the merge order.",
+        ),
+        Algorithm(
+            "dbscan",
+            "DBSCAN",
+            (
+                Param(
+                    "eps",
+                    "float",
+                    0.0,
+                    0.0,
+                    1000.0,
+                    help="neighbourhood radius (0 = suggested from the k-distance curve)",
+                ),
+                Param("min_samples", "int", 3, 1, 1000, help="points needed within eps to start a cluster"),
+            ),
+            "Dense regions become clusters, isolated points are noise. eps decides everything: use the k-distance helper.",
+        ),
+        Algorithm(
+            "hdbscan",
+            "HDBSCAN",
+            (
+                Param("min_cluster_size", "int", 5, 2, 10_000, help="smallest group counted as a cluster"),
+                Param("min_samples", "int", 0, 0, 1000, help="how conservative (0 = same as min_cluster_size)"),
+            ),
+            "DBSCAN over all densities at once; no eps to choose, gives outlier scores.",
+        ),
+        Algorithm(
+            "chinese_whispers",
+            "Chinese whispers (identity)",
+            (
+                Param(
+                    "threshold", "float", 0.0, 0.0, 10.0, help="link faces closer than this (0 = chosen from the data)"
+                ),
+            ),
+            "Graph clustering for face identities: faces closer than the threshold are linked and labels spread.",
+        ),
+        Algorithm(
+            "rerank",
+            "Face identities (re-ranked)",
+            (
+                Param(
+                    "threshold",
+                    "float",
+                    0.55,
+                    0.05,
+                    1.0,
+                    help="cut on the re-ranked distance (0.4-0.7 all work well on dlib faces)",
+                ),
+                Param(
+                    "k1",
+                    "int",
+                    20,
+                    2,
+                    200,
+                    help="neighbours considered (about the typical number of photos per person)",
+                ),
+            ),
+            "Best for grouping faces by person: k-reciprocal re-ranking of the distances, then average linkage. Up to 5,000 points.",
+        ),
     )
 }
 
@@ -89,7 +157,7 @@ class Clustering:
 
     @property
     def n_clusters(self) -> int:
-        return int(len(np.unique(self.labels[self.labels >= 0])))
+        return len(np.unique(self.labels[self.labels >= 0]))
 
     @property
     def noise_fraction(self) -> float:
@@ -130,9 +198,19 @@ def _kmeans(X, k, seed, minibatch=False):
         # Centres from a seeded sample first; the full-data run then starts near convergence
         # and needs a few iterations instead of ~100 (inertia compared in bench/bench_cluster.py).
         rows = np.random.default_rng(seed).choice(len(X), KMEANS_SAMPLE, replace=False)
-        init = KMeans(n_clusters=k, random_state=seed, n_init=1, tol=1e-3, algorithm=KMEANS_ALGORITHM).fit(X[rows]).cluster_centers_
-    model = KMeans(n_clusters=k, init=init, random_state=seed, n_init=1, max_iter=30 if len(X) > KMEANS_SAMPLE else 300,
-                   algorithm=KMEANS_ALGORITHM)  # fmt: skip
+        init = (
+            KMeans(n_clusters=k, random_state=seed, n_init=1, tol=1e-3, algorithm=KMEANS_ALGORITHM)
+            .fit(X[rows])
+            .cluster_centers_
+        )
+    model = KMeans(
+        n_clusters=k,
+        init=init,
+        random_state=seed,
+        n_init=1,
+        max_iter=30 if len(X) > KMEANS_SAMPLE else 300,
+        algorithm=KMEANS_ALGORITHM,
+    )
     labels = model.fit_predict(X)
     return labels, float(model.inertia_)
 
@@ -142,9 +220,13 @@ def _agglomerative(X, k, distance_threshold, linkage, metric):
 
     check_linkage(linkage, metric)
     if len(X) > AGGLOMERATIVE_MAX_POINTS:
-        raise ValueError(f"Agglomerative clustering is limited to {AGGLOMERATIVE_MAX_POINTS:,} points; lower the maximum number of points.")
+        raise ValueError(
+            f"Agglomerative clustering is limited to {AGGLOMERATIVE_MAX_POINTS:,} points; lower the maximum number of points."
+        )
     if distance_threshold and distance_threshold > 0:
-        model = AgglomerativeClustering(n_clusters=None, distance_threshold=distance_threshold, linkage=linkage, metric=metric)
+        model = AgglomerativeClustering(
+            n_clusters=None, distance_threshold=distance_threshold, linkage=linkage, metric=metric
+        )
     else:
         model = AgglomerativeClustering(n_clusters=int(min(k, len(X))), linkage=linkage, metric=metric)
     return model.fit_predict(X)
@@ -156,8 +238,14 @@ def _hdbscan(X, min_cluster_size, min_samples) -> tuple[np.ndarray, np.ndarray, 
         from core.cluster.hdbscan_knn import hdbscan_knn
 
         labels, scores = hdbscan_knn(X, int(min_cluster_size), int(min_samples) or None)
-        return labels, scores, (f"More than {HDBSCAN_EXACT_MAX_POINTS:,} points: HDBSCAN's tree was built from each point's "
-                                "nearest neighbours (much faster; matches the exact tree's clusters on the benchmarks).")  # fmt: skip
+        return (
+            labels,
+            scores,
+            (
+                f"More than {HDBSCAN_EXACT_MAX_POINTS:,} points: HDBSCAN's tree was built from each point's "
+                "nearest neighbours (much faster; matches the exact tree's clusters on the benchmarks)."
+            ),
+        )
     import hdbscan
 
     model = hdbscan.HDBSCAN(min_cluster_size=int(min_cluster_size), min_samples=int(min_samples) or None)
@@ -178,7 +266,9 @@ def chinese_whispers(X: np.ndarray, threshold: float) -> np.ndarray:
 
     n = len(X)
     if n > CHINESE_WHISPERS_MAX_POINTS:
-        raise ValueError(f"Chinese whispers is limited to {CHINESE_WHISPERS_MAX_POINTS:,} points; lower the maximum number of points.")
+        raise ValueError(
+            f"Chinese whispers is limited to {CHINESE_WHISPERS_MAX_POINTS:,} points; lower the maximum number of points."
+        )
     graph = NearestNeighbors(radius=float(threshold)).fit(X).radius_neighbors_graph(X, mode="connectivity")
     upper = sparse.triu(graph, k=1).tocoo()
     edges = list(zip(upper.row.tolist(), upper.col.tolist())) + [(i, i) for i in range(n)]
@@ -191,9 +281,11 @@ def dominant_cluster_warning(labels: np.ndarray) -> str | None:
     if not len(kept) or len(labels) < 10:
         return None
     share = np.bincount(kept).max() / len(labels)
-    if share > DOMINANT_SHARE and len(np.unique(kept)) > 1 or share > 0.9:
-        return (f"One cluster holds {share:.0%} of the points: the radius/threshold is probably too large "
-                "(points of different groups get chained together). Lower eps or the threshold.")  # fmt: skip
+    if (share > DOMINANT_SHARE and len(np.unique(kept)) > 1) or share > 0.9:
+        return (
+            f"One cluster holds {share:.0%} of the points: the radius/threshold is probably too large "
+            "(points of different groups get chained together). Lower eps or the threshold."
+        )
     return None
 
 
@@ -203,7 +295,7 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
     out = np.full(len(labels), -1, np.int64)
     kept = labels >= 0
     if kept.any():
-        uniq, inverse, counts = np.unique(labels[kept], return_inverse=True, return_counts=True)
+        _uniq, inverse, counts = np.unique(labels[kept], return_inverse=True, return_counts=True)
         order = np.argsort(-counts, kind="stable")
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.data.dataset import Dataset
-from core.faces.store import Embeddings
-from core.errors import DatasetError
 from core.data.subset import Subset, subset_rows
+from core.errors import DatasetError
+from core.faces.store import Embeddings
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,9 @@ def build_features(
     notes: list[str] = []
     if spec.space == "embeddings":
         if embeddings is None:
-            raise DatasetError("This dataset has no face embeddings yet: compute them on the Face search page or with `python -m core embed`.")
+            raise DatasetError(
+                "This dataset has no face embeddings yet: compute them on the Face search page or with `python -m core embed`."
+            )
         rows = rows[embeddings.has_face[rows]] if len(rows) else rows
         dropped = len(subset_rows(ds, subset)) - len(rows)
         if dropped:
@@ -142,7 +144,9 @@ def build_features(
         columns = tuple(chosen)
     else:
         if probabilities is None:
-            raise DatasetError("No attribute classifier has been trained for this dataset yet: train one on the Attribute classifiers page.")
+            raise DatasetError(
+                "No attribute classifier has been trained for this dataset yet: train one on the Attribute classifiers page."
+            )
         rows, note = sample_rows(rows, max_points, seed)
         X, columns = probability_features(probabilities[0], rows, probabilities[1], spec)
     if note:

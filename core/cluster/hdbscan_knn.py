@@ -60,7 +60,9 @@ def closest_pair(X: np.ndarray, core: np.ndarray, a: np.ndarray, b: np.ndarray) 
 
 
 def _components(edges: np.ndarray, n: int) -> tuple[int, np.ndarray]:
-    graph = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64))), shape=(n, n))
+    graph = sparse.coo_matrix(
+        (np.ones(len(edges)), (edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64))), shape=(n, n)
+    )
     return connected_components(graph, directed=False)
 
 
@@ -90,7 +92,9 @@ def link_components(X: np.ndarray, core: np.ndarray, edges: np.ndarray) -> np.nd
         members = [order[bounds[c] : bounds[c + 1]] for c in range(count)]
         pairs = _candidate_pairs(X, labels, count)
         links = np.array([closest_pair(X, core, members[a], members[b]) for a, b in pairs])
-        between = sparse.coo_matrix((np.maximum(links[:, 2], MIN_WEIGHT), (pairs[:, 0], pairs[:, 1])), shape=(count, count))
+        between = sparse.coo_matrix(
+            (np.maximum(links[:, 2], MIN_WEIGHT), (pairs[:, 0], pairs[:, 1])), shape=(count, count)
+        )
         tree = minimum_spanning_tree(between).tocoo()
         row_of = {pair: r for r, pair in enumerate(map(tuple, pairs))}
         chosen = [row_of[(min(a, b), max(a, b))] for a, b in zip(tree.row, tree.col)]
@@ -98,8 +102,11 @@ def link_components(X: np.ndarray, core: np.ndarray, edges: np.ndarray) -> np.nd
 
 
 def hdbscan_knn(
-    X: np.ndarray, min_cluster_size: int, min_samples: int | None = None, neighbours: int = NEIGHBOURS,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    X: np.ndarray,
+    min_cluster_size: int,
+    min_samples: int | None = None,
+    neighbours: int = NEIGHBOURS,
+) -> tuple[np.ndarray, np.ndarray]:
     """(labels, outlier scores) as hdbscan.HDBSCAN(min_cluster_size, min_samples) would give, via the k-NN tree."""
     from hdbscan._hdbscan_linkage import label
     from hdbscan._hdbscan_tree import outlier_scores

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from core.data.dataset import Dataset
 from core.cluster.features import FeatureSpec
+from core.data.dataset import Dataset
 from core.data.subset import Subset
 
 MAP_DRAW_MAX = 20_000  # points drawn on the map; beyond, a browser redraws ~10 MB of JSON on every interaction
@@ -20,17 +20,25 @@ def drawn_positions(n: int, seed: int = 0, limit: int | None = None) -> np.ndarr
     return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
-def map_frame(ds: Dataset, rows: np.ndarray, coords: np.ndarray, labels: np.ndarray, color_attribute: str | None) -> pl.DataFrame:
+def map_frame(
+    ds: Dataset, rows: np.ndarray, coords: np.ndarray, labels: np.ndarray, color_attribute: str | None
+) -> pl.DataFrame:
     """x, y, image_id, identity, cluster (str, 'noise' for -1) and optionally one attribute as 'present'/'absent'."""
     table = ds.table[rows]
     names = np.where(labels < 0, "noise", labels.astype(str))
-    frame = pl.DataFrame({
-        "x": coords[:, 0], "y": coords[:, 1],
-        "image_id": table["image_id"], "identity": table["identity"].fill_null("–"),
-        "cluster": names.tolist(),
-    })  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "x": coords[:, 0],
+            "y": coords[:, 1],
+            "image_id": table["image_id"],
+            "identity": table["identity"].fill_null("–"),
+            "cluster": names.tolist(),
+        }
+    )
     if color_attribute:
-        frame = frame.with_columns(pl.Series(color_attribute, np.where(table[color_attribute].to_numpy() > 0, "present", "absent")))
+        frame = frame.with_columns(
+            pl.Series(color_attribute, np.where(table[color_attribute].to_numpy() > 0, "present", "absent"))
+        )
     return frame
 
 
@@ -49,9 +57,24 @@ def picked_image_ids(picked, frame: pl.DataFrame) -> list[str]:
 
 def map_job_argv(ds: Dataset, spec: FeatureSpec, subset: Subset, max_points: int, seed: int) -> list[str]:
     """`python -m core cluster` arguments that compute and store the UMAP map of these points."""
-    argv = ["cluster", str(ds.root), "--name", ds.name, "--features", spec.space, "--weighting", spec.weighting,
-            "--max-points", str(max_points), "--seed", str(seed), "--save-map", "umap",
-            "--subset-json", subset.to_json()]  # fmt: skip
+    argv = [
+        "cluster",
+        str(ds.root),
+        "--name",
+        ds.name,
+        "--features",
+        spec.space,
+        "--weighting",
+        spec.weighting,
+        "--max-points",
+        str(max_points),
+        "--seed",
+        str(seed),
+        "--save-map",
+        "umap",
+        "--subset-json",
+        subset.to_json(),
+    ]
     if spec.attributes:
         argv += ["--attributes", ",".join(spec.attributes)]
     if spec.standardise:

@@ -96,10 +96,13 @@ def internal_metrics(X: np.ndarray, labels: np.ndarray, seed: int = 0, sample: i
     labels = np.asarray(labels)
     kept = labels >= 0
     out: dict = {
-        "n_clusters": int(len(np.unique(labels[kept]))),
+        "n_clusters": len(np.unique(labels[kept])),
         "noise_fraction": float((~kept).mean()) if len(labels) else 0.0,
-        "silhouette": None, "davies_bouldin": None, "calinski_harabasz": None, "note": "",
-    }  # fmt: skip
+        "silhouette": None,
+        "davies_bouldin": None,
+        "calinski_harabasz": None,
+        "note": "",
+    }
     Xk, lk = X[kept], labels[kept]
     if out["n_clusters"] < 2 or out["n_clusters"] >= len(lk):
         out["note"] = "Internal metrics need at least 2 clusters and fewer clusters than points."

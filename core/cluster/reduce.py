@@ -48,9 +48,13 @@ def pca(X: np.ndarray, n_components: float = 0.95, seed: int = 0) -> Reduction:
 
 
 def umap(
-    X: np.ndarray, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
-    metric: str = "euclidean", seed: int | None = 0,
-) -> Reduction:  # fmt: skip
+    X: np.ndarray,
+    n_components: int = 2,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    metric: str = "euclidean",
+    seed: int | None = 0,
+) -> Reduction:
     """UMAP (umap-learn). seed=None lets it run in parallel (faster, not reproducible).
 
     Spectral initialisation up to UMAP_SPECTRAL_MAX_POINTS points, PCA initialisation beyond.
@@ -61,12 +65,19 @@ def umap(
         raise ValueError(f"Unknown UMAP metric {metric!r}; choose one of {', '.join(UMAP_METRICS)}.")
     n_neighbors = max(2, min(n_neighbors, len(X) - 1))
     model = umap_learn.UMAP(
-        n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
-        random_state=seed, low_memory=True, n_jobs=1 if seed is not None else -1,
+        n_components=n_components,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        metric=metric,
+        random_state=seed,
+        low_memory=True,
+        n_jobs=1 if seed is not None else -1,
         init="spectral" if len(X) <= UMAP_SPECTRAL_MAX_POINTS else "pca",
-    )  # fmt: skip
+    )
     Y = model.fit_transform(X).astype(np.float32)
-    return Reduction(Y, "umap", n_components, f"UMAP to {n_components}-D ({n_neighbors} neighbours, min_dist {min_dist}, {metric}).")
+    return Reduction(
+        Y, "umap", n_components, f"UMAP to {n_components}-D ({n_neighbors} neighbours, min_dist {min_dist}, {metric})."
+    )
 
 
 def tsne(X: np.ndarray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0) -> Reduction:

@@ -37,7 +37,7 @@ def _reciprocal(order: np.ndarray, i: int, k: int) -> np.ndarray:
 def _encoding(D: np.ndarray, order: np.ndarray, k1: int) -> sparse.csr_matrix:
     """(n, n) sparse rows: each point's expanded k-reciprocal set weighted by exp(-d^2), summing to 1."""
     n = len(D)
-    half = max(1, int(round(k1 / 2)))
+    half = max(1, round(k1 / 2))
     rows, cols, vals = [], [], []
     for i in range(n):
         R = _reciprocal(order, i, k1)
@@ -46,7 +46,7 @@ def _encoding(D: np.ndarray, order: np.ndarray, k1: int) -> sparse.csr_matrix:
             Rc = _reciprocal(order, c, half)
             if len(np.intersect1d(Rc, R, assume_unique=True)) > 2 / 3 * len(Rc):
                 expanded = np.union1d(expanded, Rc)
-        w = np.exp(-D[i, expanded] ** 2)
+        w = np.exp(-(D[i, expanded] ** 2))
         rows.append(np.full(len(expanded), i))
         cols.append(expanded)
         vals.append(w / w.sum())
@@ -68,7 +68,9 @@ def k_reciprocal_distances(X: np.ndarray, k1: int = 20, k2: int = 6, lam: float 
     V = _encoding(D, order, k1)
     if k2 > 1:  # local query expansion: average with the nearest k2 neighbours' encodings
         k2 = min(k2, n)
-        expand = sparse.csr_matrix((np.full(n * k2, 1 / k2), (np.repeat(np.arange(n), k2), order[:, :k2].ravel())), shape=(n, n))
+        expand = sparse.csr_matrix(
+            (np.full(n * k2, 1 / k2), (np.repeat(np.arange(n), k2), order[:, :k2].ravel())), shape=(n, n)
+        )
         V = expand @ V
     J = _jaccard(V)
     J *= 1 - lam

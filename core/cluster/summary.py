@@ -45,7 +45,9 @@ def cluster_means(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nda
     return clusters, np.asarray(membership @ np.asarray(X, np.float64))
 
 
-def attribute_shares(labels: np.ndarray, attributes: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def attribute_shares(
+    labels: np.ndarray, attributes: np.ndarray, names: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """(clusters (k,), shares (k, A) float) — share of each cluster's points with each attribute; noise excluded."""
     clusters, shares = cluster_means(attributes, labels)
     return clusters, shares if len(clusters) else np.zeros((0, len(names)))
@@ -54,23 +56,36 @@ def attribute_shares(labels: np.ndarray, attributes: np.ndarray, names: tuple[st
 def shares_long(clusters: np.ndarray, shares: np.ndarray, names: tuple[str, ...]) -> pl.DataFrame:
     """Heatmap data: one row per (cluster, attribute, share)."""
     k, a = shares.shape
-    return pl.DataFrame({
-        "cluster": np.repeat(clusters, a).astype(np.int64),
-        "attribute": list(names) * k,
-        "share": shares.ravel(),
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "cluster": np.repeat(clusters, a).astype(np.int64),
+            "attribute": list(names) * k,
+            "share": shares.ravel(),
+        }
+    )
 
 
-def describe_clusters(clusters: np.ndarray, shares: np.ndarray, names: tuple[str, ...], sizes: dict[int, int]) -> pl.DataFrame:
+def describe_clusters(
+    clusters: np.ndarray, shares: np.ndarray, names: tuple[str, ...], sizes: dict[int, int]
+) -> pl.DataFrame:
     """cluster, size, prominent (share >= 0.8, by share) and noisy (share near 0.5) attribute lists."""
     rows = []
     for i, c in enumerate(clusters):
         order = np.argsort(-shares[i])
         prominent = [f"{names[j]} {shares[i, j]:.0%}" for j in order if shares[i, j] >= PROMINENT_SHARE]
         noisy = [names[j] for j in order if NOISY_BAND[0] <= shares[i, j] <= NOISY_BAND[1]]
-        rows.append({"cluster": int(c), "size": int(sizes.get(int(c), 0)),
-                     "prominent attributes": ", ".join(prominent) or "–", "noisy attributes": ", ".join(noisy) or "–"})  # fmt: skip
-    return pl.DataFrame(rows, schema={"cluster": pl.Int64, "size": pl.Int64, "prominent attributes": pl.Utf8, "noisy attributes": pl.Utf8})
+        rows.append(
+            {
+                "cluster": int(c),
+                "size": int(sizes.get(int(c), 0)),
+                "prominent attributes": ", ".join(prominent) or "–",
+                "noisy attributes": ", ".join(noisy) or "–",
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={"cluster": pl.Int64, "size": pl.Int64, "prominent attributes": pl.Utf8, "noisy attributes": pl.Utf8},
+    )
 
 
 def centroid_distances(X: np.ndarray, labels: np.ndarray, largest: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +121,9 @@ def gray_faces(paths: list, size: tuple[int, int] = FACE_SIZE, opener: Callable 
     return np.stack(out) if out else np.zeros((0, size[0] * size[1]), np.float32)
 
 
-def mean_and_eigenface(pixels: np.ndarray, size: tuple[int, int] = FACE_SIZE) -> tuple[np.ndarray | None, np.ndarray | None, float]:
+def mean_and_eigenface(
+    pixels: np.ndarray, size: tuple[int, int] = FACE_SIZE
+) -> tuple[np.ndarray | None, np.ndarray | None, float]:
     """(mean face (h,w) uint8, first eigenface (h,w) uint8 rescaled to 0..255, its variance share); None when too few."""
     if len(pixels) == 0:
         return None, None, 0.0

@@ -24,14 +24,25 @@ def k_sweep(X: np.ndarray, ks: Sequence[int], seed: int = 0) -> pl.DataFrame:
         if k >= len(X):
             continue
         result = cluster(X, "kmeans", seed=seed, k=int(k))
-        rows.append({"k": int(k), "inertia": result.inertia, "silhouette": internal_metrics(X, result.labels, seed=seed)["silhouette"]})
+        rows.append(
+            {
+                "k": int(k),
+                "inertia": result.inertia,
+                "silhouette": internal_metrics(X, result.labels, seed=seed)["silhouette"],
+            }
+        )
     return pl.DataFrame(rows, schema={"k": pl.Int64, "inertia": pl.Float64, "silhouette": pl.Float64})
 
 
 def _row(name: str, result, X, truth, seed: int, seconds: float) -> dict:
     inner = internal_metrics(X, result.labels, seed=seed)
-    row = {"algorithm": name, "n_clusters": inner["n_clusters"], "noise": inner["noise_fraction"],
-           "silhouette": inner["silhouette"], "seconds": seconds}  # fmt: skip
+    row = {
+        "algorithm": name,
+        "n_clusters": inner["n_clusters"],
+        "noise": inner["noise_fraction"],
+        "silhouette": inner["silhouette"],
+        "seconds": seconds,
+    }
     if truth is not None:
         ext = external_metrics(truth, result.labels)
         row |= {"ari": ext["ari"], "nmi": ext["nmi"], "pairwise_f1": ext["pairwise_f1"], "bcubed_f1": ext["bcubed_f1"]}
@@ -57,7 +68,9 @@ def algorithms_side_by_side(
     return pl.DataFrame(rows)
 
 
-def eps_sweep(X: np.ndarray, eps_values: Sequence[float], min_samples: int, truth: Sequence | None = None, seed: int = 0) -> pl.DataFrame:
+def eps_sweep(
+    X: np.ndarray, eps_values: Sequence[float], min_samples: int, truth: Sequence | None = None, seed: int = 0
+) -> pl.DataFrame:
     """DBSCAN at each eps: clusters, noise share, largest-cluster share (and external metrics with identities)."""
     rows = []
     for eps in eps_values:

@@ -34,7 +34,7 @@ PARTITION_COLUMNS = ("partition", "split", "subset")
 PARTITION_WORDS = {
     "0": "train", "1": "val", "2": "test", "train": "train", "training": "train",
     "val": "val", "valid": "val", "validation": "val", "test": "test", "testing": "test",
-}  # fmt: skip
+}
 DEMO_MARKER = "FACEATLAS_DEMO.json"
 
 
@@ -546,7 +546,7 @@ def load_kaggle(root: Path) -> Source:
     return Source(
         "celeba_kaggle", table, tuple(attributes), image_dir, warnings, found, aligned=True,
         extra_tables=extra_tables,
-    )  # fmt: skip
+    )
 
 
 def _numeric_text_columns(frame: pl.DataFrame, skip: set) -> pl.DataFrame:
@@ -579,7 +579,7 @@ def load_embedding_csv(root: Path) -> Source:
     emb_cols = [
         c for c in frame.columns
         if c not in skip and c not in attributes and frame[c].dtype.is_numeric()
-    ]  # fmt: skip
+    ]
     if len(emb_cols) < 2:
         raise DatasetError(f"{path.name}: no embedding columns (float columns after the attributes).")
     frame = frame.rename({image_col: "image_id"}).with_columns(pl.col("image_id").cast(pl.String))
@@ -596,7 +596,7 @@ def load_embedding_csv(root: Path) -> Source:
     partition = (
         pl.DataFrame({"image_id": frame["image_id"], "partition": _partition_labels(frame[part_col], path)})
         if part_col else None
-    )  # fmt: skip
+    )
     keep = frame.select("image_id", *attributes).with_row_index("_row")
     dup = keep["image_id"].is_duplicated()
     if dup.any():
@@ -610,7 +610,7 @@ def load_embedding_csv(root: Path) -> Source:
     return Source(
         "embedding_csv", table, tuple(attributes), image_dir, warnings, found, aligned=image_dir is not None,
         embeddings=(np.ascontiguousarray(vectors), valid), extras={"embedding_source": path.name},
-    )  # fmt: skip
+    )
 
 
 def _attribute_csvs(root: Path) -> list[Path]:

@@ -42,7 +42,7 @@ class Subset:
     def to_json(self) -> str:
         """JSON for a background job's command line (Subset.from_json reads it back)."""
         return json.dumps({"conditions": self.conditions, "partition": self.partition,
-                           "identities": self.identities, "top_identities": self.top_identities})  # fmt: skip
+                           "identities": self.identities, "top_identities": self.top_identities})
 
     @classmethod
     def from_json(cls, text: str) -> Subset:
@@ -50,7 +50,7 @@ class Subset:
         return cls(
             tuple((str(a), int(v)) for a, v in raw.get("conditions", ())), raw.get("partition"),
             tuple(str(i) for i in raw.get("identities", ())), int(raw.get("top_identities", 0)),
-        )  # fmt: skip
+        )
 
 
 def subset_mask(table: pl.DataFrame, subset: Subset) -> np.ndarray:

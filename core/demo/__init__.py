@@ -20,10 +20,10 @@ from pathlib import Path
 
 from core.data.atomic import write_bytes
 from core.data.celeba import CELEBA_ATTRIBUTES
+from core.data.loaders import DEMO_MARKER
 from core.demo.draw import FaceSpec, draw_face
 from core.demo.labels import LabelPlan, sample_labels
 from core.demo.specs import face_specs
-from core.data.loaders import DEMO_MARKER
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ IN_PROCESS_BELOW = 150  # smaller sets are drawn without worker processes
 JPEG_QUALITY = 90
 IMAGE_NAME = re.compile(r"^\d{6}\.jpg$")
 
-__all__ = ["DEFAULT_IMAGES", "demo_exists", "generate_demo", "image_name", "annotation_texts"]
+__all__ = ["DEFAULT_IMAGES", "annotation_texts", "demo_exists", "generate_demo", "image_name"]
 
 
 def demo_exists(out_dir: Path) -> bool:
@@ -55,9 +55,7 @@ def image_name(index: int) -> str:
 def annotation_texts(plan: LabelPlan) -> dict[str, str]:
     """The three annotation files of the CelebA original layout, keyed by relative path."""
     n = plan.n_images
-    rows = [
-        image_name(i) + " " + " ".join(f"{2 * int(v) - 1:2d}" for v in plan.attributes[i]) for i in range(n)
-    ]
+    rows = [image_name(i) + " " + " ".join(f"{2 * int(v) - 1:2d}" for v in plan.attributes[i]) for i in range(n)]
     return {
         "Anno/list_attr_celeba.txt": f"{n}\n" + " ".join(CELEBA_ATTRIBUTES) + " \n" + "\n".join(rows) + "\n",
         "Anno/identity_CelebA.txt": "".join(f"{image_name(i)} {int(plan.identity[i])}\n" for i in range(n)),
@@ -140,7 +138,7 @@ def generate_demo(
     marker = {
         "synthetic": True,
         "images": n_images,
-        "identities": int(len(set(plan.identity.tolist()))),
+        "identities": len(set(plan.identity.tolist())),
         "seed": seed,
         "version": DEMO_VERSION,
         "note": (

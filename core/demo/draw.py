@@ -187,7 +187,7 @@ def _face_field(g: _Geometry, sl=None):
 
 
 def _background(spec: FaceSpec, rng: np.random.Generator) -> np.ndarray:
-    ys, xs = _grid()
+    ys, _xs = _grid()
     t = (ys / HEIGHT)[..., None]
     top, bottom = np.asarray(spec.bg_top, np.float32), np.asarray(spec.bg_bottom, np.float32)
     bg = top * (1 - t) + bottom * t
@@ -204,14 +204,14 @@ def _shoulders(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     cloth = np.asarray(spec.cloth, np.float32)
     paint(canvas, sl, m, cloth)
     _add_coverage(alpha, sl, m)
-    ys, xs = _grid()
+    _ys, xs = _grid()
     shade = 0.75 + 0.35 * np.clip(1 - np.abs(xs[sl] - CX) / 110, 0, 1)
     tint(canvas, sl, m * (1 - shade), 0.0)
 
 
 def _neck(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     half = 21.0 * (1.15 if spec.has("Male") else 1.0) * (1.12 if spec.has("Chubby") else 1.0)
-    ys, xs = _grid()
+    _ys, xs = _grid()
     y0 = int(FACE_CY + 20)
     sl = (slice(y0, HEIGHT), slice(int(CX - half - 2), int(CX + half + 3)))
     m = np.clip(half - np.abs(xs[sl] - CX) + 0.5, 0, 1)
@@ -244,13 +244,23 @@ def _necklace(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
 def _necktie(canvas, spec: FaceSpec, g: _Geometry) -> None:
     top = g.chin_y + 12
     sl, m = pil_mask(
-        lambda d: d.polygon([(CX - 26, top - 2), (CX, top + 12), (CX + 26, top - 2), (CX + 30, HEIGHT), (CX - 30, HEIGHT)],
-                            fill=255)
+        lambda d: d.polygon(
+            [(CX - 26, top - 2), (CX, top + 12), (CX + 26, top - 2), (CX + 30, HEIGHT), (CX - 30, HEIGHT)], fill=255
+        )
     )
     paint(canvas, sl, m, (0.93, 0.93, 0.95))
     sl, m = pil_mask(
-        lambda d: d.polygon([(CX - 5, top + 6), (CX + 5, top + 6), (CX + 3, top + 12), (CX + 8, HEIGHT),
-                             (CX - 8, HEIGHT), (CX - 3, top + 12)], fill=255)
+        lambda d: d.polygon(
+            [
+                (CX - 5, top + 6),
+                (CX + 5, top + 6),
+                (CX + 3, top + 12),
+                (CX + 8, HEIGHT),
+                (CX - 8, HEIGHT),
+                (CX - 3, top + 12),
+            ],
+            fill=255,
+        )
     )
     paint(canvas, sl, m, spec.accent)
     sl, m = pil_mask(lambda d: d.line([(CX - 26, top - 2), (CX, top + 12), (CX + 26, top - 2)], fill=255, width=2))
@@ -312,7 +322,9 @@ def _eye_region(canvas, spec: FaceSpec, rng) -> None:
         if spec.has("Bags_Under_Eyes"):
             sl, m = ellipse(ex, EYE_Y + 7, 9, 3, soft=2)
             tint(canvas, sl, m, 0.8)
-            sl, m = pil_mask(lambda d, ex=ex: d.arc((ex - 9, EYE_Y + 2, ex + 9, EYE_Y + 11), 20, 160, fill=255, width=1), 0.5)
+            sl, m = pil_mask(
+                lambda d, ex=ex: d.arc((ex - 9, EYE_Y + 2, ex + 9, EYE_Y + 11), 20, 160, fill=255, width=1), 0.5
+            )
             tint(canvas, sl, m, 0.75)
 
 
@@ -335,8 +347,9 @@ def _eyes(canvas, spec: FaceSpec) -> None:
         # upper lid line and lashes, faint lower lid
         top = EYE_Y - ry
         sl, m = pil_mask(
-            lambda d, ex=ex, top=top: d.arc((ex - 8.5, top - 0.5, ex + 8.5, EYE_Y + ry + 0.5), 185, 355, fill=255,
-                                            width=max(1, round(liner))),
+            lambda d, ex=ex, top=top: d.arc(
+                (ex - 8.5, top - 0.5, ex + 8.5, EYE_Y + ry + 0.5), 185, 355, fill=255, width=max(1, round(liner))
+            ),
             0.5,
         )
         paint(canvas, sl, m, (0.05, 0.04, 0.04), 0.9)
@@ -387,7 +400,9 @@ def _nose(canvas, spec: FaceSpec) -> None:
     for side in (-1, 1):
         strength = 0.7 if side != lit else 0.86
         sl, m = pil_mask(
-            lambda d, side=side: d.line([(CX + side * 5, EYE_Y + 3), (CX + side * 6.5 * w, tip_y - 5)], fill=255, width=3),
+            lambda d, side=side: d.line(
+                [(CX + side * 5, EYE_Y + 3), (CX + side * 6.5 * w, tip_y - 5)], fill=255, width=3
+            ),
             2.0,
         )
         tint(canvas, sl, m, strength)
@@ -422,7 +437,10 @@ def _mouth_points(spec: FaceSpec):
 
 def _mouth(canvas, spec: FaceSpec) -> None:
     xs, ut, ub, lt, lb = _mouth_points(spec)
-    pts = lambda a, b: [(float(x), float(y)) for x, y in zip(xs, a)] + [(float(x), float(y)) for x, y in zip(xs[::-1], b[::-1])]
+
+    def pts(a, b):
+        return [(float(x), float(y)) for x, y in zip(xs, a)] + [(float(x), float(y)) for x, y in zip(xs[::-1], b[::-1])]
+
     if spec.has("Wearing_Lipstick"):
         color = np.asarray(spec.lip_color, np.float32) * 0.5 + np.asarray((0.75, 0.08, 0.2), np.float32) * 0.5
         color = np.clip(color * np.asarray((1.1, 0.6, 0.75)), 0, 1)
@@ -436,7 +454,10 @@ def _mouth(canvas, spec: FaceSpec) -> None:
             sl, m = pil_mask(
                 lambda d, side=side: d.arc(
                     (CX + side * 10 - 14, NOSE_Y - 2, CX + side * 10 + 14, MOUTH_Y + 10),
-                    *((90, 200) if side < 0 else (-20, 90)), fill=255, width=2),
+                    *((90, 200) if side < 0 else (-20, 90)),
+                    fill=255,
+                    width=2,
+                ),
                 1.2,
             )
             tint(canvas, sl, m, 0.8, spec.smile)
@@ -480,10 +501,16 @@ def _age_lines(canvas, spec: FaceSpec, g: _Geometry) -> None:
     for side in (-1, 1):
         x = CX + side * (EYE_DX + 11)
         for k in (-1, 0, 1):
-            sl, m = pil_mask(lambda d, x=x, k=k: d.line([(x, EYE_Y + k * 2.5), (x + side * 5, EYE_Y + k * 4.5)], fill=255), 0.4)
+            sl, m = pil_mask(
+                lambda d, x=x, k=k, side=side: d.line(
+                    [(x, EYE_Y + k * 2.5), (x + side * 5, EYE_Y + k * 4.5)], fill=255
+                ),
+                0.4,
+            )
             tint(canvas, sl, m, 0.7)
         sl, m = pil_mask(
-            lambda d, side=side: d.line([(CX + side * 9, NOSE_Y), (CX + side * 19, MOUTH_Y + 3)], fill=255, width=2), 0.6
+            lambda d, side=side: d.line([(CX + side * 9, NOSE_Y), (CX + side * 19, MOUTH_Y + 3)], fill=255, width=2),
+            0.6,
         )
         tint(canvas, sl, m, 0.62)
         # sagging cheeks: a shadow beside the chin
@@ -495,7 +522,7 @@ def _beard_region(spec: FaceSpec, g: _Geometry, kind: str):
     """Coverage for a kind of facial hair inside the face outline."""
     ys, xs = _grid()
     sl = (slice(int(MOUTH_Y - 20), int(min(HEIGHT, g.chin_y + 4))), slice(int(CX - g.rx - 2), int(CX + g.rx + 3)))
-    nx, ny, r = _face_field(g, sl)
+    nx, _ny, r = _face_field(g, sl)
     inside = np.clip((1.0 - r) * 30, 0, 1)
     y, x = ys[sl], xs[sl]
     _, _, _, _, lb = _mouth_points(spec)
@@ -541,7 +568,12 @@ def _facial_hair(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
     if spec.has("Sideburns"):
         for side in (-1, 1):
             x = CX + side * (g.rx - 5)
-            sl, m = pil_mask(lambda d, x=x: d.polygon([(x - 4, 95), (x + 4, 95), (x + 3 * side + 1, 142), (x - 2 * side, 140)], fill=255), 1.0)
+            sl, m = pil_mask(
+                lambda d, x=x, side=side: d.polygon(
+                    [(x - 4, 95), (x + 4, 95), (x + 3 * side + 1, 142), (x - 2 * side, 140)], fill=255
+                ),
+                1.0,
+            )
             paint(canvas, sl, m, hair, 0.9)
 
 
@@ -599,7 +631,7 @@ def _hairline(spec: FaceSpec, g: _Geometry, u: np.ndarray) -> np.ndarray:
     base = g.top_y + 10
     y = base + 36 * u**2.2
     if spec.has("Receding_Hairline"):
-        y = y - 6 - 13 * np.exp(-((u - 0.6) / 0.2) ** 2)
+        y = y - 6 - 13 * np.exp(-(((u - 0.6) / 0.2) ** 2))
     return y
 
 
@@ -669,10 +701,14 @@ def _hat(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
     shade = np.clip(1.1 - 0.5 * ((xs[sl] - CX + 15) / (g.rx + 10)) ** 2, 0.5, 1.2)
     tint(canvas, sl, m * (1 - shade), 0.0)
     if style == 0:  # beanie: folded band
-        sl, m = pil_mask(lambda d: d.rounded_rectangle((CX - g.rx - 9, brim_y - 9, CX + g.rx + 9, brim_y + 4), 4, fill=255), 0.6)
+        sl, m = pil_mask(
+            lambda d: d.rounded_rectangle((CX - g.rx - 9, brim_y - 9, CX + g.rx + 9, brim_y + 4), 4, fill=255), 0.6
+        )
         paint(canvas, sl, m, color * 0.8)
         for i in range(-8, 9):
-            sl2, m2 = pil_mask(lambda d, i=i: d.line([(CX + i * 6, brim_y - 8), (CX + i * 6, brim_y + 3)], fill=255), 0.5)
+            sl2, m2 = pil_mask(
+                lambda d, i=i: d.line([(CX + i * 6, brim_y - 8), (CX + i * 6, brim_y + 3)], fill=255), 0.5
+            )
             tint(canvas, sl2, m2, 0.8)
     else:  # cap peak or fedora brim
         wide = 1.45 if style == 2 else 1.1
@@ -692,7 +728,7 @@ def _earrings(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
     for side in (-1, 1):
         x, y = CX + side * (g.rx - 0.5), 140.0
         if hoop:
-            sl, m = pil_mask(lambda d, x=x: d.ellipse((x - 4.5, y, x + 4.5, y + 10), outline=255, width=2), 0.4)
+            sl, m = pil_mask(lambda d, x=x, y=y: d.ellipse((x - 4.5, y, x + 4.5, y + 10), outline=255, width=2), 0.4)
         else:
             sl, m = ellipse(x, y + 3, 2.8, 2.8, soft=0.6)
         paint(canvas, sl, m, gold)
@@ -703,7 +739,10 @@ def _earrings(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
 def _glasses(canvas, spec: FaceSpec, g: _Geometry) -> None:
     frame = np.asarray(spec.glasses_color, np.float32)
     boxes = [(CX + s * EYE_DX - 14, EYE_Y - 10, CX + s * EYE_DX + 14, EYE_Y + 10) for s in (-1, 1)]
-    lenses = lambda d: [d.rounded_rectangle(b, radius=6, fill=255) for b in boxes]
+
+    def lenses(d):
+        return [d.rounded_rectangle(b, radius=6, fill=255) for b in boxes]
+
     sl, m = pil_mask(lenses, 0.4)
     if spec.glasses_dark:
         paint(canvas, sl, m, (0.08, 0.08, 0.1), 0.72)
@@ -722,7 +761,10 @@ def _glasses(canvas, spec: FaceSpec, g: _Geometry) -> None:
     # a glint on each lens
     for s in (-1, 1):
         gsl, gm = pil_mask(
-            lambda d, s=s: d.line([(CX + s * EYE_DX - 8, EYE_Y + 4), (CX + s * EYE_DX - 3, EYE_Y - 5)], fill=255, width=2), 0.6
+            lambda d, s=s: d.line(
+                [(CX + s * EYE_DX - 8, EYE_Y + 4), (CX + s * EYE_DX - 3, EYE_Y - 5)], fill=255, width=2
+            ),
+            0.6,
         )
         paint(canvas, gsl, gm, (1, 1, 1), 0.35)
 

@@ -52,8 +52,11 @@ def fit(x: np.ndarray, rounds: int = 300, seed: int = 0) -> tuple[np.ndarray, np
         np.fill_diagonal(step, 0)
         coupling += step
         if r % 50 == 0 or r == rounds - 1:
-            print(f"round {r}: max marginal gap {np.abs(target_mean - mean).max():.4f}, "
-                  f"max pair gap {np.abs(target_pair - pair).max():.4f}", file=sys.stderr)
+            print(
+                f"round {r}: max marginal gap {np.abs(target_mean - mean).max():.4f}, "
+                f"max pair gap {np.abs(target_pair - pair).max():.4f}",
+                file=sys.stderr,
+            )
     return bias, coupling
 
 
@@ -71,16 +74,23 @@ def constants_module(x: np.ndarray, bias: np.ndarray, coupling: np.ndarray) -> s
         "CELEBA_PREVALENCE: dict[str, float] = {",
     ]
     lines += [f'    "{name}": {p:.4f},' for name, p in zip(CELEBA_ATTRIBUTES, prev)]
-    lines += ["}", "", "# Pairwise binary model: P(x_j = 1 | rest) = sigmoid(BIAS[j] + sum_k COUPLING[j][k] x_k).",
-              "BIAS: tuple[float, ...] = ("]
+    lines += [
+        "}",
+        "",
+        "# Pairwise binary model: P(x_j = 1 | rest) = sigmoid(BIAS[j] + sum_k COUPLING[j][k] x_k).",
+        "BIAS: tuple[float, ...] = (",
+    ]
     lines += [f"    {b:.4f}," for b in bias]
     lines += [")", "", "COUPLING: tuple[tuple[float, ...], ...] = ("]
     for row in coupling:
         lines.append("    (" + ", ".join(f"{v:.4f}" for v in row) + "),")
     lines += [")  # fmt: skip", ""]
     pair = (x.T.astype(float) @ x) / len(x)
-    lines += ["", "# Share of images having both attributes, (40, 40), same rows (diagonal = prevalence).",
-              "CELEBA_COOCCURRENCE: tuple[tuple[float, ...], ...] = ("]
+    lines += [
+        "",
+        "# Share of images having both attributes, (40, 40), same rows (diagonal = prevalence).",
+        "CELEBA_COOCCURRENCE: tuple[tuple[float, ...], ...] = (",
+    ]
     lines += ["    (" + ", ".join(f"{v:.4f}" for v in row) + ")," for row in pair]
     lines += [")  # fmt: skip", ""]
     return "\n".join(lines)

@@ -22,14 +22,31 @@ log = logging.getLogger(__name__)
 ATTRIBUTE_INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
 # Kept on every image of an identity.
 PERSISTENT = (
-    "Male", "Young", "Pale_Skin", "Big_Nose", "Pointy_Nose", "Big_Lips", "Oval_Face", "Chubby",
-    "Double_Chin", "Bushy_Eyebrows", "Bald", "Receding_Hairline",
-)  # fmt: skip
+    "Male",
+    "Young",
+    "Pale_Skin",
+    "Big_Nose",
+    "Pointy_Nose",
+    "Big_Lips",
+    "Oval_Face",
+    "Chubby",
+    "Double_Chin",
+    "Bushy_Eyebrows",
+    "Bald",
+    "Receding_Hairline",
+)
 # Kept on most images of an identity (hair colour and style change now and then).
 MOSTLY_PERSISTENT = (
-    "Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair", "Straight_Hair", "Wavy_Hair",
-    "Narrow_Eyes", "Bags_Under_Eyes", "Arched_Eyebrows",
-)  # fmt: skip
+    "Black_Hair",
+    "Blond_Hair",
+    "Brown_Hair",
+    "Gray_Hair",
+    "Straight_Hair",
+    "Wavy_Hair",
+    "Narrow_Eyes",
+    "Bags_Under_Eyes",
+    "Arched_Eyebrows",
+)
 HAIR_CHANGE_RATE = 0.12
 MIN_PER_IDENTITY, MAX_PER_IDENTITY = 5, 40
 MEAN_PER_IDENTITY = 20

@@ -40,9 +40,12 @@ PARSER_VERSION = 1
 # (filters, downsampling) of the residual units in forward order (dlib lists them outermost first).
 RESIDUAL_UNITS: tuple[tuple[int, bool], ...] = (
     ((32, False),) * 3
-    + ((64, True),) + ((64, False),) * 3
-    + ((128, True),) + ((128, False),) * 2
-    + ((256, True),) + ((256, False),) * 2
+    + ((64, True),)
+    + ((64, False),) * 3
+    + ((128, True),)
+    + ((128, False),) * 2
+    + ((256, True),)
+    + ((256, False),) * 2
     + ((256, True),)
 )
 
@@ -56,10 +59,9 @@ def dlib_model_path(filename: str = MODEL_FILE) -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            "The face_recognition_models package is not installed: "
-            "pip install face_recognition_models==0.3.0"
+            "The face_recognition_models package is not installed: pip install face_recognition_models==0.3.0"
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / filename
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall face_recognition_models.")
     return path

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.faces import pipeline as faces
 from core.data.atomic import save_npy, write_bytes, write_json
 from core.data.dataset import Dataset
-from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
 from core.errors import DatasetError
+from core.faces import pipeline as faces
+from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _read_chunk(path: Path, rows: int) -> dict | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in ("vectors", "status", "n_faces")}
-    except Exception:  # noqa: BLE001 - any unreadable chunk is simply recomputed
+    except Exception:
         return None
     if data["vectors"].shape != (rows, faces.DESCRIPTOR_DIM) or len(data["status"]) != rows:
         return None
@@ -124,7 +124,7 @@ def embed_paths(paths: list[str | None], aligned: bool, config: faces.FaceConfig
             continue
         try:
             results.append(faces.process_image(p, aligned, config))
-        except Exception as exc:  # noqa: BLE001 - one bad image must never stop the job
+        except Exception as exc:
             log.warning("%s: %s", p, exc)
             results.append(faces.FaceResult(faces.STATUS_FAILED, error=f"{Path(p).name}: {exc}"))
     return faces.describe_results(results, config, backend)
@@ -145,11 +145,19 @@ def _existing_summary(ds: Dataset, token: str, t0: float) -> EmbedSummary | None
         return None
     m = emb.meta
     return EmbedSummary(
-        images=ds.n_images, embedded=m["with_face"], no_face=m["no_face"], failed=m["failed"],
-        fallback=m["fallback"], aligned_fast=m["aligned_fast"], multiple_faces=m["multiple_faces"],
-        seconds=round(time.perf_counter() - t0, 3), model=MODEL, resumed=ds.n_images, workers=0,
+        images=ds.n_images,
+        embedded=m["with_face"],
+        no_face=m["no_face"],
+        failed=m["failed"],
+        fallback=m["fallback"],
+        aligned_fast=m["aligned_fast"],
+        multiple_faces=m["multiple_faces"],
+        seconds=round(time.perf_counter() - t0, 3),
+        model=MODEL,
+        resumed=ds.n_images,
+        workers=0,
         failed_files=tuple(m.get("failed_files", ())),
-    )  # fmt: skip
+    )
 
 
 def embed_dataset(
@@ -167,12 +175,16 @@ def embed_dataset(
     (what an interrupted run leaves behind); the summary then counts only those rows.
     """
     t0 = time.perf_counter()
-    if ds.layout == "embedding_csv" or (MODEL not in list_embeddings(ds.cache_dir) and "csv" in list_embeddings(ds.cache_dir)):
+    if ds.layout == "embedding_csv" or (
+        MODEL not in list_embeddings(ds.cache_dir) and "csv" in list_embeddings(ds.cache_dir)
+    ):
         emb = load_embeddings(ds.cache_dir, "csv")
         if emb is not None:
             return _csv_summary(ds, emb, t0)
     if not ds.has_images:
-        raise DatasetError(f"{ds.name} has no image files, so there is nothing to embed. Put its images beside the annotations.")
+        raise DatasetError(
+            f"{ds.name} has no image files, so there is nothing to embed. Put its images beside the annotations."
+        )
     token = job_token(ds, config)
     done_before = _existing_summary(ds, token, t0)
     if done_before is not None:
@@ -221,9 +233,7 @@ def _run_chunks(ds, spans, todo, workers, config, backend):
     # forkserver, not fork: a parent that already ran torch (a test process, a notebook) would hand its
     # workers a locked OpenMP thread pool and they would hang.
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("forkserver")) as pool:
-        futures = {
-            pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo
-        }
+        futures = {pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo}
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -239,11 +249,15 @@ def _concat(chunks: dict, spans: list, key: str) -> np.ndarray:
 def _summary(ds, chunks, spans, t0, resumed, workers, assembled: bool) -> EmbedSummary:
     status = _concat(chunks, spans, "status") if chunks else np.zeros(0, np.int8)
     n_faces = _concat(chunks, spans, "n_faces") if chunks else np.zeros(0, np.int16)
-    failed_rows = [start + j for i, (start, stop) in enumerate(spans) if i in chunks
-                   for j in np.flatnonzero(chunks[i]["status"] == faces.STATUS_FAILED)]  # fmt: skip
+    failed_rows = [
+        start + j
+        for i, (start, stop) in enumerate(spans)
+        if i in chunks
+        for j in np.flatnonzero(chunks[i]["status"] == faces.STATUS_FAILED)
+    ]
     ids = ds.table["image_id"]
     return EmbedSummary(
-        images=ds.n_images if assembled else int(len(status)),
+        images=ds.n_images if assembled else len(status),
         embedded=int(np.isin(status, (faces.STATUS_FACE, faces.STATUS_ALIGNED, faces.STATUS_FALLBACK)).sum()),
         no_face=int((status == faces.STATUS_NO_FACE).sum()),
         failed=int((status == faces.STATUS_FAILED).sum()),
@@ -268,21 +282,38 @@ def _assemble(ds, chunks, spans, token, summary: EmbedSummary, backend: str) -> 
     save_npy(folder / "n_faces.npy", _concat(chunks, spans, "n_faces"))
     has_face = np.isin(status, (faces.STATUS_FACE, faces.STATUS_ALIGNED, faces.STATUS_FALLBACK))
     save_embeddings(
-        ds.cache_dir, MODEL, vectors, has_face,
-        no_face=summary.no_face, failed=summary.failed, fallback=summary.fallback,
-        aligned_fast=summary.aligned_fast, multiple_faces=summary.multiple_faces,
-        failed_files=list(summary.failed_files), token=token, backend=backend,
-        seconds=summary.seconds, status_codes=faces.STATUS_NAMES,
-    )  # fmt: skip
+        ds.cache_dir,
+        MODEL,
+        vectors,
+        has_face,
+        no_face=summary.no_face,
+        failed=summary.failed,
+        fallback=summary.fallback,
+        aligned_fast=summary.aligned_fast,
+        multiple_faces=summary.multiple_faces,
+        failed_files=list(summary.failed_files),
+        token=token,
+        backend=backend,
+        seconds=summary.seconds,
+        status_codes=faces.STATUS_NAMES,
+    )
 
 
 def _csv_summary(ds: Dataset, emb, t0: float) -> EmbedSummary:
     n_valid = emb.n_valid
     return EmbedSummary(
-        images=ds.n_images, embedded=n_valid, no_face=ds.n_images - n_valid, failed=0, fallback=0,
-        aligned_fast=0, multiple_faces=0, seconds=round(time.perf_counter() - t0, 3), model="csv",
-        resumed=ds.n_images, workers=0,
-    )  # fmt: skip
+        images=ds.n_images,
+        embedded=n_valid,
+        no_face=ds.n_images - n_valid,
+        failed=0,
+        fallback=0,
+        aligned_fast=0,
+        multiple_faces=0,
+        seconds=round(time.perf_counter() - t0, 3),
+        model="csv",
+        resumed=ds.n_images,
+        workers=0,
+    )
 
 
 def load_status(ds: Dataset) -> np.ndarray | None:

@@ -20,7 +20,7 @@ import importlib.util
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -130,7 +130,7 @@ def _dlib():
     return dlib
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_model(name: str):
     """A dlib model loaded once per process: 'hog', 'cnn', 'landmarks5', 'landmarks68', 'descriptor'."""
     dlib = _dlib()
@@ -180,7 +180,7 @@ DEFAULT_BACKEND = "torch"
 DESCRIPTOR_BACKENDS: dict[str, Callable[[], DescriptorBackend]] = {"dlib": DlibDescriptor, "torch": _torch_backend}
 
 
-@lru_cache(maxsize=None)
+@cache
 def descriptor_backend(name: str = DEFAULT_BACKEND) -> DescriptorBackend:
     """The descriptor backend by name (loaded once per process); unknown names raise ValueError."""
     if name not in DESCRIPTOR_BACKENDS:
@@ -262,8 +262,8 @@ def face_chip(arr: np.ndarray, shape) -> np.ndarray:
 def aligned_box(arr: np.ndarray) -> tuple[int, int, int, int]:
     """The fixed face box of an aligned crop, scaled to the array's size."""
     sx, sy = arr.shape[1] / ALIGNED_SIZE[0], arr.shape[0] / ALIGNED_SIZE[1]
-    l, t, r, b = ALIGNED_BOX
-    return (round(l * sx), round(t * sy), round(r * sx), round(b * sy))
+    left, top, right, bottom = ALIGNED_BOX
+    return (round(left * sx), round(top * sy), round(right * sx), round(bottom * sy))
 
 
 def process_array(arr: np.ndarray, aligned: bool = False, config: FaceConfig = FaceConfig()) -> FaceResult:
@@ -336,7 +336,9 @@ def describe_images(
     return describe_results(results, config, backend)
 
 
-def describe_results(results: Sequence[FaceResult], config: FaceConfig = FaceConfig(), backend: str = DEFAULT_BACKEND) -> DescribedBatch:
+def describe_results(
+    results: Sequence[FaceResult], config: FaceConfig = FaceConfig(), backend: str = DEFAULT_BACKEND
+) -> DescribedBatch:
     """Batch the chips of pipeline results through the descriptor backend."""
     n = len(results)
     vectors = np.zeros((n, DESCRIPTOR_DIM), np.float32)

@@ -14,12 +14,12 @@ import numpy as np
 import polars as pl
 from PIL import Image, ImageDraw
 
-from core.faces import pipeline as faces
 from core.data.dataset import Dataset
-from core.faces.store import Embeddings, load_embeddings
-from core.errors import DatasetError
 from core.data.images import ImageError, open_rgb
+from core.errors import DatasetError
+from core.faces import pipeline as faces
 from core.faces.neighbours import EmbeddingIndex, build_index, distances, nearest_by_attributes, top_k
+from core.faces.store import Embeddings, load_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,9 @@ class QueryFaces:
     vectors: np.ndarray  # (F, 128) float32
 
 
-def faces_in_image(img: Image.Image, config: faces.FaceConfig = faces.FaceConfig(), aligned: bool = False) -> QueryFaces:
+def faces_in_image(
+    img: Image.Image, config: faces.FaceConfig = faces.FaceConfig(), aligned: bool = False
+) -> QueryFaces:
     """Detect every face in an RGB image and describe each (mirror-averaged like the dataset)."""
     arr, scale = faces.to_array(img)
     if aligned:

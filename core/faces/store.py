@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +45,7 @@ def list_embeddings(cache_dir: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file())
 
 
-def save_embeddings(
-    cache_dir: Path, model: str, vectors: np.ndarray, has_face: np.ndarray, **meta
-) -> Path:
+def save_embeddings(cache_dir: Path, model: str, vectors: np.ndarray, has_face: np.ndarray, **meta) -> Path:
     """Write a complete matrix atomically; meta.json last so readers never see a partial set."""
     if vectors.ndim != 2 or len(vectors) != len(has_face):
         raise ValueError(f"vectors {vectors.shape} and has_face {has_face.shape} do not align")
@@ -59,9 +57,9 @@ def save_embeddings(
     info = {
         "model": model,
         "dim": int(vectors.shape[1]),
-        "rows": int(len(vectors)),
+        "rows": len(vectors),
         "with_face": int(np.asarray(has_face).sum()),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **meta,
     }
     write_json(folder / "meta.json", info)

@@ -41,7 +41,7 @@ def cooccurrence(X: np.ndarray) -> np.ndarray:
     with AND + popcount: single-threaded, so it stays fast on a busy shared machine
     where a multi-threaded BLAS product stalls (see docs/bench/stats.md).
     """
-    n, n_attrs = X.shape
+    _n, n_attrs = X.shape
     packed = np.packbits(np.ascontiguousarray(X.T, dtype=np.uint8), axis=1)  # (A, ceil(N / 8)) bytes
     pad = (-packed.shape[1]) % 8
     if pad:
@@ -141,8 +141,13 @@ def pair_summary(stats: RelationStats, a: str, b: str) -> dict:
     n00 = stats.n - n11 - n10 - n01
     phi_den = np.sqrt(float(n_a) * (stats.n - n_a) * n_b * (stats.n - n_b))
     return {
-        "A": a, "B": b, "n": stats.n,
-        "n11": n11, "n10": n10, "n01": n01, "n00": n00,
+        "A": a,
+        "B": b,
+        "n": stats.n,
+        "n11": n11,
+        "n10": n10,
+        "n01": n01,
+        "n00": n00,
         "P(A|B)": float(_ratio(n11, n_b)),
         "P(A|not B)": float(_ratio(n10, stats.n - n_b)),
         "P(B|A)": float(_ratio(n11, n_a)),
@@ -150,7 +155,7 @@ def pair_summary(stats: RelationStats, a: str, b: str) -> dict:
         "P(B)": float(_ratio(n_b, stats.n)),
         "lift": float(_ratio(stats.n * n11, float(n_a) * n_b)),
         "phi": float(_ratio(float(stats.n) * n11 - float(n_a) * n_b, phi_den)),
-    }  # fmt: skip
+    }
 
 
 def pairs_table(stats: RelationStats) -> pd.DataFrame:
@@ -174,9 +179,7 @@ def pairs_table(stats: RelationStats) -> pd.DataFrame:
 def matrix_frame(matrix: np.ndarray, attributes: tuple[str, ...], value: str = "value") -> pd.DataFrame:
     """Long form (A, B, value) of an (A, A) matrix, for heatmaps."""
     names = np.array(attributes)
-    return pd.DataFrame(
-        {"A": np.repeat(names, len(names)), "B": np.tile(names, len(names)), value: matrix.ravel()}
-    )
+    return pd.DataFrame({"A": np.repeat(names, len(names)), "B": np.tile(names, len(names)), value: matrix.ravel()})
 
 
 def cluster_order(matrix: np.ndarray, attributes: tuple[str, ...]) -> list[str]:
@@ -295,9 +298,13 @@ def _metrics(y_true: np.ndarray, y_pred: np.ndarray, majority: int) -> dict:
 
 
 def predict_attribute(
-    X: np.ndarray, attributes: tuple[str, ...], target: str, split: Split,
-    train_cap: int = MODEL_TRAIN_CAP, seed: int = 0,
-) -> dict:  # fmt: skip
+    X: np.ndarray,
+    attributes: tuple[str, ...],
+    target: str,
+    split: Split,
+    train_cap: int = MODEL_TRAIN_CAP,
+    seed: int = 0,
+) -> dict:
     """Logistic regression of one attribute on all the others: test metrics, majority baseline, coefficients."""
     from sklearn.linear_model import LogisticRegression
 
@@ -309,8 +316,14 @@ def predict_attribute(
     if sampled:
         train = np.sort(np.random.default_rng(seed).choice(train, train_cap, replace=False))
     y_train, y_test = X[train, t], X[split.test, t]
-    result = {"target": target, "train_rows": int(len(train)), "test_rows": int(len(split.test)),
-              "sampled": sampled, "split": split.note, "note": ""}  # fmt: skip
+    result = {
+        "target": target,
+        "train_rows": len(train),
+        "test_rows": len(split.test),
+        "sampled": sampled,
+        "split": split.note,
+        "note": "",
+    }
     if len(train) == 0:
         result |= _metrics(y_test, y_test, 0) | {"coefficients": pd.DataFrame(columns=["attribute", "coefficient"])}
         result["note"] = "no training rows"
@@ -320,7 +333,9 @@ def predict_attribute(
         pred = np.full(len(split.test), majority, dtype=np.uint8)
         result |= _metrics(y_test, pred, majority)
         result["coefficients"] = pd.DataFrame({"attribute": features, "coefficient": 0.0})
-        result["note"] = f"{target} is {'always' if majority else 'never'} present in the training rows: no model to fit"
+        result["note"] = (
+            f"{target} is {'always' if majority else 'never'} present in the training rows: no model to fit"
+        )
         return result
     model = LogisticRegression(solver="liblinear", max_iter=200)  # single-threaded, fastest on 39 binary features
     model.fit(X[np.ix_(train, cols)].astype(np.float32), y_train)
