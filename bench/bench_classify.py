@@ -196,8 +196,8 @@ def _num(v) -> float:
 
 def real_embeddings() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray] | None:
     """Wild-sample images that have rows in the real attribute file: names, dlib descriptors, attributes."""
-    from core.classify.tryit import detect_faces
     from core.data.images import open_rgb
+    from core.faces.search import faces_in_image
 
     attr_file = REAL / "celeba_annotations" / "list_attr_celeba.txt"
     wild = REAL / "celeba_wild_sample"
@@ -217,9 +217,9 @@ def real_embeddings() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.
     else:
         vectors, found = np.zeros((len(files), 128), np.float32), np.zeros(len(files), bool)
         for i, f in enumerate(files):
-            faces = detect_faces(open_rgb(wild / f))
-            if faces:
-                vectors[i], found[i] = faces[0].descriptor, True
+            faces = faces_in_image(open_rgb(wild / f))
+            if faces.boxes:
+                vectors[i], found[i] = faces.vectors[0], True
         WORK.mkdir(parents=True, exist_ok=True)
         np.savez(cache, vectors=vectors, found=found)
     ids = np.asarray([identity.get(f, f) for f in files])

@@ -34,9 +34,9 @@ CHUNK = 8
 
 def classic_pipeline(paths: list[str]) -> int:
     """face_recognition-style: HOG upsample 1, 68-point landmarks, descriptor of every face."""
-    hog = faces.load_model("hog")
-    sp68 = faces.load_model("landmarks68")
-    net = faces.load_model("descriptor")
+    hog = faces.load_dlib_model("hog")
+    sp68 = faces.load_dlib_model("landmarks68")
+    net = faces.load_dlib_model("descriptor")
     n = 0
     for p in paths:
         arr = np.asarray(open_rgb(p))
@@ -64,7 +64,7 @@ def throughput(paths: list[Path], aligned: bool) -> dict:
     """Images/s of both pipelines with 1 and 2 workers (models warmed up in the parent before forking)."""
     chunks = [[str(p) for p in paths[i : i + CHUNK]] for i in range(0, len(paths), CHUNK)]
     for name in ("hog", "landmarks5", "landmarks68", "descriptor"):
-        faces.load_model(name)
+        faces.load_dlib_model(name)
     out = {}
     for workers in (1, 2):
         t0 = time.perf_counter()
@@ -89,7 +89,7 @@ def identities() -> dict[str, str]:
 
 def cut_crops(names: list[str], out: Path) -> dict:
     """Detect each wild photo's face (cascade), cut its CelebA-style crop; returns detection stats."""
-    hog = faces.load_model("hog")
+    hog = faces.load_dlib_model("hog")
     stats = {
         "n": len(names),
         "up0": 0,
@@ -161,7 +161,7 @@ def quality(names: list[str], crops_dir: Path, det: dict) -> str:
     text += f"{len(found)} faces, {len(set(who))} identities. Balanced accuracy = mean of same-pair and different-pair accuracy.\n\n"
     text += table(["descriptor", "best balanced accuracy", "best threshold", "at 0.6"], rows) + "\n\n"
     # aligned crops: the fixed face box alone (no detection) vs HOG's box
-    hog = faces.load_model("hog")
+    hog = faces.load_dlib_model("hog")
     fixed_chips, det_chips, crop_names = [], [], []
     for n in found:
         arr = np.asarray(open_rgb(crops_dir / n))
@@ -262,7 +262,7 @@ def neighbours_text() -> str:
 def descriptor_text() -> str:
     chip = np.zeros((150, 150, 3), np.uint8) + 128
     chips = np.repeat(chip[None], 16, 0)
-    faces.load_model("descriptor")
+    faces.load_dlib_model("descriptor")
     t16, _ = timeit(lambda: faces.describe_chips(chips, mirror=False), repeat=3)
     return f"dlib descriptor (dlib-bin, no BLAS): {fmt_s(t16 / 16)} per chip in batches of 16 on one core.\n\n"
 

@@ -69,7 +69,7 @@ def core_section() -> str:
     np.testing.assert_allclose(cond, loop_cond, rtol=1e-12)
     blas_s, _ = timeit(lambda: stats.cooccurrence_blas(X), repeat=7)
     int64_s, _ = timeit(lambda: X.astype(np.int64).T @ X.astype(np.int64), repeat=1, warmup=0)
-    split = stats.train_test_split_rows(
+    split = stats.model_split(
         np.where(np.arange(CELEBA_ROWS) % 10 < 8, "train", "test").astype(object), np.full(CELEBA_ROWS, None, object)
     )
     models_s, models = timeit(lambda: stats.predict_all_attributes(X, names, split), repeat=1, warmup=0)

@@ -14,7 +14,7 @@ from core.data import ingest
 from core.data.dataset import Dataset
 from core.data.images import thumbnail_bytes
 from core.errors import DatasetError
-from core.faces.store import Embeddings, list_embeddings, load_embeddings
+from core.faces.store import Embeddings, default_embedding_model, list_embeddings, load_embeddings
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -49,7 +49,7 @@ def current_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | No
     models = list_embeddings(ds.cache_dir)
     if not models:
         return None
-    model = model or ("dlib" if "dlib" in models else models[0])
+    model = model or default_embedding_model(models)
     meta_path = ds.cache_dir / "embeddings" / model / "meta.json"
     created = str(meta_path.stat().st_mtime_ns) if meta_path.exists() else ""
     return embeddings(ds.key, model, ds, created)
@@ -70,7 +70,7 @@ def face_models() -> bool:
     from core.faces import pipeline as faces
 
     for name in ("hog", "landmarks5", "descriptor"):
-        faces.load_model(name)
+        faces.load_dlib_model(name)
     return True
 
 
@@ -184,7 +184,7 @@ def _model_split(ds_key: str, subset, _ds: Dataset):
     rows = subset_rows(ds_key, subset, _ds)
     partition = _ds.table["partition"].to_numpy()[rows]
     identity = _ds.table["identity"].to_numpy()[rows]
-    return stats.train_test_split_rows(partition, identity, seed=0)
+    return stats.model_split(partition, identity, seed=0)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -219,9 +219,9 @@ def saved_models(ds_key: str) -> list[dict]:
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def stored_model(model_id: str, created: str):
     """A stored attribute model ready to predict (shared, never mutated); `created` keys a retrained id."""
-    from core.classify.store import load_model
+    from core.classify.store import load_classifier
 
-    return load_model(model_id)
+    return load_classifier(model_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

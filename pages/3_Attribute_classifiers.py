@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.classify.store import ModelFileError
+from core.errors import ModelFileError
 from ui import classifiers as clf
 from ui.sidebar import dataset_picker, demo_banner
 

@@ -19,15 +19,26 @@ SMALL_DEMO_IMAGES = 400
 pytest_plugins = ["tests.classify_fixtures"]
 
 
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory) -> Path:
-    """A FaceAtlas home with data/demo (a small demo) and its own cache/, set in the environment."""
-    from core.demo import generate_demo
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory) -> Path:
+    """The session's FaceAtlas home, set in the environment before any test (tests never touch the project's data/).
 
+    Set here rather than when the demo is first drawn: a test's monkeypatch.setenv that ran before would
+    otherwise "restore" these variables to unset when it ends.
+    """
     home = tmp_path_factory.mktemp("home")
     os.environ["FACEATLAS_HOME"] = str(home)
     os.environ["FACEATLAS_CACHE"] = str(home / "cache")
     os.environ.pop("FACEATLAS_DATA", None)
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_home(session_home) -> Path:
+    """The session home with data/demo (a small demo) and an annotations-only copy of it."""
+    from core.demo import generate_demo
+
+    home = session_home
     generate_demo(home / "data" / "demo", n_images=SMALL_DEMO_IMAGES, seed=1)
     # The same annotations without images: pages must work on annotation-only datasets.
     shutil.copytree(home / "data" / "demo" / "Anno", home / "data" / "annotations_only" / "Anno")

@@ -59,14 +59,14 @@ def test_subgroup_gap_and_error_rows():
 
 
 def test_split_by_partition_and_identity_grouped_split(clf_env):
-    from core.classify.train import split_rows
+    from core.classify.train import dataset_split
 
     ds = clf_env
-    split = split_rows(ds, np.ones(ds.n_images, bool))
+    split = dataset_split(ds, np.ones(ds.n_images, bool))
     part = ds.table["partition"].to_numpy()
     assert set(part[split.train]) == {"train"} and set(part[split.test]) == {"test"}
     no_part = replace(ds, table=ds.table.with_columns(pl.lit(None, pl.String).alias("partition")))
-    split = split_rows(no_part, np.ones(ds.n_images, bool), seed=3)
+    split = dataset_split(no_part, np.ones(ds.n_images, bool), seed=3)
     ids = ds.table["identity"].to_numpy()
     assert len(split.train) + len(split.val) + len(split.test) == ds.n_images
     assert not set(ids[split.train]) & set(ids[split.test]) and not set(ids[split.val]) & set(ids[split.test])
@@ -84,7 +84,7 @@ def test_cnn_learns_a_drawn_attribute(cnn_model):
 
 def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model):
     from core.classify.pixels import load_pixel_cache
-    from core.classify.store import load_model, load_test_predictions
+    from core.classify.store import load_classifier, load_test_predictions
     from core.faces.store import load_embeddings
 
     ds = clf_env
@@ -93,7 +93,7 @@ def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model)
         (logreg_model, load_embeddings(ds.cache_dir).vectors),
     ):
         stored = load_test_predictions(meta["model_id"])
-        model = load_model(meta["model_id"])
+        model = load_classifier(meta["model_id"])
         again = model.predict(np.asarray(inputs[stored["rows"]]))
         np.testing.assert_allclose(again, stored["probs"], rtol=1e-5, atol=1e-6)
         assert again.shape == (len(stored["rows"]), len(meta["attributes"]))
@@ -110,14 +110,15 @@ class _Payload:
 def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
     import shutil
 
-    from core.classify.store import ModelFileError, load_model, models_root
+    from core.classify.store import load_classifier, models_root
+    from core.errors import ModelFileError
 
     _Payload.marker = str(tmp_path / "pwned")
     fake_id = "cnn-pixels-fake"
     shutil.copytree(models_root() / cnn_model["model_id"], models_root() / fake_id, dirs_exist_ok=True)
     (models_root() / fake_id / "weights.pt").write_bytes(pickle.dumps({"stem.0.weight": _Payload()}))
     with pytest.raises(ModelFileError, match="not a valid weights file"):
-        load_model(fake_id)
+        load_classifier(fake_id)
     assert not (tmp_path / "pwned").exists()
 
 
@@ -170,12 +171,12 @@ def test_augmentation_without_warp_is_identity_or_mirror():
 
 def test_photo_prediction_from_bytes(clf_env, cnn_model):
     from core.classify.pixels import image_to_array
-    from core.classify.store import load_model
+    from core.classify.store import load_classifier
     from core.classify.tryit import predict_photo
 
     ds = clf_env
     data = ds.image_path(ds.table["image_id"][0]).read_bytes()
-    model = load_model(cnn_model["model_id"])
+    model = load_classifier(cnn_model["model_id"])
     result = predict_photo(model, data)
     assert len(result.faces) >= 1
     assert set(result.faces[0].probabilities) == set(cnn_model["attributes"])
@@ -184,7 +185,7 @@ def test_photo_prediction_from_bytes(clf_env, cnn_model):
 
         expected = model.predict(image_to_array(open_rgb(data), 64)[None])[0]
         assert result.faces[0].probabilities["Male"] == pytest.approx(float(expected[0]), abs=1e-6)
-    from core.data.images import ImageError
+    from core.errors import ImageError
 
     with pytest.raises(ImageError):
         predict_photo(model, b"not an image")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import DlibFormatError
 from core.faces import dlib_torch
-from core.faces.dlib_torch import DlibFormatError, TorchFaceDescriptor, _Reader, dlib_model_path, load_weights
+from core.faces.dlib_torch import TorchFaceDescriptor, _Reader, dlib_model_path, load_weights
 from tests.conftest import WILD_SAMPLE, needs
 
 dlib = pytest.importorskip("dlib")

@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from core.data.images import ImageError
+from core.errors import ImageError
 from core.faces import search
 
 

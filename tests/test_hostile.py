@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from core.data.celeba import CELEBA_ATTRIBUTES
-from core.data.images import MAX_UPLOAD_BYTES, ImageError, open_rgb, thumbnail_bytes
+from core.data.images import MAX_UPLOAD_BYTES, open_rgb, thumbnail_bytes
 from core.data.ingest import open_dataset
-from core.errors import DatasetError
+from core.errors import DatasetError, ImageError
 from tests.conftest import PROJECT
 
 ATTR_FILE = "Anno/list_attr_celeba.txt"
@@ -572,7 +572,7 @@ def test_model_store_refuses_disguised_pickles(tmp_path, isolated_cache):
     meta = {"model_id": model_id, "model": "cnn", "features": "pixels", "attributes": ["Smiling"]}
     (folder / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError):
-        model_store.load_model(model_id)
+        model_store.load_classifier(model_id)
     assert not marker.exists()
 
 

@@ -141,14 +141,14 @@ def test_identity_profile_kinds():
 
 def test_split_uses_partition_else_groups_identities():
     partition = np.array(["train", "train", "test", "val", None], dtype=object)
-    split = stats.train_test_split_rows(partition, np.array([None] * 5, dtype=object))
+    split = stats.model_split(partition, np.array([None] * 5, dtype=object))
     assert split.train.tolist() == [0, 1] and split.test.tolist() == [2] and "partition" in split.note
     identity = np.array([str(k // 5) for k in range(500)], dtype=object)
-    fallback = stats.train_test_split_rows(np.array([None] * 500, dtype=object), identity, seed=4)
+    fallback = stats.model_split(np.array([None] * 500, dtype=object), identity, seed=4)
     assert "identity" in fallback.note
     assert not set(identity[fallback.train]) & set(identity[fallback.test])
     assert len(fallback.train) + len(fallback.test) == 500 and 0 < len(fallback.test) < 250
-    again = stats.train_test_split_rows(np.array([None] * 500, dtype=object), identity, seed=4)
+    again = stats.model_split(np.array([None] * 500, dtype=object), identity, seed=4)
     np.testing.assert_array_equal(again.test, fallback.test)
 
 
@@ -157,7 +157,7 @@ def test_predict_attribute_learns_a_determined_target():
     X = (rng.random((1200, 4)) < 0.3).astype(np.uint8)
     X[:, 3] = X[:, 0] | X[:, 1]  # target = a OR b
     names = ("a", "b", "c", "t")
-    split = stats.Split(np.arange(800), np.arange(800, 1200), "test split")
+    split = stats.Split(np.arange(800), np.arange(0), np.arange(800, 1200), "test split")
     result = stats.predict_attribute(X, names, "t", split)
     assert result["accuracy"] == 1.0 and result["f1"] == 1.0
     majority = int(X[:800, 3].mean() >= 0.5)

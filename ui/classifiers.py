@@ -14,9 +14,8 @@ from core.classify.metrics import binary_metrics, confusion_counts, error_rows, 
 from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
-from core.classify.store import ModelFileError
 from core.data.dataset import Dataset
-from core.data.images import ImageError
+from core.errors import ImageError, ModelFileError
 from core.faces.store import list_embeddings
 from core.jobs import job_status, start_job
 from ui.gallery import image_grid
@@ -173,7 +172,7 @@ def describe(meta: dict) -> str:
 def results(ds: Dataset, meta: dict) -> None:
     """Mean metrics, the sortable per-attribute table and the bar chart vs baselines."""
     st.caption(
-        f"{meta['split_note']} Test images: {meta['rows']['test']:,}; trained in {meta['seconds']:.0f} s, {meta['epochs_run']} epoch(s)."
+        f"Split: {meta['split_note']}. Test images: {meta['rows']['test']:,}; trained in {meta['seconds']:.0f} s, {meta['epochs_run']} epoch(s)."
     )
     if any(t != 0.5 for t in meta.get("thresholds", {}).values()):
         st.caption(

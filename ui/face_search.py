@@ -9,10 +9,9 @@ import streamlit as st
 
 from core import cached
 from core.data.dataset import Dataset
-from core.data.images import ImageError
+from core.errors import ImageError, ModelMissingError
 from core.faces import search
 from core.faces.embed_job import MODEL
-from core.faces.pipeline import ModelMissingError
 from core.jobs import job_id_for, job_status, start_job
 from ui.gallery import image_grid
 from ui.jobs import job_panel

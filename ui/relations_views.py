@@ -155,8 +155,8 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     target = st.selectbox("Attribute to predict", ds.attributes, index=default, key="model-target")
     result = cached.attribute_model(ds.key, subset, target, ds)
     st.caption(
-        f"Logistic regression, {result['split']}: {result['train_rows']:,} training images"
-        f"{' (a seeded sample)' if result['sampled'] else ''}, {result['test_rows']:,} test images."
+        f"Logistic regression: {result['train_rows']:,} training images"
+        f"{' (a seeded sample)' if result['sampled'] else ''}, {result['test_rows']:,} test images; split: {result['split']}."
     )
     if result["note"]:
         st.info(result["note"])

@@ -19,7 +19,8 @@ from PIL import Image
 
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
-from core.data.images import ImageError, open_rgb
+from core.data.images import open_rgb
+from core.errors import ImageError
 
 log = logging.getLogger(__name__)
 

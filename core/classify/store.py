@@ -21,12 +21,9 @@ import numpy as np
 from core.classify.models import LogisticModel, build_net, to_chw_float
 from core.data.atomic import write_json
 from core.data.paths import cache_root
+from core.errors import ModelFileError
 
 log = logging.getLogger(__name__)
-
-
-class ModelFileError(ValueError):
-    """A stored model that cannot be used; the message says what to do."""
 
 
 def models_root() -> Path:
@@ -145,7 +142,7 @@ def predict_torch(net, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, getattr(net, "n_out", 0)), np.float32)
 
 
-def load_model(model_id: str) -> StoredModel:
+def load_classifier(model_id: str) -> StoredModel:
     """The stored model ready to predict; ModelFileError when its files are missing or not weights."""
     folder = _folder(model_id)
     meta = read_meta(model_id)

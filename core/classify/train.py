@@ -33,12 +33,12 @@ from core.classify.pixels import augment_batch, build_pixel_cache
 from core.classify.store import new_model_id, predict_torch, save_model
 from core.data.atomic import write_json
 from core.data.dataset import Dataset
+from core.data.split import Split, split_rows
 from core.faces.store import load_embeddings
 from core.jobs import ProgressReporter, jobs_root
 
 log = logging.getLogger(__name__)
 
-SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 HISTORY_FILE = "history.json"
 
 
@@ -65,60 +65,16 @@ class TrainConfig:
         return MODEL_FEATURES[self.model]
 
 
-@dataclass(frozen=True)
-class Split:
-    train: np.ndarray  # table row indices
-    val: np.ndarray
-    test: np.ndarray
-    note: str
-
-
 def history_path_for(job_id: str) -> Path:
     """Where a training job's live history is written (beside its progress.json)."""
     return jobs_root() / job_id / HISTORY_FILE
 
 
-def split_rows(ds: Dataset, usable: np.ndarray, seed: int = 0) -> Split:
-    """Train/val/test rows from the dataset's partition, else a seeded identity-grouped 80/10/10 split."""
-    usable = np.asarray(usable, dtype=bool)
-    if ds.has_partition:
-        part = np.asarray(ds.table["partition"].fill_null("").to_list())
-        train, val, test = (np.flatnonzero(usable & (part == p)) for p in ("train", "val", "test"))
-        note = "Splits from the dataset's partition."
-        if len(val) == 0 and len(train):
-            train, val = _carve(ds, train, 0.1, seed)
-            note += " It has no validation rows, so 10% of the training identities were held out for validation."
-        if len(test) == 0:
-            test = val
-            note += " It has no test rows: results are measured on the validation split."
-        return Split(train, val, test, note)
-    rows = np.flatnonzero(usable)
-    groups = _groups(ds, rows)
-    uniq = np.unique(groups)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(uniq))
-    bucket = np.empty(len(uniq), dtype=np.int8)
-    cut1, cut2 = (np.cumsum(SPLIT_FRACTIONS)[:2] * len(uniq)).round().astype(int)
-    bucket[order[:cut1]], bucket[order[cut1:cut2]], bucket[order[cut2:]] = 0, 1, 2
-    which = bucket[np.searchsorted(uniq, groups)]
-    by = "identity (no person in two splits)" if ds.has_identity else "image"
-    note = f"This dataset has no train/val/test partition: a seeded 80/10/10 split by {by} is used."
-    return Split(rows[which == 0], rows[which == 1], rows[which == 2], note)
-
-
-def _groups(ds: Dataset, rows: np.ndarray) -> np.ndarray:
-    if not ds.has_identity:
-        return rows.astype(str)
-    ids = ds.table["identity"].fill_null("").to_numpy()[rows].astype(str)
-    return np.where(ids == "", np.char.add("row", rows.astype(str)), ids)
-
-
-def _carve(ds: Dataset, rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    groups = _groups(ds, rows)
-    uniq = np.unique(groups)
-    held = np.random.default_rng(seed).permutation(len(uniq))[: max(1, round(fraction * len(uniq)))]
-    mask = np.isin(groups, uniq[held])
-    return rows[~mask], rows[mask]
+def dataset_split(ds: Dataset, usable: np.ndarray, seed: int = 0) -> Split:
+    """Train/val/test rows of the dataset among the usable ones (core.data.split.split_rows)."""
+    partition = ds.table["partition"].to_numpy()
+    identity = ds.table["identity"].to_numpy()
+    return split_rows(partition, identity, usable, seed=seed)
 
 
 def validate_config(ds: Dataset, config: TrainConfig) -> TrainConfig:
@@ -183,7 +139,7 @@ def train_attribute_model(
     config = validate_config(ds, config)
     reporter = reporter or ProgressReporter(None)
     inputs, usable, extra = _features(ds, config, reporter)
-    split = split_rows(ds, usable, config.seed)
+    split = dataset_split(ds, usable, config.seed)
     if config.max_train and len(split.train) > config.max_train:
         split = replace(
             split,

@@ -15,19 +15,13 @@ from PIL import Image
 from core.classify.pixels import image_to_array
 from core.classify.store import StoredModel
 from core.data.images import open_rgb
+from core.faces.search import faces_in_image
 
 log = logging.getLogger(__name__)
 
-CHIP_SIZE = 150
 # A dlib face box covers brows to chin; CelebA's aligned square is about 2.2x wider, centred a bit higher.
 ALIGNED_CONTEXT = 2.2
 ALIGNED_LIFT = 0.12
-
-
-@dataclass
-class DetectedFace:
-    box: tuple[int, int, int, int]  # left, top, right, bottom in the photo's pixels
-    descriptor: np.ndarray | None  # (128,) float32 dlib descriptor, None if it could not be computed
 
 
 @dataclass
@@ -43,23 +37,6 @@ class PhotoPrediction:
     note: str = ""
 
 
-def detect_faces(img: Image.Image, descriptors: bool = True) -> list[DetectedFace]:
-    """Faces in an RGB image, largest first, boxes in the image's pixels, with the same (mirror-averaged)
-    descriptors as the dataset's embeddings: core.faces.pipeline's detector cascade, alignment and descriptor."""
-    from core.faces import pipeline as faces
-    from core.faces import search
-
-    if descriptors:
-        found = search.faces_in_image(img)
-        boxes, vectors = found.boxes, list(found.vectors)
-        scale = found.image.width / img.width
-    else:
-        arr, scale = faces.to_array(img)
-        boxes = faces.detect_faces(arr)
-        vectors = [None] * len(boxes)
-    return [DetectedFace(tuple(round(v / scale) for v in box), vector) for box, vector in zip(boxes, vectors)]
-
-
 def aligned_like_crop(img: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
     """A square around a face box framed like CelebA's aligned crops (hair and chin included)."""
     left, top, right, bottom = box
@@ -71,34 +48,36 @@ def aligned_like_crop(img: Image.Image, box: tuple[int, int, int, int]) -> Image
 def predict_photo(model: StoredModel, data: bytes, max_faces: int = 4) -> PhotoPrediction:
     """Faces found in the photo -> the model's attribute probabilities for each (ImageError if unreadable)."""
     img = open_rgb(data)
+    on_embeddings = model.features == "embeddings"
     try:
-        faces = detect_faces(img, descriptors=model.features == "embeddings")[:max_faces]
+        found = faces_in_image(img, describe=on_embeddings)
+        boxes, vectors = found.boxes_in_photo()[:max_faces], found.vectors[:max_faces]
     except (RuntimeError, ImportError, OSError) as exc:
         log.warning("face detection unavailable: %s", exc)
-        faces, detector_note = [], f"Face detection is unavailable here ({exc})."
+        boxes, vectors, detector_note = [], None, f"Face detection is unavailable here ({exc})."
     else:
         detector_note = ""
-    if model.features == "embeddings":
-        if not faces:
+    if on_embeddings:
+        if not boxes:
             return PhotoPrediction(
                 [], detector_note or "No face found. Try a well-lit, frontal photo where the face is large."
             )
-        probs = model.predict(np.stack([f.descriptor for f in faces]))
-        shown = [aligned_like_crop(img, f.box) for f in faces]
-        return PhotoPrediction([_face(model, s, p, f.box) for s, p, f in zip(shown, probs, faces)], _count_note(faces))
+        probs = model.predict(vectors)
+        shown = [aligned_like_crop(img, box) for box in boxes]
+        return PhotoPrediction([_face(model, s, p, b) for s, p, b in zip(shown, probs, boxes)], _count_note(boxes))
     size = int(model.meta.get("image_size", 64))
-    if not faces:
+    if not boxes:
         crop = img
         arr = image_to_array(crop, size, aligned=True)
         note = (
             detector_note or "No face found by the detector"
         ) + ": the whole photo is used as if it were an aligned face crop."
         return PhotoPrediction([_face(model, Image.fromarray(arr), model.predict(arr[None])[0], None)], note)
-    crops = [aligned_like_crop(img, f.box) for f in faces]
+    crops = [aligned_like_crop(img, box) for box in boxes]
     arrays = np.stack([image_to_array(c, size, aligned=False) for c in crops])
     probs = model.predict(arrays)
     return PhotoPrediction(
-        [_face(model, Image.fromarray(a), p, f.box) for a, p, f in zip(arrays, probs, faces)], _count_note(faces)
+        [_face(model, Image.fromarray(a), p, b) for a, p, b in zip(arrays, probs, boxes)], _count_note(boxes)
     )
 
 
@@ -106,5 +85,5 @@ def _face(model: StoredModel, shown: Image.Image, probs: np.ndarray, box) -> Fac
     return FacePrediction(shown, {a: float(p) for a, p in zip(model.attributes, probs)}, box)
 
 
-def _count_note(faces: list[DetectedFace]) -> str:
-    return f"{len(faces)} face{'s' if len(faces) != 1 else ''} found."
+def _count_note(boxes: list) -> str:
+    return f"{len(boxes)} face{'s' if len(boxes) != 1 else ''} found."

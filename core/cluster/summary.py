@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from core.data.images import ImageError, open_rgb
+from core.data.images import open_rgb
+from core.errors import ImageError
 
 log = logging.getLogger(__name__)
 

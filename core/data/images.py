@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.errors import ImageError
+
 import io
 import warnings
 from pathlib import Path
@@ -16,8 +18,6 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 MAX_UPLOAD_BYTES = 25 * 2**20
 
 
-class ImageError(ValueError):
-    """An image that cannot be used; the message is meant for the user."""
 
 
 def _in_memory_size(source) -> int:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import DlibFormatError
+
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -69,10 +71,6 @@ def dlib_model_path(filename: str = MODEL_FILE) -> Path:
 
 # ---------------------------------------------------------------------------------------
 # dlib serialization format
-
-
-class DlibFormatError(ValueError):
-    """The .dat file is not the dlib face descriptor network this module knows."""
 
 
 class _Reader:

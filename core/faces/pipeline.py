@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from core.errors import DatasetError
+from core.errors import ModelMissingError
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,6 @@ MODEL_FILES = {
     "landmarks68": "shape_predictor_68_face_landmarks.dat",
     "cnn": "mmod_human_face_detector.dat",
 }
-
-
-class ModelMissingError(DatasetError):
-    """dlib, the face_recognition_models files or a descriptor backend are not installed."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +127,7 @@ def _dlib():
 
 
 @cache
-def load_model(name: str):
+def load_dlib_model(name: str):
     """A dlib model loaded once per process: 'hog', 'cnn', 'landmarks5', 'landmarks68', 'descriptor'."""
     dlib = _dlib()
     if name == "hog":
@@ -160,7 +156,7 @@ class DlibDescriptor:
     def compute(self, chips: np.ndarray) -> np.ndarray:
         if len(chips) == 0:
             return np.zeros((0, DESCRIPTOR_DIM), np.float32)
-        net = load_model("descriptor")
+        net = load_dlib_model("descriptor")
         out = net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
         return np.asarray([np.asarray(v) for v in out], dtype=np.float32)
 
@@ -220,7 +216,7 @@ def _area(box: tuple[int, int, int, int]) -> int:
 
 def detect_faces(arr: np.ndarray, config: FaceConfig = FaceConfig()) -> list[tuple[int, int, int, int]]:
     """Face boxes (left, top, right, bottom) in `arr`, largest first, by the configured cascade."""
-    hog = load_model("hog")
+    hog = load_dlib_model("hog")
     for level in config.upsample:
         boxes = [_rect_tuple(r) for r in hog(arr, level)]
         if boxes:
@@ -232,7 +228,7 @@ def detect_faces(arr: np.ndarray, config: FaceConfig = FaceConfig()) -> list[tup
         boxes = [_rect_tuple(r) for r in hog(arr, 2)]
         if boxes:
             return sorted(boxes, key=_area, reverse=True)
-    cnn = load_model("cnn")
+    cnn = load_dlib_model("cnn")
     boxes = [_rect_tuple(d.rect) for d in cnn(arr, 0 if max(arr.shape[:2]) > 400 else 1)]
     return sorted(boxes, key=_area, reverse=True)
 
@@ -240,7 +236,7 @@ def detect_faces(arr: np.ndarray, config: FaceConfig = FaceConfig()) -> list[tup
 def landmarks(arr: np.ndarray, box: tuple[int, int, int, int], model: str = "landmarks5"):
     """dlib full_object_detection for `box` in `arr` (5-point by default)."""
     dlib = _dlib()
-    return load_model(model)(arr, dlib.rectangle(*box))
+    return load_dlib_model(model)(arr, dlib.rectangle(*box))
 
 
 def shape_points(shape) -> np.ndarray:
@@ -288,7 +284,8 @@ def process_array(arr: np.ndarray, aligned: bool = False, config: FaceConfig = F
 
 def process_image(source, aligned: bool = False, config: FaceConfig = FaceConfig()) -> FaceResult:
     """Open an image safely (path or bytes) and run process_array; unreadable files -> STATUS_FAILED."""
-    from core.data.images import ImageError, open_rgb
+    from core.data.images import open_rgb
+    from core.errors import ImageError
 
     try:
         img = open_rgb(source)

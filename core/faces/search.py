@@ -15,8 +15,8 @@ import polars as pl
 from PIL import Image, ImageDraw
 
 from core.data.dataset import Dataset
-from core.data.images import ImageError, open_rgb
-from core.errors import DatasetError
+from core.data.images import open_rgb
+from core.errors import DatasetError, ImageError
 from core.faces import pipeline as faces
 from core.faces.neighbours import EmbeddingIndex, build_index, distances, nearest_by_attributes, top_k
 from core.faces.store import Embeddings, load_embeddings
@@ -28,17 +28,22 @@ BOX_COLOURS = ("#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686")
 
 @dataclass
 class QueryFaces:
-    """Every face found in a query photo: boxes in the photo's pixels and one descriptor per face."""
+    """Every face found in a query photo: boxes in the shown image's pixels and one descriptor per face."""
 
     image: Image.Image  # upright RGB, longer side at most faces.MAX_DETECT_SIDE (what is shown)
     boxes: list[tuple[int, int, int, int]]  # largest first, in `image` pixels
-    vectors: np.ndarray  # (F, 128) float32
+    vectors: np.ndarray  # (F, 128) float32; (0, 128) when faces were found without descriptors
+    scale: float = 1.0  # `image` pixels per pixel of the photo as given
+
+    def boxes_in_photo(self) -> list[tuple[int, int, int, int]]:
+        """The boxes in the pixels of the photo as given (before any downscaling for detection)."""
+        return [tuple(round(v / self.scale) for v in box) for box in self.boxes]
 
 
 def faces_in_image(
-    img: Image.Image, config: faces.FaceConfig = faces.FaceConfig(), aligned: bool = False
+    img: Image.Image, config: faces.FaceConfig = faces.FaceConfig(), aligned: bool = False, describe: bool = True
 ) -> QueryFaces:
-    """Detect every face in an RGB image and describe each (mirror-averaged like the dataset)."""
+    """Detect every face in an RGB image and (unless describe=False) describe each, mirror-averaged like the dataset."""
     arr, scale = faces.to_array(img)
     if aligned:
         result = faces.process_array(arr, aligned=True, config=config)
@@ -46,13 +51,13 @@ def faces_in_image(
         chips = [result.chip] if result.has_face else []
     else:
         boxes = faces.detect_faces(arr, config)
-        chips = [faces.face_chip(arr, faces.landmarks(arr, b)) for b in boxes]
+        chips = [faces.face_chip(arr, faces.landmarks(arr, b)) for b in boxes] if describe else []
     vectors = (
         faces.describe_chips(np.stack(chips), mirror=config.mirror)
-        if chips
+        if chips and describe
         else np.zeros((0, faces.DESCRIPTOR_DIM), np.float32)
     )
-    return QueryFaces(Image.fromarray(arr) if scale < 1 else img, list(boxes), vectors)
+    return QueryFaces(Image.fromarray(arr) if scale < 1 else img, list(boxes), vectors, scale)
 
 
 def faces_in_bytes(data: bytes, config: faces.FaceConfig = faces.FaceConfig()) -> QueryFaces:
@@ -75,12 +80,6 @@ def draw_boxes(
         draw.rectangle(box, outline=colour, width=width * (2 if i == chosen else 1))
         draw.text((box[0] + width, box[1] + width), str(i + 1), fill=colour)
     return out
-
-
-def search_embeddings(ds: Dataset) -> Embeddings | None:
-    """The embeddings a dataset's faces are searched in: dlib when computed, else precomputed CSV ones."""
-    emb = load_embeddings(ds.cache_dir, "dlib")
-    return emb if emb is not None else load_embeddings(ds.cache_dir, "csv")
 
 
 def index_for(emb: Embeddings) -> EmbeddingIndex:
@@ -137,7 +136,7 @@ def neighbours_of_image(
             raise DatasetError(f"{ds.name} has no attribute annotations to compare.")
         hits = nearest_attribute_rows(ds, ds.attribute_matrix()[row], k, exclude=row)
     elif by == "embedding":
-        emb = search_embeddings(ds)
+        emb = load_embeddings(ds.cache_dir)
         if emb is None:
             raise DatasetError(f"{ds.name} has no face embeddings yet: run `python -m core embed {ds.name}` first.")
         if not emb.has_face[row]:

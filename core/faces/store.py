@@ -66,12 +66,19 @@ def save_embeddings(cache_dir: Path, model: str, vectors: np.ndarray, has_face: 
     return folder
 
 
+def default_embedding_model(models: list[str]) -> str | None:
+    """The model pages and commands use when none is named: dlib's (photos can be compared with it), else the first."""
+    if not models:
+        return None
+    return "dlib" if "dlib" in models else sorted(models)[0]
+
+
 def load_embeddings(cache_dir: Path, model: str | None = None) -> Embeddings | None:
     """The stored matrix for `model` (default: the first available), memory-mapped; None if absent."""
     names = list_embeddings(cache_dir)
     if not names:
         return None
-    model = model or ("dlib" if "dlib" in names else names[0])
+    model = model or default_embedding_model(names)
     if model not in names:
         return None
     folder = embeddings_root(cache_dir) / model

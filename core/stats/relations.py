@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from core.data.split import Split, split_rows
+
 log = logging.getLogger(__name__)
 
 EXACT_F32_ROWS = 1 << 24  # float32 sums of 0/1 products are exact below 2**24
 MEASURES = ("P(A|B)", "phi", "lift")
 MODEL_TRAIN_CAP = 20_000  # rows sampled to train one attribute-from-attributes model
-FALLBACK_TEST_SHARE = 0.2
+MODEL_SPLIT = (0.8, 0.0, 0.2)  # train, validation (none: nothing to tune), test
 
 
 # ------------------------------------------------------------------ counts and ratios
@@ -250,36 +252,9 @@ def identity_profile(X: np.ndarray, attributes: tuple[str, ...]) -> pd.DataFrame
 # ------------------------------------------------------------------ attribute-from-attributes models
 
 
-@dataclass(frozen=True)
-class Split:
-    """Train/test row positions (into the subset's rows) and how they were chosen."""
-
-    train: np.ndarray
-    test: np.ndarray
-    note: str
-
-
-def train_test_split_rows(
-    partition: np.ndarray, identity: np.ndarray, seed: int = 0, test_share: float = FALLBACK_TEST_SHARE
-) -> Split:
-    """Train/test positions: the dataset's partition when it has both, else a seeded identity-grouped split."""
-    train = np.flatnonzero(partition == "train")
-    test = np.flatnonzero(partition == "test")
-    if len(train) and len(test):
-        return Split(train, test, "trained on the train partition, scored on the test partition")
-    n = len(partition)
-    rng = np.random.default_rng(seed)
-    has_identity = np.array([v is not None for v in identity], dtype=bool) if n else np.zeros(0, bool)
-    if has_identity.any():
-        groups = np.where(has_identity, identity, np.array([f"__row{k}" for k in range(n)], dtype=object))
-        labels, group_of_row = np.unique(groups.astype(str), return_inverse=True)
-        test_groups = rng.random(len(labels)) < test_share
-        is_test = test_groups[group_of_row]
-        how = f"a seeded {int(test_share * 100)} % test split by identity (no person in both)"
-    else:
-        is_test = rng.random(n) < test_share
-        how = f"a seeded random {int(test_share * 100)} % test split"
-    return Split(np.flatnonzero(~is_test), np.flatnonzero(is_test), f"no train and test partition in these rows: {how}")
+def model_split(partition: np.ndarray, identity: np.ndarray, seed: int = 0) -> Split:
+    """Train/test positions for the attribute models: the partition's, else a seeded 80/20 split by identity."""
+    return split_rows(partition, identity, fractions=MODEL_SPLIT, seed=seed)
 
 
 def _metrics(y_true: np.ndarray, y_pred: np.ndarray, majority: int) -> dict:
