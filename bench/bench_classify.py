@@ -110,7 +110,8 @@ def demo_dataset():
 
 def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> tuple[str, dict]:
     """Train the CNN from pixels on all 40 attributes for at most `minutes`; the table of test results."""
-    from core.classify.train import TrainConfig, train_attribute_model
+    from core.classify.models import TrainConfig
+    from core.classify.train import train_attribute_model
 
     config = TrainConfig(
         model="cnn",
@@ -128,13 +129,13 @@ def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> t
     from core.classify.metrics import attribute_metrics
     from core.classify.store import load_test_predictions
 
-    preds = load_test_predictions(meta["model_id"])
+    preds = load_test_predictions(meta.model_id)
     at_half = {
-        r.pop("attribute"): r for r in attribute_metrics(preds["labels"], preds["probs"], meta["attributes"]).to_dicts()
+        r.pop("attribute"): r for r in attribute_metrics(preds["labels"], preds["probs"], meta.attributes).to_dicts()
     }
     rows = []
     for a in SHOWCASE:
-        m, h = meta["metrics"][a], at_half[a]
+        m, h = meta.metrics[a], at_half[a]
         best = max(h["accuracy"], m["accuracy"])
         rows.append(
             [
@@ -143,15 +144,15 @@ def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> t
                 f"{m['accuracy']:.3f}",
                 f"{m['balanced_accuracy']:.3f}",
                 f"{m['majority_accuracy']:.3f}",
-                f"{meta['thresholds'][a]:.2f}",
+                f"{meta.thresholds[a]:.2f}",
                 "yes" if best >= 0.97 else "**no**",
             ]
         )
-    drawn = [a for a in meta["attributes"] if a not in NOT_DRAWN]
-    bal = np.nanmean([_num(meta["metrics"][a]["balanced_accuracy"]) for a in drawn])
+    drawn = [a for a in meta.attributes if a not in NOT_DRAWN]
+    bal = np.nanmean([_num(meta.metrics[a]["balanced_accuracy"]) for a in drawn])
     bal_half = np.nanmean([_num(at_half[a]["balanced_accuracy"]) for a in drawn])
-    acc = np.nanmean([_num(meta["metrics"][a]["accuracy"]) for a in drawn])
-    maj = np.nanmean([_num(meta["metrics"][a]["majority_accuracy"]) for a in drawn])
+    acc = np.nanmean([_num(meta.metrics[a]["accuracy"]) for a in drawn])
+    maj = np.nanmean([_num(meta.metrics[a]["majority_accuracy"]) for a in drawn])
     full = [
         [
             a,
@@ -160,12 +161,12 @@ def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> t
             f"{_num(m['majority_accuracy']):.3f}",
             f"{_num(m['auc']):.3f}",
         ]
-        for a, m in meta["metrics"].items()
+        for a, m in meta.metrics.items()
     ]
     text = (
         f"CNN from pixels ({image_size} px, batch 32, BCE, {'positives weighted by negatives/positives' if pos_weight else 'no positive weighting'}), all 40 attributes at once, trained on "
-        f"{meta['rows']['train']:,} demo faces for {meta['epochs_run']} epochs (time limit {minutes:g} min of training; "
-        f"{fmt_s(seconds)} in all including the one-off pixel cache), measured on {meta['rows']['test']:,} test faces.\n\n"
+        f"{meta.rows['train']:,} demo faces for {meta.epochs_run} epochs (time limit {minutes:g} min of training; "
+        f"{fmt_s(seconds)} in all including the one-off pixel cache), measured on {meta.rows['test']:,} test faces.\n\n"
         + "Test figures at the usual 0.5 cut and at each attribute's threshold chosen on the validation split "
         "(best balanced accuracy there); the model is the same.\n\n"
         + table(
@@ -187,7 +188,7 @@ def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> t
         + table(["attribute", "accuracy", "balanced accuracy", "majority", "AUC"], full)
         + "\n\n</details>"
     )
-    return text, {"mean_balanced_drawn": bal, "showcase": {a: meta["metrics"][a]["accuracy"] for a in SHOWCASE}}
+    return text, {"mean_balanced_drawn": bal, "showcase": {a: meta.metrics[a]["accuracy"] for a in SHOWCASE}}
 
 
 def _num(v) -> float:
@@ -232,8 +233,9 @@ def real_figure(folds: int = 5) -> str:
     import polars as pl
 
     from core.classify.metrics import attribute_metrics, mean_metrics
+    from core.classify.models import TrainConfig
     from core.classify.store import load_test_predictions
-    from core.classify.train import TrainConfig, train_attribute_model
+    from core.classify.train import train_attribute_model
     from core.data.dataset import Dataset
     from core.faces.store import save_embeddings
 
@@ -266,7 +268,7 @@ def real_figure(folds: int = 5) -> str:
             )
             save_embeddings(cache_dir, "dlib", vectors, np.ones(len(files), bool))
             meta = train_attribute_model(ds, TrainConfig(model=model, epochs=epochs, patience=30, seed=k))
-            pred = load_test_predictions(meta["model_id"])
+            pred = load_test_predictions(meta.model_id)
             probs[pred["rows"]] = pred["probs"]
         tab = attribute_metrics(y, probs, names)
         mean = mean_metrics(tab)

@@ -8,13 +8,35 @@ names/keys, tuples, ints. Pages import what they need from here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import streamlit as st
 
+from core.classify.store import (
+    ClassifierMeta,
+    list_models,
+    load_classifier,
+    load_predictions,
+    load_test_predictions,
+)
+from core.cluster.algorithms import Clustering, ClusterSpec, cluster_by
+from core.cluster.features import FeatureKey, FeatureMatrix, FeatureSpec, build_features, feature_key
+from core.cluster.metrics import external_metrics, internal_metrics, k_distances, suggest_eps
+from core.cluster.reduce import Reduction, ReductionSpec, map_2d, reduce_by
+from core.cluster.store import load_map, map_key
+from core.cluster.summary import attribute_shares, centroid_distances, gray_faces, mean_and_eigenface
 from core.data import ingest
 from core.data.dataset import Dataset
 from core.data.images import thumbnail_bytes
+from core.data.subset import Subset
+from core.data.subset import subset_rows as rows_of
 from core.errors import DatasetError
+from core.faces import pipeline as faces
+from core.faces import search
+from core.faces.search import index_for
 from core.faces.store import Embeddings, default_embedding_model, list_embeddings, load_embeddings
+from core.stats import relations as stats
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -33,8 +55,6 @@ def dataset(name: str) -> Dataset:
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=8)
 def _dataset(path: str, name: str, signature: tuple) -> Dataset:
-    from pathlib import Path
-
     return ingest.ingest(Path(path), name)
 
 
@@ -67,8 +87,6 @@ def thumbnail(ds_key: str, image_id: str, size: int, _ds: Dataset) -> bytes | No
 @st.cache_resource(show_spinner="Loading the face models…")
 def face_models() -> bool:
     """Load dlib's detector, landmark and descriptor models once per server (raises ModelMissingError)."""
-    from core.faces import pipeline as faces
-
     for name in ("hog", "landmarks5", "descriptor"):
         faces.load_dlib_model(name)
     return True
@@ -77,8 +95,6 @@ def face_models() -> bool:
 @st.cache_data(max_entries=32, show_spinner="Finding faces…")
 def query_faces(data: bytes, aligned: bool = False):
     """Every face in an uploaded/picked image with its descriptor (core.search.QueryFaces)."""
-    from core.faces import search
-
     face_models()
     img = search.open_rgb(data)
     return search.faces_in_image(img, aligned=aligned)
@@ -86,8 +102,6 @@ def query_faces(data: bytes, aligned: bool = False):
 
 @st.cache_resource(max_entries=4, show_spinner="Indexing embeddings…")
 def _face_index(ds_key: str, model: str, created: str, _emb: Embeddings):
-    from core.faces.search import index_for
-
     return index_for(_emb)
 
 
@@ -114,10 +128,6 @@ def attribute_matrix(ds_key: str, _ds: Dataset):
 @st.cache_data(max_entries=256, show_spinner=False)
 def subset_rows(ds_key: str, subset, _ds: Dataset):
     """Row indices (int64, ascending) of the dataset's rows in `subset`."""
-    import numpy as np
-
-    from core.data.subset import subset_rows as rows_of
-
     if subset.is_everything:
         return np.arange(_ds.n_images)
     return rows_of(_ds, subset)
@@ -131,16 +141,12 @@ def subset_matrix(ds: Dataset, subset):
 @st.cache_data(max_entries=128, show_spinner=False)
 def relation_stats(ds_key: str, subset, _ds: Dataset):
     """core.stats.RelationStats (prevalence, co-occurrence, P(A|B), phi, lift) of the subset."""
-    from core.stats import relations as stats
-
     return stats.relation_stats(subset_matrix(_ds, subset), _ds.attributes)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def cluster_order(ds_key: str, subset, measure: str, _ds: Dataset) -> list[str]:
     """Attributes ordered by hierarchical clustering of the subset's `measure` matrix."""
-    from core.stats import relations as stats
-
     rel = relation_stats(ds_key, subset, _ds)
     return stats.cluster_order(rel.measure(measure), _ds.attributes)
 
@@ -148,8 +154,6 @@ def cluster_order(ds_key: str, subset, measure: str, _ds: Dataset) -> list[str]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def prevalence_frame(ds_key: str, split_by: str | None, _ds: Dataset):
     """Long prevalence table, optionally split by "partition" or by an attribute's value."""
-    from core.stats import relations as stats
-
     matrix = attribute_matrix(ds_key, _ds)
     groups = None
     if split_by == "partition":
@@ -161,8 +165,6 @@ def prevalence_frame(ds_key: str, split_by: str | None, _ds: Dataset):
 
 
 def _as_object(values, labels: dict):
-    import numpy as np
-
     out = np.empty(len(values), dtype=object)
     for value, label in labels.items():
         out[values == value] = label
@@ -172,15 +174,11 @@ def _as_object(values, labels: dict):
 @st.cache_data(max_entries=16, show_spinner=False)
 def identity_counts(ds_key: str, _ds: Dataset):
     """(identity, images) per identity, most images first."""
-    from core.stats import relations as stats
-
     return stats.images_per_identity(_ds.table)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _model_split(ds_key: str, subset, _ds: Dataset):
-    from core.stats import relations as stats
-
     rows = subset_rows(ds_key, subset, _ds)
     partition = _ds.table["partition"].to_numpy()[rows]
     identity = _ds.table["identity"].to_numpy()[rows]
@@ -190,8 +188,6 @@ def _model_split(ds_key: str, subset, _ds: Dataset):
 @st.cache_data(max_entries=256, show_spinner=False)
 def attribute_model(ds_key: str, subset, target: str, _ds: Dataset) -> dict:
     """Logistic regression of `target` on the other attributes within the subset (see core.stats.relations)."""
-    from core.stats import relations as stats
-
     return stats.predict_attribute(
         subset_matrix(_ds, subset), _ds.attributes, target, _model_split(ds_key, subset, _ds)
     )
@@ -200,8 +196,6 @@ def attribute_model(ds_key: str, subset, target: str, _ds: Dataset) -> dict:
 @st.cache_data(max_entries=32, show_spinner="Fitting one model per attribute…")
 def all_attribute_models(ds_key: str, subset, _ds: Dataset):
     """One row per attribute: how well the others predict it (test metrics beside the majority baseline)."""
-    from core.stats import relations as stats
-
     return stats.predict_all_attributes(subset_matrix(_ds, subset), _ds.attributes, _model_split(ds_key, subset, _ds))
 
 
@@ -209,123 +203,98 @@ def all_attribute_models(ds_key: str, subset, _ds: Dataset):
 
 
 @st.cache_data(ttl=3, show_spinner=False)
-def saved_models(ds_key: str) -> list[dict]:
-    """meta.json of the stored attribute models of a dataset, newest first (re-read every few seconds)."""
-    from core.classify.store import list_models
-
+def saved_models(ds_key: str) -> list[ClassifierMeta]:
+    """The stored attribute models of a dataset, newest first (re-read every few seconds)."""
     return list_models(ds_key)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def stored_model(model_id: str, created: str):
     """A stored attribute model ready to predict (shared, never mutated); `created` keys a retrained id."""
-    from core.classify.store import load_classifier
-
     return load_classifier(model_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def test_predictions(model_id: str, created: str) -> dict:
     """{'rows', 'labels', 'probs'} of a stored model on its test split."""
-    from core.classify.store import load_test_predictions
-
     return load_test_predictions(model_id)
 
 
 # ---- clustering ----
-from core.cluster import algorithms as _cluster  # noqa: E402
-from core.cluster import features as _features  # noqa: E402
-from core.cluster import metrics as _cluster_metrics  # noqa: E402
-from core.cluster import reduce as _reduce  # noqa: E402
-from core.cluster.store import load_map as _load_map  # noqa: E402
-from core.cluster.store import map_key as _map_key  # noqa: E402
-from core.data.subset import Subset as _Subset  # noqa: E402
+# Every result is keyed by the FeatureKey of its feature matrix plus the specs applied to it; the arrays
+# themselves are passed unhashed (leading underscore).
 
 
-def features_key(ds: Dataset, spec: _features.FeatureSpec, subset: _Subset, max_points: int, seed: int) -> tuple:
-    """Hashable key of a feature matrix: dataset, spec, subset, cap, seed and the embeddings' creation time."""
-    created = ""
-    if spec.space == "embeddings":
-        emb = current_embeddings(ds, spec.model)
-        created = str(emb.meta.get("created", "")) if emb is not None else ""
-    return (ds.key, spec, subset, int(max_points), int(seed), created)
-
-
-def cluster_features(ds: Dataset, spec: _features.FeatureSpec, subset: _Subset, max_points: int, seed: int = 0):
-    """FeatureMatrix for the page (cached per key; raises DatasetError when the space is unavailable)."""
-    return _cluster_features(features_key(ds, spec, subset, max_points, seed), ds)
+def features_key(ds: Dataset, spec: FeatureSpec, subset: Subset, max_points: int, seed: int = 0) -> FeatureKey:
+    """The FeatureKey of these choices, with the current embeddings' creation time."""
+    emb = current_embeddings(ds, spec.model) if spec.space == "embeddings" else None
+    predictions = load_predictions(ds.cache_dir, spec.model) if spec.space == "predicted" else None
+    return feature_key(ds, spec, subset, max_points, seed, emb, predictions)
 
 
 @st.cache_resource(show_spinner="Building the feature matrix…", max_entries=16)
-def _cluster_features(fkey: tuple, _ds: Dataset):
-    _, spec, subset, max_points, seed, _ = fkey
+def cluster_features(fkey: FeatureKey, _ds: Dataset) -> FeatureMatrix:
+    """The feature matrix fkey names (raises DatasetError when its space is unavailable)."""
+    spec = fkey.spec
     emb = current_embeddings(_ds, spec.model) if spec.space == "embeddings" else None
-    probs = _features.load_predicted(_ds.cache_dir) if spec.space == "predicted" else None
-    return _features.build_features(_ds, spec, subset, max_points, seed, embeddings=emb, probabilities=probs)
+    predictions = load_predictions(_ds.cache_dir, fkey.source_version or None) if spec.space == "predicted" else None
+    return build_features(_ds, spec, fkey.subset, fkey.max_points, fkey.seed, embeddings=emb, predictions=predictions)
 
 
 @st.cache_resource(show_spinner="Reducing dimensions…", max_entries=16)
-def cluster_reduction(fkey: tuple, reduction: tuple, _X):
-    """Reduction (method, n_components, params tuple) of the feature matrix named by fkey."""
-    method, n_components, params = reduction
-    return _reduce.reduce(_X, method, n_components, seed=fkey[4], **dict(params))
+def cluster_reduction(fkey: FeatureKey, reduction: ReductionSpec, _X) -> Reduction:
+    """The reduction of the feature matrix named by fkey."""
+    return reduce_by(_X, reduction, seed=fkey.seed)
 
 
 @st.cache_resource(show_spinner="Computing the 2-D map…", max_entries=16)
-def cluster_map(fkey: tuple, method: str, _X, _ds: Dataset, _rows):
+def cluster_map(fkey: FeatureKey, method: str, _X, _ds: Dataset, _rows) -> Reduction:
     """2-D map of the feature matrix (once per feature space); a UMAP stored by a background job is loaded."""
     if method == "umap":
-        stored = _load_map(_ds.cache_dir, _map_key(*fkey, "umap"), _rows)
+        stored = load_map(_ds.cache_dir, map_key(fkey, "umap"), _rows)
         if stored is not None:
-            return _reduce.Reduction(stored, "umap", 2, "UMAP map computed in the background.")
-    return _reduce.map_2d(_X, method, seed=fkey[4])
+            return Reduction(stored, "umap", 2, "UMAP map computed in the background.")
+    return map_2d(_X, method, seed=fkey.seed)
 
 
 @st.cache_resource(show_spinner="Clustering…", max_entries=32)
-def clustering(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _X):
-    """Clustering of the (reduced) feature matrix; params is a sorted tuple of (name, value)."""
-    return _cluster.cluster(_X, algorithm, seed=fkey[4], **dict(params))
+def clustering(fkey: FeatureKey, reduction: ReductionSpec, spec: ClusterSpec, _X) -> Clustering:
+    """Clustering of the (reduced) feature matrix."""
+    return cluster_by(_X, spec, seed=fkey.seed)
 
 
 @st.cache_data(show_spinner="Scoring…", max_entries=32)
-def cluster_scores(fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _X, _labels, _truth) -> dict:
+def cluster_scores(fkey: FeatureKey, reduction: ReductionSpec, spec: ClusterSpec, _X, _labels, _truth) -> dict:
     """Internal metrics and (with identities) external ones."""
-    out = {"internal": _cluster_metrics.internal_metrics(_X, _labels, seed=fkey[4])}
+    out = {"internal": internal_metrics(_X, _labels, seed=fkey.seed)}
     if _truth is not None:
-        out["external"] = _cluster_metrics.external_metrics(_truth, _labels)
+        out["external"] = external_metrics(_truth, _labels)
     return out
 
 
 @st.cache_data(show_spinner="Summarising the clusters…", max_entries=32)
 def cluster_attribute_shares(
-    fkey: tuple, reduction: tuple, algorithm: str, params: tuple, _ds: Dataset, _rows, _labels
+    fkey: FeatureKey, reduction: ReductionSpec, spec: ClusterSpec, _ds: Dataset, _rows, _labels
 ) -> tuple:
     """(clusters, cluster x attribute shares) of one clustering of the rows named by fkey."""
-    from core.cluster.summary import attribute_shares
-
     return attribute_shares(_labels, _ds.attribute_matrix(_rows), _ds.attributes)
 
 
 @st.cache_data(show_spinner="Measuring centroid distances…", max_entries=32)
 def cluster_centroid_distances(
-    fkey: tuple, reduction: tuple, algorithm: str, params: tuple, largest: int, _X, _labels
+    fkey: FeatureKey, reduction: ReductionSpec, spec: ClusterSpec, largest: int, _X, _labels
 ) -> tuple:
     """(clusters, distances) between the centroids of the `largest` biggest clusters of one clustering."""
-    from core.cluster.summary import centroid_distances
-
     return centroid_distances(_X, _labels, largest)
 
 
 @st.cache_data(show_spinner="Computing the k-distance curve…", max_entries=16)
-def k_distance_curve(fkey: tuple, reduction: tuple, k: int, _X) -> tuple:
+def k_distance_curve(fkey: FeatureKey, reduction: ReductionSpec, k: int, _X) -> tuple:
     """(sorted k-distances, suggested eps) for the DBSCAN helper."""
-    curve = _cluster_metrics.k_distances(_X, k, seed=fkey[4])
-    return curve, _cluster_metrics.suggest_eps(_X, k + 1, seed=fkey[4])
+    return k_distances(_X, k, seed=fkey.seed), suggest_eps(_X, k + 1, seed=fkey.seed)
 
 
 @st.cache_data(show_spinner="Averaging faces…", max_entries=64)
 def cluster_faces(ds_key: str, image_ids: tuple[str, ...], _ds: Dataset) -> tuple:
     """(mean face, first eigenface, its variance share) of these images (grayscale thumbnails)."""
-    from core.cluster.summary import gray_faces, mean_and_eigenface
-
     return mean_and_eigenface(gray_faces([_ds.image_path(i) for i in image_ids]))

@@ -61,6 +61,18 @@ class JobStatus:
         return (self.total - self.done) / max(self.rate, 1e-9)
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """One piece of background work: `python -m core <argv>`; built beside its command in core/cli/."""
+
+    kind: str  # what the work is ("embed", "train", "cluster-map"): the job id's prefix
+    argv: tuple[str, ...]
+
+    @property
+    def job_id(self) -> str:
+        return job_id_for(self.kind, list(self.argv))
+
+
 def jobs_root() -> Path:
     root = cache_root() / "jobs"
     root.mkdir(parents=True, exist_ok=True)

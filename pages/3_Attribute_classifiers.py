@@ -12,10 +12,8 @@ ds = dataset_picker()
 demo_banner(ds)
 
 st.header("Train")
-request = clf.train_form(ds)
-if request is not None:
-    clf.start_training(ds, request)
-clf.training_panel()
+config = clf.train_form(ds)
+clf.training_panel(ds, config)
 
 st.header("Results on the test split")
 meta = clf.model_picker(ds)

@@ -14,11 +14,11 @@ demo_banner(ds)
 choices = ui.sidebar(ds)
 
 try:
-    fm = cached.cluster_features(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
     fkey = cached.features_key(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
+    fm = cached.cluster_features(fkey, ds)
     ui.slow_reduction_notice(choices, fm.n)
     reduced = cached.cluster_reduction(fkey, choices.reduction, fm.X)
-    result = cached.clustering(fkey, choices.reduction, choices.algorithm, choices.params, reduced.coords)
+    result = cached.clustering(fkey, choices.reduction, choices.clustering, reduced.coords)
 except (DatasetError, ValueError) as exc:
     st.error(str(exc))
     st.stop()
@@ -33,24 +33,22 @@ for warning in result.warnings:
     (st.warning if "One cluster holds" in warning else st.caption)(warning)
 
 truth = ds.table["identity"].to_numpy()[fm.rows] if ds.has_identity else None
-scores = cached.cluster_scores(
-    fkey, choices.reduction, choices.algorithm, choices.params, reduced.coords, result.labels, truth
-)
+scores = cached.cluster_scores(fkey, choices.reduction, choices.clustering, reduced.coords, result.labels, truth)
 ui.metrics_panel(scores)
 ui.outliers_section(ds, fm, result)
 
 st.subheader("Map")
 ui.map_section(ds, fm, fkey, choices, result)
 
-if choices.algorithm == "dbscan":
+if choices.clustering.algorithm == "dbscan":
     ui.k_distance_section(fkey, choices, reduced.coords, result)
 
 st.subheader("Clusters")
 ui.cluster_table_section(ds, fm, fkey, choices, result)
 ui.cluster_faces_section(ds, fm, result)
 ui.centroid_section(reduced.coords, fkey, choices, result)
-if choices.algorithm == "agglomerative" and fm.n <= ui.DENDROGRAM_MAX:
-    ui.dendrogram_section(reduced.coords, dict(choices.params))
+if choices.clustering.algorithm == "agglomerative" and fm.n <= ui.DENDROGRAM_MAX:
+    ui.dendrogram_section(reduced.coords, choices.clustering)
 
 st.subheader("Sweeps")
 ui.sweeps_section(fkey, choices, reduced.coords, truth)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.classify.train import TrainConfig
+from core.classify.models import TrainConfig
 
 
 def _clear_streamlit_caches() -> None:
@@ -73,7 +73,7 @@ def clf_env(_clf_cache, demo_home):
 
 
 @pytest.fixture(scope="session")
-def cnn_model(_clf_cache, demo_home) -> dict:
+def cnn_model(_clf_cache, demo_home):
     """A small CNN trained on two drawn, common attributes (Male: face, hair and brows; Heavy_Makeup: eyes, lips)."""
     from core.classify.train import train_attribute_model
 
@@ -85,7 +85,7 @@ def cnn_model(_clf_cache, demo_home) -> dict:
 
 
 @pytest.fixture(scope="session")
-def logreg_model(_clf_cache, demo_home) -> dict:
+def logreg_model(_clf_cache, demo_home):
     from core.classify.train import train_attribute_model
 
     with _private_cache(_clf_cache):

@@ -77,9 +77,9 @@ def test_cnn_learns_a_drawn_attribute(cnn_model):
     meta = cnn_model
     # ~300 training faces of ~16 people: the ranking (AUC; chance 0.5) is learnt reliably, the 0.5
     # threshold's calibration is not, so the check is on AUC.
-    aucs = [meta["metrics"][a]["auc"] for a in ("Male", "Heavy_Makeup")]
-    assert np.mean(aucs) >= 0.75, meta["metrics"]
-    assert min(aucs) >= 0.65, meta["metrics"]
+    aucs = [meta.metrics[a]["auc"] for a in ("Male", "Heavy_Makeup")]
+    assert np.mean(aucs) >= 0.75, meta.metrics
+    assert min(aucs) >= 0.65, meta.metrics
 
 
 def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model):
@@ -92,11 +92,11 @@ def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model)
         (cnn_model, load_pixel_cache(ds, 64)[0]),
         (logreg_model, load_embeddings(ds.cache_dir).vectors),
     ):
-        stored = load_test_predictions(meta["model_id"])
-        model = load_classifier(meta["model_id"])
+        stored = load_test_predictions(meta.model_id)
+        model = load_classifier(meta.model_id)
         again = model.predict(np.asarray(inputs[stored["rows"]]))
         np.testing.assert_allclose(again, stored["probs"], rtol=1e-5, atol=1e-6)
-        assert again.shape == (len(stored["rows"]), len(meta["attributes"]))
+        assert again.shape == (len(stored["rows"]), len(meta.attributes))
 
 
 class _Payload:
@@ -115,7 +115,7 @@ def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
 
     _Payload.marker = str(tmp_path / "pwned")
     fake_id = "cnn-pixels-fake"
-    shutil.copytree(models_root() / cnn_model["model_id"], models_root() / fake_id, dirs_exist_ok=True)
+    shutil.copytree(models_root() / cnn_model.model_id, models_root() / fake_id, dirs_exist_ok=True)
     (models_root() / fake_id / "weights.pt").write_bytes(pickle.dumps({"stem.0.weight": _Payload()}))
     with pytest.raises(ModelFileError, match="not a valid weights file"):
         load_classifier(fake_id)
@@ -147,7 +147,7 @@ def test_cli_prints_one_json_object(clf_env):
     assert set(result["attributes"]) == {"Male", "Smiling"}
     assert set(result["mean"]) == {"accuracy", "balanced_accuracy", "f1", "auc", "majority_accuracy"}
     meta = read_meta(result["model_id"])
-    assert result["attributes"]["Smiling"]["accuracy"] == meta["metrics"]["Smiling"]["accuracy"]
+    assert result["attributes"]["Smiling"]["accuracy"] == meta.metrics["Smiling"]["accuracy"]
     assert result["mean"]["accuracy"] == pytest.approx(np.mean([v["accuracy"] for v in result["attributes"].values()]))
 
 
@@ -176,10 +176,10 @@ def test_photo_prediction_from_bytes(clf_env, cnn_model):
 
     ds = clf_env
     data = ds.image_path(ds.table["image_id"][0]).read_bytes()
-    model = load_classifier(cnn_model["model_id"])
+    model = load_classifier(cnn_model.model_id)
     result = predict_photo(model, data)
     assert len(result.faces) >= 1
-    assert set(result.faces[0].probabilities) == set(cnn_model["attributes"])
+    assert set(result.faces[0].probabilities) == set(cnn_model.attributes)
     if result.faces[0].box is None:  # no face detected in a drawn face: the whole image is used
         from core.data.images import open_rgb
 
@@ -192,15 +192,16 @@ def test_photo_prediction_from_bytes(clf_env, cnn_model):
 
 
 def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
-    from core.classify.train import TrainConfig, train_attribute_model
+    from core.classify.models import TrainConfig
+    from core.classify.train import train_attribute_model
 
     for loss in ("bce", "mse", "cosine"):
         meta = train_attribute_model(
             clf_env, TrainConfig(model="mlp", attributes=("Male", "Wearing_Lipstick"), epochs=15, loss=loss)
         )
         # The synthetic embeddings are a noisy projection of the labels: every loss should rank Male well.
-        assert meta["metrics"]["Male"]["auc"] >= 0.85, (loss, meta["metrics"]["Male"])
-        assert meta["hyper_parameters"]["loss"] == loss
+        assert meta.metrics["Male"]["auc"] >= 0.85, (loss, meta.metrics["Male"])
+        assert meta.config.loss == loss
     with pytest.raises(ValueError, match="at least 2 attributes"):
         train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male",), loss="cosine"))
 
@@ -212,7 +213,7 @@ def test_training_job_reports_history_and_can_be_cancelled(clf_env):
     from core.classify.train import history_path_for
     from core.jobs import cancel_job, job_status, start_job
 
-    before = {m["model_id"] for m in list_models(clf_env.key)}
+    before = {m.model_id for m in list_models(clf_env.key)}
     argv = [
         "train",
         str(clf_env.root),
@@ -240,7 +241,7 @@ def test_training_job_reports_history_and_can_be_cancelled(clf_env):
     cancel_job(job_id)
     time.sleep(1)
     assert job_status(job_id).state == "cancelled"
-    assert {m["model_id"] for m in list_models(clf_env.key)} == before  # nothing half-saved
+    assert {m.model_id for m in list_models(clf_env.key)} == before  # nothing half-saved
 
 
 def test_balanced_thresholds_pick_the_cut_a_rare_attribute_needs():
@@ -253,3 +254,22 @@ def test_balanced_thresholds_pick_the_cut_a_rare_attribute_needs():
     assert 0.1 < cut < 0.4
     assert binary_metrics(y, p, cut)["balanced_accuracy"] > 0.9 > binary_metrics(y, p, 0.5)["balanced_accuracy"]
     assert balanced_thresholds(np.zeros((5, 1)), np.full((5, 1), 0.3))[0] == 0.5  # one class only
+
+
+def test_training_predicts_every_image_for_the_clustering_page(clf_env, logreg_model):
+    """A trained model's probabilities for every row are stored: the Clustering page's predicted-attribute space."""
+    from core.classify.store import load_classifier, load_predictions
+    from core.cluster.features import FeatureSpec, build_features
+    from core.faces.store import load_embeddings
+
+    predictions = load_predictions(clf_env.cache_dir, logreg_model.model_id)
+    emb = load_embeddings(clf_env.cache_dir)
+    assert predictions.probabilities.shape == (clf_env.n_images, len(logreg_model.attributes))
+    predicted = ~np.isnan(predictions.probabilities[:, 0])
+    np.testing.assert_array_equal(predicted, emb.has_face)  # rows without a face have no input, so no prediction
+    rows = np.flatnonzero(predicted)[:25]
+    again = load_classifier(logreg_model.model_id).predict(np.asarray(emb.vectors[rows]))
+    np.testing.assert_allclose(predictions.probabilities[rows], again, rtol=1e-5, atol=1e-6)
+    fm = build_features(clf_env, FeatureSpec("predicted", attributes=("Smiling", "Male")), predictions=predictions)
+    assert fm.n == int(predicted.sum()) and fm.columns == ("Smiling", "Male")
+    assert "could not read were left out" in " ".join(fm.notes)

@@ -27,12 +27,12 @@ def _page(model_id: str) -> AppTest:
 def test_threshold_moves_the_confusion_matrix(clf_env, logreg_model):
     from core.classify.store import load_test_predictions
 
-    at = _page(logreg_model["model_id"])
-    assert _metric(at, "Mean accuracy") == f"{100 * logreg_model['mean']['accuracy']:.1f}%"
-    assert _metric(at, "Mean majority-class accuracy") == f"{100 * logreg_model['mean']['majority_accuracy']:.1f}%"
+    at = _page(logreg_model.model_id)
+    assert _metric(at, "Mean accuracy") == f"{100 * logreg_model.mean['accuracy']:.1f}%"
+    assert _metric(at, "Mean majority-class accuracy") == f"{100 * logreg_model.mean['majority_accuracy']:.1f}%"
     at.selectbox(key="clf-thr-attr").select("Smiling").run()
-    preds = load_test_predictions(logreg_model["model_id"])
-    j = logreg_model["attributes"].index("Smiling")
+    preds = load_test_predictions(logreg_model.model_id)
+    j = logreg_model.attributes.index("Smiling")
     for threshold in (0.5, 0.2, 0.85):
         at.slider(key="clf-threshold").set_value(threshold).run()
         assert not at.exception, at.exception
@@ -55,12 +55,12 @@ def test_threshold_moves_the_confusion_matrix(clf_env, logreg_model):
 def test_subgroup_gap_is_shown(clf_env, logreg_model):
     from core.classify.store import load_test_predictions
 
-    at = _page(logreg_model["model_id"])
+    at = _page(logreg_model.model_id)
     at.selectbox(key="clf-thr-attr").select("Male").run()
     at.selectbox(key="clf-group-by").select("Young").run()
-    preds = load_test_predictions(logreg_model["model_id"])
+    preds = load_test_predictions(logreg_model.model_id)
     groups = clf_env.attribute_matrix(preds["rows"])[:, clf_env.attributes.index("Young")]
-    j = logreg_model["attributes"].index("Male")
+    j = logreg_model.attributes.index("Male")
     table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, ("not Young", "Young"))
     gap = table.filter(table["group"] == "gap")["accuracy"][0]
     assert _metric(at, "Accuracy gap for Male between Young and not Young") == f"{100 * gap:.1f}%"
@@ -90,7 +90,7 @@ def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
 
 
 def test_photo_upload_shows_probabilities(clf_env, cnn_model):
-    at = _page(cnn_model["model_id"])
+    at = _page(cnn_model.model_id)
     image = clf_env.image_path(clf_env.table["image_id"][3]).read_bytes()
     at.file_uploader(key="clf-photo").set_value(("face.jpg", image, "image/jpeg")).run()
     assert not at.exception, at.exception
@@ -122,16 +122,17 @@ def test_embeddings_missing_says_what_to_do(demo_home):
 
 
 def test_lesson_puts_mse_and_bce_side_by_side(clf_env):
-    from core.classify.train import TrainConfig, train_attribute_model
+    from core.classify.models import TrainConfig
+    from core.classify.train import train_attribute_model
 
     attrs = ("Male", "Eyeglasses")
     bce = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="bce"))
     mse = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="mse"))
-    at = _page(bce["model_id"])
-    at.selectbox(key="clf-lesson-other").select(mse["model_id"]).run()
+    at = _page(bce.model_id)
+    at.selectbox(key="clf-lesson-other").select(mse.model_id).run()
     assert not at.exception, at.exception
     table = next(d.value for d in at.dataframe if "accuracy · mse" in d.value.columns)
     row = table.set_index("attribute").loc["Eyeglasses"]
-    assert row["accuracy · bce"] == bce["metrics"]["Eyeglasses"]["accuracy"]
-    assert row["predicted positive rate · mse"] == mse["metrics"]["Eyeglasses"]["predicted_positive_rate"]
-    assert row["majority accuracy"] == bce["metrics"]["Eyeglasses"]["majority_accuracy"]
+    assert row["accuracy · bce"] == bce.metrics["Eyeglasses"]["accuracy"]
+    assert row["predicted positive rate · mse"] == mse.metrics["Eyeglasses"]["predicted_positive_rate"]
+    assert row["majority accuracy"] == bce.metrics["Eyeglasses"]["majority_accuracy"]

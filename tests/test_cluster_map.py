@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from core.cluster.features import FeatureSpec
-from core.cluster.map import map_frame, map_job_argv, picked_image_ids
+from core.cli.cluster import map_job_spec
+from core.cluster.features import FeatureKey, FeatureSpec
+from core.cluster.map import map_frame, picked_image_ids
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 
@@ -52,8 +53,9 @@ def test_subset_survives_the_job_command_line():
 
 def test_map_job_argv_carries_every_feature_choice():
     spec = FeatureSpec("attributes", attributes=("Smiling", "Male"), weighting="inverse_prevalence", standardise=True)
-    argv = map_job_argv(tiny_dataset(), spec, Subset(partition="test"), 3000, 7)
-    assert argv[:2] == ["cluster", "/nowhere"]
+    job = map_job_spec(tiny_dataset(), FeatureKey("t-0", spec, Subset(partition="test"), 3000, 7))
+    argv = list(job.argv)
+    assert job.kind == "cluster-map" and argv[:2] == ["cluster", "/nowhere"]
     pairs = dict(zip(argv[2::2], argv[3::2]))
     assert pairs["--features"] == "attributes" and pairs["--weighting"] == "inverse_prevalence"
     assert pairs["--max-points"] == "3000" and pairs["--seed"] == "7" and pairs["--save-map"] == "umap"

@@ -147,8 +147,8 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     import core.cluster.reduce
     from core import cached
     from core.__main__ import main
+    from core.cli.cluster import map_job_spec
     from core.cluster.features import FeatureSpec
-    from core.cluster.map import map_job_argv
     from core.cluster.store import load_map, map_key
     from core.data.subset import Subset
 
@@ -156,10 +156,10 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     subset = Subset(partition="train")
     spec = FeatureSpec("embeddings", model="dlib")
     monkeypatch.setattr(core.cluster.reduce, "map_2d", lambda X, method, seed=0, **kw: core.cluster.reduce.pca(X, 2))
-    assert main(map_job_argv(ds, spec, subset, 5000, 0)) == 0
     fkey = cached.features_key(ds, spec, subset, 5000, 0)
-    fm = cached.cluster_features(ds, spec, subset, 5000, 0)
-    coords = load_map(ds.cache_dir, map_key(*fkey, "umap"), fm.rows)
+    assert main(list(map_job_spec(ds, fkey).argv)) == 0
+    fm = cached.cluster_features(fkey, ds)
+    coords = load_map(ds.cache_dir, map_key(fkey, "umap"), fm.rows)
     assert coords is not None and coords.shape == (fm.n, 2)
     train = ds.table["partition"].to_numpy() == "train"
     assert fm.n == int((train & has_face).sum())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
@@ -11,34 +11,25 @@ import streamlit as st
 from core import cached
 from core.charts import classify as charts
 from core.classify.metrics import binary_metrics, confusion_counts, error_rows, pr_curve, roc_curve, subgroup_metrics
-from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS
+from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
+from core.classify.store import ClassifierMeta
+from core.cli.train import job_spec as train_job_spec
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelFileError
 from core.faces.store import list_embeddings
-from core.jobs import job_status, start_job
+from core.jobs import job_status
 from ui.gallery import image_grid
-from ui.jobs import job_panel
+from ui.jobs import job_launcher
 
 JOB = "clf-job"  # session key: id of the training job started from this session
 PICK = "clf-model-pick"  # selectbox key of the stored model shown
 SHOWCASE = ("Eyeglasses", "Wearing_Hat", "Bald", "Blond_Hair", "Smiling", "Male")
 
 
-@dataclass(frozen=True)
-class TrainRequest:
-    model: str
-    attributes: tuple[str, ...]
-    loss: str
-    pos_weight: bool
-    epochs: int
-    image_size: int
-    augment: bool = False
-
-
-def train_form(ds: Dataset) -> TrainRequest | None:
-    """The training choices; returns a request when the Train button is pressed."""
+def train_form(ds: Dataset) -> TrainConfig | None:
+    """The training choices as a TrainConfig, or None (with what to do) when they cannot be trained."""
     c1, c2, c3 = st.columns(3)
     with c1:
         default_features = 0 if list_embeddings(ds.cache_dir) or not ds.has_images else 1
@@ -90,43 +81,25 @@ def train_form(ds: Dataset) -> TrainRequest | None:
     if not attributes:
         st.info("Choose at least one attribute.")
         return None
-    if not st.button("Train", key="clf-train", type="primary"):
-        return None
-    return TrainRequest(model, tuple(attributes), loss, pos_weight, epochs, int(image_size), augment)
+    return TrainConfig(
+        model=model,
+        attributes=tuple(attributes),
+        epochs=epochs,
+        image_size=int(image_size),
+        loss=loss,
+        pos_weight=pos_weight,
+        augment=augment,
+    )
 
 
-def train_argv(ds: Dataset, req: TrainRequest) -> list[str]:
-    argv = [
-        "train",
-        str(ds.root),
-        "--name",
-        ds.name,
-        "--model",
-        req.model,
-        "--attributes",
-        ",".join(req.attributes),
-        "--loss",
-        req.loss,
-        "--epochs",
-        str(req.epochs),
-        "--image-size",
-        str(req.image_size),
-    ]
-    return argv + (["--pos-weight"] if req.pos_weight else []) + (["--augment"] if req.augment else [])
-
-
-def start_training(ds: Dataset, req: TrainRequest) -> None:
-    st.session_state[JOB] = start_job("train", train_argv(ds, req))
-
-
-def training_panel() -> None:
-    """Progress bar with cancel (ui.jobs) plus live loss/accuracy curves of the current job."""
+def training_panel(ds: Dataset, config: TrainConfig | None) -> None:
+    """The Train button, or this session's training job with live curves; a finished job's model is picked."""
+    job_launcher(train_job_spec(ds, config) if config else None, "Training", "Train", key="clf-train", remember=JOB)
     job_id = st.session_state.get(JOB)
-    if not job_id or job_status(job_id) is None:
+    status = job_status(job_id) if job_id else None
+    if status is None:
         return
-    job_panel(job_id, "Training")
     _live_curves(job_id)
-    status = job_status(job_id)
     if status.state == "done" and status.result and st.session_state.get("clf-picked-from") != job_id:
         st.session_state["clf-picked-from"] = job_id
         st.session_state[PICK] = status.result["model_id"]
@@ -149,106 +122,101 @@ def _live_curves(job_id: str) -> None:
     _curves()
 
 
-def model_picker(ds: Dataset) -> dict | None:
+def model_picker(ds: Dataset) -> ClassifierMeta | None:
     """Selectbox over this dataset's stored models; returns the chosen model's meta."""
     metas = cached.saved_models(ds.key)
     if not metas:
         st.info("No trained model for this dataset yet: train one above.")
         return None
-    by_id = {m["model_id"]: m for m in metas}
+    by_id = {m.model_id: m for m in metas}
     if st.session_state.get(PICK) not in by_id:
-        st.session_state[PICK] = metas[0]["model_id"]
+        st.session_state[PICK] = metas[0].model_id
     model_id = st.selectbox("Model to inspect", list(by_id), format_func=lambda i: describe(by_id[i]), key=PICK)
     return by_id[model_id]
 
 
-def describe(meta: dict) -> str:
-    hp = meta["hyper_parameters"]
-    extra = f" · {meta['image_size']}px" if meta["model"] == "cnn" else ""
-    weight = " · weighted" if hp.get("pos_weight") else ""
-    return f"{MODELS[meta['model']]}{extra} · {hp['loss']}{weight} · {len(meta['attributes'])} attributes · {meta['created'][:16]} ({meta['model_id']})"
+def describe(meta: ClassifierMeta) -> str:
+    extra = f" · {meta.image_size}px" if meta.model == "cnn" else ""
+    weight = " · weighted" if meta.config.pos_weight else ""
+    return (
+        f"{MODELS[meta.model]}{extra} · {meta.config.loss}{weight} · {len(meta.attributes)} attributes · "
+        f"{meta.created[:16]} ({meta.model_id})"
+    )
 
 
-def results(ds: Dataset, meta: dict) -> None:
+def results(ds: Dataset, meta: ClassifierMeta) -> None:
     """Mean metrics, the sortable per-attribute table and the bar chart vs baselines."""
     st.caption(
-        f"Split: {meta['split_note']}. Test images: {meta['rows']['test']:,}; trained in {meta['seconds']:.0f} s, {meta['epochs_run']} epoch(s)."
+        f"Split: {meta.split_note}. Test images: {meta.rows['test']:,}; trained in {meta.seconds:.0f} s, {meta.epochs_run} epoch(s)."
     )
-    if any(t != 0.5 for t in meta.get("thresholds", {}).values()):
+    if any(t != 0.5 for t in meta.thresholds.values()):
         st.caption(
             "Each attribute's decision threshold was chosen on the validation split (best balanced accuracy); "
             "the test figures below use those thresholds."
         )
-    mean = meta["mean"]
+    mean = meta.mean
     c = st.columns(4)
     c[0].metric("Mean accuracy", _pct(mean["accuracy"]))
     c[1].metric("Mean balanced accuracy", _pct(mean["balanced_accuracy"]))
     c[2].metric("Mean majority-class accuracy", _pct(mean["majority_accuracy"]))
     c[3].metric("Mean ROC AUC", _pct(mean["auc"]))
-    published = charts.is_celeba_like(meta["attributes"])
+    published = charts.is_celeba_like(meta.attributes)
     frame = charts.results_frame(meta, published)
     st.dataframe(frame, hide_index=True, width="stretch", key="clf-results-table")
     st.altair_chart(charts.accuracy_bars(frame), width="stretch")
     if published:
         note = " (they are for the real CelebA; the demo's faces are drawn, so compare with care)" if ds.is_demo else ""
         st.caption(f"Published CelebA accuracies{note}: {', '.join(PUBLISHED_COLUMNS)}.")
-    if meta.get("history"):
+    if meta.history:
         with st.expander("Training curves"):
-            st.altair_chart(charts.history_chart(meta["history"]))
+            st.altair_chart(charts.history_chart(meta.history))
 
 
-def lesson(ds: Dataset, meta: dict) -> None:
+def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
     """MSE (or any loss) vs BCE side by side: accuracy can look fine while predicting the majority class."""
     metas = cached.saved_models(ds.key)
     twins = [
         m
         for m in metas
-        if m["model_id"] != meta["model_id"]
-        and m["model"] == meta["model"]
-        and set(m["attributes"]) & set(meta["attributes"])
+        if m.model_id != meta.model_id and m.model == meta.model and set(m.attributes) & set(meta.attributes)
     ]
     st.markdown(
         "Accuracy rewards always answering *no* for a rare attribute: a model that predicts the majority class "
         "gets the **majority-class accuracy** for free. Balanced accuracy and the predicted positive rate expose it. "
         "Train the same model with MSE and with BCE and compare them here."
     )
-    if meta["model"] == "logreg":
+    if meta.model == "logreg":
         st.caption("The loss choice applies to the MLP head and the CNN: inspect one of those to run this comparison.")
         return
-    other_loss = "bce" if meta["hyper_parameters"]["loss"] != "bce" else "mse"
-    if st.button(f"Train the same model with {LOSSES[other_loss]}", key="clf-lesson-train"):
-        hp = meta["hyper_parameters"]
-        req = TrainRequest(
-            meta["model"],
-            tuple(meta["attributes"]),
-            other_loss,
-            hp["pos_weight"],
-            hp["epochs"],
-            hp["image_size"],
-            hp.get("augment", False),
-        )
-        start_training(ds, req)
-        st.rerun()
+    other_loss = "bce" if meta.config.loss != "bce" else "mse"
+    job_launcher(
+        train_job_spec(ds, replace(meta.config, loss=other_loss)),
+        "Training",
+        f"Train the same model with {LOSSES[other_loss]}",
+        key="clf-lesson-train",
+        remember=JOB,
+        panel=False,
+    )
     if not twins:
         st.caption("No other model of the same kind on these attributes yet.")
         return
-    by_id = {m["model_id"]: m for m in twins}
+    by_id = {m.model_id: m for m in twins}
     other_id = st.selectbox(
         "Compare with", list(by_id), format_func=lambda i: describe(by_id[i]), key="clf-lesson-other"
     )
     other = by_id[other_id]
-    label_a, label_b = meta["hyper_parameters"]["loss"], other["hyper_parameters"]["loss"]
+    label_a, label_b = meta.config.loss, other.config.loss
     if label_a == label_b:
         label_a, label_b = "this model", "other"
     frame = charts.lesson_frame(meta, other, label_a, label_b)
     st.dataframe(frame, hide_index=True, width="stretch", key="clf-lesson-table")
 
 
-def threshold_view(ds: Dataset, meta: dict) -> tuple[str, float, dict] | None:
+def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict] | None:
     """Attribute + threshold slider -> confusion matrix, metrics at that threshold, ROC and PR curves."""
-    preds = cached.test_predictions(meta["model_id"], meta["created"])
-    attribute = st.selectbox("Attribute", meta["attributes"], key="clf-thr-attr")
-    chosen = meta.get("thresholds", {}).get(attribute, 0.5)
+    preds = cached.test_predictions(meta.model_id, meta.created)
+    attribute = st.selectbox("Attribute", meta.attributes, key="clf-thr-attr")
+    chosen = meta.threshold(attribute)
     threshold = st.slider(
         "Decision threshold",
         0.0,
@@ -259,7 +227,7 @@ def threshold_view(ds: Dataset, meta: dict) -> tuple[str, float, dict] | None:
         help=f"The results table uses {chosen:.2f} for {attribute}, the cut with the best "
         "balanced accuracy on the validation split.",
     )
-    j = meta["attributes"].index(attribute)
+    j = meta.attributes.index(attribute)
     y, p = preds["labels"][:, j], preds["probs"][:, j]
     counts = confusion_counts(y, p, threshold)
     m = binary_metrics(y, p, threshold)
@@ -286,13 +254,13 @@ def threshold_view(ds: Dataset, meta: dict) -> tuple[str, float, dict] | None:
     return attribute, threshold, preds
 
 
-def subgroup_view(ds: Dataset, meta: dict, attribute: str, threshold: float, preds: dict) -> None:
+def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: float, preds: dict) -> None:
     """The chosen attribute's metrics within the groups of another attribute, with the gap highlighted."""
     default = next(
         (a for a in ("Male", "Young", "Pale_Skin") if a in ds.attributes and a != attribute), ds.attributes[0]
     )
     by = st.selectbox("Split the test images by", ds.attributes, index=ds.attributes.index(default), key="clf-group-by")
-    j = meta["attributes"].index(attribute)
+    j = meta.attributes.index(attribute)
     groups = ds.attribute_matrix(preds["rows"])[:, ds.attributes.index(by)]
     table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, (f"not {by}", by), threshold)
     frame = table.select(
@@ -316,9 +284,9 @@ def subgroup_view(ds: Dataset, meta: dict, attribute: str, threshold: float, pre
     st.dataframe(styled, hide_index=True, width="stretch", key="clf-subgroup-table")
 
 
-def error_gallery(ds: Dataset, meta: dict, attribute: str, threshold: float, preds: dict) -> None:
+def error_gallery(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: float, preds: dict) -> None:
     """The most confident false positives and false negatives at the chosen threshold."""
-    j = meta["attributes"].index(attribute)
+    j = meta.attributes.index(attribute)
     errors = error_rows(preds["labels"][:, j], preds["probs"][:, j], threshold, limit=12)
     image_ids = ds.table["image_id"].to_numpy()
     for title, key in (
@@ -333,7 +301,7 @@ def error_gallery(ds: Dataset, meta: dict, attribute: str, threshold: float, pre
         )
 
 
-def try_it(meta: dict) -> None:
+def try_it(meta: ClassifierMeta) -> None:
     """Upload a photo or take one; faces found -> attribute probabilities as bars."""
     from core.classify.tryit import predict_photo
 
@@ -345,7 +313,7 @@ def try_it(meta: dict) -> None:
     if photo is None:
         return
     try:
-        model = cached.stored_model(meta["model_id"], meta["created"])
+        model = cached.stored_model(meta.model_id, meta.created)
         result = predict_photo(model, photo.getvalue())
     except ImageError as exc:
         st.error(str(exc))

@@ -10,15 +10,22 @@ import streamlit as st
 
 from core import cached
 from core.charts import cluster as charts
-from core.cluster.algorithms import ALGORITHMS, Param
-from core.cluster.features import FEATURE_SPACES, FeatureSpec, load_predicted
-from core.cluster.map import drawn_positions, map_frame, map_job_argv, picked_image_ids
-from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS
+from core.classify.store import load_predictions
+from core.cli.cluster import map_job_spec
+from core.cluster.algorithms import ALGORITHMS, ClusterSpec, Param
+from core.cluster.features import FEATURE_SPACES, FeatureKey, FeatureSpec
+from core.cluster.map import drawn_positions, map_frame, picked_image_ids
+from core.cluster.metrics import suggest_eps
+from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS, ReductionSpec
+from core.cluster.store import load_map, map_key
+from core.cluster.summary import MAX_FACES_PER_CLUSTER, cluster_sizes, describe_clusters, sample_members, shares_long
+from core.cluster.sweeps import algorithms_side_by_side, eps_sweep, k_sweep
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.faces.store import list_embeddings
 from ui.filters import subset_ui
 from ui.gallery import image_grid
+from ui.jobs import job_launcher
 
 DEFAULT_MAX_POINTS = 5_000
 UMAP_INLINE_MAX = 10_000  # larger UMAP maps run as a background job
@@ -39,12 +46,13 @@ REDUCE_LABELS = {"none": "none", "pca": "PCA", "umap": "UMAP"}
 
 @dataclass(frozen=True)
 class Choices:
+    """Everything the sidebar decides: which points and features, the reduction, the clustering, the map."""
+
     spec: FeatureSpec
     subset: Subset
     max_points: int
-    reduction: tuple  # (method, n_components, ((param, value), ...))
-    algorithm: str
-    params: tuple  # ((name, value), ...)
+    reduction: ReductionSpec
+    clustering: ClusterSpec
     map_method: str
     seed: int = 0
 
@@ -54,7 +62,7 @@ def available_spaces(ds: Dataset) -> list[str]:
     if list_embeddings(ds.cache_dir):
         spaces.append("embeddings")
     spaces.append("attributes")
-    if load_predicted(ds.cache_dir) is not None:
+    if load_predictions(ds.cache_dir) is not None:
         spaces.append("predicted")
     return [s for s in FEATURE_SPACES if s in spaces]
 
@@ -78,7 +86,12 @@ def feature_ui(ds: Dataset) -> FeatureSpec:
         models = list_embeddings(ds.cache_dir)
         model = st.selectbox("Embedding model", models, key="cl-model") if len(models) > 1 else models[0]
     else:
-        attributes = tuple(st.multiselect("Attributes (none = all)", ds.attributes, key="cl-attrs"))
+        options = ds.attributes
+        if space == "predicted":
+            predictions = load_predictions(ds.cache_dir)
+            options = predictions.attributes
+            st.caption(f"Probabilities predicted for every image by the newest classifier ({predictions.model_id}).")
+        attributes = tuple(st.multiselect("Attributes (none = all)", options, key="cl-attrs"))
         weighting = st.selectbox(
             "Attribute weights", list(WEIGHT_LABELS), format_func=WEIGHT_LABELS.get, key="cl-weighting"
         )
@@ -91,21 +104,21 @@ def feature_ui(ds: Dataset) -> FeatureSpec:
     return FeatureSpec(space, attributes, weighting, standardise, model)
 
 
-def reduction_ui() -> tuple:
+def reduction_ui() -> ReductionSpec:
     """Reduction before clustering: none, PCA (k or 95 % variance), UMAP (components, neighbours, min_dist, metric)."""
     method = st.selectbox(
         "Reduce before clustering", list(REDUCE_LABELS), format_func=REDUCE_LABELS.get, key="cl-reduce"
     )
     if method == "pca":
         n = int(st.number_input("PCA components (0 = keep 95 % of the variance)", 0, 512, 0, key="cl-pca-n"))
-        return ("pca", 0.95 if n == 0 else n, ())
+        return ReductionSpec("pca", 0.95 if n == 0 else n)
     if method == "umap":
         n = int(st.number_input("UMAP components", 2, 50, 10, key="cl-umap-n"))
         nn = int(st.number_input("UMAP neighbours", 2, 200, 15, key="cl-umap-nn"))
         md = float(st.number_input("UMAP min_dist", 0.0, 1.0, 0.0, step=0.05, key="cl-umap-md"))
         metric = st.selectbox("UMAP metric", UMAP_METRICS, key="cl-umap-metric")
-        return ("umap", n, (("metric", metric), ("min_dist", md), ("n_neighbors", nn)))
-    return ("none", 0, ())
+        return ReductionSpec("umap", n, (("metric", metric), ("min_dist", md), ("n_neighbors", nn)))
+    return ReductionSpec()
 
 
 def _param_widget(algo: str, p: Param):
@@ -121,7 +134,7 @@ def _param_widget(algo: str, p: Param):
     )
 
 
-def algorithm_ui(space: str) -> tuple[str, tuple]:
+def algorithm_ui(space: str) -> ClusterSpec:
     """Algorithm and its parameters (defaults that work: data-driven eps/threshold)."""
     names = list(ALGORITHMS)
     default = names.index("rerank" if space == "embeddings" else "kmeans")
@@ -131,7 +144,7 @@ def algorithm_ui(space: str) -> tuple[str, tuple]:
     if algo == "agglomerative" and params["linkage"] == "ward" and params["metric"] != "euclidean":
         st.warning("Ward linkage needs the euclidean metric; using euclidean.")
         params["metric"] = "euclidean"
-    return algo, tuple(sorted(params.items()))
+    return ClusterSpec.of(algo, **params)
 
 
 def sidebar(ds: Dataset) -> Choices:
@@ -153,7 +166,7 @@ def sidebar(ds: Dataset) -> Choices:
         )
         with st.expander("Reduction", expanded=False):
             reduction = reduction_ui()
-        algo, params = algorithm_ui(spec.space)
+        clustering = algorithm_ui(spec.space)
         map_method = st.selectbox(
             "Map projection",
             MAP_METHODS,
@@ -161,12 +174,12 @@ def sidebar(ds: Dataset) -> Choices:
             format_func=str.upper,
             help=f"t-SNE is limited to {TSNE_MAX_POINTS:,} points; UMAP over {UMAP_INLINE_MAX:,} runs in the background.",
         )
-    return Choices(spec, subset, max_points, reduction, algo, params, map_method)
+    return Choices(spec, subset, max_points, reduction, clustering, map_method)
 
 
 def slow_reduction_notice(choices: Choices, n: int) -> None:
     """Say so before a UMAP reduction that will take minutes (it runs in the page, unlike the map's job)."""
-    if choices.reduction[0] == "umap" and n > UMAP_INLINE_MAX:
+    if choices.reduction.method == "umap" and n > UMAP_INLINE_MAX:
         minutes = max(1, round(3.4 * n / 202_599))  # 10-D UMAP of 202,599 points: 3.4 min (docs/BENCHMARKS.md)
         st.info(
             f"UMAP of {n:,} points takes about {minutes} min the first time; the result is then cached. "
@@ -222,29 +235,21 @@ def selected_ids(event, frame: pl.DataFrame) -> list[str]:
     return picked_image_ids(picked, frame)
 
 
-def _map_coords(ds: Dataset, fm, fkey: tuple, choices: Choices):
-    """The 2-D map, or None (with a job panel) while a large UMAP is computed in the background."""
-    from core.cluster.store import load_map, map_key
-    from core.jobs import job_status, start_job
-    from ui.jobs import job_panel
-
+def _map_coords(ds: Dataset, fm, fkey: FeatureKey, choices: Choices):
+    """The 2-D map, or PCA (with the launcher of the UMAP job) while a large UMAP is not computed yet."""
     method = choices.map_method
     if method == "tsne" and fm.n > TSNE_MAX_POINTS:
         st.info(
             f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number of points for t-SNE."
         )
         method = "pca"
-    if method == "umap" and fm.n > UMAP_INLINE_MAX and load_map(ds.cache_dir, map_key(*fkey, "umap"), fm.rows) is None:
-        argv = map_job_argv(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
-        from core.jobs import job_id_for
-
-        job_id = job_id_for("cluster-map", argv)
-        status = job_status(job_id)
-        if status is not None and not status.finished:
-            job_panel(job_id, "UMAP map")
-        elif st.button(f"Compute the UMAP map of {fm.n:,} points in the background", key="cl-umap-job"):
-            start_job("cluster-map", argv)
-            st.rerun()
+    if method == "umap" and fm.n > UMAP_INLINE_MAX and load_map(ds.cache_dir, map_key(fkey, "umap"), fm.rows) is None:
+        job_launcher(
+            map_job_spec(ds, fkey),
+            "UMAP map",
+            f"Compute the UMAP map of {fm.n:,} points in the background",
+            key="cl-umap-job",
+        )
         st.caption(
             f"UMAP of more than {UMAP_INLINE_MAX:,} points takes minutes; the map below is PCA until it is ready."
         )
@@ -252,7 +257,7 @@ def _map_coords(ds: Dataset, fm, fkey: tuple, choices: Choices):
     return cached.cluster_map(fkey, method, fm.X, ds, fm.rows)
 
 
-def map_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
+def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> None:
     """Scatter coloured by cluster/identity/attribute; a click or box selection shows the faces beside it."""
     projection = _map_coords(ds, fm, fkey, choices)
     c1, c2 = st.columns([1, 1])
@@ -298,10 +303,9 @@ def map_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
             st.caption("Select points on the map to see their faces here.")
 
 
-def k_distance_section(fkey: tuple, choices: Choices, X: np.ndarray, result) -> None:
+def k_distance_section(fkey: FeatureKey, choices: Choices, X: np.ndarray, result) -> None:
     """The k-distance curve with the suggested eps, to choose DBSCAN's radius."""
-    params = dict(choices.params)
-    k = max(1, int(params["min_samples"]) - 1)
+    k = max(1, int(choices.clustering.param("min_samples")) - 1)
     with st.expander("Choosing eps: the k-distance curve", expanded=True):
         curve, suggested = cached.k_distance_curve(fkey, choices.reduction, k, X)
         st.altair_chart(charts.k_distance_chart(curve, suggested, k), width="stretch")
@@ -311,13 +315,11 @@ def k_distance_section(fkey: tuple, choices: Choices, X: np.ndarray, result) -> 
         )
 
 
-def cluster_table_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result) -> None:
+def cluster_table_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> None:
     """Size, prominent (share >= 0.8) and noisy attributes per cluster, and the cluster x attribute heatmap."""
-    from core.cluster.summary import cluster_sizes, describe_clusters, shares_long
-
     sizes = cluster_sizes(result.labels)
     clusters, shares = cached.cluster_attribute_shares(
-        fkey, choices.reduction, choices.algorithm, choices.params, ds, fm.rows, result.labels
+        fkey, choices.reduction, choices.clustering, ds, fm.rows, result.labels
     )
     table = describe_clusters(
         clusters, shares, ds.attributes, dict(zip(sizes["cluster"].to_list(), sizes["size"].to_list()))
@@ -339,8 +341,6 @@ def cluster_table_section(ds: Dataset, fm, fkey: tuple, choices: Choices, result
 
 def cluster_faces_section(ds: Dataset, fm, result) -> None:
     """Pick a cluster: a sample gallery, its mean face and first eigenface."""
-    from core.cluster.summary import MAX_FACES_PER_CLUSTER, sample_members
-
     clusters = sorted(int(c) for c in np.unique(result.labels) if c >= 0)
     if not clusters or not ds.has_images:
         return
@@ -358,10 +358,10 @@ def cluster_faces_section(ds: Dataset, fm, result) -> None:
             st.image(eig, caption=f"first eigenface ({share:.0%} of the variation)", width=128)
 
 
-def centroid_section(X: np.ndarray, fkey: tuple, choices: Choices, result) -> None:
+def centroid_section(X: np.ndarray, fkey: FeatureKey, choices: Choices, result) -> None:
     """Heatmap of distances between cluster centroids (largest 30 clusters)."""
     clusters, dist = cached.cluster_centroid_distances(
-        fkey, choices.reduction, choices.algorithm, choices.params, HEATMAP_CLUSTERS, X, result.labels
+        fkey, choices.reduction, choices.clustering, HEATMAP_CLUSTERS, X, result.labels
     )
     if len(clusters) < 2:
         return
@@ -372,21 +372,18 @@ def centroid_section(X: np.ndarray, fkey: tuple, choices: Choices, result) -> No
     )
 
 
-def dendrogram_section(X: np.ndarray, params: dict) -> None:
-    linkage, metric = params["linkage"], params["metric"]
+def dendrogram_section(X: np.ndarray, clustering: ClusterSpec) -> None:
+    linkage, metric = clustering.param("linkage"), clustering.param("metric")
     st.altair_chart(charts.dendrogram_chart(X, linkage, metric), width="stretch")
     st.caption(f"Dendrogram ({linkage} linkage, {metric}): cut it at a height to get clusters.")
 
 
-def sweeps_section(fkey: tuple, choices: Choices, X: np.ndarray, truth) -> None:
+def sweeps_section(fkey: FeatureKey, choices: Choices, X: np.ndarray, truth) -> None:
     """Elbow + silhouette vs k, algorithms side by side at the same k, DBSCAN over eps — on a button."""
-    from core.cluster.metrics import suggest_eps
-    from core.cluster.sweeps import algorithms_side_by_side, eps_sweep, k_sweep
-
     c1, c2 = st.columns(2)
     k_max = int(c1.number_input("Largest k", 3, 200, 20, key="cl-sweep-kmax"))
     k_same = int(
-        c2.number_input("k for the side-by-side", 2, 2000, int(dict(choices.params).get("k", 8)), key="cl-sweep-k")
+        c2.number_input("k for the side-by-side", 2, 2000, int(choices.clustering.param("k") or 8), key="cl-sweep-k")
     )
     if not st.button("Run sweeps", key="cl-sweep"):
         st.caption("Sweeps run several clusterings; they take a few seconds on thousands of points.")

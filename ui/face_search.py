@@ -8,43 +8,34 @@ import numpy as np
 import streamlit as st
 
 from core import cached
+from core.cli.embed import job_spec as embed_job_spec
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelMissingError
 from core.faces import search
 from core.faces.embed_job import MODEL
-from core.jobs import job_id_for, job_status, start_job
+from core.jobs import job_status
 from ui.gallery import image_grid
-from ui.jobs import job_panel
+from ui.jobs import job_launcher
 
 SOURCES = ("Upload a photo", "Take a photo", "A dataset image")
 MAX_CHOICES = 500  # image ids offered at once in a selectbox
 SAME_PERSON = 0.6  # euclidean distance below which dlib descriptors usually mean the same person
 
 
-def embed_argv(ds: Dataset) -> list[str]:
-    return ["embed", str(ds.root), "--name", ds.name]
-
-
 def embeddings_missing_panel(ds: Dataset) -> None:
     """Explain that face search needs embeddings, and start / follow the embedding job."""
-    argv = embed_argv(ds)
-    job_id = job_id_for("embed", argv)
-    status = job_status(job_id)
-    if status is not None and not status.finished:
-        job_panel(job_id, "Computing face embeddings")
-        return
-    st.info(
-        f"**{ds.name} has no face embeddings yet.** Face search compares 128-number face descriptors "
-        f"(dlib's ResNet). Computing them takes about a quarter of a second per image on one core "
-        f"({ds.n_images:,} images); the job runs in the background, survives page changes, can be "
-        "cancelled and resumes where it stopped. From a terminal: "
-        f"`python -m core embed {ds.name}`."
+    job = embed_job_spec(ds)
+    status = job_status(job.job_id)
+    if status is None or status.finished:
+        st.info(
+            f"**{ds.name} has no face embeddings yet.** Face search compares 128-number face descriptors "
+            f"(dlib's ResNet). Computing them takes about a quarter of a second per image on one core "
+            f"({ds.n_images:,} images); the job runs in the background, survives page changes, can be "
+            "cancelled and resumes where it stopped."
+        )
+    job_launcher(
+        job, "Computing face embeddings", "Compute face embeddings", key="fs-embed", disabled=not ds.has_images
     )
-    if status is not None and status.state == "failed":
-        st.error(f"The last embedding run failed: {status.error}")
-    if st.button("Compute face embeddings", key="fs-embed", type="primary", disabled=not ds.has_images):
-        start_job("embed", argv)
-        st.rerun()
 
 
 def pick_image_id(ds: Dataset, key: str, label: str = "Image") -> str | None:

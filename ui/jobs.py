@@ -1,10 +1,10 @@
-"""A live panel for a background job: progress, rate, time left, cancel."""
+"""Background jobs in a page: the one launcher widget every page uses, and the live panel it shows."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.jobs import cancel_job, job_status
+from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
 
 
 def _fmt_seconds(s: float | None) -> str:
@@ -39,3 +39,46 @@ def job_panel(job_id: str, label: str) -> None:
             st.rerun()
 
     _panel()
+
+
+def job_launcher(
+    job: JobSpec | None,
+    label: str,
+    button: str,
+    *,
+    key: str,
+    help: str | None = None,
+    disabled: bool = False,
+    remember: str | None = None,
+    panel: bool = True,
+) -> JobStatus | None:
+    """While the job (or, with `remember`, the job this session last started) runs: its live panel.
+
+    Otherwise why its last run failed, if it did, and a button that starts it. `remember` names a session
+    key that keeps the started job's id, so its panel stays while the user changes the choices behind
+    `job`; panel=False shows one line instead of a second panel for a job shown elsewhere on the page.
+    With job None (the choices cannot be run), only the remembered job's panel is shown.
+    Returns the status of the job shown (None before any run).
+    """
+    status = job_status(job.job_id) if job is not None else None
+    remembered = st.session_state.get(remember) if remember else None
+    running = status if status is not None and not status.finished else None
+    if running is None and remembered:
+        other = job_status(remembered)
+        running = other if other is not None and not other.finished else None
+    if running is not None:
+        if panel:
+            job_panel(running.job_id, label)
+        else:
+            st.caption(f"{label} is running (progress shown above).")
+        return running
+    if job is None:
+        return None
+    if status is not None and status.state == "failed":
+        st.error(f"The last run failed: {status.error}")
+    if st.button(button, key=key, type="primary", disabled=disabled, help=help):
+        job_id = start_job(job.kind, list(job.argv))
+        if remember:
+            st.session_state[remember] = job_id
+        st.rerun()
+    return status

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from core.classify.published import published_accuracy
+from core.classify.store import ClassifierMeta
 from core.data.celeba import CELEBA_ATTRIBUTES
 
 TABLE_COLUMNS = (
@@ -27,10 +28,10 @@ def is_celeba_like(attributes) -> bool:
     return all(a in CELEBA_ATTRIBUTES for a in attributes)
 
 
-def results_frame(meta: dict, with_published: bool) -> pd.DataFrame:
+def results_frame(meta: ClassifierMeta, with_published: bool) -> pd.DataFrame:
     """One row per attribute: the model's test metrics (+ published CelebA accuracies when asked)."""
     rows = []
-    for attribute, m in meta["metrics"].items():
+    for attribute, m in meta.metrics.items():
         row = {"attribute": attribute, **{k: m.get(k) for k in TABLE_COLUMNS}}
         if with_published:
             row |= {f"published: {k}": v for k, v in published_accuracy(attribute).items()}
@@ -162,13 +163,13 @@ def probability_bars(probabilities: dict[str, float]) -> alt.Chart:
     return (bars + rule).properties(height=max(120, 22 * len(frame)))
 
 
-def lesson_frame(meta_a: dict, meta_b: dict, label_a: str, label_b: str) -> pd.DataFrame:
+def lesson_frame(meta_a: ClassifierMeta, meta_b: ClassifierMeta, label_a: str, label_b: str) -> pd.DataFrame:
     """Side by side per attribute: accuracy, balanced accuracy and predicted positive rate of two models."""
     rows = []
-    for attribute in meta_a["metrics"]:
-        if attribute not in meta_b["metrics"]:
+    for attribute in meta_a.metrics:
+        if attribute not in meta_b.metrics:
             continue
-        a, b = meta_a["metrics"][attribute], meta_b["metrics"][attribute]
+        a, b = meta_a.metrics[attribute], meta_b.metrics[attribute]
         rows.append(
             {
                 "attribute": attribute,

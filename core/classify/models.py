@@ -7,6 +7,7 @@ their input normalisation as buffers, so a state dict alone restores them exactl
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +32,29 @@ def check_choice(kind: str, value: str, choices: dict) -> str:
     if value not in choices:
         raise ValueError(f"Unknown {kind} {value!r}; choose one of: {', '.join(choices)}.")
     return value
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train; attributes empty means all of the dataset's attributes."""
+
+    model: str = "logreg"  # logreg | mlp | cnn
+    attributes: tuple[str, ...] = ()
+    epochs: int = 10
+    image_size: int = 80  # 80 px: the demo's drawn details (smiles, eyes) survive; see docs/bench/classify.md
+    loss: str = "bce"  # bce | cosine | mse
+    pos_weight: bool = False
+    batch_size: int = 32
+    learning_rate: float = 0.0  # 0 = the model's default
+    patience: int = 3
+    max_minutes: float = 0.0  # 0 = no time limit
+    max_train: int = 0  # 0 = all training rows (a cap for quick runs)
+    augment: bool = False  # flip/rotation/shift/zoom for the CNN (the demo's faces are already jittered)
+    seed: int = 0
+
+    @property
+    def features(self) -> str:
+        return MODEL_FEATURES[self.model]
 
 
 class LogisticModel:

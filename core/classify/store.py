@@ -13,13 +13,13 @@ import logging
 import secrets
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from core.classify.models import LogisticModel, build_net, to_chw_float
-from core.data.atomic import write_json
+from core.classify.models import LogisticModel, TrainConfig, build_net, to_chw_float
+from core.data.atomic import save_npy, write_json
 from core.data.paths import cache_root
 from core.errors import ModelFileError
 
@@ -32,14 +32,64 @@ def models_root() -> Path:
     return root
 
 
+@dataclass(frozen=True)
+class ClassifierMeta:
+    """What a stored attribute classifier is and how well it did: its meta.json, read and written only here."""
+
+    model_id: str
+    dataset_key: str = ""
+    dataset_name: str = ""
+    attributes: tuple[str, ...] = ()
+    features: str = "embeddings"  # embeddings | pixels
+    model: str = "logreg"  # logreg | mlp | cnn
+    config: TrainConfig = TrainConfig()  # the hyper-parameters it was trained with
+    metrics: dict = field(default_factory=dict)  # {attribute: {metric: value}} on the test split
+    mean: dict = field(default_factory=dict)  # {metric: mean over attributes}
+    thresholds: dict = field(default_factory=dict)  # {attribute: decision threshold the metrics use}
+    split_note: str = ""
+    rows: dict = field(default_factory=dict)  # {"train": n, "val": n, "test": n}
+    epochs_run: int = 0
+    history: tuple = ()  # ({"epoch", "split", "loss", "accuracy"}, ...)
+    seconds: float = 0.0
+    created: str = ""  # ISO time; with model_id it names one version of the model
+    embedding_model: str | None = None  # embedding models: which embeddings they read
+    in_dim: int = 128
+    image_size: int = 64  # pixel models: input side in pixels
+
+    def threshold(self, attribute: str) -> float:
+        return float(self.thresholds.get(attribute, 0.5))
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["hyper_parameters"] = out.pop("config")
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict) -> ClassifierMeta:
+        """Read a meta.json dict (ModelFileError when it is not one)."""
+        try:
+            known = {f.name for f in fields(cls)} - {"config"}
+            values = {k: v for k, v in raw.items() if k in known}
+            config_fields = {f.name for f in fields(TrainConfig)}
+            hp = {k: v for k, v in raw.get("hyper_parameters", {}).items() if k in config_fields}
+            hp["attributes"] = tuple(hp.get("attributes", ()))
+            values["attributes"] = tuple(values.get("attributes", ()))
+            values["history"] = tuple(values.get("history", ()))
+            return cls(config=TrainConfig(**hp), **values)
+        except (TypeError, AttributeError) as exc:
+            raise ModelFileError(
+                f"meta.json of {raw.get('model_id', '?')} is not a model description ({exc})."
+            ) from None
+
+
 def new_model_id(model: str, features: str) -> str:
     return f"{model}-{features}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
-def save_model(model_id: str, meta: dict, fitted, predictions: dict[str, np.ndarray]) -> Path:
+def save_model(meta: ClassifierMeta, fitted, predictions: dict[str, np.ndarray]) -> Path:
     """Write weights, test predictions and meta.json into a temp folder, then rename it into place."""
-    final = models_root() / model_id
-    tmp = models_root() / f".{model_id}.tmp"
+    final = models_root() / meta.model_id
+    tmp = models_root() / f".{meta.model_id}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     if isinstance(fitted, LogisticModel):
@@ -49,33 +99,36 @@ def save_model(model_id: str, meta: dict, fitted, predictions: dict[str, np.ndar
 
         torch.save({k: v.detach().cpu() for k, v in fitted.state_dict().items()}, tmp / "weights.pt")
     np.savez(tmp / "test_predictions.npz", **predictions)
-    write_json(tmp / "meta.json", {"model_id": model_id, **meta})
+    write_json(tmp / "meta.json", meta.to_json())
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return final
 
 
-def list_models(dataset_key: str | None = None) -> list[dict]:
-    """meta of every complete stored model (of one dataset when given), newest first."""
+def list_models(dataset_key: str | None = None) -> list[ClassifierMeta]:
+    """Every complete stored model (of one dataset when given), newest first."""
     metas = []
     for folder in models_root().iterdir():
         if folder.name.startswith(".") or not (folder / "meta.json").is_file():
             continue
         try:
-            meta = json.loads((folder / "meta.json").read_text())
-        except (OSError, ValueError):
+            meta = read_meta(folder.name)
+        except ModelFileError:
             continue
-        if dataset_key is None or meta.get("dataset_key") == dataset_key:
+        if dataset_key is None or meta.dataset_key == dataset_key:
             metas.append(meta)
-    return sorted(metas, key=lambda m: m.get("created", ""), reverse=True)
+    return sorted(metas, key=lambda m: m.created, reverse=True)
 
 
-def read_meta(model_id: str) -> dict:
+def read_meta(model_id: str) -> ClassifierMeta:
     path = _folder(model_id) / "meta.json"
     try:
-        return json.loads(path.read_text())
+        raw = json.loads(path.read_text())
     except (OSError, ValueError):
         raise ModelFileError(f"Model {model_id} has no readable meta.json; train it again.") from None
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"meta.json of {model_id} is not a model description; train it again.")
+    return ClassifierMeta.from_json(raw)
 
 
 def _folder(model_id: str) -> Path:
@@ -106,20 +159,68 @@ def load_state_dict(path: Path) -> dict:
     return state
 
 
+@dataclass(frozen=True)
+class Predictions:
+    """A classifier's attribute probabilities for every row of a dataset: the Clustering page's predicted space."""
+
+    probabilities: np.ndarray  # (N, A) float32 aligned to Dataset.table; NaN where the model had no input
+    attributes: tuple[str, ...]
+    model_id: str
+
+
+def predictions_root(cache_dir: Path) -> Path:
+    return cache_dir / "predictions"
+
+
+def save_predictions(cache_dir: Path, meta: ClassifierMeta, probabilities: np.ndarray) -> Path:
+    """Store a model's (N, A) probabilities beside the dataset; meta.json is written last (its presence = complete)."""
+    folder = predictions_root(cache_dir) / meta.model_id
+    folder.mkdir(parents=True, exist_ok=True)
+    save_npy(folder / "probabilities.npy", np.asarray(probabilities, np.float32))
+    write_json(
+        folder / "meta.json", {"model_id": meta.model_id, "attributes": list(meta.attributes), "created": meta.created}
+    )
+    return folder
+
+
+def load_predictions(cache_dir: Path, model_id: str | None = None) -> Predictions | None:
+    """The stored predictions of `model_id`, or of the newest model when None; None when there are none."""
+    root = predictions_root(cache_dir)
+    metas = []
+    for folder in root.iterdir() if root.is_dir() else ():
+        try:
+            metas.append(json.loads((folder / "meta.json").read_text()))
+        except (OSError, ValueError):
+            continue
+    metas = [m for m in metas if isinstance(m, dict) and (model_id is None or m.get("model_id") == model_id)]
+    if not metas:
+        return None
+    meta = max(metas, key=lambda m: str(m.get("created", "")))
+    folder = root / str(meta["model_id"])
+    try:
+        probs = np.load(folder / "probabilities.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    names = tuple(meta.get("attributes", ()))
+    if probs.ndim != 2 or probs.shape[1] != len(names):
+        return None
+    return Predictions(probs, names, str(meta["model_id"]))
+
+
 @dataclass
 class StoredModel:
     """A loaded model: meta plus a predict function over its input kind."""
 
-    meta: dict
+    meta: ClassifierMeta
     fitted: object  # LogisticModel or torch.nn.Module (eval mode)
 
     @property
     def attributes(self) -> list[str]:
-        return list(self.meta["attributes"])
+        return list(self.meta.attributes)
 
     @property
     def features(self) -> str:
-        return self.meta["features"]
+        return self.meta.features
 
     def predict(self, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(N, A) float32 probabilities; inputs (N, D) embeddings or (N, S, S, 3) uint8 pixels."""
@@ -146,7 +247,7 @@ def load_classifier(model_id: str) -> StoredModel:
     """The stored model ready to predict; ModelFileError when its files are missing or not weights."""
     folder = _folder(model_id)
     meta = read_meta(model_id)
-    if meta["model"] == "logreg":
+    if meta.model == "logreg":
         try:
             with np.load(folder / "weights.npz", allow_pickle=False) as z:
                 fitted = LogisticModel.from_arrays({k: z[k] for k in z.files})
@@ -156,7 +257,7 @@ def load_classifier(model_id: str) -> StoredModel:
             ) from None
         return StoredModel(meta, fitted)
     state = load_state_dict(folder / "weights.pt")
-    net = build_net(meta["model"], len(meta["attributes"]), meta.get("in_dim", 128), meta.get("image_size", 64))
+    net = build_net(meta.model, len(meta.attributes), meta.in_dim, meta.image_size)
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,16 +21,16 @@ import numpy as np
 from core.classify.metrics import attribute_metrics, balanced_thresholds, mean_metrics
 from core.classify.models import (
     LOSSES,
-    MODEL_FEATURES,
     MODELS,
     LogisticModel,
+    TrainConfig,
     build_net,
     check_choice,
     make_loss,
     to_chw_float,
 )
 from core.classify.pixels import augment_batch, build_pixel_cache
-from core.classify.store import new_model_id, predict_torch, save_model
+from core.classify.store import ClassifierMeta, new_model_id, predict_torch, save_model, save_predictions
 from core.data.atomic import write_json
 from core.data.dataset import Dataset
 from core.data.split import Split, split_rows
@@ -40,29 +40,6 @@ from core.jobs import ProgressReporter, jobs_root
 log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.json"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """What to train; attributes empty means all of the dataset's attributes."""
-
-    model: str = "logreg"  # logreg | mlp | cnn
-    attributes: tuple[str, ...] = ()
-    epochs: int = 10
-    image_size: int = 80  # 80 px: the demo's drawn details (smiles, eyes) survive; see docs/bench/classify.md
-    loss: str = "bce"  # bce | cosine | mse
-    pos_weight: bool = False
-    batch_size: int = 32
-    learning_rate: float = 0.0  # 0 = the model's default
-    patience: int = 3
-    max_minutes: float = 0.0  # 0 = no time limit
-    max_train: int = 0  # 0 = all training rows (a cap for quick runs)
-    augment: bool = False  # flip/rotation/shift/zoom for the CNN (the demo's faces are already jittered)
-    seed: int = 0
-
-    @property
-    def features(self) -> str:
-        return MODEL_FEATURES[self.model]
 
 
 def history_path_for(job_id: str) -> Path:
@@ -133,8 +110,8 @@ def train_attribute_model(
     config: TrainConfig,
     reporter: ProgressReporter | None = None,
     history_path: Path | None = None,
-) -> dict:
-    """Train, measure on the test split, save under cache/models/; returns the saved meta (with model_id)."""
+) -> ClassifierMeta:
+    """Train, measure on the test split, save under cache/models/; returns the saved meta."""
     t0 = time.perf_counter()
     config = validate_config(ds, config)
     reporter = reporter or ProgressReporter(None)
@@ -164,27 +141,30 @@ def train_attribute_model(
     probs = _predict(fitted, inputs, split.test)
     table = attribute_metrics(labels[split.test], probs, config.attributes, thresholds)
     model_id = new_model_id(config.model, config.features)
-    meta = {
-        "dataset_key": ds.key,
-        "dataset_name": ds.name,
-        "attributes": list(config.attributes),
-        "features": config.features,
-        "model": config.model,
+    meta = ClassifierMeta(
+        model_id=model_id,
+        dataset_key=ds.key,
+        dataset_name=ds.name,
+        attributes=tuple(config.attributes),
+        features=config.features,
+        model=config.model,
+        config=config,
+        metrics={r.pop("attribute"): _clean(r) for r in table.to_dicts()},
+        mean=_clean(mean_metrics(table)),
+        thresholds=dict(zip(config.attributes, map(float, thresholds))),
+        split_note=split.note,
+        rows={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        epochs_run=epochs_run,
+        history=tuple(history),
+        seconds=round(time.perf_counter() - t0, 2),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         **extra,
-        "hyper_parameters": asdict(config),
-        "metrics": {r.pop("attribute"): _clean(r) for r in table.to_dicts()},
-        "mean": _clean(mean_metrics(table)),
-        "split_note": split.note,
-        "thresholds": dict(zip(config.attributes, map(float, thresholds))),
-        "rows": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
-        "epochs_run": epochs_run,
-        "history": history,
-        "seconds": round(time.perf_counter() - t0, 2),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    )
     predictions = {"rows": split.test.astype(np.int64), "labels": labels[split.test].astype(np.uint8), "probs": probs}
-    save_model(model_id, meta, fitted, predictions)
-    return {"model_id": model_id, **meta}
+    save_model(meta, fitted, predictions)
+    reporter.update(0, "predicting every image (the Clustering page's predicted-attribute space)", force=True)
+    save_predictions(ds.cache_dir, meta, _predict_all(fitted, inputs, usable, len(config.attributes)))
+    return meta
 
 
 def _clean(values: dict) -> dict:
@@ -196,6 +176,16 @@ def _predict(fitted, inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if isinstance(fitted, LogisticModel):
         return fitted.predict_proba(np.asarray(inputs[rows]))
     return predict_torch(fitted, _take(inputs, rows))
+
+
+def _predict_all(fitted, inputs: np.ndarray, usable: np.ndarray, n_attributes: int, chunk: int = 8192) -> np.ndarray:
+    """(N, A) float32 probabilities for every usable row (NaN elsewhere), in chunks so memory stays flat."""
+    out = np.full((len(usable), n_attributes), np.nan, np.float32)
+    rows = np.flatnonzero(usable)
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        out[part] = _predict(fitted, inputs, part)
+    return out
 
 
 def _take(inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:

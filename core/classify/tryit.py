@@ -65,7 +65,7 @@ def predict_photo(model: StoredModel, data: bytes, max_faces: int = 4) -> PhotoP
         probs = model.predict(vectors)
         shown = [aligned_like_crop(img, box) for box in boxes]
         return PhotoPrediction([_face(model, s, p, b) for s, p, b in zip(shown, probs, boxes)], _count_note(boxes))
-    size = int(model.meta.get("image_size", 64))
+    size = model.meta.image_size
     if not boxes:
         crop = img
         arr = image_to_array(crop, size, aligned=True)

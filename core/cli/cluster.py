@@ -6,14 +6,25 @@ import json
 import logging
 import time
 
-from core.cluster.algorithms import ALGORITHMS, LINKAGES, METRICS, cluster
-from core.cluster.features import FEATURE_SPACES, WEIGHTINGS, FeatureSpec, build_features, load_predicted
+from core.classify.store import load_predictions
+from core.cluster.algorithms import ALGORITHMS, LINKAGES, METRICS, ClusterSpec, cluster_by
+from core.cluster.features import (
+    FEATURE_SPACES,
+    WEIGHTINGS,
+    FeatureKey,
+    FeatureMatrix,
+    FeatureSpec,
+    build_features,
+    feature_key,
+)
 from core.cluster.metrics import external_metrics, internal_metrics
-from core.cluster.reduce import REDUCERS, reduce
+from core.cluster.reduce import REDUCERS, map_2d, reduce
+from core.cluster.store import map_key, save_map
+from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
 from core.faces.store import load_embeddings
-from core.jobs import ProgressReporter
+from core.jobs import JobSpec, ProgressReporter
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +32,30 @@ COMMAND = "cluster"
 HELP = "Cluster a dataset's faces (by embedding or attributes) and print metrics."
 
 
+def map_job_spec(ds: Dataset, features: FeatureKey) -> JobSpec:
+    """The background job that computes and stores the UMAP map of the feature matrix `features` names."""
+    spec = features.spec
+    argv = [COMMAND, str(ds.root), "--name", ds.name, "--features", spec.space, "--weighting", spec.weighting]
+    argv += ["--max-points", str(features.max_points), "--seed", str(features.seed), "--save-map", "umap"]
+    argv += ["--subset-json", features.subset.to_json()]
+    if spec.attributes:
+        argv += ["--attributes", ",".join(spec.attributes)]
+    if spec.standardise:
+        argv.append("--standardise")
+    if spec.model:
+        argv += ["--model", spec.model]
+    return JobSpec("cluster-map", tuple(argv))
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
     parser.add_argument("--name", default=None, help="name to show for the dataset")
     parser.add_argument("--features", choices=FEATURE_SPACES, default="embeddings")
-    parser.add_argument("--model", default=None, help="embedding model (default: dlib if present)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="embedding model (default: dlib if present), or the classifier of --features predicted",
+    )
     parser.add_argument("--attributes", default="", help="comma-separated attributes (attribute features; default all)")
     parser.add_argument("--weighting", choices=WEIGHTINGS, default="none")
     parser.add_argument("--standardise", action="store_true")
@@ -77,18 +107,11 @@ def parse_subset(args) -> Subset:
     return Subset.from_json(args.subset_json)
 
 
-def save_map(ds, spec, subset, args, fm, progress: ProgressReporter) -> dict:
+def store_umap_map(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, progress: ProgressReporter) -> dict:
     """Compute the UMAP 2-D map the page asks for and store it under the key the page looks up."""
-    from core.cluster.reduce import map_2d
-    from core.cluster.store import map_key
-    from core.cluster.store import save_map as store
-
-    emb = load_embeddings(ds.cache_dir, spec.model) if spec.space == "embeddings" else None
-    created = str(emb.meta.get("created", "")) if emb is not None else ""
-    key = map_key(ds.key, spec, subset, int(args.max_points), int(args.seed), created, "umap")
     progress.update(0, f"UMAP of {fm.n:,} points…", total=1, force=True)
-    projection = map_2d(fm.X, "umap", seed=args.seed)
-    path = store(ds.cache_dir, key, projection.coords, fm.rows)
+    projection = map_2d(fm.X, "umap", seed=features.seed)
+    path = save_map(ds.cache_dir, map_key(features, "umap"), projection.coords, fm.rows)
     return {"map": str(path), "points": fm.n}
 
 
@@ -100,17 +123,18 @@ def run(args) -> int:
     spec = FeatureSpec(args.features, attributes, args.weighting, args.standardise, args.model)
     subset = parse_subset(args)
     emb = load_embeddings(ds.cache_dir, args.model) if args.features == "embeddings" else None
-    probs = load_predicted(ds.cache_dir) if args.features == "predicted" else None
-    fm = build_features(ds, spec, subset, args.max_points, args.seed, embeddings=emb, probabilities=probs)
+    predictions = load_predictions(ds.cache_dir, args.model) if args.features == "predicted" else None
+    fm = build_features(ds, spec, subset, args.max_points, args.seed, embeddings=emb, predictions=predictions)
     if args.save_map:
-        result = save_map(ds, spec, subset, args, fm, progress)
+        fkey = feature_key(ds, spec, subset, args.max_points, args.seed, emb, predictions)
+        result = store_umap_map(ds, fkey, fm, progress)
         progress.finish(result)
         print(json.dumps(result) if args.json else f"map stored: {result['map']}")
         return 0
     progress.update(0, "clustering…", total=1, force=True)
     components = args.components if args.components is not None else (0.95 if args.reduce == "pca" else 10)
     reduced = reduce(fm.X, args.reduce, components, seed=args.seed)
-    result = cluster(reduced.coords, args.algo, seed=args.seed, **algorithm_params(args))
+    result = cluster_by(reduced.coords, ClusterSpec.of(args.algo, **algorithm_params(args)), seed=args.seed)
     inner = internal_metrics(reduced.coords, result.labels, seed=args.seed)
     out = {
         "dataset": ds.name,

@@ -7,13 +7,19 @@ import os
 import sys
 import time
 
+from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.faces.embed_job import DEFAULT_CHUNK, embed_dataset
 from core.faces.pipeline import DEFAULT_BACKEND, DESCRIPTOR_BACKENDS, FaceConfig
-from core.jobs import ProgressReporter
+from core.jobs import JobSpec, ProgressReporter
 
 COMMAND = "embed"
 HELP = "Compute (or resume) the dlib face embeddings of every image of a dataset."
+
+
+def job_spec(ds: Dataset) -> JobSpec:
+    """The background job that embeds a dataset's faces (what the pages start)."""
+    return JobSpec("embed", (COMMAND, str(ds.root), "--name", ds.name))
 
 
 def add_arguments(parser) -> None:

@@ -8,13 +8,24 @@ import time
 from pathlib import Path
 
 from core.classify.metrics import CLI_METRICS
-from core.classify.models import LOSSES, MODEL_FEATURES, MODELS
+from core.classify.models import LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
+from core.classify.train import HISTORY_FILE, train_attribute_model
+from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
-from core.jobs import ProgressReporter
+from core.jobs import JobSpec, ProgressReporter
 
 COMMAND = "train"
 HELP = "Train an attribute classifier, measure it on the test split and save it under cache/models/."
+
+
+def job_spec(ds: Dataset, config: TrainConfig) -> JobSpec:
+    """The background job that trains `config` on a dataset (what the classifiers page starts)."""
+    argv = [COMMAND, str(ds.root), "--name", ds.name, "--model", config.model]
+    argv += ["--attributes", ",".join(config.attributes), "--loss", config.loss, "--epochs", str(config.epochs)]
+    argv += ["--image-size", str(config.image_size)]
+    argv += ["--pos-weight"] * config.pos_weight + ["--augment"] * config.augment
+    return JobSpec("train", tuple(argv))
 
 
 def add_arguments(parser) -> None:
@@ -44,8 +55,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from core.classify.train import HISTORY_FILE, TrainConfig, train_attribute_model
-
     t0 = time.perf_counter()
     reporter = ProgressReporter(args.progress_file)
     if args.features and MODEL_FEATURES[args.model] != args.features:
@@ -75,16 +84,16 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = {
-        "model_id": meta["model_id"],
-        "attributes": {a: {k: m[k] for k in CLI_METRICS} for a, m in meta["metrics"].items()},
-        "mean": {k: meta["mean"][k] for k in CLI_METRICS},
+        "model_id": meta.model_id,
+        "attributes": {a: {k: m[k] for k in CLI_METRICS} for a, m in meta.metrics.items()},
+        "mean": {k: meta.mean[k] for k in CLI_METRICS},
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    reporter.finish({"model_id": meta["model_id"], "mean": summary["mean"]}, message=f"saved {meta['model_id']}")
+    reporter.finish({"model_id": meta.model_id, "mean": summary["mean"]}, message=f"saved {meta.model_id}")
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{meta['model_id']}: {meta['split_note']}")
+    print(f"{meta.model_id}: {meta.split_note}")
     for name, m in summary["attributes"].items():
         print(
             f"  {name:22s} acc {_f(m['accuracy'])}  bal {_f(m['balanced_accuracy'])}  majority {_f(m['majority_accuracy'])}"

@@ -147,6 +147,22 @@ ALGORITHMS: dict[str, Algorithm] = {
 
 
 @dataclass(frozen=True)
+class ClusterSpec:
+    """An algorithm by name and the parameters set (hashable: a cache key); others keep their defaults."""
+
+    algorithm: str = "kmeans"
+    params: tuple[tuple[str, object], ...] = ()  # sorted (name, value) pairs
+
+    @classmethod
+    def of(cls, algorithm: str, **params) -> ClusterSpec:
+        return cls(algorithm, tuple(sorted(params.items())))
+
+    def param(self, name: str):
+        """The value set for `name`, else the algorithm's default."""
+        return dict(self.params).get(name, default_params(self.algorithm).get(name))
+
+
+@dataclass(frozen=True)
 class Clustering:
     labels: np.ndarray  # (n,) int64, -1 = noise
     algorithm: str
@@ -301,6 +317,11 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
         rank[order] = np.arange(len(order))
         out[kept] = rank[inverse]
     return out
+
+
+def cluster_by(X: np.ndarray, spec: ClusterSpec, seed: int = 0) -> Clustering:
+    """Cluster X as `spec` says (see cluster)."""
+    return cluster(X, spec.algorithm, seed=seed, **dict(spec.params))
 
 
 def cluster(X: np.ndarray, name: str, seed: int = 0, **params) -> Clustering:

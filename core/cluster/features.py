@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.classify.store import Predictions
 from core.data.dataset import Dataset
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError
@@ -30,7 +31,41 @@ class FeatureSpec:
     attributes: tuple[str, ...] = ()
     weighting: str = "none"
     standardise: bool = False
-    model: str | None = None  # embedding model name; None = the dataset's default
+    model: str | None = None  # embeddings: the embedding model; predicted: the classifier's id; None = default/newest
+
+
+@dataclass(frozen=True)
+class FeatureKey:
+    """Names one feature matrix (a cache key, and the name of its stored maps): what it is built from and on which rows.
+
+    source_version changes when the embeddings are recomputed or another model predicts the attributes, so
+    nothing built on old vectors is reused.
+    """
+
+    dataset_key: str
+    spec: FeatureSpec
+    subset: Subset = Subset()
+    max_points: int = 0
+    seed: int = 0
+    source_version: str = ""  # the embeddings' creation time, or the predicting model's id
+
+
+def feature_key(
+    ds: Dataset,
+    spec: FeatureSpec,
+    subset: Subset,
+    max_points: int,
+    seed: int,
+    embeddings: Embeddings | None = None,
+    predictions: Predictions | None = None,
+) -> FeatureKey:
+    """The FeatureKey of these choices, versioned by the embeddings or predictions the matrix is built from."""
+    version = ""
+    if spec.space == "embeddings" and embeddings is not None:
+        version = str(embeddings.meta.get("created", ""))
+    elif spec.space == "predicted" and predictions is not None:
+        version = predictions.model_id
+    return FeatureKey(ds.key, spec, subset, int(max_points), int(seed), version)
 
 
 @dataclass(frozen=True)
@@ -89,7 +124,7 @@ def weighted_attributes(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def probability_features(
     probabilities: np.ndarray, rows: np.ndarray, names: tuple[str, ...], spec: FeatureSpec
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Hook for predicted attributes: (N_all, A) probabilities from a classifier -> (n, a) weighted features.
+    """Predicted attributes: (N_all, A) probabilities from a classifier -> (n, a) weighted features.
 
     probabilities is aligned to Dataset.table rows and to `names`; the spec's
     attribute subset and weighting apply as for annotated attributes.
@@ -112,7 +147,7 @@ def build_features(
     max_points: int = 0,
     seed: int = 0,
     embeddings: Embeddings | None = None,
-    probabilities: tuple[np.ndarray, tuple[str, ...]] | None = None,
+    predictions: Predictions | None = None,
 ) -> FeatureMatrix:
     """The feature matrix of the subset (sampled to max_points), per spec; raises DatasetError when impossible."""
     if spec.space not in FEATURE_SPACES:
@@ -143,12 +178,15 @@ def build_features(
         X = weighted_attributes(M, attribute_weights(M, spec.weighting))
         columns = tuple(chosen)
     else:
-        if probabilities is None:
+        if predictions is None:
             raise DatasetError(
                 "No attribute classifier has been trained for this dataset yet: train one on the Attribute classifiers page."
             )
-        rows, note = sample_rows(rows, max_points, seed)
-        X, columns = probability_features(probabilities[0], rows, probabilities[1], spec)
+        predicted = ~np.isnan(np.asarray(predictions.probabilities[rows, 0]))
+        if not predicted.all():
+            notes.append(f"{int((~predicted).sum()):,} images the model could not read were left out.")
+        rows, note = sample_rows(rows[predicted], max_points, seed)
+        X, columns = probability_features(predictions.probabilities, rows, predictions.attributes, spec)
     if note:
         notes.append(note)
     if len(rows) < 3:
@@ -156,24 +194,3 @@ def build_features(
     if spec.standardise:
         X = standardise(X)
     return FeatureMatrix(np.ascontiguousarray(X, np.float32), rows.astype(np.int64), columns, tuple(notes))
-
-
-def load_predicted(cache_dir) -> tuple[np.ndarray, tuple[str, ...]] | None:
-    """Predicted attribute probabilities stored by a classifier, or None.
-
-    Convention (hook for the classifiers): cache/<dataset>/predictions/<model>/probabilities.npy
-    (N, A) float aligned to Dataset.table, and attributes.json (the A names). The most
-    recently written model is used.
-    """
-    import json
-
-    root = cache_dir / "predictions"
-    if not root.is_dir():
-        return None
-    found = [p for p in root.iterdir() if (p / "probabilities.npy").is_file() and (p / "attributes.json").is_file()]
-    if not found:
-        return None
-    newest = max(found, key=lambda p: (p / "probabilities.npy").stat().st_mtime)
-    probs = np.load(newest / "probabilities.npy", mmap_mode="r", allow_pickle=False)
-    names = tuple(json.loads((newest / "attributes.json").read_text()))
-    return probs, names

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from core.cluster.features import FeatureSpec
 from core.data.dataset import Dataset
-from core.data.subset import Subset
 
 MAP_DRAW_MAX = 20_000  # points drawn on the map; beyond, a browser redraws ~10 MB of JSON on every interaction
 
@@ -53,32 +51,3 @@ def picked_image_ids(picked, frame: pl.DataFrame) -> list[str]:
         inside = frame.filter(pl.col("x").is_between(x0, x1) & pl.col("y").is_between(y0, y1))
         return inside["image_id"].to_list()
     return list(picked.get("image_id", []))
-
-
-def map_job_argv(ds: Dataset, spec: FeatureSpec, subset: Subset, max_points: int, seed: int) -> list[str]:
-    """`python -m core cluster` arguments that compute and store the UMAP map of these points."""
-    argv = [
-        "cluster",
-        str(ds.root),
-        "--name",
-        ds.name,
-        "--features",
-        spec.space,
-        "--weighting",
-        spec.weighting,
-        "--max-points",
-        str(max_points),
-        "--seed",
-        str(seed),
-        "--save-map",
-        "umap",
-        "--subset-json",
-        subset.to_json(),
-    ]
-    if spec.attributes:
-        argv += ["--attributes", ",".join(spec.attributes)]
-    if spec.standardise:
-        argv.append("--standardise")
-    if spec.model:
-        argv += ["--model", spec.model]
-    return argv

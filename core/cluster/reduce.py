@@ -20,6 +20,15 @@ UMAP_SPECTRAL_MAX_POINTS = 20_000
 
 
 @dataclass(frozen=True)
+class ReductionSpec:
+    """A reduction before clustering (hashable: a cache key)."""
+
+    method: str = "none"  # none | pca | umap
+    n_components: float = 0  # PCA: a count, or a share of the variance in (0, 1); UMAP: a count
+    params: tuple[tuple[str, object], ...] = ()  # sorted (name, value) pairs, e.g. UMAP's n_neighbors
+
+
+@dataclass(frozen=True)
 class Reduction:
     coords: np.ndarray  # (n, k) float32
     method: str
@@ -99,6 +108,11 @@ def reduce(X: np.ndarray, method: str = "none", n_components: float = 2, seed: i
     if method == "umap":
         return umap(X, int(n_components), seed=seed, **params)
     return tsne(X, int(n_components), seed=seed, **params)
+
+
+def reduce_by(X: np.ndarray, spec: ReductionSpec, seed: int = 0) -> Reduction:
+    """Reduce X as `spec` says (see reduce)."""
+    return reduce(X, spec.method, spec.n_components, seed=seed, **dict(spec.params))
 
 
 def map_2d(X: np.ndarray, method: str = "pca", seed: int = 0, **params) -> Reduction:

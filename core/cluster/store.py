@@ -9,17 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from core.cluster.features import FeatureKey
 from core.data.atomic import save_npy
 
 log = logging.getLogger(__name__)
 
 
-def map_key(*parts) -> str:
-    """A short stable name for the parameters that produced an array."""
+def map_key(features: FeatureKey, method: str = "umap") -> str:
+    """The stored name of the 2-D `method` map of the feature matrix named by `features` (stable across processes)."""
+    parts = {"features": asdict(features), "method": method}
     return hashlib.blake2b(json.dumps(parts, default=str, sort_keys=True).encode(), digest_size=10).hexdigest()
 
 
