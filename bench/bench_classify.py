@@ -16,6 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import SHARED, fmt_s, table, write_section
+from core.classify.metrics import attribute_metrics, mean_metrics
+from core.classify.models import TrainConfig, build_net, make_loss, to_chw_float
+from core.classify.pixels import augment_batch, image_to_array
+from core.classify.store import load_test_predictions
+from core.classify.train import _set_threads, train_attribute_model
+from core.data.dataset import Dataset
+from core.data.images import open_rgb
+from core.data.ingest import open_dataset
+from core.demo import demo_exists, generate_demo
+from core.faces.search import faces_in_image
+from core.faces.store import save_embeddings
 
 WORK = Path(os.environ.get("FACEATLAS_BENCH_TMP", "/tmp/faceatlas-bench-classify"))
 CELEBA_TRAIN = 162_770
@@ -43,10 +54,6 @@ def throughput(size: int, batch: int = 64, batches: int = 6) -> float:
     """CNN training images/s (forward, backward, step, augmentation) on uint8 batches of size px."""
     import torch
 
-    from core.classify.models import build_net, make_loss, to_chw_float
-    from core.classify.pixels import augment_batch
-    from core.classify.train import _set_threads
-
     _set_threads()
     net = build_net("cnn", 40, image_size=size)
     opt = torch.optim.AdamW(net.parameters(), 2e-3)
@@ -71,8 +78,6 @@ def mlp_throughput(batch: int = 256, batches: int = 40) -> float:
     """Baseline: MLP head training images/s on 128-d embeddings."""
     import torch
 
-    from core.classify.models import build_net, make_loss
-
     net = build_net("mlp", 40)
     opt = torch.optim.AdamW(net.parameters(), 1e-3)
     loss_fn = make_loss("bce")
@@ -88,9 +93,6 @@ def mlp_throughput(batch: int = 256, batches: int = 40) -> float:
 
 def decode_rate(ds, size: int, n: int = 300) -> float:
     """Images/s for decoding aligned JPEGs into the pixel cache's crops."""
-    from core.classify.pixels import image_to_array
-    from core.data.images import open_rgb
-
     ids = ds.table["image_id"].to_list()[:n]
     t0 = time.perf_counter()
     for image_id in ids:
@@ -99,9 +101,6 @@ def decode_rate(ds, size: int, n: int = 300) -> float:
 
 
 def demo_dataset():
-    from core.data.ingest import open_dataset
-    from core.demo import demo_exists, generate_demo
-
     root = WORK / "home" / "data" / "demo"
     if not demo_exists(root):
         generate_demo(root, n_images=DEMO_IMAGES, seed=0)
@@ -110,9 +109,6 @@ def demo_dataset():
 
 def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> tuple[str, dict]:
     """Train the CNN from pixels on all 40 attributes for at most `minutes`; the table of test results."""
-    from core.classify.models import TrainConfig
-    from core.classify.train import train_attribute_model
-
     config = TrainConfig(
         model="cnn",
         epochs=40,
@@ -126,9 +122,6 @@ def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> t
     t0 = time.perf_counter()
     meta = train_attribute_model(ds, config)
     seconds = time.perf_counter() - t0
-    from core.classify.metrics import attribute_metrics
-    from core.classify.store import load_test_predictions
-
     preds = load_test_predictions(meta.model_id)
     at_half = {
         r.pop("attribute"): r for r in attribute_metrics(preds["labels"], preds["probs"], meta.attributes).to_dicts()
@@ -197,9 +190,6 @@ def _num(v) -> float:
 
 def real_embeddings() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray] | None:
     """Wild-sample images that have rows in the real attribute file: names, dlib descriptors, attributes."""
-    from core.data.images import open_rgb
-    from core.faces.search import faces_in_image
-
     attr_file = REAL / "celeba_annotations" / "list_attr_celeba.txt"
     wild = REAL / "celeba_wild_sample"
     if not attr_file.exists() or not wild.exists():
@@ -231,13 +221,6 @@ def real_embeddings() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.
 def real_figure(folds: int = 5) -> str:
     """Identity-grouped cross-validation of logreg and MLP on dlib embeddings of real CelebA photos."""
     import polars as pl
-
-    from core.classify.metrics import attribute_metrics, mean_metrics
-    from core.classify.models import TrainConfig
-    from core.classify.store import load_test_predictions
-    from core.classify.train import train_attribute_model
-    from core.data.dataset import Dataset
-    from core.faces.store import save_embeddings
 
     loaded = real_embeddings()
     if loaded is None:
@@ -314,8 +297,6 @@ def main() -> None:
     parser.add_argument("--skip-real", action="store_true")
     args = parser.parse_args()
     _env()
-    from core.classify.train import _set_threads
-
     threads = _set_threads()
     sections = []
     ds = demo_dataset()

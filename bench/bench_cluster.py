@@ -21,6 +21,11 @@ import numpy as np
 from bench.common import SHARED, fmt_s, table, write_section
 from core.cluster.algorithms import cluster, default_params
 from core.cluster.metrics import external_metrics, suggest_threshold
+from core.cluster.reduce import umap
+from core.cluster.store import load_map, save_map
+from core.data.ingest import open_dataset
+from core.demo import generate_demo
+from core.faces.store import save_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +94,9 @@ def page_rerun_rows(X: np.ndarray, tmp: Path) -> list[list]:
     from streamlit.testing.v1 import AppTest
 
     from bench.bench_ingest import write_celeba_annotations
-    from core.data.ingest import open_dataset
-    from core.faces.store import save_embeddings
 
     root = tmp / "data" / "celeba-scale"
     write_celeba_annotations(root, len(X))
-    from core.demo import generate_demo
-
     generate_demo(tmp / "data" / "demo", n_images=60)  # else the page draws the full demo on first start
     os.environ["FACEATLAS_HOME"], os.environ["FACEATLAS_CACHE"] = str(tmp), str(tmp / "cache")
     ds = open_dataset(root, name="celeba-scale")
@@ -134,8 +135,6 @@ def scale_rows(n: int) -> tuple[list[list], float]:
     from sklearn.metrics import adjusted_rand_score
 
     from bench.synthetic_embeddings import celeba_like_identities, identity_embeddings
-    from core.cluster.reduce import umap
-    from core.cluster.store import load_map, save_map
 
     ids = celeba_like_identities(n, round(N_IDENTITIES * n / N_IMAGES))
     X = identity_embeddings(ids)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from bench.common import SHARED, fmt_s, table, timeit, write_section
+from core.data.images import open_rgb
 from core.faces.dlib_torch import TorchFaceDescriptor, dlib_model_path
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,6 @@ CELEBA_IMAGES = 202_599
 def face_chips(n_images: int) -> tuple[np.ndarray, list]:
     """(n, 150, 150, 3) uint8 chips of the largest face in the first n_images photos, and (image, shape) pairs."""
     import dlib
-
-    from core.data.images import open_rgb
 
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))

@@ -26,6 +26,8 @@ import numpy as np
 
 from bench.common import PROJECT, fmt_s, table, write_section
 from core.data.celeba import CELEBA_ATTRIBUTES, CELEBA_IDENTITIES, CELEBA_IMAGES
+from core.data.ingest import open_dataset
+from core.demo import generate_demo
 
 TARGET_COLD_S = 2.0
 TARGET_CACHED_S = 0.3
@@ -65,7 +67,6 @@ def timed(fn, repeat: int, before=None) -> tuple[float, float, object]:
 
 def time_cold_ingest(root: Path, caches: Path, repeat: int) -> tuple[float, float, object]:
     """open_dataset into a fresh, empty cache each time: (median wall, median CPU, dataset)."""
-    from core.data.ingest import open_dataset
 
     def fresh_cache(i: int) -> None:
         shutil.rmtree(caches, ignore_errors=True)
@@ -103,9 +104,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import pandas as pd
-
-    from core.data.ingest import open_dataset
-    from core.demo import generate_demo
 
     with tempfile.TemporaryDirectory(prefix="faceatlas-ingest-") as tmp:
         home = Path(tmp)

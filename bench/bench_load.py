@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import fmt_s, table, write_section
+from core.data.ingest import open_dataset
+from core.demo import DEFAULT_IMAGES, generate_demo
 from tests.browser_support import APP_PAGES, CHROMIUM, IDLE_JS, is_idle, launch_chromium, start_server, stop_server
 
 log = logging.getLogger(__name__)
@@ -370,9 +372,6 @@ def main(argv: list[str] | None = None) -> int:
     if not CHROMIUM.exists():
         print(f"chromium not found at {CHROMIUM}; install it (make browser) to run this benchmark", file=sys.stderr)
         return 1
-    from core.data.ingest import open_dataset
-    from core.demo import DEFAULT_IMAGES, generate_demo
-
     images = args.images or DEFAULT_IMAGES
     scenarios = [Scenario("1 user", 1)]
     for n in args.users:

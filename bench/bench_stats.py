@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from bench.common import PROJECT, fmt_s, table, timeit, write_section
+from core.data.ingest import open_dataset
+from core.demo import generate_demo
 from core.stats import relations as stats
 
 log = logging.getLogger(__name__)
@@ -113,14 +115,10 @@ def _timed_run(at) -> str:
 def page_section() -> str:
     from streamlit.testing.v1 import AppTest
 
-    from core.demo import generate_demo
-
     home = Path(tempfile.mkdtemp(prefix="bench-stats-"))
     os.environ["FACEATLAS_HOME"] = str(home)
     os.environ["FACEATLAS_CACHE"] = str(home / "cache")
     generate_demo(home / "data" / "demo", n_images=DEMO_IMAGES, seed=0)
-    from core.data.ingest import open_dataset
-
     ds = open_dataset(home / "data" / "demo", name="demo")  # ingest once, as the app's first start does
     busiest = ds.table["identity"].value_counts(sort=True)["identity"][0]
     rows = []

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.faces import pipeline as faces
+
 log = logging.getLogger(__name__)
 
 
@@ -31,8 +33,6 @@ def wild_descriptors(folder: Path, names: list[str], mirror: bool = True) -> tup
     benches and tests measure what the app computes. Mirror-averaged: the mean of the descriptors of the
     chip and of its horizontal mirror (mirror=False returns the plain descriptors twice, at half the cost).
     """
-    from core.faces import pipeline as faces
-
     results = [faces.process_image(folder / name) for name in names]
     has_face = np.array([r.has_face for r in results], dtype=bool)
     plain = np.zeros((len(names), faces.DESCRIPTOR_DIM), np.float32)

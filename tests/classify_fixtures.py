@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 
 from core.classify.models import TrainConfig
+from core.classify.train import train_attribute_model
+from core.data.ingest import open_dataset
+from core.faces.store import save_embeddings
 
 
 def _clear_streamlit_caches() -> None:
@@ -39,8 +42,6 @@ def _private_cache(path: Path):
 
 
 def _open(demo_home: Path):
-    from core.data.ingest import open_dataset
-
     return open_dataset(demo_home / "data" / "demo", name="demo")
 
 
@@ -51,8 +52,6 @@ def _clf_cache(demo_home, tmp_path_factory) -> Path:
     The embeddings are a random projection of the attribute labels plus noise, so models on
     them have something to learn.
     """
-    from core.faces.store import save_embeddings
-
     path = tmp_path_factory.mktemp("clf-cache")
     with _private_cache(path):
         ds = _open(demo_home)
@@ -75,8 +74,6 @@ def clf_env(_clf_cache, demo_home):
 @pytest.fixture(scope="session")
 def cnn_model(_clf_cache, demo_home):
     """A small CNN trained on two drawn, common attributes (Male: face, hair and brows; Heavy_Makeup: eyes, lips)."""
-    from core.classify.train import train_attribute_model
-
     config = TrainConfig(
         model="cnn", attributes=("Male", "Heavy_Makeup"), epochs=12, batch_size=16, image_size=64, patience=12
     )
@@ -86,8 +83,6 @@ def cnn_model(_clf_cache, demo_home):
 
 @pytest.fixture(scope="session")
 def logreg_model(_clf_cache, demo_home):
-    from core.classify.train import train_attribute_model
-
     with _private_cache(_clf_cache):
         return train_attribute_model(
             _open(demo_home), TrainConfig(model="logreg", attributes=("Blond_Hair", "Smiling", "Male"))

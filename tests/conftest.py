@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from core import cached
+from core.data.ingest import open_dataset
+from core.demo import generate_demo
+
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT.parent / "shared"
 REAL_ANNOTATIONS = SHARED / "real" / "celeba_annotations"
@@ -36,8 +40,6 @@ def session_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_home(session_home) -> Path:
     """The session home with data/demo (a small demo) and an annotations-only copy of it."""
-    from core.demo import generate_demo
-
     home = session_home
     generate_demo(home / "data" / "demo", n_images=SMALL_DEMO_IMAGES, seed=1)
     # The same annotations without images: pages must work on annotation-only datasets.
@@ -47,8 +49,6 @@ def demo_home(session_home) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_dataset(demo_home):
-    from core.data.ingest import open_dataset
-
     return open_dataset(demo_home / "data" / "demo", name="demo")
 
 
@@ -66,8 +66,6 @@ def needs(path: Path):
 def people_home(demo_home, tmp_path, monkeypatch):
     """An LFW-style home (one folder per person, no attributes), isolated from the shared demo home."""
     import shutil
-
-    from core import cached
 
     images = sorted((demo_home / "data" / "demo" / "Img" / "img_align_celeba").glob("*.jpg"))[:6]
     for k, image in enumerate(images):

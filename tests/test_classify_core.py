@@ -13,7 +13,31 @@ import numpy as np
 import polars as pl
 import pytest
 
-from core.classify.metrics import binary_metrics, confusion_counts, error_rows, roc_curve, subgroup_metrics
+from core.__main__ import main
+from core.classify.metrics import (
+    balanced_thresholds,
+    binary_metrics,
+    confusion_counts,
+    error_rows,
+    roc_curve,
+    subgroup_metrics,
+)
+from core.classify.models import TrainConfig
+from core.classify.pixels import augment_batch, image_to_array, load_pixel_cache
+from core.classify.store import (
+    list_models,
+    load_classifier,
+    load_predictions,
+    load_test_predictions,
+    models_root,
+    read_meta,
+)
+from core.classify.train import dataset_split, history_path_for, train_attribute_model
+from core.classify.tryit import predict_photo
+from core.cluster.features import FeatureSpec, build_features
+from core.errors import ImageError, ModelFileError
+from core.faces.store import load_embeddings
+from core.jobs import cancel_job, job_status, start_job
 
 # Hand-built example: 4 positives, 6 negatives.
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -59,8 +83,6 @@ def test_subgroup_gap_and_error_rows():
 
 
 def test_split_by_partition_and_identity_grouped_split(clf_env):
-    from core.classify.train import dataset_split
-
     ds = clf_env
     split = dataset_split(ds, np.ones(ds.n_images, bool))
     part = ds.table["partition"].to_numpy()
@@ -83,10 +105,6 @@ def test_cnn_learns_a_drawn_attribute(cnn_model):
 
 
 def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model):
-    from core.classify.pixels import load_pixel_cache
-    from core.classify.store import load_classifier, load_test_predictions
-    from core.faces.store import load_embeddings
-
     ds = clf_env
     for meta, inputs in (
         (cnn_model, load_pixel_cache(ds, 64)[0]),
@@ -110,9 +128,6 @@ class _Payload:
 def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
     import shutil
 
-    from core.classify.store import load_classifier, models_root
-    from core.errors import ModelFileError
-
     _Payload.marker = str(tmp_path / "pwned")
     fake_id = "cnn-pixels-fake"
     shutil.copytree(models_root() / cnn_model.model_id, models_root() / fake_id, dirs_exist_ok=True)
@@ -123,9 +138,6 @@ def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
 
 
 def test_cli_prints_one_json_object(clf_env):
-    from core.__main__ import main
-    from core.classify.store import read_meta
-
     out = io.StringIO()
     with redirect_stdout(out):
         code = main(
@@ -152,16 +164,12 @@ def test_cli_prints_one_json_object(clf_env):
 
 
 def test_cli_rejects_unknown_attribute(clf_env, capsys):
-    from core.__main__ import main
-
     assert main(["train", str(clf_env.root), "--name", "demo", "--attributes", "Wings", "--json"]) == 2
     assert "Unknown attributes Wings" in json.loads(capsys.readouterr().out)["error"]
 
 
 def test_augmentation_without_warp_is_identity_or_mirror():
     import torch
-
-    from core.classify.pixels import augment_batch
 
     x = torch.rand(8, 3, 16, 16)
     out = augment_batch(x, torch.Generator().manual_seed(0), max_degrees=0, max_shift=0, zoom=0)
@@ -170,10 +178,6 @@ def test_augmentation_without_warp_is_identity_or_mirror():
 
 
 def test_photo_prediction_from_bytes(clf_env, cnn_model):
-    from core.classify.pixels import image_to_array
-    from core.classify.store import load_classifier
-    from core.classify.tryit import predict_photo
-
     ds = clf_env
     data = ds.image_path(ds.table["image_id"][0]).read_bytes()
     model = load_classifier(cnn_model.model_id)
@@ -185,16 +189,11 @@ def test_photo_prediction_from_bytes(clf_env, cnn_model):
 
         expected = model.predict(image_to_array(open_rgb(data), 64)[None])[0]
         assert result.faces[0].probabilities["Male"] == pytest.approx(float(expected[0]), abs=1e-6)
-    from core.errors import ImageError
-
     with pytest.raises(ImageError):
         predict_photo(model, b"not an image")
 
 
 def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
-    from core.classify.models import TrainConfig
-    from core.classify.train import train_attribute_model
-
     for loss in ("bce", "mse", "cosine"):
         meta = train_attribute_model(
             clf_env, TrainConfig(model="mlp", attributes=("Male", "Wearing_Lipstick"), epochs=15, loss=loss)
@@ -208,10 +207,6 @@ def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
 
 def test_training_job_reports_history_and_can_be_cancelled(clf_env):
     import time
-
-    from core.classify.store import list_models
-    from core.classify.train import history_path_for
-    from core.jobs import cancel_job, job_status, start_job
 
     before = {m.model_id for m in list_models(clf_env.key)}
     argv = [
@@ -245,8 +240,6 @@ def test_training_job_reports_history_and_can_be_cancelled(clf_env):
 
 
 def test_balanced_thresholds_pick_the_cut_a_rare_attribute_needs():
-    from core.classify.metrics import balanced_thresholds, binary_metrics
-
     rng = np.random.default_rng(0)
     y = (rng.random(2000) < 0.1).astype(np.uint8)  # rare attribute
     p = np.clip(0.05 + 0.3 * y + rng.normal(0, 0.08, 2000), 0, 1)  # well ranked, never above 0.5
@@ -258,10 +251,6 @@ def test_balanced_thresholds_pick_the_cut_a_rare_attribute_needs():
 
 def test_training_predicts_every_image_for_the_clustering_page(clf_env, logreg_model):
     """A trained model's probabilities for every row are stored: the Clustering page's predicted-attribute space."""
-    from core.classify.store import load_classifier, load_predictions
-    from core.cluster.features import FeatureSpec, build_features
-    from core.faces.store import load_embeddings
-
     predictions = load_predictions(clf_env.cache_dir, logreg_model.model_id)
     emb = load_embeddings(clf_env.cache_dir)
     assert predictions.probabilities.shape == (clf_env.n_images, len(logreg_model.attributes))

@@ -7,6 +7,10 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from core.classify.metrics import confusion_counts, subgroup_metrics
+from core.classify.models import TrainConfig
+from core.classify.store import load_test_predictions
+from core.classify.train import train_attribute_model
+from core.jobs import job_status
 from tests.conftest import PROJECT
 
 PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
@@ -25,8 +29,6 @@ def _page(model_id: str) -> AppTest:
 
 
 def test_threshold_moves_the_confusion_matrix(clf_env, logreg_model):
-    from core.classify.store import load_test_predictions
-
     at = _page(logreg_model.model_id)
     assert _metric(at, "Mean accuracy") == f"{100 * logreg_model.mean['accuracy']:.1f}%"
     assert _metric(at, "Mean majority-class accuracy") == f"{100 * logreg_model.mean['majority_accuracy']:.1f}%"
@@ -53,8 +55,6 @@ def test_threshold_moves_the_confusion_matrix(clf_env, logreg_model):
 
 
 def test_subgroup_gap_is_shown(clf_env, logreg_model):
-    from core.classify.store import load_test_predictions
-
     at = _page(logreg_model.model_id)
     at.selectbox(key="clf-thr-attr").select("Male").run()
     at.selectbox(key="clf-group-by").select("Young").run()
@@ -67,8 +67,6 @@ def test_subgroup_gap_is_shown(clf_env, logreg_model):
 
 
 def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
-    from core.jobs import job_status
-
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.radio(key="clf-features").set_value("embeddings").run()
     at.selectbox(key="clf-model").select("logreg").run()
@@ -122,9 +120,6 @@ def test_embeddings_missing_says_what_to_do(demo_home):
 
 
 def test_lesson_puts_mse_and_bce_side_by_side(clf_env):
-    from core.classify.models import TrainConfig
-    from core.classify.train import train_attribute_model
-
     attrs = ("Male", "Eyeglasses")
     bce = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="bce"))
     mse = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="mse"))

@@ -7,8 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
+import core.cluster.algorithms as cluster_module
+import core.cluster.reduce as reduce_module
 from core.cluster.algorithms import ALGORITHMS, check_linkage, chinese_whispers, cluster
 from core.cluster.features import attribute_weights, sample_rows
+from core.cluster.hdbscan_knn import NEIGHBOURS, hdbscan_knn, knn_forest, link_components
 from core.cluster.metrics import (
     external_metrics,
     internal_metrics,
@@ -22,6 +25,7 @@ from core.cluster.reduce import map_2d, pca, reduce
 from core.cluster.summary import (
     attribute_shares,
     centroid_distances,
+    cluster_means,
     cluster_sizes,
     describe_clusters,
     mean_and_eigenface,
@@ -218,8 +222,6 @@ def test_tsne_map_is_capped():
 
 @pytest.mark.parametrize("spectral_max", [10_000, 50])
 def test_umap_map_keeps_separated_groups_apart_with_either_initialisation(monkeypatch, spectral_max):
-    import core.cluster.reduce as reduce_module
-
     monkeypatch.setattr(reduce_module, "UMAP_SPECTRAL_MAX_POINTS", spectral_max)  # 50: PCA initialisation
     X, truth = blobs(n_per=60, centres=((0, 0, 0), (8, 0, 0), (0, 8, 0)))
     coords = map_2d(X, "umap", seed=0).coords
@@ -247,8 +249,6 @@ def test_cluster_summaries_against_manual_counts():
 
 
 def test_cluster_means_and_largest_centroids_match_a_loop():
-    from core.cluster.summary import cluster_means
-
     rng = np.random.default_rng(1)
     X = rng.normal(size=(500, 4))
     labels = rng.integers(-1, 12, 500)
@@ -292,8 +292,6 @@ def test_knn_tree_hdbscan_matches_the_exact_library(min_cluster_size, min_sample
     import hdbscan
     from sklearn.metrics import adjusted_rand_score
 
-    from core.cluster.hdbscan_knn import hdbscan_knn
-
     X = _identity_like()
     exact = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples).fit(X)
     labels, scores = hdbscan_knn(X, min_cluster_size, min_samples)
@@ -306,8 +304,6 @@ def test_knn_tree_is_one_spanning_tree_with_minimal_links():
     from scipy.sparse.csgraph import minimum_spanning_tree
     from scipy.spatial.distance import cdist
 
-    from core.cluster.hdbscan_knn import NEIGHBOURS, knn_forest, link_components
-
     X = _identity_like(n_groups=40, seed=5)
     core, forest = knn_forest(X, 5, NEIGHBOURS)
     tree = link_components(X, core, forest)
@@ -319,8 +315,6 @@ def test_knn_tree_is_one_spanning_tree_with_minimal_links():
 
 
 def test_large_hdbscan_inputs_use_the_knn_tree_and_say_so(monkeypatch):
-    import core.cluster.algorithms as cluster_module
-
     monkeypatch.setattr(cluster_module, "HDBSCAN_EXACT_MAX_POINTS", 50)
     X, _truth = blobs()
     result = cluster(X, "hdbscan", min_cluster_size=5)

@@ -9,7 +9,7 @@ import polars as pl
 
 from core.cli.cluster import map_job_spec
 from core.cluster.features import FeatureKey, FeatureSpec
-from core.cluster.map import map_frame, picked_image_ids
+from core.cluster.map import drawn_positions, map_frame, picked_image_ids
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 
@@ -64,8 +64,6 @@ def test_map_job_argv_carries_every_feature_choice():
 
 
 def test_large_maps_draw_a_seeded_sample_and_small_ones_everything():
-    from core.cluster.map import drawn_positions
-
     assert drawn_positions(50, limit=100).tolist() == list(range(50))
     picked = drawn_positions(1000, seed=3, limit=100)
     assert len(picked) == len(np.unique(picked)) == 100 and (np.diff(picked) > 0).all() and picked.max() < 1000

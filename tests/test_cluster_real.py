@@ -12,6 +12,7 @@ import json
 import numpy as np
 import pytest
 
+from core.__main__ import main
 from core.cluster.algorithms import cluster
 from core.cluster.metrics import external_metrics
 from tests.conftest import WILD_SAMPLE, needs
@@ -52,8 +53,6 @@ def test_dbscan_default_eps_avoids_chaining_on_real_faces(wild):
 
 
 def test_cluster_command_prints_json_metrics(demo_dataset, capsys):
-    from core.__main__ import main
-
     code = main(
         [
             "cluster",
@@ -83,8 +82,6 @@ def test_cluster_command_prints_json_metrics(demo_dataset, capsys):
 
 
 def test_cluster_command_reports_missing_embeddings(demo_dataset, capsys, isolated_cache):
-    from core.__main__ import main
-
     code = main(["cluster", str(demo_dataset.root), "--name", "demo", "--json"])
     assert code == 2
     assert "no face embeddings" in json.loads(capsys.readouterr().out.splitlines()[0])["error"]

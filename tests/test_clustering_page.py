@@ -9,8 +9,20 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import core.cluster.map
+import core.cluster.reduce
+import ui.clustering
+from core import cached
+from core.__main__ import main
+from core.cli.cluster import map_job_spec
 from core.cluster.algorithms import cluster
+from core.cluster.features import FeatureSpec
 from core.cluster.metrics import external_metrics, internal_metrics
+from core.cluster.reduce import pca
+from core.cluster.store import load_map, map_key
+from core.data.ingest import open_dataset
+from core.data.subset import Subset
+from core.faces.store import save_embeddings
 from tests.conftest import PROJECT
 
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
@@ -20,8 +32,6 @@ PAGE = str(PROJECT / "pages" / "4_Clustering.py")
 def cluster_home(demo_home, tmp_path_factory):
     """A home of our own: a copy of the demo (so the shared fixture's cache stays untouched) plus embeddings."""
     from bench.synthetic_embeddings import identity_embeddings
-    from core.data.ingest import open_dataset
-    from core.faces.store import save_embeddings
 
     home = tmp_path_factory.mktemp("cluster-home")
     shutil.copytree(demo_home / "data" / "demo", home / "data" / "demo")
@@ -86,8 +96,6 @@ def test_switch_to_attributes_pca_kmeans(cluster_home):
     at.number_input(key="cl-kmeans-k").set_value(5).run()
     at.selectbox(key="cl-reduce").select("pca").run()
     assert not at.exception, at.exception
-    from core.cluster.reduce import pca
-
     X = ds.attribute_matrix().astype(np.float32)
     reduced = pca(X, 0.95)
     assert any(f"PCA kept {reduced.n_components} components" in c.value for c in at.caption)
@@ -144,14 +152,6 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     UMAP itself is swapped for PCA here (its numba compile alone takes a minute on 2 cores);
     what is tested is that job and page agree on rows and key.
     """
-    import core.cluster.reduce
-    from core import cached
-    from core.__main__ import main
-    from core.cli.cluster import map_job_spec
-    from core.cluster.features import FeatureSpec
-    from core.cluster.store import load_map, map_key
-    from core.data.subset import Subset
-
     _, ds, _, has_face = cluster_home
     subset = Subset(partition="train")
     spec = FeatureSpec("embeddings", model="dlib")
@@ -166,8 +166,6 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
 
 
 def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatch):
-    import core.cluster.map
-
     _, _, _, has_face = cluster_home
     monkeypatch.setattr(core.cluster.map, "MAP_DRAW_MAX", 100)
     at = run_page()
@@ -177,9 +175,6 @@ def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatc
 
 
 def test_large_umap_reduction_is_announced_before_it_runs(cluster_home, monkeypatch):
-    import core.cluster.reduce
-    import ui.clustering
-
     _, _, _, has_face = cluster_home
     monkeypatch.setattr(ui.clustering, "UMAP_INLINE_MAX", 100)
     monkeypatch.setattr(

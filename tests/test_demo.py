@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from core.__main__ import main
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.data.loaders import DEMO_MARKER
 from core.demo import DEFAULT_IMAGES, annotation_texts, demo_exists, generate_demo
@@ -180,8 +181,6 @@ def test_demo_loads_through_the_celeba_loader(demo_dataset):
 
 
 def test_cli_draws_and_skips_when_present(tmp_path, capsys):
-    from core.__main__ import main
-
     out = tmp_path / "cli_demo"
     assert main(["demo", "--images", "8", "--seed", "2", "--out", str(out), "--workers", "1"]) == 0
     assert len(list((out / "Img" / "img_align_celeba").glob("*.jpg"))) == 8

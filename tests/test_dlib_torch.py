@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.data.images import open_rgb
 from core.errors import DlibFormatError
 from core.faces import dlib_torch
 from core.faces.dlib_torch import TorchFaceDescriptor, _Reader, dlib_model_path, load_weights
@@ -73,8 +74,6 @@ def test_unfolded_affine_layers_match_too(weights_dir, facerec):
 
 @needs(WILD_SAMPLE)
 def test_matches_dlib_on_real_face_chips(descriptor, facerec):
-    from core.data.images import open_rgb
-
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))
     chips = []

@@ -17,7 +17,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import cached
-from core.data.ingest import ingest
+from core.data.ingest import ingest, open_dataset
 from core.demo import generate_demo
 from core.faces import pipeline as faces
 from core.faces.embed_job import embed_dataset, load_status
@@ -160,8 +160,6 @@ def test_no_embeddings_offers_the_job_and_attribute_search_works(page_home):
     assert any("no face embeddings yet" in i.value for i in at.info)
     assert at.button(key="fs-embed")
     # By attributes: choose values -> nearest images by Hamming distance, checked against brute force.
-    from core.data.ingest import open_dataset
-
     ds = open_dataset(page_home / "data" / "demo", name="demo")
     at.multiselect(key="fs-attr-present").set_value(["Male", "Smiling", "Eyeglasses"]).run()
     at.slider(key="fs-attr-k").set_value(5).run()

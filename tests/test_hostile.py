@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import core.data.ingest
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.data.images import MAX_UPLOAD_BYTES, open_rgb, thumbnail_bytes
 from core.data.ingest import open_dataset
 from core.errors import DatasetError, ImageError
+from core.faces.store import load_embeddings, save_embeddings
 from tests.conftest import PROJECT
 
 ATTR_FILE = "Anno/list_attr_celeba.txt"
@@ -401,8 +403,6 @@ def test_embedding_csv_with_nan_and_inf_rows_is_masked(tmp_path, isolated_cache)
     text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
     path = tmp_path / "celeba_buffalo_s.csv"
     path.write_text(text)
-    from core.faces.store import load_embeddings
-
     ds = open_dataset(path)
     emb = load_embeddings(ds.cache_dir, "csv")
     assert emb.dim == dim  # a NaN in a column must not make the loader drop that column
@@ -413,8 +413,6 @@ def test_embedding_csv_with_nan_and_inf_rows_is_masked(tmp_path, isolated_cache)
 
 
 def test_pickled_npy_in_cache_is_not_unpickled(tmp_path):
-    from core.faces.store import load_embeddings, save_embeddings
-
     save_embeddings(tmp_path, "m", np.zeros((2, 3), np.float32), np.ones(2, bool))
     marker = tmp_path / "pwned"
     np.save(tmp_path / "embeddings" / "m" / "vectors.npy", np.array([Payload(marker)], dtype=object), allow_pickle=True)
@@ -478,8 +476,6 @@ def test_failed_reingest_leaves_the_old_cache_intact(tmp_path, isolated_cache, b
 
 
 def test_crash_while_writing_the_cache_leaves_nothing_half_written(tmp_path, isolated_cache, monkeypatch):
-    import core.data.ingest
-
     root = write_celeba(tmp_path / "good", n=12)
     good = open_dataset(root)
     before = snapshot(isolated_cache)

@@ -17,6 +17,7 @@ from core.data import ingest as ingest_mod
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.data.ingest import fingerprint, ingest
 from core.data.loaders import detect_layout
+from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError
 from core.faces.store import load_embeddings
 from tests.conftest import PROJECT, REAL_ANNOTATIONS, needs
@@ -265,8 +266,6 @@ def test_real_celeba_annotations(tmp_path, isolated_cache):
 
 
 def test_empty_subset_selects_every_row(tmp_path, isolated_cache):
-    from core.data.subset import Subset, subset_rows
-
     ds = ingest(write_celeba(tmp_path / "c"))
     assert subset_rows(ds, Subset()).tolist() == [0, 1, 2, 3]
     assert subset_rows(ds, Subset(conditions=(("Male", 1),))).tolist() == [1, 2]

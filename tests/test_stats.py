@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.__main__ import main
+from core.data.ingest import open_dataset
 from core.stats import relations as stats
 from tests.conftest import REAL_ANNOTATIONS, needs
 
@@ -178,8 +180,6 @@ def test_predict_attribute_learns_a_determined_target():
 
 @pytest.fixture(scope="module")
 def real_dataset(tmp_path_factory):
-    from core.data.ingest import open_dataset
-
     root = tmp_path_factory.mktemp("real") / "celeba_real"
     (root / "Anno").mkdir(parents=True)
     # A copy, not a link: links that lead out of a dataset folder are not read (tests/test_hostile.py).
@@ -218,8 +218,6 @@ def test_real_celeba_conditionals_match_pandas(real_dataset, real_frame):
 
 
 def test_cli_stats_json(demo_home, demo_dataset, capsys):
-    from core.__main__ import main
-
     assert main(["stats", "demo", "--json", "--where", "Male=1"]) == 0
     out = json.loads(capsys.readouterr().out)
     df = demo_dataset.table.to_pandas()

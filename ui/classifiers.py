@@ -15,6 +15,8 @@ from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS, Train
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
 from core.classify.store import ClassifierMeta
+from core.classify.train import history_path_for
+from core.classify.tryit import predict_photo
 from core.cli.train import job_spec as train_job_spec
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelFileError
@@ -107,8 +109,6 @@ def training_panel(ds: Dataset, config: TrainConfig | None) -> None:
 
 
 def _live_curves(job_id: str) -> None:
-    from core.classify.train import history_path_for
-
     @st.fragment(run_every=2.0)
     def _curves() -> None:
         path = history_path_for(job_id)
@@ -303,8 +303,6 @@ def error_gallery(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
 
 def try_it(meta: ClassifierMeta) -> None:
     """Upload a photo or take one; faces found -> attribute probabilities as bars."""
-    from core.classify.tryit import predict_photo
-
     source = st.radio("Photo from", ["upload", "camera"], horizontal=True, key="clf-photo-source")
     if source == "upload":
         photo = st.file_uploader("A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="clf-photo")

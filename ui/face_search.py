@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core import cached
+from core.charts import faces as face_charts
 from core.cli.embed import job_spec as embed_job_spec
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelMissingError
@@ -116,7 +117,9 @@ def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None, k: in
     if metric == "euclidean":
         same = int((ranked["distance"] < SAME_PERSON).sum())
         st.caption(f"{same:,} of {ranked.height:,} faces are closer than {SAME_PERSON} (usually the same person).")
-    st.altair_chart(search.distance_histogram(ranked, SAME_PERSON if metric == "euclidean" else None), width="stretch")
+    st.altair_chart(
+        face_charts.distance_histogram(ranked, SAME_PERSON if metric == "euclidean" else None), width="stretch"
+    )
     st.dataframe(ranked.drop("row").head(5000), hide_index=True, width="stretch")
 
 

@@ -6,6 +6,9 @@ import altair as alt
 import numpy as np
 import polars as pl
 
+# Lazy imports: SciPy's submodules are imported inside the functions that use them, so pages and commands that never
+# call them do not pay their import time and memory on a shared server.
+
 SELECTION = "picked"  # name of the point/lasso selection on the map
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import altair as alt
 import numpy as np
 import pandas as pd
-
-log = logging.getLogger(__name__)
 
 PRESENT_COLOURS = ["#4c78a8", "#d8d8d8"]
 

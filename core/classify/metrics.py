@@ -7,12 +7,8 @@ Metrics that are undefined (e.g. AUC with one class present) are NaN, never an e
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import polars as pl
-
-log = logging.getLogger(__name__)
 
 METRIC_NAMES = (
     "accuracy",

@@ -6,12 +6,12 @@ their input normalisation as buffers, so a state dict alone restores them exactl
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+# Lazy imports: scikit-learn, torch are imported inside the functions that use them, so pages and commands that
+# never call them do not pay their import time and memory on a shared server.
 
 MODELS = {
     "logreg": "Logistic regression (per attribute)",

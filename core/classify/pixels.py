@@ -22,6 +22,9 @@ from core.data.dataset import Dataset
 from core.data.images import open_rgb
 from core.errors import ImageError
 
+# Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
+# not pay their import time and memory on a shared server.
+
 log = logging.getLogger(__name__)
 
 IMAGE_SIZES = (64, 80, 96, 112, 128)

@@ -9,7 +9,7 @@ and test_predictions.npz (rows, labels, probabilities on the test split). Nothin
 from __future__ import annotations
 
 import json
-import logging
+import pickle
 import secrets
 import shutil
 import time
@@ -23,7 +23,8 @@ from core.data.atomic import save_npy, write_json
 from core.data.paths import cache_root
 from core.errors import ModelFileError
 
-log = logging.getLogger(__name__)
+# Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
+# not pay their import time and memory on a shared server.
 
 
 def models_root() -> Path:
@@ -139,8 +140,6 @@ def _folder(model_id: str) -> Path:
 
 def load_state_dict(path: Path) -> dict:
     """A torch state dict read with weights_only=True; anything else raises ModelFileError (no code runs)."""
-    import pickle
-
     import torch
 
     try:

@@ -37,6 +37,9 @@ from core.data.split import Split, split_rows
 from core.faces.store import load_embeddings
 from core.jobs import ProgressReporter, jobs_root
 
+# Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
+# not pay their import time and memory on a shared server.
+
 log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.json"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 
 from core.classify.store import load_predictions
@@ -25,8 +24,6 @@ from core.data.ingest import open_dataset
 from core.data.subset import Subset
 from core.faces.store import load_embeddings
 from core.jobs import JobSpec, ProgressReporter
-
-log = logging.getLogger(__name__)
 
 COMMAND = "cluster"
 HELP = "Cluster a dataset's faces (by embedding or attributes) and print metrics."

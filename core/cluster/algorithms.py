@@ -8,12 +8,16 @@ an unknown name raises ValueError listing the choices.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from core.cluster.hdbscan_knn import hdbscan_knn
+from core.cluster.metrics import suggest_eps, suggest_threshold
+from core.cluster.rerank import reranked_identities
+
+# Lazy imports: dlib, hdbscan, SciPy's submodules, scikit-learn are imported inside the functions that use them, so
+# pages and commands that never call them do not pay their import time and memory on a shared server.
 
 LINKAGES = ("ward", "complete", "average", "single")
 METRICS = ("euclidean", "manhattan", "cosine")
@@ -251,8 +255,6 @@ def _agglomerative(X, k, distance_threshold, linkage, metric):
 def _hdbscan(X, min_cluster_size, min_samples) -> tuple[np.ndarray, np.ndarray, str | None]:
     """(labels, outlier scores, note): hdbscan.HDBSCAN up to HDBSCAN_EXACT_MAX_POINTS, its k-NN tree beyond."""
     if len(X) > HDBSCAN_EXACT_MAX_POINTS:
-        from core.cluster.hdbscan_knn import hdbscan_knn
-
         labels, scores = hdbscan_knn(X, int(min_cluster_size), int(min_samples) or None)
         return (
             labels,
@@ -330,8 +332,6 @@ def cluster(X: np.ndarray, name: str, seed: int = 0, **params) -> Clustering:
     dbscan eps=0 and chinese_whispers threshold=0 are replaced by values suggested
     from the data (core.cluster_metrics.suggest_eps / suggest_threshold).
     """
-    from core.cluster.metrics import suggest_eps, suggest_threshold
-
     spec = algorithm(name)
     unknown = set(params) - {p.name for p in spec.params}
     if unknown:
@@ -354,8 +354,6 @@ def cluster(X: np.ndarray, name: str, seed: int = 0, **params) -> Clustering:
         labels, scores, note = _hdbscan(X, p["min_cluster_size"], p["min_samples"])
         notes += [note] if note else []
     elif name == "rerank":
-        from core.cluster.rerank import reranked_identities
-
         labels = reranked_identities(X, float(p["threshold"]), int(p["k1"]))
     else:
         if not p["threshold"]:

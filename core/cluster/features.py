@@ -6,7 +6,6 @@ Dataset.table), so labels, identities and images can be looked up afterwards.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,8 +15,6 @@ from core.data.dataset import Dataset
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError
 from core.faces.store import Embeddings
-
-log = logging.getLogger(__name__)
 
 FEATURE_SPACES = ("embeddings", "attributes", "predicted")
 WEIGHTINGS = ("none", "inverse_prevalence", "rarity_sqrt")

@@ -9,13 +9,13 @@ are comparable across algorithms with and without noise.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
 
-log = logging.getLogger(__name__)
+# Lazy imports: scikit-learn are imported inside the functions that use them, so pages and commands that never call
+# them do not pay their import time and memory on a shared server.
 
 SILHOUETTE_SAMPLE = 5_000
 NEIGHBOUR_SAMPLE = 20_000

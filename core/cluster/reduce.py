@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+# Lazy imports: scikit-learn, umap-learn are imported inside the functions that use them, so pages and commands that
+# never call them do not pay their import time and memory on a shared server.
 
 REDUCERS = ("none", "pca", "umap", "tsne")
 MAP_METHODS = ("pca", "umap", "tsne")

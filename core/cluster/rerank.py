@@ -10,12 +10,11 @@ in docs/bench/cluster.md). Cost: O(n^2) memory for the distance matrix; capped.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from scipy import sparse
 
-log = logging.getLogger(__name__)
+# Lazy imports: SciPy's submodules are imported inside the functions that use them, so pages and commands that never
+# call them do not pay their import time and memory on a shared server.
 
 RERANK_MAX_POINTS = 5_000
 

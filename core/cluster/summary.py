@@ -11,6 +11,9 @@ import polars as pl
 from core.data.images import open_rgb
 from core.errors import ImageError
 
+# Lazy imports: SciPy's submodules are imported inside the functions that use them, so pages and commands that never
+# call them do not pay their import time and memory on a shared server.
+
 log = logging.getLogger(__name__)
 
 PROMINENT_SHARE = 0.8  # attribute present in at least this share of a cluster

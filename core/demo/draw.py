@@ -8,14 +8,11 @@ by the image's small pose/scale jitter and laid over a background.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-
-log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 178, 218
 CX = 89.0

@@ -16,6 +16,9 @@ import numpy as np
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.labels import gibbs_sweeps
 
+# Lazy imports: scikit-learn are imported inside the functions that use them, so pages and commands that never call
+# them do not pay their import time and memory on a shared server.
+
 
 def read_rows(path: Path) -> np.ndarray:
     """(N, 40) uint8 0/1 attribute rows of a list_attr_celeba.txt."""

@@ -9,15 +9,12 @@ is kept on most, and the rest is re-drawn per image from the model conditioned o
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.label_model import BIAS, CELEBA_COOCCURRENCE, CELEBA_PREVALENCE, COUPLING
-
-log = logging.getLogger(__name__)
 
 ATTRIBUTE_INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
 # Kept on every image of an identity.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import colorsys
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,8 +10,6 @@ import numpy as np
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.draw import FaceSpec
 from core.demo.labels import LabelPlan
-
-log = logging.getLogger(__name__)
 
 SKIN_TONES = (
     (0.96, 0.82, 0.72),

@@ -29,7 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.atomic import write_bytes
+from core.data.paths import cache_root
 from core.errors import DlibFormatError
+
+# Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
+# not pay their import time and memory on a shared server.
 
 logger = logging.getLogger(__name__)
 
@@ -324,8 +329,6 @@ def _file_digest(path: Path) -> str:
 
 def weights_cache_path(dat_path: Path, cache_dir: Path | None = None) -> Path:
     """cache/models/<model>-<sha256 prefix of the .dat>-p<parser version>.npz."""
-    from core.data.paths import cache_root
-
     folder = cache_dir if cache_dir is not None else cache_root() / "models"
     return folder / f"{Path(dat_path).stem}-{_file_digest(dat_path)}-p{PARSER_VERSION}.npz"
 
@@ -355,8 +358,6 @@ def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
 
 
 def _write_cache(path: Path, weights: dict[str, np.ndarray]) -> None:
-    from core.data.atomic import write_bytes
-
     buffer = io.BytesIO()
     np.savez(buffer, **weights)
     write_bytes(path, buffer.getvalue())

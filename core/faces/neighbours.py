@@ -6,12 +6,9 @@ face (mask False) are never returned; `exclude` drops the query's own row.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 METRICS = ("euclidean", "cosine")
 

@@ -17,7 +17,6 @@ verification drops; see docs/bench/faces.md.)
 from __future__ import annotations
 
 import importlib.util
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -27,9 +26,11 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from core.errors import ModelMissingError
+from core.data.images import open_rgb
+from core.errors import ImageError, ModelMissingError
 
-log = logging.getLogger(__name__)
+# Lazy imports: dlib are imported inside the functions that use them, so pages and commands that never call them do
+# not pay their import time and memory on a shared server.
 
 PIPELINE_VERSION = 2
 CHIP_SIZE = 150
@@ -284,9 +285,6 @@ def process_array(arr: np.ndarray, aligned: bool = False, config: FaceConfig = F
 
 def process_image(source, aligned: bool = False, config: FaceConfig = FaceConfig()) -> FaceResult:
     """Open an image safely (path or bytes) and run process_array; unreadable files -> STATUS_FAILED."""
-    from core.data.images import open_rgb
-    from core.errors import ImageError
-
     try:
         img = open_rgb(source)
     except ImageError as exc:

@@ -6,10 +6,8 @@ frames with image_id, identity, distance (nearest first) and the row.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-import altair as alt
 import numpy as np
 import polars as pl
 from PIL import Image, ImageDraw
@@ -20,8 +18,6 @@ from core.errors import DatasetError, ImageError
 from core.faces import pipeline as faces
 from core.faces.neighbours import EmbeddingIndex, build_index, distances, nearest_by_attributes, top_k
 from core.faces.store import Embeddings, load_embeddings
-
-log = logging.getLogger(__name__)
 
 BOX_COLOURS = ("#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686")
 
@@ -145,16 +141,3 @@ def neighbours_of_image(
     else:
         raise ValueError(f"Unknown search {by!r}; choose embedding or attributes.")
     return hits.drop("row")
-
-
-def distance_histogram(frame: pl.DataFrame, threshold: float | None = None) -> alt.Chart:
-    """Histogram of the `distance` column, with a rule at the same-person threshold when given."""
-    base = alt.Chart(frame.select("distance"))
-    bars = base.mark_bar().encode(
-        x=alt.X("distance:Q", bin=alt.Bin(maxbins=60), title="distance to the chosen face"),
-        y=alt.Y("count():Q", title="faces"),
-    )
-    if threshold is None:
-        return bars.properties(height=220)
-    rule = alt.Chart(pl.DataFrame({"t": [threshold]})).mark_rule(color="#e4572e").encode(x="t:Q")
-    return (bars + rule).properties(height=220)
