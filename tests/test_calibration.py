@@ -1,0 +1,52 @@
+"""The same-person calibration against values computed another way (scikit-learn, brute force)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from core.faces.calibration import best_threshold, calibrate, pair_distances, roc_auc, sample_pairs
+
+
+def people(n_people: int = 40, per_person: int = 8, spread: float = 0.2, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_people, 16))
+    vectors = np.repeat(centres, per_person, axis=0) + rng.normal(scale=spread, size=(n_people * per_person, 16))
+    identity = np.repeat([f"p{k}" for k in range(n_people)], per_person).astype(object)
+    return vectors.astype(np.float32), identity
+
+
+def test_pairs_are_of_the_kind_they_claim():
+    _, identity = people()
+    identity[::7] = None  # unlabelled rows are never paired
+    same, different = sample_pairs(identity, max_pairs=500)
+    assert len(same) and len(different) == 500
+    assert all(identity[a] == identity[b] and a != b for a, b in same)
+    assert all(identity[a] != identity[b] for a, b in different)
+    assert not {int(i) for i in np.r_[same.ravel(), different.ravel()]} & set(range(0, len(identity), 7))
+
+
+def test_auc_and_threshold_match_brute_force():
+    rng = np.random.default_rng(1)
+    same, different = rng.normal(0.4, 0.1, 300), rng.normal(0.8, 0.15, 500)
+    same[:5] = different[:5]  # ties count half
+    expected = roc_auc_score(np.r_[np.ones(300), np.zeros(500)], -np.r_[same, different])
+    assert roc_auc(same, different) == pytest.approx(expected, abs=1e-12)
+    threshold, accuracy = best_threshold(same, different)
+    grid = np.unique(np.r_[same, different])
+    brute = max(((same <= t).mean() + (different > t).mean()) / 2 for t in grid)
+    assert accuracy == pytest.approx(brute, abs=1e-12)
+    assert ((same < threshold).mean() + (different > threshold).mean()) / 2 == pytest.approx(brute, abs=1e-12)
+
+
+def test_calibration_of_separable_people_and_of_noise():
+    vectors, identity = people()
+    cal = calibrate(vectors, identity)
+    assert cal.auc > 0.99 and cal.accuracy > 0.97 and cal.trustworthy
+    d = pair_distances(vectors, np.array([[0, 1], [0, 8]]))
+    assert d[0] < cal.threshold < d[1]  # same person below, another person above
+    shuffled = np.random.default_rng(0).permutation(identity)
+    noise = calibrate(vectors, shuffled)
+    assert 0.4 < noise.auc < 0.6 and not noise.trustworthy
+    assert calibrate(vectors, np.array([None] * len(identity), dtype=object)) is None
