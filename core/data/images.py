@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from core.errors import ImageError
-
 import io
 import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.errors import ImageError
 
 # 40 megapixels: far above any face photo, far below what would exhaust memory.
 MAX_PIXELS = 40_000_000
@@ -16,8 +16,6 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Uploads (bytes / file objects) larger than this are refused before decoding; matches
 # .streamlit/config.toml's server.maxUploadSize for callers that bypass the uploader.
 MAX_UPLOAD_BYTES = 25 * 2**20
-
-
 
 
 def _in_memory_size(source) -> int:

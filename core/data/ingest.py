@@ -21,10 +21,10 @@ import polars as pl
 
 from core.data.atomic import write_json, write_parquet
 from core.data.dataset import Dataset
-from core.faces.store import save_embeddings
-from core.errors import DatasetError
 from core.data.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
 from core.data.paths import cache_root, data_roots
+from core.errors import DatasetError
+from core.faces.store import save_embeddings
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,8 @@ def sample_image_ids(ds: Dataset, n: int = 12, seed: int = 0) -> list[str]:
     """A seeded sample of image ids, one per identity where identities exist, for a first glance."""
     table = ds.table
     if ds.has_identity:
-        table = table.filter(table["identity"].is_not_null()).unique(subset="identity", keep="first", maintain_order=True)
+        table = table.filter(table["identity"].is_not_null()).unique(
+            subset="identity", keep="first", maintain_order=True
+        )
     n = min(n, table.height)
     return table.sample(n=n, seed=seed)["image_id"].to_list() if n else []
