@@ -93,11 +93,11 @@ def face_models() -> bool:
 
 
 @st.cache_data(max_entries=32, show_spinner="Finding faces…")
-def query_faces(data: bytes, aligned: bool = False):
-    """Every face in an uploaded/picked image with its descriptor (core.search.QueryFaces)."""
+def query_faces(data: bytes, dataset_aligned: bool = False):
+    """Every face in an uploaded/picked photo with its descriptor (core.faces.search.QueryFaces), found as the
+    dataset's own faces were (see faces_in_bytes); keyed by the photo's content."""
     face_models()
-    img = search.open_rgb(data)
-    return search.faces_in_image(img, aligned=aligned)
+    return search.faces_in_bytes(data, dataset_aligned)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Indexing embeddings…")
