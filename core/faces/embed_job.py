@@ -31,6 +31,7 @@ from core.data.dataset import Dataset
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
+from core.processes import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,13 @@ def _run_chunks(ds, spans, todo, workers, config, backend):
         return
     # forkserver, not fork: a parent that already ran torch (a test process, a notebook) would hand its
     # workers a locked OpenMP thread pool and they would hang.
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("forkserver")) as pool:
+    # Workers exit when this process is gone (exit_with_parent): a job killed with -9 leaves no workers behind.
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)),
+        mp_context=get_context("forkserver"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = {pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo}
         try:
             for future in as_completed(futures):
