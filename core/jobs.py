@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core.data.atomic import write_json
 from core.data.paths import PROJECT_ROOT, cache_root
-from core.processes import pid_alive
+from core.processes import pid_alive, stop_leftovers
 
 FINAL_STATES = ("done", "failed", "cancelled")
 QUEUE_POLL_S = 1.0
@@ -173,6 +173,8 @@ def job_status(job_id: str) -> JobStatus | None:
     if state not in FINAL_STATES and spec.get("pid") and not pid_alive(spec["pid"]):
         state = "failed"
         error = error or "it stopped unexpectedly (the process ended without finishing)"
+        stop_leftovers(spec["pid"])  # a job killed with -9 leaves its pool behind: end it before a resume starts
+        write_json(folder / "progress.json", prog | {"state": state, "error": error, "updated": time.time()})
     return JobStatus(
         job_id=job_id,
         kind=spec.get("kind", job_id.split("-")[0]),

@@ -3,24 +3,59 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
+from pathlib import Path
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process `pid` still runs (a zombie child of ours is reaped and counts as gone)."""
+    """Whether process `pid` still runs; a zombie (dead, not yet reaped) counts as gone, and is reaped if ours."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie child of this process still answers kill(0); reap it if it is ours.
+    fields = _proc_stat(pid)
+    if fields is not None and fields[0] not in ("Z", "X"):
+        return True
     try:
         finished, _ = os.waitpid(pid, os.WNOHANG)
-        return finished == 0
+        return finished == 0 and fields is None
     except ChildProcessError:
-        return True
+        return fields is None  # not ours: alive unless /proc says it is a zombie
+
+
+def stop_leftovers(group: int, sig: int = signal.SIGKILL) -> int:
+    """Kill what is left of a dead job's process group (pool workers, forkserver, resource tracker).
+
+    Only Python processes of that group are touched, so a process group id reused by something else is safe.
+    Returns how many were signalled.
+    """
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        fields = _proc_stat(int(entry.name))
+        if fields is None or int(fields[2]) != group or fields[0] in ("Z", "X"):
+            continue
+        try:
+            if b"python" not in (entry / "cmdline").read_bytes():
+                continue
+            os.kill(int(entry.name), sig)
+            killed += 1
+        except (OSError, ProcessLookupError):
+            continue
+    return killed
 
 
 def exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
