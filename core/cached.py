@@ -20,6 +20,7 @@ from core.classify.store import (
     load_predictions,
     load_test_predictions,
 )
+from core.classify.tryit import PhotoPrediction, predict_photo
 from core.cluster.algorithms import Clustering, ClusterSpec, cluster_by
 from core.cluster.features import FeatureKey, FeatureMatrix, FeatureSpec, build_features, feature_key
 from core.cluster.metrics import external_metrics, internal_metrics, k_distances, suggest_eps
@@ -92,7 +93,7 @@ def face_models() -> bool:
     return True
 
 
-@st.cache_data(max_entries=32, show_spinner="Finding faces…")
+@st.cache_data(max_entries=16, show_spinner="Finding faces…")
 def query_faces(data: bytes, dataset_aligned: bool = False):
     """Every face in an uploaded/picked photo with its descriptor (core.faces.search.QueryFaces), found as the
     dataset's own faces were (see faces_in_bytes); keyed by the photo's content."""
@@ -212,6 +213,13 @@ def saved_models(ds_key: str) -> list[ClassifierMeta]:
 def stored_model(model_id: str, created: str):
     """A stored attribute model ready to predict (shared, never mutated); `created` keys a retrained id."""
     return load_classifier(model_id)
+
+
+@st.cache_data(max_entries=16, show_spinner="Finding faces and predicting their attributes…")
+def photo_prediction(model_id: str, created: str, data: bytes) -> PhotoPrediction:
+    """A stored model's attribute probabilities for the faces of an uploaded photo, keyed by the photo's content."""
+    face_models()
+    return predict_photo(stored_model(model_id, created), data)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -68,3 +72,21 @@ def exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+@contextmanager
+def plain_main() -> Iterator[None]:
+    """Start worker processes (spawn, forkserver) that do not run the caller's main script first.
+
+    multiprocessing starts a spawned or forkserver worker by re-importing the parent's __main__ from its file.
+    Under `streamlit run` or an AppTest that file is a page, so each worker would run the page (the fresh
+    deploy that hung on its first visit did exactly that). Inside this block __main__ is a bare module with no
+    file; create the pool and submit its first tasks here.
+    """
+    real = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if real is not None:
+            sys.modules["__main__"] = real

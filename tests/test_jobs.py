@@ -144,3 +144,18 @@ def test_cancel_stops_the_whole_process_group(small_demo):
     cancel_job(job.job_id)
     _wait(lambda: not _group(pid), 30)
     assert job_status(job.job_id).state == "cancelled"
+
+
+def test_worker_processes_never_run_the_callers_page(tmp_path, monkeypatch):
+    """Under `streamlit run` (or an AppTest) __main__ is a page: spawned pool workers must not execute it."""
+    import types
+
+    marker = tmp_path / "page-ran"
+    page = tmp_path / "Home.py"
+    page.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    generate_demo(tmp_path / "demo", n_images=200, seed=4, workers=2)  # a spawn pool of 2 workers
+    assert (tmp_path / "demo" / "Img" / "img_align_celeba" / "000200.jpg").exists()
+    assert not marker.exists()

@@ -16,12 +16,12 @@ from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
 from core.classify.store import ClassifierMeta
 from core.classify.train import history_path_for
-from core.classify.tryit import predict_photo
 from core.cli.train import job_spec as train_job_spec
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelFileError
 from core.faces.store import list_embeddings
 from core.jobs import job_status
+from ui.busy import one_heavy_query
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
 
@@ -311,8 +311,8 @@ def try_it(meta: ClassifierMeta) -> None:
     if photo is None:
         return
     try:
-        model = cached.stored_model(meta.model_id, meta.created)
-        result = predict_photo(model, photo.getvalue())
+        with one_heavy_query("photo"):
+            result = cached.photo_prediction(meta.model_id, meta.created, photo.getvalue())
     except ImageError as exc:
         st.error(str(exc))
         return

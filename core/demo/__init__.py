@@ -24,7 +24,7 @@ from core.data.loaders import DEMO_MARKER
 from core.demo.draw import FaceSpec, draw_face
 from core.demo.labels import LabelPlan, sample_labels
 from core.demo.specs import face_specs
-from core.processes import exit_with_parent
+from core.processes import exit_with_parent, plain_main
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,9 @@ def draw_images(
                 progress(done, total)
         return
     # Workers die with this process (exit_with_parent), so a killed drawing leaves none behind.
-    with multiprocessing.get_context("spawn").Pool(workers, exit_with_parent, (os.getpid(),)) as pool:
+    with plain_main():  # spawned workers must not run the caller's main script (a page under `streamlit run`)
+        pool = multiprocessing.get_context("spawn").Pool(workers, exit_with_parent, (os.getpid(),))
+    with pool:
         for n in pool.imap_unordered(_draw_chunk, _chunks(folder, specs)):
             done += n
             if progress:

@@ -31,7 +31,7 @@ from core.data.dataset import Dataset
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
-from core.processes import exit_with_parent
+from core.processes import exit_with_parent, plain_main
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,10 @@ def _run_chunks(ds, spans, todo, workers, config, backend):
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
     ) as pool:
-        futures = {pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo}
+        with plain_main():  # the workers start here: they must not run the caller's script (a page, a test)
+            futures = {
+                pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo
+            }
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
