@@ -36,7 +36,13 @@ from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces import search
 from core.faces.search import index_for
-from core.faces.store import Embeddings, default_embedding_model, list_embeddings, load_embeddings
+from core.faces.store import (
+    Embeddings,
+    default_embedding_model,
+    embeddings_root,
+    list_embeddings,
+    load_embeddings,
+)
 from core.stats import relations as stats
 
 
@@ -71,7 +77,7 @@ def current_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | No
     if not models:
         return None
     model = model or default_embedding_model(models)
-    meta_path = ds.cache_dir / "embeddings" / model / "meta.json"
+    meta_path = embeddings_root(ds.cache_dir) / model / "meta.json"
     created = str(meta_path.stat().st_mtime_ns) if meta_path.exists() else ""
     return embeddings(ds.key, model, ds, created)
 
@@ -204,9 +210,9 @@ def all_attribute_models(ds_key: str, subset, _ds: Dataset):
 
 
 @st.cache_data(ttl=3, show_spinner=False)
-def saved_models(ds_key: str) -> list[ClassifierMeta]:
-    """The stored attribute models of a dataset, newest first (re-read every few seconds)."""
-    return list_models(ds_key)
+def saved_models(ds_key: str, labels_key: str = "") -> list[ClassifierMeta]:
+    """The stored attribute models of a dataset (its key or the same labels), newest first (re-read every few s)."""
+    return list_models(ds_key, labels_key)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)

@@ -9,6 +9,7 @@ import streamlit as st
 from core import cached
 from core.cli.demo import job_spec as demo_job_spec
 from core.cli.embed import job_spec as embed_job_spec
+from core.data.artifacts import recent_notices
 from core.data.dataset import Dataset
 from core.data.paths import demo_dir
 from core.demo import demo_exists
@@ -101,6 +102,10 @@ def dataset_picker() -> Dataset:
     except DatasetError as exc:
         st.error(f"Cannot open {name}: {exc}")
         st.stop()
+    for notice in recent_notices(ds.key):
+        if st.session_state.setdefault("repair-notices-shown", set()).isdisjoint({notice}):
+            st.session_state["repair-notices-shown"].add(notice)
+            st.sidebar.info(notice, icon=":material/build:")
     start_demo_embeddings(ds)
     if ds.is_demo:
         st.sidebar.caption("Synthetic demo dataset")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.artifacts import damaged
 from core.data.atomic import save_npy, write_bytes, write_json
 from core.data.dataset import Dataset
 from core.errors import DatasetError
@@ -72,8 +73,8 @@ def chunks_dir(ds: Dataset) -> Path:
 
 
 def job_token(ds: Dataset, config: faces.FaceConfig) -> str:
-    """What the chunks depend on: the dataset's content key, the model and the pipeline settings."""
-    return f"{ds.key}|{MODEL}|{config.cache_token()}"
+    """What the chunks depend on: the image files (their names and sizes), the model and the pipeline settings."""
+    return f"{ds.images_key or ds.key}|{MODEL}|{config.cache_token()}"
 
 
 def _chunk_path(folder: Path, index: int) -> Path:
@@ -327,6 +328,13 @@ def _csv_summary(ds: Dataset, emb, t0: float) -> EmbedSummary:
 
 
 def load_status(ds: Dataset) -> np.ndarray | None:
-    """(N,) int8 per-row STATUS_* codes of the stored dlib embeddings, or None."""
-    path = model_dir(ds) / "status.npy"
-    return np.load(path, allow_pickle=False) if path.is_file() else None
+    """(N,) int8 per-row STATUS_* codes of the stored dlib embeddings, or None (absent or not as written)."""
+    folder = model_dir(ds)
+    try:
+        recorded = json.loads((folder / "meta.json").read_text()).get("files", {})
+        if damaged(folder, {name: r for name, r in recorded.items() if name == "status.npy"}):
+            return None
+        status = np.load(folder / "status.npy", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return status if len(status) == ds.n_images else None
