@@ -21,7 +21,6 @@ from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
 from core.data.images import open_rgb
-from core.data.paths import cache_root
 from core.errors import ImageError
 
 # Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
@@ -53,7 +52,7 @@ def image_to_array(img: Image.Image, size: int, aligned: bool = True) -> np.ndar
 
 def pixel_cache_paths(ds: Dataset, size: int) -> tuple[Path, Path]:
     """Where the decoded pixels live: keyed by the image files (names and sizes), so they outlive annotation edits."""
-    folder = cache_root() / "pixels" / (ds.images_key or ds.key)
+    folder = ds.cache_dir.parent / "pixels" / (ds.images_key or ds.key)
     return folder / f"pixels_{size}.npy", folder / f"pixels_{size}_ok.npy"
 
 

@@ -20,7 +20,6 @@ import numpy as np
 
 from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import save_npy, write_json
-from core.data.paths import cache_root
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def embeddings_root(cache_dir: Path) -> Path:
         key = ""
     if not key:
         return local
-    shared = cache_root() / "embeddings" / key
+    shared = cache_dir.parent / "embeddings" / key  # beside the ingest folder, in the same cache root
     if local.is_dir() and not shared.exists():  # embeddings made before they were keyed by the images
         shared.parent.mkdir(parents=True, exist_ok=True)
         try:
