@@ -20,6 +20,7 @@ from core.classify.store import (
     load_predictions,
     load_test_predictions,
 )
+from core.classify.tryit import PhotoPrediction, predict_photo
 from core.cluster.algorithms import Clustering, ClusterSpec, cluster_by
 from core.cluster.features import FeatureKey, FeatureMatrix, FeatureSpec, build_features, feature_key
 from core.cluster.metrics import external_metrics, internal_metrics, k_distances, suggest_eps
@@ -35,7 +36,13 @@ from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces import search
 from core.faces.search import index_for
-from core.faces.store import Embeddings, default_embedding_model, list_embeddings, load_embeddings
+from core.faces.store import (
+    Embeddings,
+    default_embedding_model,
+    embeddings_root,
+    list_embeddings,
+    load_embeddings,
+)
 from core.stats import relations as stats
 
 
@@ -70,7 +77,7 @@ def current_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | No
     if not models:
         return None
     model = model or default_embedding_model(models)
-    meta_path = ds.cache_dir / "embeddings" / model / "meta.json"
+    meta_path = embeddings_root(ds.cache_dir) / model / "meta.json"
     created = str(meta_path.stat().st_mtime_ns) if meta_path.exists() else ""
     return embeddings(ds.key, model, ds, created)
 
@@ -92,12 +99,12 @@ def face_models() -> bool:
     return True
 
 
-@st.cache_data(max_entries=32, show_spinner="Finding faces…")
-def query_faces(data: bytes, aligned: bool = False):
-    """Every face in an uploaded/picked image with its descriptor (core.search.QueryFaces)."""
+@st.cache_data(max_entries=16, show_spinner="Finding faces…")
+def query_faces(data: bytes, dataset_aligned: bool = False):
+    """Every face in an uploaded/picked photo with its descriptor (core.faces.search.QueryFaces), found as the
+    dataset's own faces were (see faces_in_bytes); keyed by the photo's content."""
     face_models()
-    img = search.open_rgb(data)
-    return search.faces_in_image(img, aligned=aligned)
+    return search.faces_in_bytes(data, dataset_aligned)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Indexing embeddings…")
@@ -203,15 +210,22 @@ def all_attribute_models(ds_key: str, subset, _ds: Dataset):
 
 
 @st.cache_data(ttl=3, show_spinner=False)
-def saved_models(ds_key: str) -> list[ClassifierMeta]:
-    """The stored attribute models of a dataset, newest first (re-read every few seconds)."""
-    return list_models(ds_key)
+def saved_models(ds_key: str, labels_key: str = "") -> list[ClassifierMeta]:
+    """The stored attribute models of a dataset (its key or the same labels), newest first (re-read every few s)."""
+    return list_models(ds_key, labels_key)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def stored_model(model_id: str, created: str):
     """A stored attribute model ready to predict (shared, never mutated); `created` keys a retrained id."""
     return load_classifier(model_id)
+
+
+@st.cache_data(max_entries=16, show_spinner="Finding faces and predicting their attributes…")
+def photo_prediction(model_id: str, created: str, data: bytes) -> PhotoPrediction:
+    """A stored model's attribute probabilities for the faces of an uploaded photo, keyed by the photo's content."""
+    face_models()
+    return predict_photo(stored_model(model_id, created), data)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -16,12 +16,12 @@ from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
 from core.classify.store import ClassifierMeta
 from core.classify.train import history_path_for
-from core.classify.tryit import predict_photo
 from core.cli.train import job_spec as train_job_spec
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelFileError
 from core.faces.store import list_embeddings
 from core.jobs import job_status
+from ui.busy import one_heavy_query
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
 
@@ -124,7 +124,7 @@ def _live_curves(job_id: str) -> None:
 
 def model_picker(ds: Dataset) -> ClassifierMeta | None:
     """Selectbox over this dataset's stored models; returns the chosen model's meta."""
-    metas = cached.saved_models(ds.key)
+    metas = cached.saved_models(ds.key, ds.labels_key)
     if not metas:
         st.info("No trained model for this dataset yet: train one above.")
         return None
@@ -146,6 +146,11 @@ def describe(meta: ClassifierMeta) -> str:
 
 def results(ds: Dataset, meta: ClassifierMeta) -> None:
     """Mean metrics, the sortable per-attribute table and the bar chart vs baselines."""
+    if meta.split_key and ds.split_key and meta.split_key != ds.split_key:
+        st.caption(
+            "The dataset's partition or identities changed since this model was trained: the figures below are "
+            "measured on the test split it was trained with. Train it again to measure it on the current split."
+        )
     st.caption(
         f"Split: {meta.split_note}. Test images: {meta.rows['test']:,}; trained in {meta.seconds:.0f} s, {meta.epochs_run} epoch(s)."
     )
@@ -174,7 +179,7 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
 
 def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
     """MSE (or any loss) vs BCE side by side: accuracy can look fine while predicting the majority class."""
-    metas = cached.saved_models(ds.key)
+    metas = cached.saved_models(ds.key, ds.labels_key)
     twins = [
         m
         for m in metas
@@ -311,8 +316,8 @@ def try_it(meta: ClassifierMeta) -> None:
     if photo is None:
         return
     try:
-        model = cached.stored_model(meta.model_id, meta.created)
-        result = predict_photo(model, photo.getvalue())
+        with one_heavy_query("photo"):
+            result = cached.photo_prediction(meta.model_id, meta.created, photo.getvalue())
     except ImageError as exc:
         st.error(str(exc))
         return

@@ -15,6 +15,7 @@ from core.errors import ImageError, ModelMissingError
 from core.faces import search
 from core.faces.embed_job import MODEL
 from core.jobs import job_status
+from ui.busy import one_heavy_query
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
 
@@ -79,10 +80,11 @@ def query_source_ui(ds: Dataset) -> tuple[bytes | None, str | None]:
     return Path(path).read_bytes(), image_id
 
 
-def find_query_faces(data: bytes, aligned: bool):
+def find_query_faces(data: bytes, dataset_aligned: bool):
     """Faces of the query bytes, or None after showing what went wrong."""
     try:
-        return cached.query_faces(data, aligned)
+        with one_heavy_query("photo"):
+            return cached.query_faces(data, dataset_aligned)
     except ImageError as exc:
         st.error(f"{exc} Try another file.")
     except ModelMissingError as exc:
@@ -148,7 +150,7 @@ def face_search_section(ds: Dataset) -> None:
     if data is None:
         st.caption("Choose a photo to search with.")
         return
-    found = find_query_faces(data, ds.aligned and row is not None)
+    found = find_query_faces(data, ds.aligned)
     if found is None:
         return
     if not found.boxes:

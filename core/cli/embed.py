@@ -67,11 +67,7 @@ def run(args) -> int:
         print(f"\rembedding {ds.name}: {text}   ", end="", file=sys.stderr, flush=True)
 
     config = FaceConfig(mirror=not args.no_mirror)
-    try:
-        summary = embed_dataset(ds, args.workers, config, args.backend, args.chunk_size, progress)
-    except Exception as exc:
-        reporter.fail(str(exc))
-        raise
+    summary = embed_dataset(ds, args.workers, config, args.backend, args.chunk_size, progress)
     print(file=sys.stderr)
     result = summary.as_dict()
     reporter.finish(result, f"{summary.embedded:,} faces embedded")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.cluster.features import FeatureKey
+from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,13 @@ def load_map(cache_dir: Path, key: str, rows: np.ndarray) -> np.ndarray | None:
     path = map_path(cache_dir, key)
     if not path.is_file():
         return None
-    data = np.load(path, allow_pickle=False)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if data.ndim != 2 or data.shape[1] != 3:
+            raise ValueError(f"shape {data.shape}")
+    except (OSError, ValueError) as exc:  # damaged: set aside; the page computes the map again
+        quarantine(path, "2-D map", str(exc), dataset=cache_dir.name)
+        return None
     if len(data) != len(rows) or not np.array_equal(data[:, 0].astype(np.int64), rows):
         log.info("stored map %s does not match the rows; ignoring it", path)
         return None

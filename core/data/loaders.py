@@ -366,18 +366,28 @@ def _partition_labels(values: pl.Series, path: Path) -> pl.Series:
     return mapped
 
 
-def _read_identity_txt(path: Path, warnings: list[str]) -> pl.DataFrame:
+def _read_identity_txt(path: Path, warnings: list[str]) -> pl.DataFrame | None:
+    """image_id, identity from an identity file; None (with a warning) when it holds no rows."""
+    frame = _read_pairs(path, "identities", warnings)
+    return None if frame is None else frame.rename({frame.columns[1]: "identity"}).select("image_id", "identity")
+
+
+def _read_partition_txt(path: Path, warnings: list[str]) -> pl.DataFrame | None:
+    """image_id, partition (train/val/test) from a partition file; None (with a warning) when it holds no rows."""
+    frame = _read_pairs(path, "partitions", warnings)
+    if frame is None:
+        return None
+    return pl.DataFrame({"image_id": frame["image_id"], "partition": _partition_labels(frame[frame.columns[1]], path)})
+
+
+def _read_pairs(path: Path, what: str, warnings: list[str]) -> pl.DataFrame | None:
+    """The rows 'image value' of a two-column text file, or None (with a warning) when it has none."""
     has_header = _first_token_is_not_image(path)
     frame, _ = read_whitespace_table(path, count_line=False, header=has_header, value_dtype=pl.String)
-    frame = frame.rename({frame.columns[1]: "identity"}).select("image_id", "identity")
+    if frame.width < 2 or frame.height == 0:
+        warnings.append(f"{path.name} holds no rows, so the dataset is shown without {what}.")
+        return None
     return frame
-
-
-def _read_partition_txt(path: Path) -> pl.DataFrame:
-    has_header = _first_token_is_not_image(path)
-    frame, _ = read_whitespace_table(path, count_line=False, header=has_header, value_dtype=pl.String)
-    values = _partition_labels(frame[frame.columns[1]], path)
-    return pl.DataFrame({"image_id": frame["image_id"], "partition": values})
 
 
 def _first_token_is_not_image(path: Path) -> bool:
@@ -443,7 +453,7 @@ def load_celeba(root: Path) -> Source:
     _check_count(claimed, frame.height, attr_path, warnings)
     frame = _dedupe(_to_binary(frame, attributes, attr_path), attr_path, warnings)
     identity = _read_identity_txt(files["identity"], warnings) if files["identity"] else None
-    partition = _read_partition_txt(files["partition"]) if files["partition"] else None
+    partition = _read_partition_txt(files["partition"], warnings) if files["partition"] else None
     table = _order_columns(_with_identity_partition(frame, identity, partition), attributes)
     _warn_unmatched(table, identity, partition, warnings)
     extra_tables = {}
@@ -528,10 +538,12 @@ def load_kaggle(root: Path) -> Source:
     if files["partition"]:
         p = _read_csv(files["partition"])
         pcol = _image_column(p, files["partition"])
-        other = next(c for c in p.columns if c != pcol)
-        partition = pl.DataFrame(
-            {"image_id": p[pcol].cast(pl.String), "partition": _partition_labels(p[other], files["partition"])}
-        )
+        others = [c for c in p.columns if c != pcol]
+        if not others or p.height == 0:
+            warnings.append(f"{files['partition'].name} has no partition column, so the dataset is shown without one.")
+        else:
+            labels = _partition_labels(p[others[0]], files["partition"])
+            partition = pl.DataFrame({"image_id": p[pcol].cast(pl.String), "partition": labels})
     identity = _read_identity_txt(files["identity"], warnings) if files["identity"] else None
     table = _order_columns(_with_identity_partition(frame, identity, partition), attributes)
     _warn_unmatched(table, identity, partition, warnings)
@@ -747,8 +759,9 @@ def load_folder(root: Path) -> Source:
     identity_file = _first_existing(root, "identity.txt", "identity_CelebA.txt", "identities.txt")
     if identity_file is not None:
         identity = _read_identity_txt(identity_file, warnings)
-        table = table.drop("identity").join(identity, on="image_id", how="left", maintain_order="left")
-        _warn_unmatched(table, identity, None, warnings)
+        if identity is not None:
+            table = table.drop("identity").join(identity, on="image_id", how="left", maintain_order="left")
+            _warn_unmatched(table, identity, None, warnings)
     return Source("folder", _order_columns(table, attributes), tuple(attributes), root, warnings, len(names))
 
 

@@ -26,11 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.artifacts import damaged
 from core.data.atomic import save_npy, write_bytes, write_json
 from core.data.dataset import Dataset
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
+from core.processes import exit_with_parent, plain_main
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,8 @@ def chunks_dir(ds: Dataset) -> Path:
 
 
 def job_token(ds: Dataset, config: faces.FaceConfig) -> str:
-    """What the chunks depend on: the dataset's content key, the model and the pipeline settings."""
-    return f"{ds.key}|{MODEL}|{config.cache_token()}"
+    """What the chunks depend on: the image files (their names and sizes), the model and the pipeline settings."""
+    return f"{ds.images_key or ds.key}|{MODEL}|{config.cache_token()}"
 
 
 def _chunk_path(folder: Path, index: int) -> Path:
@@ -232,8 +234,17 @@ def _run_chunks(ds, spans, todo, workers, config, backend):
         return
     # forkserver, not fork: a parent that already ran torch (a test process, a notebook) would hand its
     # workers a locked OpenMP thread pool and they would hang.
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("forkserver")) as pool:
-        futures = {pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo}
+    # Workers exit when this process is gone (exit_with_parent): a job killed with -9 leaves no workers behind.
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)),
+        mp_context=get_context("forkserver"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
+        with plain_main():  # the workers start here: they must not run the caller's script (a page, a test)
+            futures = {
+                pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo
+            }
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -317,6 +328,13 @@ def _csv_summary(ds: Dataset, emb, t0: float) -> EmbedSummary:
 
 
 def load_status(ds: Dataset) -> np.ndarray | None:
-    """(N,) int8 per-row STATUS_* codes of the stored dlib embeddings, or None."""
-    path = model_dir(ds) / "status.npy"
-    return np.load(path, allow_pickle=False) if path.is_file() else None
+    """(N,) int8 per-row STATUS_* codes of the stored dlib embeddings, or None (absent or not as written)."""
+    folder = model_dir(ds)
+    try:
+        recorded = json.loads((folder / "meta.json").read_text()).get("files", {})
+        if damaged(folder, {name: r for name, r in recorded.items() if name == "status.npy"}):
+            return None
+        status = np.load(folder / "status.npy", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return status if len(status) == ds.n_images else None
