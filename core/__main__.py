@@ -14,7 +14,7 @@ import pkgutil
 import sys
 
 import core.cli
-from core.errors import DatasetError
+from core.errors import FaceAtlasError
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(commands[args.command].run(args) or 0)
-    except DatasetError as exc:
+    except FaceAtlasError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc)}))
         print(f"error: {exc}", file=sys.stderr)
