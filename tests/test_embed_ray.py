@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 from core import jobs
+from core.__main__ import main
 from core.cli import embed as embed_cli
 from core.data.ingest import ingest
 from core.demo import generate_demo
@@ -229,3 +231,19 @@ def test_ray_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     with pytest.raises(ClusterError, match=r"requirements-ray\.txt"):
         ray_runner.cluster_cpus(RayTarget("ray://head:10001"))
+
+
+def test_cli_unreachable_cluster_is_a_clear_error(gated, tmp_path, isolated_cache, capsys):
+    ds, _, _ = gated
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("000002.jpg", "000003.jpg"):
+        shutil.copy(ds.image_path(name), folder / name)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing answers there
+    progress = tmp_path / "progress.json"
+    argv = ["embed", str(folder), "--ray", f"127.0.0.1:{port}", "--json", "--progress-file", str(progress)]
+    assert main(argv) == 2
+    assert "Nothing answers at 127.0.0.1" in json.loads(capsys.readouterr().out)["error"]
+    assert json.loads(progress.read_text())["state"] == "failed"  # what the page's job panel shows

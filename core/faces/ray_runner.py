@@ -28,12 +28,14 @@ CORE_DIR = Path(__file__).resolve().parent.parent
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
 LOCAL_OBJECT_STORE_BYTES = 128 << 20  # chunk results are a few kB; don't reserve 30% of RAM for them
 TASKS_PER_CPU = 2  # queued ahead so a CPU never waits for the driver, few enough that a cancel stops little
+CONNECT_TIMEOUT_S = 10
+TASK_NAME = "faceatlas-embed-chunk"  # what `ray status` and the workers' log lines call the tasks
 INSTALL_HINT = "Ray is not installed: `pip install -r requirements-ray.txt` (every node needs it too)."
 
 
 @dataclass(frozen=True)
 class RayTarget:
-    """Where the chunks run: address None = a private local Ray instance; else a cluster's address."""
+    """Where the chunks run: address None = a private local Ray instance (or this process's connection); else a cluster."""
 
     address: str | None = None  # "auto" (a cluster started on this machine), "ray://head:10001", "head:6379"
 
@@ -59,9 +61,12 @@ def _import_ray():
 
 @contextmanager
 def connected(target: RayTarget, cpus: int | None = None) -> Iterator[Any]:
-    """The ray module, connected to `target` with `core` shipped to its workers (an existing connection is used)."""
+    """The ray module, connected to `target` with `core` shipped to its workers.
+
+    A local target uses the connection this process already has, if any (a notebook's, a test's), and leaves it open.
+    """
     ray = _import_ray()
-    if ray.is_initialized():
+    if target.address is None and ray.is_initialized():
         yield ray
         return
     options: dict[str, Any] = {
@@ -72,6 +77,7 @@ def connected(target: RayTarget, cpus: int | None = None) -> Iterator[Any]:
     if target.address is None:
         options |= {"address": "local", "num_cpus": cpus, "object_store_memory": LOCAL_OBJECT_STORE_BYTES}
     else:
+        _check_reachable(target)
         options |= {"address": target.address}
     try:
         ray.init(**options)
@@ -81,13 +87,29 @@ def connected(target: RayTarget, cpus: int | None = None) -> Iterator[Any]:
             "A local Ray instance has fixed start-up deadlines that a very busy machine can miss: run the job "
             "again, it resumes."
             if target.address is None
-            else "Check the address, or start the cluster with `ray start --head` (README, Scaling out)."
+            else "Check the address, or start the cluster with `ray start --head` (README, Scaling out). A cluster "
+            "with token authentication (Ray's default) also needs RAY_AUTH_MODE=token here and the head's "
+            "~/.ray/auth_token on this machine."
         )
         raise ClusterError(f"Could not start or reach {target.where} ({exc}). {hint}") from exc
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(target: RayTarget) -> None:
+    """Fail fast on an address nothing answers at (Ray itself keeps retrying for minutes)."""
+    host, _, port = target.address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"Nothing answers at {target.address} ({exc.strerror or exc}). Start the cluster's head with "
+            "`ray start --head` (README, Scaling out) and check the address and the firewall."
+        ) from None
 
 
 def cluster_cpus(target: RayTarget) -> int:
@@ -119,7 +141,7 @@ def run_tasks(
     if not jobs:
         return
     with connected(target, cpus=workers) as ray:
-        task = ray.remote(num_cpus=1)(_on_node)
+        task = ray.remote(num_cpus=1)(_on_node).options(name=TASK_NAME)
         queue = list(jobs.items())
         pending: dict[Any, int] = {}
         try:
