@@ -82,16 +82,19 @@ def connected(target: RayTarget, cpus: int | None = None) -> Iterator[Any]:
     try:
         ray.init(**options)
     except Exception as exc:  # Ray raises a bare Exception when a local node misses its start-up deadline
+        log.warning("ray.init(%s) failed: %s", options.get("address"), exc)
         ray.shutdown()
-        hint = (
-            "A local Ray instance has fixed start-up deadlines that a very busy machine can miss: run the job "
-            "again, it resumes."
-            if target.address is None
-            else "Check the address, or start the cluster with `ray start --head` (README, Scaling out). A cluster "
-            "with token authentication (Ray's default) also needs RAY_AUTH_MODE=token here and the head's "
-            "~/.ray/auth_token on this machine."
-        )
-        raise ClusterError(f"Could not start or reach {target.where} ({exc}). {hint}") from exc
+        if target.address is None:
+            raise ClusterError(
+                "A local Ray instance did not start in time: Ray gives its processes fixed start-up deadlines, "
+                "which a busy machine (or a background job's lowered priority) can miss. Run the job again when the "
+                "machine is less busy (it resumes), or run it without Ray."
+            ) from exc
+        raise ClusterError(
+            f"Could not connect to the Ray cluster at {target.address}. Check the address, and that the cluster "
+            "runs Ray 2.60.0 (README, Scaling out); a cluster with token authentication, Ray's default, also "
+            "needs RAY_AUTH_MODE=token here and the head's ~/.ray/auth_token on this machine."
+        ) from exc
     try:
         yield ray
     finally:
