@@ -25,6 +25,7 @@ import numpy as np
 from bench.common import fmt_s, table, write_section
 from core.data.ingest import ingest
 from core.demo import generate_demo
+from core.faces import ray_runner
 from core.faces.embed_job import embed_dataset
 from core.faces.ray_runner import RayTarget
 from core.faces.store import load_embeddings
@@ -65,6 +66,20 @@ def run_job(ds, runner: str, workers: int, ray: RayTarget | None, chunk_size: in
     return Run(runner, workers, wall, (d_last - d_first) / max(t_last - t_first, 1e-9), vectors)
 
 
+def _noop(paths: list) -> int:
+    return len(paths)
+
+
+def task_overhead(n: int = 200, chunk: int = 64) -> float:
+    """Seconds per Ray task for a chunk-sized list of paths that does no work (local instance, 2 CPUs)."""
+    jobs = {i: ([f"/data/img/{i:06d}_{j:02d}.jpg" for j in range(chunk)],) for i in range(n)}
+    with ray_runner.connected(RayTarget(), cpus=2):
+        list(ray_runner.run_tasks(RayTarget(), _noop, dict(list(jobs.items())[:8]), 2, Path("/")))  # warm workers
+        t0 = time.perf_counter()
+        list(ray_runner.run_tasks(RayTarget(), _noop, jobs, 2, Path("/")))
+        return (time.perf_counter() - t0) / n
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=480)
@@ -81,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             for _ in range(args.repeat)
         ]
     runs = [max(same, key=lambda r: r.steady_rate) for same in zip(*tries)]  # the least disturbed by other load
+    overhead = task_overhead()
     baseline = runs[1]  # the local process pool with 2 workers: what `python -m core embed` does here
     rows = []
     for r in runs:
@@ -102,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     estimate = [[n, 2 * n, f"{n * per_node:.0f}", fmt_s(CELEBA / (n * per_node) + startup)] for n in NODES]
     body = (
         f"### One machine: {args.images} drawn 178x218 aligned faces, chunks of {args.chunk_size}\n\n"
-        f"Each runner {args.repeat} times, interleaved; the run with the best steady rate is shown. Whole job, fresh cache each time (start-up, chunks written by the driver, assembly). Steady rate: images "
+        f"Each runner {args.repeat} times, interleaved; the run with the best steady rate is shown. Whole job, "
+        "fresh cache each time (start-up, chunks written by the driver, assembly). Steady rate: images "
         "after the first chunk over the time from the first chunk to the last, so start-up is left out. "
         "Max |difference| of the stored vectors from the 2-worker process pool's.\n\n"
         + table(
@@ -120,8 +137,11 @@ def main(argv: list[str] | None = None) -> None:
         + f"\n\nStart-up of the 2-worker local Ray job (wall minus images at the steady rate): {fmt_s(startup)}. "
         f"One Ray worker's steady rate, {runs[2].steady_rate:.1f} images/s, is the per-CPU figure for larger "
         f"nodes (an upper bound: two workers on this node reach {ray2.steady_rate / runs[2].steady_rate:.2f}x, "
-        f"not 2x). Load average when the run began: {load:.1f} on {os.cpu_count()} cores (a shared machine: the "
-        "figures are beside each other, not absolute).\n\n"
+        f"not 2x). Ray's own cost per chunk (a task that does nothing, 64 paths in, sent and collected the same "
+        f"way): {overhead * 1000:.1f} ms, {overhead / 64 * 1e6:.0f} µs an image beside ~{1000 / runs[2].steady_rate:.0f} "
+        "ms of face work: Ray and the process pool run the same code on the same chunks, so the differences "
+        "between their rows are mostly other load. "
+        f"Load average when the run began: {load:.1f} on {os.cpu_count()} cores (a shared machine).\n\n"
         f"### CelebA ({CELEBA:,} images) on a Ray cluster of N nodes like this one\n\n"
         f"From the 2-worker local Ray steady rate ({per_node:.1f} images/s per 2-core node), scaling linearly, plus "
         "the start-up measured above. Assumes every node reads the images from shared storage at that rate "

@@ -173,8 +173,8 @@ def embed_dataset(
 ) -> EmbedSummary:
     """Compute (or resume, or reuse) the dlib embeddings of every image of `ds`.
 
-    ray runs the chunks as Ray tasks there (workers: CPUs used, default all of the cluster's) instead of
-    local worker processes; the chunks, resume and result are the same.
+    With `ray`, the chunks run as Ray tasks on that target instead of local worker processes (workers: CPUs
+    used, default all of the cluster's); the chunk files, resume and result are the same.
 
     stop_after_chunks stops after computing that many new chunks without assembling
     (what an interrupted run leaves behind); the summary then counts only those rows.
