@@ -25,5 +25,9 @@ class ModelMissingError(DatasetError):
     """dlib, the face_recognition_models files or a descriptor backend are not installed."""
 
 
+class ClusterError(FaceAtlasError):
+    """A Ray cluster that cannot run a job: Ray missing, the cluster unreachable, a node without the images."""
+
+
 class DlibFormatError(FaceAtlasError):
     """A dlib model file that does not hold the network FaceAtlas expects."""

@@ -40,21 +40,19 @@ def pid_alive(pid: int) -> bool:
 
 
 def stop_leftovers(group: int, sig: int = signal.SIGKILL) -> int:
-    """Kill what is left of a dead job's process group (pool workers, forkserver, resource tracker).
+    """Kill what is left of a dead job's session (pool workers, forkserver, resource tracker, a local Ray).
 
-    Only Python processes of that group are touched, so a process group id reused by something else is safe.
-    Returns how many were signalled.
+    A job is started as the leader of a new session, so its leftovers are the processes whose session and
+    process group are the dead job's pid; nothing else is touched. Returns how many were signalled.
     """
     killed = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         fields = _proc_stat(int(entry.name))
-        if fields is None or int(fields[2]) != group or fields[0] in ("Z", "X"):
+        if fields is None or fields[0] in ("Z", "X") or int(fields[2]) != group or int(fields[3]) != group:
             continue
         try:
-            if b"python" not in (entry / "cmdline").read_bytes():
-                continue
             os.kill(int(entry.name), sig)
             killed += 1
         except (OSError, ProcessLookupError):

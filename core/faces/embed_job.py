@@ -31,6 +31,7 @@ from core.data.atomic import save_npy, write_bytes, write_json
 from core.data.dataset import Dataset
 from core.errors import DatasetError
 from core.faces import pipeline as faces
+from core.faces import ray_runner
 from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
 from core.processes import exit_with_parent, plain_main
 
@@ -170,8 +171,12 @@ def embed_dataset(
     chunk_size: int = DEFAULT_CHUNK,
     progress: ProgressFn | None = None,
     stop_after_chunks: int | None = None,
+    ray: ray_runner.RayTarget | None = None,
 ) -> EmbedSummary:
     """Compute (or resume, or reuse) the dlib embeddings of every image of `ds`.
+
+    With `ray`, the chunks run as Ray tasks on that target instead of local worker processes (workers: CPUs
+    used, default all of the cluster's); the chunk files, resume and result are the same.
 
     stop_after_chunks stops after computing that many new chunks without assembling
     (what an interrupted run leaves behind); the summary then counts only those rows.
@@ -191,6 +196,8 @@ def embed_dataset(
     done_before = _existing_summary(ds, token, t0)
     if done_before is not None:
         return done_before
+    if ray is not None:
+        workers = workers or ray_runner.cluster_cpus(ray)
     workers = max(1, workers or os.cpu_count() or 1)
     # Small datasets get smaller chunks so every worker has several (a resume keeps the manifest's size).
     chunk_size = max(1, min(chunk_size, math.ceil(ds.n_images / (workers * 4))))
@@ -213,7 +220,7 @@ def embed_dataset(
             progress(done, n, message)
 
     report(f"resuming: {resumed:,} images already done" if resumed else "starting")
-    for index, batch in _run_chunks(ds, spans, todo, workers, config, backend):
+    for index, batch in _run_chunks(ds, spans, todo, workers, config, backend, ray):
         _write_chunk(_chunk_path(folder, index), batch)
         chunks[index] = {"vectors": batch.vectors, "status": batch.status, "n_faces": batch.n_faces}
         done += spans[index][1] - spans[index][0]
@@ -226,8 +233,11 @@ def embed_dataset(
     return summary
 
 
-def _run_chunks(ds, spans, todo, workers, config, backend):
+def _run_chunks(ds, spans, todo, workers, config, backend, ray=None):
     """Yield (chunk index, DescribedBatch) as chunks finish, in-process for one worker."""
+    if ray is not None:
+        yield from _run_chunks_on_ray(ds, spans, todo, workers, config, backend, ray)
+        return
     if workers == 1 or len(todo) <= 1:
         for index in todo:
             yield index, embed_paths(_chunk_paths(ds, *spans[index]), ds.aligned, config, backend)
@@ -251,6 +261,16 @@ def _run_chunks(ds, spans, todo, workers, config, backend):
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _run_chunks_on_ray(ds, spans, todo, workers, config, backend, ray: ray_runner.RayTarget):
+    """The same chunks as Ray tasks; paths made absolute, since workers run elsewhere (core.faces.ray_runner)."""
+    jobs = {}
+    for index in todo:
+        paths = [os.path.abspath(p) if p is not None else None for p in _chunk_paths(ds, *spans[index])]
+        jobs[index] = (paths, ds.aligned, config, backend)
+    shared_dir = Path(os.path.abspath(ds.image_dir))
+    yield from ray_runner.run_tasks(ray, embed_paths, jobs, workers, shared_dir)
 
 
 def _concat(chunks: dict, spans: list, key: str) -> np.ndarray:
