@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.data.summary import dataset_summary, sample_image_ids
+from ui import links
 from ui.gallery import image_grid
 from ui.sidebar import dataset_picker, demo_banner
 
@@ -70,6 +71,7 @@ st.caption(
     "how well they can be predicted, and how faces group."
 )
 ds = dataset_picker()
+link = links.link_control()
 demo_banner(ds)
 summary = dataset_summary(ds)
 st.header(ds.name)
@@ -80,3 +82,4 @@ if ds.has_images:
     st.subheader("A first glance")
     image_grid(ds, sample_image_ids(ds, n=12), columns=12, size=96)
 guide()
+links.share(link)

@@ -34,6 +34,7 @@ from core.data.subset import subset_rows as rows_of
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces import search
+from core.faces.calibration import Calibration, calibrate
 from core.faces.search import index_for
 from core.faces.store import Embeddings, default_embedding_model, list_embeddings, load_embeddings
 from core.stats import relations as stats
@@ -111,6 +112,16 @@ def face_index(ds: Dataset, model: str | None = None):
     if emb is None:
         return None, None
     return emb, _face_index(ds.key, emb.model, str(emb.meta.get("created", "")), emb)
+
+
+@st.cache_data(max_entries=8, show_spinner="Calibrating the same-person distance on this dataset's identities…")
+def same_person_calibration(
+    ds_key: str, model: str, created: str, _emb: Embeddings, _ds: Dataset
+) -> Calibration | None:
+    """The dataset's same-person distance measured on its own identity pairs (None without identities or pairs)."""
+    if not _ds.has_identity:
+        return None
+    return calibrate(_emb.vectors, _ds.table["identity"].to_numpy(), _emb.has_face)
 
 
 # ---- stats ----

@@ -4,11 +4,13 @@ import streamlit as st
 
 from core.errors import ModelFileError
 from ui import classifiers as clf
+from ui import links
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Attribute classifiers · FaceAtlas", layout="wide")
 st.title("Attribute classifiers")
 ds = dataset_picker()
+link = links.link_control(photos=True)
 demo_banner(ds)
 
 st.header("Train")
@@ -18,6 +20,7 @@ clf.training_panel(ds, config)
 st.header("Results on the test split")
 meta = clf.model_picker(ds)
 if meta is None:
+    links.share(link)
     st.stop()
 clf.results(ds, meta)
 
@@ -39,3 +42,4 @@ clf.error_gallery(ds, meta, attribute, threshold, preds)
 
 st.header("Try it on a photo")
 clf.try_it(meta)
+links.share(link)

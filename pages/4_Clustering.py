@@ -5,13 +5,20 @@ import streamlit as st
 from core import cached
 from core.errors import DatasetError
 from ui import clustering as ui
+from ui import links
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Clustering · FaceAtlas", layout="wide")
 st.title("Clustering")
 ds = dataset_picker()
+link = links.link_control()
 demo_banner(ds)
-choices = ui.sidebar(ds)
+spaces = ui.available_spaces(ds)
+ui.embeddings_note(ds, spaces)
+if not spaces:
+    links.share(link)
+    st.stop()
+choices = ui.sidebar(ds, spaces)
 
 try:
     fkey = cached.features_key(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
@@ -54,3 +61,4 @@ st.subheader("Sweeps")
 ui.sweeps_section(fkey, choices, reduced.coords, truth)
 
 ui.download_section(ds, fm, result)
+links.share(link)

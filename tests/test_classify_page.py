@@ -131,3 +131,41 @@ def test_lesson_puts_mse_and_bce_side_by_side(clf_env):
     assert row["accuracy · bce"] == bce.metrics["Eyeglasses"]["accuracy"]
     assert row["predicted positive rate · mse"] == mse.metrics["Eyeglasses"]["predicted_positive_rate"]
     assert row["majority accuracy"] == bce.metrics["Eyeglasses"]["majority_accuracy"]
+
+
+def test_view_round_trips_through_the_url(clf_env, logreg_model):
+    """Model, attribute, threshold, subgroup and the training form go into the URL and come back from it."""
+    at = _page(logreg_model.model_id)
+    at.selectbox(key="clf-thr-attr").select("Smiling").run()
+    assert at.slider(key="clf-threshold").value == round(logreg_model.threshold("Smiling"), 2)  # the model's own
+    at.slider(key="clf-threshold").set_value(0.3).run()
+    at.selectbox(key="clf-group-by").select("Eyeglasses").run()
+    at.selectbox(key="clf-model").select("mlp").run()
+    at.selectbox(key="clf-loss").select("mse").run()
+    at.number_input(key="clf-epochs").set_value(3).run()
+    at.multiselect(key="clf-attributes").set_value(["Bald", "Male"]).run()
+    assert not at.exception, at.exception
+    params = dict(at.query_params)
+    assert params == {
+        "dataset": "demo",
+        "kind": "mlp",
+        "attrs": "Bald,Male",
+        "loss": "mse",
+        "epochs": "3",
+        "model": logreg_model.model_id,
+        "attr": "Smiling",
+        "thr": "0.3",
+        "by": "Eyeglasses",
+    }
+    again = AppTest.from_file(PAGE, default_timeout=120)
+    again.query_params.update(params)
+    again.run()
+    assert not again.exception, again.exception
+    assert dict(again.query_params) == params
+    assert again.slider(key="clf-threshold").value == 0.3
+    assert [(m.label, m.value) for m in again.metric] == [(m.label, m.value) for m in at.metric]
+    assert again.multiselect(key="clf-attributes").value == ["Bald", "Male"]
+    # Another attribute opens at that attribute's own threshold, and thr leaves the URL.
+    again.selectbox(key="clf-thr-attr").select("Male").run()
+    assert again.slider(key="clf-threshold").value == round(logreg_model.threshold("Male"), 2)
+    assert "thr" not in again.query_params

@@ -185,3 +185,58 @@ def test_large_umap_reduction_is_announced_before_it_runs(cluster_home, monkeypa
     at.selectbox(key="cl-reduce").select("umap").run()
     assert not at.exception, at.exception
     assert any(f"UMAP of {int(has_face.sum()):,} points takes about 1 min" in i.value for i in at.info)
+
+
+def test_view_round_trips_through_the_url(cluster_home):
+    """Every sidebar and map choice goes into the URL; the URL in a fresh session shows the same clustering."""
+    at = run_page()
+    assert dict(at.query_params) == {"dataset": "demo"}
+    at.selectbox(key="cl-space").select("attributes").run()
+    assert at.selectbox(key="cl-algo").value == "kmeans"  # the old space's default followed the space
+    at.multiselect(key="cl-attrs").set_value(["Male", "Smiling", "Eyeglasses", "Young", "Bald"]).run()
+    at.selectbox(key="cl-weighting").select("inverse_prevalence").run()
+    at.checkbox(key="cl-standardise").check().run()
+    at.multiselect(key="cl-subset-attrs").set_value(["Wearing_Hat"]).run()
+    at.radio(key="cl-subset-Wearing_Hat").set_value("absent").run()
+    at.number_input(key="cl-max").set_value(300).run()
+    at.selectbox(key="cl-reduce").select("pca").run()
+    at.number_input(key="cl-pca-n").set_value(3).run()
+    at.selectbox(key="cl-algo").select("agglomerative").run()
+    at.number_input(key="cl-agglomerative-k").set_value(6).run()
+    at.selectbox(key="cl-agglomerative-linkage").select("average").run()
+    at.selectbox(key="cl-color").select("attribute").run()
+    at.selectbox(key="cl-color-attr").select("Male").run()
+    at.selectbox(key="cl-pick-cluster").select(2).run()
+    assert not at.exception, at.exception
+    params = dict(at.query_params)
+    assert params == {
+        "dataset": "demo",
+        "space": "attributes",
+        "attrs": "Male,Smiling,Eyeglasses,Young,Bald",
+        "weights": "inverse_prevalence",
+        "std": "1",
+        "where": "Wearing_Hat:0",
+        "n": "300",
+        "reduce": "pca",
+        "pcs": "3",
+        "algo": "agglomerative",
+        "k": "6",
+        "linkage": "average",
+        "color": "attribute",
+        "cattr": "Male",
+        "cluster": "2",
+    }
+    again = AppTest.from_file(PAGE, default_timeout=180)
+    again.query_params.update(params)
+    again.run()
+    assert not again.exception, again.exception
+    assert dict(again.query_params) == params
+    for label in ("Clusters", "Silhouette", "Davies–Bouldin", "Calinski–Harabasz", "ARI", "BCubed F1"):
+        assert metric(again, label) == metric(at, label), label
+    assert frame_with(again, "prominent attributes").equals(frame_with(at, "prominent attributes"))
+    assert [c.value for c in again.caption] == [c.value for c in at.caption]
+    assert any(c.value.startswith("300 points · 5 features") for c in again.caption)
+    # Another algorithm: its own parameters only; k is k wherever it appears, so it carries over.
+    again.selectbox(key="cl-algo").select("kmeans").run()
+    assert "linkage" not in again.query_params and again.query_params["k"] == "6"
+    assert again.number_input(key="cl-kmeans-k").value == 6

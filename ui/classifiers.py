@@ -22,8 +22,9 @@ from core.data.dataset import Dataset
 from core.errors import ImageError, ModelFileError
 from core.faces.store import list_embeddings
 from core.jobs import job_status
+from ui import links
 from ui.gallery import image_grid
-from ui.jobs import job_launcher
+from ui.jobs import embeddings_prerequisite, job_launcher
 
 JOB = "clf-job"  # session key: id of the training job started from this session
 PICK = "clf-model-pick"  # selectbox key of the stored model shown
@@ -34,45 +35,94 @@ def train_form(ds: Dataset) -> TrainConfig | None:
     """The training choices as a TrainConfig, or None (with what to do) when they cannot be trained."""
     c1, c2, c3 = st.columns(3)
     with c1:
-        default_features = 0 if list_embeddings(ds.cache_dir) or not ds.has_images else 1
-        features = st.radio(
-            "Features",
-            list(FEATURES),
-            index=default_features,
-            format_func=FEATURES.get,
-            key="clf-features",
-            horizontal=True,
+        default_features = "embeddings" if list_embeddings(ds.cache_dir) or not ds.has_images else "pixels"
+        features = links.synced(
+            "feat",
+            "clf-features",
+            default_features,
+            lambda: st.radio(
+                "Features",
+                list(FEATURES),
+                index=list(FEATURES).index(default_features),
+                format_func=FEATURES.get,
+                key="clf-features",
+                horizontal=True,
+            ),
+            valid=links.one_of(FEATURES),
         )
         models = [m for m, f in MODEL_FEATURES.items() if f == features]
-        model = st.selectbox("Model", models, format_func=MODELS.get, key="clf-model")
+        model = links.synced(
+            "kind",
+            "clf-model",
+            models[0],
+            lambda: st.selectbox("Model", models, format_func=MODELS.get, key="clf-model"),
+            valid=links.one_of(models),
+        )
     with c2:
         default = [a for a in SHOWCASE if a in ds.attributes] or list(ds.attributes[:5])
+        links.restore("clf-attributes", "attrs", links.as_list, links.all_of(ds.attributes))
         attributes = st.multiselect(
-            "Attributes (one for a single-attribute model)", ds.attributes, default=default, key="clf-attributes"
+            "Attributes (one for a single-attribute model)",
+            ds.attributes,
+            default=None if "clf-attributes" in st.session_state else default,
+            key="clf-attributes",
         )
-        loss = st.selectbox(
-            "Loss",
-            list(LOSSES),
-            format_func=LOSSES.get,
-            key="clf-loss",
-            disabled=model == "logreg",
-            help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.",
+        links.remember("attrs", attributes, default)
+        loss = links.synced(
+            "loss",
+            "clf-loss",
+            "bce",
+            lambda: st.selectbox(
+                "Loss",
+                list(LOSSES),
+                format_func=LOSSES.get,
+                key="clf-loss",
+                disabled=model == "logreg",
+                help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.",
+            ),
+            valid=links.one_of(LOSSES),
         )
     with c3:
-        epochs = int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs"))
-        image_size = st.select_slider(
-            "Image size (px)", IMAGE_SIZES, value=80, key="clf-image-size", disabled=features != "pixels"
+        epochs = links.synced(
+            "epochs",
+            "clf-epochs",
+            8,
+            lambda: int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs")),
+            int,
+            links.between(1, 100),
         )
-        pos_weight = st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight")
-        augment = st.checkbox(
-            "Augment images (flip, small rotation/shift/zoom)",
-            key="clf-augment",
-            disabled=features != "pixels",
-            help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.",
+        image_size = links.synced(
+            "px",
+            "clf-image-size",
+            80,
+            lambda: st.select_slider(
+                "Image size (px)", IMAGE_SIZES, value=80, key="clf-image-size", disabled=features != "pixels"
+            ),
+            int,
+            links.one_of(IMAGE_SIZES),
+        )
+        pos_weight = links.synced(
+            "weighted",
+            "clf-pos-weight",
+            False,
+            lambda: st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight"),
+            links.as_bool,
+        )
+        augment = links.synced(
+            "augment",
+            "clf-augment",
+            False,
+            lambda: st.checkbox(
+                "Augment images (flip, small rotation/shift/zoom)",
+                key="clf-augment",
+                disabled=features != "pixels",
+                help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.",
+            ),
+            links.as_bool,
         )
     if features == "embeddings" and not list_embeddings(ds.cache_dir):
-        st.info(
-            "This dataset has no face embeddings yet: compute them (Face search page or `python -m core embed`), or train the CNN from pixels."
+        embeddings_prerequisite(
+            ds, "the fast models on face embeddings (or train the CNN from pixels)", key="clf-embed"
         )
         return None
     if features == "pixels" and not ds.has_images:
@@ -129,9 +179,11 @@ def model_picker(ds: Dataset) -> ClassifierMeta | None:
         st.info("No trained model for this dataset yet: train one above.")
         return None
     by_id = {m.model_id: m for m in metas}
+    links.restore(PICK, "model", valid=by_id.__contains__)
     if st.session_state.get(PICK) not in by_id:
         st.session_state[PICK] = metas[0].model_id
     model_id = st.selectbox("Model to inspect", list(by_id), format_func=lambda i: describe(by_id[i]), key=PICK)
+    links.remember("model", model_id)  # always in the link: "the newest model" changes as models are trained
     return by_id[model_id]
 
 
@@ -201,9 +253,11 @@ def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
         st.caption("No other model of the same kind on these attributes yet.")
         return
     by_id = {m.model_id: m for m in twins}
+    links.restore("clf-lesson-other", "vs", valid=by_id.__contains__)
     other_id = st.selectbox(
         "Compare with", list(by_id), format_func=lambda i: describe(by_id[i]), key="clf-lesson-other"
     )
+    links.remember("vs", other_id, next(iter(by_id)))
     other = by_id[other_id]
     label_a, label_b = meta.config.loss, other.config.loss
     if label_a == label_b:
@@ -215,18 +269,26 @@ def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
 def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict] | None:
     """Attribute + threshold slider -> confusion matrix, metrics at that threshold, ROC and PR curves."""
     preds = cached.test_predictions(meta.model_id, meta.created)
-    attribute = st.selectbox("Attribute", meta.attributes, key="clf-thr-attr")
-    chosen = meta.threshold(attribute)
+    attribute = links.synced(
+        "attr",
+        "clf-thr-attr",
+        meta.attributes[0],
+        lambda: st.selectbox("Attribute", meta.attributes, key="clf-thr-attr"),
+        valid=links.one_of(meta.attributes),
+    )
+    chosen = round(meta.threshold(attribute), 2)
+    _open_at_model_threshold(meta, attribute, chosen)
     threshold = st.slider(
         "Decision threshold",
         0.0,
         1.0,
-        0.5,
+        chosen,
         0.01,
         key="clf-threshold",
         help=f"The results table uses {chosen:.2f} for {attribute}, the cut with the best "
         "balanced accuracy on the validation split.",
     )
+    links.remember("thr", round(threshold, 2), chosen)
     j = meta.attributes.index(attribute)
     y, p = preds["labels"][:, j], preds["probs"][:, j]
     counts = confusion_counts(y, p, threshold)
@@ -254,12 +316,34 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     return attribute, threshold, preds
 
 
+def _open_at_model_threshold(meta: ClassifierMeta, attribute: str, chosen: float) -> None:
+    """The slider starts at the model's own threshold for each (model, attribute); a link's thr= wins once."""
+    shown_for = (meta.model_id, attribute)
+    if st.session_state.get("clf-threshold-for") == shown_for:
+        return
+    first = "clf-threshold-for" not in st.session_state
+    st.session_state["clf-threshold-for"] = shown_for
+    st.session_state["clf-threshold"] = chosen
+    if first:
+        links.restore("clf-threshold-url", "thr", float, links.between(0.0, 1.0))
+        if "clf-threshold-url" in st.session_state:
+            st.session_state["clf-threshold"] = round(st.session_state.pop("clf-threshold-url"), 2)
+
+
 def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: float, preds: dict) -> None:
     """The chosen attribute's metrics within the groups of another attribute, with the gap highlighted."""
     default = next(
         (a for a in ("Male", "Young", "Pale_Skin") if a in ds.attributes and a != attribute), ds.attributes[0]
     )
-    by = st.selectbox("Split the test images by", ds.attributes, index=ds.attributes.index(default), key="clf-group-by")
+    by = links.synced(
+        "by",
+        "clf-group-by",
+        default,
+        lambda: st.selectbox(
+            "Split the test images by", ds.attributes, index=ds.attributes.index(default), key="clf-group-by"
+        ),
+        valid=links.one_of(ds.attributes),
+    )
     j = meta.attributes.index(attribute)
     groups = ds.attribute_matrix(preds["rows"])[:, ds.attributes.index(by)]
     table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, (f"not {by}", by), threshold)

@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
+from core.cli.embed import job_spec as embed_job_spec
+from core.data.dataset import Dataset
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
 
+# Embedding throughput at 2 workers on 2 cores (docs/bench/faces.md): aligned crops 39/s, wild photos 11/s.
+EMBED_RATE_ALIGNED = 39.0
+EMBED_RATE_PHOTOS = 11.0
+EMBED_START_SECONDS = 10.0  # loading the face models in each worker
 
-def _fmt_seconds(s: float | None) -> str:
+
+def fmt_seconds(s: float | None) -> str:
+    """'45 s', '3 min', '1.5 h'; '–' when unknown."""
     if s is None:
         return "–"
-    return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
+    if s >= 5400:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 60:.0f} min" if s >= 90 else f"{max(s, 1):.0f} s"
 
 
-def job_panel(job_id: str, label: str) -> None:
-    """Refreshes every second while the job runs; reruns the page once when it ends."""
+def embedding_seconds(ds: Dataset) -> float:
+    """Expected wall time of embedding every image of a dataset on this kind of machine."""
+    rate = EMBED_RATE_ALIGNED if ds.aligned else EMBED_RATE_PHOTOS
+    return EMBED_START_SECONDS + ds.n_images / rate
+
+
+def progress_text(status: JobStatus, label: str, expected: float | None, now: float | None = None) -> str:
+    """One line: done / total, rate and time left; before the first item is done, the estimate made beforehand."""
+    now = time.time() if now is None else now
+    elapsed = max(0.0, now - status.started)
+    measured = status.done > status.done_at_start and status.total and elapsed >= 1
+    if measured:
+        return (
+            f"{label}: {status.done:,} / {status.total:,} · {status.rate:.1f}/s · "
+            f"{fmt_seconds(status.eta_seconds)} left"
+        )
+    what = status.message or "starting…"
+    left = f" · about {fmt_seconds(max(expected - elapsed, 1))} left (estimate)" if expected else ""
+    return f"{label}: {what} · {fmt_seconds(elapsed)} so far{left}"
+
+
+def job_panel(job_id: str, label: str, expected: float | None = None) -> None:
+    """Refreshes every second while the job runs; reruns the page once when it ends.
+
+    expected: seconds the whole job should take, shown until the job has measured its own rate.
+    """
 
     @st.fragment(run_every=1.0)
     def _panel() -> None:
@@ -30,9 +66,11 @@ def job_panel(job_id: str, label: str) -> None:
                 st.session_state[f"seen-{job_id}"] = status.state
                 st.rerun()
             return
-        text = f"{label}: {status.done:,} / {status.total:,} · {status.rate:.1f}/s · {_fmt_seconds(status.eta_seconds)} left"
-        st.progress(status.fraction, text=text if status.total else f"{label}: {status.message}")
-        if status.message:
+        fraction = status.fraction
+        if not status.done and expected:  # an honest bar from the first second: elapsed over expected, capped
+            fraction = min(0.95, (time.time() - status.started) / expected)
+        st.progress(fraction, text=progress_text(status, label, expected))
+        if status.message and status.done:
             st.caption(status.message)
         if st.button("Cancel", key=f"cancel-{job_id}"):
             cancel_job(job_id)
@@ -51,13 +89,15 @@ def job_launcher(
     disabled: bool = False,
     remember: str | None = None,
     panel: bool = True,
+    expected: float | None = None,
 ) -> JobStatus | None:
     """While the job (or, with `remember`, the job this session last started) runs: its live panel.
 
     Otherwise why its last run failed, if it did, and a button that starts it. `remember` names a session
     key that keeps the started job's id, so its panel stays while the user changes the choices behind
     `job`; panel=False shows one line instead of a second panel for a job shown elsewhere on the page.
-    With job None (the choices cannot be run), only the remembered job's panel is shown.
+    With job None (the choices cannot be run), only the remembered job's panel is shown. expected: seconds the
+    job should take (shown on the button's help and in the panel until the job measures its own rate).
     Returns the status of the job shown (None before any run).
     """
     status = job_status(job.job_id) if job is not None else None
@@ -68,7 +108,7 @@ def job_launcher(
         running = other if other is not None and not other.finished else None
     if running is not None:
         if panel:
-            job_panel(running.job_id, label)
+            job_panel(running.job_id, label, expected)
         else:
             st.caption(f"{label} is running (progress shown above).")
         return running
@@ -76,9 +116,31 @@ def job_launcher(
         return None
     if status is not None and status.state == "failed":
         st.error(f"The last run failed: {status.error}")
+    if expected and help is None:
+        help = f"Takes about {fmt_seconds(expected)}; runs in the background, survives page changes, can be cancelled."
     if st.button(button, key=key, type="primary", disabled=disabled, help=help):
         job_id = start_job(job.kind, list(job.argv))
         if remember:
             st.session_state[remember] = job_id
         st.rerun()
     return status
+
+
+def embeddings_prerequisite(ds: Dataset, unlocks: str, key: str) -> None:
+    """What face embeddings unlock here, how long they take, and the button that computes them (or its progress)."""
+    expected = embedding_seconds(ds)
+    job = embed_job_spec(ds)
+    status = job_status(job.job_id)
+    if not ds.has_images:
+        st.info(
+            f"**{ds.name} has no face embeddings** and no image files to compute them from, so {unlocks} is not "
+            "available. Pick a dataset with images (or one whose CSV carries embeddings)."
+        )
+        return
+    if status is None or status.finished:
+        st.info(
+            f"**{ds.name} has no face embeddings yet.** They unlock {unlocks}. Computing them takes about "
+            f"{fmt_seconds(expected)} for {ds.n_images:,} images; the job runs in the background, survives page "
+            "changes, can be cancelled and resumes where it stopped."
+        )
+    job_launcher(job, "Computing face embeddings", "Compute face embeddings", key=key, expected=expected)

@@ -12,6 +12,7 @@ from core.charts import stats as stats_charts
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.stats import relations as stats
+from ui import links
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -64,17 +65,20 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
     """Heatmap of P(A|B), phi or lift over all pairs; clicking a cell picks the drill-down pair."""
     st.header("All pairs")
     left, right = st.columns([2, 1])
+    links.restore("measure", "measure", valid=links.one_of(stats.MEASURES))
     measure = left.segmented_control(
         "Measure",
         stats.MEASURES,
         default="P(A|B)",
         required=True,
         key="measure",
-        bind="query-params",
         help="P(A|B): share of images with B that also have A. phi: correlation of the two 0/1 attributes "
         "(-1..1). lift: P(A|B) / P(A), above 1 when B makes A more likely.",
     )
+    links.remember("measure", measure, "P(A|B)")
+    links.restore("rel-cluster", "sort", links.as_bool)
     clustered = right.toggle("Sort by clustering", value=True, key="rel-cluster")
+    links.remember("sort", clustered, True)
     order = cached.cluster_order(ds.key, subset, measure, ds) if clustered else list(ds.attributes)
     matrix = rel.measure(measure)
     undefined = int(pd.isna(matrix).sum())
@@ -104,12 +108,12 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
 def _pair_pickers(ds: Dataset) -> tuple[str, str]:
     a_default, b_default = (a if a in ds.attributes else ds.attributes[k] for k, a in enumerate(DEFAULT_PAIR))
     left, right = st.columns(2)
-    a = left.selectbox(
-        "A (outcome)", ds.attributes, index=ds.attributes.index(a_default), key=PAIR_A, bind="query-params"
-    )
-    b = right.selectbox(
-        "B (condition)", ds.attributes, index=ds.attributes.index(b_default), key=PAIR_B, bind="query-params"
-    )
+    for key in (PAIR_A, PAIR_B):
+        links.restore(key, key, valid=links.one_of(ds.attributes))
+    a = left.selectbox("A (outcome)", ds.attributes, index=ds.attributes.index(a_default), key=PAIR_A)
+    b = right.selectbox("B (condition)", ds.attributes, index=ds.attributes.index(b_default), key=PAIR_B)
+    links.remember(PAIR_A, a, a_default)
+    links.remember(PAIR_B, b, b_default)
     return a, b
 
 
@@ -152,7 +156,9 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     """Predict one attribute from the others; optionally all of them into one table."""
     st.header("Predict an attribute from the others")
     default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
+    links.restore("model-target", "target", valid=links.one_of(ds.attributes))
     target = st.selectbox("Attribute to predict", ds.attributes, index=default, key="model-target")
+    links.remember("target", target, ds.attributes[default])
     result = cached.attribute_model(ds.key, subset, target, ds)
     st.caption(
         f"Logistic regression: {result['train_rows']:,} training images"
@@ -174,12 +180,17 @@ def model_section(ds: Dataset, subset: Subset) -> None:
         col.metric(label, fmt(result[key]))
     with st.expander("Strongest coefficients", expanded=True):
         st.altair_chart(stats_charts.coefficient_bars(result["coefficients"]), width="stretch")
-    if st.button("Compute for all attributes", key="model-all") or st.session_state.get("model-all-done") == (
-        ds.key,
-        subset,
+    shared = st.query_params.get("all") == "1"  # a shared link that showed the table shows it again
+    if (
+        st.button("Compute for all attributes", key="model-all")
+        or shared
+        or st.session_state.get("model-all-done") == (ds.key, subset)
     ):
         st.session_state["model-all-done"] = (ds.key, subset)
+        links.remember("all", True, False)
         _all_models_table(ds, subset)
+    else:
+        links.forget("all")
 
 
 def _all_models_table(ds: Dataset, subset: Subset) -> None:
