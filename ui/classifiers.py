@@ -22,6 +22,7 @@ from core.data.dataset import Dataset
 from core.errors import ImageError, ModelFileError
 from core.faces.store import list_embeddings
 from core.jobs import job_status
+from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
 from ui import links
 from ui.gallery import image_grid
 from ui.jobs import embeddings_prerequisite, job_launcher
@@ -196,32 +197,115 @@ def describe(meta: ClassifierMeta) -> str:
     )
 
 
+METRIC_HELP = {
+    "accuracy": "Share of test images where the predicted yes/no matches the label.",
+    "balanced_accuracy": "Mean of the accuracy on images labelled yes and on images labelled no: always "
+    "answering one way scores 50 %, however rare the attribute.",
+    "majority_accuracy": "Accuracy of always giving the most common answer: the score to beat.",
+    "auc": "ROC AUC: the chance that a random 'yes' image gets a higher score than a random 'no' image "
+    "(50 % = guessing, 100 % = perfect ranking); does not depend on the threshold.",
+    "precision": "Of the images the model says 'yes' to, the share really labelled yes.",
+    "recall": "Of the images labelled yes, the share the model finds.",
+    "f1": "Harmonic mean of precision and recall.",
+    "positive_rate": "Share of test images labelled yes.",
+    "predicted_positive_rate": "Share of test images the model says 'yes' to.",
+}
+
+
+def caution(meta: ClassifierMeta, attribute: str) -> str | None:
+    """Why this attribute's scores rest on too few images to mean anything, or None."""
+    reasons = []
+    for part, label in (("train", "training"), ("test", "test")):
+        total = int(meta.rows.get(part, 0))
+        positives = meta.positives.get(part, {}).get(attribute)
+        if positives is None and part == "test":  # models stored before positives were recorded
+            rate = meta.metrics.get(attribute, {}).get("positive_rate")
+            positives = round(rate * total) if rate is not None and not np.isnan(rate) else None
+        if total < MIN_MODEL_IMAGES:
+            reasons.append(f"{total:,} {label} images")
+        elif positives is not None and min(positives, total - positives) < MIN_MODEL_POSITIVES:
+            reasons.append(f"{positives:,} of {total:,} {label} images labelled yes")
+    return "; ".join(reasons) or None
+
+
 def results(ds: Dataset, meta: ClassifierMeta) -> None:
     """Mean metrics, the sortable per-attribute table and the bar chart vs baselines."""
     st.caption(
         f"Split: {meta.split_note}. Test images: {meta.rows['test']:,}; trained in {meta.seconds:.0f} s, {meta.epochs_run} epoch(s)."
     )
-    if any(t != 0.5 for t in meta.thresholds.values()):
-        st.caption(
-            "Each attribute's decision threshold was chosen on the validation split (best balanced accuracy); "
-            "the test figures below use those thresholds."
+    tuned = any(t != 0.5 for t in meta.thresholds.values())
+    st.caption(
+        "Every figure in this section uses each attribute's own decision threshold, chosen on the validation "
+        "split (best balanced accuracy; the 'threshold' column)."
+        if tuned
+        else "Every figure in this section uses the decision threshold 0.50 (a probability of at least 0.5 means yes)."
+    )
+    cautions = {a: caution(meta, a) for a in meta.attributes}
+    flagged = {a: why for a, why in cautions.items() if why}
+    if flagged:
+        st.warning(
+            "**Too few images to score "
+            + ", ".join(flagged)
+            + ":** "
+            + "; ".join(f"{a}: {why}" for a, why in flagged.items())
+            + f". Scores need at least {MIN_MODEL_IMAGES} images and {MIN_MODEL_POSITIVES} of each answer; "
+            "they are left out below.",
+            icon=":material/warning:",
         )
-    mean = meta.mean
-    c = st.columns(4)
-    c[0].metric("Mean accuracy", _pct(mean["accuracy"]))
-    c[1].metric("Mean balanced accuracy", _pct(mean["balanced_accuracy"]))
-    c[2].metric("Mean majority-class accuracy", _pct(mean["majority_accuracy"]))
-    c[3].metric("Mean ROC AUC", _pct(mean["auc"]))
     published = charts.is_celeba_like(meta.attributes)
     frame = charts.results_frame(meta, published)
-    st.dataframe(frame, hide_index=True, width="stretch", key="clf-results-table")
-    st.altair_chart(charts.accuracy_bars(frame), width="stretch")
+    frame.insert(1, "threshold", [meta.threshold(a) for a in frame["attribute"]])
+    frame.insert(2, "test images labelled yes", [_test_positives(meta, a) for a in frame["attribute"]])
+    frame.loc[frame["attribute"].isin(list(flagged)), list(charts.TABLE_COLUMNS)] = np.nan
+    reliable = frame[~frame["attribute"].isin(list(flagged))]
+    if reliable.empty:
+        return
+    mean = reliable[list(charts.TABLE_COLUMNS)].mean()
+    c = st.columns(4)
+    for col, (label, key) in zip(
+        c,
+        [
+            ("Mean accuracy", "accuracy"),
+            ("Mean balanced accuracy", "balanced_accuracy"),
+            ("Mean majority-class accuracy", "majority_accuracy"),
+            ("Mean ROC AUC", "auc"),
+        ],
+    ):
+        col.metric(label, _pct(mean[key]), help=METRIC_HELP[key])
+    st.caption(
+        f"Averaged over {len(reliable)} attribute{'s' if len(reliable) != 1 else ''}: the model is right on "
+        f"{_pct(mean['accuracy'])} of the {meta.rows['test']:,} test images; always giving the most common answer "
+        f"would be right on {_pct(mean['majority_accuracy'])}. Balanced accuracy, which counts images with and "
+        f"without the attribute equally, is {_pct(mean['balanced_accuracy'])}."
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        key="clf-results-table",
+        column_config={
+            "threshold": st.column_config.NumberColumn(format="%.2f", help="Decision threshold these figures use."),
+            **{
+                k: st.column_config.NumberColumn(k.replace("_", " "), format="%.3f", help=METRIC_HELP[k])
+                for k in charts.TABLE_COLUMNS
+            },
+        },
+    )
+    st.altair_chart(charts.accuracy_bars(reliable), width="stretch")
     if published:
         note = " (they are for the real CelebA; the demo's faces are drawn, so compare with care)" if ds.is_demo else ""
         st.caption(f"Published CelebA accuracies{note}: {', '.join(PUBLISHED_COLUMNS)}.")
     if meta.history:
         with st.expander("Training curves"):
             st.altair_chart(charts.history_chart(meta.history))
+
+
+def _test_positives(meta: ClassifierMeta, attribute: str) -> int | None:
+    stored = meta.positives.get("test", {}).get(attribute)
+    if stored is not None:
+        return int(stored)
+    rate = meta.metrics.get(attribute, {}).get("positive_rate")
+    return round(rate * meta.rows.get("test", 0)) if rate is not None and not np.isnan(rate) else None
 
 
 def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
@@ -298,11 +382,32 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     c[1].metric("False positives", f"{counts['fp']:,}")
     c[2].metric("False negatives", f"{counts['fn']:,}")
     c[3].metric("True negatives", f"{counts['tn']:,}")
-    c = st.columns(4)
-    c[0].metric("Accuracy", _pct(m["accuracy"]))
-    c[1].metric("Balanced accuracy", _pct(m["balanced_accuracy"]))
-    c[2].metric("Precision", _pct(m["precision"]))
-    c[3].metric("Recall", _pct(m["recall"]))
+    why = caution(meta, attribute)
+    if why:
+        st.warning(
+            f"**Too few images to score {attribute}** ({why}): the counts above are all there is; accuracy, "
+            f"precision and recall from so few images would say almost nothing.",
+            icon=":material/warning:",
+        )
+    else:
+        n = sum(counts.values())
+        rates = {
+            "accuracy": Rate(counts["tp"] + counts["tn"], n),
+            "precision": Rate(counts["tp"], counts["tp"] + counts["fp"]),
+            "recall": Rate(counts["tp"], counts["tp"] + counts["fn"]),
+        }
+        c = st.columns(4)
+        c[0].metric("Accuracy", _pct(m["accuracy"]), help=METRIC_HELP["accuracy"])
+        c[0].caption(rates["accuracy"].describe("right"))
+        c[1].metric("Balanced accuracy", _pct(m["balanced_accuracy"]), help=METRIC_HELP["balanced_accuracy"])
+        c[2].metric("Precision", _pct(m["precision"]), help=METRIC_HELP["precision"])
+        c[2].caption(rates["precision"].describe("'yes' answers right"))
+        c[3].metric("Recall", _pct(m["recall"]), help=METRIC_HELP["recall"])
+        c[3].caption(rates["recall"].describe("labelled yes found"))
+        st.caption(
+            f"At threshold {threshold:.2f}, the model says yes to {counts['tp'] + counts['fp']:,} of the {n:,} test "
+            f"images; {counts['tp']:,} of them are labelled {attribute} and it misses {counts['fn']:,} that are."
+        )
     fpr = counts["fp"] / max(counts["fp"] + counts["tn"], 1)
     left, mid, right = st.columns(3)
     left.altair_chart(charts.confusion_chart(counts))
@@ -356,6 +461,22 @@ def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
         _pct(gap["accuracy"]),
         help="Absolute difference of the two groups' accuracies on the test split.",
     )
+    y = preds["labels"][:, j].astype(bool)
+    small = [
+        f"{name} ({int(mask.sum()):,} images, {int(y[mask].sum()):,} labelled {attribute})"
+        for name, mask in ((f"not {by}", groups == 0), (by, groups == 1))
+        if mask.sum() < MIN_MODEL_IMAGES or min(y[mask].sum(), (~y[mask]).sum()) < MIN_MODEL_POSITIVES
+    ]
+    if small:
+        st.warning(
+            f"Too few test images in {' and '.join(small)} to compare the groups: a gap this size can be chance.",
+            icon=":material/warning:",
+        )
+    elif not np.isnan(gap["accuracy"]):
+        st.caption(
+            f"The model is right on {_pct(frame.iloc[1]['accuracy'])} of the {by} images and "
+            f"{_pct(frame.iloc[0]['accuracy'])} of the others."
+        )
     frame["images"] = frame["images"].astype(float)
     styled = (
         frame.style.format(precision=3, na_rep="–")
