@@ -171,7 +171,7 @@ def prevalence_frame(ds_key: str, split_by: str | None, _ds: Dataset):
         groups = _ds.table["partition"].to_numpy()
     elif split_by:
         values = _ds.table[split_by].to_numpy()
-        groups = _as_object(values, {1: f"{split_by}=1", 0: f"{split_by}=0"})
+        groups = _as_object(values, {1: f"{split_by}: yes", 0: f"{split_by}: no"})
     return stats.prevalence_frame(matrix, _ds.attributes, groups, group_name=split_by or "group")
 
 

@@ -18,6 +18,7 @@ from core.classify.store import ClassifierMeta
 from core.classify.train import history_path_for
 from core.classify.tryit import predict_photo
 from core.cli.train import job_spec as train_job_spec
+from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelFileError
 from core.faces.store import list_embeddings
@@ -360,6 +361,9 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
         lambda: st.selectbox("Attribute", meta.attributes, key="clf-thr-attr"),
         valid=links.one_of(meta.attributes),
     )
+    note = judgement_note((attribute,))
+    if note:
+        st.caption(f"**About this label.** {note}")
     chosen = round(meta.threshold(attribute), 2)
     _open_at_model_threshold(meta, attribute, chosen)
     threshold = st.slider(
@@ -449,6 +453,12 @@ def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
         ),
         valid=links.one_of(ds.attributes),
     )
+    note = judgement_note((by,))
+    if note:
+        st.caption(
+            f"**About this label.** {note} A gap between its groups shows how the model treats faces the "
+            "annotators labelled that way."
+        )
     j = meta.attributes.index(attribute)
     groups = ds.attribute_matrix(preds["rows"])[:, ds.attributes.index(by)]
     table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, (f"not {by}", by), threshold)
@@ -506,13 +516,22 @@ def error_gallery(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
         )
 
 
+TRY_IT_NOTE = (
+    "Your photo is processed in this server's memory only: it is never written to disk, logged, sent anywhere or "
+    "put in a link, and it is gone when you leave the page."
+)
+
+
 def try_it(meta: ClassifierMeta) -> None:
-    """Upload a photo or take one; faces found -> attribute probabilities as bars."""
+    """Upload a photo or take one; faces found -> one bar per attribute with its decision threshold."""
     source = st.radio("Photo from", ["upload", "camera"], horizontal=True, key="clf-photo-source")
     if source == "upload":
-        photo = st.file_uploader("A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="clf-photo")
+        photo = st.file_uploader(
+            "A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="clf-photo", help=TRY_IT_NOTE
+        )
     else:
-        photo = st.camera_input("Take a photo", key="clf-camera")
+        photo = st.camera_input("Take a photo", key="clf-camera", help=TRY_IT_NOTE)
+    st.caption(TRY_IT_NOTE)
     if photo is None:
         return
     try:
@@ -528,10 +547,16 @@ def try_it(meta: ClassifierMeta) -> None:
     if not result.faces:
         st.info("Nothing to predict: no face was found in this photo.")
         return
+    thresholds = {a: meta.threshold(a) for a in meta.attributes}
     for i, face in enumerate(result.faces):
         left, right = st.columns([1, 3])
         left.image(face.image, caption=f"face {i + 1}", width="stretch")
-        right.altair_chart(charts.probability_bars(face.probabilities), width="stretch")
+        right.altair_chart(charts.probability_bars(face.probabilities, thresholds), width="stretch")
+        yes = [a for a, p in face.probabilities.items() if p >= thresholds.get(a, 0.5)]
+        right.caption(
+            f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}. Each black tick is the "
+            "attribute's decision threshold (chosen on the validation split): a bar reaching it means yes."
+        )
         st.session_state[f"clf-photo-probs-{i}"] = face.probabilities
 
 

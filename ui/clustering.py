@@ -307,23 +307,53 @@ def fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+METRIC_HELP = {
+    "Clusters": "Groups found (noise points not counted).",
+    "Noise": "Points the algorithm left out of every cluster (DBSCAN, HDBSCAN).",
+    "Silhouette": "-1 to 1: how much closer each point is to its own cluster than to the next one; above 0.5 "
+    "is clear structure, near 0 overlapping clusters.",
+    "Davies–Bouldin": "0 or more, lower is better: how spread out clusters are compared with the distance "
+    "between them.",
+    "Calinski–Harabasz": "0 or more, higher is better: spread between clusters over spread within them "
+    "(compare values on the same data only).",
+    "ARI": "Adjusted Rand index, -1 to 1: agreement with the true identities, 0 = chance, 1 = identical.",
+    "NMI": "Normalised mutual information, 0 to 1: how much knowing the cluster tells you the identity.",
+    "Homogeneity": "0 to 1: each cluster holds one person only.",
+    "Completeness": "0 to 1: each person sits in one cluster only.",
+    "Pairwise F1": "0 to 1: of all pairs of faces, how well 'same cluster' matches 'same person' (precision "
+    "and recall of pairs).",
+    "BCubed F1": "0 to 1: per face, the share of its cluster that is the same person and the share of that "
+    "person found in its cluster, averaged.",
+}
+
+
 def metrics_panel(scores: dict) -> None:
-    """Internal metrics as st.metric; external ones when identities exist."""
+    """Internal metrics as st.metric; external ones when identities exist; one sentence reading them aloud."""
     inner = scores["internal"]
     cols = st.columns(5)
-    cols[0].metric("Clusters", f"{inner['n_clusters']:,}")
-    cols[1].metric("Noise", f"{inner['noise_fraction']:.1%}")
-    cols[2].metric("Silhouette", fmt(inner["silhouette"]))
-    cols[3].metric("Davies–Bouldin", fmt(inner["davies_bouldin"]))
-    cols[4].metric("Calinski–Harabasz", fmt(inner["calinski_harabasz"], 1))
+    cols[0].metric("Clusters", f"{inner['n_clusters']:,}", help=METRIC_HELP["Clusters"])
+    cols[1].metric("Noise", f"{inner['noise_fraction']:.1%}", help=METRIC_HELP["Noise"])
+    cols[2].metric("Silhouette", fmt(inner["silhouette"]), help=METRIC_HELP["Silhouette"])
+    cols[3].metric("Davies–Bouldin", fmt(inner["davies_bouldin"]), help=METRIC_HELP["Davies–Bouldin"])
+    cols[4].metric("Calinski–Harabasz", fmt(inner["calinski_harabasz"], 1), help=METRIC_HELP["Calinski–Harabasz"])
     if inner["note"]:
         st.caption(f"Internal metrics: {inner['note']}.")
     ext = scores.get("external")
+    silhouette = inner["silhouette"]
+    words = (
+        "clearly separated"
+        if silhouette is not None and silhouette > 0.5
+        else "somewhat separated"
+        if silhouette is not None and silhouette > 0.25
+        else "overlapping"
+        if silhouette is not None
+        else "too few to score"
+    )
+    sentence = f"{inner['n_clusters']:,} clusters, {words} (silhouette {fmt(silhouette)})"
     if ext:
         st.subheader("Against the true identities")
-        cols = st.columns(6)
-        for col, (label, key) in zip(
-            cols,
+        cols = st.columns(3)
+        for k, (label, key) in enumerate(
             [
                 ("ARI", "ari"),
                 ("NMI", "nmi"),
@@ -331,14 +361,19 @@ def metrics_panel(scores: dict) -> None:
                 ("Completeness", "completeness"),
                 ("Pairwise F1", "pairwise_f1"),
                 ("BCubed F1", "bcubed_f1"),
-            ],
+            ]
         ):
-            col.metric(label, fmt(ext[key]))
+            cols[k % 3].metric(label, fmt(ext[key]), help=METRIC_HELP[label])
         st.caption(
             f"Pairwise precision {ext['pairwise_precision']:.3f}, recall {ext['pairwise_recall']:.3f}; "
             f"BCubed precision {ext['bcubed_precision']:.3f}, recall {ext['bcubed_recall']:.3f}. "
             "Noise points count as clusters of their own (they lower recall, never precision)."
         )
+        sentence += (
+            f"; of the pairs of faces put in one cluster, {ext['pairwise_precision']:.0%} really are the same "
+            f"person, and {ext['pairwise_recall']:.0%} of the same-person pairs end up together"
+        )
+    st.markdown(sentence + ".")
 
 
 def selected_ids(event, frame: pl.DataFrame) -> list[str]:
@@ -434,7 +469,10 @@ def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> 
     with right:
         ids = selected_ids(event, frame)
         if ids:
-            st.caption(f"{len(ids):,} faces selected" + (" (first 24 shown)" if len(ids) > 24 else ""))
+            st.caption(
+                ("1 face selected" if len(ids) == 1 else f"{len(ids):,} faces selected")
+                + (" (first 24 shown)" if len(ids) > 24 else "")
+            )
             lookup = dict(zip(frame["image_id"].to_list(), frame["cluster"].to_list()))
             image_grid(ds, ids[:24], [f"{i} · cluster {lookup.get(i, '?')}" for i in ids[:24]], columns=4)
         else:

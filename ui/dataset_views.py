@@ -9,9 +9,11 @@ import streamlit as st
 
 from core import cached
 from core.charts import stats as stats_charts
+from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.stats import relations as stats
+from core.stats.intervals import Rate
 from ui import links
 from ui.filters import subset_ui
 from ui.gallery import image_grid
@@ -43,17 +45,23 @@ def prevalence_section(ds: Dataset) -> None:
         default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
         split_by = st.selectbox("Attribute to split by", ds.attributes, index=default, key="prev-split-attr")
     links.remember("split", split_by)
-    overall = cached.relation_stats(ds.key, Subset(), ds).prevalence
+    everything = cached.relation_stats(ds.key, Subset(), ds)
+    overall = everything.prevalence
     low, high = stats.imbalance_counts(overall)
     rarest = np.argsort(overall)[:3]
     st.caption(
         f"{low} of {len(ds.attributes)} attributes are present in under 10 % of images and {high} in over 70 %: "
         f"for those, always answering the majority class is already right over 90 % (or 70 %) of the time. Rarest: "
-        + ", ".join(f"{ds.attributes[k]} ({overall[k]:.1%})" for k in rarest)
+        + ", ".join(f"{ds.attributes[k]} ({overall[k]:.1%}, {everything.counts[k]:,} images)" for k in rarest)
         + "."
     )
     frame = cached.prevalence_frame(ds.key, split_by, ds)
     st.altair_chart(stats_charts.prevalence_bars(frame, split_by), width="stretch")
+    note = judgement_note(sorted(ds.attributes, key=lambda a: a not in ("Attractive", "Male", "Young", "Pale_Skin")))
+    st.caption(
+        "Dashed lines at 10 % and 70 %; hover a bar for its count. Every label was given by annotators looking at "
+        "each image. " + (note or "")
+    )
 
 
 def _restore_split(ds: Dataset, options: list[str]) -> None:
@@ -90,8 +98,13 @@ def donut_section(ds: Dataset) -> None:
         for col, attribute in zip(cols, picked[start : start + per_row]):
             present = int(rel.counts[rel.index(attribute)])
             with col:
+                st.markdown(f"**{attribute.replace('_', ' ')}**")
                 st.altair_chart(stats_charts.donut(attribute, present, rel.n), width="content")
-                st.caption(f"{attribute}: {present:,} of {rel.n:,} images ({present / rel.n:.1%}) present")
+                st.caption(f"{attribute}: yes in {Rate(present, rel.n).describe()}")
+                st.markdown(":blue[■] yes (present) · :gray[■] no")
+    note = judgement_note(picked)
+    if note:
+        st.caption(f"**About these labels.** {note}")
 
 
 def _identity_label(counts: dict[str, int]):
@@ -158,7 +171,7 @@ def gallery_section(ds: Dataset) -> None:
     with st.expander("Filters", expanded=True):
         subset = subset_ui(ds, key="gallery", identities=True)
     rows = cached.subset_rows(ds.key, subset, ds)
-    st.metric("Matching images", f"{len(rows):,}", help=subset.describe())
+    st.metric("Matching images", f"{len(rows):,}", help=f"Images that pass every filter ({subset.describe()}).")
     if not len(rows):
         st.info("No images match these filters. Remove a condition or pick another partition.")
         return

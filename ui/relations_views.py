@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import cached
 from core.charts import stats as stats_charts
+from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.stats import relations as stats
@@ -178,6 +179,9 @@ def pair_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> None:
             f"{n11 / expected:.2f}× {'as many' if n11 >= expected else 'as many (fewer than chance)'}.**"
         )
     st.caption(read_aloud(a, b, rates))
+    note = judgement_note((a, b))
+    if note:
+        st.caption(f"**About these labels.** {note}")
     if any(math.isnan(pair[k]) for k in ("P(A|B)", "P(A|not B)", "P(B|A)", "lift", "phi")):
         st.caption(f"'{UNDEFINED}' means the denominator is zero: no image in this subset has (or lacks) {a} or {b}.")
     if 0 < n_b < FEW_IMAGES:
@@ -280,8 +284,15 @@ def model_section(ds: Dataset, subset: Subset) -> None:
             f"'{YES_NO[c['majority']]}' would be right on "
             f"{100 * rates['majority_accuracy'].share:.1f} %."
         )
-    with st.expander("Strongest coefficients", expanded=True):
+    with st.expander("Which attributes push the answer (strongest first)", expanded=True):
         st.altair_chart(stats_charts.coefficient_bars(result["coefficients"]), width="stretch")
+        st.caption(
+            f"Blue bars: an image with that attribute is more likely to be labelled {target}; red: less likely. "
+            "Length is the logistic regression's coefficient (the change in log-odds), comparable across attributes."
+        )
+    note = judgement_note((target,))
+    if note:
+        st.caption(f"**About this label.** {note}")
     shared = st.query_params.get("all") == "1"  # a shared link that showed the table shows it again
     if (
         st.button("Compute for all attributes", key="model-all")

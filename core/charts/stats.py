@@ -45,30 +45,33 @@ def prevalence_bars(frame: pd.DataFrame, group: str | None = None) -> alt.Chart:
 
 
 def donut(attribute: str, present: int, total: int) -> alt.Chart:
-    """Present vs absent donut of one attribute, count and percent in the tooltip."""
+    """Present (blue) vs absent (grey) donut of one attribute; the page titles it and writes the colour key."""
     absent = total - present
+    yes, no = f"{attribute}: yes", f"{attribute}: no"
     frame = pd.DataFrame(
         {
-            "value": ["present", "absent"],
+            "value": [yes, no],
             "images": [present, absent],
             "percent": [present / total if total else np.nan, absent / total if total else np.nan],
         }
     )
     return (
-        alt.Chart(frame, title=attribute)
-        .mark_arc(innerRadius=45, outerRadius=80)
+        alt.Chart(frame)
+        .mark_arc(innerRadius=38, outerRadius=70)
         .encode(
             theta=alt.Theta("images:Q", stack=True),
             color=alt.Color(
-                "value:N", scale=alt.Scale(domain=["present", "absent"], range=PRESENT_COLOURS), legend=None
+                "value:N",
+                scale=alt.Scale(domain=[yes, no], range=PRESENT_COLOURS),
+                legend=None,  # the page writes the colour key below (a legend inside overflowed the chart)
             ),
             tooltip=[
-                alt.Tooltip("value:N", title=attribute),
+                alt.Tooltip("value:N", title="label"),
                 alt.Tooltip("images:Q", format=","),
                 alt.Tooltip("percent:Q", format=".1%"),
             ],
         )
-        .properties(width=180, height=180)
+        .properties(width=160, height=160)
     )
 
 
@@ -198,9 +201,12 @@ def coefficient_bars(coefficients: pd.DataFrame, top: int = 15) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("attribute:N", sort=head["attribute"].tolist(), title=None, axis=alt.Axis(labelOverlap=False)),
-            x=alt.X("coefficient:Q", title="coefficient (log-odds per attribute present)"),
+            x=alt.X("coefficient:Q", title="pushes the answer towards yes (right) or no (left)"),
             color=alt.condition("datum.coefficient > 0", alt.value("#4c78a8"), alt.value("#e45756")),
-            tooltip=["attribute:N", alt.Tooltip("coefficient:Q", format="+.3f")],
+            tooltip=[
+                "attribute:N",
+                alt.Tooltip("coefficient:Q", format="+.3f", title="coefficient (change in log-odds when present)"),
+            ],
         )
         .properties(height=max(200, 24 * len(head)))
     )
