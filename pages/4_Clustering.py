@@ -23,11 +23,15 @@ choices = ui.sidebar(ds, spaces)
 try:
     fkey = cached.features_key(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
     fm = cached.cluster_features(fkey, ds)
-    ui.slow_reduction_notice(choices, fm.n)
-    reduced = cached.cluster_reduction(fkey, choices.reduction, fm.X)
-    result = cached.clustering(fkey, choices.reduction, choices.clustering, reduced.coords)
+    reduced = ui.reduced_features(ds, fm, fkey, choices)
+    result = ui.clustering_result(ds, fm, fkey, choices, reduced) if reduced is not None else None
 except (DatasetError, ValueError) as exc:
     st.error(str(exc))
+    links.share(link)
+    st.stop()
+if result is None:  # a background job computes the reduction or the clustering: its panel is shown above
+    ui.waiting_note("UMAP" if reduced is None else ui.ALGORITHMS[choices.clustering.algorithm].label)
+    links.share(link)
     st.stop()
 
 st.caption(

@@ -226,3 +226,43 @@ def test_view_round_trips_through_the_url(csv_embeddings_home):
     assert attrs.multiselect(key="fs-attr-present").value == ["Male", "Eyeglasses"]
     assert len(_distance_table(attrs)) == 4
     assert dict(attrs.query_params) == params
+
+
+def _search_dataset_image(params: dict) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_same_person_distance_is_calibrated_on_the_datasets_identities(page_home):
+    """Embeddings that separate identities: the page reports the calibrated cut and counts faces below it."""
+    from core.faces.calibration import calibrate
+
+    ds = open_dataset(page_home / "data" / "demo", name="demo")
+    identity = ds.table["identity"].to_numpy()
+    rng = np.random.default_rng(1)
+    centres = {who: rng.normal(size=16) for who in set(identity)}
+    vectors = np.stack([centres[w] + rng.normal(scale=0.05, size=16) for w in identity]).astype(np.float32)
+    save_embeddings(ds.cache_dir, "buffalo", vectors, np.ones(ds.n_images, bool))
+    want = calibrate(vectors, identity, np.ones(ds.n_images, bool))
+    assert want.trustworthy
+    query = ds.table["image_id"][2]
+    at = _search_dataset_image({"dataset": "demo", "image": query})
+    assert any(
+        c.value.startswith(f"Same-person distance {want.threshold:.2f}, measured on demo's own identities")
+        and f"{want.accuracy:.1%}" in c.value
+        for c in at.caption
+    )
+    distances = np.sqrt(((vectors.astype(np.float64) - vectors[2]) ** 2).sum(axis=1))
+    closer = int((np.delete(distances, 2) < want.threshold).sum())
+    assert any(m.value.startswith(f"**{closer:,} of {ds.n_images - 1:,}** faces are closer") for m in at.markdown)
+
+
+def test_no_same_person_claim_where_the_calibration_does_not_support_it(csv_embeddings_home):
+    """Random vectors (and the demo's drawn faces when they cannot be told apart): no 'same person' at all."""
+    _, ds = csv_embeddings_home
+    at = _search_dataset_image({"dataset": "demo", "image": ds.table["image_id"][1]})
+    assert any(c.value.startswith("No face is called the same person here") for c in at.caption)
+    assert not any("closer than" in m.value for m in at.markdown)

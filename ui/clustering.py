@@ -11,13 +11,21 @@ import streamlit as st
 from core import cached
 from core.charts import cluster as charts
 from core.classify.store import load_predictions
-from core.cli.cluster import map_job_spec
-from core.cluster.algorithms import ALGORITHMS, ClusterSpec, Param
+from core.cli.cluster import labels_job_spec, map_job_spec, reduction_job_spec
+from core.cluster.algorithms import ALGORITHMS, Clustering, ClusterSpec, Param
+from core.cluster.costs import (
+    JOB_START_SECONDS,
+    MAX_POINTS,
+    clustering_seconds,
+    map_seconds,
+    reduction_seconds,
+    runs_inline,
+)
 from core.cluster.features import FEATURE_SPACES, FeatureKey, FeatureSpec
 from core.cluster.map import drawn_positions, map_frame, picked_image_ids
 from core.cluster.metrics import suggest_eps
-from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS, ReductionSpec
-from core.cluster.store import load_map, map_key
+from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS, Reduction, ReductionSpec
+from core.cluster.store import labels_key, load_clustering, load_map, map_key, reduction_key
 from core.cluster.summary import MAX_FACES_PER_CLUSTER, cluster_sizes, describe_clusters, sample_members, shares_long
 from core.cluster.sweeps import algorithms_side_by_side, eps_sweep, k_sweep
 from core.data.dataset import Dataset
@@ -29,7 +37,6 @@ from ui.gallery import image_grid
 from ui.jobs import embeddings_prerequisite, job_launcher
 
 DEFAULT_MAX_POINTS = 5_000
-UMAP_INLINE_MAX = 10_000  # larger UMAP maps run as a background job
 DENDROGRAM_MAX = 300
 HEATMAP_CLUSTERS = 30  # largest clusters shown in the attribute and centroid heatmaps
 SPACE_LABELS = {
@@ -285,22 +292,12 @@ def sidebar(ds: Dataset, spaces: list[str]) -> Choices:
                 MAP_METHODS,
                 key="cl-map",
                 format_func=str.upper,
-                help=f"t-SNE is limited to {TSNE_MAX_POINTS:,} points; UMAP over {UMAP_INLINE_MAX:,} runs in the background.",
+                help=f"PCA is instant; UMAP and t-SNE run in the background (PCA is shown until they are ready). "
+                f"t-SNE is limited to {TSNE_MAX_POINTS:,} points.",
             ),
             valid=links.one_of(MAP_METHODS),
         )
     return Choices(spec, subset, max_points, reduction, clustering, map_method)
-
-
-def slow_reduction_notice(choices: Choices, n: int) -> None:
-    """Say so before a UMAP reduction that will take minutes (it runs in the page, unlike the map's job)."""
-    if choices.reduction.method == "umap" and n > UMAP_INLINE_MAX:
-        minutes = max(1, round(3.4 * n / 202_599))  # 10-D UMAP of 202,599 points: 3.4 min (docs/BENCHMARKS.md)
-        st.info(
-            f"UMAP of {n:,} points takes about {minutes} min the first time; the result is then cached. "
-            "Lower the maximum number of points for a quicker look.",
-            icon=":material/hourglass_top:",
-        )
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -386,25 +383,85 @@ def selected_ids(event, frame: pl.DataFrame) -> list[str]:
 
 
 def _map_coords(ds: Dataset, fm, fkey: FeatureKey, choices: Choices):
-    """The 2-D map, or PCA (with the launcher of the UMAP job) while a large UMAP is not computed yet."""
+    """The 2-D map: PCA in the page; UMAP and t-SNE from a background job (PCA shown until the job is done)."""
     method = choices.map_method
     if method == "tsne" and fm.n > TSNE_MAX_POINTS:
         st.info(
-            f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number of points for t-SNE."
+            f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number "
+            "of points for t-SNE."
         )
         method = "pca"
-    if method == "umap" and fm.n > UMAP_INLINE_MAX and load_map(ds.cache_dir, map_key(fkey, "umap"), fm.rows) is None:
+    seconds = map_seconds(method, fm.n)
+    if not runs_inline(seconds):
+        stored = load_map(ds.cache_dir, map_key(fkey, method), fm.rows)
+        if stored is not None:
+            return Reduction(stored, method, 2, f"{method.upper()} map computed in the background.")
+        seconds += JOB_START_SECONDS
         job_launcher(
-            map_job_spec(ds, fkey),
-            "UMAP map",
-            f"Compute the UMAP map of {fm.n:,} points in the background",
-            key="cl-umap-job",
+            map_job_spec(ds, fkey, method),
+            f"{method.upper()} map of {fm.n:,} points",
+            f"Compute the {method.upper()} map again",
+            key=f"cl-{method}-job",
+            expected=seconds,
+            auto_start=True,
         )
-        st.caption(
-            f"UMAP of more than {UMAP_INLINE_MAX:,} points takes minutes; the map below is PCA until it is ready."
-        )
+        st.caption(f"The map below is PCA until the {method.upper()} map is ready (it then replaces it by itself).")
         method = "pca"
     return cached.cluster_map(fkey, method, fm.X, ds, fm.rows)
+
+
+def reduced_features(ds: Dataset, fm, fkey: FeatureKey, choices: Choices) -> Reduction | None:
+    """The reduction before clustering: in the page when quick, else stored by a background job (None meanwhile)."""
+    spec = choices.reduction
+    seconds = reduction_seconds(spec, fm.n)
+    if runs_inline(seconds):
+        return cached.cluster_reduction(fkey, spec, fm.X)
+    coords = load_map(ds.cache_dir, reduction_key(fkey, spec), fm.rows)
+    if coords is not None:
+        return Reduction(coords, spec.method, coords.shape[1], f"{spec.method.upper()} to {coords.shape[1]}-D.")
+    job_launcher(
+        reduction_job_spec(ds, fkey, spec),
+        f"{spec.method.upper()} of {fm.n:,} points",
+        f"Compute the {spec.method.upper()} reduction again",
+        key="cl-reduce-job",
+        expected=JOB_START_SECONDS + seconds,
+        auto_start=True,
+    )
+    return None
+
+
+def clustering_result(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, reduced: Reduction) -> Clustering | None:
+    """The clustering: in the page when quick, else stored by a background job (None while it runs)."""
+    spec = choices.clustering
+    limit = MAX_POINTS.get(spec.algorithm)
+    if limit and fm.n > limit:
+        raise ValueError(
+            f"{ALGORITHMS[spec.algorithm].label} is limited to {limit:,} points and these choices give "
+            f"{fm.n:,}: lower the maximum number of points or pick another algorithm."
+        )
+    seconds = clustering_seconds(spec, fm.n, reduced.coords.shape[1])
+    if runs_inline(seconds):
+        return cached.clustering(fkey, choices.reduction, spec, reduced.coords)
+    stored = load_clustering(ds.cache_dir, labels_key(fkey, choices.reduction, spec), fm.rows)
+    if stored is not None:
+        return stored
+    job_launcher(
+        labels_job_spec(ds, fkey, choices.reduction, spec),
+        f"Clustering {fm.n:,} points ({ALGORITHMS[spec.algorithm].label})",
+        "Run this clustering again",
+        key="cl-labels-job",
+        expected=JOB_START_SECONDS + seconds,
+        auto_start=True,
+    )
+    return None
+
+
+def waiting_note(what: str) -> None:
+    """Below a running job's panel: what appears when it ends, and that the page stays usable meanwhile."""
+    st.caption(
+        f"{what} runs in the background (it keeps running if you leave this page). The results appear here by "
+        "themselves when it is done; smaller choices in the sidebar (fewer points, k-means) answer at once."
+    )
 
 
 def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> None:

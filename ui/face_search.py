@@ -13,7 +13,7 @@ from core.charts import faces as face_charts
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelMissingError
 from core.faces import search
-from core.faces.calibration import DLIB_THRESHOLD, Calibration
+from core.faces.calibration import DLIB_THRESHOLD, TRUSTWORTHY_AUC
 from core.faces.embed_job import MODEL
 from ui import links
 from ui.gallery import image_grid
@@ -142,16 +142,16 @@ def same_person_rule(ds: Dataset, emb, metric: str, from_dataset: bool) -> SameP
     """Calibrated on the dataset's identities when it has them; dlib's 0.6 for real photos without; never guessed."""
     if metric != "euclidean":
         return SamePerson(None, "Same-person distances are calibrated for euclidean distance only.")
-    calibration: Calibration | None = None
-    if ds.has_identity and emb.model == MODEL:
-        calibration = cached.same_person_calibration(ds.key, emb.model, str(emb.meta.get("created", "")), emb, ds)
     if ds.is_demo and not from_dataset:
         return SamePerson(
             None,
             "The demo's faces are drawn cartoons: a photo you bring is none of them, so nothing here is the "
             "same person; the distances show resemblance only.",
         )
-    if calibration is not None:
+    if ds.has_identity:
+        calibration = cached.same_person_calibration(ds.key, emb.model, str(emb.meta.get("created", "")), emb, ds)
+        if calibration is None:
+            return SamePerson(None, f"{ds.name} has too few faces per identity to calibrate a same-person distance.")
         measured = (
             f"measured on {ds.name}'s own identities ({calibration.same_pairs:,} same-person and "
             f"{calibration.different_pairs:,} different-person pairs): a cut at {calibration.threshold:.2f} tells "
@@ -161,11 +161,13 @@ def same_person_rule(ds: Dataset, emb, metric: str, from_dataset: bool) -> SameP
             return SamePerson(calibration.threshold, f"Same-person distance {calibration.threshold:.2f}, {measured}.")
         return SamePerson(
             None,
-            f"No face is called the same person here: distances separate identities too poorly on this "
-            f"dataset ({measured}; FaceAtlas needs an AUC of at least 0.95).",
+            f"No face is called the same person here: distances separate identities too poorly on this dataset "
+            f"({measured}; FaceAtlas needs an AUC of at least {TRUSTWORTHY_AUC}).",
         )
-    if ds.is_demo:
-        return SamePerson(None, "The demo's identities could not be calibrated, so no face is called the same person.")
+    if emb.model != MODEL:
+        return SamePerson(
+            None, "No identity labels to calibrate these embeddings on, so no face is called the same person."
+        )
     return SamePerson(
         DLIB_THRESHOLD,
         f"{ds.name} has no identity labels to calibrate on: {DLIB_THRESHOLD} is dlib's own same-person threshold "

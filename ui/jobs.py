@@ -90,6 +90,7 @@ def job_launcher(
     remember: str | None = None,
     panel: bool = True,
     expected: float | None = None,
+    auto_start: bool = False,
 ) -> JobStatus | None:
     """While the job (or, with `remember`, the job this session last started) runs: its live panel.
 
@@ -98,9 +99,16 @@ def job_launcher(
     `job`; panel=False shows one line instead of a second panel for a job shown elsewhere on the page.
     With job None (the choices cannot be run), only the remembered job's panel is shown. expected: seconds the
     job should take (shown on the button's help and in the panel until the job measures its own rate).
+    auto_start: start the job without a click when it never ran (what the user chose needs it; a failed run
+    waits for the button, so a failing job is never restarted in a loop).
     Returns the status of the job shown (None before any run).
     """
     status = job_status(job.job_id) if job is not None else None
+    if auto_start and job is not None and status is None:
+        start_job(job.kind, list(job.argv))
+        if remember:
+            st.session_state[remember] = job.job_id
+        status = job_status(job.job_id)
     remembered = st.session_state.get(remember) if remember else None
     running = status if status is not None and not status.finished else None
     if running is None and remembered:
