@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import cached
-from core.errors import DatasetError
+from core.errors import DatasetError, user_message
 from ui import clustering as ui
 from ui import links
 from ui.sidebar import dataset_picker, demo_banner
@@ -26,7 +26,7 @@ try:
     reduced = ui.reduced_features(ds, fm, fkey, choices)
     result = ui.clustering_result(ds, fm, fkey, choices, reduced) if reduced is not None else None
 except (DatasetError, ValueError) as exc:
-    st.error(str(exc))
+    st.error(user_message(exc))
     links.share(link)
     st.stop()
 if result is None:  # a background job computes the reduction or the clustering: its panel is shown above

@@ -377,6 +377,14 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
         "balanced accuracy on the validation split.",
     )
     links.remember("thr", round(threshold, 2), chosen)
+    st.caption(
+        f"Every figure in this section uses the threshold on the slider, {threshold:.2f}"
+        + (
+            f" (the model's own, used in the results table, is {chosen:.2f})."
+            if round(threshold, 2) != chosen
+            else ": the model's own, the one the results table uses."
+        )
+    )
     j = meta.attributes.index(attribute)
     y, p = preds["labels"][:, j], preds["probs"][:, j]
     counts = confusion_counts(y, p, threshold)

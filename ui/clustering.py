@@ -283,6 +283,13 @@ def sidebar(ds: Dataset, spaces: list[str]) -> Choices:
         with st.expander("Reduction", expanded=False):
             reduction = reduction_ui()
         clustering = algorithm_ui(spec.space)
+        limit = MAX_POINTS.get(clustering.algorithm)
+        if limit and max_points > limit:
+            st.caption(
+                f"{ALGORITHMS[clustering.algorithm].label} handles at most {limit:,} points: using a sample of "
+                f"{limit:,}."
+            )
+            max_points = limit
         map_method = links.synced(
             "map",
             "cl-map",
