@@ -31,7 +31,9 @@ st.header("Threshold, confusion matrix and curves")
 try:
     attribute, threshold, preds = clf.threshold_view(ds, meta)
 except (ModelFileError, OSError) as exc:
-    st.error(f"The stored predictions of this model cannot be read ({exc}); train it again.")
+    why = f" ({exc})" if isinstance(exc, ModelFileError) else ""  # an OSError's wording is the system's, not ours
+    st.error(f"The stored predictions of this model cannot be read{why}; train it again.")
+    links.share(link)
     st.stop()
 
 st.header("Subgroups")

@@ -115,8 +115,10 @@ def widget(page, key: str):
 
 
 def select_option(page, key: str, option: str) -> None:
-    """Open the selectbox `key` and click `option`."""
-    widget(page, key).locator("input").click()
+    """Open the selectbox `key`, type `option` (long lists only render what is scrolled to) and click it."""
+    box = widget(page, key).locator("input")
+    box.click()
+    box.fill(option)
     page.get_by_role("option", name=option, exact=True).click()
     wait_until_idle(page)
 

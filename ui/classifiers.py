@@ -563,7 +563,7 @@ def try_it(meta: ClassifierMeta) -> None:
         yes = [a for a, p in face.probabilities.items() if p >= thresholds.get(a, 0.5)]
         right.caption(
             f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}. Each black tick is the "
-            "attribute's decision threshold (chosen on the validation split): a bar reaching it means yes."
+            "attribute's decision threshold, the one the results table uses: a bar reaching it means yes."
         )
         st.session_state[f"clf-photo-probs-{i}"] = face.probabilities
 

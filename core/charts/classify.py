@@ -182,7 +182,7 @@ def probability_bars(probabilities: dict[str, float], thresholds: dict[str, floa
             legend=alt.Legend(title="model's answer", orient="top"),
         ),
     )
-    ticks = base.mark_tick(color="black", thickness=3, size=30).encode(x="threshold:Q")
+    ticks = base.mark_tick(color="black", thickness=3, size=24).encode(x="threshold:Q")
     text = base.mark_text(align="left", dx=6, fontSize=12).encode(x="probability:Q", text="label:N")
     return (bars + ticks + text).properties(height=36 * len(frame) + 20)
 
