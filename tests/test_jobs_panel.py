@@ -21,6 +21,13 @@ def test_once_items_are_done_the_measured_rate_takes_over():
     assert text == "Computing face embeddings: 600 / 6,000 · 30.0/s · 3 min left"
 
 
+def test_a_job_slower_than_expected_says_so_instead_of_a_frozen_estimate():
+    text = progress_text(status(0, started=100.0, updated=140.0), "UMAP map", 20.0, now=140.0)
+    assert (
+        text == "UMAP map: loading the face models… · 40 s so far · longer than the 20 s expected: the machine is busy"
+    )
+
+
 def test_estimates_read_plainly():
     assert [fmt_seconds(s) for s in (0.2, 45, 100, 7200, None)] == ["1 s", "45 s", "2 min", "2.0 h", "–"]
 

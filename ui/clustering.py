@@ -454,7 +454,7 @@ def clustering_result(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, reduc
         return stored
     job_launcher(
         labels_job_spec(ds, fkey, choices.reduction, spec),
-        f"Clustering {fm.n:,} points ({ALGORITHMS[spec.algorithm].label})",
+        f"Clustering {fm.n:,} points: {ALGORITHMS[spec.algorithm].label}",
         "Run this clustering again",
         key="cl-labels-job",
         expected=JOB_START_SECONDS + seconds,

@@ -42,7 +42,11 @@ def progress_text(status: JobStatus, label: str, expected: float | None, now: fl
             f"{fmt_seconds(status.eta_seconds)} left"
         )
     what = status.message or "starting…"
-    left = f" · about {fmt_seconds(max(expected - elapsed, 1))} left (estimate)" if expected else ""
+    left = ""
+    if expected and elapsed <= expected:
+        left = f" · about {fmt_seconds(max(expected - elapsed, 1))} left (estimate)"
+    elif expected:
+        left = f" · longer than the {fmt_seconds(expected)} expected: the machine is busy"
     return f"{label}: {what} · {fmt_seconds(elapsed)} so far{left}"
 
 
