@@ -172,7 +172,9 @@ def main() -> None:
         "With background jobs the page answers at once and shows the job's progress with an estimate from its "
         "first second; 'results shown' is when the default clustering appeared (the re-ranking itself still takes "
         "its time, now beside a progress bar instead of behind a blank page). The UMAP map compiles numba code in "
-        "each new job process the first time.\n"
+        "each new job process the first time. Background jobs run at nice 10 (core/jobs.py: they yield the CPU to "
+        "interactive sessions), so on a machine busy with other work they take several times their in-page time. "
+        "Both columns use the mean face of a 60-face sample (it was 200 full images, 1.2 s of every change).\n"
     )
     write_section("clustering_page", "Clustering page: first render and widget changes (AppTest)", body)
 
