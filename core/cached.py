@@ -35,6 +35,7 @@ from core.data.subset import subset_rows as rows_of
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces import search
+from core.faces.calibration import Calibration, calibrate
 from core.faces.search import index_for
 from core.faces.store import (
     Embeddings,
@@ -120,6 +121,16 @@ def face_index(ds: Dataset, model: str | None = None):
     return emb, _face_index(ds.key, emb.model, str(emb.meta.get("created", "")), emb)
 
 
+@st.cache_data(max_entries=8, show_spinner="Calibrating the same-person distance on this dataset's identities…")
+def same_person_calibration(
+    ds_key: str, model: str, created: str, _emb: Embeddings, _ds: Dataset
+) -> Calibration | None:
+    """The dataset's same-person distance measured on its own identity pairs (None without identities or pairs)."""
+    if not _ds.has_identity:
+        return None
+    return calibrate(_emb.vectors, _ds.table["identity"].to_numpy(), _emb.has_face)
+
+
 # ---- stats ----
 # Attribute statistics per (dataset key, Subset); Subset is a frozen, hashable dataclass.
 
@@ -167,7 +178,7 @@ def prevalence_frame(ds_key: str, split_by: str | None, _ds: Dataset):
         groups = _ds.table["partition"].to_numpy()
     elif split_by:
         values = _ds.table[split_by].to_numpy()
-        groups = _as_object(values, {1: f"{split_by}=1", 0: f"{split_by}=0"})
+        groups = _as_object(values, {1: f"{split_by}: yes", 0: f"{split_by}: no"})
     return stats.prevalence_frame(matrix, _ds.attributes, groups, group_name=split_by or "group")
 
 

@@ -50,6 +50,7 @@ class ClassifierMeta:
     thresholds: dict = field(default_factory=dict)  # {attribute: decision threshold the metrics use}
     split_note: str = ""
     rows: dict = field(default_factory=dict)  # {"train": n, "val": n, "test": n}
+    positives: dict = field(default_factory=dict)  # {"train": {attribute: n}, "test": {attribute: n}}
     epochs_run: int = 0
     history: tuple = ()  # ({"epoch", "split", "loss", "accuracy"}, ...)
     seconds: float = 0.0

@@ -164,6 +164,10 @@ def train_attribute_model(
         thresholds=dict(zip(config.attributes, map(float, thresholds))),
         split_note=split.note,
         rows={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        positives={
+            part: dict(zip(config.attributes, map(int, labels[rows].sum(axis=0))))
+            for part, rows in (("train", split.train), ("test", split.test))
+        },
         epochs_run=epochs_run,
         history=tuple(history),
         seconds=round(time.perf_counter() - t0, 2),

@@ -30,9 +30,9 @@ class Subset:
         return not (self.conditions or self.partition or self.identities or self.top_identities)
 
     def describe(self) -> str:
-        parts = [f"{a}={v}" for a, v in self.conditions]
+        parts = [f"{a}: {'yes' if v else 'no'}" for a, v in self.conditions]
         if self.partition:
-            parts.append(f"partition={self.partition}")
+            parts.append(f"partition: {self.partition}")
         if self.identities:
             parts.append(f"identity in {len(self.identities)} chosen")
         if self.top_identities:
