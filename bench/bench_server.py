@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.bench_load import MemoryWatch, _status_kb
+from bench.bench_load import MemoryWatch, _status_kb, settle
 from bench.common import fmt_s, table, write_section
 from core.classify.models import TrainConfig
 from core.classify.train import train_attribute_model
@@ -40,39 +40,22 @@ from core.data.ingest import open_dataset
 from core.demo import DEFAULT_IMAGES, generate_demo
 from core.faces.embed_job import embed_dataset
 from core.jobs import cancel_job, start_job
-from tests.browser_support import CHROMIUM, IDLE_JS, is_idle, launch_chromium, start_server, stop_server
+from tests.browser_support import CHROMIUM, launch_chromium, start_server, stop_server
 
 SLOW = True
-PAGE_TIMEOUT_S = 300
-SETTLE_S = 1.0
 VIEWPORT = {"width": 1366, "height": 900}
-
-
-async def settle(page, t0: float) -> float:
-    """Seconds from t0 until the page reached the state it then kept for SETTLE_S."""
-    deadline, last, since = t0 + PAGE_TIMEOUT_S, None, time.perf_counter()
-    while time.perf_counter() < deadline:
-        state = await page.evaluate(IDLE_JS)
-        now = time.perf_counter()
-        if state != last:
-            last, since = state, now
-        elif is_idle(state) and now - since >= SETTLE_S:
-            return since - t0
-        await asyncio.sleep(0.15)
-    raise TimeoutError("the page did not settle")
 
 
 async def open_page(page, url: str, title: str) -> float:
     t0 = time.perf_counter()
     await page.goto(url, wait_until="domcontentloaded")
-    await page.locator("h1").filter(has_text=title).first.wait_for(timeout=PAGE_TIMEOUT_S * 1000)
-    return await settle(page, t0)
+    return await settle(page, t0, title)
 
 
-async def act(page, action) -> float:
+async def act(page, action, title: str) -> float:
     t0 = time.perf_counter()
     await action()
-    return await settle(page, t0)
+    return await settle(page, t0, title)
 
 
 async def tour(browser, base: str, photo: Path, times: dict[str, list[float]], errors: list[str]) -> None:
@@ -102,7 +85,7 @@ async def tour(browser, base: str, photo: Path, times: dict[str, list[float]], e
         for label, path, title, action in steps:
             times.setdefault(label, []).append(await open_page(page, f"{base}/{path}?dataset=demo", title))
             if action is not None:
-                times.setdefault(f"{label}: action", []).append(await act(page, action))
+                times.setdefault(f"{label}: action", []).append(await act(page, action, title))
             shown = await page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
             if shown:
                 errors.append(f"{label}: {shown} error boxes")
@@ -122,7 +105,7 @@ async def uploads(browser, base: str, photos: list[Path], times: list[float], er
             await open_page(page, f"{base}/Face_search?dataset=demo", "Face search")
             t0 = time.perf_counter()
             await page.locator(".st-key-fs-upload").locator('input[type="file"]').set_input_files(str(photo))
-            times.append(await settle(page, t0))
+            times.append(await settle(page, t0, "Face search"))
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
         finally:

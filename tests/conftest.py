@@ -11,6 +11,7 @@ import pytest
 from core import cached
 from core.data.ingest import open_dataset
 from core.demo import generate_demo
+from tests.browser_support import CHROMIUM, launch_chromium
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT.parent / "shared"
@@ -83,3 +84,15 @@ def people_home(demo_home, tmp_path, monkeypatch):
     cached.dataset_refs.clear()
     yield tmp_path
     cached.dataset_refs.clear()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright, headless (skips when either is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"chromium is not installed ({CHROMIUM}); `make browser` installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = launch_chromium(playwright.chromium)
+        yield chromium
+        chromium.close()

@@ -19,11 +19,9 @@ import pytest
 from core.stats.intervals import Rate
 from tests.browser_support import (
     APP_PAGES,
-    CHROMIUM,
     IDLE_JS,
     PROJECT,
     is_idle,
-    launch_chromium,
     log_tail,
     start_server,
     stop_server,
@@ -33,17 +31,6 @@ ARTIFACTS = PROJECT / "test-artifacts" / "browser"
 VIEWPORT = {"width": 1366, "height": 900}
 RENDER_TIMEOUT_S = 60
 OTHER_DATASET = "annotations_only"  # made by the demo_home fixture: same labels, no images, not the demo
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"chromium is not installed ({CHROMIUM}); `make browser` installs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright.chromium)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

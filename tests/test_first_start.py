@@ -10,25 +10,12 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
-from tests.browser_support import CHROMIUM, launch_chromium, log_tail, start_server, stop_server
+from tests.browser_support import log_tail, start_server, stop_server
 from tests.test_browser import ARTIFACTS, VIEWPORT, main_text, metric_value, wait_until_idle
 
 DEMO_IMAGES = 240
 FIRST_VISIT_TIMEOUT_S = 240
 EMBED_TIMEOUT_S = 420
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"chromium is not installed ({CHROMIUM}); `make browser` installs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright.chromium)
-        yield chromium
-        chromium.close()
 
 
 def _jobs(home, kind: str) -> list[dict]:
