@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.classify import train as training
 from core.classify.store import (
     ClassifierMeta,
     list_models,
@@ -20,6 +21,7 @@ from core.classify.store import (
     load_predictions,
     load_test_predictions,
 )
+from core.classify.train import EvaluationCounts
 from core.classify.tryit import PhotoPrediction, predict_photo
 from core.cluster.algorithms import Clustering, ClusterSpec, cluster_by
 from core.cluster.features import FeatureKey, FeatureMatrix, FeatureSpec, build_features, feature_key
@@ -218,6 +220,12 @@ def all_attribute_models(ds_key: str, subset, _ds: Dataset):
 
 
 # ---- classifiers ----
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def evaluation_counts(ds_key: str, _ds: Dataset) -> dict[str, EvaluationCounts]:
+    """Positive and negative test images per attribute in the split a new classifier is measured on."""
+    return training.evaluation_counts(_ds)
 
 
 @st.cache_data(ttl=3, show_spinner=False)

@@ -178,3 +178,19 @@ def test_view_round_trips_through_the_url(clf_env, logreg_model):
     again.selectbox(key="clf-thr-attr").select("Male").run()
     assert again.slider(key="clf-threshold").value == round(logreg_model.threshold("Male"), 2)
     assert "thr" not in again.query_params
+
+
+def test_attributes_the_test_split_cannot_score_are_not_offered_by_default(clf_env):
+    # Counted another way: the demo's own partition column.
+    test = clf_env.table["partition"].to_numpy() == "test"
+    labels = clf_env.attribute_matrix()[test]
+    unscorable = [a for j, a in enumerate(clf_env.attributes) if labels[:, j].min() == labels[:, j].max()]
+    assert unscorable, "the small demo's test split should lack some attribute"
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, at.exception
+    chosen = at.multiselect(key="clf-attributes").value
+    assert chosen and not set(chosen) & set(unscorable)
+    assert not any("cannot be measured" in w.value for w in at.warning)
+    at.multiselect(key="clf-attributes").set_value([*chosen, unscorable[0]]).run()
+    warning = next(w.value for w in at.warning if "cannot be measured" in w.value)
+    assert unscorable[0] in warning

@@ -15,7 +15,7 @@ from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS, Train
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
 from core.classify.store import ClassifierMeta
-from core.classify.train import history_path_for
+from core.classify.train import EvaluationCounts, history_path_for
 from core.cli.train import job_spec as train_job_spec
 from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
@@ -31,6 +31,20 @@ from ui.jobs import embeddings_prerequisite, job_launcher
 JOB = "clf-job"  # session key: id of the training job started from this session
 PICK = "clf-model-pick"  # selectbox key of the stored model shown
 SHOWCASE = ("Eyeglasses", "Wearing_Hat", "Bald", "Blond_Hair", "Smiling", "Male")
+
+
+def thin_test_split_note(attributes: list[str], counts: dict[str, EvaluationCounts]) -> None:
+    """Say which chosen attributes the test split cannot score, or scores on too few positives to trust."""
+    unscorable = [a for a in attributes if not counts[a].scorable]
+    thin = [a for a in attributes if counts[a].scorable and counts[a].positives < MIN_MODEL_POSITIVES]
+    if unscorable:
+        st.warning(
+            f"The test split has no positive (or no negative) image of {', '.join(unscorable)}: a model can be "
+            "trained on it, but its recall and precision cannot be measured."
+        )
+    if thin:
+        listed = ", ".join(f"{a} ({counts[a].positives})" for a in thin)
+        st.caption(f"Few positive test images for {listed}: their scores will be rough.")
 
 
 def train_form(ds: Dataset) -> TrainConfig | None:
@@ -61,7 +75,9 @@ def train_form(ds: Dataset) -> TrainConfig | None:
             valid=links.one_of(models),
         )
     with c2:
-        default = [a for a in SHOWCASE if a in ds.attributes] or list(ds.attributes[:5])
+        counts = cached.evaluation_counts(ds.key, ds)
+        scorable = [a for a in ds.attributes if counts[a].scorable]
+        default = [a for a in SHOWCASE if a in scorable] or scorable[:5]
         links.restore("clf-attributes", "attrs", links.as_list, links.all_of(ds.attributes))
         attributes = st.multiselect(
             "Attributes (one for a single-attribute model)",
@@ -70,6 +86,7 @@ def train_form(ds: Dataset) -> TrainConfig | None:
             key="clf-attributes",
         )
         links.remember("attrs", attributes, default)
+        thin_test_split_note(attributes, counts)
         loss = links.synced(
             "loss",
             "clf-loss",

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,6 +62,28 @@ def dataset_split(ds: Dataset, usable: np.ndarray, seed: int = 0) -> Split:
     partition = ds.table["partition"].to_numpy()
     identity = ds.table["identity"].to_numpy()
     return split_rows(partition, identity, usable, seed=seed)
+
+
+@dataclass(frozen=True)
+class EvaluationCounts:
+    """Annotated images of one attribute in the test split a model of this dataset is measured on."""
+
+    positives: int
+    negatives: int
+
+    @property
+    def scorable(self) -> bool:
+        """Recall and precision need both kinds of test image."""
+        return self.positives > 0 and self.negatives > 0
+
+
+def evaluation_counts(ds: Dataset) -> dict[str, EvaluationCounts]:
+    """Per attribute, its positive and negative images in the test split (every annotated image counted)."""
+    split = dataset_split(ds, np.ones(ds.n_images, bool))
+    labels = ds.attribute_matrix(split.test)
+    positives = (labels == 1).sum(axis=0)
+    negatives = (labels == 0).sum(axis=0)
+    return {a: EvaluationCounts(int(positives[k]), int(negatives[k])) for k, a in enumerate(ds.attributes)}
 
 
 def validate_config(ds: Dataset, config: TrainConfig) -> TrainConfig:
