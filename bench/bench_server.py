@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.bench_load import MemoryWatch, _status_kb, settle
+from bench.bench_load import PAGE_TIMEOUT_S, MemoryWatch, _status_kb, settle
 from bench.common import fmt_s, table, write_section
 from core.classify.models import TrainConfig
 from core.classify.train import train_attribute_model
@@ -58,9 +58,17 @@ async def act(page, action, title: str) -> float:
     return await settle(page, t0, title)
 
 
+async def new_context(browser):
+    """A browser session that waits as long as a page may take on a crowded server (Playwright's 30 s is short)."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(PAGE_TIMEOUT_S * 1000)
+    context.set_default_navigation_timeout(PAGE_TIMEOUT_S * 1000)
+    return context
+
+
 async def tour(browser, base: str, photo: Path, times: dict[str, list[float]], errors: list[str]) -> None:
     """One student through every page, doing one real thing on each."""
-    context = await browser.new_context(viewport=VIEWPORT)
+    context = await new_context(browser)
     page = await context.new_page()
 
     def widget(key: str):
@@ -99,7 +107,7 @@ async def uploads(browser, base: str, photos: list[Path], times: list[float], er
     """Sessions each uploading one photo to Face search at the same moment."""
 
     async def one(photo: Path) -> None:
-        context = await browser.new_context(viewport=VIEWPORT)
+        context = await new_context(browser)
         page = await context.new_page()
         try:
             await open_page(page, f"{base}/Face_search?dataset=demo", "Face search")
