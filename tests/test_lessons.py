@@ -28,6 +28,7 @@ from core.lessons.data import LessonData
 from core.lessons.handout import PAGE, figures_text, handout_bytes, handout_lines, render_handout
 from core.lessons.model import Answer, Figure
 from tests.conftest import PROJECT, REAL_ANNOTATIONS
+from ui import lessons as lessons_ui
 
 HOME = str(PROJECT / "Home.py")
 LESSONS_PAGE = "pages/7_Lessons.py"
@@ -193,6 +194,21 @@ def test_a_step_link_opens_its_view_and_progress_survives_a_reload(lessons_home)
     assert "Reveal the answer" in [b.label for b in again.button]
 
 
+def test_back_from_a_page_the_lesson_and_step_are_kept(lessons_home):
+    """Following a step's link leaves the Lessons page (and its URL); coming back shows the same lesson and step."""
+    _dataset(lessons_home, "demo")
+    at = _lessons_page({"dataset": "demo", "lesson": "fairness", "step": "2"})
+    at.switch_page("pages/2_Attribute_relations.py").run()
+    assert not at.exception, at.exception
+    for name in ("lesson", "step"):
+        at.query_params.pop(name, None)
+    at.switch_page(LESSONS_PAGE).run()
+    assert at.selectbox(key="lesson").value == "fairness"
+    assert at.get("button_group")[0].value == 2
+    at.selectbox(key="lesson").select("clustering").run()  # another lesson starts at its first step
+    assert at.get("button_group")[0].value == 1
+
+
 def test_home_links_to_the_lessons(lessons_home):
     at = AppTest.from_file(HOME, default_timeout=60)
     at.query_params["dataset"] = "demo"
@@ -227,6 +243,7 @@ def test_no_model_offers_the_training_button(lessons_home, tmp_path, monkeypatch
     answer = lesson_by_id("fairness").steps[1].answer(LessonData(ds))
     assert answer.missing == "model"
     monkeypatch.setattr(cached, "saved_models", lambda *a, **k: [])
+    st.cache_data.clear()  # answers cached while the model was listed
     at = _lessons_page({"dataset": "demo", "lesson": "fairness", "step": "2"})
     assert "Train the lessons' classifier" in [b.label for b in at.button]
 
@@ -254,9 +271,13 @@ def test_handout_is_one_page_with_the_questions_and_figures(lessons_home):
 
 
 def test_handout_buttons_on_the_page(lessons_home):
+    ds = _dataset(lessons_home, "demo")
     at = _lessons_page({"dataset": "demo", "lesson": "fairness"})
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Handout (PNG)", "Handout (PDF)"]
+    # What the PNG button hands the browser when clicked (it draws the handout only then).
+    png = lessons_ui.handout_file(ds, LessonData(ds), lesson_by_id("fairness"), "png")()
+    assert Image.open(io.BytesIO(png)).size == PAGE
 
 
 def test_unknown_names_list_the_choices():

@@ -38,9 +38,18 @@ def lesson_data(ds: Dataset) -> LessonData:
     )
 
 
+def _resume(key: str, name: str) -> None:
+    """Back from another page (whose link dropped this page's parameters, and Streamlit this page's widget state):
+    the lesson and step the student left."""
+    last = f"{key}-last"
+    if key not in st.session_state and name not in st.query_params and last in st.session_state:
+        st.session_state[key] = st.session_state[last]
+
+
 def lesson_picker() -> Lesson:
     """The lesson chosen (URL lesson=<id>), the first one by default."""
     ids = list(LESSONS)
+    _resume(LESSON, LESSON)
     chosen = links.synced(
         LESSON,
         LESSON,
@@ -54,19 +63,20 @@ def lesson_picker() -> Lesson:
         ),
         valid=links.one_of(ids),
     )
+    st.session_state[f"{LESSON}-last"] = chosen
     return LESSONS[chosen]
 
 
 def _done(lesson: Lesson) -> set[int]:
-    """Steps of this lesson whose answer was revealed (seeded once from the URL's done=)."""
-    per_lesson = st.session_state.setdefault(DONE_KEY, {})
-    if lesson.id not in per_lesson:
+    """Steps of this lesson whose answer was revealed: the URL's done= seeds the lesson a session opens on (a reload,
+    a shared link); another lesson picked later starts with none."""
+    if DONE_KEY not in st.session_state:
         try:
             shown = {int(x) for x in links.as_list(st.query_params.get(DONE, ""))}
         except ValueError:
             shown = set()
-        per_lesson[lesson.id] = {k for k in shown if 1 <= k <= len(lesson.steps)}
-    return per_lesson[lesson.id]
+        st.session_state[DONE_KEY] = {lesson.id: {k for k in shown if 1 <= k <= len(lesson.steps)}}
+    return st.session_state[DONE_KEY].setdefault(lesson.id, set())
 
 
 def lesson_intro(ds: Dataset, data: LessonData, lesson: Lesson) -> None:
@@ -106,6 +116,7 @@ def step_picker(lesson: Lesson) -> int:
     n = len(lesson.steps)
     _follow_lesson(lesson)
     numbers = list(range(1, n + 1))
+    _resume(STEP_KEY, STEP)
     links.restore(STEP_KEY, STEP, int, links.one_of(numbers))
     done = _done(lesson)
     step = st.segmented_control(
@@ -117,9 +128,19 @@ def step_picker(lesson: Lesson) -> int:
         key=STEP_KEY,
     )
     links.remember(STEP, step, 1)
-    back, forward, _ = st.columns([1, 1, 6])
-    back.button("Previous step", key="lesson-prev", on_click=_move, args=(-1, n), disabled=step == 1)
-    forward.button("Next step", key="lesson-next", on_click=_move, args=(1, n), disabled=step == n)
+    st.session_state[f"{STEP_KEY}-last"] = step
+    row = st.container(horizontal=True)
+    row.button(
+        "Previous step",
+        key="lesson-prev",
+        icon=":material/arrow_back:",
+        on_click=_move,
+        args=(-1, n),
+        disabled=step == 1,
+    )
+    row.button(
+        "Next step", key="lesson-next", icon=":material/arrow_forward:", on_click=_move, args=(1, n), disabled=step == n
+    )
     return int(step)
 
 
@@ -208,7 +229,7 @@ def class_link(ds: Dataset, lesson: Lesson, step: int) -> None:
     st.code(f"{st.context.url or ''}?{query}", language=None, wrap_lines=True)
 
 
-def _handout(ds: Dataset, data: LessonData, lesson: Lesson, kind: str):
+def handout_file(ds: Dataset, data: LessonData, lesson: Lesson, kind: str):
     """A callable that draws the handout when its download button is clicked (never on an ordinary rerun)."""
 
     def draw() -> bytes:
@@ -228,11 +249,11 @@ def handout_section(ds: Dataset, data: LessonData, lesson: Lesson) -> None:
         f"One printable A4 page: every question of this lesson, the view to open and the figures of {ds.name} now "
         "(computed when you click, a few seconds)."
     )
-    left, right, _ = st.columns([1, 1, 4])
-    for col, kind, mime in ((left, "png", "image/png"), (right, "pdf", "application/pdf")):
-        col.download_button(
+    row = st.container(horizontal=True)
+    for kind, mime in (("png", "image/png"), ("pdf", "application/pdf")):
+        row.download_button(
             f"Handout ({kind.upper()})",
-            _handout(ds, data, lesson, kind),
+            handout_file(ds, data, lesson, kind),
             file_name=f"faceatlas-{lesson.id}-{ds.name}.{kind}",
             mime=mime,
             key=f"lesson-handout-{kind}",
