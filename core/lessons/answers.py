@@ -542,10 +542,20 @@ def _scores(data: LessonData, fm, X, result) -> tuple[str, list[Figure]]:
     return text, figures
 
 
-def clustering(data: LessonData, params: dict[str, str], goal: str) -> Answer:
-    """Clustering page: clusters found, internal scores and (with identities) agreement with the true people."""
+def clustering(data: LessonData, params: dict[str, str], goal: str, by_identity: bool = False) -> Answer:
+    """Clustering page: clusters found, internal scores and (with identities) agreement with the true people.
+
+    by_identity: the question is whether clusters are the people, which a dataset without identities cannot answer.
+    """
     if missing := _cluster_missing(data, params["space"]):
         return missing
+    if by_identity and not data.ds.has_identity:
+        return unavailable(
+            "identities",
+            f"{data.ds.name} has no identity labels, so nothing says which faces belong to one person: its clusters "
+            "can be scored only by how compact they are (silhouette), never by whether they are the people. Open "
+            "the demo, or CelebA with its identity file, for this step.",
+        )
     try:
         fm, X, spec = _features(data, params)
     except DatasetError as exc:

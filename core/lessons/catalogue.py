@@ -39,14 +39,18 @@ def _rare_answer(data: LessonData):
 
 
 def _identity_view(space: str, algo: str, **algo_params):
+    """The faces of the most photographed people, coloured by identity (all faces by cluster without identities)."""
+
     def params(data: LessonData) -> dict[str, str]:
-        return a.cluster_params(space, algo, a.view_points(data), IDENTITY_SAMPLE, "identity", **algo_params)
+        known = data.ds.has_identity
+        top, color = (IDENTITY_SAMPLE, "identity") if known else (0, "cluster")
+        return a.cluster_params(space, algo, a.view_points(data), top, color, **algo_params)
 
     return params
 
 
 def _identity_answer(space: str, algo: str, goal: str, **algo_params):
-    return lambda data: a.clustering(data, _identity_view(space, algo, **algo_params)(data), goal)
+    return lambda data: a.clustering(data, _identity_view(space, algo, **algo_params)(data), goal, by_identity=True)
 
 
 BASE_RATES = Lesson(
