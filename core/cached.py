@@ -331,7 +331,7 @@ def cluster_faces(ds_key: str, image_ids: tuple[str, ...], _ds: Dataset) -> tupl
 # `version` (core.lessons.data.data_version) changes when those do, so an answer never outlives its inputs.
 
 
-@st.cache_data(max_entries=512, show_spinner="Computing the answer from this dataset…")
+@st.cache_data(max_entries=512, show_spinner="Computing the answer from this dataset (a few seconds)…")
 def lesson_answer(ds_key: str, lesson_id: str, step: int, version: str, _data):
     """core.lessons Answer of one step (0-based) of a lesson on the dataset `_data` (a LessonData) holds."""
     return lesson_by_id(lesson_id).steps[step].answer(_data)

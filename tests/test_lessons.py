@@ -188,6 +188,15 @@ def test_the_lessons_page_links_each_step_to_its_view(lessons_home):
         assert query == {"dataset": "demo", **step.params(data)}, (lesson_id, k)
 
 
+def test_the_dbscan_steps_show_the_trap_and_the_way_out(lessons_home):
+    """On the demo's people, a careless eps chains every face into one cluster; the k-distance curve's eps does not."""
+    data = LessonData(_dataset(lessons_home, "demo"))
+    careless, knee = (lesson_by_id("clustering").steps[k].answer(data) for k in (2, 3))
+    figures = {a: {f.label: f.value for f in a.figures} for a in (careless, knee)}
+    assert figures[careless]["Clusters"] == "1" and "One cluster holds 100%" in figures[careless]["warning"]
+    assert int(figures[knee]["Clusters"]) > 5 and float(figures[knee]["ARI"]) > 0.1, figures[knee]
+
+
 def test_clustering_views_follow_the_pages_own_defaults(lessons_home):
     """An n the page refuses (more points than the dataset has) falls back to the page's default, in both."""
     ds = _dataset(lessons_home, "demo")

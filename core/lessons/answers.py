@@ -485,6 +485,16 @@ def cluster_choices(data: LessonData, params: dict[str, str]):
     return FeatureSpec(space), Subset(top_identities=top), max_points, ClusterSpec.of(algo, **values)
 
 
+IDENTITY_SAMPLE = 20  # the clustering lesson groups the faces of the 20 most photographed people
+
+
+def identity_view(data: LessonData, space: str, algo: str, **algo_params) -> dict[str, str]:
+    """A Clustering view of the most photographed people's faces, coloured by identity (every face, coloured by
+    cluster, on a dataset without identities)."""
+    top, color = (IDENTITY_SAMPLE, "identity") if data.ds.has_identity else (0, "cluster")
+    return cluster_params(space, algo, view_points(data), top, color, **algo_params)
+
+
 def view_points(data: LessonData, most: int = 2_000) -> int:
     """Points of the lessons' clustering views: few enough for every step to run in the page at once."""
     return min(most, max(100, data.ds.n_images))
@@ -569,7 +579,7 @@ def careless_eps(data: LessonData, space: str, pairs: int = 2000) -> float:
     chosen 'by feel', which chains nearly everything together."""
     if _cluster_missing(data, space):
         return 1.0
-    _fm, X, _ = _features(data, cluster_params(space, "dbscan", view_points(data)))
+    _fm, X, _ = _features(data, identity_view(data, space, "dbscan"))
     rng = np.random.default_rng(0)
     first, second = rng.integers(0, len(X), pairs), rng.integers(0, len(X), pairs)
     keep = first != second
@@ -583,10 +593,11 @@ def dbscan_space(data: LessonData) -> str:
 
 
 def dbscan_params(data: LessonData, careless: bool) -> dict[str, str]:
-    """DBSCAN (min_samples 3) at a careless eps, or at eps 0 (the page reads it off the k-distance curve)."""
+    """DBSCAN (min_samples 3) at a careless eps, or at eps 0 (the page reads it off the k-distance curve), on the
+    faces of the most photographed people: enough faces per person for dense groups to form."""
     space = dbscan_space(data)
     eps = careless_eps(data, space) if careless else 0
-    return cluster_params(space, "dbscan", view_points(data), eps=eps, min_samples=3)
+    return identity_view(data, space, "dbscan", eps=eps, min_samples=3)
 
 
 def dbscan(data: LessonData, careless: bool) -> Answer:
@@ -613,7 +624,7 @@ def dbscan(data: LessonData, careless: bool) -> Answer:
         figures.append(Figure("suggested eps", f"Suggested eps: {suggested:.3f}", "text"))
         goal = (
             f"eps 0 asks for the knee of the k-distance curve: {suggested:.3f}, where the distance to a face's "
-            f"{k}th-nearest neighbour starts to climb."
+            f"{ordinal(k)}-nearest neighbour starts to climb."
         )
         if params["space"] == "attributes":
             goal += (
@@ -621,6 +632,12 @@ def dbscan(data: LessonData, careless: bool) -> Answer:
                 "curve has no clean knee: DBSCAN is a poor fit here; k-means, or face embeddings, do better."
             )
     return Answer(f"{text} {goal}", tuple(figures))
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def rarest_present(data: LessonData, exclude: tuple[str, ...] = ()) -> str | None:

@@ -15,7 +15,6 @@ from core.lessons.model import Lesson, Step
 # The classifier the lessons read (base rates, judgements, fairness): one quick logistic regression on face
 # embeddings covers every attribute they ask about.
 MODEL_ATTRIBUTES = ("Bald", "Eyeglasses", "Smiling", "Attractive", "Heavy_Makeup", "Male", "Young")
-IDENTITY_SAMPLE = 20  # the Clustering lesson groups the faces of the 20 most photographed people
 
 
 def lesson_model_config(ds: Dataset) -> TrainConfig | None:
@@ -39,14 +38,7 @@ def _rare_answer(data: LessonData):
 
 
 def _identity_view(space: str, algo: str, **algo_params):
-    """The faces of the most photographed people, coloured by identity (all faces by cluster without identities)."""
-
-    def params(data: LessonData) -> dict[str, str]:
-        known = data.ds.has_identity
-        top, color = (IDENTITY_SAMPLE, "identity") if known else (0, "cluster")
-        return a.cluster_params(space, algo, a.view_points(data), top, color, **algo_params)
-
-    return params
+    return lambda data: a.identity_view(data, space, algo, **algo_params)
 
 
 def _identity_answer(space: str, algo: str, goal: str, **algo_params):
@@ -242,21 +234,21 @@ CLUSTERING = Lesson(
             "people? Which score tells you, the silhouette or the ARI?",
             "Silhouette (internal: are the groups compact?) beside ARI and pairwise F1 (external: are they the "
             "people?); the map coloured by identity.",
-            _identity_view("attributes", "kmeans", k=IDENTITY_SAMPLE),
+            _identity_view("attributes", "kmeans", k=a.IDENTITY_SAMPLE),
             _identity_answer(
                 "attributes",
                 "kmeans",
                 "Attribute clusters group looks: the ones a person keeps (hair colour, a beard, Male) follow "
                 "identities, those that change between photos (a smile, a hat, glasses) do not. Compare the ARI with "
                 "the embeddings' in the step before; a silhouette says nothing about who is who.",
-                k=IDENTITY_SAMPLE,
+                k=a.IDENTITY_SAMPLE,
             ),
         ),
         Step(
             "The DBSCAN trap",
             "clustering",
-            "Run DBSCAN with eps set to the typical distance between two faces. How many clusters, and how big is "
-            "the largest?",
+            "Run DBSCAN on the same people's faces with eps set to the typical distance between two of them. How "
+            "many clusters, and how big is the largest?",
             "The warning 'One cluster holds …' and the Clusters and Noise scores; the k-distance curve below the map "
             "with the eps in use.",
             partial(a.dbscan_params, careless=True),
