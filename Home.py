@@ -40,6 +40,12 @@ PAGES = [
         ":material/person_search:",
         "Upload a photo and find the most similar faces in the dataset.",
     ),
+    (
+        "pages/7_Lessons.py",
+        "Lessons",
+        ":material/school:",
+        "Guided walks for a class: questions that open pages in the right state, answers computed from the data.",
+    ),
 ]
 
 

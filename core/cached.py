@@ -46,6 +46,7 @@ from core.faces.store import (
     list_embeddings,
     load_embeddings,
 )
+from core.lessons.catalogue import lesson_by_id
 from core.stats import relations as stats
 
 
@@ -331,3 +332,20 @@ def k_distance_curve(fkey: FeatureKey, reduction: ReductionSpec, k: int, _X) -> 
 def cluster_faces(ds_key: str, image_ids: tuple[str, ...], _ds: Dataset) -> tuple:
     """(mean face, first eigenface, its variance share) of these images (grayscale thumbnails)."""
     return mean_and_eigenface(gray_faces([_ds.image_path(i) for i in image_ids]))
+
+
+# ---- lessons ----
+# A step's answer and view depend on the dataset and on what is stored beside it (embeddings, classifiers):
+# `version` (core.lessons.data.data_version) changes when those do, so an answer never outlives its inputs.
+
+
+@st.cache_data(max_entries=512, show_spinner="Computing the answer from this dataset (a few seconds)…")
+def lesson_answer(ds_key: str, lesson_id: str, step: int, version: str, _data):
+    """core.lessons Answer of one step (0-based) of a lesson on the dataset `_data` (a LessonData) holds."""
+    return lesson_by_id(lesson_id).steps[step].answer(_data)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def lesson_view(ds_key: str, lesson_id: str, step: int, version: str, _data) -> dict[str, str]:
+    """The URL parameters of the view one lesson step opens on this dataset."""
+    return lesson_by_id(lesson_id).steps[step].params(_data)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 
@@ -230,6 +231,30 @@ def classifiers_train_model(page, ds) -> None:
     assert "Mean balanced accuracy" in text and "Eyeglasses" in text, text[-800:]
 
 
+def lessons_reveal_and_open(page, ds) -> None:
+    """Lessons: reveal the first step's answer (computed from the demo), then follow the step's link: the page it
+    opens shows the same figure, and the Lessons address kept the revealed step."""
+    from core.lessons.answers import rarest_attributes
+    from core.lessons.data import LessonData
+
+    expected = rarest_attributes(LessonData(ds)).figures[0].value
+    assert expected not in main_text(page)
+    page.get_by_role("button", name="Reveal the answer").click()
+    wait_until_idle(page)
+    assert expected in main_text(page)
+    assert "done=1" in page.url
+    href = page.get_by_role("link", name="Open Dataset in this view").get_attribute("href")
+    assert "dataset=demo" in href, href
+    opened = page.context.new_page()  # the step's link in a new tab: what a student opening it sees
+    try:
+        opened.goto(urljoin(page.url, href), timeout=RENDER_TIMEOUT_S * 1000)
+        opened.locator("h1").filter(has_text="Dataset").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
+        wait_until_idle(opened)
+        assert expected in main_text(opened)
+    finally:
+        opened.close()
+
+
 def metric_value(page, label: str) -> str:
     metric = page.locator('[data-testid="stMetric"]').filter(
         has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
@@ -254,6 +279,7 @@ PAGE_INTERACTIONS: dict[str, Callable] = {
     "Attribute_classifiers": classifiers_train_model,
     "Clustering": clustering_click_map_point,
     "Face_search": face_search_upload_photo,
+    "Lessons": lessons_reveal_and_open,
 }
 
 

@@ -14,7 +14,7 @@ from core.classify.metrics import binary_metrics, confusion_counts, error_rows, 
 from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
-from core.classify.store import ClassifierMeta
+from core.classify.store import ClassifierMeta, caution
 from core.classify.train import EvaluationCounts, history_path_for
 from core.cli.train import job_spec as train_job_spec
 from core.data.celeba import judgement_note
@@ -228,22 +228,6 @@ METRIC_HELP = {
     "positive_rate": "Share of test images labelled yes.",
     "predicted_positive_rate": "Share of test images the model says 'yes' to.",
 }
-
-
-def caution(meta: ClassifierMeta, attribute: str) -> str | None:
-    """Why this attribute's scores rest on too few images to mean anything, or None."""
-    reasons = []
-    for part, label in (("train", "training"), ("test", "test")):
-        total = int(meta.rows.get(part, 0))
-        positives = meta.positives.get(part, {}).get(attribute)
-        if positives is None and part == "test":  # models stored before positives were recorded
-            rate = meta.metrics.get(attribute, {}).get("positive_rate")
-            positives = round(rate * total) if rate is not None and not np.isnan(rate) else None
-        if total < MIN_MODEL_IMAGES:
-            reasons.append(f"{total:,} {label} images")
-        elif positives is not None and min(positives, total - positives) < MIN_MODEL_POSITIVES:
-            reasons.append(f"{positives:,} of {total:,} {label} images labelled yes")
-    return "; ".join(reasons) or None
 
 
 def results(ds: Dataset, meta: ClassifierMeta) -> None:
@@ -513,9 +497,12 @@ def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
             icon=":material/warning:",
         )
     elif not np.isnan(gap["accuracy"]):
+        members, others = table.row(1, named=True), table.row(0, named=True)
         st.caption(
-            f"The model is right on {_pct(frame.iloc[1]['accuracy'])} of the {by} images and "
-            f"{_pct(frame.iloc[0]['accuracy'])} of the others."
+            f"The model is right on {_pct(members['accuracy'])} of the {by} images and {_pct(others['accuracy'])} of "
+            f"the others; it says yes to {_pct(members['predicted_positive_rate'])} of the {by} images "
+            f"({_pct(members['positive_rate'])} are labelled {attribute}) and to "
+            f"{_pct(others['predicted_positive_rate'])} of the others ({_pct(others['positive_rate'])})."
         )
     frame["images"] = frame["images"].astype(float)
     styled = (

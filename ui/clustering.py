@@ -341,7 +341,7 @@ def metrics_panel(scores: dict) -> None:
     cols[3].metric("Davies–Bouldin", fmt(inner["davies_bouldin"]), help=METRIC_HELP["Davies–Bouldin"])
     cols[4].metric("Calinski–Harabasz", fmt(inner["calinski_harabasz"], 1), help=METRIC_HELP["Calinski–Harabasz"])
     if inner["note"]:
-        st.caption(f"Internal metrics: {inner['note']}.")
+        st.caption(f"Internal metrics: {inner['note'].rstrip('.')}.")
     ext = scores.get("external")
     silhouette = inner["silhouette"]
     words = (
@@ -353,7 +353,8 @@ def metrics_panel(scores: dict) -> None:
         if silhouette is not None
         else "too few to score"
     )
-    sentence = f"{inner['n_clusters']:,} clusters, {words} (silhouette {fmt(silhouette)})"
+    plural = "" if inner["n_clusters"] == 1 else "s"
+    sentence = f"{inner['n_clusters']:,} cluster{plural}, {words} (silhouette {fmt(silhouette)})"
     if ext:
         st.subheader("Against the true identities")
         cols = st.columns(3)

@@ -157,7 +157,9 @@ def same_person_rule(ds: Dataset, emb, metric: str, from_dataset: bool) -> SameP
         measured = (
             f"measured on {ds.name}'s own identities ({calibration.same_pairs:,} same-person and "
             f"{calibration.different_pairs:,} different-person pairs): a cut at {calibration.threshold:.2f} tells "
-            f"them apart {calibration.accuracy:.1%} of the time (balanced accuracy; ROC AUC {calibration.auc:.3f})"
+            f"them apart {calibration.accuracy:.1%} of the time (balanced accuracy; ROC AUC {calibration.auc:.3f}); "
+            f"the median distance between two photos of one person is {calibration.median_same:.2f}, between two "
+            f"different people {calibration.median_different:.2f}"
         )
         if calibration.trustworthy:
             return SamePerson(calibration.threshold, f"Same-person distance {calibration.threshold:.2f}, {measured}.")
@@ -188,6 +190,10 @@ def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None, k: in
     ]
     image_grid(ds, hits["image_id"].to_list(), captions=captions)
     st.caption(f"Under each face: its {metric} distance to yours (smaller = more alike), then its identity label.")
+    who = ds.table["identity"][exclude] if exclude is not None and ds.has_identity else None
+    if who is not None:  # a dataset image with a label: look-alikes and the same person can be told apart
+        same = sum(1 for i in hits["identity"] if i == who)
+        st.caption(f"{same} of the {hits.height} nearest faces are labelled with the query's identity ({who}).")
     st.subheader("Every face in the dataset by distance")
     ranked = search.all_distances(ds, index, query, metric)
     if exclude is not None:

@@ -282,12 +282,17 @@ def model_section(ds: Dataset, subset: Subset) -> None:
         st.caption(
             f"The model is right on {100 * rates['accuracy'].share:.1f} % of the {n:,} test images; always answering "
             f"'{YES_NO[c['majority']]}' would be right on "
-            f"{100 * rates['majority_accuracy'].share:.1f} %."
+            f"{100 * rates['majority_accuracy'].share:.1f} %. Balanced accuracy: {100 * result['balanced_accuracy']:.1f} % "
+            f"(the mean of the shares it gets right among images with and without {target}; 50 % is no better than "
+            "one answer for all)."
         )
     with st.expander("Which attributes push the answer (strongest first)", expanded=True):
         st.altair_chart(stats_charts.coefficient_bars(result["coefficients"]), width="stretch")
+        top = result["coefficients"].head(3)
+        strongest = ", ".join(f"{a} ({c:+.2f})" for a, c in zip(top["attribute"], top["coefficient"]))
         st.caption(
-            f"Blue bars: an image with that attribute is more likely to be labelled {target}; red: less likely. "
+            (f"Strongest: {strongest}. " if strongest else "")
+            + f"Blue bars: an image with that attribute is more likely to be labelled {target}; red: less likely. "
             "Length is the logistic regression's coefficient (the change in log-odds), comparable across attributes."
         )
     note = judgement_note((target,))

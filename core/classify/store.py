@@ -23,6 +23,7 @@ from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import save_npy, write_json
 from core.data.paths import cache_root
 from core.errors import ModelFileError
+from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES
 
 # Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
 # not pay their import time and memory on a shared server.
@@ -88,6 +89,22 @@ class ClassifierMeta:
             raise ModelFileError(
                 f"meta.json of {raw.get('model_id', '?')} is not a model description ({exc})."
             ) from None
+
+
+def caution(meta: ClassifierMeta, attribute: str) -> str | None:
+    """Why this attribute's scores rest on too few images to mean anything, or None."""
+    reasons = []
+    for part, label in (("train", "training"), ("test", "test")):
+        total = int(meta.rows.get(part, 0))
+        positives = meta.positives.get(part, {}).get(attribute)
+        if positives is None and part == "test":  # models stored before positives were recorded
+            rate = meta.metrics.get(attribute, {}).get("positive_rate")
+            positives = round(rate * total) if rate is not None and not np.isnan(rate) else None
+        if total < MIN_MODEL_IMAGES:
+            reasons.append(f"{total:,} {label} images")
+        elif positives is not None and min(positives, total - positives) < MIN_MODEL_POSITIVES:
+            reasons.append(f"{positives:,} of {total:,} {label} images labelled yes")
+    return "; ".join(reasons) or None
 
 
 def new_model_id(model: str, features: str) -> str:

@@ -37,8 +37,9 @@ def judgement_note(attributes, max_names: int = 4) -> str | None:
         return None
     shown = judged[:max_names]
     names = ", ".join(shown) + (f" and {len(judged) - len(shown)} more" if len(judged) > len(shown) else "")
+    whose = "is an annotator's" if len(judged) == 1 else "are annotators'"
     return (
-        f"{names} {'is an annotator' if len(judged) == 1 else 'are annotators'}' judgement of how a face looks, "
+        f"{names} {whose} judgement of how a face looks, "
         "not a fact about the person (gender, age, skin or attractiveness as a stranger labelled it), and carries "
         "the annotators' biases."
     )

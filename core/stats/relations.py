@@ -319,8 +319,20 @@ def _metrics(y_true: np.ndarray, y_pred: np.ndarray, majority: int) -> dict:
     }
     if len(y_true) == 0:
         nan = float("nan")
-        return {"accuracy": nan, "precision": nan, "recall": nan, "f1": nan, "majority_accuracy": nan, "counts": counts}
+        return {
+            "accuracy": nan,
+            "precision": nan,
+            "recall": nan,
+            "f1": nan,
+            "majority_accuracy": nan,
+            "balanced_accuracy": nan,
+            "counts": counts,
+        }
+    # Mean of the hit rates among images with and without the attribute (only the one defined when a class is absent).
+    with_it, without = (counts["tp"], counts["tp"] + counts["fn"]), (counts["tn"], counts["tn"] + counts["fp"])
+    hits = [k / n for k, n in (with_it, without) if n]
     return {
+        "balanced_accuracy": float(np.mean(hits)),
         "counts": counts,
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision": float(precision_score(y_true, y_pred, zero_division=0)),

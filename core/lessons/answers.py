@@ -1,0 +1,650 @@
+"""Live answers of the lessons' steps: each computes its figures with the functions its target page uses and writes
+them as that page shows them (core.lessons.model.Figure), so a lesson never states a number the page would not.
+
+Every function takes the open dataset (LessonData) and the step's choices, and returns an Answer; a dataset that
+lacks what the step needs gets an Answer saying so (missing=...), never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.classify.metrics import binary_metrics, subgroup_metrics
+from core.classify.store import caution
+from core.cluster.algorithms import ALGORITHMS, EPS_FLOOR, ClusterSpec, cluster_by
+from core.cluster.costs import MAX_POINTS
+from core.cluster.features import FeatureSpec, build_features
+from core.cluster.metrics import external_metrics, internal_metrics
+from core.cluster.reduce import ReductionSpec, reduce_by
+from core.data.subset import Subset, subset_rows
+from core.errors import DatasetError, ModelFileError
+from core.faces.calibration import TRUSTWORTHY_AUC, calibrate
+from core.faces.search import index_for, nearest_faces
+from core.lessons.data import LessonData
+from core.lessons.model import Answer, Figure, unavailable
+from core.stats import relations as stats
+from core.stats.intervals import FEW_IMAGES, MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
+
+YES_NO = {1: "yes", 0: "no"}
+UNDEFINED = "undefined"
+NO_ATTRIBUTES = (
+    "This dataset has no attribute annotations, so there is nothing to count. Pick the demo or CelebA in the "
+    "sidebar for this lesson."
+)
+
+
+# ---------------------------------------------------------------- formats (as the pages write them)
+
+
+def fmt3(value: float) -> str:
+    """Relations and clustering pages: three decimals, 'undefined' for NaN (relations) or '–' for None."""
+    return UNDEFINED if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def pct(value: float | None) -> str:
+    """Classifiers page: '97.4%', '–' when undefined."""
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}%"
+
+
+def _missing_attributes(data: LessonData, *names: str) -> Answer | None:
+    """An Answer saying what is missing when the dataset lacks attributes (or one of `names`), else None."""
+    ds = data.ds
+    if len(ds.attributes) < 2:
+        return unavailable("attributes", NO_ATTRIBUTES)
+    absent = [a for a in names if a not in ds.attributes]
+    if absent:
+        return unavailable(
+            "attributes", f"{ds.name} has no {' or '.join(absent)} annotation, which this step is about."
+        )
+    return None
+
+
+def subset_of(data: LessonData, where: tuple[tuple[str, int], ...] = ()) -> Subset:
+    """The subset a page builds from `where=` (conditions on attributes this dataset lacks are dropped, as there)."""
+    return Subset(tuple((a, v) for a, v in where if a in data.ds.attributes))
+
+
+def _relations(data: LessonData, subset: Subset) -> stats.RelationStats:
+    ds = data.ds
+    rows = np.arange(ds.n_images) if subset.is_everything else subset_rows(ds, subset)
+    return stats.relation_stats(ds.attribute_matrix()[rows], ds.attributes)
+
+
+# ---------------------------------------------------------------- lesson 1: base rates
+
+
+def rarest_attributes(data: LessonData) -> Answer:
+    """Dataset page: how many attributes are rare or common, and the three rarest (its prevalence caption)."""
+    if missing := _missing_attributes(data):
+        return missing
+    ds = data.ds
+    rel = _relations(data, Subset())
+    share = rel.prevalence
+    low, high = stats.imbalance_counts(share)
+    rarest = np.argsort(share)[:3]
+    named = [f"{ds.attributes[k]} ({share[k]:.1%}, {rel.counts[k]:,} images)" for k in rarest]
+    counts = f"{low} of {len(ds.attributes)} attributes are present in under 10 % of images and {high} in over 70 %"
+    figures = (
+        Figure("rare and common attributes", counts, "text"),
+        *(Figure(f"rarest #{i + 1}", text, "text") for i, text in enumerate(named)),
+    )
+    first = ds.attributes[rarest[0]]
+    return Answer(
+        f"{counts}. The rarest are {', '.join(named)}. For an attribute present in {share[rarest[0]]:.1%} of images, "
+        f"always answering 'no' is right {1 - share[rarest[0]]:.1%} of the time: that is the score any {first} "
+        "detector must beat.",
+        figures,
+    )
+
+
+def presence(data: LessonData, attribute: str) -> Answer:
+    """Dataset page donut: how often one attribute is present, and what always answering the majority scores."""
+    if missing := _missing_attributes(data, attribute):
+        return missing
+    rel = _relations(data, Subset())
+    present = int(rel.counts[rel.index(attribute)])
+    rate = Rate(present, rel.n)
+    majority = max(rate.share, 1 - rate.share) if rel.n else float("nan")
+    word = "no" if present * 2 <= rel.n else "yes"
+    return Answer(
+        f"{attribute} is present in {rate.describe()}. A 'model' that always answers '{word}' is right on "
+        f"{majority:.1%} of the images without looking at a single face: a {attribute} accuracy of "
+        f"{majority:.1%} means nothing.",
+        (Figure(f"{attribute} present", f"{attribute}: yes in {rate.describe()}", "text"),),
+    )
+
+
+def attribute_model(data: LessonData, target: str, where: tuple[tuple[str, int], ...] = ()) -> Answer:
+    """Relations page, 'Predict an attribute from the others': accuracy beside the majority and balanced accuracy."""
+    if missing := _missing_attributes(data, target):
+        return missing
+    ds = data.ds
+    subset = subset_of(data, where)
+    rows = np.arange(ds.n_images) if subset.is_everything else subset_rows(ds, subset)
+    split = stats.model_split(ds.table["partition"].to_numpy()[rows], ds.table["identity"].to_numpy()[rows], seed=0)
+    result = stats.predict_attribute(ds.attribute_matrix()[rows], ds.attributes, target, split)
+    if stats.too_few(result):
+        return Answer(
+            f"Too few images to judge a model of {target} here ({result['test_rows']:,} test images, "
+            f"{result['test_positives']:,} labelled {target}): widen the subset.",
+            (Figure("too few", "Too few images to judge this model.", "text"),),
+        )
+    majority = YES_NO[result["counts"]["majority"]]
+    top = result["coefficients"].head(3)
+    strongest = ", ".join(f"{a} ({c:+.2f})" for a, c in zip(top["attribute"], top["coefficient"]))
+    figures = (
+        Figure("accuracy", fmt3(result["accuracy"])),
+        Figure("majority-class accuracy", fmt3(result["majority_accuracy"])),
+        Figure("recall", fmt3(result["recall"])),
+        Figure("balanced accuracy", f"Balanced accuracy: {100 * result['balanced_accuracy']:.1f} %", "text"),
+        Figure("strongest predictors", f"Strongest: {strongest}.", "text"),
+    )
+    gain = result["accuracy"] - result["majority_accuracy"]
+    return Answer(
+        f"Predicting {target} from the other labels is right on {result['accuracy']:.1%} of the "
+        f"{result['test_rows']:,} test images; always answering '{majority}' would be right on "
+        f"{result['majority_accuracy']:.1%} ({100 * gain:+.1f} points). It finds {result['recall']:.1%} of the "
+        f"images labelled {target} (recall); balanced accuracy, which weighs images with and without {target} "
+        f"equally, is {result['balanced_accuracy']:.1%} (50 % = no better than always answering the same). "
+        f"The labels that push the answer most: {strongest}.",
+        figures,
+    )
+
+
+# ---------------------------------------------------------------- lesson 2: conditional probabilities
+
+
+def pair(data: LessonData, a: str, b: str, where: tuple[tuple[str, int], ...] = ()) -> Answer:
+    """Relations page, 'One pair': P(A | B) beside P(B | A), P(A | not B), lift and the counts behind them."""
+    if missing := _missing_attributes(data, a, b):
+        return missing
+    p = stats.pair_summary(_relations(data, subset_of(data, where)), a, b)
+    n, n11 = p["n"], p["n11"]
+    n_a, n_b = n11 + p["n10"], n11 + p["n01"]
+    expected = n_a * n_b / n if n else float("nan")
+    figures = [
+        Figure(f"P({a} | {b})", fmt3(p["P(A|B)"])),
+        Figure(f"P({b} | {a})", fmt3(p["P(B|A)"])),
+        Figure(f"P({a} | not {b})", fmt3(p["P(A|not B)"])),
+        Figure("lift", fmt3(p["lift"])),
+    ]
+    text = (
+        f"P({a} | {b}) = {fmt3(p['P(A|B)'])}: of the {n_b:,} images labelled {b}, {n11:,} are labelled {a}. "
+        f"P({b} | {a}) = {fmt3(p['P(B|A)'])}: of the {n_a:,} images labelled {a}, the same {n11:,}. Same count on "
+        f"top, different denominators: they answer different questions. Without {b}, P({a}) is "
+        f"{fmt3(p['P(A|not B)'])}."
+    )
+    if n and expected > 0:
+        figures.append(
+            Figure("together vs expected", f"{n11:,} together, {expected:,.1f} expected if unrelated", "text")
+        )
+        text += (
+            f" Lift {fmt3(p['lift'])}: {n11:,} images have both where {expected:,.1f} would if {a} and {b} were "
+            f"unrelated."
+        )
+    return Answer(text, tuple(figures))
+
+
+def small_count(data: LessonData, a: str, b: str, where: tuple[tuple[str, int], ...]) -> Answer:
+    """Relations page filtered to a subset: P(A | B) from few images, with its 95 % interval."""
+    if missing := _missing_attributes(data, a, b):
+        return missing
+    subset = subset_of(data, where)
+    rel = _relations(data, subset)
+    if rel.n == 0:
+        return Answer(f"No image matches {subset.describe()} in {data.ds.name}: nothing to count.")
+    p = stats.pair_summary(rel, a, b)
+    n_b = p["n11"] + p["n01"]
+    rate = Rate(p["n11"], n_b)
+    figures = [Figure("Images in the subset", f"{rel.n:,}"), Figure(f"P({a} | {b})", fmt3(p["P(A|B)"]))]
+    if not n_b:
+        return Answer(
+            f"None of the {rel.n:,} images ({subset.describe()}) is labelled {b}: P({a} | {b}) is undefined.",
+            tuple(figures),
+        )
+    figures.append(Figure(f"P({a} | {b}) with its count", rate.describe(), "text"))
+    low, high = rate.interval
+    among = (
+        f"Of all {rel.n:,} images" if subset.is_everything else f"Among the {rel.n:,} images with {subset.describe()}"
+    )
+    text = (
+        f"{among}, only {n_b:,} are labelled {b}, and {p['n11']:,} of "
+        f"those {a}: P({a} | {b}) = {fmt3(p['P(A|B)'])}, but with 95 % confidence it could be anywhere from "
+        f"{low:.1%} to {high:.1%}."
+    )
+    if n_b < FEW_IMAGES:
+        figures.append(Figure("too few", f"Only {n_b:,} images have {b} here", "text"))
+        text += f" Fewer than {FEW_IMAGES} images: the page warns that this is too few to read."
+    return Answer(text, tuple(figures))
+
+
+# ---------------------------------------------------------------- classifiers (lessons 1, 3, 6)
+
+
+def _model(data: LessonData, attributes: tuple[str, ...]):
+    """(model meta, None) or (None, an Answer saying what to do first)."""
+    if missing := _missing_attributes(data, *attributes):
+        return None, missing
+    meta = data.model_for(attributes)
+    if meta is not None:
+        return meta, None
+    ds = data.ds
+    if data.embeddings is None:
+        if not ds.has_images:
+            return None, unavailable(
+                "images",
+                f"{ds.name} has no image files and no face embeddings, so no face classifier can be trained on it. "
+                "The other steps of this lesson still work; open the demo to see this one.",
+            )
+        return None, unavailable(
+            "embeddings",
+            "No classifier yet, and it is trained on face embeddings, which this dataset does not have yet: compute "
+            "them first (button below), then train the lesson's model.",
+        )
+    return None, unavailable(
+        "model", f"No stored classifier predicts {', '.join(attributes)} yet: train the lesson's model (button below)."
+    )
+
+
+def classifier_params(data: LessonData, attribute: str, by: str | None = None) -> dict[str, str]:
+    """The Classifiers page's view of the lesson model on one attribute (and its subgroups)."""
+    meta = data.model_for((attribute,)) if attribute in data.ds.attributes else None
+    params = {"model": meta.model_id} if meta is not None else {}
+    params["attr"] = attribute
+    if by:
+        params["by"] = by
+    return params
+
+
+def _predictions(data: LessonData, meta, attribute: str):
+    """(labels, probabilities, rows, threshold) of one attribute on the model's test split, as the page reads them."""
+    preds = data.test_predictions(meta)
+    j = meta.attributes.index(attribute)
+    return preds["labels"][:, j], preds["probs"][:, j], preds["rows"], round(meta.threshold(attribute), 2)
+
+
+def classifier_scores(data: LessonData, attribute: str) -> Answer:
+    """Classifiers page, threshold view: accuracy beside balanced accuracy for one attribute of the lesson model."""
+    meta, missing = _model(data, (attribute,))
+    if missing:
+        return missing
+    try:
+        y, p, _rows, threshold = _predictions(data, meta, attribute)
+    except ModelFileError as exc:
+        return Answer(f"The stored predictions cannot be read ({exc}).")
+    why = caution(meta, attribute)
+    if why:
+        return Answer(
+            f"The model's test split holds too few images to score {attribute} ({why}): with a rare attribute and "
+            "a small dataset there is nothing to learn from its accuracy at all.",
+            (Figure("too few", f"Too few images to score {attribute}", "text"),),
+        )
+    m = binary_metrics(y, p, threshold)
+    return Answer(
+        f"At threshold {threshold:.2f} the classifier is right on {pct(m['accuracy'])} of the test images; "
+        f"always answering the majority would be right on {pct(m['majority_accuracy'])}. Balanced accuracy, the "
+        f"mean of its hit rates on images with and without {attribute}, is {pct(m['balanced_accuracy'])}: that is "
+        "the figure to compare across attributes.",
+        (Figure("Accuracy", pct(m["accuracy"])), Figure("Balanced accuracy", pct(m["balanced_accuracy"]))),
+    )
+
+
+def subgroups(data: LessonData, attribute: str, by: str) -> Answer:
+    """Classifiers page, 'Subgroups': the model's accuracy and yes-rate within `by` and not `by`, and the gap."""
+    meta, missing = _model(data, (attribute,))
+    if missing:
+        return missing
+    if missing := _missing_attributes(data, by):
+        return missing
+    try:
+        y, p, rows, threshold = _predictions(data, meta, attribute)
+    except ModelFileError as exc:
+        return Answer(f"The stored predictions cannot be read ({exc}).")
+    groups = data.ds.attribute_matrix(rows)[:, data.ds.attributes.index(by)]
+    table = subgroup_metrics(y, p, groups, (f"not {by}", by), threshold).to_dicts()
+    others, members, gap = table
+    gap_label = f"Accuracy gap for {attribute} between {by} and not {by}"
+    figures = [Figure(gap_label, pct(gap["accuracy"]))]
+    yes = y.astype(bool)
+    small = [
+        name
+        for name, mask in ((f"not {by}", groups == 0), (by, groups == 1))
+        if mask.sum() < MIN_MODEL_IMAGES or min(yes[mask].sum(), (~yes[mask]).sum()) < MIN_MODEL_POSITIVES
+    ]
+    if small:
+        figures.append(Figure("too few", "Too few test images in", "text"))
+        return Answer(
+            f"The accuracy gap is {pct(gap['accuracy'])}, but too few test images in {' and '.join(small)} carry "
+            f"both answers for {attribute}: a gap this size can be chance. Use a larger dataset.",
+            tuple(figures),
+        )
+    sentence = subgroup_sentence(attribute, by, members, others)
+    figures.append(Figure("by group", sentence, "text"))
+    return Answer(
+        f"{sentence} A gap is a difference in how the model treats faces labelled {by} and the others; read it "
+        f"beside their base rates ({pct(members['positive_rate'])} vs {pct(others['positive_rate'])} labelled "
+        f"{attribute}) and their majority baselines ({pct(members['majority_accuracy'])} vs "
+        f"{pct(others['majority_accuracy'])}): a group where {attribute} is rare gets high accuracy for free.",
+        tuple(figures),
+    )
+
+
+def subgroup_sentence(attribute: str, by: str, members: dict, others: dict) -> str:
+    """The sentence the Classifiers page writes under its subgroup table."""
+    return (
+        f"The model is right on {pct(members['accuracy'])} of the {by} images and {pct(others['accuracy'])} of the "
+        f"others; it says yes to {pct(members['predicted_positive_rate'])} of the {by} images "
+        f"({pct(members['positive_rate'])} are labelled {attribute}) and to "
+        f"{pct(others['predicted_positive_rate'])} of the others ({pct(others['positive_rate'])})."
+    )
+
+
+# ---------------------------------------------------------------- lesson 4: face embeddings
+
+
+def _need_embeddings(data: LessonData) -> Answer | None:
+    if data.embeddings is not None:
+        return None
+    if not data.ds.has_images:
+        return unavailable(
+            "images",
+            f"{data.ds.name} has no image files, so no face embeddings can be computed: open the demo (or a dataset "
+            "with images) for this lesson.",
+        )
+    return unavailable("embeddings", "Compute the face embeddings first (button below); this step reads them.")
+
+
+def query_image(data: LessonData) -> str | None:
+    """A dataset image to search with: the first face whose identity has at least three faces (else any face)."""
+    ds, emb = data.ds, data.embeddings
+    if emb is None or not ds.has_images:
+        return None
+    rows = np.flatnonzero(emb.has_face)
+    if not len(rows):
+        return None
+    if ds.has_identity:
+        who = ds.table["identity"].to_numpy()[rows]
+        known = np.array([w is not None for w in who])
+        if known.any():
+            labels, counts = np.unique(who[known].astype(str), return_counts=True)
+            many = set(labels[counts >= 3])
+            chosen = next((r for r, w in zip(rows, who) if w is not None and str(w) in many), None)
+            if chosen is not None:
+                return str(ds.table["image_id"][int(chosen)])
+    return str(ds.table["image_id"][int(rows[0])])
+
+
+def search_params(data: LessonData, k: int | None = None) -> dict[str, str]:
+    image = query_image(data)
+    params = {"image": image} if image else {}
+    if k is not None:
+        params["k"] = str(k)
+    return params
+
+
+def embedding_overview(data: LessonData) -> Answer:
+    """Face search page: how many faces have a descriptor and how many numbers make one."""
+    if missing := _need_embeddings(data):
+        return missing
+    emb = data.embeddings
+    shown = f"Searching {emb.n_valid:,} faces ({emb.model} embeddings, {emb.dim} numbers each)."
+    left = len(emb.has_face) - emb.n_valid
+    return Answer(
+        f"{emb.n_valid:,} of the {len(emb.has_face):,} images have a face descriptor of {emb.dim} numbers "
+        f"({left:,} had no face the detector could find). Two photos are compared by the distance between their "
+        f"{emb.dim} numbers: nothing else about the photo is used.",
+        (Figure("faces and numbers", shown, "text"),),
+    )
+
+
+def same_person_distance(data: LessonData) -> Answer:
+    """Face search page: the same-person distance calibrated on the dataset's own identities."""
+    if missing := _need_embeddings(data):
+        return missing
+    ds, emb = data.ds, data.embeddings
+    if not ds.has_identity:
+        return unavailable(
+            "identities",
+            f"{ds.name} has no identity labels, so its same-person distance cannot be measured; the page uses "
+            "dlib's own 0.6 for photos of real people.",
+        )
+    calibration = calibrate(emb.vectors, ds.table["identity"].to_numpy(), emb.has_face)
+    if calibration is None:
+        return Answer(f"{ds.name} has too few faces per identity to calibrate a same-person distance.")
+    c = calibration
+    shown = f"a cut at {c.threshold:.2f} tells them apart {c.accuracy:.1%} of the time"
+    medians = (
+        f"the median distance between two photos of one person is {c.median_same:.2f}, between two different "
+        f"people {c.median_different:.2f}"
+    )
+    verdict = (
+        "Good enough for the page to call faces below the cut the same person."
+        if c.trustworthy
+        else f"Too weak (the page needs an AUC of at least {TRUSTWORTHY_AUC}), so it calls no face the same person."
+    )
+    return Answer(
+        f"Measured on {c.same_pairs:,} pairs of photos of one person and {c.different_pairs:,} pairs of different "
+        f"people: {medians}. {shown[0].upper() + shown[1:]} (balanced accuracy; ROC AUC {c.auc:.3f}). {verdict}",
+        (Figure("calibrated cut", shown, "text"), Figure("medians", medians, "text")),
+    )
+
+
+def nearest_same_identity(data: LessonData, k: int) -> Answer:
+    """Face search page with a dataset image: how many of its k nearest faces are the same person (by label)."""
+    if missing := _need_embeddings(data):
+        return missing
+    ds, emb = data.ds, data.embeddings
+    if not ds.has_identity:
+        return unavailable("identities", f"{ds.name} has no identity labels to tell a look-alike from the person.")
+    image = query_image(data)
+    if image is None:
+        return Answer("No image of this dataset has a face descriptor.")
+    row = ds.row_of(image)
+    hits = nearest_faces(ds, index_for(emb), np.asarray(emb.vectors[row]), k, "euclidean", row)
+    who = ds.table["identity"][row]
+    same = sum(1 for i in hits["identity"] if i == who)
+    shown = same_identity_sentence(same, hits.height, who)
+    closest_other = next((d for i, d in zip(hits["identity"], hits["distance"]) if i != who), None)
+    text = f"For {image} (identity {who}): {shown}"
+    if closest_other is not None:
+        text += (
+            f" The nearest face of someone else is at distance {closest_other:.3f}: a look-alike, as close as the "
+            "descriptor can tell."
+        )
+    return Answer(text, (Figure("same identity among the nearest", shown, "text"),))
+
+
+def same_identity_sentence(same: int, k: int, identity) -> str:
+    """The sentence the Face search page writes under the look-alikes of a labelled dataset image."""
+    return f"{same} of the {k} nearest faces are labelled with the query's identity ({identity})."
+
+
+# ---------------------------------------------------------------- lesson 5: clustering
+
+PARAM_URL = {"k": "k", "eps": "eps", "min_samples": "minpts", "threshold": "cut", "k1": "k1"}
+DEFAULT_MAX_POINTS = 5_000  # the Clustering page's default "Maximum points"
+
+
+def cluster_choices(data: LessonData, params: dict[str, str]):
+    """(FeatureSpec, Subset, max_points, ClusterSpec) the Clustering page builds from these URL parameters."""
+    ds = data.ds
+    space = params.get("space", "embeddings")
+    top = int(params.get("top", 0)) if ds.has_identity else 0
+    limit = max(100, ds.n_images)
+    n = int(params.get("n", 0))
+    max_points = n if 100 <= n <= limit else min(DEFAULT_MAX_POINTS, limit)
+    algo = params.get("algo", "rerank" if space == "embeddings" else "kmeans")
+    if MAX_POINTS.get(algo) and max_points > MAX_POINTS[algo]:
+        max_points = MAX_POINTS[algo]
+    values = {}
+    for p in ALGORITHMS[algo].params:
+        raw = params.get(PARAM_URL.get(p.name, p.name))
+        values[p.name] = type(p.default)(raw) if raw is not None else p.default
+    return FeatureSpec(space), Subset(top_identities=top), max_points, ClusterSpec.of(algo, **values)
+
+
+IDENTITY_SAMPLE = 20  # the clustering lesson groups the faces of the 20 most photographed people
+
+
+def identity_view(data: LessonData, space: str, algo: str, **algo_params) -> dict[str, str]:
+    """A Clustering view of the most photographed people's faces, coloured by identity (every face, coloured by
+    cluster, on a dataset without identities)."""
+    top, color = (IDENTITY_SAMPLE, "identity") if data.ds.has_identity else (0, "cluster")
+    return cluster_params(space, algo, view_points(data), top, color, **algo_params)
+
+
+def view_points(data: LessonData, most: int = 2_000) -> int:
+    """Points of the lessons' clustering views: few enough for every step to run in the page at once."""
+    return min(most, max(100, data.ds.n_images))
+
+
+def cluster_params(
+    space: str, algo: str, n: int, top: int = 0, color: str = "cluster", **algo_params
+) -> dict[str, str]:
+    """URL parameters of a Clustering view (README "Links to a view")."""
+    params = {"space": space, "algo": algo, "n": str(n), "color": color}
+    if top:
+        params["top"] = str(top)
+    params |= {PARAM_URL[k]: str(v) for k, v in algo_params.items()}
+    return params
+
+
+def _features(data: LessonData, params: dict[str, str]):
+    spec, subset, max_points, cluster_spec = cluster_choices(data, params)
+    embeddings = data.embeddings if spec.space == "embeddings" else None
+    fm = build_features(data.ds, spec, subset, max_points, 0, embeddings=embeddings)
+    return fm, reduce_by(fm.X, ReductionSpec(), seed=0).coords, cluster_spec
+
+
+def _cluster_missing(data: LessonData, space: str) -> Answer | None:
+    if space == "embeddings":
+        return _need_embeddings(data)
+    return _missing_attributes(data)
+
+
+def _scores(data: LessonData, fm, X, result) -> tuple[str, list[Figure]]:
+    """The Clustering page's scores of one result, as figures, and a sentence reading them."""
+    inner = internal_metrics(X, result.labels, seed=0)
+    silhouette = "–" if inner["silhouette"] is None else fmt3(inner["silhouette"])
+    figures = [
+        Figure("Clusters", f"{inner['n_clusters']:,}"),
+        Figure("Noise", f"{inner['noise_fraction']:.1%}"),
+        Figure("Silhouette", silhouette),
+    ]
+    figures += [Figure("warning", w, "text") for w in result.warnings if w.startswith("One cluster holds")]
+    text = (
+        f"{fm.n:,} faces, {inner['n_clusters']:,} cluster{'' if inner['n_clusters'] == 1 else 's'} "
+        f"({inner['noise_fraction']:.1%} left as noise); "
+        f"silhouette {silhouette} (an internal score: how separated the groups are, without knowing who is who)."
+    )
+    if result.warnings and figures[-1].label == "warning":
+        text += f" {figures[-1].value}"
+    if data.ds.has_identity:
+        ext = external_metrics(data.ds.table["identity"].to_numpy()[fm.rows], result.labels)
+        figures += [Figure("ARI", fmt3(ext["ari"])), Figure("Pairwise F1", fmt3(ext["pairwise_f1"]))]
+        text += (
+            f" Against the true identities (external scores): ARI {fmt3(ext['ari'])}, pairwise F1 "
+            f"{fmt3(ext['pairwise_f1'])}; of the pairs of faces put together, {ext['pairwise_precision']:.0%} really "
+            "are one person."
+        )
+    return text, figures
+
+
+def clustering(data: LessonData, params: dict[str, str], goal: str, by_identity: bool = False) -> Answer:
+    """Clustering page: clusters found, internal scores and (with identities) agreement with the true people.
+
+    by_identity: the question is whether clusters are the people, which a dataset without identities cannot answer.
+    """
+    if missing := _cluster_missing(data, params["space"]):
+        return missing
+    if by_identity and not data.ds.has_identity:
+        return unavailable(
+            "identities",
+            f"{data.ds.name} has no identity labels, so nothing says which faces belong to one person: its clusters "
+            "can be scored only by how compact they are (silhouette), never by whether they are the people. Open "
+            "the demo, or CelebA with its identity file, for this step.",
+        )
+    try:
+        fm, X, spec = _features(data, params)
+    except DatasetError as exc:
+        return Answer(str(exc))
+    text, figures = _scores(data, fm, X, cluster_by(X, spec, seed=0))
+    return Answer(f"{text} {goal}", tuple(figures))
+
+
+def careless_eps(data: LessonData, space: str, pairs: int = 2000) -> float:
+    """The typical distance between two faces of the view (median over seeded random pairs, 2 decimals): an eps
+    chosen 'by feel', which chains nearly everything together."""
+    if _cluster_missing(data, space):
+        return 1.0
+    _fm, X, _ = _features(data, identity_view(data, space, "dbscan"))
+    rng = np.random.default_rng(0)
+    first, second = rng.integers(0, len(X), pairs), rng.integers(0, len(X), pairs)
+    keep = first != second
+    diff = np.asarray(X[first[keep]], np.float64) - np.asarray(X[second[keep]], np.float64)
+    return round(float(np.median(np.sqrt((diff**2).sum(axis=1)))), 2)
+
+
+def dbscan_space(data: LessonData) -> str:
+    """Embeddings when the dataset has them (DBSCAN's home ground), else annotated attributes."""
+    return "embeddings" if data.embeddings is not None else "attributes"
+
+
+def dbscan_params(data: LessonData, careless: bool) -> dict[str, str]:
+    """DBSCAN (min_samples 3) at a careless eps, or at eps 0 (the page reads it off the k-distance curve), on the
+    faces of the most photographed people: enough faces per person for dense groups to form."""
+    space = dbscan_space(data)
+    eps = careless_eps(data, space) if careless else 0
+    return identity_view(data, space, "dbscan", eps=eps, min_samples=3)
+
+
+def dbscan(data: LessonData, careless: bool) -> Answer:
+    """The DBSCAN trap (one giant cluster at a careless eps) and the eps the k-distance curve suggests."""
+    params = dbscan_params(data, careless)
+    if missing := _cluster_missing(data, params["space"]):
+        return missing
+    try:
+        fm, X, spec = _features(data, params)
+    except DatasetError as exc:
+        return Answer(str(exc))
+    result = cluster_by(X, spec, seed=0)
+    text, figures = _scores(data, fm, X, result)
+    if careless:
+        goal = (
+            f"eps {float(params['eps']):.2f} is the typical distance between two faces here, so nearly every face "
+            "has neighbours within it and the groups chain into one."
+        )
+    else:
+        # eps 0: the clustering took the k-distance curve's suggestion (EPS_FLOOR when that was 0), as the page's
+        # helper computes it for k = min_samples - 1.
+        suggested = 0.0 if result.params["eps"] == EPS_FLOOR else float(result.params["eps"])
+        k = max(1, int(spec.param("min_samples")) - 1)
+        figures.append(Figure("suggested eps", f"Suggested eps: {suggested:.3f}", "text"))
+        goal = (
+            f"eps 0 asks for the knee of the k-distance curve: {suggested:.3f}, where the distance to a face's "
+            f"{ordinal(k)}-nearest neighbour starts to climb."
+        )
+        if params["space"] == "attributes":
+            goal += (
+                " On 0/1 attributes distances take few values (the square root of how many labels differ), so the "
+                "curve has no clean knee: DBSCAN is a poor fit here; k-means, or face embeddings, do better."
+            )
+    return Answer(f"{text} {goal}", tuple(figures))
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def rarest_present(data: LessonData, exclude: tuple[str, ...] = ()) -> str | None:
+    """The attribute present in the fewest images (at least one) of the dataset, leaving out `exclude`."""
+    ds = data.ds
+    if len(ds.attributes) < 2:
+        return None
+    counts = _relations(data, Subset()).counts
+    candidates = [(int(c), a) for a, c in zip(ds.attributes, counts) if c > 0 and a not in exclude]
+    return min(candidates)[1] if candidates else None

@@ -1,0 +1,67 @@
+"""The open dataset as lessons see it: its table plus the stored artefacts some answers need, loaded once each.
+
+The Lessons page hands in its cached loaders (core/cached.py), so a lesson shares the embeddings and model list
+the other pages already hold; commands and tests use the plain loaders of core/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+from core.classify.store import ClassifierMeta, list_models, load_test_predictions
+from core.data.dataset import Dataset
+from core.faces.store import Embeddings, default_embedding_model, embeddings_root, list_embeddings, load_embeddings
+
+
+def _stored_embeddings(ds: Dataset) -> Embeddings | None:
+    return load_embeddings(ds.cache_dir)
+
+
+def _stored_models(ds: Dataset) -> list[ClassifierMeta]:
+    return list_models(ds.key, ds.labels_key)
+
+
+class LessonData:
+    """A dataset with lazily loaded embeddings (the pages' default model), stored classifiers and their predictions."""
+
+    def __init__(
+        self,
+        ds: Dataset,
+        embeddings: Callable[[Dataset], Embeddings | None] = _stored_embeddings,
+        models: Callable[[Dataset], list[ClassifierMeta]] = _stored_models,
+        predictions: Callable[[ClassifierMeta], dict] = lambda meta: load_test_predictions(meta.model_id),
+    ):
+        self.ds = ds
+        self._load_embeddings = embeddings
+        self._load_models = models
+        self._load_predictions = predictions
+
+    @cached_property
+    def embeddings(self) -> Embeddings | None:
+        return self._load_embeddings(self.ds)
+
+    @cached_property
+    def models(self) -> list[ClassifierMeta]:
+        """The dataset's stored classifiers, newest first."""
+        return list(self._load_models(self.ds))
+
+    def model_for(self, attributes: tuple[str, ...]) -> ClassifierMeta | None:
+        """The newest stored classifier that predicts every one of `attributes`."""
+        return next((m for m in self.models if set(attributes) <= set(m.attributes)), None)
+
+    def test_predictions(self, meta: ClassifierMeta) -> dict:
+        """{'rows', 'labels', 'probs'} of a stored model on its test split (raises ModelFileError when unreadable)."""
+        return self._load_predictions(meta)
+
+
+def data_version(ds: Dataset) -> str:
+    """Changes whenever an answer could change without the dataset changing: new embeddings, a new classifier."""
+    models = list_embeddings(ds.cache_dir)
+    model = default_embedding_model(models)
+    stamp = ""
+    if model:
+        meta = embeddings_root(ds.cache_dir) / model / "meta.json"
+        stamp = f"{model}:{meta.stat().st_mtime_ns}" if meta.exists() else model
+    classifiers = ",".join(f"{m.model_id}@{m.created}" for m in _stored_models(ds))
+    return f"{stamp}|{classifiers}"

@@ -1,0 +1,270 @@
+"""Sections of the Lessons page: pick a lesson and a step, open its view, reveal its live answer, print a handout.
+
+The lesson and step live in the URL (lesson=<id>&step=<n>), and so do the steps whose answers were revealed
+(done=1,3), so a reload or a shared link keeps a student's place; the link for a class leaves `done` out.
+"""
+
+from __future__ import annotations
+
+import datetime
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from core import cached
+from core.cli.train import job_spec as train_job_spec
+from core.data.dataset import Dataset
+from core.lessons.catalogue import LESSONS, lesson_model_config
+from core.lessons.data import LessonData, data_version
+from core.lessons.handout import figures_text, handout_bytes, render_handout
+from core.lessons.model import Answer, Lesson, Step
+from ui import links
+from ui.jobs import embeddings_prerequisite, job_launcher
+
+LESSON, STEP, DONE = "lesson", "step", "done"  # URL parameter names (README "Links to a view")
+STEP_KEY = "lesson-step"  # the step picker's widget key
+DONE_KEY = "lesson-done"  # session key: {lesson id: revealed step numbers}
+TRAIN_JOB = "lesson-train-job"  # session key: the training job this page started
+TRAIN_SECONDS = 20  # logistic regression on embeddings for the lessons' attributes, job start included
+
+
+def lesson_data(ds: Dataset) -> LessonData:
+    """The open dataset with the loaders the other pages share (embeddings, stored classifiers, their predictions)."""
+    return LessonData(
+        ds,
+        embeddings=cached.current_embeddings,
+        models=lambda d: cached.saved_models(d.key, d.labels_key),
+        predictions=lambda meta: cached.test_predictions(meta.model_id, meta.created),
+    )
+
+
+def _resume(key: str, name: str) -> None:
+    """Back from another page (whose link dropped this page's parameters, and Streamlit this page's widget state):
+    the lesson and step the student left."""
+    last = f"{key}-last"
+    if key not in st.session_state and name not in st.query_params and last in st.session_state:
+        st.session_state[key] = st.session_state[last]
+
+
+def lesson_picker() -> Lesson:
+    """The lesson chosen (URL lesson=<id>), the first one by default."""
+    ids = list(LESSONS)
+    _resume(LESSON, LESSON)
+    chosen = links.synced(
+        LESSON,
+        LESSON,
+        ids[0],
+        lambda: st.selectbox(
+            "Lesson",
+            ids,
+            format_func=lambda i: f"{ids.index(i) + 1}. {LESSONS[i].title}",
+            key=LESSON,
+            help="Six short walks through FaceAtlas; each step opens a page in the state it talks about.",
+        ),
+        valid=links.one_of(ids),
+    )
+    st.session_state[f"{LESSON}-last"] = chosen
+    return LESSONS[chosen]
+
+
+def _done(lesson: Lesson) -> set[int]:
+    """Steps of this lesson whose answer was revealed: the URL's done= seeds the lesson a session opens on (a reload,
+    a shared link); another lesson picked later starts with none."""
+    if DONE_KEY not in st.session_state:
+        try:
+            shown = {int(x) for x in links.as_list(st.query_params.get(DONE, ""))}
+        except ValueError:
+            shown = set()
+        st.session_state[DONE_KEY] = {lesson.id: {k for k in shown if 1 <= k <= len(lesson.steps)}}
+    return st.session_state[DONE_KEY].setdefault(lesson.id, set())
+
+
+def lesson_intro(ds: Dataset, data: LessonData, lesson: Lesson) -> None:
+    """What the lesson teaches, what this dataset offers it, and the student's progress."""
+    st.markdown(lesson.summary)
+    offers = {
+        "attributes": len(ds.attributes) >= 2,
+        "identities": ds.has_identity,
+        "images": ds.has_images,
+        "face embeddings": data.embeddings is not None,
+        "a trained classifier": bool(data.models),
+    }
+    st.caption(
+        f"{ds.name} offers the lessons: "
+        + " · ".join(f"{name} {'✓' if has else '✗'}" for name, has in offers.items())
+        + ". Steps that need what is missing say so, and what to do."
+    )
+    done = _done(lesson)
+    n = len(lesson.steps)
+    st.progress(len(done) / n, text=f"{len(done)} of {n} answers revealed")
+
+
+def _follow_lesson(lesson: Lesson) -> None:
+    """A new lesson starts at its first step (the URL's step= applies to the lesson it came with)."""
+    before = st.session_state.get("lesson-step-of")
+    st.session_state["lesson-step-of"] = lesson.id
+    if before is not None and before != lesson.id:
+        st.session_state[STEP_KEY] = 1
+
+
+def _move(delta: int, n: int) -> None:
+    st.session_state[STEP_KEY] = min(n, max(1, st.session_state.get(STEP_KEY, 1) + delta))
+
+
+def step_picker(lesson: Lesson) -> int:
+    """The step shown (1-based; URL step=<n>), with previous/next buttons."""
+    n = len(lesson.steps)
+    _follow_lesson(lesson)
+    numbers = list(range(1, n + 1))
+    _resume(STEP_KEY, STEP)
+    links.restore(STEP_KEY, STEP, int, links.one_of(numbers))
+    done = _done(lesson)
+    step = st.segmented_control(
+        "Step",
+        numbers,
+        default=1,
+        required=True,
+        format_func=lambda k: f"{'✓ ' if k in done else ''}{k}. {lesson.steps[k - 1].title}",
+        key=STEP_KEY,
+    )
+    links.remember(STEP, step, 1)
+    st.session_state[f"{STEP_KEY}-last"] = step
+    row = st.container(horizontal=True)
+    row.button(
+        "Previous step",
+        key="lesson-prev",
+        icon=":material/arrow_back:",
+        on_click=_move,
+        args=(-1, n),
+        disabled=step == 1,
+    )
+    row.button(
+        "Next step", key="lesson-next", icon=":material/arrow_forward:", on_click=_move, args=(1, n), disabled=step == n
+    )
+    return int(step)
+
+
+def _reveal(lesson: Lesson, step: int, shown: bool) -> None:
+    done = _done(lesson)
+    (done.add if shown else done.discard)(step)
+
+
+def view_text(params: dict[str, str]) -> str:
+    """The view's parameters as one short line ('pair_a=Bald, pair_b=Male'; 'as it opens' when none)."""
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "as it opens"
+
+
+def step_section(ds: Dataset, data: LessonData, lesson: Lesson, step: int) -> None:
+    """The question, the link that opens the page in the step's view, what to look at, and the answer on request."""
+    k = step - 1
+    current = lesson.steps[k]
+    version = data_version(ds)
+    params = cached.lesson_view(ds.key, lesson.id, k, version, data)
+    st.subheader(f"{step}. {current.title}")
+    st.markdown(f"**Question.** {current.question}")
+    st.page_link(
+        current.page_file,
+        label=f"Open {current.page_label} in this view",
+        icon=":material/open_in_new:",
+        query_params={"dataset": ds.name, **params},
+        help=f"Opens {current.page_label} on {ds.name} with {view_text(params)}.",
+    )
+    st.markdown(f"**Look at.** {current.look}")
+    answer = cached.lesson_answer(ds.key, lesson.id, k, version, data)
+    if not answer.available:
+        _prerequisite(ds, answer)
+        return
+    revealed = step in _done(lesson)
+    if not revealed:
+        st.button(
+            "Reveal the answer",
+            key=f"lesson-reveal-{lesson.id}-{step}",
+            type="primary",
+            on_click=_reveal,
+            args=(lesson, step, True),
+            help="Computed from the dataset that is open, with the same functions as the page.",
+        )
+    else:
+        _answer(ds, answer)
+        st.button(
+            "Hide the answer", key=f"lesson-hide-{lesson.id}-{step}", on_click=_reveal, args=(lesson, step, False)
+        )
+    links.remember(DONE, sorted(_done(lesson)), [])
+
+
+def _answer(ds: Dataset, answer: Answer) -> None:
+    with st.container(border=True):
+        st.markdown(f"**Answer on {ds.name}.** {answer.text}")
+        if answer.figures:
+            st.caption("As the page shows it:")
+            st.markdown("\n".join(f"- {line}" for line in figures_text(answer)))
+
+
+def _prerequisite(ds: Dataset, answer: Answer) -> None:
+    """Why the step cannot be answered on this dataset, and the button that fixes it when one can."""
+    if answer.missing == "embeddings":
+        st.info(answer.text)
+        embeddings_prerequisite(ds, "this lesson's steps on faces", key="lesson-embed")
+    elif answer.missing == "model":
+        st.info(answer.text)
+        config = lesson_model_config(ds)
+        job_launcher(
+            train_job_spec(ds, config) if config else None,
+            "Training the lessons' classifier",
+            "Train the lessons' classifier",
+            key="lesson-train",
+            remember=TRAIN_JOB,
+            expected=TRAIN_SECONDS,
+            help=f"Logistic regression on face embeddings for {', '.join(config.attributes) if config else 'none'}; "
+            "about 20 s in the background. It then appears on the Attribute classifiers page too.",
+        )
+    else:
+        st.info(answer.text)
+
+
+def class_link(ds: Dataset, lesson: Lesson, step: int) -> None:
+    """The address of this step for a class: dataset, lesson and step only (no revealed answers)."""
+    query = urlencode({"dataset": ds.name, LESSON: lesson.id, STEP: step})
+    st.caption("Link to this step for your class (answers stay hidden until each student reveals them):")
+    st.code(f"{st.context.url or ''}?{query}", language=None, wrap_lines=True)
+
+
+def handout_file(ds: Dataset, data: LessonData, lesson: Lesson, kind: str):
+    """A callable that draws the handout when its download button is clicked (never on an ordinary rerun)."""
+
+    def draw() -> bytes:
+        version = data_version(ds)
+        answers = [cached.lesson_answer(ds.key, lesson.id, k, version, data) for k in range(len(lesson.steps))]
+        views = [view_text(cached.lesson_view(ds.key, lesson.id, k, version, data)) for k in range(len(lesson.steps))]
+        date = datetime.date.today().isoformat()
+        return handout_bytes(render_handout(lesson, ds.name, answers, views, date), kind)
+
+    return draw
+
+
+def handout_section(ds: Dataset, data: LessonData, lesson: Lesson) -> None:
+    """Download buttons for the lesson's one-page handout (its questions and this dataset's figures now)."""
+    st.subheader("Handout")
+    st.caption(
+        f"One printable A4 page: every question of this lesson, the view to open and the figures of {ds.name} now "
+        "(computed when you click, a few seconds)."
+    )
+    row = st.container(horizontal=True)
+    for kind, mime in (("png", "image/png"), ("pdf", "application/pdf")):
+        row.download_button(
+            f"Handout ({kind.upper()})",
+            handout_file(ds, data, lesson, kind),
+            file_name=f"faceatlas-{lesson.id}-{ds.name}.{kind}",
+            mime=mime,
+            key=f"lesson-handout-{kind}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def all_lessons() -> None:
+    """The six lessons in one glance."""
+    with st.expander("All lessons", expanded=False):
+        for n, lesson in enumerate(LESSONS.values(), 1):
+            steps: tuple[Step, ...] = lesson.steps
+            st.markdown(f"**{n}. {lesson.title}** ({len(steps)} steps): {lesson.summary}")
