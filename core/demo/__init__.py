@@ -28,7 +28,7 @@ from core.demo.specs import face_specs
 log = logging.getLogger(__name__)
 
 DEFAULT_IMAGES = 6000
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: people a face descriptor tells apart (issue 16), stratified partitions
 DEFAULT_WORKERS = 2
 CHUNK = 40
 IN_PROCESS_BELOW = 150  # smaller sets are drawn without worker processes

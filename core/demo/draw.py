@@ -22,6 +22,8 @@ CX = 89.0
 EYE_Y = 111.0
 FACE_CY = 118.0
 FRAME_WIDTH = 2
+HEAD_RX, HEAD_RY = 58.0, 80.0  # radii of the cylinders a head turn and tilt are drawn on
+MESH_CELL = 22  # px: cell of the mesh that moves the person into place (the turn is smooth at this scale)
 MIN_NOSE_TO_MOUTH = 12.0  # px between the nose tip and the mouth line, whatever the traits
 
 Color = tuple[float, float, float]
@@ -81,6 +83,8 @@ class FaceSpec:
     dy: float = 0.0
     scale: float = 1.0
     angle: float = 0.0
+    yaw: float = 0.0  # radians the head is turned (+: toward the image's right)
+    pitch: float = 0.0  # radians the head is tilted (+: chin down)
     light_x: float = -0.3
     light_gain: float = 1.0
     bg_top: Color = (0.6, 0.65, 0.7)
@@ -672,7 +676,7 @@ def _facial_hair(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
 # ---------------------------------------------------------------- hair and headwear
 
 
-def _hair_texture(spec: FaceSpec, sl, rng) -> np.ndarray:
+def _hair_texture(spec: FaceSpec, sl) -> np.ndarray:
     ys, xs = _grid()
     y, x = ys[sl], xs[sl]
     phase = spec.hair_phase
@@ -691,7 +695,7 @@ def _hair_texture(spec: FaceSpec, sl, rng) -> np.ndarray:
     return np.clip(base[None, None, :] * (strands * gloss)[..., None], 0, 1)
 
 
-def _hair_back(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
+def _hair_back(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     if spec.hair_len == 0 or spec.has("Bald"):
         return
     bottom = {1: EYE_Y + 45, 2: HEIGHT + 10}[spec.hair_len]
@@ -714,7 +718,7 @@ def _hair_back(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
         d.polygon(pts, fill=255)
 
     sl, m = pil_mask(draw, 1.0)
-    paint(canvas, sl, m, _hair_texture(spec, sl, rng) * 0.8)
+    paint(canvas, sl, m, _hair_texture(spec, sl) * 0.8)
     _add_coverage(alpha, sl, m)
 
 
@@ -727,7 +731,7 @@ def _hairline(spec: FaceSpec, g: _Geometry, u: np.ndarray) -> np.ndarray:
     return y
 
 
-def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
+def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     ys, xs = _grid()
     bald = spec.has("Bald")
     wavy = spec.has("Wavy_Hair")
@@ -745,17 +749,17 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
         hsl, hm = ellipse(CX - 10 * np.sign(spec.light_x + 1e-6), g.top_y + 16, 18, 10, soft=9)
         tint(canvas, hsl, hm, 1.2)
         fringe = head * np.clip((u - 0.86) * 8, 0, 1) * np.clip((y - (EYE_Y - 16)) / 3, 0, 1)
-        paint(canvas, sl, fringe, _hair_texture(spec, sl, rng), 0.9)
+        paint(canvas, sl, fringe, _hair_texture(spec, sl), 0.9)
         return
     line = _hairline(spec, g, u)
     if spec.has("Bangs"):
-        fringe_y = g.brow_y - 5 + 2.5 * np.sin(x * 0.6 + spec.hair_phase)
+        fringe_y = g.brow_y - 10 + 2.5 * np.sin(x * 0.6 + spec.hair_phase)
         line = np.where(u < 0.85, np.maximum(line, fringe_y), line)
     cover = head * np.clip((line - y) / 1.5 + 0.5, 0, 1)
     # hair at the temples down to the ears
     side = head * np.clip((u - 0.9) * 10, 0, 1) * np.clip((temple_y - y) / 3, 0, 1)
     cover = np.maximum(cover, side)
-    tex = _hair_texture(spec, sl, rng)
+    tex = _hair_texture(spec, sl)
     paint(canvas, sl, cover, tex)
     _add_coverage(alpha, sl, cover)
     if not spec.has("Bangs"):  # a parting
@@ -768,7 +772,7 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
         tint(canvas, sl, shadow, 0.8)
     else:
         shadow = np.clip(1 - np.abs(y - line - 3) / 4, 0, 1) * (1 - cover) * head
-        tint(canvas, sl, shadow, 0.7)
+        tint(canvas, sl, shadow, 0.82)
 
 
 def _hat(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
@@ -866,15 +870,35 @@ def _glasses(canvas, spec: FaceSpec, g: _Geometry) -> None:
 # ---------------------------------------------------------------- whole image
 
 
-def _place(layer: Image.Image, spec: FaceSpec) -> tuple[Image.Image, tuple[int, int]]:
-    """Apply the image's scale and shift jitter about the face centre (aligned crops keep eyes level)."""
-    if spec.scale == 1.0:
-        return layer, (round(spec.dx), round(spec.dy))
-    w, h = round(WIDTH * spec.scale), round(HEIGHT * spec.scale)
-    scaled = layer.resize((w, h), Image.Resampling.BILINEAR)
-    ox = round(CX + spec.dx - CX * w / WIDTH)
-    oy = round(FACE_CY + spec.dy - FACE_CY * h / HEIGHT)
-    return scaled, (ox, oy)
+def _turned(out: np.ndarray, centre: float, radius: float, angle: float) -> np.ndarray:
+    """Where output coordinates come from when a cylinder of that radius about centre turns by angle (radians)."""
+    rel = out - centre
+    inside = np.abs(rel) < radius
+    theta = np.arcsin(np.clip(rel / radius, -1.0, 1.0)) - angle
+    return np.where(inside, radius * np.sin(theta), rel) + centre
+
+
+def _place(layer: Image.Image, spec: FaceSpec) -> Image.Image:
+    """The person layer turned (yaw), tilted (pitch), scaled about the face centre and shifted, on the output frame.
+
+    The head is taken as a vertical cylinder for the turn and a horizontal one for the tilt: the middle of the face
+    moves most and its outline stays, as in a photo of a slightly turned head. One mesh transform does it all.
+    """
+    xs = np.arange(0, WIDTH + MESH_CELL, MESH_CELL, dtype=np.float64)
+    ys = np.arange(0, HEIGHT + MESH_CELL, MESH_CELL, dtype=np.float64)
+    src_x = _turned(CX + (xs - CX - spec.dx) / spec.scale, CX, HEAD_RX, spec.yaw)
+    src_y = _turned(FACE_CY + (ys - FACE_CY - spec.dy) / spec.scale, FACE_CY, HEAD_RY, spec.pitch)
+    # a smaller or shifted person still reaches the frame's edges (shoulders and long hair run on)
+    src_x, src_y = np.clip(src_x, 0.5, WIDTH - 0.5), np.clip(src_y, -HEIGHT, HEIGHT - 0.5)
+    mesh = []
+    for j in range(len(ys) - 1):
+        for i in range(len(xs) - 1):
+            x0, x1, y0, y1 = src_x[i], src_x[i + 1], src_y[j], src_y[j + 1]
+            box = (int(xs[i]), int(ys[j]), int(xs[i + 1]), int(ys[j + 1]))
+            mesh.append((box, (x0, y0, x0, y1, x1, y1, x1, y0)))
+    # premultiplied alpha, so the soft outline does not pick up the transparent pixels' colour
+    moved = layer.convert("RGBa").transform((WIDTH, HEIGHT), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR)
+    return moved.convert("RGBA")
 
 
 @cache
@@ -889,7 +913,7 @@ def draw_face(spec: FaceSpec) -> Image.Image:
     alpha = np.zeros((HEIGHT, WIDTH), np.float32)
     g = _geometry(spec)
     _shoulders(canvas, alpha, spec, g)
-    _hair_back(canvas, alpha, spec, g, rng)
+    _hair_back(canvas, alpha, spec, g)
     _neck(canvas, alpha, spec, g)
     if spec.has("Wearing_Necktie"):
         _necktie(canvas, spec, g)
@@ -909,7 +933,7 @@ def draw_face(spec: FaceSpec) -> Image.Image:
     _facial_hair(canvas, spec, g, rng)
     _eyes(canvas, spec, g)
     _eyebrows(canvas, spec, g)
-    _hair_front(canvas, alpha, spec, g, rng)
+    _hair_front(canvas, alpha, spec, g)
     if spec.has("Wearing_Earrings"):
         _earrings(canvas, spec, g, rng)
     if spec.has("Wearing_Hat"):
@@ -925,10 +949,10 @@ def draw_face(spec: FaceSpec) -> Image.Image:
     canvas /= np.maximum(alpha, 1e-3)[..., None]
     person = np.concatenate([canvas, alpha[..., None]], axis=2)
     layer = Image.fromarray((np.clip(person, 0, 1) * 255 + 0.5).astype(np.uint8), "RGBA")
-    layer, offset = _place(layer, spec)
+    layer = _place(layer, spec)
     bg = _background(spec, rng)
     img = Image.fromarray((np.clip(bg, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
-    img.paste(layer, offset, layer)
+    img.paste(layer, (0, 0), layer)
     if spec.blur > 0:
         img = img.filter(ImageFilter.GaussianBlur(spec.blur))
     return img

@@ -1,4 +1,12 @@
-"""Turn a LabelPlan into one FaceSpec per image: identity traits plus per-image variation."""
+"""Turn a LabelPlan into one FaceSpec per image: identity traits plus per-image variation.
+
+Each person draws their own facial geometry and appearance once (IdentityTraits): eye spacing, size and tilt, brow
+height and shape, nose length and width, mouth height and width, lips, jaw, chin, cheeks, ears, skin tone, eye and
+brow colour, moles and freckles, hairline. These are what a face descriptor tells people apart by, so they spread
+evenly over wide ranges. A photo then moves the apparent geometry a little (PHOTO_JITTER: expression, a slight
+turn, the lens) and varies lighting, pose, scale, background and clothes; what the labels change per image
+(expression, accessories, beard, hair now and then) is drawn from them.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +41,23 @@ HAIR_RANGES = {
 UNLABELLED_HAIR = ((0.50, 0.20, 0.10), (0.17, 0.12, 0.09), (0.62, 0.45, 0.28), (0.38, 0.18, 0.10))
 FRAME_COLORS = ((0.06, 0.06, 0.08), (0.30, 0.17, 0.08), (0.45, 0.45, 0.50), (0.10, 0.12, 0.30))
 FRECKLED_SHARE = 0.15  # of light-skinned people
-# IdentityTraits fields handed to FaceSpec unchanged.
+# How far one photo moves a person's apparent geometry (expression, a slight turn, the lens): +- px (radians for
+# eye_tilt, factors for eye_open and face_w), a fraction of how far people differ.
+PHOTO_JITTER = {
+    "brow_gap": 1.2,
+    "brow_tilt": 0.6,
+    "eye_open": 0.1,
+    "eye_dx": 0.5,
+    "eye_tilt": 0.03,
+    "nose_len": 0.8,
+    "mouth_dy": 0.8,
+    "mouth_hw": 0.6,
+    "mouth_curve": 0.08,
+    "face_w": 0.02,
+    "chin_len": 1.0,
+}
+JITTER_SCALE = 1.3
+# IdentityTraits fields handed to FaceSpec (after PHOTO_JITTER).
 GEOMETRY = (
     "face_w",
     "jaw",
@@ -194,7 +218,7 @@ def identity_traits(labels: np.ndarray, rng: np.random.Generator) -> IdentityTra
         brow_len=float(rng.uniform(0.85, 1.2)),
         brow_arch=float(rng.uniform(0.8, 4.0)),
         brow_tilt=float(rng.uniform(-2.5, 3.0)),
-        brow_width=int(rng.integers(0, 2)),
+        brow_width=int(rng.integers(-1, 3)),
         nose_len=nose_len,
         nose_w=_around(rng, 1.0, 0.25),
         mouth_dy=nose_len + _around(rng, 18.0, 4.5),
@@ -240,6 +264,8 @@ def image_spec(attrs: frozenset[str], traits: IdentityTraits, seed: int, rng: np
     hair = hair_color(attrs, traits.hair_shade, traits.other_hair)
     lip = tuple(float(c) for c in np.clip(np.asarray(traits.skin) * traits.lip_tint, 0, 1))
     geometry = {name: getattr(traits, name) for name in GEOMETRY}
+    for name, half in PHOTO_JITTER.items():
+        geometry[name] += float(rng.uniform(-half, half)) * JITTER_SCALE
     return FaceSpec(
         attrs=attrs,
         seed=seed,
@@ -259,6 +285,8 @@ def image_spec(attrs: frozenset[str], traits: IdentityTraits, seed: int, rng: np
         dx=float(np.clip(rng.normal(0, 1.8), -5, 5)),
         dy=float(np.clip(rng.normal(0, 1.8), -5, 5)),
         scale=float(rng.uniform(0.95, 1.05)),
+        yaw=float(rng.uniform(-0.12, 0.12)),
+        pitch=float(rng.uniform(-0.06, 0.06)),
         light_x=float(rng.uniform(-0.45, 0.45)),
         light_gain=float(rng.uniform(0.88, 1.1)),
         bg_top=_muted(rng, (0.05, 0.5), (0.35, 0.95)),
@@ -272,7 +300,7 @@ def image_spec(attrs: frozenset[str], traits: IdentityTraits, seed: int, rng: np
         smile_strength=float(rng.uniform(0.6, 1.0)),
         rest_smile=float(rng.uniform(0.0, 0.12)),
         open_strength=float(rng.uniform(0.5, 1.0)),
-        blur_radius=float(rng.uniform(1.3, 2.0)),
+        blur_radius=float(rng.uniform(1.0, 1.4)),
     )
 
 
