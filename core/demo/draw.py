@@ -23,7 +23,7 @@ EYE_Y = 111.0
 FACE_CY = 118.0
 FRAME_WIDTH = 2
 HEAD_RX, HEAD_RY = 58.0, 80.0  # radii of the cylinders a head turn and tilt are drawn on
-MESH_CELL = 22  # px: cell of the mesh that moves the person into place (the turn is smooth at this scale)
+MESH_CELL = 30  # px: cell of the mesh that moves the person into place (the turn is smooth at this scale)
 MIN_NOSE_TO_MOUTH = 12.0  # px between the nose tip and the mouth line, whatever the traits
 
 Color = tuple[float, float, float]
