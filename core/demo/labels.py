@@ -17,6 +17,7 @@ import numpy as np
 
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.label_model import BIAS, CELEBA_COOCCURRENCE, CELEBA_PREVALENCE, COUPLING
+from core.stats.intervals import MIN_MODEL_IMAGES
 
 ATTRIBUTE_INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
 # Kept on every image of an identity.
@@ -54,10 +55,11 @@ STICKY_GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
 MIN_PER_IDENTITY, MAX_PER_IDENTITY = 5, 40
 MEAN_PER_IDENTITY = 20
 IDENTITY_CANDIDATES = 12  # candidate label vectors drawn per identity before balancing
-PARTITION_SHARES = (0.8, 0.1, 0.1)
+PARTITION_SHARES = (0.8, 0.1, 0.1)  # CelebA's train/val/test shares of the images
 # Every attribute with at least STRATIFY_MIN_TOTAL positive images gets at least STRATIFY_MIN_EACH in each
 # partition (where the set is large enough), so a classifier of it can be trained, validated and tested.
 STRATIFY_MIN_TOTAL = 100
+SCORABLE_FROM = 4 * MIN_MODEL_IMAGES  # from this many images on, val and test hold MIN_MODEL_IMAGES each
 STRATIFY_MIN_EACH = 10
 # Integer costs of the partition search (exact sums, so the result is the same on every CPU): a missing
 # required positive outweighs everything else; then the partitions' image shares; then each attribute's share.
@@ -150,7 +152,7 @@ def _stratified_start(sizes: np.ndarray, positives: np.ndarray, rng: np.random.G
     partition that still wants the most of it (then the most images).
     """
     n_ids = len(sizes)
-    shares = np.asarray(PARTITION_SHARES)
+    shares = partition_shares(int(sizes.sum()))
     want_images = shares * sizes.sum()
     want = shares[:, None] * positives.sum(0)[None, :]
     partition = np.full(n_ids, -1)
@@ -177,11 +179,25 @@ def _stratified_start(sizes: np.ndarray, positives: np.ndarray, rng: np.random.G
     return partition
 
 
+def partition_shares(n_images: int) -> np.ndarray:
+    """Image shares of train/val/test: CelebA's, but val and test keep MIN_MODEL_IMAGES each where the set allows.
+
+    The Attribute classifiers page scores no model on fewer test images, so a small demo (400 images) still gets
+    test and validation splits it can score.
+    """
+    shares = np.asarray(PARTITION_SHARES, np.float64)
+    if n_images >= SCORABLE_FROM:
+        shares[1:] = np.maximum(shares[1:], MIN_MODEL_IMAGES / n_images)
+        shares[0] = 1.0 - shares[1:].sum()
+    return shares
+
+
 class _PartitionCost:
     """Integer cost of the partitions' contents: missing required positives, image shares, attribute shares."""
 
     def __init__(self, sizes: np.ndarray, positives: np.ndarray) -> None:
-        shares = np.asarray(PARTITION_SHARES)
+        n_images = int(sizes.sum())
+        shares = partition_shares(n_images)
         totals = positives.sum(0)
         self.columns = np.concatenate([positives, sizes[:, None]], axis=1).astype(np.int64)  # (n_ids, A + 1)
         self.target = np.rint(shares[:, None] * np.r_[totals, sizes.sum()][None, :]).astype(np.int64)  # (3, A + 1)
@@ -190,6 +206,8 @@ class _PartitionCost:
         self.minimum = np.zeros_like(self.target)
         self.minimum[:, :-1] = np.where(totals >= STRATIFY_MIN_TOTAL, STRATIFY_MIN_EACH, 0)[None, :]
         self.minimum[:, -1] = 1  # no empty partition while there are identities to spare
+        if n_images >= SCORABLE_FROM:
+            self.minimum[1:, -1] = MIN_MODEL_IMAGES
 
     def of(self, p: int, have: np.ndarray) -> np.ndarray:
         """Cost of partition p holding `have` ((..., A + 1) counts), summed over the last axis."""
