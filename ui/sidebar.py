@@ -20,7 +20,7 @@ from ui.jobs import failure_text, job_progress_line, wait_for
 
 SELECTED = "selected_dataset"  # session key that survives page switches
 PICKER = "dataset_picker"  # the selectbox's widget key
-DEMO_DRAW_ESTIMATE_S = 45  # 6,000 demo faces on 2 cores (docs/BENCHMARKS.md): said before the first progress
+DEMO_DRAW_ESTIMATE_S = 75  # 6,000 demo faces on 2 cores (docs/bench/demo.md): said before the first progress
 
 DEMO_BANNER = (
     "**Synthetic demo data.** These cartoon faces and their labels were drawn by FaceAtlas itself "

@@ -1,9 +1,12 @@
 """Draw one synthetic face (178x218 RGB) from a FaceSpec, with shading a HOG face detector accepts.
 
-The layout follows CelebA's aligned crops: eyes near (69,111) and (108,111), nose tip near
-(88,134), mouth corners near (72,152) and (105,152). The person is drawn on a transparent
-layer in that canonical frame with soft-edged masks (numpy) and simple lighting, then moved
-by the image's small pose/scale jitter and laid over a background.
+The layout follows CelebA's aligned crops: eyes on the line y=111 about (69,111) and (108,111),
+nose tip near (88,134), mouth corners near (72,152) and (105,152). Each person moves these by
+their own facial geometry (eye spacing and size, brow height, nose length and width, mouth
+height and width, lips, jaw, chin, cheeks, ears, skin marks), which is what a face descriptor
+tells people apart by. The person is drawn on a transparent layer in that canonical frame with
+soft-edged masks (numpy) and simple lighting, then moved by the image's small pose/scale jitter
+and laid over a background.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from PIL import Image, ImageDraw, ImageFilter
 WIDTH, HEIGHT = 178, 218
 CX = 89.0
 EYE_Y = 111.0
-EYE_DX = 19.5
-NOSE_Y = 134.0
-MOUTH_Y = 152.0
-MOUTH_HW = 16.5
 FACE_CY = 118.0
+FRAME_WIDTH = 2
+HEAD_RX, HEAD_RY = 58.0, 80.0  # radii of the cylinders a head turn and tilt are drawn on
+MESH_CELL = 30  # px: cell of the mesh that moves the person into place (the turn is smooth at this scale)
+MIN_NOSE_TO_MOUTH = 12.0  # px between the nose tip and the mouth line, whatever the traits
 
 Color = tuple[float, float, float]
 
@@ -32,25 +35,56 @@ class FaceSpec:
 
     attrs: frozenset[str]
     seed: int
-    # identity traits
+    # identity traits: appearance
     skin: Color = (0.85, 0.68, 0.56)
-    face_w: float = 1.0
-    face_h: float = 1.0
-    jaw: float = 0.3
     eye_color: Color = (0.30, 0.20, 0.12)
     hair_color: Color = (0.15, 0.10, 0.07)
     hair_len: int = 1
     hair_part: float = 0.0
+    hairline: float = 0.0  # px the hairline sits lower (+) or higher (-)
+    hair_volume: float = 0.0  # px of extra hair around the head
+    hair_phase: float = 0.0  # where the strands and the fringe's locks fall (radians)
     brow_color: Color = (0.15, 0.10, 0.07)
-    nose_w: float = 1.0
+    eye_shadow: Color = (0.45, 0.3, 0.55)
     lip_color: Color = (0.75, 0.45, 0.42)
-    lip_full: float = 1.0
+    marks: tuple[tuple[float, float, float, float], ...] = ()  # moles/freckles: (u, v, radius, darkness)
+    # identity traits: geometry (px in the 178x218 frame unless said)
+    face_w: float = 1.0  # cheek width factor
+    jaw: float = 0.3  # how much the face narrows toward the chin
+    jaw_curve: float = 2.0  # exponent of that narrowing: low = V-shaped, high = square jaw
+    cheek: float = 0.0  # extra width of the mid-face (round cheeks)
+    chin_len: float = 35.0  # mouth line to chin
+    forehead: float = 0.0  # extra forehead height
+    eye_dx: float = 19.5  # half the distance between the eye centres
+    eye_rx: float = 8.0  # half the eye's width
     eye_open: float = 1.0
+    eye_tilt: float = 0.0  # radians; outer corners up (+) or down (-)
+    eye_crease: float = 0.0  # px of the upper-lid crease above the lid (0: none)
+    socket: float = 0.72  # shade of the eye sockets (lower: deeper-set eyes)
+    brow_gap: float = 13.0  # eye line to brow
+    brow_len: float = 1.0
+    brow_arch: float = 2.0
+    brow_tilt: float = 0.0  # px the outer end sits lower (+)
+    brow_width: int = 0  # extra stroke width
+    nose_len: float = 23.0  # eye line to nose tip
+    nose_w: float = 1.0
+    mouth_dy: float = 41.0  # eye line to mouth line
+    mouth_hw: float = 16.5  # half the mouth's width
+    lip_full: float = 1.0
+    lip_upper: float = 1.0
+    lip_lower: float = 1.0
+    lip_bow: float = 1.0  # depth of the Cupid's bow
+    mouth_curve: float = 0.0  # resting mouth corners up (+) or down (-)
+    cheek_shade: float = 1.0  # shade under the cheekbones (lower: hollower cheeks)
+    ear_size: float = 1.0
+    ear_dy: float = 0.0
     # per-image variation
     dx: float = 0.0
     dy: float = 0.0
     scale: float = 1.0
     angle: float = 0.0
+    yaw: float = 0.0  # radians the head is turned (+: toward the image's right)
+    pitch: float = 0.0  # radians the head is tilted (+: chin down)
     light_x: float = -0.3
     light_gain: float = 1.0
     bg_top: Color = (0.6, 0.65, 0.7)
@@ -155,17 +189,44 @@ class _Geometry:
     ry_top: float
     ry_bot: float
     jaw: float
+    jaw_curve: float
+    cheek: float
     chin_y: float
     top_y: float  # top of the face shape (higher on bald heads)
     forehead_y: float  # where the forehead starts under hair or a hat
+    eye_dx: float
+    brow_y: float
+    nose_y: float  # nose tip
+    mouth_y: float  # the line between the lips
+    mouth_hw: float
+    ear_y: float
 
 
 def _geometry(spec: FaceSpec) -> _Geometry:
     w = spec.face_w * (1.09 if spec.has("Chubby") else 1.0) * (0.95 if spec.has("Oval_Face") else 1.0)
-    h = spec.face_h * (1.05 if spec.has("Oval_Face") else 1.0)
     jaw = spec.jaw * (0.55 if spec.has("Chubby") else 1.0)
-    rx, ry_top, ry_bot = 45.0 * w, 64.0 + (14.0 if spec.has("Bald") else 0.0), 69.0 * h
-    return _Geometry(rx, ry_top, ry_bot, jaw, FACE_CY + ry_bot, FACE_CY - ry_top, FACE_CY - 64.0)
+    forehead = 64.0 + spec.forehead
+    nose_y = EYE_Y + spec.nose_len
+    mouth_y = max(EYE_Y + spec.mouth_dy, nose_y + MIN_NOSE_TO_MOUTH)
+    chin_y = mouth_y + spec.chin_len * (1.08 if spec.has("Oval_Face") else 1.0)
+    ry_top = forehead + (14.0 if spec.has("Bald") else 0.0)
+    return _Geometry(
+        rx=45.0 * w,
+        ry_top=ry_top,
+        ry_bot=chin_y - FACE_CY,
+        jaw=jaw,
+        jaw_curve=spec.jaw_curve,
+        cheek=spec.cheek + (0.04 if spec.has("Chubby") else 0.0),
+        chin_y=chin_y,
+        top_y=FACE_CY - ry_top,
+        forehead_y=FACE_CY - forehead,
+        eye_dx=spec.eye_dx,
+        brow_y=EYE_Y - spec.brow_gap,
+        nose_y=nose_y,
+        mouth_y=mouth_y,
+        mouth_hw=spec.mouth_hw,
+        ear_y=EYE_Y + 13.0 + spec.ear_dy,
+    )
 
 
 def _face_field(g: _Geometry, sl=None):
@@ -175,7 +236,9 @@ def _face_field(g: _Geometry, sl=None):
         ys, xs = ys[sl], xs[sl]
     dy = ys - FACE_CY
     ny = np.where(dy < 0, dy / g.ry_top, dy / g.ry_bot)
-    width = g.rx * (1.0 - g.jaw * np.clip(ny, 0.0, 1.0) ** 2)
+    width = g.rx * (1.0 - g.jaw * np.clip(ny, 0.0, 1.0) ** g.jaw_curve)
+    if g.cheek:
+        width = width * (1.0 + g.cheek * np.exp(-(((ny - 0.3) / 0.35) ** 2)))
     nx = (xs - CX) / width
     return nx, ny, np.sqrt(nx * nx + ny * ny)
 
@@ -266,12 +329,13 @@ def _necktie(canvas, spec: FaceSpec, g: _Geometry) -> None:
 
 def _ears(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     skin = np.asarray(spec.skin, np.float32)
+    s = spec.ear_size
     for side in (-1, 1):
         x = CX + side * (g.rx - 1)
-        sl, m = ellipse(x, 124, 7, 15, soft=1.2)
+        sl, m = ellipse(x, g.ear_y, 7 * s, 15 * s, soft=1.2)
         paint(canvas, sl, m, skin * 0.88)
         _add_coverage(alpha, sl, m)
-        sl, m = ellipse(x + side * 1.5, 124, 3.5, 9, soft=2)
+        sl, m = ellipse(x + side * 1.5, g.ear_y, 3.5 * s, 9 * s, soft=2)
         tint(canvas, sl, m, 0.75)
 
 
@@ -304,54 +368,64 @@ def _double_chin(canvas, spec: FaceSpec, g: _Geometry) -> None:
     tint(canvas, sl, m, 0.8)
 
 
-def _eye_region(canvas, spec: FaceSpec, rng) -> None:
+def _eye_region(canvas, spec: FaceSpec, g: _Geometry) -> None:
     makeup = spec.has("Heavy_Makeup")
+    k = spec.eye_rx / 8.0
     for side in (-1, 1):
-        ex = CX + side * EYE_DX
+        ex = CX + side * g.eye_dx
         # socket: darker than the cheeks, darkest toward the nose
-        sl, m = ellipse(ex - side * 2, EYE_Y - 3, 15, 10, soft=7)
-        tint(canvas, sl, m, 0.72)
-        sl, m = ellipse(ex - side * 9, EYE_Y - 2, 5, 8, soft=4)
+        sl, m = ellipse(ex - side * 2, EYE_Y - 3, 15 * k, 10, soft=7)
+        tint(canvas, sl, m, spec.socket)
+        sl, m = ellipse(ex - side * 9 * k, EYE_Y - 2, 5, 8, soft=4)
         tint(canvas, sl, m, 0.85)
         if makeup:
-            sl, m = ellipse(ex, EYE_Y - 5, 11, 5, soft=3)
-            paint(canvas, sl, m, spec.accent, 0.35)
+            sl, m = ellipse(ex, EYE_Y - 5, 11 * k, 5, soft=3)
+            paint(canvas, sl, m, spec.eye_shadow, 0.35)
         if spec.has("Bags_Under_Eyes"):
-            sl, m = ellipse(ex, EYE_Y + 7, 9, 3, soft=2)
+            sl, m = ellipse(ex, EYE_Y + 7, 9 * k, 3, soft=2)
             tint(canvas, sl, m, 0.8)
             sl, m = pil_mask(
-                lambda d, ex=ex: d.arc((ex - 9, EYE_Y + 2, ex + 9, EYE_Y + 11), 20, 160, fill=255, width=1), 0.5
+                lambda d, ex=ex: d.arc((ex - 9 * k, EYE_Y + 2, ex + 9 * k, EYE_Y + 11), 20, 160, fill=255, width=1),
+                0.5,
             )
             tint(canvas, sl, m, 0.75)
 
 
-def _eyes(canvas, spec: FaceSpec) -> None:
+def _lid(ex: float, rx: float, ry: float, angle: float, lower: bool) -> list[tuple[float, float]]:
+    """Points along the upper (or lower) edge of an eye ellipse centred on (ex, EYE_Y), rotated by angle."""
+    t = np.linspace(0.0, np.pi, 11)
+    u, v = rx * np.cos(t), ry * np.sin(t) * (1 if lower else -1)
+    c, s = np.cos(angle), np.sin(angle)
+    return [(float(ex + c * a - s * b), float(EYE_Y + s * a + c * b)) for a, b in zip(u, v)]
+
+
+def _eyes(canvas, spec: FaceSpec, g: _Geometry) -> None:
     open_ = spec.eye_open * (0.5 if spec.has("Narrow_Eyes") else 1.0) * (1 - 0.25 * spec.smile)
-    ry = 3.8 * open_
-    liner = 2.0 if spec.has("Heavy_Makeup") else 1.3
+    rx, ry = spec.eye_rx, max(3.8 * open_, 1.2)
+    iris_r = 3.9 * (rx / 8.0) ** 0.5
+    liner = 2 if spec.has("Heavy_Makeup") else 1
     for side in (-1, 1):
-        ex = CX + side * EYE_DX
-        sl, m = ellipse(ex, EYE_Y, 8.0, max(ry, 1.2), soft=0.8)
-        paint(canvas, sl, m, (0.88, 0.86, 0.84))
-        sl, m = ellipse(ex, EYE_Y, 3.9, 3.9, soft=0.8)
-        ysl, ym = ellipse(ex, EYE_Y, 8.0, max(ry, 1.2), soft=0.8)
-        iris = m * _crop_like(ym, ysl, sl)
-        paint(canvas, sl, iris, spec.eye_color)
+        ex = CX + side * g.eye_dx
+        angle = -side * spec.eye_tilt  # outer corners up for a positive tilt
+        ysl, ym = ellipse(ex, EYE_Y, rx, ry, soft=0.8, angle=angle)
+        paint(canvas, ysl, ym, (0.88, 0.86, 0.84))
+        sl, m = ellipse(ex, EYE_Y, iris_r, iris_r, soft=0.8)
+        paint(canvas, sl, m * _crop_like(ym, ysl, sl), spec.eye_color)
         sl2, m2 = ellipse(ex, EYE_Y, 1.7, 1.7, soft=0.6)
         paint(canvas, sl2, m2 * _crop_like(ym, ysl, sl2), (0.03, 0.03, 0.03))
         sl2, m2 = ellipse(ex + 1.2, EYE_Y - 1.2, 0.8, 0.8, soft=0.4)
         paint(canvas, sl2, m2, (1, 1, 1), 0.8)
         # upper lid line and lashes, faint lower lid
-        top = EYE_Y - ry
-        sl, m = pil_mask(
-            lambda d, ex=ex, top=top: d.arc(
-                (ex - 8.5, top - 0.5, ex + 8.5, EYE_Y + ry + 0.5), 185, 355, fill=255, width=max(1, round(liner))
-            ),
-            0.5,
-        )
+        upper = _lid(ex, rx + 0.5, ry + 0.5, angle, lower=False)
+        sl, m = pil_mask(lambda d, pts=upper: d.line(pts, fill=255, width=liner, joint="curve"), 0.5)
         paint(canvas, sl, m, (0.05, 0.04, 0.04), 0.9)
-        sl, m = pil_mask(lambda d, ex=ex: d.arc((ex - 8, EYE_Y - ry, ex + 8, EYE_Y + ry + 0.5), 20, 160, fill=255), 0.5)
+        lower = _lid(ex, rx, ry + 0.5, angle, lower=True)[2:-2]
+        sl, m = pil_mask(lambda d, pts=lower: d.line(pts, fill=255), 0.5)
         tint(canvas, sl, m, 0.7)
+        if spec.eye_crease > 0:
+            crease = _lid(ex, rx + 0.5, ry + 0.5 + spec.eye_crease, angle, lower=False)[2:-2]
+            sl, m = pil_mask(lambda d, pts=crease: d.line(pts, fill=255), 0.6)
+            tint(canvas, sl, m, 0.72)
 
 
 def _crop_like(mask: np.ndarray, sl_mask, sl_target) -> np.ndarray:
@@ -368,31 +442,32 @@ def _crop_like(mask: np.ndarray, sl_mask, sl_target) -> np.ndarray:
     return out
 
 
-def _eyebrows(canvas, spec: FaceSpec) -> None:
-    width = 5 if spec.has("Bushy_Eyebrows") else (4 if spec.has("Male") else 3)
-    arch = 5.5 if spec.has("Arched_Eyebrows") else 2.0
-    y = EYE_Y - 13 - (1.5 if spec.has("Arched_Eyebrows") else 0)
+def _eyebrows(canvas, spec: FaceSpec, g: _Geometry) -> None:
+    width = (5 if spec.has("Bushy_Eyebrows") else (4 if spec.has("Male") else 3)) + spec.brow_width
+    arch = spec.brow_arch + (3.5 if spec.has("Arched_Eyebrows") else 0.0)
+    y = g.brow_y - (1.5 if spec.has("Arched_Eyebrows") else 0)
     alpha = 0.95 if spec.has("Bushy_Eyebrows") else 0.8
+    n = spec.brow_len
     for side in (-1, 1):
-        ex = CX + side * EYE_DX
+        ex = CX + side * g.eye_dx
         pts = [
             (ex - side * 10, y + 1.5),
             (ex - side * 3, y - arch * 0.6),
-            (ex + side * 4, y - arch),
-            (ex + side * 12, y + 2.5),
+            (ex + side * 4 * n, y - arch),
+            (ex + side * 12 * n, y + 2.5 + spec.brow_tilt),
         ]
         sl, m = pil_mask(lambda d, pts=pts: d.line(pts, fill=255, width=width, joint="curve"), 0.7)
         paint(canvas, sl, m, spec.brow_color, alpha)
 
 
-def _nose(canvas, spec: FaceSpec) -> None:
+def _nose(canvas, spec: FaceSpec, g: _Geometry) -> None:
     big = spec.has("Big_Nose")
     pointy = spec.has("Pointy_Nose")
     w = spec.nose_w * (1.35 if big else 1.0) * (0.85 if pointy else 1.0)
-    tip_y = NOSE_Y + (2.5 if big else 0) + (1.5 if pointy else 0)
+    tip_y = g.nose_y + (2.5 if big else 0) + (1.5 if pointy else 0)
     lit = -1 if spec.light_x < 0 else 1
     # bridge highlight and the shadowed side of the nose
-    sl, m = ellipse(CX + lit * 2, EYE_Y + 11, 2.5, 13, soft=2.5)
+    sl, m = ellipse(CX + lit * 2, (EYE_Y + tip_y) / 2 - 1, 2.5, (tip_y - EYE_Y) / 2 + 1.5, soft=2.5)
     tint(canvas, sl, m, 1.13)
     for side in (-1, 1):
         strength = 0.7 if side != lit else 0.86
@@ -417,23 +492,25 @@ def _nose(canvas, spec: FaceSpec) -> None:
     tint(canvas, sl, m, 0.82)
 
 
-def _mouth_points(spec: FaceSpec):
-    hw = MOUTH_HW * (1.08 if spec.smile > 0.5 else 1.0) * (1.08 if spec.has("Big_Lips") else 1.0)
+def _mouth_points(spec: FaceSpec, g: _Geometry):
+    hw = g.mouth_hw * (1.08 if spec.smile > 0.5 else 1.0) * (1.08 if spec.has("Big_Lips") else 1.0)
     lip = spec.lip_full * (1.7 if spec.has("Big_Lips") else 1.0)
     opening = spec.mouth_open * (5.5 + 3.0 * spec.smile)
     n = 13
     ts = np.linspace(-1, 1, n)
-    line = MOUTH_Y - spec.smile * 4.0 * ts**2 + spec.smile * 1.0
-    upper_top = line - opening / 2 - lip * 3.3 * (1 - ts**2) ** 0.5 + lip * 0.9 * np.exp(-((ts / 0.18) ** 2))
+    curve = spec.smile + spec.mouth_curve
+    line = g.mouth_y - curve * 4.0 * ts**2 + curve * 1.0
+    bow = lip * 0.9 * spec.lip_bow * np.exp(-((ts / 0.18) ** 2))
+    upper_top = line - opening / 2 - lip * spec.lip_upper * 3.3 * (1 - ts**2) ** 0.5 + bow
     upper_bot = line - opening / 2
     lower_top = line + opening / 2 * (1 - 0.3 * ts**2)
-    lower_bot = line + opening / 2 + lip * 4.3 * (1 - ts**2) ** 0.6
+    lower_bot = line + opening / 2 + lip * spec.lip_lower * 4.3 * (1 - ts**2) ** 0.6
     xs = CX + hw * ts
     return xs, upper_top, upper_bot, lower_top, lower_bot
 
 
-def _mouth(canvas, spec: FaceSpec) -> None:
-    xs, ut, ub, lt, lb = _mouth_points(spec)
+def _mouth(canvas, spec: FaceSpec, g: _Geometry) -> None:
+    xs, ut, ub, lt, lb = _mouth_points(spec, g)
 
     def pts(a, b):
         return [(float(x), float(y)) for x, y in zip(xs, a)] + [(float(x), float(y)) for x, y in zip(xs[::-1], b[::-1])]
@@ -447,10 +524,11 @@ def _mouth(canvas, spec: FaceSpec) -> None:
     sl, m = ellipse(CX, lb.max() + 4, 10, 3, soft=2.5)
     tint(canvas, sl, m, 0.8)
     if spec.smile > 0.3:
+        fold = g.mouth_hw - 6.5
         for side in (-1, 1):
             sl, m = pil_mask(
                 lambda d, side=side: d.arc(
-                    (CX + side * 10 - 14, NOSE_Y - 2, CX + side * 10 + 14, MOUTH_Y + 10),
+                    (CX + side * fold - 14, g.nose_y - 2, CX + side * fold + 14, g.mouth_y + 10),
                     *((90, 200) if side < 0 else (-20, 90)),
                     fill=255,
                     width=2,
@@ -475,19 +553,37 @@ def _mouth(canvas, spec: FaceSpec) -> None:
     tint(canvas, sl, m, 0.45)
 
 
-def _cheeks(canvas, spec: FaceSpec) -> None:
+def _cheeks(canvas, spec: FaceSpec, g: _Geometry) -> None:
     for side in (-1, 1):
+        x = CX + side * (g.eye_dx + 7.5)
+        if spec.cheek_shade < 1.0:
+            sl, m = ellipse(x + side * 6, (EYE_Y + g.mouth_y) / 2 + 6, 6, 11, soft=6, angle=side * -0.3)
+            tint(canvas, sl, m, spec.cheek_shade)
         if spec.has("High_Cheekbones"):
-            sl, m = ellipse(CX + side * 27, EYE_Y + 15, 11, 5, soft=6, angle=side * 0.3)
+            sl, m = ellipse(x, EYE_Y + 15, 11, 5, soft=6, angle=side * 0.3)
             tint(canvas, sl, m, 1.17)
-            sl, m = ellipse(CX + side * 32, EYE_Y + 31, 5, 12, soft=6, angle=side * -0.35)
+            sl, m = ellipse(x + side * 5, EYE_Y + 31, 5, 12, soft=6, angle=side * -0.35)
             tint(canvas, sl, m, 0.84)
         if spec.has("Rosy_Cheeks"):
-            sl, m = ellipse(CX + side * 26, EYE_Y + 22, 11, 8, soft=7)
+            sl, m = ellipse(x - side, EYE_Y + 22, 11, 8, soft=7)
             paint(canvas, sl, m, (0.92, 0.35, 0.38), 0.55)
         elif spec.has("Heavy_Makeup"):
-            sl, m = ellipse(CX + side * 28, EYE_Y + 20, 9, 6, soft=6)
+            sl, m = ellipse(x + side, EYE_Y + 20, 9, 6, soft=6)
             paint(canvas, sl, m, (0.85, 0.45, 0.45), 0.3)
+
+
+def _marks(canvas, spec: FaceSpec, g: _Geometry) -> None:
+    """Moles and freckles at the person's own places: (u, v) across the cheeks and forehead, in face units."""
+    for u, v, radius, darkness in spec.marks:
+        x = CX + u * g.rx
+        y = (g.forehead_y + 12) + v * (g.chin_y - 10 - g.forehead_y - 12)
+        near_eye = abs(y - EYE_Y) < 8 and abs(abs(x - CX) - g.eye_dx) < spec.eye_rx + 4
+        near_mouth = abs(y - g.mouth_y) < 8 and abs(x - CX) < g.mouth_hw + 3
+        near_brow = abs(y - g.brow_y) < 5 and abs(abs(x - CX) - g.eye_dx) < 13
+        if near_eye or near_mouth or near_brow:
+            continue
+        sl, m = ellipse(x, y, radius, radius * 0.9, soft=0.7)
+        tint(canvas, sl, m, 1.0 - darkness)
 
 
 def _age_lines(canvas, spec: FaceSpec, g: _Geometry) -> None:
@@ -496,7 +592,7 @@ def _age_lines(canvas, spec: FaceSpec, g: _Geometry) -> None:
         sl, m = pil_mask(lambda d, y=y: d.arc((CX - 24, y, CX + 24, y + 10), 200, 340, fill=255, width=1), 0.5)
         tint(canvas, sl, m, 0.68)
     for side in (-1, 1):
-        x = CX + side * (EYE_DX + 11)
+        x = CX + side * (g.eye_dx + spec.eye_rx + 3)
         for k in (-1, 0, 1):
             sl, m = pil_mask(
                 lambda d, x=x, k=k, side=side: d.line(
@@ -505,35 +601,38 @@ def _age_lines(canvas, spec: FaceSpec, g: _Geometry) -> None:
                 0.4,
             )
             tint(canvas, sl, m, 0.7)
+        fold = g.mouth_hw + 2.5
         sl, m = pil_mask(
-            lambda d, side=side: d.line([(CX + side * 9, NOSE_Y), (CX + side * 19, MOUTH_Y + 3)], fill=255, width=2),
+            lambda d, side=side, fold=fold: d.line(
+                [(CX + side * 9, g.nose_y), (CX + side * fold, g.mouth_y + 3)], fill=255, width=2
+            ),
             0.6,
         )
         tint(canvas, sl, m, 0.62)
         # sagging cheeks: a shadow beside the chin
-        sl, m = ellipse(CX + side * 20, MOUTH_Y + 14, 5, 8, soft=4)
+        sl, m = ellipse(CX + side * (g.mouth_hw + 3.5), g.mouth_y + 14, 5, 8, soft=4)
         tint(canvas, sl, m, 0.82)
 
 
 def _beard_region(spec: FaceSpec, g: _Geometry, kind: str):
     """Coverage for a kind of facial hair inside the face outline."""
     ys, xs = _grid()
-    sl = (slice(int(MOUTH_Y - 20), int(min(HEIGHT, g.chin_y + 4))), slice(int(CX - g.rx - 2), int(CX + g.rx + 3)))
+    sl = (slice(int(g.mouth_y - 20), int(min(HEIGHT, g.chin_y + 4))), slice(int(CX - g.rx - 2), int(CX + g.rx + 3)))
     nx, _ny, r = _face_field(g, sl)
     inside = np.clip((1.0 - r) * 30, 0, 1)
     y, x = ys[sl], xs[sl]
-    _, _, _, _, lb = _mouth_points(spec)
+    _, _, _, _, lb = _mouth_points(spec, g)
     lip_bottom = float(lb.max())
     if kind == "stubble":
-        zone = np.clip((y - (NOSE_Y + 6)) / 4, 0, 1) * np.clip((np.abs(nx) - 0.2 + (y - MOUTH_Y) / 40) * 4, 0, 1)
+        zone = np.clip((y - (g.nose_y + 6)) / 4, 0, 1) * np.clip((np.abs(nx) - 0.2 + (y - g.mouth_y) / 40) * 4, 0, 1)
         zone = np.maximum(zone, np.clip((y - lip_bottom - 2) / 3, 0, 1))
-        upper = np.clip(1 - np.abs(y - (MOUTH_Y - 7)) / 3, 0, 1) * np.clip(1 - np.abs(x - CX) / 16, 0, 1)
+        upper = np.clip(1 - np.abs(y - (g.mouth_y - 7)) / 3, 0, 1) * np.clip(1 - np.abs(x - CX) / g.mouth_hw, 0, 1)
         zone = np.maximum(zone, upper)
     elif kind == "goatee":
         zone = np.clip((14 - np.hypot((x - CX) / 0.9, y - (g.chin_y - 10))) / 2, 0, 1)
         zone *= np.clip((y - lip_bottom - 1) / 2, 0, 1)
     elif kind == "full":
-        zone = np.clip((y - (NOSE_Y + 2)) / 5, 0, 1) * np.clip((np.abs(nx) - 0.55 + (y - MOUTH_Y) / 25) * 5, 0, 1)
+        zone = np.clip((y - (g.nose_y + 2)) / 5, 0, 1) * np.clip((np.abs(nx) - 0.55 + (y - g.mouth_y) / 25) * 5, 0, 1)
         zone = np.maximum(zone, np.clip((y - lip_bottom - 2) / 3, 0, 1))
     else:
         raise ValueError(kind)
@@ -557,9 +656,9 @@ def _facial_hair(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
         noise = rng.random(m.shape).astype(np.float32)
         paint(canvas, sl, m * (0.75 + 0.25 * noise), hair)
     if spec.has("Mustache") or spec.has("Goatee"):
-        xs, ut, *_ = _mouth_points(spec)
+        xs, ut, *_ = _mouth_points(spec, g)
         pts = [(float(x), float(y) - 1.5) for x, y in zip(xs, ut)]
-        pts_top = [(float(x), float(y) - 6.5 + 2.5 * abs(x - CX) / MOUTH_HW) for x, y in zip(xs[::-1], ut[::-1])]
+        pts_top = [(float(x), float(y) - 6.5 + 2.5 * abs(x - CX) / g.mouth_hw) for x, y in zip(xs[::-1], ut[::-1])]
         sl, m = pil_mask(lambda d: d.polygon(pts + pts_top, fill=255), 0.8)
         paint(canvas, sl, m, hair, 0.95)
     if spec.has("Sideburns"):
@@ -577,16 +676,16 @@ def _facial_hair(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
 # ---------------------------------------------------------------- hair and headwear
 
 
-def _hair_texture(spec: FaceSpec, sl, rng) -> np.ndarray:
+def _hair_texture(spec: FaceSpec, sl) -> np.ndarray:
     ys, xs = _grid()
     y, x = ys[sl], xs[sl]
-    phase = rng.uniform(0, 6.28)
+    phase = spec.hair_phase
     if spec.has("Wavy_Hair"):
         t = np.sin(y * 0.32 + 3.0 * np.sin(x * 0.09 + phase)) * 0.5 + 0.5
         strands = 0.72 + 0.4 * t
     elif spec.has("Straight_Hair"):
         t = np.sin(x * 1.1 + 2.0 * np.sin(x * 0.23 + phase) + 0.05 * y) * 0.5 + 0.5
-        strands = 0.8 + 0.3 * t
+        strands = 0.7 + 0.48 * t
     else:  # neither: tousled, a little curly
         t = np.sin(x * 0.9 + 2.5 * np.sin(y * 0.15 + phase) + 1.5 * np.sin(x * 0.2 - y * 0.1))
         strands = 0.9 + 0.12 * t
@@ -596,12 +695,12 @@ def _hair_texture(spec: FaceSpec, sl, rng) -> np.ndarray:
     return np.clip(base[None, None, :] * (strands * gloss)[..., None], 0, 1)
 
 
-def _hair_back(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
+def _hair_back(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     if spec.hair_len == 0 or spec.has("Bald"):
         return
     bottom = {1: EYE_Y + 45, 2: HEIGHT + 10}[spec.hair_len]
     wavy = spec.has("Wavy_Hair")
-    extra = 13 if wavy else 9
+    extra = (13 if wavy else 9) + spec.hair_volume
     rx = g.rx + extra
     ytop = g.top_y - 14
 
@@ -619,26 +718,26 @@ def _hair_back(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
         d.polygon(pts, fill=255)
 
     sl, m = pil_mask(draw, 1.0)
-    paint(canvas, sl, m, _hair_texture(spec, sl, rng) * 0.8)
+    paint(canvas, sl, m, _hair_texture(spec, sl) * 0.8)
     _add_coverage(alpha, sl, m)
 
 
 def _hairline(spec: FaceSpec, g: _Geometry, u: np.ndarray) -> np.ndarray:
     """y of the hairline at normalised horizontal position u = |x - CX| / rx."""
-    base = g.top_y + 10
+    base = g.top_y + 10 + spec.hairline
     y = base + 36 * u**2.2
     if spec.has("Receding_Hairline"):
         y = y - 6 - 13 * np.exp(-(((u - 0.6) / 0.2) ** 2))
     return y
 
 
-def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
+def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     ys, xs = _grid()
     bald = spec.has("Bald")
     wavy = spec.has("Wavy_Hair")
     short = spec.hair_len == 0
-    rx = g.rx + (9 if wavy else 6) - (3 if short else 0)
-    ytop = g.top_y - (13 if wavy else 10) + (3 if short else 0)
+    rx = g.rx + (9 if wavy else 6) - (3 if short else 0) + spec.hair_volume * 0.5
+    ytop = g.top_y - (13 if wavy else 10) + (3 if short else 0) - spec.hair_volume * 0.5
     temple_y = EYE_Y - 6 if short else EYE_Y + 10
     sl = (slice(max(0, int(ytop) - 2), int(FACE_CY + 30)), slice(int(CX - rx - 3), int(CX + rx + 4)))
     y, x = ys[sl], xs[sl]
@@ -650,17 +749,17 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
         hsl, hm = ellipse(CX - 10 * np.sign(spec.light_x + 1e-6), g.top_y + 16, 18, 10, soft=9)
         tint(canvas, hsl, hm, 1.2)
         fringe = head * np.clip((u - 0.86) * 8, 0, 1) * np.clip((y - (EYE_Y - 16)) / 3, 0, 1)
-        paint(canvas, sl, fringe, _hair_texture(spec, sl, rng), 0.9)
+        paint(canvas, sl, fringe, _hair_texture(spec, sl), 0.9)
         return
     line = _hairline(spec, g, u)
     if spec.has("Bangs"):
-        fringe_y = EYE_Y - 17 + 2.5 * np.sin(x * 0.6 + rng.uniform(0, 6))
+        fringe_y = g.brow_y - 10 + 2.5 * np.sin(x * 0.6 + spec.hair_phase)
         line = np.where(u < 0.85, np.maximum(line, fringe_y), line)
     cover = head * np.clip((line - y) / 1.5 + 0.5, 0, 1)
     # hair at the temples down to the ears
     side = head * np.clip((u - 0.9) * 10, 0, 1) * np.clip((temple_y - y) / 3, 0, 1)
     cover = np.maximum(cover, side)
-    tex = _hair_texture(spec, sl, rng)
+    tex = _hair_texture(spec, sl)
     paint(canvas, sl, cover, tex)
     _add_coverage(alpha, sl, cover)
     if not spec.has("Bangs"):  # a parting
@@ -673,7 +772,7 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
         tint(canvas, sl, shadow, 0.8)
     else:
         shadow = np.clip(1 - np.abs(y - line - 3) / 4, 0, 1) * (1 - cover) * head
-        tint(canvas, sl, shadow, 0.7)
+        tint(canvas, sl, shadow, 0.82)
 
 
 def _hat(canvas, alpha, spec: FaceSpec, g: _Geometry, rng) -> None:
@@ -723,7 +822,7 @@ def _earrings(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
     gold = (0.95, 0.8, 0.3) if rng.random() < 0.6 else (0.85, 0.86, 0.9)
     hoop = rng.random() < 0.5
     for side in (-1, 1):
-        x, y = CX + side * (g.rx - 0.5), 140.0
+        x, y = CX + side * (g.rx - 0.5), g.ear_y + 16
         if hoop:
             sl, m = pil_mask(lambda d, x=x, y=y: d.ellipse((x - 4.5, y, x + 4.5, y + 10), outline=255, width=2), 0.4)
         else:
@@ -735,7 +834,9 @@ def _earrings(canvas, spec: FaceSpec, g: _Geometry, rng) -> None:
 
 def _glasses(canvas, spec: FaceSpec, g: _Geometry) -> None:
     frame = np.asarray(spec.glasses_color, np.float32)
-    boxes = [(CX + s * EYE_DX - 14, EYE_Y - 10, CX + s * EYE_DX + 14, EYE_Y + 10) for s in (-1, 1)]
+    dx = g.eye_dx
+    hw = max(13.0, spec.eye_rx + 6.0)  # lens half-width
+    boxes = [(CX + s * dx - hw, EYE_Y - 10, CX + s * dx + hw, EYE_Y + 10) for s in (-1, 1)]
 
     def lenses(d):
         return [d.rounded_rectangle(b, radius=6, fill=255) for b in boxes]
@@ -748,19 +849,19 @@ def _glasses(canvas, spec: FaceSpec, g: _Geometry) -> None:
 
     def frames(d):
         for b in boxes:
-            d.rounded_rectangle(b, radius=6, outline=255, width=3)
-        d.line([(CX - EYE_DX + 13, EYE_Y - 5), (CX, EYE_Y - 7), (CX + EYE_DX - 13, EYE_Y - 5)], fill=255, width=3)
-        d.line([(CX - EYE_DX - 14, EYE_Y - 6), (CX - g.rx + 1, EYE_Y - 4)], fill=255, width=3)
-        d.line([(CX + EYE_DX + 14, EYE_Y - 6), (CX + g.rx - 1, EYE_Y - 4)], fill=255, width=3)
+            d.rounded_rectangle(b, radius=6, outline=255, width=FRAME_WIDTH)
+        d.line(
+            [(CX - dx + hw - 1, EYE_Y - 5), (CX, EYE_Y - 7), (CX + dx - hw + 1, EYE_Y - 5)], fill=255, width=FRAME_WIDTH
+        )
+        d.line([(CX - dx - hw, EYE_Y - 6), (CX - g.rx + 1, EYE_Y - 4)], fill=255, width=FRAME_WIDTH)
+        d.line([(CX + dx + hw, EYE_Y - 6), (CX + g.rx - 1, EYE_Y - 4)], fill=255, width=FRAME_WIDTH)
 
     sl, m = pil_mask(frames, 0.4)
     paint(canvas, sl, m, frame)
     # a glint on each lens
     for s in (-1, 1):
         gsl, gm = pil_mask(
-            lambda d, s=s: d.line(
-                [(CX + s * EYE_DX - 8, EYE_Y + 4), (CX + s * EYE_DX - 3, EYE_Y - 5)], fill=255, width=2
-            ),
+            lambda d, s=s: d.line([(CX + s * dx - 8, EYE_Y + 4), (CX + s * dx - 3, EYE_Y - 5)], fill=255, width=2),
             0.6,
         )
         paint(canvas, gsl, gm, (1, 1, 1), 0.35)
@@ -769,15 +870,35 @@ def _glasses(canvas, spec: FaceSpec, g: _Geometry) -> None:
 # ---------------------------------------------------------------- whole image
 
 
-def _place(layer: Image.Image, spec: FaceSpec) -> tuple[Image.Image, tuple[int, int]]:
-    """Apply the image's scale and shift jitter about the face centre (aligned crops keep eyes level)."""
-    if spec.scale == 1.0:
-        return layer, (round(spec.dx), round(spec.dy))
-    w, h = round(WIDTH * spec.scale), round(HEIGHT * spec.scale)
-    scaled = layer.resize((w, h), Image.Resampling.BILINEAR)
-    ox = round(CX + spec.dx - CX * w / WIDTH)
-    oy = round(FACE_CY + spec.dy - FACE_CY * h / HEIGHT)
-    return scaled, (ox, oy)
+def _turned(out: np.ndarray, centre: float, radius: float, angle: float) -> np.ndarray:
+    """Where output coordinates come from when a cylinder of that radius about centre turns by angle (radians)."""
+    rel = out - centre
+    inside = np.abs(rel) < radius
+    theta = np.arcsin(np.clip(rel / radius, -1.0, 1.0)) - angle
+    return np.where(inside, radius * np.sin(theta), rel) + centre
+
+
+def _place(layer: Image.Image, spec: FaceSpec) -> Image.Image:
+    """The person layer turned (yaw), tilted (pitch), scaled about the face centre and shifted, on the output frame.
+
+    The head is taken as a vertical cylinder for the turn and a horizontal one for the tilt: the middle of the face
+    moves most and its outline stays, as in a photo of a slightly turned head. One mesh transform does it all.
+    """
+    xs = np.arange(0, WIDTH + MESH_CELL, MESH_CELL, dtype=np.float64)
+    ys = np.arange(0, HEIGHT + MESH_CELL, MESH_CELL, dtype=np.float64)
+    src_x = _turned(CX + (xs - CX - spec.dx) / spec.scale, CX, HEAD_RX, spec.yaw)
+    src_y = _turned(FACE_CY + (ys - FACE_CY - spec.dy) / spec.scale, FACE_CY, HEAD_RY, spec.pitch)
+    # a smaller or shifted person still reaches the frame's edges (shoulders and long hair run on)
+    src_x, src_y = np.clip(src_x, 0.5, WIDTH - 0.5), np.clip(src_y, -HEIGHT, HEIGHT - 0.5)
+    mesh = []
+    for j in range(len(ys) - 1):
+        for i in range(len(xs) - 1):
+            x0, x1, y0, y1 = src_x[i], src_x[i + 1], src_y[j], src_y[j + 1]
+            box = (int(xs[i]), int(ys[j]), int(xs[i + 1]), int(ys[j + 1]))
+            mesh.append((box, (x0, y0, x0, y1, x1, y1, x1, y0)))
+    # premultiplied alpha, so the soft outline does not pick up the transparent pixels' colour
+    moved = layer.convert("RGBa").transform((WIDTH, HEIGHT), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR)
+    return moved.convert("RGBA")
 
 
 @cache
@@ -792,7 +913,7 @@ def draw_face(spec: FaceSpec) -> Image.Image:
     alpha = np.zeros((HEIGHT, WIDTH), np.float32)
     g = _geometry(spec)
     _shoulders(canvas, alpha, spec, g)
-    _hair_back(canvas, alpha, spec, g, rng)
+    _hair_back(canvas, alpha, spec, g)
     _neck(canvas, alpha, spec, g)
     if spec.has("Wearing_Necktie"):
         _necktie(canvas, spec, g)
@@ -802,16 +923,17 @@ def draw_face(spec: FaceSpec) -> Image.Image:
     _face(canvas, alpha, spec, g)
     if spec.has("Double_Chin"):
         _double_chin(canvas, spec, g)
-    _cheeks(canvas, spec)
-    _eye_region(canvas, spec, rng)
+    _cheeks(canvas, spec, g)
+    _marks(canvas, spec, g)
+    _eye_region(canvas, spec, g)
     if not spec.has("Young"):
         _age_lines(canvas, spec, g)
-    _nose(canvas, spec)
-    _mouth(canvas, spec)
+    _nose(canvas, spec, g)
+    _mouth(canvas, spec, g)
     _facial_hair(canvas, spec, g, rng)
-    _eyes(canvas, spec)
-    _eyebrows(canvas, spec)
-    _hair_front(canvas, alpha, spec, g, rng)
+    _eyes(canvas, spec, g)
+    _eyebrows(canvas, spec, g)
+    _hair_front(canvas, alpha, spec, g)
     if spec.has("Wearing_Earrings"):
         _earrings(canvas, spec, g, rng)
     if spec.has("Wearing_Hat"):
@@ -827,10 +949,10 @@ def draw_face(spec: FaceSpec) -> Image.Image:
     canvas /= np.maximum(alpha, 1e-3)[..., None]
     person = np.concatenate([canvas, alpha[..., None]], axis=2)
     layer = Image.fromarray((np.clip(person, 0, 1) * 255 + 0.5).astype(np.uint8), "RGBA")
-    layer, offset = _place(layer, spec)
+    layer = _place(layer, spec)
     bg = _background(spec, rng)
     img = Image.fromarray((np.clip(bg, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
-    img.paste(layer, offset, layer)
+    img.paste(layer, (0, 0), layer)
     if spec.blur > 0:
         img = img.filter(ImageFilter.GaussianBlur(spec.blur))
     return img
