@@ -320,3 +320,9 @@ def load_status(ds: Dataset) -> np.ndarray | None:
     """(N,) int8 per-row STATUS_* codes of the stored dlib embeddings, or None."""
     path = model_dir(ds) / "status.npy"
     return np.load(path, allow_pickle=False) if path.is_file() else None
+
+
+def load_face_counts(ds: Dataset) -> np.ndarray | None:
+    """(N,) int16 number of faces dlib found in each image of the stored run, or None."""
+    path = model_dir(ds) / "n_faces.npy"
+    return np.load(path, allow_pickle=False) if path.is_file() else None
