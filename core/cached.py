@@ -36,6 +36,8 @@ from core.faces import pipeline as faces
 from core.faces import search
 from core.faces.search import index_for
 from core.faces.store import Embeddings, default_embedding_model, list_embeddings, load_embeddings
+from core.quality.audit import CHECKS, AuditInputs, check_token, missing
+from core.quality.store import StoredResult, load_result
 from core.stats import relations as stats
 
 
@@ -298,3 +300,33 @@ def k_distance_curve(fkey: FeatureKey, reduction: ReductionSpec, k: int, _X) -> 
 def cluster_faces(ds_key: str, image_ids: tuple[str, ...], _ds: Dataset) -> tuple:
     """(mean face, first eigenface, its variance share) of these images (grayscale thumbnails)."""
     return mean_and_eigenface(gray_faces([_ds.image_path(i) for i in image_ids]))
+
+
+# ---- data quality ----
+# Stored audit results, keyed by the dataset, the check and the token of the inputs they were computed from
+# (core.quality.audit.check_token): a new embedding run or a changed folder gives a new token, so a stale result
+# is never shown.
+
+
+@st.cache_resource(max_entries=32, show_spinner="Loading the audit results…")
+def _quality_result(ds_key: str, check: str, token: str, _ds: Dataset) -> StoredResult | None:
+    return load_result(_ds.cache_dir, check, token)
+
+
+def quality_results(ds: Dataset) -> dict[str, StoredResult | None]:
+    """{check: its stored result, or None when it has not run on the current data} for every check."""
+    inputs = AuditInputs.of(ds)
+    out = {}
+    for check in CHECKS:
+        token = check_token(ds, check, inputs)
+        result = _quality_result(ds.key, check, token, ds)
+        if result is None:
+            _quality_result.clear(ds.key, check, token, ds)  # not computed yet: look again on the next run
+        out[check] = result
+    return out
+
+
+def quality_missing(ds: Dataset) -> dict[str, str | None]:
+    """{check: why it cannot run on this dataset, or None}."""
+    inputs = AuditInputs.of(ds)
+    return {check: missing(ds, check, inputs) for check in CHECKS}

@@ -8,6 +8,7 @@ the current data and asks for a new run when the data changed.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -273,6 +274,24 @@ def run_audit(
         save_result(ds.cache_dir, StoredResult(check, token, summary, result.tables))
         out[check] = summary
     return {c: out[c] for c in checks}
+
+
+# Seconds per image of each stage on the 2-core reference machine (docs/bench/quality.md); the scan divides by cores.
+SECONDS_PER_IMAGE = {"scan": 0.0012, "labels": 0.0008, "identities": 0.0002, "duplicates": 0.0004, "images": 0.00001}
+
+
+def estimated_seconds(ds: Dataset, checks: Sequence[str]) -> float:
+    """A rough duration of a run of `checks` on `ds` (the scan counted only when it is not stored yet)."""
+    plan = stages(ds, checks)
+    scan_stored = "scan" in plan and load_result(ds.cache_dir, "scan", _scan_token(ds)) is not None
+    cores = max(1, os.cpu_count() or 1)
+    total = 0.0
+    for stage in plan:
+        if stage == "scan":
+            total += 0.0 if scan_stored else SECONDS_PER_IMAGE["scan"] * 2 / cores * ds.n_images
+        else:
+            total += SECONDS_PER_IMAGE[stage] * ds.n_images
+    return total + 5.0  # start-up: a new process importing numpy, polars, scipy
 
 
 def stages(ds: Dataset, checks: Sequence[str]) -> list[str]:
