@@ -115,10 +115,22 @@ def check_token(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> s
     if check == "labels":
         depends |= {"folds": labels.N_FOLDS, "C": labels.C, "components": labels.PIXEL_COMPONENTS}
     elif check == "duplicates":
-        depends |= {"look": duplicates.LOOK_RADIUS, "crops": duplicates.CROPS, "radius": duplicates.EMBEDDING_RADIUS}
+        depends["cuts"] = [
+            duplicates.LOOK_RADIUS,
+            duplicates.FINE_RADIUS,
+            duplicates.CANDIDATE_RADIUS,
+            duplicates.EMBEDDING_RADIUS,
+        ]
+        depends["crops"] = duplicates.CROPS
     elif check == "images":
         depends["faces"] = inputs.faces_signature
-        depends["cuts"] = [images.BLURRY_BELOW, images.DARK_BELOW, images.BRIGHT_ABOVE, images.TINY_BELOW]
+        depends["cuts"] = [
+            images.BLURRY_BELOW,
+            images.BLANK_BELOW,
+            images.DARK_BELOW,
+            images.BRIGHT_ABOVE,
+            images.TINY_BELOW,
+        ]
     return result_token(check, ds.key, depends)
 
 
@@ -203,7 +215,8 @@ def _run_duplicates(ds, inputs, scan, progress) -> StoredResult:
     table = None if scan is None else scan.tables["table"]
     thumbs = None if scan is None else scan.arrays["thumbs"]
     vectors, has_face = (None, None) if emb is None else (emb.vectors, emb.has_face)
-    found = duplicates.audit_duplicates(ds.table, table, thumbs, vectors, has_face, progress)
+    paths = [ds.image_path(i) for i in ds.table["image_id"].to_list()] if ds.has_images else None
+    found = duplicates.audit_duplicates(ds.table, table, thumbs, vectors, has_face, paths, progress)
     groups = found.groups
     sources = (["content hashes", "thumbnails"] if scan is not None else []) + (
         ["face descriptors"] if emb is not None else []
@@ -216,7 +229,6 @@ def _run_duplicates(ds, inputs, scan, progress) -> StoredResult:
         "within_identity": int((groups["scope"] == "within one identity").sum()),
         "across_identities": int((groups["scope"] == "across identities").sum()),
         "look_radius": duplicates.LOOK_RADIUS,
-        "radius": duplicates.EMBEDDING_RADIUS,
     }
     return StoredResult("duplicates", "", summary, {"groups": groups, "members": found.members})
 

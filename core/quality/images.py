@@ -19,6 +19,7 @@ from core.faces import pipeline as faces
 # demo, images labelled Blurry have a median of 0.0006 and the sharpest 10 % of them 0.0011; the rest have 1 % below
 # 0.0014. The sharpest real wild photo of the sample's blurriest 1 % has 0.0033.
 BLURRY_BELOW = 0.0005
+BLANK_BELOW = 0.03  # contrast (standard deviation of grey levels, 0-1) of a blank image: not called blurry
 DARK_BELOW = 0.12  # mean brightness (0-1); the darkest 1 % of the real wild sample are about 0.15
 BRIGHT_ABOVE = 0.90  # the brightest 1 % of the real wild sample are about 0.82
 TINY_BELOW = 64  # pixels on the short side: below dlib's smallest findable face at upsample 1 after any crop
@@ -57,8 +58,9 @@ def audit_images(
         short = np.minimum(scan_table["width"].fill_null(0).to_numpy(), scan_table["height"].fill_null(0).to_numpy())
         sharp = scan_table["sharpness"].fill_null(np.nan).to_numpy()
         bright = scan_table["brightness"].fill_null(np.nan).to_numpy()
+        contrast = scan_table["contrast"].fill_null(np.nan).to_numpy()
         parts += [
-            _rows(ok & (sharp < BLURRY_BELOW), "very blurry", sharp),
+            _rows(ok & (sharp < BLURRY_BELOW) & (contrast >= BLANK_BELOW), "very blurry", sharp),
             _rows(ok & (bright < DARK_BELOW), "very dark", bright),
             _rows(ok & (bright > BRIGHT_ABOVE), "very bright", bright),
             _rows(ok & (short < TINY_BELOW), "tiny", short),

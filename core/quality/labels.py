@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from core.quality.projection import principal_axes
+
 # Lazy imports: scipy.optimize and cleanlab are imported inside the functions that use them.
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,7 @@ def thumbnail_components(thumbs: np.ndarray, usable: np.ndarray, components: int
     rows = np.flatnonzero(usable)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(rows, min(len(rows), PCA_SAMPLE), replace=False))
-    fit = flat[sample].astype(np.float64) / 255.0
-    mean = fit.mean(axis=0)
-    _, _, vt = np.linalg.svd(fit - mean, full_matrices=False)
-    basis = vt[: min(components, len(vt))]
+    mean, basis = principal_axes(flat[sample].astype(np.float64) / 255.0, components, seed)
     out = np.zeros((len(flat), len(basis)))
     for start in range(0, len(flat), 50_000):
         block = flat[start : start + 50_000].astype(np.float64) / 255.0
@@ -225,8 +224,8 @@ def attribute_issues(attribute: str, labels: np.ndarray, probs: np.ndarray) -> A
     cleanlab estimates the joint of annotated and true values from the calibrated confident joint; the number of
     errors among the images annotated v is its off-diagonal mass in row v. Those images with the lowest
     self-confidence (cleanlab's label quality score: the probability of the annotated value) are the suspects:
-    what cleanlab's find_label_issues(filter_by="prune_by_class") returns, done here because that function's
-    per-class counts break down (0 / 0) for a value with no estimated errors.
+    what cleanlab's find_label_issues(filter_by="prune_by_class", num_to_remove_per_class=...) returns up to its
+    rounding of the counts, done here because that function divides 0 by 0 for a value with no estimated errors.
     """
     from cleanlab.count import compute_confident_joint, estimate_joint
     from cleanlab.rank import get_label_quality_scores
