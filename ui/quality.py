@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import polars as pl
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from core import cached
 from core.charts import quality as charts
@@ -76,9 +79,12 @@ def _download(frame: pl.DataFrame, ds: Dataset, name: str, label: str, key: str)
 
 
 def _dataset_link(ds: Dataset, label: str, key: str, value: str) -> None:
-    st.page_link(
-        DATASET_PAGE, label=label, icon=":material/open_in_new:", query_params={"dataset": ds.name, key: value}
-    )
+    """A link that opens the Dataset page showing these images (?dataset=...&where=... or &identity=...)."""
+    params = {"dataset": ds.name, key: value}
+    try:
+        st.page_link(DATASET_PAGE, label=label, icon=":material/open_in_new:", query_params=params)
+    except StreamlitPageNotFoundError:  # this page run on its own (tests): no page registry to resolve it in
+        st.markdown(f"[{label}](/Dataset?{urlencode(params)})")
 
 
 # ---- suspect attribute labels ----
@@ -135,9 +141,14 @@ def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
         st.success(f"No {attribute} label stands out as wrong.")
         return
     shown = mine.head(GALLERY)
-    st.markdown(f"**The {shown.height} likeliest wrong {attribute} labels** (of {mine.height:,} suspects)")
+    likely = int(mine["likely"].sum())
+    st.markdown(
+        f"**The likeliest wrong {attribute} labels**: cleanlab counts {likely:,} as likely errors (marked ●); the "
+        f"{mine.height - likely:,} other images where the model disagrees with the annotation follow them."
+    )
     captions = [
-        f"#{r['rank']} · annotated {r['annotated']} · model {r['predicted']} ({r['confidence']:.0%})"
+        f"{'● ' if r['likely'] else ''}#{r['rank']} · annotated {r['annotated']} · model {r['predicted']} "
+        f"({r['confidence']:.0%})"
         for r in shown.iter_rows(named=True)
     ]
     image_grid(ds, shown["image_id"].to_list(), captions=captions, columns=8, size=128)

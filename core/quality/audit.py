@@ -34,7 +34,7 @@ CHECK_TITLES = {
     "duplicates": "Duplicates",
     "images": "Unusable images",
 }
-VERSIONS = {"scan": SCAN_VERSION, "labels": 1, "identities": 1, "duplicates": 1, "images": 1}
+VERSIONS = {"scan": SCAN_VERSION, "labels": 2, "identities": 1, "duplicates": 1, "images": 1}
 READS_PIXELS = ("labels", "duplicates", "images")
 
 # (fraction of the stage done, what is happening); the CLI turns it into job progress.

@@ -258,7 +258,7 @@ class LabelAudit:
     """What the label check found; the two tables are what the page shows and exports."""
 
     summary: pl.DataFrame  # one row per attribute
-    suspects: pl.DataFrame  # one row per suspect label
+    suspects: pl.DataFrame  # one row per suspect label: confident learning's (likely) and other disagreements
     sources: tuple[str, ...]
 
 
@@ -298,26 +298,12 @@ def audit_labels(
                 "estimated_errors": found.estimated_errors,
                 "error_rate": found.estimated_errors / len(rows),
                 "suspects": len(found.suspects),
+                "disagreements": int(((probs[:, j] >= 0.5) != (Y[:, index[j]] == 1)).sum()),
                 "model_accuracy": found.accuracy,
                 "model_balanced_accuracy": found.balanced_accuracy,
             }
         )
-        local = found.suspects
-        annotated = Y[local, index[j]]
-        p1 = probs[local, j]
-        suspects.append(
-            pl.DataFrame(
-                {
-                    "attribute": [attribute] * len(local),
-                    "rank": np.arange(1, len(local) + 1, dtype=np.int64),
-                    "row": rows[local].astype(np.int64),
-                    "annotated": annotated.astype(np.int8),
-                    "predicted": (p1 >= 0.5).astype(np.int8),
-                    "p_annotated": np.where(annotated == 1, p1, 1 - p1),
-                    "confidence": np.maximum(p1, 1 - p1),
-                }
-            )
-        )
+        suspects.append(_suspect_frame(attribute, rows, Y[:, index[j]], probs[:, j], found.suspects))
     for attribute in skipped:
         log.info("label check skips %s: fewer than %d images of one of its values", attribute, MIN_PER_CLASS)
     frame = pl.concat(suspects) if suspects else _empty_suspects()
@@ -329,6 +315,27 @@ def audit_labels(
     return LabelAudit(summary_frame, frame, features.sources)
 
 
+def _suspect_frame(attribute: str, rows: np.ndarray, annotated: np.ndarray, p1: np.ndarray, likely: np.ndarray):
+    """Confident learning's suspects (likely = True) and every other image the model disagrees with, likeliest first."""
+    disagree = np.flatnonzero((p1 >= 0.5) != (annotated == 1))
+    local = np.union1d(likely, disagree)
+    p_annotated = np.where(annotated[local] == 1, p1[local], 1 - p1[local])
+    order = np.lexsort((local, p_annotated))
+    local, p_annotated = local[order], p_annotated[order]
+    return pl.DataFrame(
+        {
+            "attribute": [attribute] * len(local),
+            "rank": np.arange(1, len(local) + 1, dtype=np.int64),
+            "row": rows[local].astype(np.int64),
+            "annotated": annotated[local].astype(np.int8),
+            "predicted": (p1[local] >= 0.5).astype(np.int8),
+            "p_annotated": p_annotated,
+            "confidence": np.maximum(p1[local], 1 - p1[local]),
+            "likely": np.isin(local, likely),
+        }
+    )
+
+
 SUMMARY_SCHEMA = {
     "attribute": pl.Utf8,
     "images": pl.Int64,
@@ -336,6 +343,7 @@ SUMMARY_SCHEMA = {
     "estimated_errors": pl.Int64,
     "error_rate": pl.Float64,
     "suspects": pl.Int64,
+    "disagreements": pl.Int64,
     "model_accuracy": pl.Float64,
     "model_balanced_accuracy": pl.Float64,
 }
@@ -351,5 +359,6 @@ def _empty_suspects() -> pl.DataFrame:
             "predicted": pl.Int8,
             "p_annotated": pl.Float64,
             "confidence": pl.Float64,
+            "likely": pl.Boolean,
         }
     )
