@@ -32,6 +32,7 @@ APP_PAGES = [
     ("Attribute_classifiers", "Attribute classifiers"),
     ("Clustering", "Clustering"),
     ("Face_search", "Face search"),
+    ("Data_quality", "Data quality"),
 ]
 
 # One string that changes whenever the page does: script state, connection, busy markers, main text.
