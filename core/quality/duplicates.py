@@ -5,7 +5,7 @@ to zero mean and unit length) lie within LOOK_RADIUS once the better of a few ce
 for (a cropped copy is a zoomed one), and so do 64 x 80 grey versions read again from the files for the few pairs
 that pass (FINE_RADIUS: at 24 x 30, two drawings of one demo person on the same background passed). Candidates come from neighbour searches, never from all pairs: photos whose
 face descriptors lie within CANDIDATE_RADIUS (k-means cells, core.quality.neighbours), and each photo without a
-face against every photo by a 64-number projection of the thumbnails. Without image files, descriptors within
+face against its nearest photos by a 64-number projection of the thumbnails. Without image files, descriptors within
 EMBEDDING_RADIUS decide alone. Groups are the connected pieces of the pairs, listed by whether their photos carry
 one identity or several.
 
@@ -39,10 +39,11 @@ FINE_SIZE = (64, 80)
 CANDIDATE_RADIUS = 0.25  # face descriptors of copies lie within this (candidates; the thumbnails decide)
 EMBEDDING_RADIUS = 0.15  # without thumbnails, descriptors at most this far apart (dlib units) are copies
 CANDIDATE_LOOK_RADIUS = 0.6  # uncropped thumbnails of a copy lie within this (candidates for photos without a face)
+FACELESS_NEIGHBOURS = 10  # nearest thumbnails each photo without a face is compared with
 LOOK_COMPONENTS = 64  # thumbnail projection the photos without a face are searched by
 FLAT_STD = 4.0  # thumbnails whose grey levels vary less than this (0-255) are blank, not compared
 CROPS = (0.96, 0.92, 0.88)  # centred crops (share of width and height) tried against the other thumbnail
-PAIR_CHUNK = 20_000  # candidate pairs verified at once (bounds the memory of the cropped thumbnails)
+PAIR_CHUNK = 5_000  # candidate pairs verified at once (bounds the memory of the cropped thumbnails)
 
 ProgressFn = Callable[[float, str], None]
 
@@ -69,16 +70,29 @@ def _flat(thumbs: np.ndarray) -> np.ndarray:
     return flat.std(axis=1) < FLAT_STD
 
 
-def _centre_crop(thumb: np.ndarray, share: float) -> np.ndarray:
-    """The centred `share` of an (h, w[, 3]) uint8 image, resampled back to (h, w)."""
-    img = Image.fromarray(thumb)
-    w, h = img.size
-    box = ((1 - share) / 2 * w, (1 - share) / 2 * h, (1 + share) / 2 * w, (1 + share) / 2 * h)
-    return np.asarray(img.resize((w, h), Image.Resampling.BILINEAR, box=box))
+def _resample_matrix(n: int, share: float) -> np.ndarray:
+    """(n, n) float32 bilinear weights that sample the centred `share` of n pixels back onto n pixels."""
+    pos = np.clip((1 - share) / 2 * n + (np.arange(n) + 0.5) * share - 0.5, 0, n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    weights = np.zeros((n, n), np.float32)
+    np.add.at(weights, (np.arange(n), lo), 1 - (pos - lo))
+    np.add.at(weights, (np.arange(n), hi), pos - lo)
+    return weights
 
 
-def look_distances(thumbs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(m,) float64 distance of each pair's thumbnails: the least over uncropped and one side cropped by CROPS."""
+def centre_crops(images: np.ndarray, share: float) -> np.ndarray:
+    """The centred `share` of each of (m, h, w[, 3]) images, resampled back to (h, w): float32, same shape."""
+    h, w = images.shape[1:3]
+    rows, cols = _resample_matrix(h, share), _resample_matrix(w, share)
+    return np.einsum("ij,mjk...,lk->mil...", rows, np.asarray(images, np.float32), cols, optimize=True)
+
+
+def look_distances(thumbs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(m,) float64 distance of each pair's thumbnails: the least over uncropped and one side cropped by CROPS.
+
+    thumbs: an (N, h, w[, 3]) array, or anything indexable by row giving such an image.
+    """
     out = np.zeros(len(a))
     for start in range(0, len(a), PAIR_CHUNK):
         out[start : start + PAIR_CHUNK] = _look_distances(
@@ -88,20 +102,18 @@ def look_distances(thumbs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarr
 
 
 def _look_distances(thumbs, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """thumbs: an (N, h, w[, 3]) array, or a list of such images (one per row) read on demand."""
     rows = np.unique(np.concatenate([a, b]))
     if not len(rows):
         return np.zeros(0)
     where = np.searchsorted(rows, [a, b])
-    images = np.stack([thumbs[r] for r in rows])
-    views = [look_vectors(images).astype(np.float64)]
-    views += [look_vectors(np.stack([_centre_crop(img, s) for img in images])).astype(np.float64) for s in CROPS]
-    full_a, full_b = views[0][where[0]], views[0][where[1]]
-    best = np.sqrt(((full_a - full_b) ** 2).sum(axis=1))
-    for view in views[1:]:
-        best = np.minimum(best, np.sqrt(((view[where[0]] - full_b) ** 2).sum(axis=1)))
-        best = np.minimum(best, np.sqrt(((full_a - view[where[1]]) ** 2).sum(axis=1)))
-    return best
+    images = np.stack([thumbs[r] for r in rows]).astype(np.float32)
+    full = look_vectors(images).astype(np.float64)  # float64 dot products: no rounding-dependent cut
+    best = np.sqrt(np.maximum(2.0 - 2.0 * np.einsum("ij,ij->i", full[where[0]], full[where[1]]), 0.0))
+    for share in CROPS:
+        view = look_vectors(centre_crops(images, share)).astype(np.float64)
+        for x, y in ((view[where[0]], full[where[1]]), (full[where[0]], view[where[1]])):
+            best = np.minimum(best, np.sqrt(np.maximum(2.0 - 2.0 * np.einsum("ij,ij->i", x, y), 0.0)))
+    return best.astype(np.float64)
 
 
 def _fine_grey(path) -> np.ndarray:
@@ -150,20 +162,26 @@ def look_projection(thumbs: np.ndarray, ok: np.ndarray, seed: int = 0) -> np.nda
 
 
 def faceless_candidates(proj: np.ndarray, ok: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (query, any other readable row) whose projected thumbnails lie within CANDIDATE_LOOK_RADIUS."""
+    """Pairs (query, another readable row): the query's FACELESS_NEIGHBOURS nearest by projected thumbnail, if within
+    CANDIDATE_LOOK_RADIUS (a copy is among a photo's very nearest; the cap bounds the work when many look alike)."""
     if not len(queries):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     rows = np.flatnonzero(ok)
     target, tsq = proj[rows], np.einsum("ij,ij->i", proj[rows], proj[rows])
     out_a, out_b = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     limit = CANDIDATE_LOOK_RADIUS**2 + 1e-3
+    k = min(FACELESS_NEIGHBOURS + 1, len(rows))
     for start in range(0, len(queries), 1_024):
         q = queries[start : start + 1_024]
         d2 = np.einsum("ij,ij->i", proj[q], proj[q])[:, None] - 2.0 * (proj[q] @ target.T) + tsq[None, :]
-        i, j = np.nonzero(d2 <= limit)
-        keep = q[i] != rows[j]
-        out_a.append(q[i][keep])
-        out_b.append(rows[j][keep])
+        nearest = (
+            np.argpartition(d2, k - 1, axis=1)[:, :k] if k < len(rows) else np.tile(np.arange(len(rows)), (len(q), 1))
+        )
+        close = np.take_along_axis(d2, nearest, axis=1) <= limit
+        i, j = np.nonzero(close)
+        a, b = q[i], rows[nearest[i, j]]
+        out_a.append(a[a != b])
+        out_b.append(b[a != b])
     return np.concatenate(out_a), np.concatenate(out_b)
 
 
