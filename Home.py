@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.data.summary import dataset_summary, sample_image_ids
+from ui import links
 from ui.gallery import image_grid
 from ui.sidebar import dataset_picker, demo_banner
 
@@ -50,16 +51,27 @@ PAGES = [
 
 def overview(summary: dict) -> None:
     cols = st.columns(5)
-    cols[0].metric("Images", f"{summary['rows']:,}")
-    cols[1].metric("Identities", f"{summary['identities']:,}" if summary["identities"] else "–")
-    cols[2].metric("Attributes", len(summary["attributes"]))
-    cols[3].metric("Image files found", f"{summary['images_found']:,}")
-    cols[4].metric("Embeddings", ", ".join(summary["embeddings"]) or "none yet")
+    cols[0].metric("Images", f"{summary['rows']:,}", help="Rows in the dataset's annotation table.")
+    cols[1].metric(
+        "Identities",
+        f"{summary['identities']:,}" if summary["identities"] else "–",
+        help="Different people, where the dataset labels who is in each image.",
+    )
+    cols[2].metric("Attributes", len(summary["attributes"]), help="Yes/no labels per image (Smiling, Eyeglasses…).")
+    cols[3].metric(
+        "Image files found", f"{summary['images_found']:,}", help="Images present on disk (0: annotations only)."
+    )
+    cols[4].metric(
+        "Embeddings",
+        ", ".join(summary["embeddings"]) or "none yet",
+        help="Face descriptors (128 numbers per face) that face search and identity clustering compare.",
+    )
     parts = summary["partitions"]
     if parts:
         st.caption("Partitions: " + " · ".join(f"{name} {count:,}" for name, count in parts.items()))
     else:
         st.caption("No train/val/test partition in this dataset; pages that need one split by identity.")
+    st.caption(f"**Licence.** {summary['licence']}")
 
 
 def guide() -> None:
@@ -76,6 +88,7 @@ st.caption(
     "how well they can be predicted, and how faces group."
 )
 ds = dataset_picker()
+link = links.link_control()
 demo_banner(ds)
 summary = dataset_summary(ds)
 st.header(ds.name)
@@ -84,5 +97,6 @@ for warning in summary["warnings"]:
     st.warning(warning)
 if ds.has_images:
     st.subheader("A first glance")
-    image_grid(ds, sample_image_ids(ds, n=12), columns=12, size=96)
+    image_grid(ds, sample_image_ids(ds, n=12), columns=6, size=128)
 guide()
+links.share(link)

@@ -10,11 +10,13 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import pkgutil
 import sys
 
 import core.cli
-from core.errors import DatasetError
+from core.errors import FaceAtlasError
+from core.jobs import UNEXPECTED_ERROR, ProgressReporter, acquire_slot
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -33,19 +35,31 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. As a background job (--progress-file), it first waits for a free job slot, and any
+    failure is reported in the progress file as a plain sentence (the traceback stays in the job's log)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser, commands = build_parser()
     args = parser.parse_args(argv)
+    reporter = ProgressReporter(args.progress_file)
+    slot = acquire_slot(args.progress_file)
     try:
         return int(commands[args.command].run(args) or 0)
-    except DatasetError as exc:
+    except FaceAtlasError as exc:
+        reporter.fail(str(exc))
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc)}))
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        reporter.fail("it was interrupted")
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        reporter.fail(f"{UNEXPECTED_ERROR}; the details are in the job's log")
+        raise
+    finally:
+        if slot is not None:
+            os.close(slot)
 
 
 if __name__ == "__main__":

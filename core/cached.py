@@ -20,6 +20,7 @@ from core.classify.store import (
     load_predictions,
     load_test_predictions,
 )
+from core.classify.tryit import PhotoPrediction, predict_photo
 from core.cluster.algorithms import Clustering, ClusterSpec, cluster_by
 from core.cluster.features import FeatureKey, FeatureMatrix, FeatureSpec, build_features, feature_key
 from core.cluster.metrics import external_metrics, internal_metrics, k_distances, suggest_eps
@@ -34,8 +35,15 @@ from core.data.subset import subset_rows as rows_of
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces import search
+from core.faces.calibration import Calibration, calibrate
 from core.faces.search import index_for
-from core.faces.store import Embeddings, default_embedding_model, list_embeddings, load_embeddings
+from core.faces.store import (
+    Embeddings,
+    default_embedding_model,
+    embeddings_root,
+    list_embeddings,
+    load_embeddings,
+)
 from core.quality.audit import CHECKS, AuditInputs, check_token, missing
 from core.quality.store import StoredResult, load_result
 from core.stats import relations as stats
@@ -72,7 +80,7 @@ def current_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | No
     if not models:
         return None
     model = model or default_embedding_model(models)
-    meta_path = ds.cache_dir / "embeddings" / model / "meta.json"
+    meta_path = embeddings_root(ds.cache_dir) / model / "meta.json"
     created = str(meta_path.stat().st_mtime_ns) if meta_path.exists() else ""
     return embeddings(ds.key, model, ds, created)
 
@@ -94,12 +102,12 @@ def face_models() -> bool:
     return True
 
 
-@st.cache_data(max_entries=32, show_spinner="Finding faces…")
-def query_faces(data: bytes, aligned: bool = False):
-    """Every face in an uploaded/picked image with its descriptor (core.search.QueryFaces)."""
+@st.cache_data(max_entries=16, show_spinner="Finding faces…")
+def query_faces(data: bytes, dataset_aligned: bool = False):
+    """Every face in an uploaded/picked photo with its descriptor (core.faces.search.QueryFaces), found as the
+    dataset's own faces were (see faces_in_bytes); keyed by the photo's content."""
     face_models()
-    img = search.open_rgb(data)
-    return search.faces_in_image(img, aligned=aligned)
+    return search.faces_in_bytes(data, dataset_aligned)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Indexing embeddings…")
@@ -113,6 +121,16 @@ def face_index(ds: Dataset, model: str | None = None):
     if emb is None:
         return None, None
     return emb, _face_index(ds.key, emb.model, str(emb.meta.get("created", "")), emb)
+
+
+@st.cache_data(max_entries=8, show_spinner="Calibrating the same-person distance on this dataset's identities…")
+def same_person_calibration(
+    ds_key: str, model: str, created: str, _emb: Embeddings, _ds: Dataset
+) -> Calibration | None:
+    """The dataset's same-person distance measured on its own identity pairs (None without identities or pairs)."""
+    if not _ds.has_identity:
+        return None
+    return calibrate(_emb.vectors, _ds.table["identity"].to_numpy(), _emb.has_face)
 
 
 # ---- stats ----
@@ -162,7 +180,7 @@ def prevalence_frame(ds_key: str, split_by: str | None, _ds: Dataset):
         groups = _ds.table["partition"].to_numpy()
     elif split_by:
         values = _ds.table[split_by].to_numpy()
-        groups = _as_object(values, {1: f"{split_by}=1", 0: f"{split_by}=0"})
+        groups = _as_object(values, {1: f"{split_by}: yes", 0: f"{split_by}: no"})
     return stats.prevalence_frame(matrix, _ds.attributes, groups, group_name=split_by or "group")
 
 
@@ -205,15 +223,22 @@ def all_attribute_models(ds_key: str, subset, _ds: Dataset):
 
 
 @st.cache_data(ttl=3, show_spinner=False)
-def saved_models(ds_key: str) -> list[ClassifierMeta]:
-    """The stored attribute models of a dataset, newest first (re-read every few seconds)."""
-    return list_models(ds_key)
+def saved_models(ds_key: str, labels_key: str = "") -> list[ClassifierMeta]:
+    """The stored attribute models of a dataset (its key or the same labels), newest first (re-read every few s)."""
+    return list_models(ds_key, labels_key)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def stored_model(model_id: str, created: str):
     """A stored attribute model ready to predict (shared, never mutated); `created` keys a retrained id."""
     return load_classifier(model_id)
+
+
+@st.cache_data(max_entries=16, show_spinner="Finding faces and predicting their attributes…")
+def photo_prediction(model_id: str, created: str, data: bytes) -> PhotoPrediction:
+    """A stored model's attribute probabilities for the faces of an uploaded photo, keyed by the photo's content."""
+    face_models()
+    return predict_photo(stored_model(model_id, created), data)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -1,15 +1,20 @@
-"""Long work (embedding, training, UMAP at scale) as background jobs.
+"""Long work (drawing the demo, embedding, training, maps, audits) as background jobs.
 
-A job is a `python -m core <command> ... --progress-file F` subprocess in its own
-process group, so it survives Streamlit reruns, never holds the server's GIL,
-and can be cancelled by any session. Its folder cache/jobs/<job_id>/ holds
-spec.json, progress.json (rewritten atomically by the job) and log.txt.
-The job id is derived from the command, so two sessions asking for the same
-work share one job instead of starting two.
+A job is a `python -m core <command> ... --progress-file F` subprocess in its own process group, so it
+survives Streamlit reruns, never holds the server's GIL, and can be cancelled by any session. Its folder
+cache/jobs/<job_id>/ holds spec.json, progress.json (rewritten atomically by the job) and log.txt.
+The job id is derived from the command, so two sessions asking for the same work share one job: starting
+is locked, so two visitors arriving at once still start it once.
+
+At most `max_jobs()` jobs do their work at the same time on one server (FACEATLAS_MAX_JOBS, default
+max(2, cores // 2)); the others wait in a first-come queue, and their progress says so. A job holds its slot
+through an flock, so a job that dies frees its slot without anyone cleaning up.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -17,13 +22,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.data.atomic import write_json
 from core.data.paths import PROJECT_ROOT, cache_root
+from core.processes import pid_alive, stop_leftovers
 
 FINAL_STATES = ("done", "failed", "cancelled")
+QUEUE_POLL_S = 1.0
+UNEXPECTED_ERROR = "it stopped on an unexpected error"
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,9 @@ class JobStatus:
     started: float
     updated: float
     result: dict | None
-    error: str | None
+    error: str | None  # a plain sentence for the user (never a traceback)
     done_at_start: int = 0  # rows a resumed job found already done
+    log_path: str = ""  # where the full log is (tracebacks go there, not to the page)
 
     @property
     def fraction(self) -> float:
@@ -84,19 +94,12 @@ def job_id_for(kind: str, argv: list[str]) -> str:
     return f"{kind}-{digest}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of this process still answers kill(0); reap it if it is ours.
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        return finished == 0
-    except ChildProcessError:
-        return True
+def max_jobs() -> int:
+    """How many jobs may work at once on this server (FACEATLAS_MAX_JOBS, default max(2, cores // 2))."""
+    raw = os.environ.get("FACEATLAS_MAX_JOBS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(2, (os.cpu_count() or 2) // 2)
 
 
 def _lower_priority() -> None:
@@ -112,29 +115,43 @@ def _lower_priority() -> None:
         pass
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock held across processes (and threads: each call opens its own descriptor)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def start_job(kind: str, argv: list[str]) -> str:
     """Start `python -m core <argv>` in the background unless the same job already runs; return its id."""
     job_id = job_id_for(kind, argv)
     folder = jobs_root() / job_id
-    current = job_status(job_id)
-    if current is not None and not current.finished:
-        return job_id
-    folder.mkdir(parents=True, exist_ok=True)
-    progress = folder / "progress.json"
-    write_json(progress, {"state": "queued", "done": 0, "total": 0, "message": "starting…", "started": time.time()})
-    cmd = [sys.executable, "-m", "core", *argv, "--progress-file", str(progress)]
-    with open(folder / "log.txt", "wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=_lower_priority,
-        )
-    write_json(folder / "spec.json", {"kind": kind, "argv": argv, "pid": proc.pid, "started": time.time()})
+    with _locked(jobs_root() / f".{job_id}.lock"):
+        current = job_status(job_id)
+        if current is not None and not current.finished:
+            return job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        progress = folder / "progress.json"
+        now = time.time()
+        write_json(progress, {"state": "queued", "done": 0, "total": 0, "message": "starting…", "started": now})
+        cmd = [sys.executable, "-m", "core", *argv, "--progress-file", str(progress)]
+        with open(folder / "log.txt", "wb") as log:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                preexec_fn=_lower_priority,
+            )
+        write_json(folder / "spec.json", {"kind": kind, "argv": argv, "pid": proc.pid, "started": now})
     return job_id
 
 
@@ -153,9 +170,11 @@ def job_status(job_id: str) -> JobStatus | None:
         prog = {}
     state = prog.get("state", "queued")
     error = prog.get("error")
-    if state not in FINAL_STATES and spec.get("pid") and not _pid_alive(spec["pid"]):
+    if state not in FINAL_STATES and spec.get("pid") and not pid_alive(spec["pid"]):
         state = "failed"
-        error = error or _log_tail(folder) or "the job stopped unexpectedly"
+        error = error or "it stopped unexpectedly (the process ended without finishing)"
+        stop_leftovers(spec["pid"])  # a job killed with -9 leaves its pool behind: end it before a resume starts
+        write_json(folder / "progress.json", prog | {"state": state, "error": error, "updated": time.time()})
     return JobStatus(
         job_id=job_id,
         kind=spec.get("kind", job_id.split("-")[0]),
@@ -168,15 +187,8 @@ def job_status(job_id: str) -> JobStatus | None:
         result=prog.get("result"),
         error=error,
         done_at_start=int(prog.get("done_at_start", 0)),
+        log_path=str(folder / "log.txt"),
     )
-
-
-def _log_tail(folder: Path, lines: int = 3) -> str:
-    try:
-        text = (folder / "log.txt").read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " / ".join(text[-lines:])
 
 
 def cancel_job(job_id: str) -> None:
@@ -199,6 +211,64 @@ def cancel_job(job_id: str) -> None:
             "updated": time.time(),
         },
     )
+
+
+# ---------------------------------------------------------------- inside a job
+
+
+def _waiting_ahead(me: Path) -> int:
+    """How many live jobs queued before the job whose progress file is `me` are still waiting for a slot."""
+    mine = _queued_since(me) or time.time()
+    ahead = 0
+    for folder in jobs_root().iterdir():
+        progress = folder / "progress.json"
+        if progress == me:
+            continue
+        since = _queued_since(progress)
+        try:
+            pid = json.loads((folder / "spec.json").read_text()).get("pid")
+        except (OSError, ValueError):
+            continue
+        if since is not None and since < mine and pid and pid_alive(pid):
+            ahead += 1
+    return ahead
+
+
+def _queued_since(progress: Path) -> float | None:
+    try:
+        prog = json.loads(progress.read_text())
+    except (OSError, ValueError):
+        return None
+    return float(prog["queued_since"]) if prog.get("state") == "queued" and "queued_since" in prog else None
+
+
+def acquire_slot(progress_file: str | Path | None) -> int | None:
+    """Block until this process holds one of the server's job slots; returns the lock's descriptor.
+
+    The slot is an flock on cache/jobs/.slots/<k>.lock, released by the OS when the process ends however it
+    ends. While waiting, the job's progress says it is queued and how many jobs are ahead of it.
+    """
+    if progress_file is None:
+        return None
+    me = Path(progress_file)
+    slots = jobs_root() / ".slots"
+    slots.mkdir(exist_ok=True)
+    queued_since = time.time()
+    while True:
+        if _waiting_ahead(me) == 0:
+            for k in range(max_jobs()):
+                fd = os.open(slots / f"{k}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    os.close(fd)
+        ahead = _waiting_ahead(me)
+        wait = f"{ahead} queued before it, " if ahead else ""
+        message = f"queued: {max_jobs()} jobs are running on this server ({wait}it starts when one ends)"
+        state = {"state": "queued", "done": 0, "total": 0, "message": message, "queued_since": queued_since}
+        write_json(me, state | {"started": queued_since, "updated": time.time()})
+        time.sleep(QUEUE_POLL_S)
 
 
 class ProgressReporter:
@@ -227,6 +297,7 @@ class ProgressReporter:
         self._write("done", self.total, message, result=result)
 
     def fail(self, error: str) -> None:
+        """Mark the job failed with a plain sentence for the user (details belong in the log)."""
         self._write("failed", 0, error, error=error)
 
     def _write(self, state: str, done: int, message: str, **extra) -> None:

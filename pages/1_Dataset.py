@@ -2,12 +2,14 @@
 
 import streamlit as st
 
+from ui import links
 from ui.dataset_views import donut_section, gallery_section, identity_section, prevalence_section
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Dataset · FaceAtlas", layout="wide")
 st.title("Dataset")
 ds = dataset_picker()
+link = links.link_control()
 demo_banner(ds)
 if not ds.has_images:
     st.info(
@@ -18,3 +20,4 @@ prevalence_section(ds)
 donut_section(ds)
 identity_section(ds)
 gallery_section(ds)
+links.share(link)

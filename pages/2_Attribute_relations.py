@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core import cached
+from ui import links
 from ui.relations_views import (
     filter_sidebar,
     heatmap_section,
@@ -16,6 +17,7 @@ from ui.sidebar import dataset_picker, demo_banner
 st.set_page_config(page_title="Attribute relations · FaceAtlas", layout="wide")
 st.title("Attribute relations")
 ds = dataset_picker()
+link = links.link_control()
 demo_banner(ds)
 require_attributes(ds)
 subset = filter_sidebar(ds)
@@ -24,3 +26,4 @@ subset_size(ds, rel, subset)
 heatmap_section(ds, subset, rel)
 pair_section(ds, subset, rel)
 model_section(ds, subset)
+links.share(link)

@@ -4,11 +4,13 @@ import streamlit as st
 
 from core.errors import ModelFileError
 from ui import classifiers as clf
+from ui import links
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Attribute classifiers · FaceAtlas", layout="wide")
 st.title("Attribute classifiers")
 ds = dataset_picker()
+link = links.link_control(photos=True)
 demo_banner(ds)
 
 st.header("Train")
@@ -18,6 +20,7 @@ clf.training_panel(ds, config)
 st.header("Results on the test split")
 meta = clf.model_picker(ds)
 if meta is None:
+    links.share(link)
     st.stop()
 clf.results(ds, meta)
 
@@ -28,7 +31,9 @@ st.header("Threshold, confusion matrix and curves")
 try:
     attribute, threshold, preds = clf.threshold_view(ds, meta)
 except (ModelFileError, OSError) as exc:
-    st.error(f"The stored predictions of this model cannot be read ({exc}); train it again.")
+    why = f" ({exc})" if isinstance(exc, ModelFileError) else ""  # an OSError's wording is the system's, not ours
+    st.error(f"The stored predictions of this model cannot be read{why}; train it again.")
+    links.share(link)
     st.stop()
 
 st.header("Subgroups")
@@ -39,3 +44,4 @@ clf.error_gallery(ds, meta, attribute, threshold, preds)
 
 st.header("Try it on a photo")
 clf.try_it(meta)
+links.share(link)

@@ -3,24 +3,35 @@
 import streamlit as st
 
 from core import cached
-from core.errors import DatasetError
+from core.errors import DatasetError, user_message
 from ui import clustering as ui
+from ui import links
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Clustering · FaceAtlas", layout="wide")
 st.title("Clustering")
 ds = dataset_picker()
+link = links.link_control()
 demo_banner(ds)
-choices = ui.sidebar(ds)
+spaces = ui.available_spaces(ds)
+ui.embeddings_note(ds, spaces)
+if not spaces:
+    links.share(link)
+    st.stop()
+choices = ui.sidebar(ds, spaces)
 
 try:
     fkey = cached.features_key(ds, choices.spec, choices.subset, choices.max_points, choices.seed)
     fm = cached.cluster_features(fkey, ds)
-    ui.slow_reduction_notice(choices, fm.n)
-    reduced = cached.cluster_reduction(fkey, choices.reduction, fm.X)
-    result = cached.clustering(fkey, choices.reduction, choices.clustering, reduced.coords)
+    reduced = ui.reduced_features(ds, fm, fkey, choices)
+    result = ui.clustering_result(ds, fm, fkey, choices, reduced) if reduced is not None else None
 except (DatasetError, ValueError) as exc:
-    st.error(str(exc))
+    st.error(user_message(exc))
+    links.share(link)
+    st.stop()
+if result is None:  # a background job computes the reduction or the clustering: its panel is shown above
+    ui.waiting_note("UMAP" if reduced is None else ui.ALGORITHMS[choices.clustering.algorithm].label)
+    links.share(link)
     st.stop()
 
 st.caption(
@@ -54,3 +65,4 @@ st.subheader("Sweeps")
 ui.sweeps_section(fkey, choices, reduced.coords, truth)
 
 ui.download_section(ds, fm, result)
+links.share(link)

@@ -2,20 +2,29 @@
 
 import streamlit as st
 
+from ui import links
 from ui.face_search import attribute_search_section, face_search_section
 from ui.sidebar import dataset_picker, demo_banner
+
+TABS = {"By face": None, "By attributes": "attributes"}
 
 st.set_page_config(page_title="Face search · FaceAtlas", layout="wide")
 st.title("Face search")
 ds = dataset_picker()
+link = links.link_control(photos=True)
 demo_banner(ds)
 if ds.is_demo:
     st.caption(
         "The demo's faces are drawn: dlib finds them, but look-alikes here mean drawn resemblance. "
         "Load a real dataset for real identities."
     )
-by_face, by_attributes = st.tabs(["By face", "By attributes"])
-with by_face:
-    face_search_section(ds)
-with by_attributes:
-    attribute_search_section(ds)
+links.restore("fs-tab", "tab", lambda t: next(k for k, v in TABS.items() if v == t))
+by_face, by_attributes = st.tabs(list(TABS), key="fs-tab", on_change="rerun")
+links.remember("tab", TABS.get(st.session_state.get("fs-tab")))
+if by_face.open:
+    with by_face:
+        face_search_section(ds)
+if by_attributes.open:
+    with by_attributes:
+        attribute_search_section(ds)
+links.share(link)

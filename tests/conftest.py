@@ -19,6 +19,11 @@ WILD_SAMPLE = SHARED / "real" / "celeba_wild_sample"
 REFERENCE = SHARED / "reference"
 SMALL_DEMO_IMAGES = 400
 
+# The suite's pages never start the demo's embedding job by themselves (tests/test_first_start.py turns it
+# on), and a demo drawn by a page on an empty home is small.
+os.environ["FACEATLAS_AUTO_EMBED"] = "0"
+os.environ["FACEATLAS_DEMO_IMAGES"] = "60"
+
 # Fixtures of the classifier tests (a trained logistic regression and CNN), shared by several modules.
 pytest_plugins = ["tests.classify_fixtures"]
 

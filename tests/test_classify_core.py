@@ -132,9 +132,26 @@ def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
     fake_id = "cnn-pixels-fake"
     shutil.copytree(models_root() / cnn_model.model_id, models_root() / fake_id, dirs_exist_ok=True)
     (models_root() / fake_id / "weights.pt").write_bytes(pickle.dumps({"stem.0.weight": _Payload()}))
+    meta = json.loads((models_root() / fake_id / "meta.json").read_text())
+    (models_root() / fake_id / "meta.json").write_text(json.dumps(meta | {"files": {}}))  # no record to check
     with pytest.raises(ModelFileError, match="not a valid weights file"):
         load_classifier(fake_id)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_damaged_model_is_set_aside_with_a_message(clf_env, cnn_model, tmp_path):
+    import shutil
+
+    _Payload.marker = str(tmp_path / "pwned")
+    copy_id = "cnn-pixels-copy"
+    shutil.copytree(models_root() / cnn_model.model_id, models_root() / copy_id, dirs_exist_ok=True)
+    weights = models_root() / copy_id / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated behind the server's back
+    with pytest.raises(ModelFileError, match=r"damaged .*weights\.pt.*set aside: train it again"):
+        load_classifier(copy_id)
+    assert not (models_root() / copy_id).exists()  # moved aside, not read, not deleted
+    assert list(models_root().glob(f"{copy_id}.damaged-*"))
+    assert copy_id not in {m.model_id for m in list_models()}
 
 
 def test_cli_prints_one_json_object(clf_env):

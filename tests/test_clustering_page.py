@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 import core.cluster.map
 import core.cluster.reduce
 import ui.clustering
+import ui.jobs
 from core import cached
 from core.__main__ import main
 from core.cli.cluster import map_job_spec
@@ -174,14 +175,103 @@ def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatc
     assert frame_with(at, "prominent attributes")["size"].sum() == n
 
 
-def test_large_umap_reduction_is_announced_before_it_runs(cluster_home, monkeypatch):
-    _, _, _, has_face = cluster_home
-    monkeypatch.setattr(ui.clustering, "UMAP_INLINE_MAX", 100)
+@pytest.fixture
+def started_jobs(monkeypatch):
+    """Jobs the page asks to start, recorded instead of started (each test runs them in-process itself)."""
+    started = []
+    monkeypatch.setattr(ui.jobs, "start_job", lambda kind, argv: started.append((kind, argv)) or "fake")
+    return started
+
+
+def test_umap_reduction_runs_as_a_job_whose_result_the_page_loads(cluster_home, monkeypatch, started_jobs):
+    """Choosing UMAP before clustering starts a background job at once (no click) and the page waits, saying so;
+    once the job has stored the reduction, the page clusters it. UMAP is swapped for PCA (numba compiles for a
+    minute on 2 cores): what is tested is that page and job agree on what is stored where."""
     monkeypatch.setattr(
         core.cluster.reduce, "umap", lambda X, n_components=2, seed=0, **kw: core.cluster.reduce.pca(X, n_components)
     )
     at = run_page()
-    assert not any("UMAP of" in i.value for i in at.info)
     at.selectbox(key="cl-reduce").select("umap").run()
     assert not at.exception, at.exception
-    assert any(f"UMAP of {int(has_face.sum()):,} points takes about 1 min" in i.value for i in at.info)
+    assert [kind for kind, _ in started_jobs] == ["cluster-reduce"]
+    assert any("results appear here by themselves" in c.value for c in at.caption)
+    assert not [m for m in at.metric if m.label == "Clusters"]
+    assert main(started_jobs[0][1]) == 0  # the job, run here
+    at.run()
+    assert not at.exception, at.exception
+    assert any(c.value.startswith("UMAP to 10-D") for c in at.caption)
+    assert metric(at, "Clusters") != ""
+
+
+def test_slow_clustering_runs_as_a_job_and_shows_the_same_numbers(cluster_home, monkeypatch, started_jobs):
+    """A clustering estimated over a second runs in the background; its stored labels give the numbers the
+    page would have computed itself."""
+    _, ds, vectors, has_face = cluster_home
+    monkeypatch.setattr(ui.clustering, "clustering_seconds", lambda spec, n, d: 30.0)
+    at = run_page()
+    assert [kind for kind, _ in started_jobs] == ["cluster-labels"]
+    assert any("Face identities (re-ranked) runs in the background" in c.value for c in at.caption)
+    assert not [m for m in at.metric if m.label == "Clusters"]
+    assert main(started_jobs[0][1]) == 0
+    at.run()
+    assert not at.exception, at.exception
+    rows = np.flatnonzero(has_face)
+    expected = cluster(vectors[rows], "rerank")
+    assert metric(at, "Clusters") == f"{expected.n_clusters:,}"
+    truth = ds.table["identity"].to_numpy()[rows]
+    assert metric(at, "BCubed F1") == f"{external_metrics(truth, expected.labels)['bcubed_f1']:.3f}"
+
+
+def test_view_round_trips_through_the_url(cluster_home):
+    """Every sidebar and map choice goes into the URL; the URL in a fresh session shows the same clustering."""
+    at = run_page()
+    assert dict(at.query_params) == {"dataset": "demo"}
+    at.selectbox(key="cl-space").select("attributes").run()
+    assert at.selectbox(key="cl-algo").value == "kmeans"  # the old space's default followed the space
+    at.multiselect(key="cl-attrs").set_value(["Male", "Smiling", "Eyeglasses", "Young", "Bald"]).run()
+    at.selectbox(key="cl-weighting").select("inverse_prevalence").run()
+    at.checkbox(key="cl-standardise").check().run()
+    at.multiselect(key="cl-subset-attrs").set_value(["Wearing_Hat"]).run()
+    at.radio(key="cl-subset-Wearing_Hat").set_value("absent").run()
+    at.number_input(key="cl-max").set_value(300).run()
+    at.selectbox(key="cl-reduce").select("pca").run()
+    at.number_input(key="cl-pca-n").set_value(3).run()
+    at.selectbox(key="cl-algo").select("agglomerative").run()
+    at.number_input(key="cl-agglomerative-k").set_value(6).run()
+    at.selectbox(key="cl-agglomerative-linkage").select("average").run()
+    at.selectbox(key="cl-color").select("attribute").run()
+    at.selectbox(key="cl-color-attr").select("Male").run()
+    at.selectbox(key="cl-pick-cluster").select(2).run()
+    assert not at.exception, at.exception
+    params = dict(at.query_params)
+    assert params == {
+        "dataset": "demo",
+        "space": "attributes",
+        "attrs": "Male,Smiling,Eyeglasses,Young,Bald",
+        "weights": "inverse_prevalence",
+        "std": "1",
+        "where": "Wearing_Hat:0",
+        "n": "300",
+        "reduce": "pca",
+        "pcs": "3",
+        "algo": "agglomerative",
+        "k": "6",
+        "linkage": "average",
+        "color": "attribute",
+        "cattr": "Male",
+        "cluster": "2",
+    }
+    again = AppTest.from_file(PAGE, default_timeout=180)
+    again.query_params.update(params)
+    again.run()
+    assert not again.exception, again.exception
+    assert dict(again.query_params) == params
+    for label in ("Clusters", "Silhouette", "Davies–Bouldin", "Calinski–Harabasz", "ARI", "BCubed F1"):
+        assert metric(again, label) == metric(at, label), label
+    assert frame_with(again, "prominent attributes").equals(frame_with(at, "prominent attributes"))
+    assert [c.value for c in again.caption] == [c.value for c in at.caption]
+    assert any(c.value.startswith("300 points · 5 features") for c in again.caption)
+    # Another algorithm: its own parameters only; k is k wherever it appears, so it carries over.
+    again.selectbox(key="cl-algo").select("kmeans").run()
+    assert "linkage" not in again.query_params and again.query_params["k"] == "6"
+    assert again.number_input(key="cl-kmeans-k").value == 6

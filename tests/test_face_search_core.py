@@ -1,12 +1,21 @@
-"""core.faces.search pieces that need no real faces: bad uploads, huge images, box drawing."""
+"""core.faces.search: bad uploads, huge images, box drawing, and photo queries against a small embedded demo."""
 
 import io
+import json
+import os
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from core.__main__ import main
+from core.data.ingest import open_dataset
+from core.demo import generate_demo
 from core.errors import ImageError
+from core.faces import pipeline as faces
 from core.faces import search
+from core.faces.embed_job import embed_dataset, load_status
+from core.faces.store import load_embeddings
 
 
 def _png(size, mode="L") -> bytes:
@@ -39,3 +48,52 @@ def test_draw_boxes_scales_boxes_with_the_picture():
     assert out.getpixel((50, 50)) != (255, 255, 255)  # the box's corner, at half scale
     assert out.getpixel((100, 100)) == (255, 255, 255)  # inside the box stays untouched
     assert img.getpixel((100, 100)) == (255, 255, 255)  # the original is not drawn on
+
+
+@pytest.fixture(scope="module")
+def embedded_demo(tmp_path_factory):
+    """A tiny drawn demo (aligned crops) with its real dlib embeddings, in its own cache."""
+    home = tmp_path_factory.mktemp("search_home")
+    generate_demo(home / "data" / "demo", n_images=24, seed=5)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FACEATLAS_CACHE", str(home / "cache"))
+        ds = open_dataset(home / "data" / "demo", name="demo")
+        embed_dataset(ds, workers=1)
+        yield home, ds
+
+
+def test_a_dataset_photo_uploaded_again_finds_itself_at_zero(embedded_demo):
+    """The upload takes the dataset's own detection path (aligned crop, fixed box when HOG misses)."""
+    _, ds = embedded_demo
+    emb = load_embeddings(ds.cache_dir, "dlib")
+    status = load_status(ds)
+    for row in np.flatnonzero(emb.has_face)[:6]:
+        image_id = ds.table["image_id"][int(row)]
+        matches = search.search_photo(ds, ds.image_path(image_id).read_bytes(), k=3)
+        best = matches[0].neighbours.row(0, named=True)
+        assert best["image_id"] == image_id and best["distance"] == 0.0, (image_id, status[row], best)
+    fallback = np.flatnonzero(status == faces.STATUS_FALLBACK)
+    for row in fallback[:2]:  # where HOG found nothing in the dataset, the upload uses the same fixed box
+        data = ds.image_path(ds.table["image_id"][int(row)]).read_bytes()
+        assert search.search_photo(ds, data, k=1)[0].neighbours["distance"][0] == 0.0
+
+
+def test_search_command_prints_faces_and_neighbours(embedded_demo, capsys):
+    home, ds = embedded_demo
+    image_id = ds.table["image_id"][0]
+    code = main(["search", str(home / "data" / "demo"), "--photo", str(ds.image_path(image_id)), "-k", "4", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["faces"]) == 1 and len(out["faces"][0]["box"]) == 4
+    neighbours = out["faces"][0]["neighbours"]
+    assert neighbours[0]["image_id"] == image_id and neighbours[0]["distance"] == 0.0
+    assert set(neighbours[0]) == {"image_id", "identity", "distance"} and len(neighbours) == 4
+    assert [n["distance"] for n in neighbours] == sorted(n["distance"] for n in neighbours)
+
+
+def test_search_command_refuses_what_is_not_a_photo(embedded_demo, tmp_path, capsys):
+    home, _ = embedded_demo
+    fifo = tmp_path / "face.jpg"
+    os.mkfifo(fifo)
+    assert main(["search", str(home / "data" / "demo"), "--photo", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err

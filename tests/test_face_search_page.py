@@ -21,7 +21,7 @@ from core.data.ingest import ingest, open_dataset
 from core.demo import generate_demo
 from core.faces import pipeline as faces
 from core.faces.embed_job import embed_dataset, load_status
-from core.faces.store import load_embeddings
+from core.faces.store import load_embeddings, save_embeddings
 from core.jobs import cancel_job, job_id_for, job_status
 from tests.conftest import PROJECT, WILD_SAMPLE, needs
 
@@ -161,6 +161,9 @@ def test_no_embeddings_offers_the_job_and_attribute_search_works(page_home):
     assert at.button(key="fs-embed")
     # By attributes: choose values -> nearest images by Hamming distance, checked against brute force.
     ds = open_dataset(page_home / "data" / "demo", name="demo")
+    assert not at.multiselect  # the attribute tab runs only when open
+    at.session_state["fs-tab"] = "By attributes"  # AppTest cannot click a tab
+    at.run()
     at.multiselect(key="fs-attr-present").set_value(["Male", "Smiling", "Eyeglasses"]).run()
     at.slider(key="fs-attr-k").set_value(5).run()
     table = _distance_table(at)
@@ -180,3 +183,86 @@ def test_embed_button_starts_a_cancellable_job(page_home):
     finally:
         cancel_job(job_id)
     assert job_status(job_id).state == "cancelled"
+
+
+@pytest.fixture
+def csv_embeddings_home(page_home):
+    """The tiny demo with embeddings that came 'with the dataset' (not dlib): searched by dataset image only."""
+    ds = open_dataset(page_home / "data" / "demo", name="demo")
+    rng = np.random.default_rng(5)
+    save_embeddings(
+        ds.cache_dir, "buffalo", rng.normal(size=(ds.n_images, 16)).astype(np.float32), np.ones(ds.n_images, bool)
+    )
+    return page_home, ds
+
+
+def test_view_round_trips_through_the_url(csv_embeddings_home):
+    """Dataset image, k, distance; then the attribute tab's values: each in the URL, each restored from it."""
+    _, ds = csv_embeddings_home
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert dict(at.query_params) == {"dataset": "demo"}
+    at.radio(key="fs-source").set_value("A dataset image").run()
+    query = ds.table["image_id"][4]
+    at.text_input(key="fs-image-filter").input(query).run()
+    at.slider(key="fs-k").set_value(5).run()
+    at.selectbox(key="fs-metric").select("cosine").run()
+    assert not at.exception, at.exception
+    params = dict(at.query_params)
+    assert params == {"dataset": "demo", "image": query, "k": "5", "metric": "cosine"}  # image implies the source
+    again = AppTest.from_file(PAGE, default_timeout=60)
+    again.query_params.update(params)
+    again.run()
+    assert not again.exception, again.exception
+    assert _distance_table(again).equals(_distance_table(at))
+    assert [i.captions for i in again.image] == [i.captions for i in at.image]
+    assert len(_distance_table(again)) == ds.n_images - 1  # every other image, by distance
+    # The attribute tab.
+    params = {"dataset": "demo", "tab": "attributes", "has": "Male,Eyeglasses", "n": "4"}
+    attrs = AppTest.from_file(PAGE, default_timeout=60)
+    attrs.query_params.update(params)
+    attrs.run()
+    assert not attrs.exception, attrs.exception
+    assert attrs.multiselect(key="fs-attr-present").value == ["Male", "Eyeglasses"]
+    assert len(_distance_table(attrs)) == 4
+    assert dict(attrs.query_params) == params
+
+
+def _search_dataset_image(params: dict) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_same_person_distance_is_calibrated_on_the_datasets_identities(page_home):
+    """Embeddings that separate identities: the page reports the calibrated cut and counts faces below it."""
+    from core.faces.calibration import calibrate
+
+    ds = open_dataset(page_home / "data" / "demo", name="demo")
+    identity = ds.table["identity"].to_numpy()
+    rng = np.random.default_rng(1)
+    centres = {who: rng.normal(size=16) for who in set(identity)}
+    vectors = np.stack([centres[w] + rng.normal(scale=0.05, size=16) for w in identity]).astype(np.float32)
+    save_embeddings(ds.cache_dir, "buffalo", vectors, np.ones(ds.n_images, bool))
+    want = calibrate(vectors, identity, np.ones(ds.n_images, bool))
+    assert want.trustworthy
+    query = ds.table["image_id"][2]
+    at = _search_dataset_image({"dataset": "demo", "image": query})
+    assert any(
+        c.value.startswith(f"Same-person distance {want.threshold:.2f}, measured on demo's own identities")
+        and f"{want.accuracy:.1%}" in c.value
+        for c in at.caption
+    )
+    distances = np.sqrt(((vectors.astype(np.float64) - vectors[2]) ** 2).sum(axis=1))
+    closer = int((np.delete(distances, 2) < want.threshold).sum())
+    assert any(m.value.startswith(f"**{closer:,} of {ds.n_images - 1:,}** faces are closer") for m in at.markdown)
+
+
+def test_no_same_person_claim_where_the_calibration_does_not_support_it(csv_embeddings_home):
+    """Random vectors (and the demo's drawn faces when they cannot be told apart): no 'same person' at all."""
+    _, ds = csv_embeddings_home
+    at = _search_dataset_image({"dataset": "demo", "image": ds.table["image_id"][1]})
+    assert any(c.value.startswith("No face is called the same person here") for c in at.caption)
+    assert not any("closer than" in m.value for m in at.markdown)

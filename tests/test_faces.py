@@ -11,7 +11,7 @@ from core.data.images import open_rgb
 from core.data.ingest import ingest
 from core.faces import pipeline as faces
 from core.faces.embed_job import chunks_dir, embed_dataset, load_status
-from core.faces.store import load_embeddings
+from core.faces.store import embeddings_root, load_embeddings
 from tests.conftest import WILD_SAMPLE, needs
 
 pytestmark = needs(WILD_SAMPLE)
@@ -102,7 +102,7 @@ def test_resume_after_interruption_gives_the_same_matrix(tmp_path, isolated_cach
     ds = ingest(folder, "six")
     full = embed_dataset(ds, workers=1, config=FAST, chunk_size=2)
     reference = np.array(load_embeddings(ds.cache_dir, "dlib").vectors)
-    shutil.rmtree(ds.cache_dir / "embeddings")
+    shutil.rmtree(embeddings_root(ds.cache_dir))
 
     partial = embed_dataset(ds, workers=1, config=FAST, chunk_size=2, stop_after_chunks=2)  # "killed" after 2 chunks
     assert partial.images == 4 and load_embeddings(ds.cache_dir, "dlib") is None

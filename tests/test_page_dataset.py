@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.stats.intervals import Rate
 from tests.conftest import PROJECT
 
 PAGE = str(PROJECT / "pages" / "1_Dataset.py")
@@ -44,8 +45,9 @@ def test_prevalence_caption_and_donuts(demo_home, demo_dataset, table):
     n = table.height
     for attribute in ("Bald", "Young"):
         present = int(table[attribute].sum())
-        assert f"{attribute}: {present:,} of {n:,} images ({present / n:.1%}) present" in _captions(at)
+        assert f"{attribute}: yes in {Rate(present, n).describe()}" in _captions(at)
     assert not any(c.startswith("Male:") for c in _captions(at))
+    assert Rate(3, 8).describe().startswith("3 of 8 images (37.5 %; 95 % interval")  # n < 1,000: with its interval
 
 
 def test_prevalence_split_by_partition_and_attribute(demo_home):

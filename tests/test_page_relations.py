@@ -132,3 +132,58 @@ def test_annotation_only_dataset_without_partition(demo_home):
 def test_dataset_without_attributes_says_so(people_home):
     at = _page("people")
     assert any("relations need at least two" in i.value for i in at.info)
+
+
+def test_pair_shows_counts_intervals_and_expected(demo_home, frame):
+    from core.stats.intervals import wilson_interval
+
+    at = _page(pair_a="Male", pair_b="Goatee")
+    n = len(frame)
+    n_a, n_b = int(frame["Male"].sum()), int(frame["Goatee"].sum())
+    both = int(((frame["Male"] == 1) & (frame["Goatee"] == 1)).sum())
+    expected = n_a * n_b / n
+    assert any(
+        m.value.startswith(f"**{both:,} images have both; {expected:,.0f} would be expected if Male and Goatee")
+        and f"{both / expected:.2f}×" in m.value
+        for m in at.markdown
+    )
+    low, high = wilson_interval(both, n_b)
+    assert (
+        f"{both:,} of {n_b:,} images ({100 * both / n_b:.1f} %; 95 % interval {100 * low:.1f}–{100 * high:.1f} %)"
+        in [c.value for c in at.caption]
+    )
+    women = n - n_b
+    assert any(
+        c.value.startswith(
+            f"Among the {n_b:,} images labelled Goatee, {100 * both / n_b:.1f} % are labelled Male; "
+            f"among the other {women:,}"
+        )
+        for c in at.caption
+    )
+
+
+def test_a_model_on_a_handful_of_images_warns_instead_of_scoring(demo_home, frame):
+    """A filter that leaves a handful of images (the issue's Male + Wearing_Lipstick): a warning, no bare accuracy."""
+    pairs = [("Male", "Wearing_Lipstick"), ("Male", "Eyeglasses"), ("Eyeglasses", "Smiling")]
+    a, b = next(p for p in pairs if 5 <= ((frame[p[0]] == 1) & (frame[p[1]] == 1)).sum() < 50)
+    few = frame[(frame[a] == 1) & (frame[b] == 1)]
+    at = _page(where=f"{a}:1,{b}:1")
+    assert _metric(at, "Images in the subset") == f"{len(few):,}"
+    assert any("Too few images to judge this model" in w.value for w in at.warning)
+    assert not [m for m in at.metric if m.label == "accuracy"]
+    assert any("Grey columns" in c.value for c in at.caption)  # most conditions hold for < 30 of these images
+
+
+def test_heatmap_frame_greys_small_conditions_and_keeps_never_together_strong():
+    from core.stats.relations import heatmap_frame, relation_stats
+
+    rng = np.random.default_rng(3)
+    X = np.zeros((4000, 3), np.uint8)
+    X[:2000, 0] = 1  # a: half the images
+    X[2000:, 1] = 1  # b: the other half, never with a (lift 0 among 2,000 images)
+    X[rng.choice(4000, 12, replace=False), 2] = 1  # c: only 12 images
+    frame = heatmap_frame(relation_stats(X, ("a", "b", "c")), "lift").set_index(["A", "B"])
+    assert frame.loc[("a", "b"), "value"] == 0
+    assert frame.loc[("a", "b"), "strength"] < 0.01  # the strongest "never together", not blank
+    assert frame.loc[("a", "c"), "few"] and not frame.loc[("a", "b"), "few"]
+    assert frame.loc[("a", "c"), "n_b"] == 12

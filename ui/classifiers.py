@@ -16,14 +16,17 @@ from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
 from core.classify.store import ClassifierMeta
 from core.classify.train import history_path_for
-from core.classify.tryit import predict_photo
 from core.cli.train import job_spec as train_job_spec
+from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelFileError
 from core.faces.store import list_embeddings
 from core.jobs import job_status
+from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
+from ui import links
+from ui.busy import one_heavy_query
 from ui.gallery import image_grid
-from ui.jobs import job_launcher
+from ui.jobs import embeddings_prerequisite, job_launcher
 
 JOB = "clf-job"  # session key: id of the training job started from this session
 PICK = "clf-model-pick"  # selectbox key of the stored model shown
@@ -34,45 +37,94 @@ def train_form(ds: Dataset) -> TrainConfig | None:
     """The training choices as a TrainConfig, or None (with what to do) when they cannot be trained."""
     c1, c2, c3 = st.columns(3)
     with c1:
-        default_features = 0 if list_embeddings(ds.cache_dir) or not ds.has_images else 1
-        features = st.radio(
-            "Features",
-            list(FEATURES),
-            index=default_features,
-            format_func=FEATURES.get,
-            key="clf-features",
-            horizontal=True,
+        default_features = "embeddings" if list_embeddings(ds.cache_dir) or not ds.has_images else "pixels"
+        features = links.synced(
+            "feat",
+            "clf-features",
+            default_features,
+            lambda: st.radio(
+                "Features",
+                list(FEATURES),
+                index=list(FEATURES).index(default_features),
+                format_func=FEATURES.get,
+                key="clf-features",
+                horizontal=True,
+            ),
+            valid=links.one_of(FEATURES),
         )
         models = [m for m, f in MODEL_FEATURES.items() if f == features]
-        model = st.selectbox("Model", models, format_func=MODELS.get, key="clf-model")
+        model = links.synced(
+            "kind",
+            "clf-model",
+            models[0],
+            lambda: st.selectbox("Model", models, format_func=MODELS.get, key="clf-model"),
+            valid=links.one_of(models),
+        )
     with c2:
         default = [a for a in SHOWCASE if a in ds.attributes] or list(ds.attributes[:5])
+        links.restore("clf-attributes", "attrs", links.as_list, links.all_of(ds.attributes))
         attributes = st.multiselect(
-            "Attributes (one for a single-attribute model)", ds.attributes, default=default, key="clf-attributes"
+            "Attributes (one for a single-attribute model)",
+            ds.attributes,
+            default=None if "clf-attributes" in st.session_state else default,
+            key="clf-attributes",
         )
-        loss = st.selectbox(
-            "Loss",
-            list(LOSSES),
-            format_func=LOSSES.get,
-            key="clf-loss",
-            disabled=model == "logreg",
-            help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.",
+        links.remember("attrs", attributes, default)
+        loss = links.synced(
+            "loss",
+            "clf-loss",
+            "bce",
+            lambda: st.selectbox(
+                "Loss",
+                list(LOSSES),
+                format_func=LOSSES.get,
+                key="clf-loss",
+                disabled=model == "logreg",
+                help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.",
+            ),
+            valid=links.one_of(LOSSES),
         )
     with c3:
-        epochs = int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs"))
-        image_size = st.select_slider(
-            "Image size (px)", IMAGE_SIZES, value=80, key="clf-image-size", disabled=features != "pixels"
+        epochs = links.synced(
+            "epochs",
+            "clf-epochs",
+            8,
+            lambda: int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs")),
+            int,
+            links.between(1, 100),
         )
-        pos_weight = st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight")
-        augment = st.checkbox(
-            "Augment images (flip, small rotation/shift/zoom)",
-            key="clf-augment",
-            disabled=features != "pixels",
-            help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.",
+        image_size = links.synced(
+            "px",
+            "clf-image-size",
+            80,
+            lambda: st.select_slider(
+                "Image size (px)", IMAGE_SIZES, value=80, key="clf-image-size", disabled=features != "pixels"
+            ),
+            int,
+            links.one_of(IMAGE_SIZES),
+        )
+        pos_weight = links.synced(
+            "weighted",
+            "clf-pos-weight",
+            False,
+            lambda: st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight"),
+            links.as_bool,
+        )
+        augment = links.synced(
+            "augment",
+            "clf-augment",
+            False,
+            lambda: st.checkbox(
+                "Augment images (flip, small rotation/shift/zoom)",
+                key="clf-augment",
+                disabled=features != "pixels",
+                help="Helps real photos generalise; the demo's faces are already jittered, so it mostly slows learning there.",
+            ),
+            links.as_bool,
         )
     if features == "embeddings" and not list_embeddings(ds.cache_dir):
-        st.info(
-            "This dataset has no face embeddings yet: compute them (Face search page or `python -m core embed`), or train the CNN from pixels."
+        embeddings_prerequisite(
+            ds, "the fast models on face embeddings (or train the CNN from pixels)", key="clf-embed"
         )
         return None
     if features == "pixels" and not ds.has_images:
@@ -124,14 +176,16 @@ def _live_curves(job_id: str) -> None:
 
 def model_picker(ds: Dataset) -> ClassifierMeta | None:
     """Selectbox over this dataset's stored models; returns the chosen model's meta."""
-    metas = cached.saved_models(ds.key)
+    metas = cached.saved_models(ds.key, ds.labels_key)
     if not metas:
         st.info("No trained model for this dataset yet: train one above.")
         return None
     by_id = {m.model_id: m for m in metas}
+    links.restore(PICK, "model", valid=by_id.__contains__)
     if st.session_state.get(PICK) not in by_id:
         st.session_state[PICK] = metas[0].model_id
     model_id = st.selectbox("Model to inspect", list(by_id), format_func=lambda i: describe(by_id[i]), key=PICK)
+    links.remember("model", model_id)  # always in the link: "the newest model" changes as models are trained
     return by_id[model_id]
 
 
@@ -144,26 +198,106 @@ def describe(meta: ClassifierMeta) -> str:
     )
 
 
+METRIC_HELP = {
+    "accuracy": "Share of test images where the predicted yes/no matches the label.",
+    "balanced_accuracy": "Mean of the accuracy on images labelled yes and on images labelled no: always "
+    "answering one way scores 50 %, however rare the attribute.",
+    "majority_accuracy": "Accuracy of always giving the most common answer: the score to beat.",
+    "auc": "ROC AUC: the chance that a random 'yes' image gets a higher score than a random 'no' image "
+    "(50 % = guessing, 100 % = perfect ranking); does not depend on the threshold.",
+    "precision": "Of the images the model says 'yes' to, the share really labelled yes.",
+    "recall": "Of the images labelled yes, the share the model finds.",
+    "f1": "Harmonic mean of precision and recall.",
+    "positive_rate": "Share of test images labelled yes.",
+    "predicted_positive_rate": "Share of test images the model says 'yes' to.",
+}
+
+
+def caution(meta: ClassifierMeta, attribute: str) -> str | None:
+    """Why this attribute's scores rest on too few images to mean anything, or None."""
+    reasons = []
+    for part, label in (("train", "training"), ("test", "test")):
+        total = int(meta.rows.get(part, 0))
+        positives = meta.positives.get(part, {}).get(attribute)
+        if positives is None and part == "test":  # models stored before positives were recorded
+            rate = meta.metrics.get(attribute, {}).get("positive_rate")
+            positives = round(rate * total) if rate is not None and not np.isnan(rate) else None
+        if total < MIN_MODEL_IMAGES:
+            reasons.append(f"{total:,} {label} images")
+        elif positives is not None and min(positives, total - positives) < MIN_MODEL_POSITIVES:
+            reasons.append(f"{positives:,} of {total:,} {label} images labelled yes")
+    return "; ".join(reasons) or None
+
+
 def results(ds: Dataset, meta: ClassifierMeta) -> None:
     """Mean metrics, the sortable per-attribute table and the bar chart vs baselines."""
+    if meta.split_key and ds.split_key and meta.split_key != ds.split_key:
+        st.caption(
+            "The dataset's partition or identities changed since this model was trained: the figures below are "
+            "measured on the test split it was trained with. Train it again to measure it on the current split."
+        )
     st.caption(
         f"Split: {meta.split_note}. Test images: {meta.rows['test']:,}; trained in {meta.seconds:.0f} s, {meta.epochs_run} epoch(s)."
     )
-    if any(t != 0.5 for t in meta.thresholds.values()):
-        st.caption(
-            "Each attribute's decision threshold was chosen on the validation split (best balanced accuracy); "
-            "the test figures below use those thresholds."
+    tuned = any(t != 0.5 for t in meta.thresholds.values())
+    st.caption(
+        "Every figure in this section uses each attribute's own decision threshold, chosen on the validation "
+        "split (best balanced accuracy; the 'threshold' column)."
+        if tuned
+        else "Every figure in this section uses the decision threshold 0.50 (a probability of at least 0.5 means yes)."
+    )
+    cautions = {a: caution(meta, a) for a in meta.attributes}
+    flagged = {a: why for a, why in cautions.items() if why}
+    if flagged:
+        st.warning(
+            "**Too few images to score "
+            + ", ".join(flagged)
+            + ":** "
+            + "; ".join(f"{a}: {why}" for a, why in flagged.items())
+            + f". Scores need at least {MIN_MODEL_IMAGES} images and {MIN_MODEL_POSITIVES} of each answer; "
+            "they are left out below.",
+            icon=":material/warning:",
         )
-    mean = meta.mean
-    c = st.columns(4)
-    c[0].metric("Mean accuracy", _pct(mean["accuracy"]))
-    c[1].metric("Mean balanced accuracy", _pct(mean["balanced_accuracy"]))
-    c[2].metric("Mean majority-class accuracy", _pct(mean["majority_accuracy"]))
-    c[3].metric("Mean ROC AUC", _pct(mean["auc"]))
     published = charts.is_celeba_like(meta.attributes)
     frame = charts.results_frame(meta, published)
-    st.dataframe(frame, hide_index=True, width="stretch", key="clf-results-table")
-    st.altair_chart(charts.accuracy_bars(frame), width="stretch")
+    frame.insert(1, "threshold", [meta.threshold(a) for a in frame["attribute"]])
+    frame.insert(2, "test images labelled yes", [_test_positives(meta, a) for a in frame["attribute"]])
+    frame.loc[frame["attribute"].isin(list(flagged)), list(charts.TABLE_COLUMNS)] = np.nan
+    reliable = frame[~frame["attribute"].isin(list(flagged))]
+    if reliable.empty:
+        return
+    mean = reliable[list(charts.TABLE_COLUMNS)].mean()
+    c = st.columns(4)
+    for col, (label, key) in zip(
+        c,
+        [
+            ("Mean accuracy", "accuracy"),
+            ("Mean balanced accuracy", "balanced_accuracy"),
+            ("Mean majority-class accuracy", "majority_accuracy"),
+            ("Mean ROC AUC", "auc"),
+        ],
+    ):
+        col.metric(label, _pct(mean[key]), help=METRIC_HELP[key])
+    st.caption(
+        f"Averaged over {len(reliable)} attribute{'s' if len(reliable) != 1 else ''}: the model is right on "
+        f"{_pct(mean['accuracy'])} of the {meta.rows['test']:,} test images; always giving the most common answer "
+        f"would be right on {_pct(mean['majority_accuracy'])}. Balanced accuracy, which counts images with and "
+        f"without the attribute equally, is {_pct(mean['balanced_accuracy'])}."
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        key="clf-results-table",
+        column_config={
+            "threshold": st.column_config.NumberColumn(format="%.2f", help="Decision threshold these figures use."),
+            **{
+                k: st.column_config.NumberColumn(k.replace("_", " "), format="%.3f", help=METRIC_HELP[k])
+                for k in charts.TABLE_COLUMNS
+            },
+        },
+    )
+    st.altair_chart(charts.accuracy_bars(reliable), width="stretch")
     if published:
         note = " (they are for the real CelebA; the demo's faces are drawn, so compare with care)" if ds.is_demo else ""
         st.caption(f"Published CelebA accuracies{note}: {', '.join(PUBLISHED_COLUMNS)}.")
@@ -172,9 +306,17 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
             st.altair_chart(charts.history_chart(meta.history))
 
 
+def _test_positives(meta: ClassifierMeta, attribute: str) -> int | None:
+    stored = meta.positives.get("test", {}).get(attribute)
+    if stored is not None:
+        return int(stored)
+    rate = meta.metrics.get(attribute, {}).get("positive_rate")
+    return round(rate * meta.rows.get("test", 0)) if rate is not None and not np.isnan(rate) else None
+
+
 def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
     """MSE (or any loss) vs BCE side by side: accuracy can look fine while predicting the majority class."""
-    metas = cached.saved_models(ds.key)
+    metas = cached.saved_models(ds.key, ds.labels_key)
     twins = [
         m
         for m in metas
@@ -201,9 +343,11 @@ def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
         st.caption("No other model of the same kind on these attributes yet.")
         return
     by_id = {m.model_id: m for m in twins}
+    links.restore("clf-lesson-other", "vs", valid=by_id.__contains__)
     other_id = st.selectbox(
         "Compare with", list(by_id), format_func=lambda i: describe(by_id[i]), key="clf-lesson-other"
     )
+    links.remember("vs", other_id, next(iter(by_id)))
     other = by_id[other_id]
     label_a, label_b = meta.config.loss, other.config.loss
     if label_a == label_b:
@@ -215,17 +359,36 @@ def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
 def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict] | None:
     """Attribute + threshold slider -> confusion matrix, metrics at that threshold, ROC and PR curves."""
     preds = cached.test_predictions(meta.model_id, meta.created)
-    attribute = st.selectbox("Attribute", meta.attributes, key="clf-thr-attr")
-    chosen = meta.threshold(attribute)
+    attribute = links.synced(
+        "attr",
+        "clf-thr-attr",
+        meta.attributes[0],
+        lambda: st.selectbox("Attribute", meta.attributes, key="clf-thr-attr"),
+        valid=links.one_of(meta.attributes),
+    )
+    note = judgement_note((attribute,))
+    if note:
+        st.caption(f"**About this label.** {note}")
+    chosen = round(meta.threshold(attribute), 2)
+    _open_at_model_threshold(meta, attribute, chosen)
     threshold = st.slider(
         "Decision threshold",
         0.0,
         1.0,
-        0.5,
+        chosen,
         0.01,
         key="clf-threshold",
         help=f"The results table uses {chosen:.2f} for {attribute}, the cut with the best "
         "balanced accuracy on the validation split.",
+    )
+    links.remember("thr", round(threshold, 2), chosen)
+    st.caption(
+        f"Every figure in this section uses the threshold on the slider, {threshold:.2f}"
+        + (
+            f" (the model's own, used in the results table, is {chosen:.2f})."
+            if round(threshold, 2) != chosen
+            else ": the model's own, the one the results table uses."
+        )
     )
     j = meta.attributes.index(attribute)
     y, p = preds["labels"][:, j], preds["probs"][:, j]
@@ -236,11 +399,32 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     c[1].metric("False positives", f"{counts['fp']:,}")
     c[2].metric("False negatives", f"{counts['fn']:,}")
     c[3].metric("True negatives", f"{counts['tn']:,}")
-    c = st.columns(4)
-    c[0].metric("Accuracy", _pct(m["accuracy"]))
-    c[1].metric("Balanced accuracy", _pct(m["balanced_accuracy"]))
-    c[2].metric("Precision", _pct(m["precision"]))
-    c[3].metric("Recall", _pct(m["recall"]))
+    why = caution(meta, attribute)
+    if why:
+        st.warning(
+            f"**Too few images to score {attribute}** ({why}): the counts above are all there is; accuracy, "
+            f"precision and recall from so few images would say almost nothing.",
+            icon=":material/warning:",
+        )
+    else:
+        n = sum(counts.values())
+        rates = {
+            "accuracy": Rate(counts["tp"] + counts["tn"], n),
+            "precision": Rate(counts["tp"], counts["tp"] + counts["fp"]),
+            "recall": Rate(counts["tp"], counts["tp"] + counts["fn"]),
+        }
+        c = st.columns(4)
+        c[0].metric("Accuracy", _pct(m["accuracy"]), help=METRIC_HELP["accuracy"])
+        c[0].caption(rates["accuracy"].describe("right"))
+        c[1].metric("Balanced accuracy", _pct(m["balanced_accuracy"]), help=METRIC_HELP["balanced_accuracy"])
+        c[2].metric("Precision", _pct(m["precision"]), help=METRIC_HELP["precision"])
+        c[2].caption(rates["precision"].describe("'yes' answers right"))
+        c[3].metric("Recall", _pct(m["recall"]), help=METRIC_HELP["recall"])
+        c[3].caption(rates["recall"].describe("labelled yes found"))
+        st.caption(
+            f"At threshold {threshold:.2f}, the model says yes to {counts['tp'] + counts['fp']:,} of the {n:,} test "
+            f"images; {counts['tp']:,} of them are labelled {attribute} and it misses {counts['fn']:,} that are."
+        )
     fpr = counts["fp"] / max(counts["fp"] + counts["tn"], 1)
     left, mid, right = st.columns(3)
     left.altair_chart(charts.confusion_chart(counts))
@@ -254,12 +438,40 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     return attribute, threshold, preds
 
 
+def _open_at_model_threshold(meta: ClassifierMeta, attribute: str, chosen: float) -> None:
+    """The slider starts at the model's own threshold for each (model, attribute); a link's thr= wins once."""
+    shown_for = (meta.model_id, attribute)
+    if st.session_state.get("clf-threshold-for") == shown_for:
+        return
+    first = "clf-threshold-for" not in st.session_state
+    st.session_state["clf-threshold-for"] = shown_for
+    st.session_state["clf-threshold"] = chosen
+    if first:
+        links.restore("clf-threshold-url", "thr", float, links.between(0.0, 1.0))
+        if "clf-threshold-url" in st.session_state:
+            st.session_state["clf-threshold"] = round(st.session_state.pop("clf-threshold-url"), 2)
+
+
 def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: float, preds: dict) -> None:
     """The chosen attribute's metrics within the groups of another attribute, with the gap highlighted."""
     default = next(
         (a for a in ("Male", "Young", "Pale_Skin") if a in ds.attributes and a != attribute), ds.attributes[0]
     )
-    by = st.selectbox("Split the test images by", ds.attributes, index=ds.attributes.index(default), key="clf-group-by")
+    by = links.synced(
+        "by",
+        "clf-group-by",
+        default,
+        lambda: st.selectbox(
+            "Split the test images by", ds.attributes, index=ds.attributes.index(default), key="clf-group-by"
+        ),
+        valid=links.one_of(ds.attributes),
+    )
+    note = judgement_note((by,))
+    if note:
+        st.caption(
+            f"**About this label.** {note} A gap between its groups shows how the model treats faces the "
+            "annotators labelled that way."
+        )
     j = meta.attributes.index(attribute)
     groups = ds.attribute_matrix(preds["rows"])[:, ds.attributes.index(by)]
     table = subgroup_metrics(preds["labels"][:, j], preds["probs"][:, j], groups, (f"not {by}", by), threshold)
@@ -272,6 +484,22 @@ def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
         _pct(gap["accuracy"]),
         help="Absolute difference of the two groups' accuracies on the test split.",
     )
+    y = preds["labels"][:, j].astype(bool)
+    small = [
+        f"{name} ({int(mask.sum()):,} images, {int(y[mask].sum()):,} labelled {attribute})"
+        for name, mask in ((f"not {by}", groups == 0), (by, groups == 1))
+        if mask.sum() < MIN_MODEL_IMAGES or min(y[mask].sum(), (~y[mask]).sum()) < MIN_MODEL_POSITIVES
+    ]
+    if small:
+        st.warning(
+            f"Too few test images in {' and '.join(small)} to compare the groups: a gap this size can be chance.",
+            icon=":material/warning:",
+        )
+    elif not np.isnan(gap["accuracy"]):
+        st.caption(
+            f"The model is right on {_pct(frame.iloc[1]['accuracy'])} of the {by} images and "
+            f"{_pct(frame.iloc[0]['accuracy'])} of the others."
+        )
     frame["images"] = frame["images"].astype(float)
     styled = (
         frame.style.format(precision=3, na_rep="–")
@@ -301,18 +529,27 @@ def error_gallery(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
         )
 
 
+TRY_IT_NOTE = (
+    "Your photo is processed in this server's memory only: it is never written to disk, logged, sent anywhere or "
+    "put in a link, and it is gone when you leave the page."
+)
+
+
 def try_it(meta: ClassifierMeta) -> None:
-    """Upload a photo or take one; faces found -> attribute probabilities as bars."""
+    """Upload a photo or take one; faces found -> one bar per attribute with its decision threshold."""
     source = st.radio("Photo from", ["upload", "camera"], horizontal=True, key="clf-photo-source")
     if source == "upload":
-        photo = st.file_uploader("A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="clf-photo")
+        photo = st.file_uploader(
+            "A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="clf-photo", help=TRY_IT_NOTE
+        )
     else:
-        photo = st.camera_input("Take a photo", key="clf-camera")
+        photo = st.camera_input("Take a photo", key="clf-camera", help=TRY_IT_NOTE)
+    st.caption(TRY_IT_NOTE)
     if photo is None:
         return
     try:
-        model = cached.stored_model(meta.model_id, meta.created)
-        result = predict_photo(model, photo.getvalue())
+        with one_heavy_query("photo"):
+            result = cached.photo_prediction(meta.model_id, meta.created, photo.getvalue())
     except ImageError as exc:
         st.error(str(exc))
         return
@@ -323,10 +560,16 @@ def try_it(meta: ClassifierMeta) -> None:
     if not result.faces:
         st.info("Nothing to predict: no face was found in this photo.")
         return
+    thresholds = {a: meta.threshold(a) for a in meta.attributes}
     for i, face in enumerate(result.faces):
         left, right = st.columns([1, 3])
         left.image(face.image, caption=f"face {i + 1}", width="stretch")
-        right.altair_chart(charts.probability_bars(face.probabilities), width="stretch")
+        right.altair_chart(charts.probability_bars(face.probabilities, thresholds), width="stretch")
+        yes = [a for a, p in face.probabilities.items() if p >= thresholds.get(a, 0.5)]
+        right.caption(
+            f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}. Each black tick is the "
+            "attribute's decision threshold, the one the results table uses: a bar reaching it means yes."
+        )
         st.session_state[f"clf-photo-probs-{i}"] = face.probabilities
 
 

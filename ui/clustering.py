@@ -11,24 +11,32 @@ import streamlit as st
 from core import cached
 from core.charts import cluster as charts
 from core.classify.store import load_predictions
-from core.cli.cluster import map_job_spec
-from core.cluster.algorithms import ALGORITHMS, ClusterSpec, Param
+from core.cli.cluster import labels_job_spec, map_job_spec, reduction_job_spec
+from core.cluster.algorithms import ALGORITHMS, Clustering, ClusterSpec, Param
+from core.cluster.costs import (
+    JOB_START_SECONDS,
+    MAX_POINTS,
+    clustering_seconds,
+    map_seconds,
+    reduction_seconds,
+    runs_inline,
+)
 from core.cluster.features import FEATURE_SPACES, FeatureKey, FeatureSpec
 from core.cluster.map import drawn_positions, map_frame, picked_image_ids
 from core.cluster.metrics import suggest_eps
-from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS, ReductionSpec
-from core.cluster.store import load_map, map_key
+from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS, Reduction, ReductionSpec
+from core.cluster.store import labels_key, load_clustering, load_map, map_key, reduction_key
 from core.cluster.summary import MAX_FACES_PER_CLUSTER, cluster_sizes, describe_clusters, sample_members, shares_long
 from core.cluster.sweeps import algorithms_side_by_side, eps_sweep, k_sweep
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.faces.store import list_embeddings
+from ui import links
 from ui.filters import subset_ui
 from ui.gallery import image_grid
-from ui.jobs import job_launcher
+from ui.jobs import embeddings_prerequisite, job_launcher
 
 DEFAULT_MAX_POINTS = 5_000
-UMAP_INLINE_MAX = 10_000  # larger UMAP maps run as a background job
 DENDROGRAM_MAX = 300
 HEATMAP_CLUSTERS = 30  # largest clusters shown in the attribute and centroid heatmaps
 SPACE_LABELS = {
@@ -57,89 +65,205 @@ class Choices:
     seed: int = 0
 
 
+# URL names of the algorithms' parameters (the same name across algorithms: k is k wherever it appears).
+PARAM_URL = {
+    "k": "k",
+    "distance_threshold": "dist",
+    "linkage": "linkage",
+    "metric": "metric",
+    "eps": "eps",
+    "min_samples": "minpts",
+    "min_cluster_size": "minsize",
+    "threshold": "cut",
+    "k1": "k1",
+}
+REDUCTION_URL = ("pcs", "ucomp", "unn", "umd", "umetric")
+
+
 def available_spaces(ds: Dataset) -> list[str]:
     spaces = []
     if list_embeddings(ds.cache_dir):
         spaces.append("embeddings")
-    spaces.append("attributes")
+    if ds.attributes:
+        spaces.append("attributes")
     if load_predictions(ds.cache_dir) is not None:
         spaces.append("predicted")
     return [s for s in FEATURE_SPACES if s in spaces]
 
 
-def feature_ui(ds: Dataset) -> FeatureSpec:
+def embeddings_note(ds: Dataset, spaces: list[str]) -> None:
+    """Without embeddings: what they unlock here and the button that computes them; without anything: stop."""
+    if "embeddings" in spaces:
+        return
+    if not spaces:
+        st.info(f"{ds.name} has neither attribute annotations nor face embeddings, so there is nothing to cluster yet.")
+    if ds.has_images or not spaces:
+        embeddings_prerequisite(ds, "clustering faces by who they are (identity clusters)", key="cl-embed")
+
+
+def default_algorithm(space: str) -> str:
+    return "rerank" if space == "embeddings" else "kmeans"
+
+
+def _follow_space(space: str) -> None:
+    """When the feature space changes and the algorithm is still the old space's default, take the new one's."""
+    before = st.session_state.get("cl-space-before")
+    st.session_state["cl-space-before"] = space
+    if before and before != space and st.session_state.get("cl-algo") == default_algorithm(before):
+        st.session_state["cl-algo"] = default_algorithm(space)
+
+
+def feature_ui(ds: Dataset, spaces: list[str]) -> FeatureSpec:
     """Feature space, attribute subset and weights, standardisation."""
-    spaces = available_spaces(ds)
-    space = st.selectbox(
-        "Feature space",
-        spaces,
-        format_func=SPACE_LABELS.get,
-        key="cl-space",
-        help="Embeddings group faces by who they are; attributes by how they look (hair, glasses…).",
+    space = links.synced(
+        "space",
+        "cl-space",
+        spaces[0],
+        lambda: st.selectbox(
+            "Feature space",
+            spaces,
+            format_func=SPACE_LABELS.get,
+            key="cl-space",
+            help="Embeddings group faces by who they are; attributes by how they look (hair, glasses…).",
+        ),
+        valid=links.one_of(spaces),
     )
-    if "embeddings" not in spaces:
-        st.caption("No face embeddings yet: compute them with `python -m core embed` to cluster by identity.")
+    _follow_space(space)
     model = None
     attributes: tuple[str, ...] = ()
     weighting = "none"
     if space == "embeddings":
         models = list_embeddings(ds.cache_dir)
-        model = st.selectbox("Embedding model", models, key="cl-model") if len(models) > 1 else models[0]
+        if len(models) > 1:
+            model = links.synced(
+                "emb",
+                "cl-model",
+                models[0],
+                lambda: st.selectbox("Embedding model", models, key="cl-model"),
+                valid=links.one_of(models),
+            )
+        else:
+            model = models[0]
+            links.forget("emb")
+        links.forget("attrs", "weights")
     else:
+        links.forget("emb")
         options = ds.attributes
         if space == "predicted":
             predictions = load_predictions(ds.cache_dir)
             options = predictions.attributes
             st.caption(f"Probabilities predicted for every image by the newest classifier ({predictions.model_id}).")
+        links.restore("cl-attrs", "attrs", links.as_list, links.all_of(options))
         attributes = tuple(st.multiselect("Attributes (none = all)", options, key="cl-attrs"))
-        weighting = st.selectbox(
-            "Attribute weights", list(WEIGHT_LABELS), format_func=WEIGHT_LABELS.get, key="cl-weighting"
+        links.remember("attrs", list(attributes), [])
+        weighting = links.synced(
+            "weights",
+            "cl-weighting",
+            "none",
+            lambda: st.selectbox(
+                "Attribute weights", list(WEIGHT_LABELS), format_func=WEIGHT_LABELS.get, key="cl-weighting"
+            ),
+            valid=links.one_of(WEIGHT_LABELS),
         )
-    standardise = st.checkbox(
-        "Standardise features",
-        value=False,
-        key="cl-standardise",
-        help="Give every column zero mean and unit variance before clustering.",
+    standardise = links.synced(
+        "std",
+        "cl-standardise",
+        False,
+        lambda: st.checkbox(
+            "Standardise features",
+            value=False,
+            key="cl-standardise",
+            help="Give every column zero mean and unit variance before clustering.",
+        ),
+        links.as_bool,
     )
     return FeatureSpec(space, attributes, weighting, standardise, model)
 
 
+def _number(name: str, key: str, label: str, low, high, default, **kwargs):
+    """A number input whose value lives in the URL under `name`."""
+    kind = type(default)
+    return links.synced(
+        name,
+        key,
+        default,
+        lambda: kind(st.number_input(label, low, high, default, key=key, **kwargs)),
+        kind,
+        links.between(low, high),
+    )
+
+
 def reduction_ui() -> ReductionSpec:
     """Reduction before clustering: none, PCA (k or 95 % variance), UMAP (components, neighbours, min_dist, metric)."""
-    method = st.selectbox(
-        "Reduce before clustering", list(REDUCE_LABELS), format_func=REDUCE_LABELS.get, key="cl-reduce"
+    method = links.synced(
+        "reduce",
+        "cl-reduce",
+        "none",
+        lambda: st.selectbox(
+            "Reduce before clustering", list(REDUCE_LABELS), format_func=REDUCE_LABELS.get, key="cl-reduce"
+        ),
+        valid=links.one_of(REDUCE_LABELS),
     )
+    if method != "pca":
+        links.forget("pcs")
+    if method != "umap":
+        links.forget("ucomp", "unn", "umd", "umetric")
     if method == "pca":
-        n = int(st.number_input("PCA components (0 = keep 95 % of the variance)", 0, 512, 0, key="cl-pca-n"))
+        n = _number("pcs", "cl-pca-n", "PCA components (0 = keep 95 % of the variance)", 0, 512, 0)
         return ReductionSpec("pca", 0.95 if n == 0 else n)
     if method == "umap":
-        n = int(st.number_input("UMAP components", 2, 50, 10, key="cl-umap-n"))
-        nn = int(st.number_input("UMAP neighbours", 2, 200, 15, key="cl-umap-nn"))
-        md = float(st.number_input("UMAP min_dist", 0.0, 1.0, 0.0, step=0.05, key="cl-umap-md"))
-        metric = st.selectbox("UMAP metric", UMAP_METRICS, key="cl-umap-metric")
+        n = _number("ucomp", "cl-umap-n", "UMAP components", 2, 50, 10)
+        nn = _number("unn", "cl-umap-nn", "UMAP neighbours", 2, 200, 15)
+        md = _number("umd", "cl-umap-md", "UMAP min_dist", 0.0, 1.0, 0.0, step=0.05)
+        metric = links.synced(
+            "umetric",
+            "cl-umap-metric",
+            UMAP_METRICS[0],
+            lambda: st.selectbox("UMAP metric", UMAP_METRICS, key="cl-umap-metric"),
+            valid=links.one_of(UMAP_METRICS),
+        )
         return ReductionSpec("umap", n, (("metric", metric), ("min_dist", md), ("n_neighbors", nn)))
     return ReductionSpec()
 
 
 def _param_widget(algo: str, p: Param):
     key = f"cl-{algo}-{p.name}"
+    name = PARAM_URL.get(p.name, p.name)
     if p.kind == "choice":
-        return st.selectbox(p.name, p.choices, index=p.choices.index(p.default), key=key, help=p.help)
-    if p.kind == "int":
-        return int(st.number_input(p.name, int(p.low), int(p.high), int(p.default), key=key, help=p.help))
-    return float(
-        st.number_input(
-            p.name, float(p.low), float(p.high), float(p.default), step=0.01, format="%.3f", key=key, help=p.help
+        return links.synced(
+            name,
+            key,
+            p.default,
+            lambda: st.selectbox(p.name, p.choices, index=p.choices.index(p.default), key=key, help=p.help),
+            valid=links.one_of(p.choices),
         )
+    if p.kind == "int":
+        return _number(name, key, p.name, int(p.low), int(p.high), int(p.default), help=p.help)
+    return _number(
+        name, key, p.name, float(p.low), float(p.high), float(p.default), step=0.01, format="%.3f", help=p.help
     )
 
 
 def algorithm_ui(space: str) -> ClusterSpec:
     """Algorithm and its parameters (defaults that work: data-driven eps/threshold)."""
     names = list(ALGORITHMS)
-    default = names.index("rerank" if space == "embeddings" else "kmeans")
-    algo = st.selectbox("Algorithm", names, index=default, format_func=lambda n: ALGORITHMS[n].label, key="cl-algo")
+    default = default_algorithm(space)
+    algo = links.synced(
+        "algo",
+        "cl-algo",
+        default,
+        lambda: st.selectbox(
+            "Algorithm",
+            names,
+            index=names.index(default),
+            format_func=lambda n: ALGORITHMS[n].label,
+            key="cl-algo",
+        ),
+        valid=links.one_of(names),
+    )
     st.caption(ALGORITHMS[algo].description)
+    own = {PARAM_URL.get(p.name, p.name) for p in ALGORITHMS[algo].params}
+    links.forget(*(name for name in PARAM_URL.values() if name not in own))
     params = {p.name: _param_widget(algo, p) for p in ALGORITHMS[algo].params}
     if algo == "agglomerative" and params["linkage"] == "ward" and params["metric"] != "euclidean":
         st.warning("Ward linkage needs the euclidean metric; using euclidean.")
@@ -147,68 +271,93 @@ def algorithm_ui(space: str) -> ClusterSpec:
     return ClusterSpec.of(algo, **params)
 
 
-def sidebar(ds: Dataset) -> Choices:
+def sidebar(ds: Dataset, spaces: list[str]) -> Choices:
     """All the page's choices, in the sidebar; returns plain values."""
     with st.sidebar:
         st.header("Clustering")
-        spec = feature_ui(ds)
+        spec = feature_ui(ds, spaces)
         with st.expander("Subset", expanded=False):
             subset = subset_ui(ds, "cl-subset", top_identities=True)
-        max_points = int(
-            st.number_input(
-                "Maximum points",
-                100,
-                max(100, ds.n_images),
-                min(DEFAULT_MAX_POINTS, max(100, ds.n_images)),
-                step=500,
-                key="cl-max",
-            )
-        )
+        top = max(100, ds.n_images)
+        max_points = _number("n", "cl-max", "Maximum points", 100, top, min(DEFAULT_MAX_POINTS, top), step=500)
         with st.expander("Reduction", expanded=False):
             reduction = reduction_ui()
         clustering = algorithm_ui(spec.space)
-        map_method = st.selectbox(
-            "Map projection",
-            MAP_METHODS,
-            key="cl-map",
-            format_func=str.upper,
-            help=f"t-SNE is limited to {TSNE_MAX_POINTS:,} points; UMAP over {UMAP_INLINE_MAX:,} runs in the background.",
+        limit = MAX_POINTS.get(clustering.algorithm)
+        if limit and max_points > limit:
+            st.caption(
+                f"{ALGORITHMS[clustering.algorithm].label} handles at most {limit:,} points: using a sample of "
+                f"{limit:,}."
+            )
+            max_points = limit
+        map_method = links.synced(
+            "map",
+            "cl-map",
+            MAP_METHODS[0],
+            lambda: st.selectbox(
+                "Map projection",
+                MAP_METHODS,
+                key="cl-map",
+                format_func=str.upper,
+                help=f"PCA is instant; UMAP and t-SNE run in the background (PCA is shown until they are ready). "
+                f"t-SNE is limited to {TSNE_MAX_POINTS:,} points.",
+            ),
+            valid=links.one_of(MAP_METHODS),
         )
     return Choices(spec, subset, max_points, reduction, clustering, map_method)
-
-
-def slow_reduction_notice(choices: Choices, n: int) -> None:
-    """Say so before a UMAP reduction that will take minutes (it runs in the page, unlike the map's job)."""
-    if choices.reduction.method == "umap" and n > UMAP_INLINE_MAX:
-        minutes = max(1, round(3.4 * n / 202_599))  # 10-D UMAP of 202,599 points: 3.4 min (docs/BENCHMARKS.md)
-        st.info(
-            f"UMAP of {n:,} points takes about {minutes} min the first time; the result is then cached. "
-            "Lower the maximum number of points for a quicker look.",
-            icon=":material/hourglass_top:",
-        )
 
 
 def fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+METRIC_HELP = {
+    "Clusters": "Groups found (noise points not counted).",
+    "Noise": "Points the algorithm left out of every cluster (DBSCAN, HDBSCAN).",
+    "Silhouette": "-1 to 1: how much closer each point is to its own cluster than to the next one; above 0.5 "
+    "is clear structure, near 0 overlapping clusters.",
+    "Davies–Bouldin": "0 or more, lower is better: how spread out clusters are compared with the distance "
+    "between them.",
+    "Calinski–Harabasz": "0 or more, higher is better: spread between clusters over spread within them "
+    "(compare values on the same data only).",
+    "ARI": "Adjusted Rand index, -1 to 1: agreement with the true identities, 0 = chance, 1 = identical.",
+    "NMI": "Normalised mutual information, 0 to 1: how much knowing the cluster tells you the identity.",
+    "Homogeneity": "0 to 1: each cluster holds one person only.",
+    "Completeness": "0 to 1: each person sits in one cluster only.",
+    "Pairwise F1": "0 to 1: of all pairs of faces, how well 'same cluster' matches 'same person' (precision "
+    "and recall of pairs).",
+    "BCubed F1": "0 to 1: per face, the share of its cluster that is the same person and the share of that "
+    "person found in its cluster, averaged.",
+}
+
+
 def metrics_panel(scores: dict) -> None:
-    """Internal metrics as st.metric; external ones when identities exist."""
+    """Internal metrics as st.metric; external ones when identities exist; one sentence reading them aloud."""
     inner = scores["internal"]
     cols = st.columns(5)
-    cols[0].metric("Clusters", f"{inner['n_clusters']:,}")
-    cols[1].metric("Noise", f"{inner['noise_fraction']:.1%}")
-    cols[2].metric("Silhouette", fmt(inner["silhouette"]))
-    cols[3].metric("Davies–Bouldin", fmt(inner["davies_bouldin"]))
-    cols[4].metric("Calinski–Harabasz", fmt(inner["calinski_harabasz"], 1))
+    cols[0].metric("Clusters", f"{inner['n_clusters']:,}", help=METRIC_HELP["Clusters"])
+    cols[1].metric("Noise", f"{inner['noise_fraction']:.1%}", help=METRIC_HELP["Noise"])
+    cols[2].metric("Silhouette", fmt(inner["silhouette"]), help=METRIC_HELP["Silhouette"])
+    cols[3].metric("Davies–Bouldin", fmt(inner["davies_bouldin"]), help=METRIC_HELP["Davies–Bouldin"])
+    cols[4].metric("Calinski–Harabasz", fmt(inner["calinski_harabasz"], 1), help=METRIC_HELP["Calinski–Harabasz"])
     if inner["note"]:
         st.caption(f"Internal metrics: {inner['note']}.")
     ext = scores.get("external")
+    silhouette = inner["silhouette"]
+    words = (
+        "clearly separated"
+        if silhouette is not None and silhouette > 0.5
+        else "somewhat separated"
+        if silhouette is not None and silhouette > 0.25
+        else "overlapping"
+        if silhouette is not None
+        else "too few to score"
+    )
+    sentence = f"{inner['n_clusters']:,} clusters, {words} (silhouette {fmt(silhouette)})"
     if ext:
         st.subheader("Against the true identities")
-        cols = st.columns(6)
-        for col, (label, key) in zip(
-            cols,
+        cols = st.columns(3)
+        for k, (label, key) in enumerate(
             [
                 ("ARI", "ari"),
                 ("NMI", "nmi"),
@@ -216,14 +365,19 @@ def metrics_panel(scores: dict) -> None:
                 ("Completeness", "completeness"),
                 ("Pairwise F1", "pairwise_f1"),
                 ("BCubed F1", "bcubed_f1"),
-            ],
+            ]
         ):
-            col.metric(label, fmt(ext[key]))
+            cols[k % 3].metric(label, fmt(ext[key]), help=METRIC_HELP[label])
         st.caption(
             f"Pairwise precision {ext['pairwise_precision']:.3f}, recall {ext['pairwise_recall']:.3f}; "
             f"BCubed precision {ext['bcubed_precision']:.3f}, recall {ext['bcubed_recall']:.3f}. "
             "Noise points count as clusters of their own (they lower recall, never precision)."
         )
+        sentence += (
+            f"; of the pairs of faces put in one cluster, {ext['pairwise_precision']:.0%} really are the same "
+            f"person, and {ext['pairwise_recall']:.0%} of the same-person pairs end up together"
+        )
+    st.markdown(sentence + ".")
 
 
 def selected_ids(event, frame: pl.DataFrame) -> list[str]:
@@ -236,40 +390,123 @@ def selected_ids(event, frame: pl.DataFrame) -> list[str]:
 
 
 def _map_coords(ds: Dataset, fm, fkey: FeatureKey, choices: Choices):
-    """The 2-D map, or PCA (with the launcher of the UMAP job) while a large UMAP is not computed yet."""
+    """The 2-D map: PCA in the page; UMAP and t-SNE from a background job (PCA shown until the job is done)."""
     method = choices.map_method
     if method == "tsne" and fm.n > TSNE_MAX_POINTS:
         st.info(
-            f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number of points for t-SNE."
+            f"t-SNE maps are limited to {TSNE_MAX_POINTS:,} points: showing PCA instead. Lower the maximum number "
+            "of points for t-SNE."
         )
         method = "pca"
-    if method == "umap" and fm.n > UMAP_INLINE_MAX and load_map(ds.cache_dir, map_key(fkey, "umap"), fm.rows) is None:
+    seconds = map_seconds(method, fm.n)
+    if not runs_inline(seconds):
+        stored = load_map(ds.cache_dir, map_key(fkey, method), fm.rows)
+        if stored is not None:
+            return Reduction(stored, method, 2, f"{method.upper()} map computed in the background.")
+        seconds += JOB_START_SECONDS
         job_launcher(
-            map_job_spec(ds, fkey),
-            "UMAP map",
-            f"Compute the UMAP map of {fm.n:,} points in the background",
-            key="cl-umap-job",
+            map_job_spec(ds, fkey, method),
+            f"{method.upper()} map of {fm.n:,} points",
+            f"Compute the {method.upper()} map again",
+            key=f"cl-{method}-job",
+            expected=seconds,
+            auto_start=True,
         )
-        st.caption(
-            f"UMAP of more than {UMAP_INLINE_MAX:,} points takes minutes; the map below is PCA until it is ready."
-        )
+        st.caption(f"The map below is PCA until the {method.upper()} map is ready (it then replaces it by itself).")
         method = "pca"
     return cached.cluster_map(fkey, method, fm.X, ds, fm.rows)
+
+
+def reduced_features(ds: Dataset, fm, fkey: FeatureKey, choices: Choices) -> Reduction | None:
+    """The reduction before clustering: in the page when quick, else stored by a background job (None meanwhile)."""
+    spec = choices.reduction
+    seconds = reduction_seconds(spec, fm.n)
+    if runs_inline(seconds):
+        return cached.cluster_reduction(fkey, spec, fm.X)
+    coords = load_map(ds.cache_dir, reduction_key(fkey, spec), fm.rows)
+    if coords is not None:
+        return Reduction(coords, spec.method, coords.shape[1], f"{spec.method.upper()} to {coords.shape[1]}-D.")
+    job_launcher(
+        reduction_job_spec(ds, fkey, spec),
+        f"{spec.method.upper()} of {fm.n:,} points",
+        f"Compute the {spec.method.upper()} reduction again",
+        key="cl-reduce-job",
+        expected=JOB_START_SECONDS + seconds,
+        auto_start=True,
+    )
+    return None
+
+
+def clustering_result(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, reduced: Reduction) -> Clustering | None:
+    """The clustering: in the page when quick, else stored by a background job (None while it runs)."""
+    spec = choices.clustering
+    limit = MAX_POINTS.get(spec.algorithm)
+    if limit and fm.n > limit:
+        raise ValueError(
+            f"{ALGORITHMS[spec.algorithm].label} is limited to {limit:,} points and these choices give "
+            f"{fm.n:,}: lower the maximum number of points or pick another algorithm."
+        )
+    seconds = clustering_seconds(spec, fm.n, reduced.coords.shape[1])
+    if runs_inline(seconds):
+        return cached.clustering(fkey, choices.reduction, spec, reduced.coords)
+    stored = load_clustering(ds.cache_dir, labels_key(fkey, choices.reduction, spec), fm.rows)
+    if stored is not None:
+        return stored
+    job_launcher(
+        labels_job_spec(ds, fkey, choices.reduction, spec),
+        f"Clustering {fm.n:,} points: {ALGORITHMS[spec.algorithm].label}",
+        "Run this clustering again",
+        key="cl-labels-job",
+        expected=JOB_START_SECONDS + seconds,
+        auto_start=True,
+    )
+    return None
+
+
+def waiting_note(what: str) -> None:
+    """Below a running job's panel: what appears when it ends, and that the page stays usable meanwhile."""
+    st.caption(
+        f"{what} runs in the background (it keeps running if you leave this page). The results appear here by "
+        "themselves when it is done; smaller choices in the sidebar (fewer points, k-means) answer at once."
+    )
 
 
 def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> None:
     """Scatter coloured by cluster/identity/attribute; a click or box selection shows the faces beside it."""
     projection = _map_coords(ds, fm, fkey, choices)
     c1, c2 = st.columns([1, 1])
-    color_by = c1.selectbox("Colour by", ["cluster", "identity", "attribute"], key="cl-color")
-    attribute = c1.selectbox("Attribute", ds.attributes, key="cl-color-attr") if color_by == "attribute" else None
+    colours = ["cluster"] + (["identity"] if ds.has_identity else []) + (["attribute"] if ds.attributes else [])
+    color_by = links.synced(
+        "color",
+        "cl-color",
+        "cluster",
+        lambda: c1.selectbox("Colour by", colours, key="cl-color"),
+        valid=links.one_of(colours),
+    )
+    attribute = None
+    if color_by == "attribute":
+        attribute = links.synced(
+            "cattr",
+            "cl-color-attr",
+            ds.attributes[0],
+            lambda: c1.selectbox("Attribute", ds.attributes, key="cl-color-attr"),
+            valid=links.one_of(ds.attributes),
+        )
+    else:
+        links.forget("cattr")
     box = (
-        c2.radio(
-            "Select faces by",
-            ["click", "box"],
-            horizontal=True,
-            key="cl-select-mode",
-            help="Click points (shift-click for more) or drag a box; the faces appear beside the map.",
+        links.synced(
+            "sel",
+            "cl-select-mode",
+            "click",
+            lambda: c2.radio(
+                "Select faces by",
+                ["click", "box"],
+                horizontal=True,
+                key="cl-select-mode",
+                help="Click points (shift-click for more) or drag a box; the faces appear beside the map.",
+            ),
+            valid=links.one_of(["click", "box"]),
         )
         == "box"
     )
@@ -296,7 +533,10 @@ def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> 
     with right:
         ids = selected_ids(event, frame)
         if ids:
-            st.caption(f"{len(ids):,} faces selected" + (" (first 24 shown)" if len(ids) > 24 else ""))
+            st.caption(
+                ("1 face selected" if len(ids) == 1 else f"{len(ids):,} faces selected")
+                + (" (first 24 shown)" if len(ids) > 24 else "")
+            )
             lookup = dict(zip(frame["image_id"].to_list(), frame["cluster"].to_list()))
             image_grid(ds, ids[:24], [f"{i} · cluster {lookup.get(i, '?')}" for i in ids[:24]], columns=4)
         else:
@@ -344,7 +584,14 @@ def cluster_faces_section(ds: Dataset, fm, result) -> None:
     clusters = sorted(int(c) for c in np.unique(result.labels) if c >= 0)
     if not clusters or not ds.has_images:
         return
-    chosen = st.selectbox("Look at cluster", clusters, key="cl-pick-cluster")
+    chosen = links.synced(
+        "cluster",
+        "cl-pick-cluster",
+        clusters[0],
+        lambda: st.selectbox("Look at cluster", clusters, key="cl-pick-cluster"),
+        int,
+        links.one_of(clusters),
+    )
     members = sample_members(result.labels, chosen, MAX_FACES_PER_CLUSTER)
     ids = ds.table["image_id"].to_numpy()[fm.rows[members]]
     left, right = st.columns([3, 1])
@@ -381,10 +628,15 @@ def dendrogram_section(X: np.ndarray, clustering: ClusterSpec) -> None:
 def sweeps_section(fkey: FeatureKey, choices: Choices, X: np.ndarray, truth) -> None:
     """Elbow + silhouette vs k, algorithms side by side at the same k, DBSCAN over eps — on a button."""
     c1, c2 = st.columns(2)
-    k_max = int(c1.number_input("Largest k", 3, 200, 20, key="cl-sweep-kmax"))
-    k_same = int(
-        c2.number_input("k for the side-by-side", 2, 2000, int(choices.clustering.param("k") or 8), key="cl-sweep-k")
-    )
+    with c1:
+        k_max = _number("kmax", "cl-sweep-kmax", "Largest k", 3, 200, 20)
+    with c2:
+        k_now = int(choices.clustering.param("k") or 8)
+        if st.session_state.get("cl-sweep-k-follows") != k_now:  # follows the algorithm's k until changed here
+            st.session_state["cl-sweep-k-follows"] = k_now
+            if "cl-sweep-k" in st.session_state:
+                st.session_state["cl-sweep-k"] = k_now
+        k_same = _number("ksame", "cl-sweep-k", "k for the side-by-side", 2, 2000, k_now)
     if not st.button("Run sweeps", key="cl-sweep"):
         st.caption("Sweeps run several clusterings; they take a few seconds on thousands of points.")
         return

@@ -9,9 +9,12 @@ import streamlit as st
 
 from core import cached
 from core.charts import stats as stats_charts
+from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.stats import relations as stats
+from core.stats.intervals import Rate
+from ui import links
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -33,6 +36,7 @@ def prevalence_section(ds: Dataset) -> None:
         st.info(NO_ATTRIBUTES)
         return
     options = [NO_SPLIT] + (["partition"] if ds.has_partition else []) + ["an attribute"]
+    _restore_split(ds, options)
     split = st.radio("Split bars by", options, horizontal=True, key="prev-split")
     split_by = None
     if split == "partition":
@@ -40,17 +44,36 @@ def prevalence_section(ds: Dataset) -> None:
     elif split == "an attribute":
         default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
         split_by = st.selectbox("Attribute to split by", ds.attributes, index=default, key="prev-split-attr")
-    overall = cached.relation_stats(ds.key, Subset(), ds).prevalence
+    links.remember("split", split_by)
+    everything = cached.relation_stats(ds.key, Subset(), ds)
+    overall = everything.prevalence
     low, high = stats.imbalance_counts(overall)
     rarest = np.argsort(overall)[:3]
     st.caption(
         f"{low} of {len(ds.attributes)} attributes are present in under 10 % of images and {high} in over 70 %: "
         f"for those, always answering the majority class is already right over 90 % (or 70 %) of the time. Rarest: "
-        + ", ".join(f"{ds.attributes[k]} ({overall[k]:.1%})" for k in rarest)
+        + ", ".join(f"{ds.attributes[k]} ({overall[k]:.1%}, {everything.counts[k]:,} images)" for k in rarest)
         + "."
     )
     frame = cached.prevalence_frame(ds.key, split_by, ds)
     st.altair_chart(stats_charts.prevalence_bars(frame, split_by), width="stretch")
+    note = judgement_note(sorted(ds.attributes, key=lambda a: a not in ("Attractive", "Male", "Young", "Pale_Skin")))
+    st.caption(
+        "Dashed lines at 10 % and 70 %; hover a bar for its count. Every label was given by annotators looking at "
+        "each image. " + (note or "")
+    )
+
+
+def _restore_split(ds: Dataset, options: list[str]) -> None:
+    """split=partition or split=<attribute> opens the bars split that way."""
+    wanted = st.query_params.get("split")
+    if "prev-split" in st.session_state or wanted is None:
+        return
+    if wanted in options:
+        st.session_state["prev-split"] = wanted
+    elif wanted in ds.attributes:
+        st.session_state["prev-split"] = "an attribute"
+        st.session_state["prev-split-attr"] = wanted
 
 
 def donut_section(ds: Dataset) -> None:
@@ -60,7 +83,11 @@ def donut_section(ds: Dataset) -> None:
         st.caption(NO_ATTRIBUTES)
         return
     default = [a for a in DEFAULT_DONUTS if a in ds.attributes] or list(ds.attributes[:3])
-    picked = st.multiselect("Attributes", ds.attributes, default=default, key="donut-attrs")
+    links.restore("donut-attrs", "donuts", links.as_list, links.all_of(ds.attributes))
+    picked = st.multiselect(
+        "Attributes", ds.attributes, default=None if "donut-attrs" in st.session_state else default, key="donut-attrs"
+    )
+    links.remember("donuts", picked, default)
     if not picked:
         st.caption("Pick attributes to see their share of images.")
         return
@@ -71,8 +98,13 @@ def donut_section(ds: Dataset) -> None:
         for col, attribute in zip(cols, picked[start : start + per_row]):
             present = int(rel.counts[rel.index(attribute)])
             with col:
+                st.markdown(f"**{attribute.replace('_', ' ')}**")
                 st.altair_chart(stats_charts.donut(attribute, present, rel.n), width="content")
-                st.caption(f"{attribute}: {present:,} of {rel.n:,} images ({present / rel.n:.1%}) present")
+                st.caption(f"{attribute}: yes in {Rate(present, rel.n).describe()}")
+                st.markdown(":blue[■] yes (present) · :gray[■] no")
+    note = judgement_note(picked)
+    if note:
+        st.caption(f"**About these labels.** {note}")
 
 
 def _identity_label(counts: dict[str, int]):
@@ -92,8 +124,7 @@ def identity_section(ds: Dataset) -> None:
     )
     st.altair_chart(stats_charts.identity_histogram(counts), width="stretch")
     by_id = dict(zip(counts["identity"], counts["images"]))
-    if IDENTITY_KEY not in st.session_state and st.query_params.get("identity") in by_id:
-        st.session_state[IDENTITY_KEY] = st.query_params["identity"]  # a shared link opens on that person
+    links.restore(IDENTITY_KEY, "identity", valid=by_id.__contains__)  # a shared link opens on that person
     identity = st.selectbox(
         "Identity (type to search)",
         counts["identity"].tolist(),
@@ -102,10 +133,9 @@ def identity_section(ds: Dataset) -> None:
         format_func=_identity_label(by_id),
         placeholder="Pick an identity",
     )
+    links.remember("identity", identity)
     if identity is None:
-        st.query_params.pop("identity", None)
         return
-    st.query_params["identity"] = identity
     subset = Subset(identities=(identity,))
     rows = cached.subset_rows(ds.key, subset, ds)
     profile = stats.identity_profile(cached.subset_matrix(ds, subset), ds.attributes)
@@ -141,7 +171,7 @@ def gallery_section(ds: Dataset) -> None:
     with st.expander("Filters", expanded=True):
         subset = subset_ui(ds, key="gallery", identities=True)
     rows = cached.subset_rows(ds.key, subset, ds)
-    st.metric("Matching images", f"{len(rows):,}", help=subset.describe())
+    st.metric("Matching images", f"{len(rows):,}", help=f"Images that pass every filter ({subset.describe()}).")
     if not len(rows):
         st.info("No images match these filters. Remove a condition or pick another partition.")
         return
@@ -149,9 +179,11 @@ def gallery_section(ds: Dataset) -> None:
         st.info("Images are not available for this dataset (annotations only); the count above still applies.")
         return
     pages = max(1, math.ceil(len(rows) / GALLERY_PAGE_SIZE))
+    links.restore("gallery-page", "page", int, links.between(1, pages))
     if st.session_state.get("gallery-page", 1) > pages:  # the filter shrank the result
         st.session_state["gallery-page"] = 1
     page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="gallery-page"))
+    links.remember("page", page, 1)
     shown = rows[(page - 1) * GALLERY_PAGE_SIZE : page * GALLERY_PAGE_SIZE]
     ids, captions = ds.table["image_id"].gather(shown).to_list(), _captions(ds, shown)
     for start in range(0, len(ids), GALLERY_COLUMNS):  # one grid per row keeps rows aligned under long captions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,38 +10,31 @@ import streamlit as st
 
 from core import cached
 from core.charts import faces as face_charts
-from core.cli.embed import job_spec as embed_job_spec
 from core.data.dataset import Dataset
 from core.errors import ImageError, ModelMissingError
 from core.faces import search
+from core.faces.calibration import DLIB_THRESHOLD, TRUSTWORTHY_AUC
 from core.faces.embed_job import MODEL
-from core.jobs import job_status
+from ui import links
+from ui.busy import one_heavy_query
 from ui.gallery import image_grid
-from ui.jobs import job_launcher
+from ui.jobs import embeddings_prerequisite
 
 SOURCES = ("Upload a photo", "Take a photo", "A dataset image")
+SOURCE_URL = {"Upload a photo": None, "Take a photo": "camera", "A dataset image": "dataset"}
 MAX_CHOICES = 500  # image ids offered at once in a selectbox
-SAME_PERSON = 0.6  # euclidean distance below which dlib descriptors usually mean the same person
+UPLOAD_NOTE = (
+    "Your photo is processed in this server's memory to find faces and is never stored, logged or sent "
+    "anywhere; it is gone when you close the page. It is never put in a link."
+)
 
 
-def embeddings_missing_panel(ds: Dataset) -> None:
-    """Explain that face search needs embeddings, and start / follow the embedding job."""
-    job = embed_job_spec(ds)
-    status = job_status(job.job_id)
-    if status is None or status.finished:
-        st.info(
-            f"**{ds.name} has no face embeddings yet.** Face search compares 128-number face descriptors "
-            f"(dlib's ResNet). Computing them takes about a quarter of a second per image on one core "
-            f"({ds.n_images:,} images); the job runs in the background, survives page changes, can be "
-            "cancelled and resumes where it stopped."
-        )
-    job_launcher(
-        job, "Computing face embeddings", "Compute face embeddings", key="fs-embed", disabled=not ds.has_images
-    )
-
-
-def pick_image_id(ds: Dataset, key: str, label: str = "Image") -> str | None:
-    """Text filter + selectbox over the dataset's image ids."""
+def pick_image_id(ds: Dataset, key: str, url: str, label: str = "Image") -> str | None:
+    """Text filter + selectbox over the dataset's image ids; the chosen id lives in the URL under `url`."""
+    shared = st.query_params.get(url)
+    if shared and key not in st.session_state and ds.row_of(shared) is not None:
+        st.session_state[f"{key}-filter"] = shared  # a shared link opens on that image
+        st.session_state[key] = shared
     text = st.text_input("Image id contains", key=f"{key}-filter", placeholder="e.g. 000123")
     ids = ds.table["image_id"]
     if text:
@@ -48,29 +42,38 @@ def pick_image_id(ds: Dataset, key: str, label: str = "Image") -> str | None:
     options = ids.head(MAX_CHOICES).to_list()
     if not options:
         st.warning("No image id matches that text.")
+        links.forget(url)
         return None
-    return st.selectbox(label, options, key=key, help=f"The first {MAX_CHOICES} matching ids are listed.")
+    if st.session_state.get(key) not in options:
+        st.session_state.pop(key, None)
+    image_id = st.selectbox(label, options, key=key, help=f"The first {MAX_CHOICES} matching ids are listed.")
+    links.remember(url, image_id)
+    return image_id
 
 
 def query_source_ui(ds: Dataset) -> tuple[bytes | None, str | None]:
     """The query image as bytes, and its image id when it comes from the dataset."""
     sources = SOURCES if ds.has_images else SOURCES[:2]
-    shared = st.query_params.get("image")
-    if shared and "fs-source" not in st.session_state and ds.has_images and ds.row_of(shared) is not None:
-        st.session_state["fs-source"] = SOURCES[2]  # a shared link opens on that dataset image
-        st.session_state["fs-image-filter"] = shared
+    if "fs-source" not in st.session_state:
+        if ds.has_images and ds.row_of(st.query_params.get("image", "")) is not None:
+            st.session_state["fs-source"] = SOURCES[2]  # a shared link opens on that dataset image
+        elif st.query_params.get("src") == "camera":
+            st.session_state["fs-source"] = SOURCES[1]
     source = st.radio("Query", sources, horizontal=True, key="fs-source")
+    links.remember("src", SOURCE_URL[source] if source != SOURCES[2] else None)
     if source != SOURCES[2]:
-        st.query_params.pop("image", None)
+        links.forget("image")
     if source == SOURCES[0]:
-        upload = st.file_uploader("A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="fs-upload")
+        upload = st.file_uploader(
+            "A photo with a face", type=["jpg", "jpeg", "png", "webp"], key="fs-upload", help=UPLOAD_NOTE
+        )
+        st.caption(UPLOAD_NOTE)
         return (upload.getvalue() if upload else None), None
     if source == SOURCES[1]:
-        shot = st.camera_input("Take a photo", key="fs-camera")
+        shot = st.camera_input("Take a photo", key="fs-camera", help=UPLOAD_NOTE)
+        st.caption(UPLOAD_NOTE)
         return (shot.getvalue() if shot else None), None
-    image_id = pick_image_id(ds, "fs-image")
-    if image_id:
-        st.query_params["image"] = image_id
+    image_id = pick_image_id(ds, "fs-image", "image")
     path = ds.image_path(image_id) if image_id else None
     if path is None or not path.is_file():
         if image_id:
@@ -79,10 +82,11 @@ def query_source_ui(ds: Dataset) -> tuple[bytes | None, str | None]:
     return Path(path).read_bytes(), image_id
 
 
-def find_query_faces(data: bytes, aligned: bool):
+def find_query_faces(data: bytes, dataset_aligned: bool):
     """Faces of the query bytes, or None after showing what went wrong."""
     try:
-        return cached.query_faces(data, aligned)
+        with one_heavy_query("photo"):
+            return cached.query_faces(data, dataset_aligned)
     except ImageError as exc:
         st.error(f"{exc} Try another file.")
     except ModelMissingError as exc:
@@ -94,32 +98,108 @@ def choose_face_ui(found) -> int:
     """Which face to search with, when the photo has several."""
     n = len(found.boxes)
     if n == 1:
+        links.forget("face")
         return 0
-    return int(st.radio("Face", list(range(n)), format_func=lambda i: f"face {i + 1}", horizontal=True, key="fs-face"))
+    return links.synced(
+        "face",
+        "fs-face",
+        0,
+        lambda: int(
+            st.radio("Face", list(range(n)), format_func=lambda i: f"face {i + 1}", horizontal=True, key="fs-face")
+        ),
+        int,
+        links.one_of(range(n)),
+    )
 
 
 def search_options_ui() -> tuple[int, str]:
-    k = st.slider("How many look-alikes", 1, 48, 12, key="fs-k")
-    metric = st.selectbox("Distance", ("euclidean", "cosine"), key="fs-metric")
+    k = links.synced(
+        "k", "fs-k", 12, lambda: st.slider("How many look-alikes", 1, 48, 12, key="fs-k"), int, links.between(1, 48)
+    )
+    metric = links.synced(
+        "metric",
+        "fs-metric",
+        "euclidean",
+        lambda: st.selectbox(
+            "Distance",
+            ("euclidean", "cosine"),
+            key="fs-metric",
+            help="euclidean: the straight-line distance between two face descriptors (what dlib's same-person "
+            "threshold is for); cosine: 1 - the cosine of the angle between them (ignores their length).",
+        ),
+        valid=links.one_of(("euclidean", "cosine")),
+    )
     return k, metric
 
 
-def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None, k: int, metric: str) -> None:
+@dataclass(frozen=True)
+class SamePerson:
+    """The distance below which this page calls two faces the same person, and the sentence saying why."""
+
+    threshold: float | None  # None: no same-person claim on this dataset
+    reason: str
+
+
+def same_person_rule(ds: Dataset, emb, metric: str, from_dataset: bool) -> SamePerson:
+    """Calibrated on the dataset's identities when it has them; dlib's 0.6 for real photos without; never guessed."""
+    if metric != "euclidean":
+        return SamePerson(None, "Same-person distances are calibrated for euclidean distance only.")
+    if ds.is_demo and not from_dataset:
+        return SamePerson(
+            None,
+            "The demo's faces are drawn cartoons: a photo you bring is none of them, so nothing here is the "
+            "same person; the distances show resemblance only.",
+        )
+    if ds.has_identity:
+        calibration = cached.same_person_calibration(ds.key, emb.model, str(emb.meta.get("created", "")), emb, ds)
+        if calibration is None:
+            return SamePerson(None, f"{ds.name} has too few faces per identity to calibrate a same-person distance.")
+        measured = (
+            f"measured on {ds.name}'s own identities ({calibration.same_pairs:,} same-person and "
+            f"{calibration.different_pairs:,} different-person pairs): a cut at {calibration.threshold:.2f} tells "
+            f"them apart {calibration.accuracy:.1%} of the time (balanced accuracy; ROC AUC {calibration.auc:.3f})"
+        )
+        if calibration.trustworthy:
+            return SamePerson(calibration.threshold, f"Same-person distance {calibration.threshold:.2f}, {measured}.")
+        return SamePerson(
+            None,
+            f"No face is called the same person here: distances separate identities too poorly on this dataset "
+            f"({measured}; FaceAtlas needs an AUC of at least {TRUSTWORTHY_AUC}).",
+        )
+    if emb.model != MODEL:
+        return SamePerson(
+            None, "No identity labels to calibrate these embeddings on, so no face is called the same person."
+        )
+    return SamePerson(
+        DLIB_THRESHOLD,
+        f"{ds.name} has no identity labels to calibrate on: {DLIB_THRESHOLD} is dlib's own same-person threshold "
+        "for this descriptor on photos of real people (set by dlib's author on the LFW benchmark, where it "
+        "reaches 99.38 % accuracy). It does not apply to drawings or heavily edited images.",
+    )
+
+
+def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None, k: int, metric: str, rule) -> None:
     """The k nearest faces as a gallery, then every face by distance (table and histogram)."""
     hits = search.nearest_faces(ds, index, query, k, metric, exclude)
     st.subheader(f"The {hits.height} nearest faces")
-    captions = [f"{r['distance']:.3f} · {r['identity'] or '–'}" for r in hits.iter_rows(named=True)]
+    captions = [
+        f"{r['distance']:.{search.DISTANCE_DECIMALS}f} · {r['identity'] or 'no identity'}"
+        for r in hits.iter_rows(named=True)
+    ]
     image_grid(ds, hits["image_id"].to_list(), captions=captions)
+    st.caption(f"Under each face: its {metric} distance to yours (smaller = more alike), then its identity label.")
     st.subheader("Every face in the dataset by distance")
     ranked = search.all_distances(ds, index, query, metric)
     if exclude is not None:
         ranked = ranked.filter(ranked["row"] != exclude)
-    if metric == "euclidean":
-        same = int((ranked["distance"] < SAME_PERSON).sum())
-        st.caption(f"{same:,} of {ranked.height:,} faces are closer than {SAME_PERSON} (usually the same person).")
-    st.altair_chart(
-        face_charts.distance_histogram(ranked, SAME_PERSON if metric == "euclidean" else None), width="stretch"
-    )
+    if rule.threshold is not None:
+        same = int((ranked["distance"] < rule.threshold).sum())
+        st.markdown(
+            f"**{same:,} of {ranked.height:,}** faces are closer than {rule.threshold:.2f}: "
+            f"{'probably the same person' if same else 'none is likely the same person'}."
+        )
+    st.caption(rule.reason)
+    st.altair_chart(face_charts.distance_histogram(ranked, rule.threshold), width="stretch")
     st.dataframe(ranked.drop("row").head(5000), hide_index=True, width="stretch")
 
 
@@ -127,7 +207,7 @@ def face_search_section(ds: Dataset) -> None:
     """Query photo -> boxed faces -> nearest dataset faces."""
     emb, index = cached.face_index(ds)
     if emb is None:
-        embeddings_missing_panel(ds)
+        embeddings_prerequisite(ds, "searching faces by look-alike", key="fs-embed")
         return
     st.caption(f"Searching {emb.n_valid:,} faces ({emb.model} embeddings, {emb.dim} numbers each).")
     data, image_id = query_source_ui(ds)
@@ -143,12 +223,13 @@ def face_search_section(ds: Dataset) -> None:
             st.warning(f"{image_id} has no embedding in the CSV.")
             return
         k, metric = search_options_ui()
-        results_ui(ds, index, np.asarray(emb.vectors[row]), row, k, metric)
+        rule = same_person_rule(ds, emb, metric, from_dataset=True)
+        results_ui(ds, index, np.asarray(emb.vectors[row]), row, k, metric, rule)
         return
     if data is None:
         st.caption("Choose a photo to search with.")
         return
-    found = find_query_faces(data, ds.aligned and row is not None)
+    found = find_query_faces(data, ds.aligned)
     if found is None:
         return
     if not found.boxes:
@@ -159,8 +240,10 @@ def face_search_section(ds: Dataset) -> None:
         chosen = choose_face_ui(found)
         k, metric = search_options_ui()
     with picture:
-        st.image(search.draw_boxes(found.image, found.boxes, chosen), caption=f"{len(found.boxes)} face(s) found")
-    results_ui(ds, index, found.vectors[chosen], row, k, metric)
+        found_text = "1 face found" if len(found.boxes) == 1 else f"{len(found.boxes)} faces found"
+        st.image(search.draw_boxes(found.image, found.boxes, chosen), caption=found_text)
+    rule = same_person_rule(ds, emb, metric, from_dataset=row is not None)
+    results_ui(ds, index, found.vectors[chosen], row, k, metric, rule)
 
 
 def attribute_search_section(ds: Dataset) -> None:
@@ -168,21 +251,34 @@ def attribute_search_section(ds: Dataset) -> None:
     if not ds.attributes:
         st.info(f"{ds.name} has no attribute annotations, so there is nothing to compare.")
         return
+    if "fs-attr-source" not in st.session_state and ds.row_of(st.query_params.get("like", "")) is not None:
+        st.session_state["fs-attr-source"] = "Copy from an image"
     how = st.radio("Attribute values", ("Choose them", "Copy from an image"), horizontal=True, key="fs-attr-source")
     matrix = cached.attribute_matrix(ds.key, ds)
     exclude = None
     if how == "Choose them":
+        links.forget("like")
+        links.restore("fs-attr-present", "has", links.as_list, links.all_of(ds.attributes))
         present = st.multiselect("Attributes present (all others absent)", ds.attributes, key="fs-attr-present")
+        links.remember("has", present, [])
         query = np.array([a in present for a in ds.attributes], np.uint8)
     else:
-        image_id = pick_image_id(ds, "fs-attr-image")
+        links.forget("has")
+        image_id = pick_image_id(ds, "fs-attr-image", "like")
         if image_id is None:
             return
         exclude = ds.row_of(image_id)
         query = matrix[exclude]
         shown = [a for a, v in zip(ds.attributes, query) if v]
         st.caption("Its attributes: " + (", ".join(shown) or "none"))
-    k = st.slider("How many images", 1, 48, 12, key="fs-attr-k")
+    k = links.synced(
+        "n",
+        "fs-attr-k",
+        12,
+        lambda: st.slider("How many images", 1, 48, 12, key="fs-attr-k"),
+        int,
+        links.between(1, 48),
+    )
     hits = search.nearest_attribute_rows(ds, query, k, exclude, matrix)
     st.subheader(f"The {hits.height} images with the most similar attributes")
     image_grid(ds, hits["image_id"].to_list(), captions=[f"{int(d)} differ" for d in hits["distance"]])

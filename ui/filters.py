@@ -1,4 +1,4 @@
-"""Sidebar/inline widgets that build a core.subset.Subset."""
+"""Sidebar/inline widgets that build a core.subset.Subset (its choices live in the URL: where, part, ids, top)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import streamlit as st
 
 from core.data.dataset import Dataset
 from core.data.subset import Subset
+from ui import links
 
 CHOICES = ("any", "present", "absent")
+MAX_TOP = 10_000
 
 
 def attribute_conditions_ui(ds: Dataset, key: str, label: str = "Filter by attributes") -> tuple[tuple[str, int], ...]:
     """Pick attributes, then set each to present/absent; returns ((attribute, 1|0), ...)."""
+    links.restore_conditions(ds, key)
     chosen = st.multiselect(
         label, ds.attributes, key=f"{key}-attrs", help="Each chosen attribute can be required present or absent."
     )
@@ -27,13 +30,19 @@ def subset_ui(ds: Dataset, key: str, identities: bool = False, top_identities: b
     conditions = attribute_conditions_ui(ds, key)
     partition = None
     if ds.has_partition:
-        choice = st.selectbox("Partition", ["all", *ds.partition_counts()], key=f"{key}-partition")
+        options = ["all", *ds.partition_counts()]
+        links.restore(f"{key}-partition", "part", valid=links.one_of(options))
+        choice = st.selectbox("Partition", options, key=f"{key}-partition")
         partition = None if choice == "all" else choice
     chosen_ids: tuple[str, ...] = ()
     if identities and ds.has_identity:
         options = ds.table["identity"].drop_nulls().unique().sort().to_list()
+        links.restore(f"{key}-identities", "ids", links.as_list, links.all_of(options))
         chosen_ids = tuple(st.multiselect("Identities", options, key=f"{key}-identities"))
     top = 0
     if top_identities and ds.has_identity:
-        top = int(st.number_input("Only the N most frequent identities (0 = all)", 0, 10_000, 0, key=f"{key}-top"))
-    return Subset(conditions, partition, chosen_ids, top)
+        links.restore(f"{key}-top", "top", int, links.between(0, MAX_TOP))
+        top = int(st.number_input("Only the N most frequent identities (0 = all)", 0, MAX_TOP, 0, key=f"{key}-top"))
+    subset = Subset(conditions, partition, chosen_ids, top)
+    links.remember_subset(subset)
+    return subset

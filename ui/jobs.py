@@ -2,19 +2,116 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import streamlit as st
 
+from core.cli.embed import job_spec as embed_job_spec
+from core.data.dataset import Dataset
+from core.data.paths import PROJECT_ROOT
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
 
+# Embedding throughput at 2 workers on 2 cores (docs/bench/faces.md): aligned crops 39/s, wild photos 11/s.
+EMBED_RATE_ALIGNED = 39.0
+EMBED_RATE_PHOTOS = 11.0
+EMBED_START_SECONDS = 10.0  # loading the face models in each worker
 
-def _fmt_seconds(s: float | None) -> str:
+
+def fmt_seconds(s: float | None) -> str:
+    """'45 s', '3 min', '1.5 h'; '–' when unknown."""
     if s is None:
         return "–"
-    return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
+    if s >= 5400:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 60:.0f} min" if s >= 90 else f"{max(s, 1):.0f} s"
 
 
-def job_panel(job_id: str, label: str) -> None:
-    """Refreshes every second while the job runs; reruns the page once when it ends."""
+def failure_text(status: JobStatus | None) -> str:
+    """Why a job did not finish, in one plain sentence, and where its full log is (never the log itself)."""
+    if status is None:
+        return "it did not start."
+    if status.state == "cancelled":
+        return "it was cancelled."
+    return f"{status.error or 'it stopped'}. The full log is in {_shown_path(status.log_path)}."
+
+
+def _shown_path(path: str) -> str:
+    """A log path relative to the project (what a person running the server can open)."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return path
+
+
+def wait_for(job_id: str, label: str, estimate_s: float, poll_s: float = 0.5) -> JobStatus | None:
+    """Block this script run until the job ends, with a progress bar that says what happens and how long it takes."""
+    bar = st.progress(0.0, text=f"{label}: starting (about {fmt_seconds(estimate_s)})…")
+    started = time.monotonic()
+    while True:
+        status = job_status(job_id)
+        if status is None or status.finished:
+            bar.empty()
+            return status
+        if status.total and status.done:
+            left = status.eta_seconds
+        else:
+            left = max(estimate_s - (time.monotonic() - started), 5)
+        counts = f"{status.done:,} / {status.total:,} · " if status.total else ""
+        detail = status.message if status.state == "queued" else f"about {fmt_seconds(left)} left"
+        bar.progress(status.fraction, text=f"{label}: {counts}{detail}")
+        time.sleep(poll_s)
+
+
+def job_progress_line(job_id: str, label: str) -> None:
+    """A compact, self-refreshing progress bar (no buttons: it can sit beside the job's full panel)."""
+
+    @st.fragment(run_every=2.0)
+    def _line() -> None:
+        status = job_status(job_id)
+        if status is None or status.finished:
+            if status is not None and st.session_state.get(f"line-seen-{job_id}") != status.state:
+                st.session_state[f"line-seen-{job_id}"] = status.state
+                st.rerun()  # the whole page: what waited for the job becomes available
+            return
+        left = status.eta_seconds
+        when = f" · about {fmt_seconds(left)} left" if left is not None else ""
+        counts = f"{status.done:,} / {status.total:,}" if status.total else status.message
+        st.progress(status.fraction, text=f"{label}: {counts}{when}")
+
+    _line()
+
+
+def embedding_seconds(ds: Dataset) -> float:
+    """Expected wall time of embedding every image of a dataset on this kind of machine."""
+    rate = EMBED_RATE_ALIGNED if ds.aligned else EMBED_RATE_PHOTOS
+    return EMBED_START_SECONDS + ds.n_images / rate
+
+
+def progress_text(status: JobStatus, label: str, expected: float | None, now: float | None = None) -> str:
+    """One line: done / total, rate and time left; before the first item is done, the estimate made beforehand."""
+    now = time.time() if now is None else now
+    elapsed = max(0.0, now - status.started)
+    measured = status.done > status.done_at_start and status.total and elapsed >= 1
+    if measured:
+        return (
+            f"{label}: {status.done:,} / {status.total:,} · {status.rate:.1f}/s · "
+            f"{fmt_seconds(status.eta_seconds)} left"
+        )
+    what = status.message or "starting…"
+    left = ""
+    if expected and elapsed <= expected:
+        left = f" · about {fmt_seconds(max(expected - elapsed, 1))} left (estimate)"
+    elif expected:
+        left = f" · longer than the {fmt_seconds(expected)} expected: the machine is busy"
+    return f"{label}: {what} · {fmt_seconds(elapsed)} so far{left}"
+
+
+def job_panel(job_id: str, label: str, expected: float | None = None) -> None:
+    """Refreshes every second while the job runs; reruns the page once when it ends.
+
+    expected: seconds the whole job should take, shown until the job has measured its own rate.
+    """
 
     @st.fragment(run_every=1.0)
     def _panel() -> None:
@@ -23,16 +120,18 @@ def job_panel(job_id: str, label: str) -> None:
             return
         if status.finished:
             if status.state == "failed":
-                st.error(f"{label} failed: {status.error}")
+                st.error(f"{label} failed: {failure_text(status)}")
             elif status.state == "cancelled":
                 st.warning(f"{label} was cancelled; what it finished is kept and it resumes from there.")
             if st.session_state.get(f"seen-{job_id}") != status.state:
                 st.session_state[f"seen-{job_id}"] = status.state
                 st.rerun()
             return
-        text = f"{label}: {status.done:,} / {status.total:,} · {status.rate:.1f}/s · {_fmt_seconds(status.eta_seconds)} left"
-        st.progress(status.fraction, text=text if status.total else f"{label}: {status.message}")
-        if status.message:
+        fraction = status.fraction
+        if not status.done and expected:  # an honest bar from the first second: elapsed over expected, capped
+            fraction = min(0.95, (time.time() - status.started) / expected)
+        st.progress(fraction, text=progress_text(status, label, expected))
+        if status.message and status.done:
             st.caption(status.message)
         if st.button("Cancel", key=f"cancel-{job_id}"):
             cancel_job(job_id)
@@ -51,16 +150,26 @@ def job_launcher(
     disabled: bool = False,
     remember: str | None = None,
     panel: bool = True,
+    expected: float | None = None,
+    auto_start: bool = False,
 ) -> JobStatus | None:
     """While the job (or, with `remember`, the job this session last started) runs: its live panel.
 
     Otherwise why its last run failed, if it did, and a button that starts it. `remember` names a session
     key that keeps the started job's id, so its panel stays while the user changes the choices behind
     `job`; panel=False shows one line instead of a second panel for a job shown elsewhere on the page.
-    With job None (the choices cannot be run), only the remembered job's panel is shown.
+    With job None (the choices cannot be run), only the remembered job's panel is shown. expected: seconds the
+    job should take (shown on the button's help and in the panel until the job measures its own rate).
+    auto_start: start the job without a click when it never ran (what the user chose needs it; a failed run
+    waits for the button, so a failing job is never restarted in a loop).
     Returns the status of the job shown (None before any run).
     """
     status = job_status(job.job_id) if job is not None else None
+    if auto_start and job is not None and status is None:
+        start_job(job.kind, list(job.argv))
+        if remember:
+            st.session_state[remember] = job.job_id
+        status = job_status(job.job_id)
     remembered = st.session_state.get(remember) if remember else None
     running = status if status is not None and not status.finished else None
     if running is None and remembered:
@@ -68,17 +177,39 @@ def job_launcher(
         running = other if other is not None and not other.finished else None
     if running is not None:
         if panel:
-            job_panel(running.job_id, label)
+            job_panel(running.job_id, label, expected)
         else:
             st.caption(f"{label} is running (progress shown above).")
         return running
     if job is None:
         return None
     if status is not None and status.state == "failed":
-        st.error(f"The last run failed: {status.error}")
+        st.error(f"The last run failed: {failure_text(status)}")
+    if expected and help is None:
+        help = f"Takes about {fmt_seconds(expected)}; runs in the background, survives page changes, can be cancelled."
     if st.button(button, key=key, type="primary", disabled=disabled, help=help):
         job_id = start_job(job.kind, list(job.argv))
         if remember:
             st.session_state[remember] = job_id
         st.rerun()
     return status
+
+
+def embeddings_prerequisite(ds: Dataset, unlocks: str, key: str) -> None:
+    """What face embeddings unlock here, how long they take, and the button that computes them (or its progress)."""
+    expected = embedding_seconds(ds)
+    job = embed_job_spec(ds)
+    status = job_status(job.job_id)
+    if not ds.has_images:
+        st.info(
+            f"**{ds.name} has no face embeddings** and no image files to compute them from, so {unlocks} is not "
+            "available. Pick a dataset with images (or one whose CSV carries embeddings)."
+        )
+        return
+    if status is None or status.finished:
+        st.info(
+            f"**{ds.name} has no face embeddings yet.** They unlock {unlocks}. Computing them takes about "
+            f"{fmt_seconds(expected)} for {ds.n_images:,} images; the job runs in the background, survives page "
+            "changes, can be cancelled and resumes where it stopped."
+        )
+    job_launcher(job, "Computing face embeddings", "Compute face embeddings", key=key, expected=expected)

@@ -9,16 +9,27 @@ import streamlit as st
 
 from core import cached
 from core.charts import stats as stats_charts
+from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.stats import relations as stats
+from core.stats.intervals import FEW_IMAGES, MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
+from ui import links
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
 HEATMAP_KEY = "rel-heatmap"
+HEATMAP_COLOUR = {
+    "P(A|B)": "Colour: P(A|B) as far from P(A) as the counts support with 95 % confidence, so a share seen in a "
+    "handful of images does not look certain.",
+    "lift": "Colour: lift as far from 1 as the counts support with 95 % confidence (blue: together less often "
+    "than chance, red: more often). A lift of 0 (never together) among many images is the deepest blue.",
+    "phi": "Colour: phi as far from 0 as the counts support with 95 % confidence (red: together, blue: apart).",
+}
 PAIR_A, PAIR_B = "pair_a", "pair_b"  # widget keys, also the URL's query parameter names
 DEFAULT_PAIR = ("Male", "Goatee")
 UNDEFINED = "undefined"
+YES_NO = {1: "yes", 0: "no"}
 
 
 def fmt(value: float, spec: str = ".3f") -> str:
@@ -64,17 +75,20 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
     """Heatmap of P(A|B), phi or lift over all pairs; clicking a cell picks the drill-down pair."""
     st.header("All pairs")
     left, right = st.columns([2, 1])
+    links.restore("measure", "measure", valid=links.one_of(stats.MEASURES))
     measure = left.segmented_control(
         "Measure",
         stats.MEASURES,
         default="P(A|B)",
         required=True,
         key="measure",
-        bind="query-params",
         help="P(A|B): share of images with B that also have A. phi: correlation of the two 0/1 attributes "
         "(-1..1). lift: P(A|B) / P(A), above 1 when B makes A more likely.",
     )
+    links.remember("measure", measure, "P(A|B)")
+    links.restore("rel-cluster", "sort", links.as_bool)
     clustered = right.toggle("Sort by clustering", value=True, key="rel-cluster")
+    links.remember("sort", clustered, True)
     order = cached.cluster_order(ds.key, subset, measure, ds) if clustered else list(ds.attributes)
     matrix = rel.measure(measure)
     undefined = int(pd.isna(matrix).sum())
@@ -82,7 +96,7 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
         st.caption(
             f"{undefined} cells are undefined (blank): an attribute is absent (or always present) in this subset."
         )
-    frame = stats.matrix_frame(matrix, ds.attributes)
+    frame = stats.heatmap_frame(rel, measure)
     st.altair_chart(
         stats_charts.relation_heatmap(frame, measure, order),
         width="stretch",
@@ -90,7 +104,18 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
         on_select=_pick_pair_from_chart,
         selection_mode="pair",
     )
-    st.caption("Rows are A (the outcome), columns B (the condition). Hover for the value; click a cell to drill in.")
+    few = sorted({b for b, f in zip(frame["B"], frame["few"]) if f})
+    st.caption(
+        "Rows are A (the outcome), columns B (the condition). Hover for the value, the counts behind it and its "
+        "95 % interval; click a cell to drill in. "
+        + HEATMAP_COLOUR[measure]
+        + (
+            f" Grey columns ({', '.join(few)}): fewer than {FEW_IMAGES} images have that condition here, "
+            "too few to read."
+            if few
+            else ""
+        )
+    )
     st.download_button(
         "Download all pairs (CSV)",
         stats.pairs_table(rel).to_csv(index=False).encode(),
@@ -104,37 +129,85 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
 def _pair_pickers(ds: Dataset) -> tuple[str, str]:
     a_default, b_default = (a if a in ds.attributes else ds.attributes[k] for k, a in enumerate(DEFAULT_PAIR))
     left, right = st.columns(2)
-    a = left.selectbox(
-        "A (outcome)", ds.attributes, index=ds.attributes.index(a_default), key=PAIR_A, bind="query-params"
-    )
-    b = right.selectbox(
-        "B (condition)", ds.attributes, index=ds.attributes.index(b_default), key=PAIR_B, bind="query-params"
-    )
+    for key in (PAIR_A, PAIR_B):
+        links.restore(key, key, valid=links.one_of(ds.attributes))
+    a = left.selectbox("A (outcome)", ds.attributes, index=ds.attributes.index(a_default), key=PAIR_A)
+    b = right.selectbox("B (condition)", ds.attributes, index=ds.attributes.index(b_default), key=PAIR_B)
+    links.remember(PAIR_A, a, a_default)
+    links.remember(PAIR_B, b, b_default)
     return a, b
 
 
+METRIC_HELP = {
+    "P(A|B)": "Of the images with B, the share that also have A.",
+    "P(A|not B)": "Of the images without B, the share that have A: compare it with P(A|B).",
+    "P(B|A)": "Of the images with A, the share that also have B (not the same as P(A|B)).",
+    "lift": "How many times more often A and B appear together than if they were unrelated: 1 = unrelated, "
+    "above 1 = together more often, 0 = never together.",
+    "phi": "Correlation of the two yes/no attributes, from -1 (never together) through 0 (unrelated) to 1 "
+    "(always together).",
+}
+
+
 def pair_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> None:
-    """2x2 counts, conditional probabilities, lift, phi and example images of one pair."""
+    """2x2 counts, conditional probabilities with their counts and intervals, observed vs expected, examples."""
     st.header("One pair")
     a, b = _pair_pickers(ds)
     pair = stats.pair_summary(rel, a, b)
+    n, n11, n10, n01 = pair["n"], pair["n11"], pair["n10"], pair["n01"]
+    n_a, n_b = n11 + n10, n11 + n01
+    rates = {
+        "P(A|B)": Rate(n11, n_b),
+        "P(A|not B)": Rate(n10, n - n_b),
+        "P(B|A)": Rate(n11, n_a),
+    }
+    labels = {"P(A|B)": f"P({a} | {b})", "P(A|not B)": f"P({a} | not {b})", "P(B|A)": f"P({b} | {a})"}
     cols = st.columns(5)
-    cols[0].metric(f"P({a} | {b})", fmt(pair["P(A|B)"]))
-    cols[1].metric(f"P({a} | not {b})", fmt(pair["P(A|not B)"]))
-    cols[2].metric(f"P({b} | {a})", fmt(pair["P(B|A)"]))
-    cols[3].metric("lift", fmt(pair["lift"]))
-    cols[4].metric("phi", fmt(pair["phi"]))
+    for col, key in zip(cols, rates):
+        col.metric(labels[key], fmt(pair[key]), help=METRIC_HELP[key])
+        col.caption(rates[key].describe())
+    cols[3].metric("lift", fmt(pair["lift"]), help=METRIC_HELP["lift"])
+    cols[4].metric("phi", fmt(pair["phi"]), help=METRIC_HELP["phi"])
+    low, high = (float(x[rel.index(a), rel.index(b)]) for x in rel.interval("phi"))
+    if not math.isnan(low):
+        cols[4].caption(f"95 % interval {low:.3f} to {high:.3f}")
+    expected = n_a * n_b / n if n else float("nan")
+    if n and expected > 0:
+        cols[3].caption(f"{n11:,} together, {expected:,.1f} expected if unrelated")
+        st.markdown(
+            f"**{n11:,} images have both; {expected:,.0f} would be expected if {a} and {b} were unrelated: "
+            f"{n11 / expected:.2f}× {'as many' if n11 >= expected else 'as many (fewer than chance)'}.**"
+        )
+    st.caption(read_aloud(a, b, rates))
+    note = judgement_note((a, b))
+    if note:
+        st.caption(f"**About these labels.** {note}")
     if any(math.isnan(pair[k]) for k in ("P(A|B)", "P(A|not B)", "P(B|A)", "lift", "phi")):
         st.caption(f"'{UNDEFINED}' means the denominator is zero: no image in this subset has (or lacks) {a} or {b}.")
+    if 0 < n_b < FEW_IMAGES:
+        low, high = rates["P(A|B)"].interval
+        st.warning(
+            f"Only {n_b:,} images have {b} here: P({a} | {b}) could be anywhere from {low:.0%} to {high:.0%} "
+            "with 95 % confidence. Widen the filter before drawing conclusions.",
+            icon=":material/warning:",
+        )
     left, right = st.columns([1, 2])
     with left:
         st.altair_chart(stats_charts.contingency_chart(pair), width="stretch")
-        st.caption(
-            f"{pair['n11']:,} images have both; {pair['n10']:,} only {a}; {pair['n01']:,} only {b}; "
-            f"{pair['n00']:,} neither."
-        )
+        st.caption(f"{n11:,} images have both; {n10:,} only {a}; {n01:,} only {b}; {pair['n00']:,} neither.")
     with right:
         _cell_examples(ds, subset, rel, a, b)
+
+
+def read_aloud(a: str, b: str, rates: dict) -> str:
+    """'Among the 2,539 images with Goatee, 100.0 % are labelled Male; among the other 3,461, 39.1 %.'"""
+    with_b, without_b = rates["P(A|B)"], rates["P(A|not B)"]
+    if not with_b.n:
+        return f"No image in this subset is labelled {b}."
+    text = f"Among the {with_b.n:,} images labelled {b}, {100 * with_b.share:.1f} % are labelled {a}"
+    if without_b.n:
+        text += f"; among the other {without_b.n:,}, {100 * without_b.share:.1f} %"
+    return text + "."
 
 
 def _cell_examples(ds: Dataset, subset: Subset, rel: stats.RelationStats, a: str, b: str) -> None:
@@ -144,15 +217,26 @@ def _cell_examples(ds: Dataset, subset: Subset, rel: stats.RelationStats, a: str
     rows = cached.subset_rows(ds.key, subset, ds)
     cells = stats.cell_examples(cached.subset_matrix(ds, subset), rel.index(a), rel.index(b))
     for (va, vb), positions in cells.items():
-        st.caption(f"{a}={va}, {b}={vb}")
+        st.caption(f"{a}: {YES_NO[va]} · {b}: {YES_NO[vb]}")
         image_grid(ds, ds.table["image_id"].gather(rows[positions]).to_list(), columns=6, size=96)
+
+
+MODEL_HELP = {
+    "accuracy": "Share of test images where the model's yes/no matches the label.",
+    "majority_accuracy": "Accuracy of always giving the most common answer: the score to beat.",
+    "precision": "Of the images the model says 'yes' to, the share that really are labelled yes.",
+    "recall": "Of the images labelled yes, the share the model finds.",
+    "f1": "Harmonic mean of precision and recall (1 = perfect, 0 = finds none).",
+}
 
 
 def model_section(ds: Dataset, subset: Subset) -> None:
     """Predict one attribute from the others; optionally all of them into one table."""
     st.header("Predict an attribute from the others")
     default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
+    links.restore("model-target", "target", valid=links.one_of(ds.attributes))
     target = st.selectbox("Attribute to predict", ds.attributes, index=default, key="model-target")
+    links.remember("target", target, ds.attributes[default])
     result = cached.attribute_model(ds.key, subset, target, ds)
     st.caption(
         f"Logistic regression: {result['train_rows']:,} training images"
@@ -160,26 +244,66 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     )
     if result["note"]:
         st.info(result["note"])
-    cols = st.columns(5)
-    for col, (label, key) in zip(
-        cols,
-        [
-            ("accuracy", "accuracy"),
-            ("majority-class accuracy", "majority_accuracy"),
-            ("precision", "precision"),
-            ("recall", "recall"),
-            ("F1", "f1"),
-        ],
-    ):
-        col.metric(label, fmt(result[key]))
-    with st.expander("Strongest coefficients", expanded=True):
+    c = result["counts"]
+    n = result["test_rows"]
+    rates = {
+        "accuracy": Rate(c["tp"] + c["tn"], n),
+        "majority_accuracy": Rate(c["majority_right"], n),
+        "precision": Rate(c["tp"], c["tp"] + c["fp"]),
+        "recall": Rate(c["tp"], c["tp"] + c["fn"]),
+    }
+    if stats.too_few(result):
+        st.warning(
+            f"**Too few images to judge this model.** It was trained on {result['train_rows']:,} images "
+            f"({result['train_positives']:,} labelled {target}) and tested on {n:,} "
+            f"({result['test_positives']:,} labelled {target}); scores need at least {MIN_MODEL_IMAGES} images and "
+            f"{MIN_MODEL_POSITIVES} of each answer on both sides to mean anything. Widen the filter in the sidebar.",
+            icon=":material/warning:",
+        )
+        st.caption(
+            f"For the record: right on {rates['accuracy'].describe('test images')}; always answering the "
+            f"majority would be right on {rates['majority_accuracy'].k:,}."
+        )
+    else:
+        cols = st.columns(5)
+        for col, (label, key) in zip(
+            cols,
+            [
+                ("accuracy", "accuracy"),
+                ("majority-class accuracy", "majority_accuracy"),
+                ("precision", "precision"),
+                ("recall", "recall"),
+                ("F1", "f1"),
+            ],
+        ):
+            col.metric(label, fmt(result[key]), help=MODEL_HELP[key])
+            if key in rates:
+                col.caption(rates[key].describe("test images" if key in ("accuracy", "majority_accuracy") else ""))
+        st.caption(
+            f"The model is right on {100 * rates['accuracy'].share:.1f} % of the {n:,} test images; always answering "
+            f"'{YES_NO[c['majority']]}' would be right on "
+            f"{100 * rates['majority_accuracy'].share:.1f} %."
+        )
+    with st.expander("Which attributes push the answer (strongest first)", expanded=True):
         st.altair_chart(stats_charts.coefficient_bars(result["coefficients"]), width="stretch")
-    if st.button("Compute for all attributes", key="model-all") or st.session_state.get("model-all-done") == (
-        ds.key,
-        subset,
+        st.caption(
+            f"Blue bars: an image with that attribute is more likely to be labelled {target}; red: less likely. "
+            "Length is the logistic regression's coefficient (the change in log-odds), comparable across attributes."
+        )
+    note = judgement_note((target,))
+    if note:
+        st.caption(f"**About this label.** {note}")
+    shared = st.query_params.get("all") == "1"  # a shared link that showed the table shows it again
+    if (
+        st.button("Compute for all attributes", key="model-all")
+        or shared
+        or st.session_state.get("model-all-done") == (ds.key, subset)
     ):
         st.session_state["model-all-done"] = (ds.key, subset)
+        links.remember("all", True, False)
         _all_models_table(ds, subset)
+    else:
+        links.forget("all")
 
 
 def _all_models_table(ds: Dataset, subset: Subset) -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from core import cached
+from core.cli.demo import job_spec as demo_job_spec
+from core.cli.embed import job_spec as embed_job_spec
+from core.data.artifacts import recent_notices
 from core.data.dataset import Dataset
 from core.data.paths import demo_dir
-from core.demo import DEFAULT_IMAGES, demo_exists, generate_demo
+from core.demo import demo_exists
 from core.errors import DatasetError
+from core.faces.store import list_embeddings
+from core.jobs import job_status, start_job
+from ui.jobs import failure_text, job_progress_line, wait_for
 
 SELECTED = "selected_dataset"  # session key that survives page switches
 PICKER = "dataset_picker"  # the selectbox's widget key
+DEMO_DRAW_ESTIMATE_S = 45  # 6,000 demo faces on 2 cores (docs/BENCHMARKS.md): said before the first progress
 
 DEMO_BANNER = (
     "**Synthetic demo data.** These cartoon faces and their labels were drawn by FaceAtlas itself "
@@ -21,18 +30,46 @@ DEMO_BANNER = (
 
 
 def ensure_demo() -> None:
-    """Draw the demo dataset on first start, with a progress bar."""
+    """On a fresh home, draw the demo once and wait for it with every visitor.
+
+    The drawing is a background job (`python -m core demo`): its worker processes never import a page, and a
+    second visitor arriving meanwhile follows the same job instead of starting another (start_job is locked).
+    The demo's marker file is written last, so a drawing killed half-way is never taken for a finished one:
+    the next visit starts it again.
+    """
     out = demo_dir()
     if demo_exists(out):
         return
-    bar = st.progress(0.0, text="Drawing the demo dataset (first start only)…")
+    job = demo_job_spec(out)
+    status = job_status(job.job_id)
+    if status is None or status.finished:
+        start_job(job.kind, list(job.argv))
+    status = wait_for(job.job_id, "Drawing the demo dataset (first start only)", DEMO_DRAW_ESTIMATE_S)
+    if status is not None and status.state == "done" and demo_exists(out):
+        cached.dataset_refs.clear()
+        st.rerun()
+    st.error(f"Drawing the demo dataset did not finish: {failure_text(status)} Reload the page to try again.")
+    st.stop()
 
-    def show(done: int, total: int) -> None:
-        bar.progress(done / total, text=f"Drawing the demo dataset: {done:,} / {total:,} faces")
 
-    generate_demo(out, n_images=DEFAULT_IMAGES, progress=show)
-    bar.empty()
-    cached.dataset_refs.clear()
+def start_demo_embeddings(ds: Dataset) -> None:
+    """The demo's face embeddings are computed without a click, once, right after it is drawn (a background job)."""
+    if not (ds.is_demo and auto_embed_enabled()) or list_embeddings(ds.cache_dir):
+        return
+    job = embed_job_spec(ds)
+    status = job_status(job.job_id)
+    if status is None:  # never tried: a failure or cancellation is left for the user to retry, not looped
+        start_job(job.kind, list(job.argv))
+        status = job_status(job.job_id)
+    if status is not None and not status.finished:
+        with st.sidebar:
+            job_progress_line(job.job_id, "Computing the demo's face embeddings")
+            st.caption("Face search and clustering by identity become available when it ends.")
+
+
+def auto_embed_enabled() -> bool:
+    """FACEATLAS_AUTO_EMBED=0 turns the automatic embedding of the demo off (the tests do)."""
+    return os.environ.get("FACEATLAS_AUTO_EMBED", "1") != "0"
 
 
 def _on_pick() -> None:
@@ -65,6 +102,11 @@ def dataset_picker() -> Dataset:
     except DatasetError as exc:
         st.error(f"Cannot open {name}: {exc}")
         st.stop()
+    for notice in recent_notices(ds.key):
+        if st.session_state.setdefault("repair-notices-shown", set()).isdisjoint({notice}):
+            st.session_state["repair-notices-shown"].add(notice)
+            st.sidebar.info(notice, icon=":material/build:")
+    start_demo_embeddings(ds)
     if ds.is_demo:
         st.sidebar.caption("Synthetic demo dataset")
     return ds

@@ -145,22 +145,46 @@ def confusion_chart(counts: dict[str, int]) -> alt.Chart:
     return (cells + text).properties(title="Confusion matrix", height=220, width=260)
 
 
-def probability_bars(probabilities: dict[str, float]) -> alt.Chart:
-    """Horizontal bars of attribute probabilities with the 0.5 decision line."""
-    frame = pd.DataFrame({"attribute": list(probabilities), "probability": list(probabilities.values())})
-    frame["predicted"] = np.where(frame["probability"] >= 0.5, "yes", "no")
-    bars = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            y=alt.Y("attribute:N", sort="-x", title=None),
-            x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("predicted:N", scale=alt.Scale(domain=["yes", "no"], range=["#2e7d32", "#9e9e9e"])),
-            tooltip=["attribute", alt.Tooltip("probability:Q", format=".3f")],
-        )
+def probability_bars(probabilities: dict[str, float], thresholds: dict[str, float] | None = None) -> alt.Chart:
+    """One readable bar per attribute: the model's probability of 'yes', its decision threshold as a black tick.
+
+    Bars are green where the probability reaches the attribute's threshold (the model says yes), grey otherwise.
+    """
+    thresholds = thresholds or {}
+    frame = pd.DataFrame(
+        {
+            "attribute": list(probabilities),
+            "probability": [float(p) for p in probabilities.values()],
+            "threshold": [float(thresholds.get(a, 0.5)) for a in probabilities],
+        }
     )
-    rule = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 4]).encode(x="x")
-    return (bars + rule).properties(height=max(120, 22 * len(frame)))
+    frame["answer"] = np.where(frame["probability"] >= frame["threshold"], "yes", "no")
+    frame["label"] = [f"{p:.0%} → {a}" for p, a in zip(frame["probability"], frame["answer"])]
+    order = frame.sort_values("probability", ascending=False)["attribute"].tolist()
+    y = alt.Y("attribute:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13))
+    tooltip = [
+        "attribute",
+        alt.Tooltip("probability:Q", format=".1%", title="probability of yes"),
+        alt.Tooltip("threshold:Q", format=".2f", title="says yes from"),
+        alt.Tooltip("answer:N", title="answer"),
+    ]
+    base = alt.Chart(frame).encode(y=y, tooltip=tooltip)
+    bars = base.mark_bar(height=20).encode(
+        x=alt.X(
+            "probability:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%", tickCount=5),
+            title="how sure the model is that the answer is yes",
+        ),
+        color=alt.Color(
+            "answer:N",
+            scale=alt.Scale(domain=["yes", "no"], range=["#2e7d32", "#9e9e9e"]),
+            legend=alt.Legend(title="model's answer", orient="top"),
+        ),
+    )
+    ticks = base.mark_tick(color="black", thickness=3, size=24).encode(x="threshold:Q")
+    text = base.mark_text(align="left", dx=6, fontSize=12).encode(x="probability:Q", text="label:N")
+    return (bars + ticks + text).properties(height=36 * len(frame) + 20)
 
 
 def lesson_frame(meta_a: ClassifierMeta, meta_b: ClassifierMeta, label_a: str, label_b: str) -> pd.DataFrame:

@@ -45,30 +45,33 @@ def prevalence_bars(frame: pd.DataFrame, group: str | None = None) -> alt.Chart:
 
 
 def donut(attribute: str, present: int, total: int) -> alt.Chart:
-    """Present vs absent donut of one attribute, count and percent in the tooltip."""
+    """Present (blue) vs absent (grey) donut of one attribute; the page titles it and writes the colour key."""
     absent = total - present
+    yes, no = f"{attribute}: yes", f"{attribute}: no"
     frame = pd.DataFrame(
         {
-            "value": ["present", "absent"],
+            "value": [yes, no],
             "images": [present, absent],
             "percent": [present / total if total else np.nan, absent / total if total else np.nan],
         }
     )
     return (
-        alt.Chart(frame, title=attribute)
-        .mark_arc(innerRadius=45, outerRadius=80)
+        alt.Chart(frame)
+        .mark_arc(innerRadius=38, outerRadius=70)
         .encode(
             theta=alt.Theta("images:Q", stack=True),
             color=alt.Color(
-                "value:N", scale=alt.Scale(domain=["present", "absent"], range=PRESENT_COLOURS), legend=None
+                "value:N",
+                scale=alt.Scale(domain=[yes, no], range=PRESENT_COLOURS),
+                legend=None,  # the page writes the colour key below (a legend inside overflowed the chart)
             ),
             tooltip=[
-                alt.Tooltip("value:N", title=attribute),
+                alt.Tooltip("value:N", title="label"),
                 alt.Tooltip("images:Q", format=","),
                 alt.Tooltip("percent:Q", format=".1%"),
             ],
         )
-        .properties(width=180, height=180)
+        .properties(width=160, height=160)
     )
 
 
@@ -109,28 +112,57 @@ def identity_profile_bars(profile: pd.DataFrame) -> alt.Chart:
     )
 
 
+FEW_COLOUR = "#d4d4d4"  # cells whose condition has too few images to read
+LIFT_DOMAIN = (1 / 8, 8)  # log scale; beyond, the strongest colour (a lift of 0 is the strongest "never together")
+
+
 def relation_heatmap(frame: pd.DataFrame, measure: str, order: list[str], selectable: bool = True) -> alt.Chart:
-    """Heatmap of a pairwise measure (rows A, columns B) with the value on hover; click picks a pair."""
+    """Heatmap of a pairwise measure (rows A, columns B) coloured by its conservative strength; click picks a pair.
+
+    frame: core.stats.relations.heatmap_frame. Cells whose condition B has too few images are grey; the tooltip
+    gives the value, the counts behind it and its 95 % interval.
+    """
     if measure == "phi":
         scale = alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)
     elif measure == "lift":
-        scale = alt.Scale(type="log", scheme="redblue", domainMid=1, reverse=True)
+        scale = alt.Scale(type="log", scheme="redblue", domain=list(LIFT_DOMAIN), clamp=True, reverse=True)
     else:
         scale = alt.Scale(scheme="blues", domain=[0, 1])
-    frame = frame.assign(shown=frame["value"].map(lambda v: "undefined" if pd.isna(v) else f"{v:.3f}"))
+    fmt = ".2f" if measure == "lift" else ".3f"
     same = frame["A"] == frame["B"]  # self-pairs (always 1) would swamp the colour scale: leave them blank
-    frame = frame.assign(value=frame["value"].where(~same), shown=frame["shown"].where(~same, "same attribute"))
-    if measure == "lift":  # a log scale cannot show 0; those cells stay blank with their value on hover
-        frame = frame.assign(value=frame["value"].where(frame["value"] > 0))
+    frame = frame.assign(
+        shown=[
+            "same attribute" if s else ("undefined" if pd.isna(v) else format(v, fmt))
+            for s, v in zip(same, frame["value"])
+        ],
+        interval=[
+            "–" if pd.isna(lo) else f"{format(lo, fmt)} to {format(hi, fmt)}"
+            for lo, hi in zip(frame["low"], frame["high"])
+        ],
+        strength=frame["strength"].where(~same),
+        counts=[f"{b:,} of {n:,} images with B also have A" for b, n in zip(frame["both"], frame["n_b"])],
+    )
+    if measure == "lift":  # a log scale cannot place 0: the smallest lift shown is the scale's end
+        frame = frame.assign(strength=frame["strength"].clip(lower=LIFT_DOMAIN[0]))
+    colour = alt.condition(
+        "datum.few", alt.value(FEW_COLOUR), alt.Color("strength:Q", scale=scale, title=f"{measure} (strength)")
+    )
     chart = (
         alt.Chart(frame)
         .mark_rect()
         .encode(
             x=alt.X("B:N", sort=order, title="B (condition)", axis=alt.Axis(labelOverlap=False, labelLimit=200)),
             y=alt.Y("A:N", sort=order, title="A (outcome)", axis=alt.Axis(labelOverlap=False, labelLimit=200)),
-            color=alt.Color("value:Q", scale=scale, title=measure),
-            tooltip=[alt.Tooltip("A:N"), alt.Tooltip("B:N"), alt.Tooltip("shown:N", title=measure)],
+            color=colour,
+            tooltip=[
+                alt.Tooltip("A:N"),
+                alt.Tooltip("B:N"),
+                alt.Tooltip("shown:N", title=measure),
+                alt.Tooltip("counts:N", title="counts"),
+                alt.Tooltip("interval:N", title="95 % interval"),
+            ],
         )
+        .transform_filter("datum.A != datum.B")
         .properties(height=max(300, 19 * len(order)))
     )
     if selectable:
@@ -139,21 +171,23 @@ def relation_heatmap(frame: pd.DataFrame, measure: str, order: list[str], select
 
 
 def contingency_chart(pair: dict) -> alt.Chart:
-    """2x2 table of counts as a small annotated heatmap."""
+    """2x2 table of counts as a small annotated heatmap, labelled 'Male: yes' / 'Male: no'."""
     a, b = pair["A"], pair["B"]
+    ay, an, by, bn = f"{a}: yes", f"{a}: no", f"{b}: yes", f"{b}: no"
     frame = pd.DataFrame(
         {
-            a: [f"{a}=1", f"{a}=1", f"{a}=0", f"{a}=0"],
-            b: [f"{b}=1", f"{b}=0", f"{b}=1", f"{b}=0"],
+            "A": [ay, ay, an, an],
+            "B": [by, bn, by, bn],
             "images": [pair["n11"], pair["n10"], pair["n01"], pair["n00"]],
         }
     )
     base = alt.Chart(frame).encode(
-        x=alt.X(f"{b}:N", title=None, sort=[f"{b}=1", f"{b}=0"], axis=alt.Axis(labelAngle=0, orient="top")),
-        y=alt.Y(f"{a}:N", title=None, sort=[f"{a}=1", f"{a}=0"]),
+        x=alt.X("B:N", title=None, sort=[by, bn], axis=alt.Axis(labelAngle=0, orient="top", labelLimit=180)),
+        y=alt.Y("A:N", title=None, sort=[ay, an], axis=alt.Axis(labelLimit=180)),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("images:Q", scale=alt.Scale(scheme="greens"), legend=None), tooltip=[a, b, "images:Q"]
+        color=alt.Color("images:Q", scale=alt.Scale(scheme="greens"), legend=None),
+        tooltip=[alt.Tooltip("A:N", title=a), alt.Tooltip("B:N", title=b), alt.Tooltip("images:Q", format=",")],
     )
     text = base.mark_text(fontSize=16).encode(text=alt.Text("images:Q", format=","))
     return (cells + text).properties(height=160)
@@ -167,9 +201,12 @@ def coefficient_bars(coefficients: pd.DataFrame, top: int = 15) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("attribute:N", sort=head["attribute"].tolist(), title=None, axis=alt.Axis(labelOverlap=False)),
-            x=alt.X("coefficient:Q", title="coefficient (log-odds per attribute present)"),
+            x=alt.X("coefficient:Q", title="pushes the answer towards yes (right) or no (left)"),
             color=alt.condition("datum.coefficient > 0", alt.value("#4c78a8"), alt.value("#e45756")),
-            tooltip=["attribute:N", alt.Tooltip("coefficient:Q", format="+.3f")],
+            tooltip=[
+                "attribute:N",
+                alt.Tooltip("coefficient:Q", format="+.3f", title="coefficient (change in log-odds when present)"),
+            ],
         )
         .properties(height=max(200, 24 * len(head)))
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
 from core.data.images import open_rgb
@@ -50,17 +51,28 @@ def image_to_array(img: Image.Image, size: int, aligned: bool = True) -> np.ndar
 
 
 def pixel_cache_paths(ds: Dataset, size: int) -> tuple[Path, Path]:
-    return ds.cache_dir / f"pixels_{size}.npy", ds.cache_dir / f"pixels_{size}_ok.npy"
+    """Where the decoded pixels live: keyed by the image files (names and sizes), so they outlive annotation edits."""
+    folder = ds.cache_dir.parent / "pixels" / (ds.images_key or ds.key)
+    return folder / f"pixels_{size}.npy", folder / f"pixels_{size}_ok.npy"
 
 
 def load_pixel_cache(ds: Dataset, size: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(pixels memmap (N, S, S, 3) uint8, ok (N,) bool), or None when not built yet."""
+    """(pixels memmap (N, S, S, 3) uint8, ok (N,) bool), or None when not built yet.
+
+    Too large to checksum at every load (3.9 GB for CelebA at 80 px): a file of the wrong size or shape is
+    set aside (with a notice) and rebuilt.
+    """
     array_path, ok_path = pixel_cache_paths(ds, size)
     if not ok_path.is_file() or not array_path.is_file():
         return None
-    pixels = np.load(array_path, mmap_mode="r", allow_pickle=False)
-    ok = np.load(ok_path, allow_pickle=False)
-    if pixels.shape != (ds.n_images, size, size, 3) or ok.shape != (ds.n_images,):
+    try:
+        pixels = np.load(array_path, mmap_mode="r", allow_pickle=False)  # checks the file holds the whole array
+        ok = np.load(ok_path, allow_pickle=False)
+        if pixels.shape != (ds.n_images, size, size, 3) or ok.shape != (ds.n_images,):
+            raise ValueError(f"shapes {pixels.shape} and {ok.shape} do not match {ds.n_images:,} images")
+    except (OSError, ValueError) as exc:
+        for path in (array_path, ok_path):
+            quarantine(path, f"{size}px pixel cache", str(exc), dataset=ds.key)
         return None
     return pixels, ok
 
@@ -77,6 +89,7 @@ def build_pixel_cache(
     if not ds.has_images:
         raise ValueError(f"{ds.name} has no image files, so a model from pixels cannot be trained; use embeddings.")
     array_path, ok_path = pixel_cache_paths(ds, size)
+    array_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = array_path.with_name(f".{array_path.name}.{os.getpid()}.tmp")
     n = ds.n_images
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, size, size, 3))

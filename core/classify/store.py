@@ -13,12 +13,13 @@ import pickle
 import secrets
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from core.classify.models import LogisticModel, TrainConfig, build_net, to_chw_float
+from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import save_npy, write_json
 from core.data.paths import cache_root
 from core.errors import ModelFileError
@@ -49,6 +50,7 @@ class ClassifierMeta:
     thresholds: dict = field(default_factory=dict)  # {attribute: decision threshold the metrics use}
     split_note: str = ""
     rows: dict = field(default_factory=dict)  # {"train": n, "val": n, "test": n}
+    positives: dict = field(default_factory=dict)  # {"train": {attribute: n}, "test": {attribute: n}}
     epochs_run: int = 0
     history: tuple = ()  # ({"epoch", "split", "loss", "accuracy"}, ...)
     seconds: float = 0.0
@@ -56,6 +58,11 @@ class ClassifierMeta:
     embedding_model: str | None = None  # embedding models: which embeddings they read
     in_dim: int = 128
     image_size: int = 64  # pixel models: input side in pixels
+    # What it depends on (core.data.ingest content keys): the model follows its dataset through harmless changes.
+    labels_key: str = ""
+    split_key: str = ""
+    images_key: str = ""
+    files: dict = field(default_factory=dict)  # {file name: {"size", "blake2b"}} as written, checked before use
 
     def threshold(self, attribute: str) -> float:
         return float(self.thresholds.get(attribute, 0.5))
@@ -100,14 +107,19 @@ def save_model(meta: ClassifierMeta, fitted, predictions: dict[str, np.ndarray])
 
         torch.save({k: v.detach().cpu() for k, v in fitted.state_dict().items()}, tmp / "weights.pt")
     np.savez(tmp / "test_predictions.npz", **predictions)
+    meta = replace(meta, files=records(tmp, ["weights.npz", "weights.pt", "test_predictions.npz"]))
     write_json(tmp / "meta.json", meta.to_json())
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return final
 
 
-def list_models(dataset_key: str | None = None) -> list[ClassifierMeta]:
-    """Every complete stored model (of one dataset when given), newest first."""
+def list_models(dataset_key: str | None = None, labels_key: str = "") -> list[ClassifierMeta]:
+    """Every complete stored model (of one dataset when given: its key, or the same labels), newest first.
+
+    Matching on the labels keeps a model listed after harmless changes to its dataset (a touched image folder,
+    a copy, an edited partition file) that give the dataset a new key.
+    """
     metas = []
     for folder in models_root().iterdir():
         if folder.name.startswith(".") or not (folder / "meta.json").is_file():
@@ -116,7 +128,7 @@ def list_models(dataset_key: str | None = None) -> list[ClassifierMeta]:
             meta = read_meta(folder.name)
         except ModelFileError:
             continue
-        if dataset_key is None or meta.dataset_key == dataset_key:
+        if dataset_key is None or meta.dataset_key == dataset_key or (labels_key and meta.labels_key == labels_key):
             metas.append(meta)
     return sorted(metas, key=lambda m: m.created, reverse=True)
 
@@ -167,43 +179,41 @@ class Predictions:
     model_id: str
 
 
-def predictions_root(cache_dir: Path) -> Path:
-    return cache_dir / "predictions"
+PREDICTIONS_FILE = "predictions.npy"
 
 
-def save_predictions(cache_dir: Path, meta: ClassifierMeta, probabilities: np.ndarray) -> Path:
-    """Store a model's (N, A) probabilities beside the dataset; meta.json is written last (its presence = complete)."""
-    folder = predictions_root(cache_dir) / meta.model_id
-    folder.mkdir(parents=True, exist_ok=True)
-    save_npy(folder / "probabilities.npy", np.asarray(probabilities, np.float32))
-    write_json(
-        folder / "meta.json", {"model_id": meta.model_id, "attributes": list(meta.attributes), "created": meta.created}
-    )
-    return folder
+def save_predictions(meta: ClassifierMeta, probabilities: np.ndarray) -> Path:
+    """Store a model's (N, A) probabilities for every row of its dataset in the model's folder (recorded)."""
+    folder = _folder(meta.model_id)
+    save_npy(folder / PREDICTIONS_FILE, np.asarray(probabilities, np.float32))
+    write_json(folder / "meta.json", replace(meta, files=meta.files | records(folder, [PREDICTIONS_FILE])).to_json())
+    return folder / PREDICTIONS_FILE
 
 
 def load_predictions(cache_dir: Path, model_id: str | None = None) -> Predictions | None:
-    """The stored predictions of `model_id`, or of the newest model when None; None when there are none."""
-    root = predictions_root(cache_dir)
-    metas = []
-    for folder in root.iterdir() if root.is_dir() else ():
-        try:
-            metas.append(json.loads((folder / "meta.json").read_text()))
-        except (OSError, ValueError):
-            continue
-    metas = [m for m in metas if isinstance(m, dict) and (model_id is None or m.get("model_id") == model_id)]
-    if not metas:
-        return None
-    meta = max(metas, key=lambda m: str(m.get("created", "")))
-    folder = root / str(meta["model_id"])
+    """The stored predictions of `model_id`, else of the newest model of the dataset ingested into `cache_dir`
+    that made some; None when there are none (a damaged file is set aside)."""
     try:
-        probs = np.load(folder / "probabilities.npy", mmap_mode="r", allow_pickle=False)
+        ingest_meta = json.loads((cache_dir / "meta.json").read_text())
     except (OSError, ValueError):
-        return None
-    names = tuple(meta.get("attributes", ()))
-    if probs.ndim != 2 or probs.shape[1] != len(names):
-        return None
-    return Predictions(probs, names, str(meta["model_id"]))
+        ingest_meta = {}
+    rows = ingest_meta.get("rows")
+    for meta in list_models(cache_dir.name, ingest_meta.get("labels_key", "")):
+        if (model_id and meta.model_id != model_id) or PREDICTIONS_FILE not in meta.files:
+            continue
+        try:
+            probs = np.load(_folder(meta.model_id) / PREDICTIONS_FILE, allow_pickle=False)
+            if damaged(_folder(meta.model_id), {PREDICTIONS_FILE: meta.files[PREDICTIONS_FILE]}):
+                raise ValueError("changed since it was written")
+            if probs.ndim != 2 or probs.shape[1] != len(meta.attributes) or (rows and len(probs) != rows):
+                raise ValueError(f"shape {probs.shape} does not match the dataset")
+        except (OSError, ValueError) as exc:
+            quarantine(
+                _folder(meta.model_id) / PREDICTIONS_FILE, f"predictions of {meta.model_id}", str(exc), cache_dir.name
+            )
+            continue
+        return Predictions(probs, tuple(meta.attributes), meta.model_id)
+    return None
 
 
 @dataclass
@@ -242,10 +252,21 @@ def predict_torch(net, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, getattr(net, "n_out", 0)), np.float32)
 
 
+def verified_meta(model_id: str) -> ClassifierMeta:
+    """The model's meta once its files are checked against their records; a damaged model is set aside."""
+    meta = read_meta(model_id)
+    bad = damaged(_folder(model_id), meta.files)
+    if bad:
+        why = f"{', '.join(bad)} changed since it was written"
+        quarantine(_folder(model_id), f"model {model_id}", why, dataset=meta.dataset_key)
+        raise ModelFileError(f"The stored model {model_id} was damaged ({why}); it was set aside: train it again.")
+    return meta
+
+
 def load_classifier(model_id: str) -> StoredModel:
     """The stored model ready to predict; ModelFileError when its files are missing or not weights."""
     folder = _folder(model_id)
-    meta = read_meta(model_id)
+    meta = verified_meta(model_id)
     if meta.model == "logreg":
         try:
             with np.load(folder / "weights.npz", allow_pickle=False) as z:
@@ -269,5 +290,9 @@ def load_classifier(model_id: str) -> StoredModel:
 
 def load_test_predictions(model_id: str) -> dict[str, np.ndarray]:
     """{'rows': (n,) int64 table rows, 'labels': (n, A) uint8, 'probs': (n, A) float32} on the test split."""
-    with np.load(_folder(model_id) / "test_predictions.npz", allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    verified_meta(model_id)
+    try:
+        with np.load(_folder(model_id) / "test_predictions.npz", allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"The test predictions of {model_id} cannot be read ({exc}); train it again.") from None

@@ -30,7 +30,14 @@ from core.classify.models import (
     to_chw_float,
 )
 from core.classify.pixels import augment_batch, build_pixel_cache
-from core.classify.store import ClassifierMeta, new_model_id, predict_torch, save_model, save_predictions
+from core.classify.store import (
+    ClassifierMeta,
+    new_model_id,
+    predict_torch,
+    read_meta,
+    save_model,
+    save_predictions,
+)
 from core.data.atomic import write_json
 from core.data.dataset import Dataset
 from core.data.split import Split, split_rows
@@ -157,17 +164,24 @@ def train_attribute_model(
         thresholds=dict(zip(config.attributes, map(float, thresholds))),
         split_note=split.note,
         rows={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        positives={
+            part: dict(zip(config.attributes, map(int, labels[rows].sum(axis=0))))
+            for part, rows in (("train", split.train), ("test", split.test))
+        },
         epochs_run=epochs_run,
         history=tuple(history),
         seconds=round(time.perf_counter() - t0, 2),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
+        labels_key=ds.labels_key,
+        split_key=ds.split_key,
+        images_key=ds.images_key,
         **extra,
     )
     predictions = {"rows": split.test.astype(np.int64), "labels": labels[split.test].astype(np.uint8), "probs": probs}
     save_model(meta, fitted, predictions)
     reporter.update(0, "predicting every image (the Clustering page's predicted-attribute space)", force=True)
-    save_predictions(ds.cache_dir, meta, _predict_all(fitted, inputs, usable, len(config.attributes)))
-    return meta
+    save_predictions(read_meta(model_id), _predict_all(fitted, inputs, usable, len(config.attributes)))
+    return read_meta(model_id)
 
 
 def _clean(values: dict) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 
 from core.classify.store import load_predictions
 from core.cluster.algorithms import ALGORITHMS, LINKAGES, METRICS, ClusterSpec, cluster_by
@@ -17,8 +18,8 @@ from core.cluster.features import (
     feature_key,
 )
 from core.cluster.metrics import external_metrics, internal_metrics
-from core.cluster.reduce import REDUCERS, map_2d, reduce
-from core.cluster.store import map_key, save_map
+from core.cluster.reduce import REDUCERS, Reduction, ReductionSpec, map_2d, reduce, reduce_by
+from core.cluster.store import labels_key, load_map, map_key, reduction_key, save_clustering, save_map
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
@@ -29,11 +30,11 @@ COMMAND = "cluster"
 HELP = "Cluster a dataset's faces (by embedding or attributes) and print metrics."
 
 
-def map_job_spec(ds: Dataset, features: FeatureKey) -> JobSpec:
-    """The background job that computes and stores the UMAP map of the feature matrix `features` names."""
+def _features_argv(ds: Dataset, features: FeatureKey) -> list[str]:
+    """The command line naming one feature matrix (the page's FeatureKey) for a background job."""
     spec = features.spec
     argv = [COMMAND, str(ds.root), "--name", ds.name, "--features", spec.space, "--weighting", spec.weighting]
-    argv += ["--max-points", str(features.max_points), "--seed", str(features.seed), "--save-map", "umap"]
+    argv += ["--max-points", str(features.max_points), "--seed", str(features.seed)]
     argv += ["--subset-json", features.subset.to_json()]
     if spec.attributes:
         argv += ["--attributes", ",".join(spec.attributes)]
@@ -41,7 +42,37 @@ def map_job_spec(ds: Dataset, features: FeatureKey) -> JobSpec:
         argv.append("--standardise")
     if spec.model:
         argv += ["--model", spec.model]
-    return JobSpec("cluster-map", tuple(argv))
+    return argv
+
+
+def map_job_spec(ds: Dataset, features: FeatureKey, method: str = "umap") -> JobSpec:
+    """The background job that computes and stores the 2-D `method` map (umap, tsne) of the matrix `features` names."""
+    return JobSpec("cluster-map", (*_features_argv(ds, features), "--save-map", method))
+
+
+def reduction_job_spec(ds: Dataset, features: FeatureKey, reduction: ReductionSpec) -> JobSpec:
+    """The background job that computes and stores a reduction (UMAP) before clustering."""
+    return JobSpec("cluster-reduce", (*_features_argv(ds, features), "--reduction-json", spec_json(reduction)))
+
+
+def labels_job_spec(ds: Dataset, features: FeatureKey, reduction: ReductionSpec, clustering: ClusterSpec) -> JobSpec:
+    """The background job that clusters the (reduced) matrix and stores the labels the page shows."""
+    argv = (*_features_argv(ds, features), "--reduction-json", spec_json(reduction))
+    return JobSpec("cluster-labels", (*argv, "--cluster-json", spec_json(clustering)))
+
+
+def spec_json(spec: ReductionSpec | ClusterSpec) -> str:
+    return json.dumps(asdict(spec), sort_keys=True)
+
+
+def reduction_from_json(text: str) -> ReductionSpec:
+    raw = json.loads(text)
+    return ReductionSpec(raw["method"], raw["n_components"], tuple(tuple(p) for p in raw["params"]))
+
+
+def clustering_from_json(text: str) -> ClusterSpec:
+    raw = json.loads(text)
+    return ClusterSpec(raw["algorithm"], tuple(tuple(p) for p in raw["params"]))
 
 
 def add_arguments(parser) -> None:
@@ -75,7 +106,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-points", type=int, default=0, help="sample at most this many points (0 = all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--save-map", choices=["umap"], default=None, help="only compute and store the 2-D map the page shows"
+        "--save-map", choices=["umap", "tsne"], default=None, help="only compute and store the 2-D map the page shows"
+    )
+    parser.add_argument(
+        "--reduction-json", default=None, help="a reduction spec as JSON (the page's jobs): compute and store it"
+    )
+    parser.add_argument(
+        "--cluster-json",
+        default=None,
+        help="with --reduction-json: also cluster and store the labels (the page's jobs)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -104,12 +143,41 @@ def parse_subset(args) -> Subset:
     return Subset.from_json(args.subset_json)
 
 
-def store_umap_map(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, progress: ProgressReporter) -> dict:
-    """Compute the UMAP 2-D map the page asks for and store it under the key the page looks up."""
-    progress.update(0, f"UMAP of {fm.n:,} points…", total=1, force=True)
-    projection = map_2d(fm.X, "umap", seed=features.seed)
-    path = save_map(ds.cache_dir, map_key(features, "umap"), projection.coords, fm.rows)
+def store_map(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, method: str, progress: ProgressReporter) -> dict:
+    """Compute the 2-D map the page asks for (umap, tsne) and store it under the key the page looks up."""
+    progress.update(0, f"{method.upper()} map of {fm.n:,} points…", total=1, force=True)
+    projection = map_2d(fm.X, method, seed=features.seed)
+    path = save_map(ds.cache_dir, map_key(features, method), projection.coords, fm.rows)
     return {"map": str(path), "points": fm.n}
+
+
+def stored_reduction(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, spec: ReductionSpec, progress) -> Reduction:
+    """The reduction the page asks for: loaded when a job already stored it, else computed and stored."""
+    key = reduction_key(features, spec)
+    coords = load_map(ds.cache_dir, key, fm.rows)
+    if coords is not None:
+        return Reduction(coords, spec.method, coords.shape[1], "")
+    progress.update(
+        0, f"{spec.method.upper()} of {fm.n:,} points to {spec.n_components:g} dimensions…", total=1, force=True
+    )
+    reduced = reduce_by(fm.X, spec, seed=features.seed)
+    if spec.method == "umap":
+        save_map(ds.cache_dir, key, reduced.coords, fm.rows)
+    return reduced
+
+
+def store_page_result(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, args, progress: ProgressReporter) -> dict:
+    """--reduction-json [--cluster-json]: the page's slow steps, stored under the keys the page looks up."""
+    reduction = reduction_from_json(args.reduction_json)
+    reduced = stored_reduction(ds, features, fm, reduction, progress)
+    if not args.cluster_json:
+        return {"reduction": reduction_key(features, reduction), "points": fm.n}
+    spec = clustering_from_json(args.cluster_json)
+    progress.update(0, f"clustering {fm.n:,} points ({ALGORITHMS[spec.algorithm].label})…", total=1, force=True)
+    result = cluster_by(reduced.coords, spec, seed=features.seed)
+    key = labels_key(features, reduction, spec)
+    save_clustering(ds.cache_dir, key, result, fm.rows)
+    return {"labels": key, "points": fm.n, "clusters": result.n_clusters}
 
 
 def run(args) -> int:
@@ -122,11 +190,14 @@ def run(args) -> int:
     emb = load_embeddings(ds.cache_dir, args.model) if args.features == "embeddings" else None
     predictions = load_predictions(ds.cache_dir, args.model) if args.features == "predicted" else None
     fm = build_features(ds, spec, subset, args.max_points, args.seed, embeddings=emb, predictions=predictions)
-    if args.save_map:
+    if args.save_map or args.reduction_json:
         fkey = feature_key(ds, spec, subset, args.max_points, args.seed, emb, predictions)
-        result = store_umap_map(ds, fkey, fm, progress)
+        if args.save_map:
+            result = store_map(ds, fkey, fm, args.save_map, progress)
+        else:
+            result = store_page_result(ds, fkey, fm, args, progress)
         progress.finish(result)
-        print(json.dumps(result) if args.json else f"map stored: {result['map']}")
+        print(json.dumps(result) if args.json else f"stored: {result}")
         return 0
     progress.update(0, "clustering…", total=1, force=True)
     components = args.components if args.components is not None else (0.95 if args.reduce == "pca" else 10)

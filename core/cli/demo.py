@@ -7,15 +7,20 @@ import time
 from pathlib import Path
 
 from core.data.paths import demo_dir
-from core.demo import DEFAULT_IMAGES, demo_exists, generate_demo
-from core.jobs import ProgressReporter
+from core.demo import DEFAULT_IMAGES, demo_exists, demo_size, generate_demo
+from core.jobs import JobSpec, ProgressReporter
 
 COMMAND = "demo"
 HELP = "Draw the synthetic demo dataset (CelebA layout) into data/demo/."
 
 
+def job_spec(out: Path, images: int | None = None) -> JobSpec:
+    """The background job that draws the demo into `out` (what the first visitor of a fresh deploy starts)."""
+    return JobSpec("demo", (COMMAND, "--out", str(out), "--images", str(images or demo_size()), "--if-missing"))
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, help="number of images")
+    parser.add_argument("--images", type=int, default=None, help=f"number of images (default {DEFAULT_IMAGES:,})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default data/demo)")
     parser.add_argument("--workers", type=int, default=None, help="drawing processes (default 2)")
@@ -27,6 +32,7 @@ def run(args) -> int:
     if args.if_missing and demo_exists(out):
         print(f"demo dataset present in {out}")
         return 0
+    args.images = args.images or demo_size()
     if args.images < 1:
         print("--images must be at least 1", file=sys.stderr)
         return 2
@@ -37,11 +43,7 @@ def run(args) -> int:
         print(f"\rdrawing faces {done}/{total}", end="", file=sys.stderr, flush=True)
         reporter.update(done, f"drawing faces {done:,}/{total:,}", total=total)
 
-    try:
-        generate_demo(out, n_images=args.images, seed=args.seed, progress=show, workers=args.workers)
-    except Exception as exc:
-        reporter.fail(f"could not draw the demo dataset: {exc}")
-        raise
+    generate_demo(out, n_images=args.images, seed=args.seed, progress=show, workers=args.workers)
     seconds = time.perf_counter() - t0
     reporter.finish({"path": str(out), "images": args.images, "seconds": round(seconds, 1)})
     print(f"\ndemo dataset: {args.images} images in {out} ({seconds:.1f}s)")

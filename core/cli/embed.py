@@ -1,4 +1,4 @@
-"""`python -m core embed DATASET [--workers N] [--backend dlib|torch] [--json]`."""
+"""`python -m core embed DATASET [--workers N] [--backend dlib|torch] [--ray [ADDRESS]] [--json]`."""
 
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.faces.embed_job import DEFAULT_CHUNK, embed_dataset
 from core.faces.pipeline import DEFAULT_BACKEND, DESCRIPTOR_BACKENDS, FaceConfig
+from core.faces.ray_runner import RayTarget
 from core.jobs import JobSpec, ProgressReporter
 
 COMMAND = "embed"
 HELP = "Compute (or resume) the dlib face embeddings of every image of a dataset."
+# Set in the app server's environment, the page's embedding jobs run on Ray: "local", or a cluster's address.
+RAY_ENV_VAR = "FACEATLAS_RAY"
 
 
 def job_spec(ds: Dataset) -> JobSpec:
-    """The background job that embeds a dataset's faces (what the pages start)."""
-    return JobSpec("embed", (COMMAND, str(ds.root), "--name", ds.name))
+    """The background job that embeds a dataset's faces (what the pages start); on Ray when FACEATLAS_RAY is set."""
+    ray = os.environ.get(RAY_ENV_VAR, "").strip()
+    return JobSpec("embed", (COMMAND, str(ds.root), "--name", ds.name, *(("--ray", ray) if ray else ())))
 
 
 def add_arguments(parser) -> None:
@@ -36,6 +40,15 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--no-mirror", action="store_true", help="plain descriptors (no mirror averaging)")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help="images per chunk written to the cache")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run the chunks as Ray tasks: on a local Ray instance, or on the cluster at ADDRESS "
+        "(or RAY_ADDRESS); every node must see the images at the same path",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -54,6 +67,7 @@ def run(args) -> int:
     reporter = ProgressReporter(args.progress_file)
     t0 = time.perf_counter()
     start: dict[str, int] = {}  # images already done when this run began (a resume)
+    ray = RayTarget.from_flag(args.ray) if args.ray is not None else None
 
     def progress(done: int, total: int, message: str) -> None:
         first_call = not start
@@ -63,15 +77,13 @@ def run(args) -> int:
         text = f"{done:,} / {total:,} images · {rate:.1f}/s" + (
             f" · {_fmt_left(left)} left" if left is not None else ""
         )
+        if first_call and ray is not None:
+            text += f" · handing the chunks to {ray.where}…"  # a local Ray takes seconds to start
         reporter.update(done, text, total=total, force=first_call)
         print(f"\rembedding {ds.name}: {text}   ", end="", file=sys.stderr, flush=True)
 
     config = FaceConfig(mirror=not args.no_mirror)
-    try:
-        summary = embed_dataset(ds, args.workers, config, args.backend, args.chunk_size, progress)
-    except Exception as exc:
-        reporter.fail(str(exc))
-        raise
+    summary = embed_dataset(ds, args.workers, config, args.backend, args.chunk_size, progress, ray=ray)
     print(file=sys.stderr)
     result = summary.as_dict()
     reporter.finish(result, f"{summary.embedded:,} faces embedded")

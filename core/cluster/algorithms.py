@@ -30,6 +30,7 @@ KMEANS_SAMPLE = 20_000  # k-means on more points than this starts from centres f
 HDBSCAN_EXACT_MAX_POINTS = (
     20_000  # beyond, the spanning tree comes from the k-NN graph (~3x faster, same clusters: core.cluster.hdbscan_knn)
 )
+EPS_FLOOR = 1e-6  # DBSCAN refuses eps 0
 DOMINANT_SHARE = 0.5  # warn when one cluster holds more than this share of the points
 
 
@@ -349,6 +350,9 @@ def cluster(X: np.ndarray, name: str, seed: int = 0, **params) -> Clustering:
         if not p["eps"]:
             p["eps"] = suggest_eps(X, int(p["min_samples"]), seed=seed)
             notes.append(f"eps {p['eps']:.3f} was chosen from the knee of the k-distance curve.")
+            if p["eps"] <= 0:  # most points have identical copies (0/1 attributes): group exact copies only
+                p["eps"] = EPS_FLOOR
+                notes.append("Most points have identical copies, so eps only groups identical points.")
         labels = DBSCAN(eps=float(p["eps"]), min_samples=int(p["min_samples"])).fit_predict(X)
     elif name == "hdbscan":
         labels, scores, note = _hdbscan(X, p["min_cluster_size"], p["min_samples"])

@@ -105,6 +105,9 @@ def reranked_identities(X: np.ndarray, threshold: float = 0.55, k1: int = 20) ->
     R = k_reciprocal_distances(X, k1=k1)
     R += R.T  # numpy buffers the overlapping transpose
     R /= 2
+    np.maximum(
+        R, 0, out=R
+    )  # identical points (attribute vectors): rounding leaves a Jaccard of -1e-16, refused by linkage
     np.fill_diagonal(R, 0)
     Z = linkage(squareform(R, checks=False), method="average")
     return fcluster(Z, t=threshold, criterion="distance").astype(np.int64) - 1

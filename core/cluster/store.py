@@ -1,7 +1,8 @@
-"""2-D maps and reductions kept on disk under cache/<dataset>/clustering/, named by a hash of what produced them.
+"""Maps, reductions and clusterings kept on disk under cache/<dataset>/clustering/, named by a hash of what produced
+them.
 
-A background job (`python -m core cluster ... --save-map`) writes a UMAP map here and
-the page loads it in well under a second.
+Background jobs (`python -m core cluster ... --save-map / --save-reduction / --save-labels`) write them here and the
+Clustering page loads them in well under a second, so a slow UMAP, t-SNE or re-ranking never blocks a page.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cluster.algorithms import Clustering, ClusterSpec
 from core.cluster.features import FeatureKey
-from core.data.atomic import save_npy
+from core.cluster.reduce import ReductionSpec
+from core.data.artifacts import quarantine
+from core.data.atomic import save_npy, write_json
 
 log = logging.getLogger(__name__)
 
@@ -26,24 +30,75 @@ def map_key(features: FeatureKey, method: str = "umap") -> str:
     return hashlib.blake2b(json.dumps(parts, default=str, sort_keys=True).encode(), digest_size=10).hexdigest()
 
 
+def reduction_key(features: FeatureKey, reduction: ReductionSpec) -> str:
+    """The stored name of a reduction (before clustering) of the feature matrix `features` names."""
+    return map_key(features, "reduction:" + json.dumps(asdict(reduction), default=str, sort_keys=True))
+
+
+def labels_key(features: FeatureKey, reduction: ReductionSpec, clustering: ClusterSpec) -> str:
+    """The stored name of one clustering of one (reduced) feature matrix."""
+    spec = {"reduction": asdict(reduction), "clustering": asdict(clustering)}
+    return map_key(features, "labels:" + json.dumps(spec, default=str, sort_keys=True))
+
+
 def map_path(cache_dir: Path, key: str) -> Path:
     return cache_dir / "clustering" / f"map-{key}.npy"
 
 
 def save_map(cache_dir: Path, key: str, coords: np.ndarray, rows: np.ndarray) -> Path:
-    """Write (n, 3) [row, x, y] atomically."""
+    """Write (n, 1 + k) [row, coordinates...] atomically (a 2-D map or a k-D reduction)."""
     path = map_path(cache_dir, key)
-    save_npy(path, np.column_stack([rows.astype(np.float64), coords.astype(np.float64)]))
+    save_npy(path, np.column_stack([rows.astype(np.float64), np.asarray(coords, np.float64)]))
     return path
 
 
 def load_map(cache_dir: Path, key: str, rows: np.ndarray) -> np.ndarray | None:
-    """(n, 2) float32 coordinates for exactly these rows, or None when not stored (or stale)."""
+    """(n, k) float32 coordinates for exactly these rows, or None when not stored (or stale)."""
     path = map_path(cache_dir, key)
     if not path.is_file():
         return None
-    data = np.load(path, allow_pickle=False)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if data.ndim != 2 or data.shape[1] < 2:  # [row, values...]
+            raise ValueError(f"shape {data.shape}")
+    except (OSError, ValueError) as exc:  # damaged: set aside; the page computes the map again
+        quarantine(path, "map or clustering result", str(exc), dataset=cache_dir.name)
+        return None
     if len(data) != len(rows) or not np.array_equal(data[:, 0].astype(np.int64), rows):
         log.info("stored map %s does not match the rows; ignoring it", path)
         return None
     return data[:, 1:].astype(np.float32)
+
+
+def save_clustering(cache_dir: Path, key: str, result: Clustering, rows: np.ndarray) -> Path:
+    """Labels (and HDBSCAN's outlier scores) as rows, then what the page shows beside them as JSON."""
+    scores = result.outlier_scores if result.outlier_scores is not None else np.full(len(rows), np.nan)
+    path = save_map(cache_dir, key, np.column_stack([result.labels, scores]), rows)
+    meta = {
+        "algorithm": result.algorithm,
+        "params": {k: (v.item() if hasattr(v, "item") else v) for k, v in result.params.items()},
+        "inertia": result.inertia,
+        "warnings": list(result.warnings),
+        "has_scores": result.outlier_scores is not None,
+    }
+    write_json(path.with_suffix(".json"), meta)
+    return path
+
+
+def load_clustering(cache_dir: Path, key: str, rows: np.ndarray) -> Clustering | None:
+    """The stored clustering of exactly these rows, or None."""
+    data = load_map(cache_dir, key, rows)
+    try:
+        meta = json.loads(map_path(cache_dir, key).with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    if data is None:
+        return None
+    return Clustering(
+        labels=data[:, 0].astype(np.int64),
+        algorithm=meta["algorithm"],
+        params=meta["params"],
+        outlier_scores=data[:, 1].astype(np.float64) if meta.get("has_scores") else None,
+        inertia=meta.get("inertia"),
+        warnings=tuple(meta.get("warnings", ())),
+    )

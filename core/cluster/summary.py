@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 PROMINENT_SHARE = 0.8  # attribute present in at least this share of a cluster
 NOISY_BAND = (0.35, 0.65)  # share close to a coin flip: the attribute does not characterise the cluster
 FACE_SIZE = (64, 64)  # grayscale thumbnail size for mean faces and eigenfaces
-MAX_FACES_PER_CLUSTER = 200
+MAX_FACES_PER_CLUSTER = (
+    60  # a seeded sample for the mean face and eigenface: 200 full images took 1.2 s of every change
+)
 
 
 def cluster_sizes(labels: np.ndarray) -> pl.DataFrame:

@@ -36,6 +36,10 @@ class Dataset:
     is_demo: bool = False
     aligned: bool = False  # images are CelebA-style aligned crops (face at a fixed box)
     extras: dict = field(default_factory=dict)  # e.g. {"pairs": "pairs.txt"}
+    # Content keys (core.data.ingest): what derived artefacts depend on, so harmless changes keep them.
+    images_key: str = ""  # image files' names and sizes: embeddings, pixel caches
+    labels_key: str = ""  # image ids and attribute labels: trained models
+    split_key: str = ""  # partition and identities: a model's test split
 
     @property
     def n_images(self) -> int:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from core.errors import ImageError
-
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.errors import ImageError
 
 # 40 megapixels: far above any face photo, far below what would exhaust memory.
 MAX_PIXELS = 40_000_000
@@ -16,8 +19,9 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Uploads (bytes / file objects) larger than this are refused before decoding; matches
 # .streamlit/config.toml's server.maxUploadSize for callers that bypass the uploader.
 MAX_UPLOAD_BYTES = 25 * 2**20
-
-
+# The formats FaceAtlas reads; anything else (TIFF, PSD, EPS…) is refused before a decoder runs.
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+FORMAT_NAMES = "JPEG, PNG, WebP or BMP"
 
 
 def _in_memory_size(source) -> int:
@@ -33,12 +37,58 @@ def _in_memory_size(source) -> int:
         return 0
 
 
+def check_regular_file(path: Path) -> int:
+    """The size of `path`, or ImageError when it is missing or not a regular file (a FIFO would block a reader)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ImageError(f"{path.name} is missing on disk.") from None
+    except OSError as exc:
+        raise ImageError(f"{path.name} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageError(f"{path.name} is not a regular file, so it is not read.")
+    return info.st_size
+
+
+def read_photo(path: str | Path) -> bytes:
+    """The bytes of a photo file given on the command line (regular files up to MAX_UPLOAD_BYTES only)."""
+    path = Path(path)
+    size = check_regular_file(path)
+    if size > MAX_UPLOAD_BYTES:
+        raise ImageError(
+            f"{path.name} is {size / 2**20:.0f} MB; photos up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted."
+        )
+    return path.read_bytes()
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit ('I;16…', 'I') and float ('F') greyscale scaled into 0..255 (a plain convert would clip them white)."""
+    values = np.asarray(img, dtype=np.float64)
+    if img.mode.startswith("I;16"):
+        top = 65535.0
+    elif img.mode == "F" and values.size and np.nanmax(values) <= 1.0:
+        top = 1.0
+    else:
+        finite = values[np.isfinite(values)]
+        low = float(finite.min()) if finite.size else 0.0
+        top = float(finite.max()) if finite.size else 1.0
+        if low >= 0 and top <= 255:
+            top = 255.0
+        else:
+            values = values - low
+            top = max(top - low, 1e-12)
+    scaled = np.clip(np.nan_to_num(values) / top * 255.0, 0, 255).round().astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")
+
+
 def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode an image file or bytes to an upright RGB PIL image, or raise ImageError saying why."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(source)
     name = Path(source).name if isinstance(source, (str, Path)) else "upload"
-    if not isinstance(source, (str, Path)):
+    if isinstance(source, (str, Path)):
+        check_regular_file(Path(source))
+    else:
         size = _in_memory_size(source)
         if size > MAX_UPLOAD_BYTES:
             raise ImageError(
@@ -47,7 +97,7 @@ def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXE
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(source)
+            img = Image.open(source, formats=FORMATS)
             if img.width * img.height > max_pixels:
                 raise ImageError(
                     f"{name} is {img.width}×{img.height} pixels; images up to {max_pixels // 1_000_000} megapixels are accepted."
@@ -62,11 +112,13 @@ def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXE
             "(decompression bomb guard)."
         ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image FaceAtlas can read (use JPEG, PNG or WebP).") from None
+        raise ImageError(f"{name} is not an image FaceAtlas can read (use {FORMAT_NAMES}).") from None
     except FileNotFoundError:
         raise ImageError(f"{name} is missing on disk.") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name} is damaged or truncated ({exc.__class__.__name__}).") from None
+    if img.mode.startswith("I") or img.mode == "F":
+        img = _to_8bit(img)
     if img.mode != "RGB":
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             background = Image.new("RGB", img.size, (255, 255, 255))

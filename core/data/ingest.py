@@ -19,12 +19,13 @@ from pathlib import Path
 
 import polars as pl
 
+from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import write_json, write_parquet
 from core.data.dataset import Dataset
-from core.faces.store import save_embeddings
-from core.errors import DatasetError
 from core.data.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
 from core.data.paths import cache_root, data_roots
+from core.errors import DatasetError
+from core.faces.store import save_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,11 @@ class DatasetRef:
     layout: str
 
 
+SLUG_MAX = 60  # the cache folder's name keeps this much of the dataset's (file names stop at 255 bytes)
+
+
 def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "dataset"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:SLUG_MAX].strip("._") or "dataset"
 
 
 def stat_signature(root: Path, layout: str) -> tuple:
@@ -76,9 +80,67 @@ def fingerprint(root: Path, layout: str) -> str:
     return h.hexdigest()
 
 
+def _hash_strings(h, values) -> None:
+    for v in values:
+        h.update(("\x00" if v is None else str(v)).encode("utf-8", "surrogatepass") + b"\n")
+
+
+def images_key(table: pl.DataFrame, image_dir: Path | None) -> str:
+    """What a dataset's face embeddings and pixel caches depend on: its image files' names and sizes, in row order.
+
+    Touching the folder, copying the dataset (cp, rsync) or editing its annotations leaves it unchanged, so hours
+    of embedding are reused; replacing an image file changes it. "" without images.
+    """
+    if image_dir is None:
+        return ""
+    ids = table["image_id"].to_list()
+    sizes: dict[str, int] = {}
+    for parent in sorted({str(Path(i).parent) for i in ids}):
+        folder = image_dir / parent
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    try:
+                        sizes[str(Path(parent) / entry.name) if parent != "." else entry.name] = entry.stat().st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    h = hashlib.blake2b(digest_size=16)
+    _hash_strings(h, (f"{i}\t{sizes.get(i, -1)}" for i in ids))
+    return h.hexdigest()
+
+
+def labels_key(table: pl.DataFrame, attributes: tuple[str, ...]) -> str:
+    """What a trained attribute model depends on: the image ids and their attribute labels."""
+    h = hashlib.blake2b(digest_size=16)
+    _hash_strings(h, [*attributes, "|", *table["image_id"].to_list()])
+    if attributes:
+        h.update(table.select(attributes).to_numpy().astype("uint8").tobytes())
+    return h.hexdigest()
+
+
+def split_key(table: pl.DataFrame) -> str:
+    """The partition and identities: a model measured on another split is flagged, not hidden."""
+    h = hashlib.blake2b(digest_size=16)
+    _hash_strings(h, table["partition"].to_list())
+    _hash_strings(h, table["identity"].to_list())
+    return h.hexdigest()
+
+
 def _read_cached(cache_dir: Path, root: Path, name: str) -> Dataset:
-    meta = json.loads((cache_dir / "meta.json").read_text())
-    table = pl.read_parquet(cache_dir / "table.parquet", memory_map=True)
+    """The dataset from its cache folder; DatasetError when the folder's files are not what was written."""
+    try:
+        meta = json.loads((cache_dir / "meta.json").read_text())
+        bad = damaged(cache_dir, meta.get("files", {}))
+        if bad:
+            raise DatasetError(f"{', '.join(bad)} changed since it was written")
+        # Read into memory (no memory map): a cache file shrunk behind the server's back cannot crash it.
+        table = pl.read_parquet(cache_dir / "table.parquet", memory_map=False)
+    except DatasetError:
+        raise
+    except Exception as exc:
+        raise DatasetError(f"its files cannot be read ({exc.__class__.__name__})") from None
     image_dir = root / meta["image_dir"] if meta["image_dir"] is not None else None
     return Dataset(
         key=cache_dir.name,
@@ -94,6 +156,9 @@ def _read_cached(cache_dir: Path, root: Path, name: str) -> Dataset:
         is_demo=meta["is_demo"],
         aligned=meta["aligned"],
         extras=meta.get("extras", {}),
+        images_key=meta.get("images_key", ""),
+        labels_key=meta.get("labels_key", ""),
+        split_key=meta.get("split_key", ""),
     )
 
 
@@ -127,6 +192,10 @@ def _write_cache(cache_dir: Path, root: Path, source) -> None:
                 "rows": source.table.height,
                 "source": str(root),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "images_key": images_key(source.table, image_dir),
+                "labels_key": labels_key(source.table, tuple(source.attributes)),
+                "split_key": split_key(source.table),
+                "files": records(tmp, ["table.parquet", *(f"extra_{k}.parquet" for k in source.extra_tables)]),
             },
         )
         try:
@@ -147,13 +216,34 @@ def ingest(root: Path, name: str | None = None, *, layout: str | None = None) ->
         load_source(root)  # raises the explanatory DatasetError
     fp = fingerprint(root, layout)
     cache_dir = cache_root() / f"{_slug(name)}-{fp[:16]}"
-    if not (cache_dir / "meta.json").is_file():
-        t0 = time.perf_counter()
-        source = load_source(root, layout)
-        cache_dir.parent.mkdir(parents=True, exist_ok=True)
-        _write_cache(cache_dir, root, source)
-        log.info("ingested %s (%s rows) in %.2fs", name, source.table.height, time.perf_counter() - t0)
+    if (cache_dir / "meta.json").is_file():
+        try:
+            return _read_cached(cache_dir, root, name)
+        except DatasetError as exc:  # damaged: set it aside and parse the sources again
+            quarantine(cache_dir, f"copy of {name}'s annotations", str(exc), dataset=cache_dir.name)
+    t0 = time.perf_counter()
+    source = load_source(root, layout)
+    cache_dir.parent.mkdir(parents=True, exist_ok=True)
+    _write_cache(cache_dir, root, source)
+    log.info("ingested %s (%s rows) in %.2fs", name, source.table.height, time.perf_counter() - t0)
+    _remove_superseded(cache_dir, root)
     return _read_cached(cache_dir, root, name)
+
+
+def _remove_superseded(current: Path, root: Path) -> None:
+    """Delete older ingest folders of the same source (their embeddings live elsewhere, keyed by the images)."""
+    for folder in current.parent.iterdir():
+        if folder == current or folder.name.startswith(".") or ".damaged-" in folder.name:
+            continue
+        if not (folder / "meta.json").is_file():
+            continue
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("source") == str(root) and not (folder / "embeddings").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info("removed %s, superseded by %s", folder.name, current.name)
 
 
 def discover() -> list[DatasetRef]:

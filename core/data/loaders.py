@@ -20,8 +20,8 @@ import numpy as np
 import polars as pl
 
 from core.data.celeba import CELEBA_ATTRIBUTES
-from core.errors import DatasetError
 from core.data.paths import IMAGE_EXTENSIONS, is_image_file
+from core.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,16 @@ IMAGE_COLUMNS = ("image_id", "image_name", "image", "filename", "file", "file_na
 IDENTITY_COLUMNS = ("identity", "id", "person", "person_id", "label")
 PARTITION_COLUMNS = ("partition", "split", "subset")
 PARTITION_WORDS = {
-    "0": "train", "1": "val", "2": "test", "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val", "test": "test", "testing": "test",
+    "0": "train",
+    "1": "val",
+    "2": "test",
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
 }
 DEMO_MARKER = "FACEATLAS_DEMO.json"
 
@@ -77,9 +85,7 @@ def celeba_files(root: Path) -> dict[str, Path | None]:
             root, "Eval/list_eval_partition.txt", "Anno/list_eval_partition.txt", "list_eval_partition.txt"
         ),
         "bbox": _first_existing(root, "Anno/list_bbox_celeba.txt", "list_bbox_celeba.txt"),
-        "landmarks": _first_existing(
-            root, "Anno/list_landmarks_align_celeba.txt", "list_landmarks_align_celeba.txt"
-        ),
+        "landmarks": _first_existing(root, "Anno/list_landmarks_align_celeba.txt", "list_landmarks_align_celeba.txt"),
     }
 
 
@@ -121,7 +127,7 @@ def embedding_csv_in(root: Path) -> Path | None:
             header = [h.lower() for h in _csv_header(path)]
         except (OSError, DatasetError):
             continue
-        known = set(a.lower() for a in CELEBA_ATTRIBUTES) | set(IMAGE_COLUMNS) | set(IDENTITY_COLUMNS)
+        known = {a.lower() for a in CELEBA_ATTRIBUTES} | set(IMAGE_COLUMNS) | set(IDENTITY_COLUMNS)
         if any(h in IMAGE_COLUMNS for h in header) and sum(h not in known for h in header) >= 16:
             return path
     return None
@@ -231,9 +237,7 @@ def read_whitespace_table(
         try:
             claimed = int(text)
         except ValueError:
-            raise DatasetError(
-                f"{path.name}, line 1: expected the number of images, found {text[:40]!r}."
-            ) from None
+            raise DatasetError(f"{path.name}, line 1: expected the number of images, found {text[:40]!r}.") from None
         line_no += 1
     if header:
         text, pos = _split_line(data, pos, path, line_no)
@@ -241,7 +245,9 @@ def read_whitespace_table(
         if not names:
             raise DatasetError(f"{path.name}, line {line_no}: the header line (attribute names) is missing.")
         if len(names) > MAX_ATTRIBUTES:
-            raise DatasetError(f"{path.name}: {len(names):,} columns in the header; at most {MAX_ATTRIBUTES} are supported.")
+            raise DatasetError(
+                f"{path.name}: {len(names):,} columns in the header; at most {MAX_ATTRIBUTES} are supported."
+            )
         if names[0].lower() in IMAGE_COLUMNS:
             names = names[1:]
         line_no += 1
@@ -265,12 +271,10 @@ def read_whitespace_table(
         )
     if n_columns < min_columns:
         raise DatasetError(f"{path.name}: expected an image name and values on each line.")
-    schema = {"image_id": pl.String, **{n: value_dtype for n in names}}
+    schema = {"image_id": pl.String, **dict.fromkeys(names, value_dtype)}
     numeric = value_dtype != pl.String
     try:
-        frame = pl.read_csv(
-            io.BytesIO(body), separator=" ", has_header=False, schema=schema, quote_char=None
-        )
+        frame = pl.read_csv(io.BytesIO(body), separator=" ", has_header=False, schema=schema, quote_char=None)
     except Exception:  # polars raises several kinds; the message below says where
         raise DatasetError(f"{path.name}: {_first_bad_line(body, n_columns, line_no, numeric)}.") from None
     if sum(frame.null_count().row(0)):  # polars fills short rows with nulls
@@ -307,7 +311,9 @@ def _dedupe(frame: pl.DataFrame, path: Path, warnings: list[str]) -> pl.DataFram
     if dup.any():
         n = int(frame.filter(dup)["image_id"].n_unique())
         example = frame.filter(dup)["image_id"][0]
-        warnings.append(f"{path.name}: {n:,} image ids appear more than once (e.g. {example}); the first row of each is kept.")
+        warnings.append(
+            f"{path.name}: {n:,} image ids appear more than once (e.g. {example}); the first row of each is kept."
+        )
         frame = frame.unique(subset="image_id", keep="first", maintain_order=True)
     return frame
 
@@ -356,24 +362,32 @@ def _partition_labels(values: pl.Series, path: Path) -> pl.Series:
     mapped = words.replace_strict(PARTITION_WORDS, default=None, return_dtype=pl.String)
     unknown = words.filter(mapped.is_null() & words.is_not_null())
     if len(unknown):
-        raise DatasetError(
-            f"{path.name}: partition value {unknown[0]!r} is not 0/1/2 or train/val/test."
-        )
+        raise DatasetError(f"{path.name}: partition value {unknown[0]!r} is not 0/1/2 or train/val/test.")
     return mapped
 
 
-def _read_identity_txt(path: Path, warnings: list[str]) -> pl.DataFrame:
+def _read_identity_txt(path: Path, warnings: list[str]) -> pl.DataFrame | None:
+    """image_id, identity from an identity file; None (with a warning) when it holds no rows."""
+    frame = _read_pairs(path, "identities", warnings)
+    return None if frame is None else frame.rename({frame.columns[1]: "identity"}).select("image_id", "identity")
+
+
+def _read_partition_txt(path: Path, warnings: list[str]) -> pl.DataFrame | None:
+    """image_id, partition (train/val/test) from a partition file; None (with a warning) when it holds no rows."""
+    frame = _read_pairs(path, "partitions", warnings)
+    if frame is None:
+        return None
+    return pl.DataFrame({"image_id": frame["image_id"], "partition": _partition_labels(frame[frame.columns[1]], path)})
+
+
+def _read_pairs(path: Path, what: str, warnings: list[str]) -> pl.DataFrame | None:
+    """The rows 'image value' of a two-column text file, or None (with a warning) when it has none."""
     has_header = _first_token_is_not_image(path)
     frame, _ = read_whitespace_table(path, count_line=False, header=has_header, value_dtype=pl.String)
-    frame = frame.rename({frame.columns[1]: "identity"}).select("image_id", "identity")
+    if frame.width < 2 or frame.height == 0:
+        warnings.append(f"{path.name} holds no rows, so the dataset is shown without {what}.")
+        return None
     return frame
-
-
-def _read_partition_txt(path: Path) -> pl.DataFrame:
-    has_header = _first_token_is_not_image(path)
-    frame, _ = read_whitespace_table(path, count_line=False, header=has_header, value_dtype=pl.String)
-    values = _partition_labels(frame[frame.columns[1]], path)
-    return pl.DataFrame({"image_id": frame["image_id"], "partition": values})
 
 
 def _first_token_is_not_image(path: Path) -> bool:
@@ -439,7 +453,7 @@ def load_celeba(root: Path) -> Source:
     _check_count(claimed, frame.height, attr_path, warnings)
     frame = _dedupe(_to_binary(frame, attributes, attr_path), attr_path, warnings)
     identity = _read_identity_txt(files["identity"], warnings) if files["identity"] else None
-    partition = _read_partition_txt(files["partition"]) if files["partition"] else None
+    partition = _read_partition_txt(files["partition"], warnings) if files["partition"] else None
     table = _order_columns(_with_identity_partition(frame, identity, partition), attributes)
     _warn_unmatched(table, identity, partition, warnings)
     extra_tables = {}
@@ -451,10 +465,8 @@ def load_celeba(root: Path) -> Source:
                 warnings.append(f"{exc} (optional file skipped)")
     image_dir = _pick_image_dir(_celeba_image_dir_candidates(root))
     found = _count_present(table, image_dir, warnings)
-    aligned = image_dir is not None and "align" in str(image_dir).lower() or (root / DEMO_MARKER).exists()
-    return Source(
-        "celeba", table, tuple(attributes), image_dir, warnings, found, aligned, extra_tables=extra_tables
-    )
+    aligned = (image_dir is not None and "align" in str(image_dir).lower()) or (root / DEMO_MARKER).exists()
+    return Source("celeba", table, tuple(attributes), image_dir, warnings, found, aligned, extra_tables=extra_tables)
 
 
 def _warn_unmatched(
@@ -526,10 +538,12 @@ def load_kaggle(root: Path) -> Source:
     if files["partition"]:
         p = _read_csv(files["partition"])
         pcol = _image_column(p, files["partition"])
-        other = [c for c in p.columns if c != pcol][0]
-        partition = pl.DataFrame(
-            {"image_id": p[pcol].cast(pl.String), "partition": _partition_labels(p[other], files["partition"])}
-        )
+        others = [c for c in p.columns if c != pcol]
+        if not others or p.height == 0:
+            warnings.append(f"{files['partition'].name} has no partition column, so the dataset is shown without one.")
+        else:
+            labels = _partition_labels(p[others[0]], files["partition"])
+            partition = pl.DataFrame({"image_id": p[pcol].cast(pl.String), "partition": labels})
     identity = _read_identity_txt(files["identity"], warnings) if files["identity"] else None
     table = _order_columns(_with_identity_partition(frame, identity, partition), attributes)
     _warn_unmatched(table, identity, partition, warnings)
@@ -544,7 +558,13 @@ def load_kaggle(root: Path) -> Source:
     image_dir = _pick_image_dir(_kaggle_image_dir_candidates(root))
     found = _count_present(table, image_dir, warnings)
     return Source(
-        "celeba_kaggle", table, tuple(attributes), image_dir, warnings, found, aligned=True,
+        "celeba_kaggle",
+        table,
+        tuple(attributes),
+        image_dir,
+        warnings,
+        found,
+        aligned=True,
         extra_tables=extra_tables,
     )
 
@@ -576,10 +596,7 @@ def load_embedding_csv(root: Path) -> Source:
     attributes = named or _binary_columns(frame, skip)
     _check_attribute_count(attributes, path)
     frame = _numeric_text_columns(frame, skip | set(attributes))
-    emb_cols = [
-        c for c in frame.columns
-        if c not in skip and c not in attributes and frame[c].dtype.is_numeric()
-    ]
+    emb_cols = [c for c in frame.columns if c not in skip and c not in attributes and frame[c].dtype.is_numeric()]
     if len(emb_cols) < 2:
         raise DatasetError(f"{path.name}: no embedding columns (float columns after the attributes).")
     frame = frame.rename({image_col: "image_id"}).with_columns(pl.col("image_id").cast(pl.String))
@@ -595,7 +612,8 @@ def load_embedding_csv(root: Path) -> Source:
     identity = frame.select("image_id", pl.col(id_col).cast(pl.String).alias("identity")) if id_col else None
     partition = (
         pl.DataFrame({"image_id": frame["image_id"], "partition": _partition_labels(frame[part_col], path)})
-        if part_col else None
+        if part_col
+        else None
     )
     keep = frame.select("image_id", *attributes).with_row_index("_row")
     dup = keep["image_id"].is_duplicated()
@@ -608,8 +626,15 @@ def load_embedding_csv(root: Path) -> Source:
     image_dir = _pick_image_dir(_kaggle_image_dir_candidates(base)[:-1])
     found = _count_present(table, image_dir, warnings) if image_dir else 0
     return Source(
-        "embedding_csv", table, tuple(attributes), image_dir, warnings, found, aligned=image_dir is not None,
-        embeddings=(np.ascontiguousarray(vectors), valid), extras={"embedding_source": path.name},
+        "embedding_csv",
+        table,
+        tuple(attributes),
+        image_dir,
+        warnings,
+        found,
+        aligned=image_dir is not None,
+        embeddings=(np.ascontiguousarray(vectors), valid),
+        extras={"embedding_source": path.name},
     )
 
 
@@ -648,9 +673,7 @@ def _join_attribute_csv(root: Path, table: pl.DataFrame, warnings: list[str]) ->
         if id_col:
             joined = joined.with_columns(pl.coalesce("_identity", "identity").alias("identity")).drop("_identity")
         if part_col:
-            joined = joined.with_columns(pl.coalesce("_partition", "partition").alias("partition")).drop(
-                "_partition"
-            )
+            joined = joined.with_columns(pl.coalesce("_partition", "partition").alias("partition")).drop("_partition")
         return joined, attributes
     return table, []
 
@@ -719,9 +742,7 @@ def load_lfw(root: Path) -> Source:
     )
     table, attributes = _join_attribute_csv(root, table, warnings)
     extras = {"pairs": "pairs.txt"} if (root / "pairs.txt").is_file() else {}
-    return Source(
-        "lfw", _order_columns(table, attributes), tuple(attributes), root, warnings, len(ids), extras=extras
-    )
+    return Source("lfw", _order_columns(table, attributes), tuple(attributes), root, warnings, len(ids), extras=extras)
 
 
 def load_folder(root: Path) -> Source:
@@ -738,8 +759,9 @@ def load_folder(root: Path) -> Source:
     identity_file = _first_existing(root, "identity.txt", "identity_CelebA.txt", "identities.txt")
     if identity_file is not None:
         identity = _read_identity_txt(identity_file, warnings)
-        table = table.drop("identity").join(identity, on="image_id", how="left", maintain_order="left")
-        _warn_unmatched(table, identity, None, warnings)
+        if identity is not None:
+            table = table.drop("identity").join(identity, on="image_id", how="left", maintain_order="left")
+            _warn_unmatched(table, identity, None, warnings)
     return Source("folder", _order_columns(table, attributes), tuple(attributes), root, warnings, len(names))
 
 

@@ -30,9 +30,9 @@ class Subset:
         return not (self.conditions or self.partition or self.identities or self.top_identities)
 
     def describe(self) -> str:
-        parts = [f"{a}={v}" for a, v in self.conditions]
+        parts = [f"{a}: {'yes' if v else 'no'}" for a, v in self.conditions]
         if self.partition:
-            parts.append(f"partition={self.partition}")
+            parts.append(f"partition: {self.partition}")
         if self.identities:
             parts.append(f"identity in {len(self.identities)} chosen")
         if self.top_identities:
@@ -41,15 +41,23 @@ class Subset:
 
     def to_json(self) -> str:
         """JSON for a background job's command line (Subset.from_json reads it back)."""
-        return json.dumps({"conditions": self.conditions, "partition": self.partition,
-                           "identities": self.identities, "top_identities": self.top_identities})
+        return json.dumps(
+            {
+                "conditions": self.conditions,
+                "partition": self.partition,
+                "identities": self.identities,
+                "top_identities": self.top_identities,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Subset:
         raw = json.loads(text)
         return cls(
-            tuple((str(a), int(v)) for a, v in raw.get("conditions", ())), raw.get("partition"),
-            tuple(str(i) for i in raw.get("identities", ())), int(raw.get("top_identities", 0)),
+            tuple((str(a), int(v)) for a, v in raw.get("conditions", ())),
+            raw.get("partition"),
+            tuple(str(i) for i in raw.get("identities", ())),
+            int(raw.get("top_identities", 0)),
         )
 
 

@@ -24,6 +24,7 @@ from core.data.loaders import DEMO_MARKER
 from core.demo.draw import FaceSpec, draw_face
 from core.demo.labels import LabelPlan, sample_labels
 from core.demo.specs import face_specs
+from core.processes import exit_with_parent, plain_main
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,12 @@ JPEG_QUALITY = 90
 IMAGE_NAME = re.compile(r"^\d{6}\.jpg$")
 
 __all__ = ["DEFAULT_IMAGES", "annotation_texts", "demo_exists", "generate_demo", "image_name"]
+
+
+def demo_size() -> int:
+    """Images in the demo a fresh home draws: FACEATLAS_DEMO_IMAGES, else DEFAULT_IMAGES."""
+    raw = os.environ.get("FACEATLAS_DEMO_IMAGES", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_IMAGES
 
 
 def demo_exists(out_dir: Path) -> bool:
@@ -95,7 +102,10 @@ def draw_images(
             if progress:
                 progress(done, total)
         return
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    # Workers die with this process (exit_with_parent), so a killed drawing leaves none behind.
+    with plain_main():  # spawned workers must not run the caller's main script (a page under `streamlit run`)
+        pool = multiprocessing.get_context("spawn").Pool(workers, exit_with_parent, (os.getpid(),))
+    with pool:
         for n in pool.imap_unordered(_draw_chunk, _chunks(folder, specs)):
             done += n
             if progress:

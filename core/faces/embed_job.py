@@ -26,11 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.artifacts import damaged
 from core.data.atomic import save_npy, write_bytes, write_json
 from core.data.dataset import Dataset
 from core.errors import DatasetError
 from core.faces import pipeline as faces
+from core.faces import ray_runner
 from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
+from core.processes import exit_with_parent, plain_main
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +74,8 @@ def chunks_dir(ds: Dataset) -> Path:
 
 
 def job_token(ds: Dataset, config: faces.FaceConfig) -> str:
-    """What the chunks depend on: the dataset's content key, the model and the pipeline settings."""
-    return f"{ds.key}|{MODEL}|{config.cache_token()}"
+    """What the chunks depend on: the image files (their names and sizes), the model and the pipeline settings."""
+    return f"{ds.images_key or ds.key}|{MODEL}|{config.cache_token()}"
 
 
 def _chunk_path(folder: Path, index: int) -> Path:
@@ -168,8 +171,12 @@ def embed_dataset(
     chunk_size: int = DEFAULT_CHUNK,
     progress: ProgressFn | None = None,
     stop_after_chunks: int | None = None,
+    ray: ray_runner.RayTarget | None = None,
 ) -> EmbedSummary:
     """Compute (or resume, or reuse) the dlib embeddings of every image of `ds`.
+
+    With `ray`, the chunks run as Ray tasks on that target instead of local worker processes (workers: CPUs
+    used, default all of the cluster's); the chunk files, resume and result are the same.
 
     stop_after_chunks stops after computing that many new chunks without assembling
     (what an interrupted run leaves behind); the summary then counts only those rows.
@@ -189,6 +196,8 @@ def embed_dataset(
     done_before = _existing_summary(ds, token, t0)
     if done_before is not None:
         return done_before
+    if ray is not None:
+        workers = workers or ray_runner.cluster_cpus(ray)
     workers = max(1, workers or os.cpu_count() or 1)
     # Small datasets get smaller chunks so every worker has several (a resume keeps the manifest's size).
     chunk_size = max(1, min(chunk_size, math.ceil(ds.n_images / (workers * 4))))
@@ -211,7 +220,7 @@ def embed_dataset(
             progress(done, n, message)
 
     report(f"resuming: {resumed:,} images already done" if resumed else "starting")
-    for index, batch in _run_chunks(ds, spans, todo, workers, config, backend):
+    for index, batch in _run_chunks(ds, spans, todo, workers, config, backend, ray):
         _write_chunk(_chunk_path(folder, index), batch)
         chunks[index] = {"vectors": batch.vectors, "status": batch.status, "n_faces": batch.n_faces}
         done += spans[index][1] - spans[index][0]
@@ -224,22 +233,44 @@ def embed_dataset(
     return summary
 
 
-def _run_chunks(ds, spans, todo, workers, config, backend):
+def _run_chunks(ds, spans, todo, workers, config, backend, ray=None):
     """Yield (chunk index, DescribedBatch) as chunks finish, in-process for one worker."""
+    if ray is not None:
+        yield from _run_chunks_on_ray(ds, spans, todo, workers, config, backend, ray)
+        return
     if workers == 1 or len(todo) <= 1:
         for index in todo:
             yield index, embed_paths(_chunk_paths(ds, *spans[index]), ds.aligned, config, backend)
         return
     # forkserver, not fork: a parent that already ran torch (a test process, a notebook) would hand its
     # workers a locked OpenMP thread pool and they would hang.
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("forkserver")) as pool:
-        futures = {pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo}
+    # Workers exit when this process is gone (exit_with_parent): a job killed with -9 leaves no workers behind.
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)),
+        mp_context=get_context("forkserver"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
+        with plain_main():  # the workers start here: they must not run the caller's script (a page, a test)
+            futures = {
+                pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo
+            }
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _run_chunks_on_ray(ds, spans, todo, workers, config, backend, ray: ray_runner.RayTarget):
+    """The same chunks as Ray tasks; paths made absolute, since workers run elsewhere (core.faces.ray_runner)."""
+    jobs = {}
+    for index in todo:
+        paths = [os.path.abspath(p) if p is not None else None for p in _chunk_paths(ds, *spans[index])]
+        jobs[index] = (paths, ds.aligned, config, backend)
+    shared_dir = Path(os.path.abspath(ds.image_dir))
+    yield from ray_runner.run_tasks(ray, embed_paths, jobs, workers, shared_dir)
 
 
 def _concat(chunks: dict, spans: list, key: str) -> np.ndarray:
@@ -317,12 +348,22 @@ def _csv_summary(ds: Dataset, emb, t0: float) -> EmbedSummary:
 
 
 def load_status(ds: Dataset) -> np.ndarray | None:
-    """(N,) int8 per-row STATUS_* codes of the stored dlib embeddings, or None."""
-    path = model_dir(ds) / "status.npy"
-    return np.load(path, allow_pickle=False) if path.is_file() else None
+    """(N,) int8 per-row STATUS_* codes of the stored dlib embeddings, or None (absent or not as written)."""
+    return _recorded_rows(ds, "status.npy")
 
 
 def load_face_counts(ds: Dataset) -> np.ndarray | None:
-    """(N,) int16 number of faces dlib found in each image of the stored run, or None."""
-    path = model_dir(ds) / "n_faces.npy"
-    return np.load(path, allow_pickle=False) if path.is_file() else None
+    """(N,) int16 number of faces dlib found in each image of the stored run, or None (absent or not as written)."""
+    return _recorded_rows(ds, "n_faces.npy")
+
+
+def _recorded_rows(ds: Dataset, name: str) -> np.ndarray | None:
+    folder = model_dir(ds)
+    try:
+        recorded = json.loads((folder / "meta.json").read_text()).get("files", {})
+        if damaged(folder, {k: r for k, r in recorded.items() if k == name}):
+            return None
+        rows = np.load(folder / name, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return rows if len(rows) == ds.n_images else None

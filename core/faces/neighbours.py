@@ -70,11 +70,35 @@ def top_k(dist: np.ndarray, k: int, exclude: int | None = None) -> tuple[np.ndar
     return rows.astype(np.int64), dist[rows]
 
 
+def exact_distances(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, metric: str = "euclidean") -> np.ndarray:
+    """(len(rows),) float64 distances from the query to vectors[rows], computed directly in float64.
+
+    Unlike `distances` (float32, one BLAS product for speed), the result does not depend on which BLAS kernel
+    the CPU runs: a face's distance to itself is exactly 0.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"Unknown metric {metric!r}; choose one of {METRICS}.")
+    v = np.asarray(vectors[rows], np.float64)
+    q = np.asarray(query, np.float64).ravel()
+    if metric == "euclidean":
+        return np.sqrt(((v - q) ** 2).sum(axis=1))
+    norms = np.linalg.norm(v, axis=1) * np.linalg.norm(q)
+    cos = np.divide(v @ q, norms, out=np.zeros(len(v)), where=norms > 0)
+    return 1.0 - cos
+
+
 def nearest(
     index: EmbeddingIndex, query: np.ndarray, k: int = 10, metric: str = "euclidean", exclude: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """k nearest rows to a (D,) query vector: (rows, distances) nearest first."""
-    return top_k(distances(index, query, metric), k, exclude)
+    """k nearest rows to a (D,) query vector: (rows, float64 distances) nearest first, ties by row.
+
+    A fast float32 pass picks candidates (k plus a margin, so float32 rounding cannot push a true neighbour
+    out); their distances are then recomputed exactly in float64 and re-ranked.
+    """
+    candidates, _ = top_k(distances(index, query, metric), int(k) + max(16, int(k)), exclude)
+    exact = exact_distances(index.vectors, candidates, query, metric)
+    order = np.lexsort((candidates, exact))[: max(0, int(k))]
+    return candidates[order], exact[order]
 
 
 def hamming_distances(attributes: np.ndarray, query: np.ndarray) -> np.ndarray:

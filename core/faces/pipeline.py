@@ -17,6 +17,7 @@ verification drops; see docs/bench/faces.md.)
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -32,7 +33,7 @@ from core.errors import ImageError, ModelMissingError
 # Lazy imports: dlib are imported inside the functions that use them, so pages and commands that never call them do
 # not pay their import time and memory on a shared server.
 
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3  # 3: the CNN rescue is bounded to CNN_MAX_PIXELS
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 DESCRIPTOR_DIM = 128
@@ -40,6 +41,8 @@ DESCRIPTOR_DIM = 128
 MAX_DETECT_SIDE = 1024
 # Upsample 2 quadruples the pixels; only for images small enough for that to stay cheap.
 UPSAMPLE2_MAX_PIXELS = 700 * 700
+# The CNN rescue runs on at most this many pixels (after its own upsampling): bounded time and memory.
+CNN_MAX_PIXELS = 700 * 700
 
 # CelebA's aligned crops (178x218): the mean eye centres of list_landmarks_align_celeba,
 # and the face box dlib's HOG detector returns on such crops (median over 485 crops cut
@@ -127,9 +130,32 @@ def _dlib():
     return dlib
 
 
-@cache
+# dlib's detectors, shape predictors and networks are not safe to call from two threads at once (Streamlit runs
+# each session in its own thread; concurrent detections crashed the server with SIGSEGV). Each model gets a
+# lock held for every call: a model is used by one thread at a time. One instance per thread was the
+# alternative; dlib-bin does not release the GIL, so it would only have multiplied memory (the
+# measurement is in docs/bench/load.md).
+_MODEL_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def model_lock(name: str) -> threading.Lock:
+    """The lock every use of the named model (dlib's or the descriptor backend's) holds."""
+    with _LOCKS_LOCK:
+        return _MODEL_LOCKS.setdefault(name, threading.Lock())
+
+
 def load_dlib_model(name: str):
-    """A dlib model loaded once per process: 'hog', 'cnn', 'landmarks5', 'landmarks68', 'descriptor'."""
+    """A dlib model loaded once per process: 'hog', 'cnn', 'landmarks5', 'landmarks68', 'descriptor'.
+
+    Call it only while holding model_lock(name).
+    """
+    with model_lock(f"load-{name}"):
+        return _load_dlib_model(name)
+
+
+@cache
+def _load_dlib_model(name: str):
     dlib = _dlib()
     if name == "hog":
         return dlib.get_frontal_face_detector()
@@ -157,8 +183,9 @@ class DlibDescriptor:
     def compute(self, chips: np.ndarray) -> np.ndarray:
         if len(chips) == 0:
             return np.zeros((0, DESCRIPTOR_DIM), np.float32)
-        net = load_dlib_model("descriptor")
-        out = net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
+        with model_lock("descriptor"):
+            net = load_dlib_model("descriptor")
+            out = net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
         return np.asarray([np.asarray(v) for v in out], dtype=np.float32)
 
 
@@ -190,8 +217,10 @@ def describe_chips(chips: np.ndarray, mirror: bool = True, backend: str = DEFAUL
     chips = np.asarray(chips, dtype=np.uint8)
     impl = descriptor_backend(backend)
     if not mirror or len(chips) == 0:
-        return impl.compute(chips)
-    both = impl.compute(np.concatenate([chips, chips[:, :, ::-1]]))
+        with model_lock(f"backend-{backend}"):
+            return impl.compute(chips)
+    with model_lock(f"backend-{backend}"):
+        both = impl.compute(np.concatenate([chips, chips[:, :, ::-1]]))
     n = len(chips)
     return ((both[:n] + both[n:]) / 2).astype(np.float32)
 
@@ -217,27 +246,48 @@ def _area(box: tuple[int, int, int, int]) -> int:
 
 def detect_faces(arr: np.ndarray, config: FaceConfig = FaceConfig()) -> list[tuple[int, int, int, int]]:
     """Face boxes (left, top, right, bottom) in `arr`, largest first, by the configured cascade."""
-    hog = load_dlib_model("hog")
     for level in config.upsample:
-        boxes = [_rect_tuple(r) for r in hog(arr, level)]
+        boxes = _hog(arr, level)
         if boxes:
             return sorted(boxes, key=_area, reverse=True)
     rescue = config.rescue
     if rescue == "none":
         return []
     if rescue == "auto" and arr.shape[0] * arr.shape[1] <= UPSAMPLE2_MAX_PIXELS and 2 not in config.upsample:
-        boxes = [_rect_tuple(r) for r in hog(arr, 2)]
+        boxes = _hog(arr, 2)
         if boxes:
             return sorted(boxes, key=_area, reverse=True)
-    cnn = load_dlib_model("cnn")
-    boxes = [_rect_tuple(d.rect) for d in cnn(arr, 0 if max(arr.shape[:2]) > 400 else 1)]
-    return sorted(boxes, key=_area, reverse=True)
+    return sorted(_cnn(arr), key=_area, reverse=True)
+
+
+def _hog(arr: np.ndarray, upsample: int) -> list[tuple[int, int, int, int]]:
+    with model_lock("hog"):
+        return [_rect_tuple(r) for r in load_dlib_model("hog")(arr, upsample)]
+
+
+def _cnn(arr: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The CNN (mmod) detector's boxes, run on at most CNN_MAX_PIXELS (after its upsampling), scaled back to `arr`.
+
+    Its cost grows with the pixels: a 1024x1024 photo took ~10 s and ~1 GB at full size; bounded, a query
+    costs a few seconds whatever its size (docs/BENCHMARKS.md).
+    """
+    upsample = 0 if max(arr.shape[:2]) > 400 else 1
+    effective = arr.shape[0] * arr.shape[1] * (4 if upsample else 1)
+    scale = min(1.0, (CNN_MAX_PIXELS / effective) ** 0.5)
+    small = arr
+    if scale < 1.0:
+        size = (max(1, round(arr.shape[1] * scale)), max(1, round(arr.shape[0] * scale)))
+        small = np.asarray(Image.fromarray(arr).resize(size, Image.BILINEAR))
+    with model_lock("cnn"):
+        found = load_dlib_model("cnn")(small, upsample)
+    return [tuple(round(v / scale) for v in _rect_tuple(d.rect)) for d in found]
 
 
 def landmarks(arr: np.ndarray, box: tuple[int, int, int, int], model: str = "landmarks5"):
     """dlib full_object_detection for `box` in `arr` (5-point by default)."""
     dlib = _dlib()
-    return load_dlib_model(model)(arr, dlib.rectangle(*box))
+    with model_lock(model):
+        return load_dlib_model(model)(arr, dlib.rectangle(*box))
 
 
 def shape_points(shape) -> np.ndarray:

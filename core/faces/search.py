@@ -16,9 +16,10 @@ from core.data.dataset import Dataset
 from core.data.images import open_rgb
 from core.errors import DatasetError, ImageError
 from core.faces import pipeline as faces
-from core.faces.neighbours import EmbeddingIndex, build_index, distances, nearest_by_attributes, top_k
+from core.faces.neighbours import EmbeddingIndex, build_index, exact_distances, nearest, nearest_by_attributes
 from core.faces.store import Embeddings, load_embeddings
 
+DISTANCE_DECIMALS = 3  # distances are shown (and printed by `core search`) with this many decimals, rounded once
 BOX_COLOURS = ("#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686")
 
 
@@ -56,11 +57,19 @@ def faces_in_image(
     return QueryFaces(Image.fromarray(arr) if scale < 1 else img, list(boxes), vectors, scale)
 
 
-def faces_in_bytes(data: bytes, config: faces.FaceConfig = faces.FaceConfig()) -> QueryFaces:
-    """Decode uploaded bytes safely (ImageError with a user message) and find their faces."""
+def faces_in_bytes(
+    data: bytes, dataset_aligned: bool = False, config: faces.FaceConfig = faces.FaceConfig()
+) -> QueryFaces:
+    """Decode a photo safely (ImageError with a user message) and find its faces as the dataset's were found.
+
+    On an aligned dataset (CelebA's img_align, the demo) a photo of the aligned crop's size goes through the
+    same fast path and fixed-box fallback as the dataset's own images, so a dataset image uploaded again
+    gets exactly its stored descriptor.
+    """
     if not data:
         raise ImageError("The file is empty.")
-    return faces_in_image(open_rgb(data), config)
+    img = open_rgb(data)
+    return faces_in_image(img, config, aligned=dataset_aligned and img.size == faces.ALIGNED_SIZE)
 
 
 def draw_boxes(
@@ -84,14 +93,14 @@ def index_for(emb: Embeddings) -> EmbeddingIndex:
 
 
 def ranked_frame(ds: Dataset, rows: np.ndarray, dist: np.ndarray) -> pl.DataFrame:
-    """image_id, identity, distance, row for the given rows (already ordered)."""
+    """image_id, identity, distance (rounded once, to DISTANCE_DECIMALS), row for the given rows (already ordered)."""
     ids = ds.table["image_id"].to_numpy()
     identity = ds.table["identity"].to_list()
     return pl.DataFrame(
         {
             "image_id": [str(ids[r]) for r in rows],
             "identity": [identity[r] for r in rows],
-            "distance": [round(float(d), 4) for d in dist],
+            "distance": [round(float(d), DISTANCE_DECIMALS) for d in dist],
             "row": rows.astype(np.int64),
         },
         schema={"image_id": pl.String, "identity": pl.String, "distance": pl.Float64, "row": pl.Int64},
@@ -101,14 +110,17 @@ def ranked_frame(ds: Dataset, rows: np.ndarray, dist: np.ndarray) -> pl.DataFram
 def nearest_faces(
     ds: Dataset, index: EmbeddingIndex, query: np.ndarray, k: int, metric: str = "euclidean", exclude: int | None = None
 ) -> pl.DataFrame:
-    """The k dataset faces nearest to a (128,) query vector."""
-    rows, dist = top_k(distances(index, query, metric), k, exclude)
+    """The k dataset faces nearest to a (128,) query vector, with exact (float64) distances."""
+    rows, dist = nearest(index, query, k, metric, exclude)
     return ranked_frame(ds, rows, dist)
 
 
 def all_distances(ds: Dataset, index: EmbeddingIndex, query: np.ndarray, metric: str = "euclidean") -> pl.DataFrame:
-    """Every dataset face with its distance to the query, nearest first (rows without a face left out)."""
-    return nearest_faces(ds, index, query, int(index.mask.sum()), metric)
+    """Every dataset face with its exact distance to the query, nearest first (rows without a face left out)."""
+    rows = np.flatnonzero(index.mask)
+    dist = exact_distances(index.vectors, rows, query, metric)
+    order = np.lexsort((rows, dist))
+    return ranked_frame(ds, rows[order], dist[order])
 
 
 def nearest_attribute_rows(
@@ -118,6 +130,30 @@ def nearest_attribute_rows(
     matrix = ds.attribute_matrix() if matrix is None else matrix
     rows, dist = nearest_by_attributes(matrix, query, k, exclude)
     return ranked_frame(ds, rows, dist)
+
+
+@dataclass(frozen=True)
+class FaceMatches:
+    """One face of a query photo and the dataset faces nearest to it."""
+
+    box: tuple[int, int, int, int]  # left, top, right, bottom in the photo's pixels
+    neighbours: pl.DataFrame  # image_id, identity, distance, row (nearest first)
+
+
+def search_photo(ds: Dataset, data: bytes, k: int = 10, metric: str = "euclidean") -> list[FaceMatches]:
+    """Every face of a photo (largest first) with its k nearest dataset faces: the Face search page's query."""
+    emb = load_embeddings(ds.cache_dir, "dlib")
+    if emb is None:
+        raise DatasetError(
+            f"{ds.name} has no dlib face embeddings to compare a photo with yet: compute them on the Face search "
+            f"page or with `python -m core embed {ds.name}`."
+        )
+    found = faces_in_bytes(data, ds.aligned)
+    index = index_for(emb)
+    return [
+        FaceMatches(box, nearest_faces(ds, index, vector, k, metric))
+        for box, vector in zip(found.boxes_in_photo(), found.vectors)
+    ]
 
 
 def neighbours_of_image(

@@ -1,19 +1,24 @@
-"""Embedding matrices stored beside an ingested dataset: cache/<key>/embeddings/<model>/.
+"""Embedding matrices of a dataset: cache/embeddings/<images key>/<model>/.
 
-vectors.npy (N, D) float32 aligned to the dataset table rows, has_face.npy (N,)
-bool (False where no face was found or the row is invalid), meta.json (model,
-dim, created, counts). Loads are memory-mapped.
+They are keyed by the dataset's image files (names and sizes, core.data.ingest.images_key), not by its
+annotations or folder dates, so touching, copying or relabelling a dataset keeps hours of embedding; a dataset
+without images (an embedding CSV) keeps them in its ingest folder. vectors.npy (N, D) float32 aligned to the
+dataset table rows, has_face.npy (N,) bool (False where no face was found or the row is invalid), meta.json
+(model, dim, created, counts, and each file's size and checksum, checked before use). Loads read the arrays
+into memory, so a file damaged behind the server's back can never crash it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import save_npy, write_json
 
 
@@ -34,7 +39,22 @@ class Embeddings:
 
 
 def embeddings_root(cache_dir: Path) -> Path:
-    return cache_dir / "embeddings"
+    """Where the embeddings of the dataset ingested into `cache_dir` live (see the module docstring)."""
+    local = cache_dir / "embeddings"
+    try:
+        key = json.loads((cache_dir / "meta.json").read_text()).get("images_key", "")
+    except (OSError, ValueError):
+        key = ""
+    if not key:
+        return local
+    shared = cache_dir.parent / "embeddings" / key  # beside the ingest folder, in the same cache root
+    if local.is_dir() and not shared.exists():  # embeddings made before they were keyed by the images
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(local, shared)
+        except OSError:
+            return local
+    return shared
 
 
 def list_embeddings(cache_dir: Path) -> list[str]:
@@ -54,6 +74,7 @@ def save_embeddings(cache_dir: Path, model: str, vectors: np.ndarray, has_face: 
     (folder / "meta.json").unlink(missing_ok=True)
     save_npy(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
     save_npy(folder / "has_face.npy", np.asarray(has_face, dtype=bool))
+    meta["files"] = records(folder, sorted(p.name for p in folder.glob("*.npy")))
     info = {
         "model": model,
         "dim": int(vectors.shape[1]),
@@ -74,7 +95,9 @@ def default_embedding_model(models: list[str]) -> str | None:
 
 
 def load_embeddings(cache_dir: Path, model: str | None = None) -> Embeddings | None:
-    """The stored matrix for `model` (default: the first available), memory-mapped; None if absent."""
+    """The stored matrix for `model` (default: dlib's, else the first), checked and read into memory; None if
+    absent. A damaged set (a file changed since it was written, unreadable, or of the wrong shape) is moved
+    aside with a notice and reads as absent, so it is computed again."""
     names = list_embeddings(cache_dir)
     if not names:
         return None
@@ -82,7 +105,16 @@ def load_embeddings(cache_dir: Path, model: str | None = None) -> Embeddings | N
     if model not in names:
         return None
     folder = embeddings_root(cache_dir) / model
-    meta = json.loads((folder / "meta.json").read_text())
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-    has_face = np.load(folder / "has_face.npy", allow_pickle=False)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        bad = damaged(folder, meta.get("files", {}))
+        if bad:
+            raise ValueError(f"{', '.join(bad)} changed since it was written")
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        has_face = np.load(folder / "has_face.npy", allow_pickle=False)
+        if vectors.ndim != 2 or len(vectors) != len(has_face) or meta.get("rows", len(vectors)) != len(vectors):
+            raise ValueError(f"vectors {vectors.shape} and has_face {has_face.shape} do not match")
+    except (OSError, ValueError) as exc:
+        quarantine(folder, f"{model} face embeddings", str(exc), dataset=cache_dir.name)
+        return None
     return Embeddings(vectors, has_face, model, meta)

@@ -16,6 +16,7 @@ import pandas as pd
 import polars as pl
 
 from core.data.split import Split, split_rows
+from core.stats.intervals import FEW_IMAGES, MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Z95, toward, wilson_interval
 
 # Lazy imports: SciPy's submodules, scikit-learn are imported inside the functions that use them, so pages and
 # commands that never call them do not pay their import time and memory on a shared server.
@@ -120,6 +121,34 @@ class RelationStats:
             return self.lift
         raise ValueError(f"Unknown measure {name!r}; choose one of {', '.join(MEASURES)}.")
 
+    def interval(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) (A, A) 95 % intervals of one measure: Wilson for P(A|B) and lift, Fisher's z for phi."""
+        if name == "phi":
+            if self.n <= 3:
+                nan = np.full(self.both.shape, np.nan)
+                return nan, nan
+            centre = np.arctanh(np.clip(self.phi, -0.999999, 0.999999))
+            half = Z95 / np.sqrt(self.n - 3)
+            return np.tanh(centre - half), np.tanh(centre + half)
+        low, high = wilson_interval(self.both, np.broadcast_to(self.counts[None, :], self.both.shape))
+        if name == "lift":
+            p_a = self.prevalence[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return low / p_a, high / p_a
+        self.measure(name)  # unknown names raise
+        return low, high
+
+    def strength(self, name: str) -> np.ndarray:
+        """(A, A) the measure moved to the end of its 95 % interval nearest 'no relation' (P(A), lift 1, phi 0).
+
+        What the heatmaps colour by: a relation seen in a handful of images is shown as weak as the data allows.
+        """
+        value = self.measure(name)
+        low, high = self.interval(name)
+        neutral = {"P(A|B)": np.broadcast_to(self.prevalence[:, None], value.shape), "lift": 1.0, "phi": 0.0}[name]
+        out = toward(value, low, high, neutral)
+        return np.where(np.isnan(value), np.nan, out)
+
     def index(self, attribute: str) -> int:
         if attribute not in self.attributes:
             raise ValueError(f"Unknown attribute {attribute!r}.")
@@ -175,6 +204,25 @@ def pairs_table(stats: RelationStats) -> pd.DataFrame:
             "lift": stats.lift.ravel(),
             "phi": stats.phi.ravel(),
         }
+    )
+
+
+def heatmap_frame(stats: RelationStats, measure: str) -> pd.DataFrame:
+    """Long form of one measure for the heatmap: A, B, value, strength, its interval, n_b (images with B), both.
+
+    few is True where the condition B holds for fewer than FEW_IMAGES images (too few to read the cell).
+    """
+    k = len(stats.attributes)
+    low, high = stats.interval(measure)
+    frame = matrix_frame(stats.measure(measure), stats.attributes)
+    n_b = np.tile(stats.counts, k)
+    return frame.assign(
+        strength=stats.strength(measure).ravel(),
+        low=low.ravel(),
+        high=high.ravel(),
+        n_b=n_b,
+        both=stats.both.ravel(),
+        few=n_b < FEW_IMAGES,
     )
 
 
@@ -260,10 +308,20 @@ def model_split(partition: np.ndarray, identity: np.ndarray, seed: int = 0) -> S
 def _metrics(y_true: np.ndarray, y_pred: np.ndarray, majority: int) -> dict:
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
+    y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    counts = {
+        "tp": int(np.sum(y_true & y_pred)),
+        "fp": int(np.sum(~y_true & y_pred)),
+        "fn": int(np.sum(y_true & ~y_pred)),
+        "tn": int(np.sum(~y_true & ~y_pred)),
+        "majority_right": int(np.sum(y_true == bool(majority))),
+        "majority": int(majority),
+    }
     if len(y_true) == 0:
         nan = float("nan")
-        return {"accuracy": nan, "precision": nan, "recall": nan, "f1": nan, "majority_accuracy": nan}
+        return {"accuracy": nan, "precision": nan, "recall": nan, "f1": nan, "majority_accuracy": nan, "counts": counts}
     return {
+        "counts": counts,
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision": float(precision_score(y_true, y_pred, zero_division=0)),
         "recall": float(recall_score(y_true, y_pred, zero_division=0)),
@@ -295,6 +353,8 @@ def predict_attribute(
         "target": target,
         "train_rows": len(train),
         "test_rows": len(split.test),
+        "train_positives": int(y_train.sum()),
+        "test_positives": int(y_test.sum()),
         "sampled": sampled,
         "split": split.note,
         "note": "",
@@ -343,9 +403,18 @@ def predict_all_attributes(
                 "top_predictors": ", ".join(f"{a} ({c:+.2f})" for a, c in zip(top["attribute"], top["coefficient"])),
                 "train_rows": r["train_rows"],
                 "test_rows": r["test_rows"],
+                "too_few": too_few(r),
             }
         )
     return pd.DataFrame(rows)
+
+
+def too_few(result: dict) -> bool:
+    """Whether a model's scores rest on too few images or positives to mean anything (core.stats.intervals)."""
+    images = min(result["train_rows"], result["test_rows"])
+    positives = min(result["train_positives"], result["test_positives"])
+    negatives = min(result["train_rows"] - result["train_positives"], result["test_rows"] - result["test_positives"])
+    return images < MIN_MODEL_IMAGES or min(positives, negatives) < MIN_MODEL_POSITIVES
 
 
 def cell_examples(X: np.ndarray, i: int, j: int, per_cell: int = 4) -> dict[tuple[int, int], np.ndarray]:

@@ -1,0 +1,86 @@
+"""Cached artefacts that heal: every stored file is recorded (size and checksum) when written and checked before
+use; a damaged one is moved aside (never deleted, never read) and rebuilt, and one line tells the user.
+
+The notices of what was moved aside are kept in cache/repairs.jsonl so the page of the dataset concerned can
+say so once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from core.data.paths import cache_root
+
+log = logging.getLogger(__name__)
+
+REPAIRS_FILE = "repairs.jsonl"
+NOTICE_MAX_AGE_S = 24 * 3600
+
+
+def file_record(path: Path) -> dict:
+    """{"size", "blake2b"} of a file as written (what `verify` later compares with)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return {"size": path.stat().st_size, "blake2b": h.hexdigest()}
+
+
+def records(folder: Path, names: list[str]) -> dict[str, dict]:
+    """file_record of each named file of `folder` that exists."""
+    return {name: file_record(folder / name) for name in names if (folder / name).is_file()}
+
+
+def damaged(folder: Path, recorded: dict[str, dict]) -> list[str]:
+    """Names of recorded files that are missing or differ from their record (empty when all are intact)."""
+    bad = []
+    for name, record in recorded.items():
+        path = folder / name
+        try:
+            if path.stat().st_size != record["size"] or file_record(path)["blake2b"] != record["blake2b"]:
+                bad.append(name)
+        except (OSError, KeyError, TypeError):
+            bad.append(name)
+    return bad
+
+
+def quarantine(path: Path, what: str, why: str, dataset: str = "") -> Path | None:
+    """Move a damaged file or folder aside (<name>.damaged-<time>) and leave a notice; the new path or None."""
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    try:
+        os.rename(path, target)
+    except FileNotFoundError:
+        return None  # another process moved it first
+    except OSError as exc:
+        log.warning("could not move %s aside: %s", path, exc)
+        return None
+    notice = {"time": time.time(), "dataset": dataset, "what": what, "why": why, "moved_to": str(target)}
+    log.warning("%s was damaged (%s) and was moved aside to %s", what, why, target)
+    try:
+        with open(cache_root() / REPAIRS_FILE, "a") as f:
+            f.write(json.dumps(notice) + "\n")
+    except OSError:
+        pass
+    return target
+
+
+def recent_notices(dataset: str, max_age_s: float = NOTICE_MAX_AGE_S) -> list[str]:
+    """One sentence per artefact of `dataset` moved aside recently (newest last)."""
+    try:
+        lines = (cache_root() / REPAIRS_FILE).read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines[-200:]:
+        try:
+            notice = json.loads(line)
+        except ValueError:
+            continue
+        if notice.get("dataset") == dataset and time.time() - float(notice.get("time", 0)) < max_age_s:
+            out.append(f"The stored {notice['what']} was damaged ({notice['why']}); it was set aside and is rebuilt.")
+    return list(dict.fromkeys(out))

@@ -1,0 +1,90 @@
+"""Process helpers with no dependencies beyond the standard library (worker processes import this first)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs; a zombie (dead, not yet reaped) counts as gone, and is reaped if ours."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    fields = _proc_stat(pid)
+    if fields is not None and fields[0] not in ("Z", "X"):
+        return True
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        return finished == 0 and fields is None
+    except ChildProcessError:
+        return fields is None  # not ours: alive unless /proc says it is a zombie
+
+
+def stop_leftovers(group: int, sig: int = signal.SIGKILL) -> int:
+    """Kill what is left of a dead job's session (pool workers, forkserver, resource tracker, a local Ray).
+
+    A job is started as the leader of a new session, so its leftovers are the processes whose session and
+    process group are the dead job's pid; nothing else is touched. Returns how many were signalled.
+    """
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        fields = _proc_stat(int(entry.name))
+        if fields is None or fields[0] in ("Z", "X") or int(fields[2]) != group or int(fields[3]) != group:
+            continue
+        try:
+            os.kill(int(entry.name), sig)
+            killed += 1
+        except (OSError, ProcessLookupError):
+            continue
+    return killed
+
+
+def exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
+    """In a worker process: exit as soon as `parent_pid` is gone (a job killed with -9 leaves no workers)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if not pid_alive(parent_pid) or os.getppid() == 1:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+@contextmanager
+def plain_main() -> Iterator[None]:
+    """Start worker processes (spawn, forkserver) that do not run the caller's main script first.
+
+    multiprocessing starts a spawned or forkserver worker by re-importing the parent's __main__ from its file.
+    Under `streamlit run` or an AppTest that file is a page, so each worker would run the page (the fresh
+    deploy that hung on its first visit did exactly that). Inside this block __main__ is a bare module with no
+    file; create the pool and submit its first tasks here.
+    """
+    real = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if real is not None:
+            sys.modules["__main__"] = real

@@ -1,0 +1,108 @@
+"""Caches that heal and outlive harmless changes.
+
+Every stored artefact is checked against what was written; a damaged one is set aside (with a notice) and
+rebuilt, and nothing the server holds can be crashed by a file shrunk behind its back. Embeddings and trained
+models are keyed by what they depend on (image files; labels), so touching, copying or re-partitioning a
+dataset keeps them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from core.classify.models import TrainConfig
+from core.classify.store import list_models
+from core.classify.train import train_attribute_model
+from core.data.artifacts import recent_notices
+from core.data.ingest import ingest
+from core.demo import generate_demo
+from core.faces.embed_job import embed_dataset
+from core.faces.store import embeddings_root, list_embeddings, load_embeddings
+from tests.conftest import PROJECT
+
+
+@pytest.fixture
+def embedded(isolated_cache, tmp_path):
+    """A 60-image drawn dataset with real embeddings and a trained logistic regression."""
+    root = tmp_path / "data" / "faces"
+    generate_demo(root, n_images=60, seed=9, workers=1)
+    ds = ingest(root, "faces")
+    embed_dataset(ds, workers=1)
+    meta = train_attribute_model(ds, TrainConfig(model="logreg", attributes=("Male", "Smiling")))
+    return root, ds, meta
+
+
+def _truncate(path, keep: int) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(keep)
+
+
+def test_embeddings_shrunk_behind_the_servers_back_cannot_crash_it_and_are_rebuilt(embedded):
+    _, ds, _ = embedded
+    reference = np.array(load_embeddings(ds.cache_dir, "dlib").vectors)
+    vectors = embeddings_root(ds.cache_dir) / "dlib" / "vectors.npy"
+    script = (
+        "import sys, numpy as np\n"
+        "from pathlib import Path\n"
+        "from core.faces.store import load_embeddings\n"
+        "emb = load_embeddings(Path(sys.argv[1]), 'dlib')\n"
+        "f = open(sys.argv[2], 'r+b'); f.truncate(200); f.close()\n"
+        "print(float(np.abs(emb.vectors).sum()) > 0)\n"
+    )
+    env = {**os.environ}
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(ds.cache_dir), str(vectors)], cwd=PROJECT, env=env, capture_output=True
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == b"True", proc.stderr[-2000:]  # no SIGBUS
+    assert load_embeddings(ds.cache_dir, "dlib") is None  # checked: not what was written -> set aside
+    assert list((embeddings_root(ds.cache_dir)).glob("dlib.damaged-*"))
+    assert any("face embeddings was damaged" in n for n in recent_notices(ds.cache_dir.name))
+    summary = embed_dataset(ds, workers=1)  # `core embed` works again and rebuilds them
+    assert summary.embedded == 60
+    np.testing.assert_allclose(np.asarray(load_embeddings(ds.cache_dir, "dlib").vectors), reference, atol=1e-6)
+
+
+def test_a_damaged_ingest_cache_is_rebuilt_from_the_sources(embedded):
+    root, ds, _ = embedded
+    _truncate(ds.cache_dir / "table.parquet", 100)
+    again = ingest(root, "faces")
+    assert again.key == ds.key and again.table.equals(ds.table)
+    assert any("annotations was damaged" in n for n in recent_notices(ds.key))
+    assert list(ds.cache_dir.parent.glob(f"{ds.key}.damaged-*"))
+
+
+def test_touching_copying_or_repartitioning_keeps_embeddings_and_models(embedded, tmp_path):
+    root, ds, meta = embedded
+    vectors = np.array(load_embeddings(ds.cache_dir, "dlib").vectors)
+
+    def same_work(new) -> None:
+        assert new.key != ds.key  # a new ingest …
+        assert list_embeddings(new.cache_dir) == ["dlib"]  # … finds the embeddings
+        np.testing.assert_array_equal(np.asarray(load_embeddings(new.cache_dir, "dlib").vectors), vectors)
+        assert meta.model_id in {m.model_id for m in list_models(new.key, new.labels_key)}  # and the model
+
+    time.sleep(0.01)
+    os.utime(root / "Img" / "img_align_celeba")  # touch the image folder
+    touched = ingest(root, "faces")
+    same_work(touched)
+    assert not ds.cache_dir.exists()  # the superseded ingest folder was cleaned up
+
+    copy = tmp_path / "data" / "faces_copy"
+    shutil.copytree(root, copy)  # like cp -r / rsync: new dates, same files
+    same_work(ingest(copy, "faces_copy"))
+
+    partition = root / "Eval" / "list_eval_partition.txt"
+    lines = partition.read_text().splitlines()
+    name, value = lines[0].split()
+    lines[0] = f"{name} {(int(value) + 1) % 3}"
+    partition.write_text("\n".join(lines) + "\n")
+    repartitioned = ingest(root, "faces")
+    same_work(repartitioned)
+    assert repartitioned.split_key != meta.split_key and repartitioned.labels_key == meta.labels_key

@@ -1,0 +1,161 @@
+"""Background jobs on a shared server: one start per job however many sessions ask, a server-wide cap with a
+queue, workers that die with their job, and failures told in a sentence (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core.demo import generate_demo
+from core.jobs import JobSpec, cancel_job, job_status, jobs_root, start_job
+from tests.conftest import PROJECT
+
+WAIT_S = 300
+
+
+def _wait(predicate, timeout_s: float = WAIT_S, poll_s: float = 0.2):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError(f"gave up after {timeout_s:.0f}s")
+
+
+def _group(pgid: int) -> list[int]:
+    """Live processes of a process group (from /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields[2] is the process group id
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_sessions_starting_the_same_job_at_once_start_it_once(isolated_cache, tmp_path):
+    out = tmp_path / "demo"
+    job = JobSpec("demo", ("demo", "--out", str(out), "--images", "30", "--workers", "1"))
+    ids = []
+    threads = [threading.Thread(target=lambda: ids.append(start_job(job.kind, list(job.argv)))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(ids) == {job.job_id}
+    spec = json.loads((jobs_root() / job.job_id / "spec.json").read_text())
+    _wait(lambda: job_status(job.job_id).finished)
+    _wait(lambda: not _group(spec["pid"]), 30)  # it ended, leaving nothing behind
+    assert job_status(job.job_id).state == "done"
+    log = (jobs_root() / job.job_id / "log.txt").read_text()
+    assert log.count("demo dataset: 30 images") == 1, log  # one process drew it
+
+
+SLOT_HOLDER = """
+import sys, time
+from core.jobs import acquire_slot
+acquire_slot(sys.argv[1])
+open(sys.argv[1] + ".held", "w").close()
+time.sleep(600)
+"""
+
+
+def test_a_job_beyond_the_servers_cap_waits_in_a_visible_queue(isolated_cache, monkeypatch):
+    monkeypatch.setenv("FACEATLAS_MAX_JOBS", "4")
+    root = jobs_root()
+    procs, progress = [], []
+    try:
+        for k in range(5):
+            folder = root / f"hold-{k}"
+            folder.mkdir()
+            progress.append(folder / "progress.json")
+            procs.append(subprocess.Popen([sys.executable, "-c", SLOT_HOLDER, str(progress[k])], cwd=PROJECT))
+            (folder / "spec.json").write_text(json.dumps({"kind": "hold", "argv": [], "pid": procs[k].pid}))
+            if k < 4:
+                _wait(lambda k=k: Path(f"{progress[k]}.held").exists(), 60)
+        _wait(lambda: job_status("hold-4").message.startswith("queued"), 60)
+        fifth = job_status("hold-4")
+        assert fifth.state == "queued" and "4 jobs are running" in fifth.message
+        time.sleep(2)
+        assert not Path(f"{progress[4]}.held").exists()  # still waiting while four hold their slots
+        procs[1].kill()  # a job ends (however it ends): its slot is free again
+        _wait(lambda: Path(f"{progress[4]}.held").exists(), 60)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def small_demo(isolated_cache, tmp_path):
+    root = tmp_path / "data" / "demo"
+    generate_demo(root, n_images=96, seed=7)
+    return root
+
+
+def test_killing_a_job_leaves_no_workers_and_it_resumes(small_demo):
+    job = JobSpec("embed", ("embed", str(small_demo), "--name", "demo", "--workers", "2", "--chunk-size", "4"))
+    start_job(job.kind, list(job.argv))
+    pid = json.loads((jobs_root() / job.job_id / "spec.json").read_text())["pid"]
+    _wait(lambda: job_status(job.job_id).done >= 8 and len(_group(pid)) >= 3)  # workers are busy
+    os.kill(pid, signal.SIGKILL)
+    _wait(lambda: not _group(pid), 30)  # forkserver, workers and resource tracker all gone
+    status = job_status(job.job_id)
+    assert status.state == "failed" and "stopped unexpectedly" in status.error and "Traceback" not in status.error
+    start_job(job.kind, list(job.argv))  # resume: chunks written before the kill are kept
+    _wait(lambda: job_status(job.job_id).finished)
+    status = job_status(job.job_id)
+    assert status.state == "done" and status.result["resumed"] >= 8 and status.result["embedded"] == 96
+
+
+def test_a_failed_job_says_why_in_a_sentence_not_a_traceback(isolated_cache, small_demo):
+    user = JobSpec("embed", ("embed", str(small_demo.parent / "nowhere")))
+    unexpected = JobSpec("cluster-map", ("cluster", str(small_demo), "--features", "attributes", "--subset-json", "{"))
+    for job in (user, unexpected):
+        start_job(job.kind, list(job.argv))
+    for job in (user, unexpected):
+        _wait(lambda job=job: job_status(job.job_id).finished, 120)
+    mistake, crash = job_status(user.job_id), job_status(unexpected.job_id)
+    assert mistake.state == "failed" and "No dataset folder or name" in mistake.error
+    assert crash.state == "failed" and "unexpected error" in crash.error
+    for status in (mistake, crash):
+        assert "Traceback" not in status.error and 'File "' not in status.error
+    assert "Traceback" in Path(crash.log_path).read_text()  # the details are kept for whoever runs the server
+
+
+def test_cancel_stops_the_whole_process_group(small_demo):
+    job = JobSpec("embed", ("embed", str(small_demo), "--name", "demo", "--workers", "2", "--chunk-size", "4"))
+    start_job(job.kind, list(job.argv))
+    pid = json.loads((jobs_root() / job.job_id / "spec.json").read_text())["pid"]
+    _wait(lambda: len(_group(pid)) >= 3)
+    cancel_job(job.job_id)
+    _wait(lambda: not _group(pid), 30)
+    assert job_status(job.job_id).state == "cancelled"
+
+
+def test_worker_processes_never_run_the_callers_page(tmp_path, monkeypatch):
+    """Under `streamlit run` (or an AppTest) __main__ is a page: spawned pool workers must not execute it."""
+    import types
+
+    marker = tmp_path / "page-ran"
+    page = tmp_path / "Home.py"
+    page.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    generate_demo(tmp_path / "demo", n_images=200, seed=4, workers=2)  # a spawn pool of 2 workers
+    assert (tmp_path / "demo" / "Img" / "img_align_celeba" / "000200.jpg").exists()
+    assert not marker.exists()
