@@ -110,19 +110,25 @@ def test_labels_section_shows_the_stored_estimates(audited_home):
     _, ds, _ = audited_home
     summary = load_check(ds, "labels").tables["summary"]
     at = run_page()
-    assert at.segmented_control(key="check").value == "labels"
+    assert at.segmented_control(key="dq-check").value == "labels"
     assert metric(at, "Attributes checked") == str(summary.height)
     assert metric(at, "Estimated wrong labels") == f"{int(summary['estimated_errors'].sum()):,}"
-    options = at.selectbox(key="attr").options
+    options = at.selectbox(key="dq-attr").options
     assert options[0] == summary.sort("estimated_errors", descending=True)["attribute"][0]  # most errors first
     chosen = options[1]
-    at.selectbox(key="attr").set_value(chosen).run()
+    at.selectbox(key="dq-attr").set_value(chosen).run()
     row = summary.filter(pl.col("attribute") == chosen).row(0, named=True)
     assert metric(at, f"Estimated wrong {chosen} labels") == f"{row['estimated_errors']:,}"
-    shared = AppTest.from_file(PAGE, default_timeout=120)  # a shared link reopens that attribute
-    shared.query_params.update({"dataset": "demo", "check": "labels", "attr": chosen})
+    assert dict(at.query_params) == {"dataset": "demo", "attr": chosen}  # the default check stays out
+    link = next(c.value for c in at.code if "dataset=" in c.value)
+    assert link.endswith(f"?dataset=demo&attr={chosen}")
+    shared = AppTest.from_file(PAGE, default_timeout=120)  # a shared link, opened in a new session
+    shared.query_params.update({"dataset": "demo", "attr": chosen})
     shared.run()
-    assert shared.selectbox(key="attr").value == chosen
+    assert shared.selectbox(key="dq-attr").value == chosen
+    assert [(m.label, m.value) for m in shared.metric] == [(m.label, m.value) for m in at.metric]
+    shared.segmented_control(key="dq-check").set_value("duplicates").run()
+    assert dict(shared.query_params) == {"dataset": "demo", "check": "duplicates"}  # attr left with its picker
 
 
 def test_identities_section_counts(audited_home):
@@ -163,7 +169,7 @@ def test_images_section_counts_faces_from_the_embedding_run(audited_home):
 def test_a_dataset_without_images_says_what_each_check_needs(audited_home):
     at = run_page("images", dataset="annotations_only")
     assert any("reads the image files" in i.value for i in at.info)
-    at.segmented_control(key="check").set_value("identities").run()
+    at.segmented_control(key="dq-check").set_value("identities").run()
     assert any("compute the face embeddings first" in i.value for i in at.info)
 
 

@@ -15,6 +15,7 @@ from core.data.dataset import Dataset
 from core.quality import CHECK_TITLES, CHECKS, StoredResult
 from core.quality.audit import estimated_seconds
 from core.quality.images import PROBLEMS
+from ui import links
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
 
@@ -51,15 +52,23 @@ def audit_panel(ds: Dataset) -> dict[str, StoredResult | None]:
 
 def check_picker() -> str:
     """Which check to show (in the URL as ?check=, so the options are the URL's names)."""
-    return st.segmented_control(
-        "Check",
-        CHECKS,
-        default=CHECKS[0],
-        required=True,
-        key="check",
-        bind="query-params",
-        help=" · ".join(f"{c}: {CHECK_TITLES[c].lower()}" for c in CHECKS),
+    check = links.synced(
+        "check",
+        "dq-check",
+        CHECKS[0],
+        lambda: st.segmented_control(
+            "Check",
+            CHECKS,
+            default=CHECKS[0],
+            required=True,
+            key="dq-check",
+            help=" · ".join(f"{c}: {CHECK_TITLES[c].lower()}" for c in CHECKS),
+        ),
+        valid=links.one_of(CHECKS),
     )
+    if check != "labels":
+        links.forget("attr")  # the attribute picker is not shown
+    return check
 
 
 def _not_available(ds: Dataset, check: str, result: StoredResult | None) -> bool:
@@ -112,8 +121,12 @@ def labels_section(ds: Dataset, result: StoredResult | None) -> None:
     cols[1].metric("Estimated wrong labels", f"{int(summary['estimated_errors'].sum()):,}")
     cols[2].metric("Images scored", f"{info['images']:,}")
     ranked = summary.sort("estimated_errors", descending=True)["attribute"].to_list()
-    attribute = st.selectbox(
-        "Attribute", ranked, key="attr", bind="query-params", help="Ordered by estimated wrong labels, most first."
+    attribute = links.synced(
+        "attr",
+        "dq-attr",
+        ranked[0],
+        lambda: st.selectbox("Attribute", ranked, key="dq-attr", help="Ordered by estimated wrong labels, most first."),
+        valid=links.one_of(ranked),
     )
     st.altair_chart(charts.label_error_bars(summary, attribute), width="stretch")
     _attribute_detail(ds, summary.filter(pl.col("attribute") == attribute).row(0, named=True), suspects)
