@@ -176,7 +176,7 @@ def data_quality_run_audit(page, ds) -> None:
         page.wait_for_timeout(1000)
     wait_until_idle(page)
     assert "Estimated wrong labels" in main_text(page), main_text(page)[-800:]
-    widget(page, "check").get_by_text("duplicates", exact=True).click()
+    widget(page, "dq-check").get_by_text("duplicates", exact=True).click()
     wait_until_idle(page)
     digests = Counter(hashlib.sha256(ds.image_path(i).read_bytes()).hexdigest() for i in ds.table["image_id"])
     assert metric_value(page, "Exact groups") == str(sum(1 for n in digests.values() if n > 1))
