@@ -451,7 +451,30 @@ def run_part(part: str, scale: int, tmp: Path) -> dict:
 
         generate_demo(demo := tmp / "demo", n_images=6_000, seed=0)
     rows, wall, cpu = scale_rows(scale, open_dataset(demo, name="demo"))
-    return {"rows": rows, "wall": wall, "cpu": cpu, "n": scale, "load": [load, os.getloadavg()[0]]}
+    return {
+        "rows": rows,
+        "wall": wall,
+        "cpu": cpu,
+        "n": scale,
+        "load": [load, os.getloadavg()[0]],
+        "cpu_steps": {k: CPU[k] for k in ("cells", "brute")},
+    }
+
+
+def extrapolated(big: dict) -> str:
+    """A run below CelebA's size, scaled up: linear in the images, the all-pairs search with their square."""
+    if big["n"] >= N_IMAGES:
+        return ""
+    f = N_IMAGES / big["n"]
+    cells, brute = big["cpu_steps"]["cells"], big["cpu_steps"]["brute"]
+    return (
+        f"Scaled to {N_IMAGES:,} images (this run was cut to {big['n']:,}: the shared machine ran about "
+        f"{big['wall'] / (big['cpu'] / 2):.0f} times slower than an idle one would): linear in the images, about **{fmt_s(big['cpu'] * f)} CPU, so about "
+        f"{fmt_s(big['cpu'] * f / 2)} on an idle 2-core machine** (an upper bound for the label fits, which already use "
+        f"their cap of 40,000 rows per fold at {big['n']:,}). The all-pairs baseline grows with the square of the "
+        f"images: about {fmt_s(brute * f * f)} CPU against {fmt_s(cells * f)} for the k-means cells. "
+        f"`python -m bench.bench_quality --parts scale` measures the full size."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -459,7 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=N_IMAGES)
     parser.add_argument("--parts", default=",".join(PARTS), help="which parts to run now (the others are read back)")
     args = parser.parse_args(argv)
-    for part in args.parts.split(","):
+    for part in [p for p in args.parts.split(",") if p]:
+        if part not in PARTS:
+            parser.error(f"unknown part {part!r}: choose from {', '.join(PARTS)}")
         with tempfile.TemporaryDirectory() as tmp:
             result = run_part(part, args.scale, Path(tmp))
         part_file(part).parent.mkdir(parents=True, exist_ok=True)
@@ -512,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Total of the audit's steps: **{fmt_s(big['wall'])} wall, {fmt_s(big['cpu'])} CPU** (an idle 2-core "
             f"machine: about {fmt_s(big['cpu'] / 2)}; budget 10 min). The brute-force search compares all "
             f"{big['n'] * (big['n'] - 1) // 2:,} pairs.",
+            "",
+            extrapolated(big),
         ]
     )
     write_section("quality", "Data quality", body)

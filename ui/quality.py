@@ -25,6 +25,7 @@ GALLERY = 24  # suspects shown per attribute
 SIDE_BY_SIDE = 8  # suspect photos / identity pairs shown side by side
 PHOTOS_PER_IDENTITY = 4
 GROUPS_SHOWN = 12
+YES_NO = {1: "yes", 0: "no"}
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -160,13 +161,15 @@ def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
         f"{mine.height - likely:,} other images where the model disagrees with the annotation follow them."
     )
     captions = [
-        f"{'● ' if r['likely'] else ''}#{r['rank']} · annotated {r['annotated']} · model {r['predicted']} "
-        f"({r['confidence']:.0%})"
+        f"{'● ' if r['likely'] else ''}#{r['rank']} · labelled {YES_NO[r['annotated']]} · model says "
+        f"{YES_NO[r['predicted']]} ({r['confidence']:.0%})"
         for r in shown.iter_rows(named=True)
     ]
     image_grid(ds, shown["image_id"].to_list(), captions=captions, columns=8, size=128)
     for value in (1, 0):
-        _dataset_link(ds, f"Images annotated {attribute}={value} on the Dataset page", "where", f"{attribute}:{value}")
+        _dataset_link(
+            ds, f"Images labelled {attribute}: {YES_NO[value]} on the Dataset page", "where", f"{attribute}:{value}"
+        )
     st.dataframe(mine.drop("row"), hide_index=True, width="stretch")
     _download(mine, ds, f"suspect-{attribute}", f"Download the {attribute} suspects (CSV)", "dq-labels-attr")
 
@@ -308,11 +311,25 @@ def images_section(ds: Dataset, result: StoredResult | None) -> None:
     for tab, problem in zip(st.tabs([f"{p} ({counts[p]:,})" for p in found]), found):
         with tab:
             rows = problems.filter(pl.col("problem") == problem).head(GALLERY)
-            captions = [f"{i}" if v != v else f"{i} · {v:.3g}" for i, v in zip(rows["image_id"], rows["value"])]
+            captions = [
+                f"{i}" if v != v else f"{i} · {VALUE_WORDS[problem].format(v)}"
+                for i, v in zip(rows["image_id"], rows["value"])
+            ]
             image_grid(ds, rows["image_id"].to_list(), captions=captions, columns=8, size=112)
     st.dataframe(problems.drop("row"), hide_index=True, width="stretch")
     _download(problems, ds, "unusable-images", "Download the list (CSV)", "dq-images")
 
+
+# What the measured value of each problem is, in words for a caption.
+VALUE_WORDS = {
+    "unreadable": "{:.3g}",
+    "no face found": "{:.3g}",
+    "several faces": "{:.0f} faces",
+    "very blurry": "sharpness {:.2g}",
+    "very dark": "brightness {:.0%}",
+    "very bright": "brightness {:.0%}",
+    "tiny": "{:.0f} px on its short side",
+}
 
 SECTIONS = {
     "labels": labels_section,

@@ -44,9 +44,7 @@ def identity_distance_scatter(suspects: pl.DataFrame, threshold: float) -> alt.C
         .mark_circle(size=60, opacity=0.8)
         .encode(
             x=alt.X("own_median:Q", title="median distance to its own identity's photos", scale=alt.Scale(zero=False)),
-            y=alt.Y(
-                "match_median:Q", title="median distance to the closest other identity", scale=alt.Scale(zero=False)
-            ),
+            y=alt.Y("match_median:Q", title="median distance to the nearest identity", scale=alt.Scale(zero=False)),
             color=alt.Color("kind:N", title=None, scale=alt.Scale(range=[ACCENT, "#999"])),
             tooltip=[
                 "image_id:N",
