@@ -82,9 +82,9 @@ def problem_bars(counts: dict[str, int]) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar(color=BLUE)
         .encode(
-            y=alt.Y("problem:N", sort=list(counts), title=None),
+            y=alt.Y("problem:N", sort=list(counts), title=None, axis=alt.Axis(labelOverlap=False, labelLimit=200)),
             x=alt.X("images:Q", title="images"),
             tooltip=["problem:N", alt.Tooltip("images:Q", format=",")],
         )
-        .properties(height=max(120, 26 * len(counts)))
+        .properties(height=max(120, 30 * len(counts)))
     )
