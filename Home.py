@@ -41,6 +41,12 @@ PAGES = [
         "Upload a photo and find the most similar faces in the dataset.",
     ),
     (
+        "pages/6_Data_quality.py",
+        "Data quality",
+        ":material/rule:",
+        "Suspect attribute and identity labels, duplicate images and images that cannot be used.",
+    ),
+    (
         "pages/7_Lessons.py",
         "Lessons",
         ":material/school:",

@@ -47,6 +47,8 @@ from core.faces.store import (
     load_embeddings,
 )
 from core.lessons.catalogue import lesson_by_id
+from core.quality.audit import CHECKS, AuditInputs, check_token, missing
+from core.quality.store import StoredResult, load_result
 from core.stats import relations as stats
 
 
@@ -349,3 +351,33 @@ def lesson_answer(ds_key: str, lesson_id: str, step: int, version: str, _data):
 def lesson_view(ds_key: str, lesson_id: str, step: int, version: str, _data) -> dict[str, str]:
     """The URL parameters of the view one lesson step opens on this dataset."""
     return lesson_by_id(lesson_id).steps[step].params(_data)
+
+
+# ---- data quality ----
+# Stored audit results, keyed by the dataset, the check and the token of the inputs they were computed from
+# (core.quality.audit.check_token): a new embedding run or a changed folder gives a new token, so a stale result
+# is never shown.
+
+
+@st.cache_resource(max_entries=32, show_spinner="Loading the audit results…")
+def _quality_result(ds_key: str, check: str, token: str, _ds: Dataset) -> StoredResult | None:
+    return load_result(_ds.cache_dir, check, token)
+
+
+def quality_results(ds: Dataset) -> dict[str, StoredResult | None]:
+    """{check: its stored result, or None when it has not run on the current data} for every check."""
+    inputs = AuditInputs.of(ds)
+    out = {}
+    for check in CHECKS:
+        token = check_token(ds, check, inputs)
+        result = _quality_result(ds.key, check, token, ds)
+        if result is None:
+            _quality_result.clear(ds.key, check, token, ds)  # not computed yet: look again on the next run
+        out[check] = result
+    return out
+
+
+def quality_missing(ds: Dataset) -> dict[str, str | None]:
+    """{check: why it cannot run on this dataset, or None}."""
+    inputs = AuditInputs.of(ds)
+    return {check: missing(ds, check, inputs) for check in CHECKS}

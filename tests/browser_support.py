@@ -32,6 +32,7 @@ APP_PAGES = [
     ("Attribute_classifiers", "Attribute classifiers"),
     ("Clustering", "Clustering"),
     ("Face_search", "Face search"),
+    ("Data_quality", "Data quality"),
     ("Lessons", "Lessons"),
 ]
 

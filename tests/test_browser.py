@@ -152,6 +152,25 @@ def click_chart_mark(page, key: str, legend_width: float = 0.2) -> tuple[float, 
     return x, y
 
 
+def data_quality_run_audit(page, ds) -> None:
+    """Data quality: run the audit in the background; its results appear, and the exact copies match file hashes."""
+    import hashlib
+    from collections import Counter
+
+    assert "Not yet run on demo" in main_text(page)
+    page.get_by_role("button", name="Run the audit").click()
+    deadline = time.monotonic() + 300
+    while "Not yet run on demo" in main_text(page) and time.monotonic() < deadline:
+        page.wait_for_timeout(1000)
+    wait_until_idle(page)
+    assert "Estimated wrong labels" in main_text(page), main_text(page)[-800:]
+    widget(page, "dq-check").get_by_text("duplicates", exact=True).click()
+    wait_until_idle(page)
+    digests = Counter(hashlib.sha256(ds.image_path(i).read_bytes()).hexdigest() for i in ds.table["image_id"])
+    assert metric_value(page, "Exact groups") == str(sum(1 for n in digests.values() if n > 1))
+    assert "check=duplicates" in page.url
+
+
 # ---------------------------------------------------------------- one interaction per page
 # Each takes (page, ds): the Playwright page showing the demo, and the same demo as a core Dataset, so the
 # asserts can compare what the page shows with numbers computed here.
@@ -279,6 +298,7 @@ PAGE_INTERACTIONS: dict[str, Callable] = {
     "Attribute_classifiers": classifiers_train_model,
     "Clustering": clustering_click_map_point,
     "Face_search": face_search_upload_photo,
+    "Data_quality": data_quality_run_audit,
     "Lessons": lessons_reveal_and_open,
 }
 

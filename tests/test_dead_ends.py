@@ -30,6 +30,7 @@ from core.cluster.algorithms import ALGORITHMS
 from core.cluster.reduce import MAP_METHODS
 from core.data.ingest import open_dataset
 from core.faces.store import save_embeddings
+from core.quality import CHECKS, run_audit
 from tests.conftest import PROJECT
 from ui.clustering import SPACE_LABELS, default_algorithm
 
@@ -40,6 +41,7 @@ PAGES = {
     "classifiers": PROJECT / "pages" / "3_Attribute_classifiers.py",
     "clustering": PROJECT / "pages" / "4_Clustering.py",
     "search": PROJECT / "pages" / "5_Face_search.py",
+    "quality": PROJECT / "pages" / "6_Data_quality.py",
 }
 DATASETS = ("demo", "annotations_only", "photos", "people", "csvemb")
 # Words of library messages (numpy, scikit-learn, SciPy, polars, Python) that FaceAtlas's own sentences never use.
@@ -197,6 +199,21 @@ def test_clustering_every_space_algorithm_reduction_and_map(kinds_home, dataset)
             for method in MAP_METHODS:
                 step(at, f"{space} {reduce} map {method}", lambda a, m=method: a.selectbox(key="cl-map").set_value(m))
     assert "cluster-map" in started and "cluster-reduce" in started  # UMAP / t-SNE went to background jobs
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_data_quality_every_check_before_and_after_the_audit(kinds_home, dataset):
+    at = open_page("quality", dataset)
+    for check in CHECKS:
+        step(at, f"check {check}", lambda a, c=check: a.segmented_control(key="dq-check").set_value(c))
+    if dataset == "demo":  # 400 images: the page's own tests audit it
+        return
+    run_audit(open_dataset(kinds_home[0] / "data" / dataset, name=dataset), workers=1)
+    cached.dataset_refs.clear()
+    at = open_page("quality", dataset)
+    assert not any("Not yet run" in i.value for i in at.info), [i.value for i in at.info]  # every runnable check ran
+    for check in CHECKS:
+        step(at, f"audited {check}", lambda a, c=check: a.segmented_control(key="dq-check").set_value(c))
 
 
 def test_library_errors_become_plain_sentences():

@@ -349,12 +349,21 @@ def _csv_summary(ds: Dataset, emb, t0: float) -> EmbedSummary:
 
 def load_status(ds: Dataset) -> np.ndarray | None:
     """(N,) int8 per-row STATUS_* codes of the stored dlib embeddings, or None (absent or not as written)."""
+    return _recorded_rows(ds, "status.npy")
+
+
+def load_face_counts(ds: Dataset) -> np.ndarray | None:
+    """(N,) int16 number of faces dlib found in each image of the stored run, or None (absent or not as written)."""
+    return _recorded_rows(ds, "n_faces.npy")
+
+
+def _recorded_rows(ds: Dataset, name: str) -> np.ndarray | None:
     folder = model_dir(ds)
     try:
         recorded = json.loads((folder / "meta.json").read_text()).get("files", {})
-        if damaged(folder, {name: r for name, r in recorded.items() if name == "status.npy"}):
+        if damaged(folder, {k: r for k, r in recorded.items() if k == name}):
             return None
-        status = np.load(folder / "status.npy", allow_pickle=False)
+        rows = np.load(folder / name, allow_pickle=False)
     except (OSError, ValueError):
         return None
-    return status if len(status) == ds.n_images else None
+    return rows if len(rows) == ds.n_images else None

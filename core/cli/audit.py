@@ -1,0 +1,92 @@
+"""`python -m core audit DATASET [--checks labels,identities,duplicates,images] [--workers N] [--json]`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from core.data.dataset import Dataset
+from core.data.ingest import open_dataset
+from core.errors import DatasetError
+from core.jobs import JobSpec, ProgressReporter
+from core.quality import CHECK_TITLES, CHECKS, parse_checks, run_audit
+from core.quality.audit import stages
+
+COMMAND = "audit"
+HELP = "Audit a dataset: suspect attribute and identity labels, duplicate and unusable images (results cached)."
+
+
+def job_spec(ds: Dataset, checks: tuple[str, ...] = CHECKS) -> JobSpec:
+    """The background job that audits a dataset (what the Data quality page starts)."""
+    return JobSpec("audit", (COMMAND, str(ds.root), "--name", ds.name, "--checks", ",".join(checks)))
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dataset", metavar="DATASET", help="dataset folder, or the name of a dataset under data/")
+    parser.add_argument("--name", default=None, help="name of the dataset (as the app shows it)")
+    parser.add_argument(
+        "--checks", default=",".join(CHECKS), help=f"comma-separated checks to run (default: all of {','.join(CHECKS)})"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="processes reading images (default: one per core)")
+    parser.add_argument("--rerun", action="store_true", help="recompute results already stored for the same data")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _describe(check: str, summary: dict) -> str:
+    """One line per check for the terminal."""
+    if "skipped" in summary:
+        return f"{CHECK_TITLES[check]}: skipped ({summary['skipped']})"
+    if check == "labels":
+        return (
+            f"{CHECK_TITLES[check]}: about {summary['estimated_errors']:,} wrong labels estimated over "
+            f"{summary['attributes']} attributes ({', '.join(summary['features'])})"
+        )
+    if check == "identities":
+        return (
+            f"{CHECK_TITLES[check]}: {summary['misfiled']:,} photos look like another identity, {summary['unlike']:,} "
+            f"unlike their own, {summary['twins']:,} identity pairs look like one person "
+            f"(same-person cut {summary['threshold']:.3f}, ROC AUC {summary['auc']:.3f})"
+        )
+    if check == "duplicates":
+        return (
+            f"{CHECK_TITLES[check]}: {summary['exact_groups']:,} exact and {summary['near_groups']:,} near groups "
+            f"({summary['within_identity']:,} within one identity, {summary['across_identities']:,} across identities)"
+        )
+    counts = ", ".join(f"{n:,} {p}" for p, n in summary["counts"].items() if n)
+    return f"{CHECK_TITLES[check]}: {summary['images_with_problems']:,} images ({counts or 'none'})"
+
+
+def run(args) -> int:
+    try:
+        checks = parse_checks(args.checks)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
+    ds = open_dataset(args.dataset, name=args.name)
+    reporter = ProgressReporter(args.progress_file)
+    plan = stages(ds, checks)
+    # Progress counts images: every stage goes over the dataset once.
+    total = max(1, len(plan)) * ds.n_images
+    t0 = time.perf_counter()
+
+    def progress(stage: str, fraction: float, message: str) -> None:
+        step = plan.index(stage) if stage in plan else 0
+        done = int((step + min(max(fraction, 0.0), 1.0)) * ds.n_images)
+        text = f"step {step + 1} of {len(plan)}: {message}"
+        reporter.update(done, text, total=total, force=fraction == 0.0)
+        print(f"\raudit {ds.name}: {text}   ", end="", file=sys.stderr, flush=True)
+
+    try:
+        result = run_audit(ds, checks, args.workers, progress, reuse=not args.rerun)
+    except Exception as exc:
+        reporter.fail(str(exc))
+        raise
+    print(file=sys.stderr)
+    seconds = round(time.perf_counter() - t0, 1)
+    reporter.finish({"checks": result, "seconds": seconds}, f"audit finished in {seconds:.0f} s")
+    if args.json:
+        print(json.dumps({"dataset": ds.name, "checks": result, "seconds": seconds}, default=str))
+        return 0
+    for check, summary in result.items():
+        print(_describe(check, summary))
+    return 0

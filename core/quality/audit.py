@@ -1,0 +1,312 @@
+"""Running the checks on a dataset and finding their stored results: what each needs and depends on.
+
+The image scan runs first whenever a requested check reads pixels (and is reused while the images are unchanged);
+each check's result is stored under a token of its inputs (core.quality.store), so the page finds the results of
+the current data and asks for a new run when the data changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.data.dataset import Dataset
+from core.errors import DatasetError
+from core.faces.calibration import calibrate
+from core.faces.embed_job import MODEL as DLIB_MODEL
+from core.faces.embed_job import load_face_counts, load_status
+from core.faces.store import Embeddings, load_embeddings
+from core.quality import duplicates, identities, images, labels
+from core.quality.scan import SCAN_VERSION, scan_images
+from core.quality.store import StoredResult, load_result, result_token, save_result
+
+log = logging.getLogger(__name__)
+
+CHECKS = ("labels", "identities", "duplicates", "images")
+CHECK_TITLES = {
+    "labels": "Suspect attribute labels",
+    "identities": "Suspect identity labels",
+    "duplicates": "Duplicates",
+    "images": "Unusable images",
+}
+VERSIONS = {"scan": SCAN_VERSION, "labels": 2, "identities": 1, "duplicates": 1, "images": 1}
+READS_PIXELS = ("labels", "duplicates", "images")
+
+# (fraction of the stage done, what is happening); the CLI turns it into job progress.
+ProgressFn = Callable[[str, float, str], None]
+
+
+def parse_checks(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Check names from "labels,images" (or a sequence), in CHECKS order; raises ValueError listing the choices."""
+    if text is None or text == "" or text == ():
+        return CHECKS
+    names = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise ValueError(f"Unknown check {', '.join(map(repr, unknown))}; choose from {', '.join(CHECKS)}.")
+    return tuple(c for c in CHECKS if c in names)
+
+
+def _embedding_signature(emb: Embeddings | None) -> list | None:
+    return None if emb is None else [emb.model, str(emb.meta.get("created", "")), emb.meta.get("token", "")]
+
+
+@dataclass(frozen=True)
+class AuditInputs:
+    """What the checks of one dataset read: its embeddings (default model) and the dlib run's face records."""
+
+    embeddings: Embeddings | None
+    status: np.ndarray | None  # (N,) int8 STATUS_* of the dlib run, None without one
+    n_faces: np.ndarray | None  # (N,) faces found per image by that run
+    faces_signature: list | None  # what identifies that run (its results depend on it)
+
+    @classmethod
+    def of(cls, ds: Dataset) -> AuditInputs:
+        emb = load_embeddings(ds.cache_dir)
+        dlib = emb if emb is not None and emb.model == DLIB_MODEL else load_embeddings(ds.cache_dir, DLIB_MODEL)
+        status = load_status(ds) if dlib is not None else None
+        if status is None or len(status) != ds.n_images:
+            return cls(emb, None, None, None)
+        return cls(emb, status, load_face_counts(ds), _embedding_signature(dlib))
+
+
+def missing(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> str | None:
+    """Why `check` cannot run on this dataset (what it needs, said for the user), or None when it can."""
+    inputs = inputs or AuditInputs.of(ds)
+    has_embeddings = inputs.embeddings is not None
+    if check == "labels":
+        if not ds.attributes:
+            return f"{ds.name} has no attribute annotations, so there are no attribute labels to check."
+        if not has_embeddings and not ds.has_images:
+            return "The label check needs the images or face embeddings; this dataset has neither."
+    elif check == "identities":
+        if not ds.has_identity:
+            return f"{ds.name} has no identity labels, so there are no identities to check."
+        if not has_embeddings:
+            return "The identity check compares faces: compute the face embeddings first (Face search page)."
+    elif check == "duplicates":
+        if not ds.has_images and not has_embeddings:
+            return "The duplicate check needs the image files or face embeddings; this dataset has neither."
+    elif check == "images":
+        if not ds.has_images:
+            return "The image check reads the image files; this dataset has none (annotations only)."
+    else:
+        raise ValueError(f"Unknown check {check!r}; choose from {', '.join(CHECKS)}.")
+    return None
+
+
+def _scan_token(ds: Dataset) -> str | None:
+    return result_token("scan", ds.key, {"version": VERSIONS["scan"]}) if ds.has_images else None
+
+
+def check_token(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> str:
+    """The token of `check`'s result for the dataset's current inputs (what the page looks up)."""
+    inputs = inputs or AuditInputs.of(ds)
+    depends: dict = {"version": VERSIONS[check]}
+    if check in READS_PIXELS:
+        depends["scan"] = _scan_token(ds)
+    if check in ("labels", "identities", "duplicates"):
+        depends["embeddings"] = _embedding_signature(inputs.embeddings)
+    if check == "labels":
+        depends |= {"folds": labels.N_FOLDS, "C": labels.C, "components": labels.PIXEL_COMPONENTS}
+    elif check == "duplicates":
+        depends["cuts"] = [
+            duplicates.LOOK_RADIUS,
+            duplicates.FINE_RADIUS,
+            duplicates.CANDIDATE_RADIUS,
+            duplicates.EMBEDDING_RADIUS,
+        ]
+        depends["crops"] = duplicates.CROPS
+    elif check == "images":
+        depends["faces"] = inputs.faces_signature
+        depends["cuts"] = [
+            images.BLURRY_BELOW,
+            images.BLANK_BELOW,
+            images.DARK_BELOW,
+            images.BRIGHT_ABOVE,
+            images.TINY_BELOW,
+        ]
+    return result_token(check, ds.key, depends)
+
+
+def load_check(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> StoredResult | None:
+    """The stored result of `check` for the dataset's current inputs, or None (never run, or the data changed)."""
+    return load_result(ds.cache_dir, check, check_token(ds, check, inputs))
+
+
+def image_scan(ds: Dataset, workers: int | None = None, progress: Callable[[float, str], None] | None = None):
+    """The stored scan of the dataset's images, computed (in worker processes) when missing."""
+    token = _scan_token(ds)
+    if token is None:
+        return None
+    stored = load_result(ds.cache_dir, "scan", token, mmap=False)
+    if stored is not None:
+        return stored
+    t0 = time.perf_counter()
+
+    def tick(done: int, total: int) -> None:
+        if progress:
+            progress(done / max(total, 1), f"reading images: {done:,} / {total:,}")
+
+    scan = scan_images(ds, workers, tick)
+    summary = {
+        "images": ds.n_images,
+        "readable": int(scan.readable.sum()),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    result = StoredResult("scan", token, summary, {"table": scan.table}, {"thumbs": scan.thumbs})
+    save_result(ds.cache_dir, result)
+    return result
+
+
+def _run_labels(ds, inputs, scan, progress) -> StoredResult:
+    emb = inputs.embeddings
+    feats = labels.label_features(
+        None if emb is None else emb.vectors,
+        None if emb is None else emb.has_face,
+        None if scan is None else scan.arrays["thumbs"],
+        None if scan is None else scan.tables["table"]["readable"].to_numpy(),
+    )
+    found = labels.audit_labels(ds.table, ds.attributes, feats, progress=progress)
+    audited = set(found.summary["attribute"].to_list())
+    summary = {
+        "features": list(found.sources),
+        "images": int(feats.usable.sum()),
+        "attributes": found.summary.height,
+        "skipped_attributes": [a for a in ds.attributes if a not in audited],
+        "estimated_errors": int(found.summary["estimated_errors"].sum()),
+        "folds": labels.N_FOLDS,
+    }
+    return StoredResult("labels", "", summary, {"summary": found.summary, "suspects": found.suspects})
+
+
+def _run_identities(ds, inputs, scan, progress) -> StoredResult:
+    emb = inputs.embeddings
+    identity = ds.table["identity"].to_list()
+    cal = calibrate(emb.vectors, identity, emb.has_face)
+    if cal is None:
+        raise DatasetError(
+            "Too few identities with two or more photos to measure the same-person distance; "
+            "the identity check needs at least 50 pairs of photos of one person."
+        )
+    found = identities.audit_identities(ds.table, emb.vectors, emb.has_face, cal, progress)
+    kinds = found.suspects["kind"].to_list()
+    summary = {
+        "threshold": cal.threshold,
+        "auc": cal.auc,
+        "accuracy": cal.accuracy,
+        "trustworthy": cal.trustworthy,
+        "judged": found.judged,
+        "misfiled": kinds.count(identities.SUSPECT_KINDS[0]),
+        "unlike": kinds.count(identities.SUSPECT_KINDS[1]),
+        "twins": found.twins.height,
+        "model": emb.model,
+    }
+    return StoredResult("identities", "", summary, {"suspects": found.suspects, "twins": found.twins})
+
+
+def _run_duplicates(ds, inputs, scan, progress) -> StoredResult:
+    emb = inputs.embeddings
+    table = None if scan is None else scan.tables["table"]
+    thumbs = None if scan is None else scan.arrays["thumbs"]
+    vectors, has_face = (None, None) if emb is None else (emb.vectors, emb.has_face)
+    paths = [ds.image_path(i) for i in ds.table["image_id"].to_list()] if ds.has_images else None
+    found = duplicates.audit_duplicates(ds.table, table, thumbs, vectors, has_face, paths, progress)
+    groups = found.groups
+    sources = (["content hashes", "thumbnails"] if scan is not None else []) + (
+        ["face descriptors"] if emb is not None else []
+    )
+    summary = {
+        "sources": sources,
+        "exact_groups": int((groups["kind"] == "exact").sum()),
+        "near_groups": int((groups["kind"] == "near").sum()),
+        "images_in_groups": int(found.members["row"].n_unique()),
+        "within_identity": int((groups["scope"] == "within one identity").sum()),
+        "across_identities": int((groups["scope"] == "across identities").sum()),
+        "look_radius": duplicates.LOOK_RADIUS,
+    }
+    return StoredResult("duplicates", "", summary, {"groups": groups, "members": found.members})
+
+
+def _run_images(ds, inputs, scan, progress) -> StoredResult:
+    table = None if scan is None else scan.tables["table"]
+    found = images.audit_images(ds.table, table, inputs.status, inputs.n_faces)
+    counts = found.problems.group_by("problem").len()
+    by_problem = dict(zip(counts["problem"].to_list(), counts["len"].to_list()))
+    summary = {
+        "counts": {p: int(by_problem.get(p, 0)) for p in images.PROBLEMS},
+        "images_with_problems": int(found.problems["row"].n_unique()),
+        "faces_checked": found.faces_checked,
+        "scanned": 0 if scan is None else int(scan.summary["images"]),
+    }
+    return StoredResult("images", "", summary, {"problems": found.problems})
+
+
+RUNNERS = {"labels": _run_labels, "identities": _run_identities, "duplicates": _run_duplicates, "images": _run_images}
+
+
+def run_audit(
+    ds: Dataset,
+    checks: Sequence[str] = CHECKS,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+    reuse: bool = True,
+) -> dict[str, dict]:
+    """Run the checks (skipping those the dataset cannot have, and with reuse those already stored); store each.
+
+    Returns {check: summary} with {"skipped": reason} for a check that could not run.
+    """
+    checks = parse_checks(checks)
+    inputs = AuditInputs.of(ds)
+    runnable = [c for c in checks if missing(ds, c, inputs) is None]
+    out: dict[str, dict] = {c: {"skipped": missing(ds, c, inputs)} for c in checks if c not in runnable}
+    todo = []
+    for check in runnable:
+        stored = load_check(ds, check, inputs) if reuse else None
+        if stored is not None:
+            out[check] = stored.summary
+        else:
+            todo.append(check)
+    scan = None
+    if any(c in READS_PIXELS for c in todo) and ds.has_images:
+        scan = image_scan(ds, workers, (lambda f, m: progress("scan", f, m)) if progress else None)
+    for check in todo:
+        t0 = time.perf_counter()
+        stage = (lambda f, m, c=check: progress(c, f, m)) if progress else None
+        if stage:
+            stage(0.0, f"starting {CHECK_TITLES[check].lower()}")
+        result = RUNNERS[check](ds, inputs, scan, stage)
+        summary = result.summary | {"seconds": round(time.perf_counter() - t0, 1)}
+        token = check_token(ds, check, inputs)
+        save_result(ds.cache_dir, StoredResult(check, token, summary, result.tables))
+        out[check] = summary
+    return {c: out[c] for c in checks}
+
+
+# Seconds per image of each stage on the 2-core reference machine (docs/bench/quality.md); the scan divides by cores.
+SECONDS_PER_IMAGE = {"scan": 0.0012, "labels": 0.0008, "identities": 0.0002, "duplicates": 0.0004, "images": 0.00001}
+
+
+def estimated_seconds(ds: Dataset, checks: Sequence[str]) -> float:
+    """A rough duration of a run of `checks` on `ds` (the scan counted only when it is not stored yet)."""
+    plan = stages(ds, checks)
+    scan_stored = "scan" in plan and load_result(ds.cache_dir, "scan", _scan_token(ds)) is not None
+    cores = max(1, os.cpu_count() or 1)
+    total = 0.0
+    for stage in plan:
+        if stage == "scan":
+            total += 0.0 if scan_stored else SECONDS_PER_IMAGE["scan"] * 2 / cores * ds.n_images
+        else:
+            total += SECONDS_PER_IMAGE[stage] * ds.n_images
+    return total + 5.0  # start-up: a new process importing numpy, polars, scipy
+
+
+def stages(ds: Dataset, checks: Sequence[str]) -> list[str]:
+    """The stages a run of `checks` goes through, in order (the scan first when one of them reads pixels)."""
+    checks = parse_checks(checks)
+    return (["scan"] if ds.has_images and any(c in READS_PIXELS for c in checks) else []) + list(checks)

@@ -1,0 +1,339 @@
+"""Sections of the Data quality page (layout only; the work is in core.quality)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import polars as pl
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
+from core import cached
+from core.charts import quality as charts
+from core.cli.audit import job_spec as audit_job_spec
+from core.data.dataset import Dataset
+from core.quality import CHECK_TITLES, CHECKS, StoredResult
+from core.quality.audit import estimated_seconds
+from core.quality.images import PROBLEMS
+from ui import links
+from ui.gallery import image_grid
+from ui.jobs import job_launcher
+
+JOB = "dq-job"  # session key: the audit job started from this session
+DATASET_PAGE = "pages/1_Dataset.py"
+GALLERY = 24  # suspects shown per attribute
+SIDE_BY_SIDE = 8  # suspect photos / identity pairs shown side by side
+PHOTOS_PER_IDENTITY = 4
+GROUPS_SHOWN = 12
+YES_NO = {1: "yes", 0: "no"}
+
+
+def _fmt_duration(seconds: float) -> str:
+    return f"about {seconds / 60:.0f} minutes" if seconds >= 90 else f"about {max(seconds, 1):.0f} seconds"
+
+
+def audit_panel(ds: Dataset) -> dict[str, StoredResult | None]:
+    """Which checks have results for the current data, and the button that runs the missing ones in the background."""
+    results = cached.quality_results(ds)
+    missing = cached.quality_missing(ds)
+    todo = tuple(c for c in CHECKS if results[c] is None and missing[c] is None)
+    done = [CHECK_TITLES[c].lower() for c in CHECKS if results[c] is not None]
+    if done:
+        st.caption("Results for the current data: " + ", ".join(done) + ".")
+    job = audit_job_spec(ds, todo) if todo else None
+    if todo:
+        st.info(
+            f"Not yet run on {ds.name}: {', '.join(CHECK_TITLES[c].lower() for c in todo)}. The audit runs in the "
+            f"background ({_fmt_duration(estimated_seconds(ds, todo))} for {ds.n_images:,} images on this server), "
+            "survives page changes and keeps its results for the next visit."
+        )
+    job_launcher(job, "Auditing the data", "Run the audit", key="dq-run", remember=JOB)
+    return results
+
+
+def check_picker() -> str:
+    """Which check to show (in the URL as ?check=, so the options are the URL's names)."""
+    check = links.synced(
+        "check",
+        "dq-check",
+        CHECKS[0],
+        lambda: st.segmented_control(
+            "Check",
+            CHECKS,
+            default=CHECKS[0],
+            required=True,
+            key="dq-check",
+            help=" · ".join(f"{c}: {CHECK_TITLES[c].lower()}" for c in CHECKS),
+        ),
+        valid=links.one_of(CHECKS),
+    )
+    if check != "labels":
+        links.forget("attr")  # the attribute picker is not shown
+    return check
+
+
+def _not_available(ds: Dataset, check: str, result: StoredResult | None) -> bool:
+    """Say why a check has nothing to show; True when it has nothing."""
+    reason = cached.quality_missing(ds)[check]
+    if reason:
+        st.info(reason)
+        return True
+    if result is None:
+        st.caption(f"{CHECK_TITLES[check]} have not been looked for yet: run the audit above.")
+        return True
+    return False
+
+
+def _download(frame: pl.DataFrame, ds: Dataset, name: str, label: str, key: str) -> None:
+    st.download_button(label, frame.write_csv().encode(), file_name=f"{ds.name}-{name}.csv", mime="text/csv", key=key)
+
+
+def _dataset_link(ds: Dataset, label: str, key: str, value: str) -> None:
+    """A link that opens the Dataset page showing these images (?dataset=...&where=... or &identity=...)."""
+    params = {"dataset": ds.name, key: value}
+    try:
+        st.page_link(DATASET_PAGE, label=label, icon=":material/open_in_new:", query_params=params)
+    except StreamlitPageNotFoundError:  # this page run on its own (tests): no page registry to resolve it in
+        st.markdown(f"[{label}](/Dataset?{urlencode(params)})")
+
+
+# ---- suspect attribute labels ----
+
+
+def labels_section(ds: Dataset, result: StoredResult | None) -> None:
+    """Per attribute: estimated wrong labels, and a gallery of the likeliest ones with what the model says."""
+    if _not_available(ds, "labels", result):
+        return
+    summary, suspects = result.tables["summary"], result.tables["suspects"]
+    info = result.summary
+    st.caption(
+        f"A logistic regression per attribute scored every image out of fold ({info['folds']} folds drawn by "
+        f"identity, so no person's photos are scored by a model that saw that person) from "
+        f"{' and '.join(info['features'])}; confident learning (cleanlab) estimated how many labels disagree with "
+        "what the images show and ranked the likeliest."
+    )
+    if info.get("skipped_attributes"):
+        st.caption("Too few images of one value to check: " + ", ".join(info["skipped_attributes"]) + ".")
+    if summary.is_empty():
+        st.info("No attribute has enough images of both values to be checked.")
+        return
+    cols = st.columns(3)
+    cols[0].metric("Attributes checked", summary.height)
+    cols[1].metric("Estimated wrong labels", f"{int(summary['estimated_errors'].sum()):,}")
+    cols[2].metric("Images scored", f"{info['images']:,}")
+    ranked = summary.sort("estimated_errors", descending=True)["attribute"].to_list()
+    attribute = links.synced(
+        "attr",
+        "dq-attr",
+        ranked[0],
+        lambda: st.selectbox("Attribute", ranked, key="dq-attr", help="Ordered by estimated wrong labels, most first."),
+        valid=links.one_of(ranked),
+    )
+    st.altair_chart(charts.label_error_bars(summary, attribute), width="stretch")
+    _attribute_detail(ds, summary.filter(pl.col("attribute") == attribute).row(0, named=True), suspects)
+    st.dataframe(summary, hide_index=True, width="stretch")
+    _download(summary, ds, "label-error-estimates", "Download the estimates per attribute (CSV)", "dq-labels-summary")
+    _download(suspects, ds, "suspect-labels", "Download every suspect label (CSV)", "dq-labels-all")
+
+
+def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
+    attribute = row["attribute"]
+    mine = suspects.filter(pl.col("attribute") == attribute).sort("rank")
+    cols = st.columns(3)
+    cols[0].metric(
+        f"Estimated wrong {attribute} labels",
+        f"{row['estimated_errors']:,}",
+        help="cleanlab's calibrated estimate of how many annotations disagree with the images.",
+    )
+    cols[1].metric("Share of images", f"{row['error_rate']:.2%}")
+    cols[2].metric(
+        "Model balanced accuracy",
+        f"{row['model_balanced_accuracy']:.3f}",
+        help="Out of fold, against the annotations. A weak model finds few errors and more false ones.",
+    )
+    if mine.is_empty():
+        st.success(f"No {attribute} label stands out as wrong.")
+        return
+    shown = mine.head(GALLERY)
+    likely = int(mine["likely"].sum())
+    st.markdown(
+        f"**The likeliest wrong {attribute} labels**: cleanlab counts {likely:,} as likely errors (marked ●); the "
+        f"{mine.height - likely:,} other images where the model disagrees with the annotation follow them."
+    )
+    captions = [
+        f"{'● ' if r['likely'] else ''}#{r['rank']} · labelled {YES_NO[r['annotated']]} · model says "
+        f"{YES_NO[r['predicted']]} ({r['confidence']:.0%})"
+        for r in shown.iter_rows(named=True)
+    ]
+    image_grid(ds, shown["image_id"].to_list(), captions=captions, columns=8, size=128)
+    for value in (1, 0):
+        _dataset_link(
+            ds, f"Images labelled {attribute}: {YES_NO[value]} on the Dataset page", "where", f"{attribute}:{value}"
+        )
+    st.dataframe(mine.drop("row"), hide_index=True, width="stretch")
+    _download(mine, ds, f"suspect-{attribute}", f"Download the {attribute} suspects (CSV)", "dq-labels-attr")
+
+
+# ---- suspect identity labels ----
+
+
+def identities_section(ds: Dataset, result: StoredResult | None) -> None:
+    """Photos filed under the wrong person and people filed twice, each beside the photos it is compared with."""
+    if _not_available(ds, "identities", result):
+        return
+    info, suspects, twins = result.summary, result.tables["suspects"], result.tables["twins"]
+    st.caption(
+        f"Same person means closer than {info['threshold']:.3f} (the cut between distances of same- and "
+        f"different-identity pairs of this dataset's faces: balanced accuracy {info['accuracy']:.3f}, ROC AUC "
+        f"{info['auc']:.3f}). A photo is compared with its identity's other photos and with its nearest identities."
+    )
+    if not info["trustworthy"]:
+        st.warning(
+            f"Face distances separate this dataset's identities poorly (ROC AUC {info['auc']:.2f}), so these "
+            "suspects are weak evidence. On drawn faces the descriptor is not made for, expect many."
+        )
+    cols = st.columns(4)
+    cols[0].metric("Photos judged", f"{info['judged']:,}", help="Photos whose identity has 2 or more other photos.")
+    cols[1].metric("Look like another identity", f"{info['misfiled']:,}")
+    cols[2].metric("Unlike their own identity", f"{info['unlike']:,}")
+    cols[3].metric("Identities filed twice?", f"{info['twins']:,}")
+    if not suspects.is_empty():
+        st.altair_chart(charts.identity_distance_scatter(suspects, info["threshold"]), width="stretch")
+    misfiled = suspects.filter(pl.col("kind") == "another identity's face")
+    st.markdown("**Photos that look like another identity** (largest difference first)")
+    if misfiled.is_empty():
+        st.caption("None.")
+    for r in misfiled.head(SIDE_BY_SIDE).iter_rows(named=True):
+        _suspect_row(ds, r)
+    st.markdown("**Identities that look like one person filed twice**")
+    if twins.is_empty():
+        st.caption("None.")
+    for r in twins.head(SIDE_BY_SIDE).iter_rows(named=True):
+        _twin_row(ds, r)
+    st.dataframe(suspects.drop("row"), hide_index=True, width="stretch")
+    _download(suspects, ds, "suspect-identities", "Download the suspect photos (CSV)", "dq-id-suspects")
+    _download(twins, ds, "twin-identities", "Download the identity pairs (CSV)", "dq-id-twins")
+
+
+def _identity_photos(ds: Dataset, identity: str, leave_out: str | None = None) -> list[str]:
+    ids = ds.table.filter(pl.col("identity") == identity)["image_id"].to_list()
+    return [i for i in ids if i != leave_out][:PHOTOS_PER_IDENTITY]
+
+
+def _suspect_row(ds: Dataset, r: dict) -> None:
+    photo, own, other = st.columns([1, 4, 4])
+    with photo:
+        image_grid(ds, [r["image_id"]], captions=[f"{r['image_id']}"], columns=1)
+    with own:
+        st.caption(f"Filed under {r['identity']} (median distance {r['own_median']:.3f})")
+        image_grid(ds, _identity_photos(ds, r["identity"], r["image_id"]), columns=PHOTOS_PER_IDENTITY)
+        _dataset_link(ds, f"Identity {r['identity']}", "identity", r["identity"])
+    with other:
+        st.caption(f"Looks like {r['match_identity']} (median distance {r['match_median']:.3f})")
+        image_grid(ds, _identity_photos(ds, r["match_identity"]), columns=PHOTOS_PER_IDENTITY)
+        _dataset_link(ds, f"Identity {r['match_identity']}", "identity", r["match_identity"])
+
+
+def _twin_row(ds: Dataset, r: dict) -> None:
+    left, right = st.columns(2)
+    for col, side in ((left, "a"), (right, "b")):
+        with col:
+            identity = r[f"identity_{side}"]
+            st.caption(
+                f"{identity}: {r[f'photos_{side}']} photos, median distance {r[f'within_{side}']:.3f} among them, "
+                f"{r['cross_median']:.3f} to the other identity's"
+            )
+            image_grid(ds, _identity_photos(ds, identity), columns=PHOTOS_PER_IDENTITY)
+            _dataset_link(ds, f"Identity {identity}", "identity", identity)
+
+
+# ---- duplicates ----
+
+
+def duplicates_section(ds: Dataset, result: StoredResult | None) -> None:
+    """Exact and near duplicate groups, within one identity and across identities listed apart."""
+    if _not_available(ds, "duplicates", result):
+        return
+    info, groups, members = result.summary, result.tables["groups"], result.tables["members"]
+    st.caption(
+        f"Compared: {', '.join(info['sources'])}. Exact copies have the same bytes; near copies look alike as "
+        "whole images (allowing a slight crop) and, where faces were found, as faces."
+    )
+    cols = st.columns(5)
+    cols[0].metric("Exact groups", f"{info['exact_groups']:,}")
+    cols[1].metric("Near groups", f"{info['near_groups']:,}")
+    cols[2].metric("Images in a group", f"{info['images_in_groups']:,}")
+    cols[3].metric("Within one identity", f"{info['within_identity']:,}")
+    cols[4].metric("Across identities", f"{info['across_identities']:,}")
+    if groups.is_empty():
+        st.success("No duplicates found.")
+        return
+    st.altair_chart(charts.duplicate_group_sizes(groups), width="stretch")
+    for scope, title in (
+        ("across identities", "Across identities (one photo filed under two people: an identity error too)"),
+        ("within one identity", "Within one identity"),
+        ("no identity labels", "Groups"),
+    ):
+        chosen = groups.filter(pl.col("scope") == scope)
+        if chosen.is_empty():
+            continue
+        st.markdown(f"**{title}**: {chosen.height:,} groups")
+        for g in chosen.head(GROUPS_SHOWN).iter_rows(named=True):
+            rows = members.filter(pl.col("group") == g["group"])
+            captions = [f"{i} · {p or '–'}" for i, p in zip(rows["image_id"], rows["identity"])]
+            st.caption(f"Group {g['group']} ({g['kind']}, {g['size']} images)")
+            image_grid(ds, rows["image_id"].to_list()[:8], captions=captions[:8], columns=8, size=112)
+    st.dataframe(groups, hide_index=True, width="stretch")
+    _download(members, ds, "duplicates", "Download every duplicate group (CSV)", "dq-dups")
+
+
+# ---- unusable images ----
+
+
+def images_section(ds: Dataset, result: StoredResult | None) -> None:
+    """Counts per problem, and the images of each."""
+    if _not_available(ds, "images", result):
+        return
+    info, problems = result.summary, result.tables["problems"]
+    counts = info["counts"]
+    if not info["faces_checked"]:
+        st.caption(
+            "Face problems (no face, several faces) need the face embeddings: compute them on the Face search page."
+        )
+    cols = st.columns(len(PROBLEMS))
+    for col, problem in zip(cols, PROBLEMS):
+        col.metric(problem.capitalize(), f"{counts[problem]:,}")
+    if problems.is_empty():
+        st.success(f"All {info['scanned']:,} images look usable.")
+        return
+    st.altair_chart(charts.problem_bars(counts), width="stretch")
+    found = [p for p in PROBLEMS if counts[p]]
+    for tab, problem in zip(st.tabs([f"{p} ({counts[p]:,})" for p in found]), found):
+        with tab:
+            rows = problems.filter(pl.col("problem") == problem).head(GALLERY)
+            captions = [
+                f"{i}" if v != v else f"{i} · {VALUE_WORDS[problem].format(v)}"
+                for i, v in zip(rows["image_id"], rows["value"])
+            ]
+            image_grid(ds, rows["image_id"].to_list(), captions=captions, columns=8, size=112)
+    st.dataframe(problems.drop("row"), hide_index=True, width="stretch")
+    _download(problems, ds, "unusable-images", "Download the list (CSV)", "dq-images")
+
+
+# What the measured value of each problem is, in words for a caption.
+VALUE_WORDS = {
+    "unreadable": "{:.3g}",
+    "no face found": "{:.3g}",
+    "several faces": "{:.0f} faces",
+    "very blurry": "sharpness {:.2g}",
+    "very dark": "brightness {:.0%}",
+    "very bright": "brightness {:.0%}",
+    "tiny": "{:.0f} px on its short side",
+}
+
+SECTIONS = {
+    "labels": labels_section,
+    "identities": identities_section,
+    "duplicates": duplicates_section,
+    "images": images_section,
+}
