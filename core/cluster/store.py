@@ -59,10 +59,10 @@ def load_map(cache_dir: Path, key: str, rows: np.ndarray) -> np.ndarray | None:
         return None
     try:
         data = np.load(path, allow_pickle=False)
-        if data.ndim != 2 or data.shape[1] != 3:
+        if data.ndim != 2 or data.shape[1] < 2:  # [row, values...]
             raise ValueError(f"shape {data.shape}")
     except (OSError, ValueError) as exc:  # damaged: set aside; the page computes the map again
-        quarantine(path, "2-D map", str(exc), dataset=cache_dir.name)
+        quarantine(path, "map or clustering result", str(exc), dataset=cache_dir.name)
         return None
     if len(data) != len(rows) or not np.array_equal(data[:, 0].astype(np.int64), rows):
         log.info("stored map %s does not match the rows; ignoring it", path)
