@@ -196,13 +196,17 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright.chromium)
                 for label, params, extra in CASES:
-                    measure(browser, f"{url}/Clustering?{query({**params, **extra})}", home / "warm.png")  # server caches
+                    measure(
+                        browser, f"{url}/Clustering?{query({**params, **extra})}", home / "warm.png"
+                    )  # server caches
                     results[label] = measure(browser, f"{url}/Clustering?{query({**params, **extra})}", home / "x.png")
                     print(label, results[label], flush=True)
                 browser.close()
         finally:
             stop_server(proc)
-    write_section("map", "Clustering map: every point with WebGL, beside the Altair sample (headless Chromium)", report(results))
+    write_section(
+        "map", "Clustering map: every point with WebGL, beside the Altair sample (headless Chromium)", report(results)
+    )
 
 
 def report(results: dict) -> str:

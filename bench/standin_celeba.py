@@ -29,7 +29,9 @@ def write_annotations(root: Path, n: int = N_IMAGES, seed: int = 0) -> np.ndarra
     (root / "Anno").mkdir(parents=True, exist_ok=True)
     (root / "Eval").mkdir(parents=True, exist_ok=True)
     rows = (f"{i} {' '.join(s)}" for i, s in zip(ids, signs.tolist()))
-    (root / "Anno" / "list_attr_celeba.txt").write_text(f"{n}\n{' '.join(CELEBA_ATTRIBUTES)}\n" + "\n".join(rows) + "\n")
+    (root / "Anno" / "list_attr_celeba.txt").write_text(
+        f"{n}\n{' '.join(CELEBA_ATTRIBUTES)}\n" + "\n".join(rows) + "\n"
+    )
     (root / "Anno" / "identity_CelebA.txt").write_text("".join(f"{i} {p}\n" for i, p in zip(ids, identities)))
     parts = np.searchsorted([0.8, 0.9], rng.random(n))  # train / val / test as CelebA's 80 / 10 / 10
     (root / "Eval" / "list_eval_partition.txt").write_text("".join(f"{i} {p}\n" for i, p in zip(ids, parts)))

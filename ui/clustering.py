@@ -506,7 +506,7 @@ FACES_PAGE = 24  # thumbnails per page of a map selection
 def _map_colours(ds: Dataset, fm, result, color_by: str, attribute: str | None) -> Palette | None:
     """The map's colour groups (largest distinct, the rest muted), or None for the density colouring."""
     if color_by == "cluster":
-        return largest_first(cluster_names(result.labels), "cluster")
+        return largest_first(result.labels, "cluster", noise=-1)
     if color_by == "identity":
         return largest_first(ds.table["identity"].gather(fm.rows).fill_null("–").to_numpy(), "identity", rest="people")
     if color_by == "attribute":

@@ -7,6 +7,7 @@ import json
 
 import altair as alt
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from core.cluster.map import Palette
@@ -110,7 +111,7 @@ def webgl_map(
         "ids": np.frombuffer("\n".join(np.asarray(image_ids, str)[order].tolist()).encode(), np.uint8),
     }
     if identities is not None:
-        names, codes = np.unique(np.asarray(identities, str), return_inverse=True)
+        codes, names = pd.factorize(np.asarray(identities, str), sort=True)
         header["identities"] = names.tolist()
         arrays["identity"] = codes[order].astype(np.int32)
     kinds = {np.dtype(np.float32): "f4", np.dtype(np.int32): "i4", np.dtype(np.uint8): "u1"}

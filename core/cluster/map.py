@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from core.data.dataset import Dataset
@@ -61,23 +62,25 @@ def cluster_names(labels: np.ndarray) -> np.ndarray:
     return np.where(labels < 0, "noise", labels.astype(str))
 
 
-def largest_first(values: np.ndarray, what: str, distinct: int = len(DISTINCT_COLOURS), rest: str = "") -> Palette:
-    """The `distinct` most frequent values each get a colour, every other value one muted colour ('noise' its own).
+def largest_first(
+    values: np.ndarray, what: str, distinct: int = len(DISTINCT_COLOURS), rest: str = "", noise=None
+) -> Palette:
+    """The `distinct` most frequent values each get a colour, every other value one muted colour (`noise` its own).
 
-    values: (n,) str. Groups are listed (and drawn) muted first, so the distinct colours sit on top; ties in size
-    go in order of the value.
+    values: (n,) str or int (cluster labels, noise=-1). Groups are listed (and drawn) muted first, so the distinct
+    colours sit on top; ties in size go in order of the value.
     """
-    uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    order = np.lexsort((uniq, -counts))
-    ranked = [int(i) for i in order if uniq[i] != "noise"]
+    codes, uniq = pd.factorize(np.asarray(values), sort=True)  # hashing: 10x faster than np.unique on 200k strings
+    counts = np.bincount(codes, minlength=len(uniq))
+    is_noise = uniq == noise if noise is not None else np.zeros(len(uniq), bool)
+    ranked = [int(i) for i in np.lexsort((np.arange(len(uniq)), -counts)) if not is_noise[i]]
     top, others = ranked[:distinct], ranked[distinct:]
     names, colours, sizes, slot = [], [], [], np.zeros(len(uniq), np.int16)
-    noise = np.flatnonzero(uniq == "noise")
-    if len(noise):
-        slot[noise[0]] = len(names)
+    if is_noise.any():
+        slot[is_noise] = len(names)
         names.append("noise")
         colours.append(NOISE)
-        sizes.append(int(counts[noise[0]]))
+        sizes.append(int(counts[is_noise].sum()))
     if others:
         slot[others] = len(names)
         names.append(f"other {len(others):,} {rest or what + 's'}")
@@ -88,7 +91,7 @@ def largest_first(values: np.ndarray, what: str, distinct: int = len(DISTINCT_CO
         names.append(f"{what} {uniq[i]}")
         colours.append(DISTINCT_COLOURS[len(top) - 1 - k])
         sizes.append(int(counts[i]))
-    return Palette(tuple(names), tuple(colours), tuple(sizes), slot[inverse])
+    return Palette(tuple(names), tuple(colours), tuple(sizes), slot[codes])
 
 
 def present_absent(values: np.ndarray, attribute: str) -> Palette:
@@ -165,9 +168,15 @@ def picked_image_ids(picked, frame: pl.DataFrame) -> list[str]:
 
 def in_box(coords: np.ndarray, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
     """(k,) positions of the points inside the box (edges included), in order."""
-    x, y = coords[:, 0].astype(np.float64), coords[:, 1].astype(np.float64)
+    xy = _as_drawn(coords)
+    x, y = xy[:, 0], xy[:, 1]
     (x0, x1), (y0, y1) = sorted((x0, x1)), sorted((y0, y1))
     return np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+
+
+def _as_drawn(coords: np.ndarray) -> np.ndarray:
+    """The positions as the browser holds them (float32), in float64: both sides test the very same numbers."""
+    return np.asarray(coords, np.float32).astype(np.float64)
 
 
 def in_polygon(coords: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -177,8 +186,8 @@ def in_polygon(coords: np.ndarray, polygon: np.ndarray) -> np.ndarray:
         return np.zeros(0, np.int64)
     low, high = poly.min(axis=0), poly.max(axis=0)
     candidates = in_box(coords, low[0], high[0], low[1], high[1])
-    x = coords[candidates, 0].astype(np.float64)
-    y = coords[candidates, 1].astype(np.float64)
+    xy = _as_drawn(coords[candidates])
+    x, y = xy[:, 0], xy[:, 1]
     inside = np.zeros(len(candidates), bool)
     for (xi, yi), (xj, yj) in zip(poly, np.roll(poly, 1, axis=0)):
         if yi == yj:
