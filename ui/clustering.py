@@ -572,7 +572,8 @@ def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> 
     left, right = st.columns([3, 2])
     with left:
         if method == "webgl":
-            picked = _webgl_map(ds, fm, result, projection, palette, mode, attribute)
+            colour_by = f"attribute:{attribute}" if attribute else color_by
+            picked = _webgl_map(ds, fm, fkey, choices, result, projection, palette, colour_by, mode)
         else:
             picked = _altair_map(ds, fm, choices, result, projection, palette, mode)
         if color_by != "density" and crowded_share(projection.coords) > CROWDED_SHARE:
@@ -581,25 +582,31 @@ def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> 
         _selection_faces(ds, fm, result, picked)
 
 
-def _webgl_map(ds: Dataset, fm, result, projection, palette, mode: str, attribute: str | None) -> np.ndarray:
+def _webgl_map(
+    ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result, projection, palette, colour_by: str, mode: str
+) -> np.ndarray:
     """Every point, drawn by the browser's GPU; returns the positions the selection holds."""
-    identities = ds.table["identity"].gather(fm.rows).fill_null("–").to_numpy() if ds.has_identity else None
-    colour = palette if palette is not None else density(projection.coords)
-    blob = charts.webgl_map(
-        projection.coords,
-        ds.table["image_id"].to_numpy()[fm.rows],
-        result.labels,
-        identities,
-        colour,
-        mode=mode,
-        tip_group=attribute is not None,
-    )
+    version = charts.map_version(projection.coords)
+
+    def build() -> bytes:
+        identities = ds.table["identity"].gather(fm.rows).fill_null("–").to_numpy() if ds.has_identity else None
+        return charts.webgl_map(
+            projection.coords,
+            ds.table["image_id"].to_numpy()[fm.rows],
+            result.labels,
+            identities,
+            palette if palette is not None else density(projection.coords),
+            mode=mode,
+            tip_group=palette is not None and colour_by.startswith("attribute"),
+        )
+
+    blob = cached.webgl_map(fkey, choices.reduction, choices.clustering, version, colour_by, mode, build)
     selection = scatter_gl(blob, key="cl-map-gl")
     st.caption(
         f"{projection.method.upper()} map of all {fm.n:,} points, drawn with WebGL. {projection.note} Scroll to zoom, "
         "double-click to zoom back out; hover a point to see who it is."
     )
-    return selected_positions(selection, projection.coords, charts.map_version(projection.coords))
+    return selected_positions(selection, projection.coords, version)
 
 
 def _altair_map(ds: Dataset, fm, choices: Choices, result, projection, palette, mode: str) -> np.ndarray:

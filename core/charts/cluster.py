@@ -116,6 +116,7 @@ def webgl_map(
         arrays["identity"] = codes[order].astype(np.int32)
     kinds = {np.dtype(np.float32): "f4", np.dtype(np.int32): "i4", np.dtype(np.uint8): "u1"}
     header["arrays"] = [[name, kinds[a.dtype], len(a)] for name, a in arrays.items()]
+    header["digest"] = _digest(header, arrays)
     head = json.dumps(header, separators=(",", ":")).encode()
     parts = [np.uint32(len(head)).tobytes(), head]
     size = 4 + len(head)
@@ -125,6 +126,15 @@ def webgl_map(
         parts.append(a.tobytes())
         size += a.nbytes
     return b"".join(parts)
+
+
+def _digest(header: dict, arrays: dict[str, np.ndarray]) -> str:
+    """What the browser draws, as a name (the page's selection mode aside): a rerun that sends the same map again
+    (every selection reruns the page) is not parsed and uploaded to the GPU again."""
+    h = hashlib.blake2b(json.dumps({k: v for k, v in header.items() if k != "mode"}).encode(), digest_size=8)
+    for a in arrays.values():
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def read_webgl_map(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
