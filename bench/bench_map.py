@@ -223,8 +223,21 @@ def report(results: dict) -> str:
         + table(["map", "page load to map drawn", "box selections: faces in", "load average before → after"], rows)
         + "\n\nTargets (issue 19): map drawn under 5 s, a selection of up to 50,000 points back within 1 s. "
         "Chromium draws WebGL in software here (SwiftShader, no GPU) on the same 2 cores as the server and other "
-        "work. The Altair map selects among its 20,000-point sample only.\n"
+        "work. The Altair map selects among its 20,000-point sample only.\n\n" + CHOICE
     )
+
+
+CHOICE = """Why a small WebGL component of our own (ui/scatter_gl.js, a Streamlit components-v2 module shipped with the
+app) rather than `st.plotly_chart` with a `scattergl` trace — measured once while choosing, not rerun by this
+bench: on 202,599 points, plotly's figure was 10.2 MB of JSON taking 5.4 s to build in Python on the loaded
+2 cores (the component's binary map: 7.2 MB in 0.3-1 s, built once per map and colouring and cached), and
+plotly's selection event carries every selected point back to the server as JSON: in a prototype a box over
+most of the map sent a 28.0 MB message, over Streamlit's 25 MB limit, and the server closed the connection.
+The component sends back the selection's shape (a box, or a lasso of at most 200 corners) and the server
+finds the points inside itself (core/cluster/map.py in_box / in_polygon, under 0.2 s on 202,599 points), so
+the message is the same few hundred bytes for 10 or 200,000 points. plotly would also have been a new
+dependency on Community Cloud; the component needs none.
+"""
 
 
 if __name__ == "__main__":

@@ -371,6 +371,18 @@ def test_webgl_map_box_selection_fills_the_faces_panel(browser, server, demo_dat
         assert "Select points on the map" in main_text(page)
         area = page.locator(".fa-map canvas.fa-overlay")
         area.scroll_into_view_if_needed()
+        # Hover the point drawn last (on top of any other there): its image id, identity and cluster.
+        x, y = drawn.evaluate(
+            """(el) => { const m = el.parentNode.__faMap, i = m.n - 1, r = m.canvas.getBoundingClientRect();
+               const [px, py] = m.toPixel(m.a.x[i], m.a.y[i]); return [r.left + px, r.top + py]; }"""
+        )
+        page.mouse.move(x, y)
+        tip = page.locator(".fa-map .fa-tip")
+        tip.wait_for(state="visible", timeout=10_000)
+        image_id, identity, cluster = tip.inner_text().strip().split("\n")
+        row = demo_dataset.row_of(image_id)
+        assert row is not None and identity == f"identity {demo_dataset.table['identity'][row]}", tip.inner_text()
+        assert re.fullmatch(r"cluster \d+|noise", cluster), cluster
         box = area.bounding_box()
         page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
         page.mouse.down()
