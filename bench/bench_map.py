@@ -26,6 +26,7 @@ from pathlib import Path
 from bench.common import PROJECT, fmt_s, table, write_section
 from tests.browser_support import IDLE_JS, is_idle, launch_chromium, start_server, stop_server
 
+SLOW = True  # writes a 202,599-image stand-in, clusters it, then drives Chromium: ~10 minutes on 2 cores
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
 STANDIN = {"dataset": "standin", "n": "202599", "algo": "kmeans", "k": "50"}
 DEMO = {"dataset": "demo", "n": "6000", "algo": "kmeans", "k": "50"}
