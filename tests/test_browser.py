@@ -390,6 +390,7 @@ def test_webgl_map_box_selection_fills_the_faces_panel(browser, server, demo_dat
         page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8, steps=5)
         page.mouse.up()
         wait_until_idle(page)
+        page.locator(".fa-map .fa-count", has_text="selected").wait_for(timeout=RENDER_TIMEOUT_S * 1000)
         in_browser = re.fullmatch(r"([\d,]+) selected", page.locator(".fa-map .fa-count").inner_text().strip())
         assert in_browser, page.locator(".fa-map .fa-count").inner_text()
         count = int(in_browser.group(1).replace(",", ""))

@@ -295,11 +295,23 @@ class GlMap {
 
   select(selection) {
     this.state.selection = selection;
-    const count = this.markSelection();
-    this.draw();
-    const out = selection ? { ...selection, version: this.header.version, count } : null;
+    const out = selection ? { ...selection, version: this.header.version } : null;
     if (out) delete out.drawn;
     this.setStateValue("selection", out);
+    // Redrawing 200,000 points can hold the browser ~0.5 s where it draws in software: the box or lasso outline
+    // stays up until the page has answered (or a second has passed), then the selection is drawn bright.
+    this.pendingMark = true;
+    clearTimeout(this.markTimer);
+    this.markTimer = setTimeout(() => this.applyMark(), 1000);
+  }
+
+  applyMark() {
+    if (!this.pendingMark) return;
+    this.pendingMark = false;
+    clearTimeout(this.markTimer);
+    this.outline(null);
+    this.markSelection();
+    this.draw();
   }
 
   nearest(px, py, radius) {
@@ -396,7 +408,8 @@ class GlMap {
       if (!drag) return;
       const p = local(e), d = drag;
       drag = null;
-      this.outline(null);
+      if (d.pan || !d.moved || (this.mode !== "box" && d.path.length <= 2)) this.outline(null);
+      else if (this.mode !== "box") this.outline(d.path, true);
       if (!d.moved) {
         const i = this.nearest(...p, 10);
         if (i >= 0) this.select({ kind: "point", index: this.a.pos[i], drawn: i });
@@ -484,4 +497,5 @@ export default function (component) {
     if (map.header && map.header.digest === header.digest) map.rerun(header); // the same map sent again
     else map.load(bytes);
   }
+  if (map.pendingMark) setTimeout(() => map.applyMark(), 0); // the page answered a selection: draw it now
 }
