@@ -386,3 +386,52 @@ def test_a_shared_link_reopens_the_view(browser, server, demo_dataset):
     finally:
         page.screenshot(path=str(ARTIFACTS / "shared-link-opened.png"), full_page=True)
         second.close()
+
+
+def test_webgl_map_box_selection_fills_the_faces_panel(browser, server, demo_dataset):
+    """Clustering drawn with WebGL: the map draws every point; a box dragged on it selects points (the map counts
+    them in the browser), and the faces panel shows the same count (computed again on the server) and their faces."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/Clustering?dataset=demo&draw=webgl&sel=box", timeout=RENDER_TIMEOUT_S * 1000)
+        page.locator("h1").filter(has_text="Clustering").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
+        wait_until_idle(page)
+        drawn = page.locator(".fa-map[data-drawn]")
+        drawn.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
+        n = int(drawn.get_attribute("data-drawn").split(":")[1])
+        assert f"map of all {n:,} points, drawn with WebGL" in main_text(page)
+        assert "Select points on the map" in main_text(page)
+        area = page.locator(".fa-map canvas.fa-overlay")
+        area.scroll_into_view_if_needed()
+        # Hover the point drawn last (on top of any other there): its image id, identity and cluster.
+        x, y = drawn.evaluate(
+            """(el) => { const m = el.parentNode.__faMap, i = m.n - 1, r = m.canvas.getBoundingClientRect();
+               const [px, py] = m.toPixel(m.a.x[i], m.a.y[i]); return [r.left + px, r.top + py]; }"""
+        )
+        page.mouse.move(x, y)
+        tip = page.locator(".fa-map .fa-tip")
+        tip.wait_for(state="visible", timeout=10_000)
+        image_id, identity, cluster = tip.inner_text().strip().split("\n")
+        row = demo_dataset.row_of(image_id)
+        assert row is not None and identity == f"identity {demo_dataset.table['identity'][row]}", tip.inner_text()
+        assert re.fullmatch(r"cluster \d+|noise", cluster), cluster
+        box = area.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=5)
+        page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8, steps=5)
+        page.mouse.up()
+        wait_until_idle(page)
+        page.locator(".fa-map .fa-count", has_text="selected").wait_for(timeout=RENDER_TIMEOUT_S * 1000)
+        in_browser = re.fullmatch(r"([\d,]+) selected", page.locator(".fa-map .fa-count").inner_text().strip())
+        assert in_browser, page.locator(".fa-map .fa-count").inner_text()
+        count = int(in_browser.group(1).replace(",", ""))
+        text = main_text(page)
+        assert 0 < count < n
+        assert re.search(rf"\b{count:,} faces? selected", text), text[-800:]
+        shown = [image_id for image_id, _ in re.findall(r"(\S+) · cluster (\S+)", text)]
+        assert len(shown) == min(count, 24) and all(demo_dataset.row_of(i) is not None for i in shown), shown
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "Clustering-webgl.png"), full_page=True)
+        context.close()

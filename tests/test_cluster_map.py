@@ -1,4 +1,5 @@
-"""The map's data: points table, what a click or box selection picks, and the job's Subset round trip."""
+"""The map's data: points table, colours, what a click, box or lasso selection picks, the WebGL map's blob, and the
+job's Subset round trip."""
 
 from __future__ import annotations
 
@@ -6,10 +7,26 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
+from core.charts.cluster import map_version, read_webgl_map, webgl_map
 from core.cli.cluster import map_job_spec
 from core.cluster.features import FeatureKey, FeatureSpec
-from core.cluster.map import drawn_positions, map_frame, picked_image_ids
+from core.cluster.map import (
+    DISTINCT_COLOURS,
+    MUTED,
+    NOISE,
+    crowded_share,
+    density,
+    draw_method,
+    drawn_positions,
+    in_polygon,
+    largest_first,
+    map_frame,
+    picked_image_ids,
+    present_absent,
+    selected_positions,
+)
 from core.data.dataset import Dataset
 from core.data.subset import Subset
 
@@ -69,3 +86,82 @@ def test_large_maps_draw_a_seeded_sample_and_small_ones_everything():
     picked = drawn_positions(1000, seed=3, limit=100)
     assert len(picked) == len(np.unique(picked)) == 100 and (np.diff(picked) > 0).all() and picked.max() < 1000
     assert (drawn_positions(1000, seed=3, limit=100) == picked).all()
+
+
+def test_largest_groups_get_distinct_colours_and_the_rest_one_muted_colour():
+    sizes = {c: 100 - c for c in range(30)}  # cluster c has 100 - c points: cluster 0 is the largest
+    values = np.array([c for c, k in sizes.items() for _ in range(k)] + [-1] * 7)
+    palette = largest_first(values, "cluster", distinct=5, noise=-1)
+    assert palette.names[:2] == ("noise", "other 25 clusters") and palette.colours[:2] == (NOISE, MUTED)
+    assert palette.names[2:] == ("cluster 4", "cluster 3", "cluster 2", "cluster 1", "cluster 0")  # largest on top
+    assert palette.colours[2:] == tuple(reversed(DISTINCT_COLOURS[:5]))
+    assert palette.counts == (7, sum(100 - c for c in range(5, 30)), 96, 97, 98, 99, 100)
+    named = np.asarray(palette.names)[palette.group]
+    assert (named[values == 0] == "cluster 0").all() and (named[values == 29] == "other 25 clusters").all()
+    assert (named[values == -1] == "noise").all() and sum(palette.counts) == len(values)
+    few = largest_first(np.array(["b", "a", "a"]), "identity")
+    assert few.names == ("identity b", "identity a") and few.counts == (1, 2)  # no "other" group when all fit
+    attr = present_absent(np.array([1, 0, 0, 1, 1]), "Smiling")
+    assert attr.names == ("no Smiling", "Smiling") and attr.counts == (2, 3) and attr.group.tolist() == [1, 0, 0, 1, 1]
+
+
+def test_density_is_highest_where_points_crowd():
+    rng = np.random.default_rng(0)
+    crowd = rng.normal(0, 0.01, (500, 2))
+    spread = rng.uniform(-10, 10, (50, 2))
+    both = np.vstack([crowd, spread, [[-10, -10], [10, 10]]])
+    d = density(both)
+    assert d.min() >= 0 and d.max() == 1.0
+    assert d[:500].min() > d[500:].max()
+    assert crowded_share(both) == 500 / len(both) and crowded_share(spread) == 0.0
+
+
+def test_page_picks_webgl_above_the_altair_limit_and_for_lasso():
+    assert draw_method("auto", 100) == "altair" and draw_method("auto", 100, "lasso") == "webgl"
+    assert draw_method("auto", 202_599) == "webgl" and draw_method("altair", 202_599) == "altair"
+    with pytest.raises(ValueError, match="auto, webgl, altair"):
+        draw_method("svg", 10)
+
+
+def test_webgl_blob_carries_every_point_at_full_size():
+    """No sampling: each of n points (n above the Altair limit) is in the blob once, with its id, place and cluster."""
+    n = 25_000
+    rng = np.random.default_rng(1)
+    coords = rng.normal(size=(n, 2)).astype(np.float32)
+    labels = rng.integers(-1, 40, n)
+    ids = np.array([f"{i:06d}.jpg" for i in range(n)])
+    people = np.array([f"p{i % 300}" for i in range(n)])
+    palette = largest_first(labels, "cluster", noise=-1)
+    header, arrays = read_webgl_map(webgl_map(coords, ids, labels, people, palette, mode="box"))
+    assert header["n"] == n and header["mode"] == "box" and header["version"] == map_version(coords)
+    pos = arrays["pos"]
+    assert sorted(pos.tolist()) == list(range(n))  # every point exactly once
+    assert np.array_equal(arrays["x"], coords[pos, 0]) and np.array_equal(arrays["y"], coords[pos, 1])
+    assert np.array_equal(arrays["cluster"], labels[pos])
+    assert bytes(arrays["ids"]).decode().split("\n") == ids[pos].tolist()
+    assert np.array_equal(np.asarray(header["identities"])[arrays["identity"]], people[pos])
+    groups = np.floor(arrays["c"].astype(np.float64) * 256).astype(int)
+    assert np.array_equal(groups, palette.group[pos]) and (np.diff(groups) >= 0).all()  # muted drawn first
+    assert [g["count"] for g in header["legend"]] == list(palette.counts)
+    dens = density(coords)
+    header, arrays = read_webgl_map(webgl_map(coords, ids, labels, None, dens))
+    assert "identity" not in arrays and len(header["palette"]) == 256 and header["colorbar"]
+    assert np.allclose(arrays["c"], dens[arrays["pos"]] * 255 / 256 + 0.5 / 256, atol=1e-6)
+
+
+def test_webgl_selection_is_recomputed_from_its_shape():
+    rng = np.random.default_rng(2)
+    coords = rng.uniform(-1, 1, (5000, 2)).astype(np.float32)
+    version = map_version(coords)
+    x, y = coords[:, 0].astype(np.float64), coords[:, 1].astype(np.float64)
+    box = selected_positions({"version": version, "kind": "box", "box": [-0.2, 0.5, 0.1, 0.3]}, coords, version)
+    assert box.tolist() == [i for i in range(5000) if -0.2 <= x[i] <= 0.5 and 0.1 <= y[i] <= 0.3]
+    triangle = [[0, 0], [1, 0], [0, 1]]
+    lasso = selected_positions({"version": version, "kind": "lasso", "polygon": triangle}, coords, version)
+    assert lasso.tolist() == [i for i in range(5000) if x[i] > 0 and y[i] > 0 and x[i] + y[i] < 1]
+    assert in_polygon(coords, np.array(triangle[:2])).size == 0
+    assert selected_positions({"version": version, "kind": "point", "index": 17}, coords, version).tolist() == [17]
+    stale = {"version": "another map", "kind": "box", "box": [-1, 1, -1, 1]}
+    assert selected_positions(stale, coords, version).size == 0
+    for broken in (None, [], {"version": version, "kind": "box", "box": ["a"]}, {"version": version, "kind": "?"}):
+        assert selected_positions(broken, coords, version).size == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import ui.clustering
 import ui.jobs
 from core import cached
 from core.__main__ import main
+from core.charts.cluster import read_webgl_map
 from core.cli.cluster import map_job_spec
 from core.cluster.algorithms import cluster
 from core.cluster.features import FeatureSpec
@@ -241,6 +243,8 @@ def test_view_round_trips_through_the_url(cluster_home):
     at.selectbox(key="cl-agglomerative-linkage").select("average").run()
     at.selectbox(key="cl-color").select("attribute").run()
     at.selectbox(key="cl-color-attr").select("Male").run()
+    at.radio(key="cl-select-mode").set_value("lasso").run()
+    at.selectbox(key="cl-draw").select("webgl").run()
     at.selectbox(key="cl-pick-cluster").select(2).run()
     assert not at.exception, at.exception
     params = dict(at.query_params)
@@ -259,6 +263,8 @@ def test_view_round_trips_through_the_url(cluster_home):
         "linkage": "average",
         "color": "attribute",
         "cattr": "Male",
+        "sel": "lasso",
+        "draw": "webgl",
         "cluster": "2",
     }
     again = AppTest.from_file(PAGE, default_timeout=180)
@@ -275,3 +281,62 @@ def test_view_round_trips_through_the_url(cluster_home):
     again.selectbox(key="cl-algo").select("kmeans").run()
     assert "linkage" not in again.query_params and again.query_params["k"] == "6"
     assert again.number_input(key="cl-kmeans-k").value == 6
+
+
+def shown_faces(at) -> Counter:
+    """Image ids of the thumbnails on the page (captions '<image id> · ...'), counted."""
+    return Counter(caption.split(" · ")[0] for image in at.image for caption in image.captions)
+
+
+def test_webgl_map_draws_every_point_and_a_box_selection_pages_through_its_faces(cluster_home, monkeypatch):
+    """The WebGL map gets every point (Altair's sample limit set tiny here changes nothing); a box drawn on it
+    (what the browser sends: its shape) fills the faces panel with the points inside, 24 a page."""
+    _, ds, _, has_face = cluster_home
+    monkeypatch.setattr(core.cluster.map, "MAP_DRAW_MAX", 100)
+    blobs, browser = [], {}
+    monkeypatch.setattr(ui.clustering, "scatter_gl", lambda blob, key: blobs.append(blob) or browser.get("selection"))
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update({"dataset": "demo", "draw": "webgl", "sel": "box"})
+    at.run()
+    assert not at.exception, at.exception
+    rows = np.flatnonzero(has_face)
+    header, arrays = read_webgl_map(blobs[-1])
+    assert header["n"] == len(rows) and header["mode"] == "box"
+    ids = np.asarray(bytes(arrays["ids"]).decode().split("\n"))
+    assert sorted(ids) == sorted(ds.table["image_id"].to_numpy()[rows])  # every point, none sampled
+    assert any(f"map of all {len(rows):,} points, drawn with WebGL" in c.value for c in at.caption)
+    assert not any("Drawing a sample" in c.value for c in at.caption)
+    assert any("Select points on the map" in c.value for c in at.caption)
+    elsewhere = shown_faces(at)  # the page's other sections' faces
+    coords = np.empty((len(rows), 2))
+    coords[arrays["pos"], 0], coords[arrays["pos"], 1] = arrays["x"], arrays["y"]
+    x0, x1 = np.quantile(coords[:, 0], [0.2, 0.8])
+    y0, y1 = np.quantile(coords[:, 1], [0.2, 0.8])
+    inside = np.flatnonzero((coords[:, 0] >= x0) & (coords[:, 0] <= x1) & (coords[:, 1] >= y0) & (coords[:, 1] <= y1))
+    assert len(inside) > 48
+    browser["selection"] = {"version": header["version"], "kind": "box", "box": [x0, x1, y0, y1]}
+    at.run()
+    assert not at.exception, at.exception
+    pages = -(-len(inside) // 24)
+    assert any(c.value == f"{len(inside):,} faces selected (showing 1–24)" for c in at.caption)
+    expected = ds.table["image_id"].to_numpy()[rows[inside]]
+    assert shown_faces(at) - elsewhere == Counter(expected[:24].tolist())
+    at.number_input(key="cl-sel-page").set_value(2).run()
+    assert at.number_input(key="cl-sel-page").label == f"Page (of {pages:,})"
+    assert shown_faces(at) - elsewhere == Counter(expected[24:48].tolist())
+    browser["selection"] = {**browser["selection"], "version": "a map drawn before"}
+    at.run()
+    assert shown_faces(at) == elsewhere  # a selection made on other positions picks nothing here
+
+
+def test_density_colouring_comes_from_the_url(cluster_home, monkeypatch):
+    blobs = []
+    monkeypatch.setattr(ui.clustering, "scatter_gl", lambda blob, key: blobs.append(blob))
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update({"dataset": "demo", "draw": "webgl", "color": "density"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="cl-color").value == "density" and at.selectbox(key="cl-draw").value == "webgl"
+    header, arrays = read_webgl_map(blobs[-1])
+    assert header["colorbar"] and not header["legend"]
+    assert (np.diff(arrays["c"]) >= 0).all()  # crowded points drawn last, on top

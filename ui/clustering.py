@@ -22,7 +22,23 @@ from core.cluster.costs import (
     runs_inline,
 )
 from core.cluster.features import FEATURE_SPACES, FeatureKey, FeatureSpec
-from core.cluster.map import drawn_positions, map_frame, picked_image_ids
+from core.cluster.map import (
+    ALTAIR_MAX,
+    CROWDED_SHARE,
+    MAP_DRAW_MAX,
+    SELECT_MODES,
+    Palette,
+    cluster_names,
+    crowded_share,
+    density,
+    draw_method,
+    drawn_positions,
+    largest_first,
+    map_frame,
+    picked_image_ids,
+    present_absent,
+    selected_positions,
+)
 from core.cluster.metrics import suggest_eps
 from core.cluster.reduce import MAP_METHODS, TSNE_MAX_POINTS, UMAP_METRICS, Reduction, ReductionSpec
 from core.cluster.store import labels_key, load_clustering, load_map, map_key, reduction_key
@@ -35,6 +51,7 @@ from ui import links
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 from ui.jobs import embeddings_prerequisite, job_launcher
+from ui.scatter_gl import scatter_gl
 
 DEFAULT_MAX_POINTS = 5_000
 DENDROGRAM_MAX = 300
@@ -391,7 +408,10 @@ def selected_ids(event, frame: pl.DataFrame) -> list[str]:
 
 
 def _map_coords(ds: Dataset, fm, fkey: FeatureKey, choices: Choices):
-    """The 2-D map: PCA in the page; UMAP and t-SNE from a background job (PCA shown until the job is done)."""
+    """The 2-D map: PCA in the page; UMAP and t-SNE from a background job (PCA shown until the job is done).
+
+    PCA stays in the page at any size (2 s for 202,599 x 128 on 2 busy cores; `python -m core cluster --save-map`
+    stores UMAP and t-SNE only)."""
     method = choices.map_method
     if method == "tsne" and fm.n > TSNE_MAX_POINTS:
         st.info(
@@ -400,7 +420,7 @@ def _map_coords(ds: Dataset, fm, fkey: FeatureKey, choices: Choices):
         )
         method = "pca"
     seconds = map_seconds(method, fm.n)
-    if not runs_inline(seconds):
+    if method != "pca" and not runs_inline(seconds):  # PCA: a few seconds at CelebA's size, once per server
         stored = load_map(ds.cache_dir, map_key(fkey, method), fm.rows)
         if stored is not None:
             return Reduction(stored, method, 2, f"{method.upper()} map computed in the background.")
@@ -472,16 +492,60 @@ def waiting_note(what: str) -> None:
     )
 
 
-def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> None:
-    """Scatter coloured by cluster/identity/attribute; a click or box selection shows the faces beside it."""
-    projection = _map_coords(ds, fm, fkey, choices)
-    c1, c2 = st.columns([1, 1])
+DRAW_LABELS = {
+    "auto": f"automatic (Altair up to {ALTAIR_MAX:,} points, WebGL beyond)",
+    "webgl": "WebGL: every point",
+    "altair": f"Altair: up to {MAP_DRAW_MAX:,} points",
+}
+SELECT_HELP = (
+    "Click: drag to pan, click a point. Box: drag a box. Lasso (WebGL): draw around points. Scroll to zoom; the "
+    "faces appear beside the map."
+)
+FACES_PAGE = 24  # thumbnails per page of a map selection
+
+
+def _map_colours(ds: Dataset, fm, result, color_by: str, attribute: str | None) -> Palette | None:
+    """The map's colour groups (largest distinct, the rest muted), or None for the density colouring."""
+    if color_by == "cluster":
+        return largest_first(result.labels, "cluster", noise=-1)
+    if color_by == "identity":
+        return largest_first(ds.table["identity"].gather(fm.rows).fill_null("–").to_numpy(), "identity", rest="people")
+    if color_by == "attribute":
+        return present_absent(ds.table[attribute].to_numpy()[fm.rows], attribute)
+    return None
+
+
+@dataclass(frozen=True)
+class MapChoices:
+    """The widgets above the map: colour by (and which attribute), how to select, how to draw."""
+
+    color_by: str
+    attribute: str | None
+    mode: str
+    draw: str
+
+    @property
+    def colouring(self) -> str:
+        """One name per colouring ('cluster', 'attribute:Male', ...)."""
+        return f"attribute:{self.attribute}" if self.attribute else self.color_by
+
+
+def _map_choices(ds: Dataset) -> MapChoices:
+    """Colour by (and which attribute), how to select, how to draw: the widgets above the map."""
+    c1, c2, c3 = st.columns([1, 1, 1])
     colours = ["cluster"] + (["identity"] if ds.has_identity else []) + (["attribute"] if ds.attributes else [])
+    colours.append("density")
     color_by = links.synced(
         "color",
         "cl-color",
         "cluster",
-        lambda: c1.selectbox("Colour by", colours, key="cl-color"),
+        lambda: c1.selectbox(
+            "Colour by",
+            colours,
+            key="cl-color",
+            help="Cluster, identity: the 18 largest get their own colour, the rest one grey. Density: how crowded "
+            "each point's neighbourhood is (where many points overlap).",
+        ),
         valid=links.one_of(colours),
     )
     attribute = None
@@ -495,53 +559,128 @@ def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> 
         )
     else:
         links.forget("cattr")
-    box = (
-        links.synced(
-            "sel",
-            "cl-select-mode",
-            "click",
-            lambda: c2.radio(
-                "Select faces by",
-                ["click", "box"],
-                horizontal=True,
-                key="cl-select-mode",
-                help="Click points (shift-click for more) or drag a box; the faces appear beside the map.",
-            ),
-            valid=links.one_of(["click", "box"]),
-        )
-        == "box"
+    mode = links.synced(
+        "sel",
+        "cl-select-mode",
+        "click",
+        lambda: c2.radio(
+            "Select faces by", list(SELECT_MODES), horizontal=True, key="cl-select-mode", help=SELECT_HELP
+        ),
+        valid=links.one_of(SELECT_MODES),
     )
-    drawn = drawn_positions(fm.n, choices.seed)
-    frame = map_frame(ds, fm.rows[drawn], projection.coords[drawn], result.labels[drawn], attribute)
-    color = attribute or color_by
+    draw = links.synced(
+        "draw",
+        "cl-draw",
+        "auto",
+        lambda: c3.selectbox("Draw the map with", list(DRAW_LABELS), format_func=DRAW_LABELS.get, key="cl-draw"),
+        valid=links.one_of(DRAW_LABELS),
+    )
+    return MapChoices(color_by, attribute, mode, draw)
+
+
+def map_section(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result) -> None:
+    """Every point (WebGL) or a sample (Altair), coloured by cluster/identity/attribute/density; a click, box or
+    lasso selection shows its faces beside the map, page by page."""
+    projection = _map_coords(ds, fm, fkey, choices)
+    view = _map_choices(ds)
+    method = draw_method(view.draw, fm.n, view.mode)
+    palette = _map_colours(ds, fm, result, view.color_by, view.attribute)
+    _map_and_faces(ds, fm, fkey, choices, result, projection, palette, view, method)
+    if view.color_by != "density" and crowded_share(projection.coords) > CROWDED_SHARE:
+        st.caption("Most points here sit on top of others: colour by density to see where they crowd.")
+
+
+@st.fragment
+def _map_and_faces(ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result, projection, palette, view, method):
+    """The map and the faces its selection holds: a selection or a page turn reruns only this (a fragment), not the
+    whole page (0.85 s at CelebA's size on busy cores)."""
     left, right = st.columns([3, 2])
     with left:
-        event = st.altair_chart(
-            charts.cluster_map(frame, color, lasso=box),
-            on_select="rerun",
-            selection_mode=charts.SELECTION,
-            key="cl-map-chart",
-            width="stretch",
-        )
-        sampled = (
-            f" Drawing a sample of {len(drawn):,} of the {fm.n:,} points; the metrics and tables use all of them."
-            if len(drawn) < fm.n
-            else ""
-        )
-        st.caption(
-            f"{projection.method.upper()} map. {projection.note}{sampled} Scroll to zoom, drag to pan (click mode)."
-        )
-    with right:
-        ids = selected_ids(event, frame)
-        if ids:
-            st.caption(
-                ("1 face selected" if len(ids) == 1 else f"{len(ids):,} faces selected")
-                + (" (first 24 shown)" if len(ids) > 24 else "")
-            )
-            lookup = dict(zip(frame["image_id"].to_list(), frame["cluster"].to_list()))
-            image_grid(ds, ids[:24], [f"{i} · cluster {lookup.get(i, '?')}" for i in ids[:24]], columns=4)
+        if method == "webgl":
+            picked = _webgl_map(ds, fm, fkey, choices, result, projection, palette, view)
         else:
-            st.caption("Select points on the map to see their faces here.")
+            picked = _altair_map(ds, fm, choices, result, projection, palette, view.mode)
+    with right:
+        _selection_faces(ds, fm, result, picked)
+
+
+def _webgl_map(
+    ds: Dataset, fm, fkey: FeatureKey, choices: Choices, result, projection, palette, view: MapChoices
+) -> np.ndarray:
+    """Every point, drawn by the browser's GPU; returns the positions the selection holds."""
+    version = charts.map_version(projection.coords)
+
+    def build() -> bytes:
+        identities = ds.table["identity"].gather(fm.rows).fill_null("–").to_numpy() if ds.has_identity else None
+        return charts.webgl_map(
+            projection.coords,
+            ds.table["image_id"].to_numpy()[fm.rows],
+            result.labels,
+            identities,
+            palette if palette is not None else density(projection.coords),
+            mode=view.mode,
+            tip_group=view.attribute is not None,
+        )
+
+    blob = cached.webgl_map(fkey, choices.reduction, choices.clustering, version, view.colouring, view.mode, build)
+    selection = scatter_gl(blob, key="cl-map-gl")
+    st.caption(
+        f"{projection.method.upper()} map of all {fm.n:,} points, drawn with WebGL. {projection.note} Scroll to zoom, "
+        "double-click to zoom back out; hover a point to see who it is."
+    )
+    return selected_positions(selection, projection.coords, version)
+
+
+def _altair_map(ds: Dataset, fm, choices: Choices, result, projection, palette, mode: str) -> np.ndarray:
+    """At most MAP_DRAW_MAX points with Altair; returns the positions (in the whole map) the selection holds."""
+    if mode == "lasso":
+        st.caption("Lasso needs the WebGL map: using a box here.")
+    drawn = drawn_positions(fm.n, choices.seed)
+    frame = map_frame(ds, fm.rows[drawn], projection.coords[drawn], result.labels[drawn], None)
+    if palette is not None:
+        frame = frame.with_columns(pl.Series("colour", np.asarray(palette.names)[palette.group[drawn]]))
+    else:
+        frame = frame.with_columns(pl.Series("density", density(projection.coords)[drawn]))
+    event = st.altair_chart(
+        charts.cluster_map(frame, "colour" if palette is not None else "density", palette, lasso=mode != "click"),
+        on_select="rerun",
+        selection_mode=charts.SELECTION,
+        key="cl-map-chart",
+        width="stretch",
+    )
+    sampled = (
+        f" Drawing a sample of {len(drawn):,} of the {fm.n:,} points; the metrics and tables use all of them (the "
+        "WebGL map draws every point)."
+        if len(drawn) < fm.n
+        else ""
+    )
+    st.caption(f"{projection.method.upper()} map. {projection.note}{sampled} Scroll to zoom, drag to pan (click mode).")
+    ids = set(selected_ids(event, frame))
+    return drawn[np.flatnonzero(frame["image_id"].is_in(list(ids)).to_numpy())] if ids else np.zeros(0, np.int64)
+
+
+def _selection_faces(ds: Dataset, fm, result, picked: np.ndarray) -> None:
+    """How many faces the selection holds and their thumbnails, a page at a time."""
+    if not len(picked):
+        st.caption("Select points on the map to see their faces here.")
+        return
+    pages = max(1, -(-len(picked) // FACES_PAGE))
+    signature = (len(picked), int(picked[0]), int(picked[-1]))
+    if st.session_state.get("cl-sel-signature") != signature:  # a new selection starts on its first page
+        st.session_state["cl-sel-signature"] = signature
+        st.session_state.pop("cl-sel-page", None)
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="cl-sel-page"))
+    shown = picked[(page - 1) * FACES_PAGE : page * FACES_PAGE]
+    first, last = (page - 1) * FACES_PAGE + 1, (page - 1) * FACES_PAGE + len(shown)
+    st.caption(
+        ("1 face selected" if len(picked) == 1 else f"{len(picked):,} faces selected")
+        + (f" (showing {first:,}–{last:,})" if pages > 1 else "")
+    )
+    ids = ds.table["image_id"].to_numpy()[fm.rows[shown]]
+    names = cluster_names(result.labels[shown])
+    image_grid(ds, list(ids), [f"{i} · cluster {c}" for i, c in zip(ids, names)], columns=4)
 
 
 def k_distance_section(fkey: FeatureKey, choices: Choices, X: np.ndarray, result) -> None:

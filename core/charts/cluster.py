@@ -2,40 +2,52 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import altair as alt
 import numpy as np
+import pandas as pd
 import polars as pl
+
+from core.cluster.map import Palette
 
 # Lazy imports: SciPy's submodules are imported inside the functions that use them, so pages and commands that never
 # call them do not pay their import time and memory on a shared server.
 
 SELECTION = "picked"  # name of the point/lasso selection on the map
+VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
+DENSITY_LABELS = ("sparse", "crowded")
 
 
-def cluster_map(frame: pl.DataFrame, color: str, nominal: bool = True, lasso: bool = False) -> alt.Chart:
-    """Scatter of x, y coloured by `color`, tooltips image_id/identity/cluster, zoom/pan, point or lasso selection.
+def cluster_map(frame: pl.DataFrame, color: str, palette: Palette | None = None, lasso: bool = False) -> alt.Chart:
+    """Scatter of x, y coloured by `color`, tooltips image_id/identity/cluster, zoom/pan, point or box selection.
 
-    frame: x, y, image_id, identity, cluster (str), plus the colour column.
+    frame: x, y, image_id, identity, cluster (str), plus the colour column: a group name of `palette` (the largest
+    groups distinct, the rest muted), or a number in [0, 1] (density) when palette is None.
     """
     select = (
         alt.selection_interval(name=SELECTION, encodings=["x", "y"])
         if lasso
         else alt.selection_point(name=SELECTION, fields=["image_id"])
     )
-    kind = "N" if nominal else "Q"
-    sort = None
-    if color == "cluster":  # numeric order in the legend, noise last
-        names = frame["cluster"].unique().to_list()
-        sort = sorted((n for n in names if n != "noise"), key=int) + (["noise"] if "noise" in names else [])
+    if palette is not None:
+        order = list(reversed(palette.names))  # the largest group first in the legend
+        colour = alt.Color(
+            f"{color}:N",
+            sort=order,
+            scale=alt.Scale(domain=order, range=list(reversed(palette.colours))),
+            legend=alt.Legend(columns=2, symbolLimit=len(order), title=None),
+        )
+    else:
+        colour = alt.Color(f"{color}:Q", scale=alt.Scale(range=list(VIRIDIS)), legend=alt.Legend(title=color))
     chart = (
         alt.Chart(frame.to_pandas())
         .mark_circle(size=28, opacity=0.75)
         .encode(
             x=alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
             y=alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
-            color=alt.Color(
-                f"{color}:{kind}", sort=sort, legend=alt.Legend(columns=2, symbolLimit=40) if nominal else alt.Legend()
-            ),
+            color=colour,
             tooltip=["image_id", "identity", "cluster"],
         )
         .add_params(select)
@@ -44,6 +56,106 @@ def cluster_map(frame: pl.DataFrame, color: str, nominal: bool = True, lasso: bo
     if not lasso:
         chart = chart.interactive()  # zoom/pan (a box selection uses the drag instead)
     return chart
+
+
+def point_size(n: int) -> float:
+    """Pixels per point on the WebGL map: large on small maps, small where hundreds of thousands share the area."""
+    return 6.0 if n <= 2_000 else 4.0 if n <= 20_000 else 3.0 if n <= 100_000 else 2.5
+
+
+def map_version(coords: np.ndarray) -> str:
+    """A name for these map positions: a selection made on other positions is not applied to them."""
+    return hashlib.blake2b(np.ascontiguousarray(coords, np.float32).tobytes(), digest_size=8).hexdigest()
+
+
+def webgl_map(
+    coords: np.ndarray,
+    image_ids: np.ndarray,
+    labels: np.ndarray,
+    identities: np.ndarray | None,
+    colour: Palette | np.ndarray,
+    mode: str = "click",
+    height: int = 520,
+    tip_group: bool = False,
+) -> bytes:
+    """Every point of the map as one binary blob for ui/scatter_gl.js (what it draws, hovers and selects).
+
+    coords (n, 2) float32; image_ids (n,) str; labels (n,) int (-1 noise); identities (n,) str or None; colour a
+    Palette (one group per point) or (n,) floats in [0, 1] (density). Layout: uint32 header length, JSON header, then
+    4-byte aligned arrays named in header["arrays"], in drawing order (muted groups or sparse points first, so the
+    distinct colours and crowded points sit on top); `pos` maps a drawn point back to its position in `coords`.
+    """
+    n = len(coords)
+    header: dict = {"n": n, "version": map_version(coords), "mode": mode, "height": height}
+    header["point_size"] = point_size(n)
+    if isinstance(colour, Palette):
+        order = np.argsort(colour.group, kind="stable")
+        c = (colour.group[order].astype(np.float32) + 0.5) / 256
+        header["palette"] = list(colour.colours)
+        header["legend"] = [
+            {"name": a, "colour": b, "count": k} for a, b, k in zip(colour.names, colour.colours, colour.counts)
+        ]
+        header["tip_group"] = tip_group
+    else:
+        order = np.argsort(colour, kind="stable")
+        c = np.asarray(colour, np.float32)[order] * (255 / 256) + 0.5 / 256
+        header["palette"] = _ramp(VIRIDIS, 256)
+        header["legend"] = []
+        header["colorbar"] = list(DENSITY_LABELS)
+    arrays = {
+        "x": np.asarray(coords[order, 0], np.float32),
+        "y": np.asarray(coords[order, 1], np.float32),
+        "c": c.astype(np.float32),
+        "pos": order.astype(np.int32),
+        "cluster": np.asarray(labels, np.int32)[order],
+        "ids": np.frombuffer("\n".join(np.asarray(image_ids, str)[order].tolist()).encode(), np.uint8),
+    }
+    if identities is not None:
+        codes, names = pd.factorize(np.asarray(identities, str), sort=True)
+        header["identities"] = names.tolist()
+        arrays["identity"] = codes[order].astype(np.int32)
+    kinds = {np.dtype(np.float32): "f4", np.dtype(np.int32): "i4", np.dtype(np.uint8): "u1"}
+    header["arrays"] = [[name, kinds[a.dtype], len(a)] for name, a in arrays.items()]
+    header["digest"] = _digest(header, arrays)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    parts = [np.uint32(len(head)).tobytes(), head]
+    size = 4 + len(head)
+    for a in arrays.values():
+        parts.append(b"\0" * (-size % 4))
+        size += -size % 4
+        parts.append(a.tobytes())
+        size += a.nbytes
+    return b"".join(parts)
+
+
+def _digest(header: dict, arrays: dict[str, np.ndarray]) -> str:
+    """What the browser draws, as a name (the page's selection mode aside): a rerun that sends the same map again
+    (every selection reruns the page) is not parsed and uploaded to the GPU again."""
+    h = hashlib.blake2b(json.dumps({k: v for k, v in header.items() if k != "mode"}).encode(), digest_size=8)
+    for a in arrays.values():
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def read_webgl_map(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header and arrays of a webgl_map blob (what the browser reads; for tests and benches)."""
+    length = int(np.frombuffer(blob[:4], np.uint32)[0])
+    header = json.loads(blob[4 : 4 + length])
+    offset, arrays = 4 + length, {}
+    for name, kind, count in header["arrays"]:
+        offset += -offset % 4
+        dtype = np.dtype({"f4": np.float32, "i4": np.int32, "u1": np.uint8}[kind])
+        arrays[name] = np.frombuffer(blob, dtype, count, offset)
+        offset += count * dtype.itemsize
+    return header, arrays
+
+
+def _ramp(anchors: tuple[str, ...], steps: int) -> list[str]:
+    """`steps` colours evenly interpolated between the anchor colours."""
+    rgb = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in anchors], np.float64)
+    at = np.linspace(0, len(anchors) - 1, steps)
+    out = np.stack([np.interp(at, np.arange(len(anchors)), rgb[:, k]) for k in range(3)], axis=1).round().astype(int)
+    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in out]
 
 
 def elbow_chart(sweep: pl.DataFrame) -> alt.Chart:
