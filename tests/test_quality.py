@@ -88,6 +88,14 @@ def test_group_folds_keep_identities_whole_and_balance_sizes():
     assert len(set(folds[-50:])) > 1  # rows without an identity are spread, not one group
 
 
+def test_group_folds_fold_images_when_there_are_few_people():
+    identity = [f"p{i % 30}" for i in range(600)]  # 30 people: 6 per fold would leave rare attributes unlearnt
+    folds = labels.group_folds(identity, n_folds=5)
+    frame = pl.DataFrame({"identity": identity, "fold": folds})
+    assert frame.group_by("identity").agg(pl.col("fold").n_unique())["fold"].min() > 1
+    assert np.bincount(folds, minlength=5).min() > 0.8 * 600 / 5
+
+
 def test_fit_logistic_is_scikit_learns_logistic_regression():
     from sklearn.linear_model import LogisticRegression
 
