@@ -233,6 +233,8 @@ def face_search_upload_photo(page, ds) -> None:
     image_id = ds.table["image_id"][0]
     identity = ds.table["identity"][0]
     upload_file(page, "fs-upload", ds.image_path(image_id))
+    # The photo's caption comes with its image, which may still be loading when the page's text has settled.
+    page.get_by_text(re.compile(r"\b1 face found|\d+ faces found")).first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
     text = main_text(page)
     assert re.search(r"\b1 face found|\d+ faces found", text) and "nearest faces" in text, text[-800:]
     assert f"0.000 · {identity}" in text
