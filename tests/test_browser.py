@@ -163,6 +163,7 @@ def data_quality_run_audit(page, ds) -> None:
     while "Not yet run on demo" in main_text(page) and time.monotonic() < deadline:
         page.wait_for_timeout(1000)
     wait_until_idle(page)
+    page.get_by_text("Estimated wrong labels").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)  # after placeholders
     assert "Estimated wrong labels" in main_text(page), main_text(page)[-800:]
     widget(page, "dq-check").get_by_text("duplicates", exact=True).click()
     wait_until_idle(page)

@@ -15,6 +15,7 @@ from core.data.dataset import Dataset
 from core.quality import CHECK_TITLES, CHECKS, StoredResult
 from core.quality.audit import estimated_seconds
 from core.quality.images import PROBLEMS
+from core.quality.labels import MIN_IDENTITIES_PER_FOLD
 from ui import links
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
@@ -107,8 +108,9 @@ def labels_section(ds: Dataset, result: StoredResult | None) -> None:
     summary, suspects = result.tables["summary"], result.tables["suspects"]
     info = result.summary
     st.caption(
-        f"A logistic regression per attribute scored every image out of fold ({info['folds']} folds drawn by "
-        f"identity, so no person's photos are scored by a model that saw that person) from "
+        f"A logistic regression per attribute scored every image out of fold ({info['folds']} folds; with at least "
+        f"{MIN_IDENTITIES_PER_FOLD * info['folds']} people each fold holds out whole people, so no person's photos "
+        "are scored by a model that saw that person; with fewer, folds split the images) from "
         f"{' and '.join(info['features'])}; confident learning (cleanlab) estimated how many labels disagree with "
         "what the images show and ranked the likeliest."
     )
