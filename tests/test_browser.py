@@ -409,7 +409,7 @@ def test_webgl_map_box_selection_fills_the_faces_panel(browser, server, demo_dat
         area.scroll_into_view_if_needed()
         # Hover the point drawn last (on top of any other there): its image id, identity and cluster.
         x, y = drawn.evaluate(
-            """(el) => { const m = el.parentNode.__faMap, i = m.n - 1, r = m.canvas.getBoundingClientRect();
+            """(el) => { const m = el.parentNode.__faMap, i = m.a.order[m.n - 1], r = m.canvas.getBoundingClientRect();
                const [px, py] = m.toPixel(m.a.x[i], m.a.y[i]); return [r.left + px, r.top + py]; }"""
         )
         page.mouse.move(x, y)

@@ -3,6 +3,9 @@ job's Subset round trip."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -132,21 +135,22 @@ def test_webgl_blob_carries_every_point_at_full_size():
     ids = np.array([f"{i:06d}.jpg" for i in range(n)])
     people = np.array([f"p{i % 300}" for i in range(n)])
     palette = largest_first(labels, "cluster", noise=-1)
-    header, arrays = read_webgl_map(webgl_map(coords, ids, labels, people, palette, mode="box"))
+    blob = webgl_map(coords, ids, labels, people, palette, mode="box")
+    header, arrays = read_webgl_map(blob)
     assert header["n"] == n and header["mode"] == "box" and header["version"] == map_version(coords)
-    pos = arrays["pos"]
-    assert sorted(pos.tolist()) == list(range(n))  # every point exactly once
-    assert np.array_equal(arrays["x"], coords[pos, 0]) and np.array_equal(arrays["y"], coords[pos, 1])
-    assert np.array_equal(arrays["cluster"], labels[pos])
-    assert bytes(arrays["ids"]).decode().split("\n") == ids[pos].tolist()
-    assert np.array_equal(np.asarray(header["identities"])[arrays["identity"]], people[pos])
-    groups = np.floor(arrays["c"].astype(np.float64) * 256).astype(int)
-    assert np.array_equal(groups, palette.group[pos]) and (np.diff(groups) >= 0).all()  # muted drawn first
+    assert np.array_equal(arrays["x"], coords[:, 0]) and np.array_equal(arrays["y"], coords[:, 1])
+    assert np.array_equal(arrays["cluster"], labels)
+    assert bytes(arrays["ids"]).decode().split("\n") == ids.tolist()  # every point exactly once, in order
+    assert np.array_equal(np.asarray(header["identities"])[arrays["identity"]], people)
+    assert np.array_equal(arrays["c"], palette.group)  # the colour code is the palette group: muted ones first
     assert [g["count"] for g in header["legend"]] == list(palette.counts)
+    assert len(blob) < 0.6 * (n * (4 + 4 + 1 + 2 + 2) + arrays["ids"].size)  # sent compressed
     dens = density(coords)
     header, arrays = read_webgl_map(webgl_map(coords, ids, labels, None, dens))
     assert "identity" not in arrays and len(header["palette"]) == 256 and header["colorbar"]
-    assert np.allclose(arrays["c"], dens[arrays["pos"]] * 255 / 256 + 0.5 / 256, atol=1e-6)
+    assert np.array_equal(arrays["c"], np.rint(dens * 255))  # crowded points: higher codes, drawn on top
+    wide = webgl_map(coords, ids, labels * 1000, people, palette)  # cluster numbers past int16 keep their value
+    assert np.array_equal(read_webgl_map(wide)[1]["cluster"], labels * 1000)
 
 
 def test_webgl_selection_is_recomputed_from_its_shape():
@@ -165,3 +169,40 @@ def test_webgl_selection_is_recomputed_from_its_shape():
     assert selected_positions(stale, coords, version).size == 0
     for broken in (None, [], {"version": version, "kind": "box", "box": ["a"]}, {"version": version, "kind": "?"}):
         assert selected_positions(broken, coords, version).size == 0
+
+
+NODE_PARSE = """
+globalThis.window = {};
+const { parse } = await import(process.argv[2]);
+const bytes = new Uint8Array(require("fs").readFileSync(process.argv[3]));
+const { header, arrays } = await parse(bytes);
+const ids = [];
+for (let i = 0; i < header.n; i++) ids.push(new TextDecoder().decode(arrays.ids.subarray(arrays.idStarts[i], arrays.idStarts[i + 1] - 1)));
+console.log(JSON.stringify({ order: [...arrays.order], rank: [...arrays.rank], cluster: [...arrays.cluster], ids }));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_browser_reads_the_blob_and_draws_in_colour_order(tmp_path):
+    """ui/scatter_gl.js's own parse (run by node): every point's id and cluster, and the drawing order computed
+    another way (numpy's stable argsort of the colour codes): muted groups first, ties in point order."""
+    n = 3000
+    rng = np.random.default_rng(4)
+    coords = rng.normal(size=(n, 2)).astype(np.float32)
+    labels = rng.integers(-1, 30, n)
+    ids = np.array([f"img_{i}.jpg" for i in range(n)])
+    palette = largest_first(labels, "cluster", noise=-1)
+    (tmp_path / "map.bin").write_bytes(webgl_map(coords, ids, labels, None, palette))
+    module = tmp_path / "scatter_gl.mjs"
+    module.write_text((Path(__file__).resolve().parent.parent / "ui" / "scatter_gl.js").read_text())
+    script = tmp_path / "read.cjs"
+    script.write_text(f"(async () => {{ {NODE_PARSE} }})();")
+    out = subprocess.run(
+        ["node", script, module.as_uri(), tmp_path / "map.bin"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    read = json.loads(out.stdout)
+    order = np.argsort(palette.group, kind="stable")
+    assert read["order"] == order.tolist()
+    assert np.array_equal(np.asarray(read["rank"])[order], np.arange(n))
+    assert read["ids"] == ids.tolist() and read["cluster"] == labels.tolist()

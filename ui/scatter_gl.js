@@ -1,7 +1,7 @@
 // FaceAtlas map: every point of a 2-D map drawn with WebGL, with pan, zoom, hover, click/box/lasso selection.
 // Loaded by ui/scatter_gl.py as a Streamlit components-v2 module; nothing is fetched from anywhere.
-// data: one binary blob (core/charts/cluster.py webgl_map): uint32 header length, JSON header, then 4-byte aligned
-// arrays in the header's order. The browser sends back only the selection's shape (box or lasso in data units, or a
+// data: one binary blob (core/charts/cluster.py webgl_map): uint32 header length, JSON header, then the 4-byte aligned
+// arrays in the header's order, gzip-compressed (unpacked by the browser's own DecompressionStream). The browser sends back only the selection's shape (box or lasso in data units, or a
 // clicked point); Python computes the points inside with the same test (core/cluster/map.py).
 
 const VERT = `
@@ -46,16 +46,22 @@ function readHeader(bytes) {
   return { length, header: JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length))) };
 }
 
-function parse(bytes) {
+const KINDS = { f4: Float32Array, i4: Int32Array, i2: Int16Array, u2: Uint16Array, u1: Uint8Array };
+
+async function parse(bytes) { // -> {header, arrays}; arrays in the points' own order, plus the drawing order
   const { length, header } = readHeader(bytes);
-  let offset = 4 + length + ((4 - ((4 + length) % 4)) % 4);
+  let body = bytes.subarray(4 + length);
+  if (header.packed === "gzip") {
+    const stream = new Blob([body]).stream().pipeThrough(new DecompressionStream("gzip"));
+    body = new Uint8Array(await new Response(stream).arrayBuffer());
+  }
   const arrays = {};
+  let offset = 0;
   for (const [name, dtype, count] of header.arrays) {
-    const at = bytes.byteOffset + offset;
-    const kind = { f4: Float32Array, i4: Int32Array, u1: Uint8Array }[dtype];
-    arrays[name] = new kind(bytes.buffer.slice(at, at + count * kind.BYTES_PER_ELEMENT));
-    offset += count * kind.BYTES_PER_ELEMENT;
+    const kind = KINDS[dtype];
     offset += (4 - (offset % 4)) % 4;
+    arrays[name] = new kind(body.buffer.slice(body.byteOffset + offset, body.byteOffset + offset + count * kind.BYTES_PER_ELEMENT));
+    offset += count * kind.BYTES_PER_ELEMENT;
   }
   const ids = arrays.ids; // '\n'-joined image ids: where each starts
   const starts = new Uint32Array(header.n + 1);
@@ -63,6 +69,18 @@ function parse(bytes) {
   for (let i = 0; i < ids.length && k < header.n; i++) if (ids[i] === 10) starts[k++] = i + 1;
   starts[header.n] = ids.length + 1;
   arrays.idStarts = starts;
+  // Drawing order: ascending colour code, ties in point order (a counting sort, so stable): muted groups and sparse
+  // points first, the distinct colours and crowded points on top. rank[i] is point i's place in it.
+  const counts = new Uint32Array(257);
+  for (let i = 0; i < header.n; i++) counts[arrays.c[i] + 1]++;
+  for (let v = 0; v < 256; v++) counts[v + 1] += counts[v];
+  const order = new Uint32Array(header.n), rank = new Uint32Array(header.n);
+  for (let i = 0; i < header.n; i++) {
+    rank[i] = counts[arrays.c[i]]++;
+    order[rank[i]] = i;
+  }
+  arrays.order = order;
+  arrays.rank = rank;
   return { header, arrays };
 }
 
@@ -109,14 +127,19 @@ class GlMap {
     this.tip = this.el.querySelector(".fa-tip");
     this.count = this.el.querySelector(".fa-count");
     this.gl = this.canvas.getContext("webgl", { antialias: false, premultipliedAlpha: true, preserveDrawingBuffer: false });
-    if (!this.gl) {
-      this.el.querySelector(".fa-plot").innerHTML =
-        '<div class="fa-nogl">This browser cannot draw WebGL. Choose "Altair" under "Draw the map with" to see a sample of the points.</div>';
+    if (!this.gl || typeof DecompressionStream === "undefined") {
+      this.gl = null;
+      this.fail("This browser cannot draw WebGL maps.");
       return;
     }
     this.setup();
     this.listen();
     new ResizeObserver(() => this.resize()).observe(this.el);
+  }
+
+  fail(why) {
+    this.el.querySelector(".fa-plot").innerHTML =
+      `<div class="fa-nogl">${why} Choose "Altair" under "Draw the map with" to see a sample of the points.</div>`;
   }
 
   setup() {
@@ -141,8 +164,10 @@ class GlMap {
     gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
   }
 
-  load(bytes) {
-    const { header, arrays } = parse(bytes);
+  async load(bytes) {
+    const ticket = (this.ticket = (this.ticket || 0) + 1);
+    const { header, arrays } = await parse(bytes);
+    if (ticket !== this.ticket) return; // a newer map arrived while this one was unpacking
     const same = this.state.version === header.version;
     if (!same || !this.header || this.header.mode !== header.mode) this.mode = header.mode; // the page's choice
     this.header = header;
@@ -154,16 +179,18 @@ class GlMap {
       this.state.selection = null;
     }
     if (!this.gl) return;
-    const gl = this.gl;
-    const pos = new Float32Array(this.n * 2);
-    for (let i = 0; i < this.n; i++) {
-      pos[2 * i] = arrays.x[i];
-      pos[2 * i + 1] = arrays.y[i];
+    const gl = this.gl, { x, y, c, order } = arrays;
+    const pos = new Float32Array(this.n * 2), colour = new Float32Array(this.n);
+    for (let d = 0; d < this.n; d++) {
+      const i = order[d];
+      pos[2 * d] = x[i];
+      pos[2 * d + 1] = y[i];
+      colour[d] = (c[i] + 0.5) / 256; // the palette texel's centre
     }
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.pos);
     gl.bufferData(gl.ARRAY_BUFFER, pos, gl.STATIC_DRAW);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.c);
-    gl.bufferData(gl.ARRAY_BUFFER, arrays.c, gl.STATIC_DRAW);
+    gl.bufferData(gl.ARRAY_BUFFER, colour, gl.STATIC_DRAW);
     const texels = new Uint8Array(256 * 4);
     header.palette.forEach((hex, i) => texels.set([...hexToRgb(hex), 255], 4 * i));
     gl.bindTexture(gl.TEXTURE_2D, this.texture);
@@ -175,7 +202,6 @@ class GlMap {
     this.markSelection();
     this.buttons();
     this.resize();
-    this.gl.finish();
   }
 
   rerun(header) { // the page ran again with the same points and colours: only the page's selection mode may differ
@@ -275,15 +301,15 @@ class GlMap {
   }
 
   markSelection() { // which points the current selection holds (drawn bright, the rest faded)
-    const s = this.state.selection, { x, y } = this.a;
-    const mark = new Float32Array(this.n);
+    const s = this.state.selection, { x, y, rank } = this.a;
+    const mark = new Float32Array(this.n); // in drawing order, like the GPU's other buffers
     let count = 0;
     if (s) {
       const bbox = s.kind === "lasso" ? polygonBox(s.polygon) : s.box;
       for (let i = 0; i < this.n; i++) {
-        const hit = s.kind === "point" ? i === s.drawn
+        const hit = s.kind === "point" ? i === s.index
           : insideBox(x[i], y[i], bbox) && (s.kind === "box" || insidePolygon(x[i], y[i], s.polygon));
-        if (hit) { mark[i] = 1; count++; }
+        if (hit) { mark[rank[i]] = 1; count++; }
       }
     }
     const gl = this.gl;
@@ -295,23 +321,15 @@ class GlMap {
 
   select(selection) {
     this.state.selection = selection;
-    const out = selection ? { ...selection, version: this.header.version } : null;
-    if (out) delete out.drawn;
-    this.setStateValue("selection", out);
-    // Redrawing 200,000 points can hold the browser ~0.5 s where it draws in software: the box or lasso outline
-    // stays up until the page has answered (or a second has passed), then the selection is drawn bright.
-    this.pendingMark = true;
+    this.setStateValue("selection", selection ? { ...selection, version: this.header.version } : null);
+    this.markSelection(); // the count at once
+    // Redrawing 200,000 points holds the browser ~0.3-0.5 s where it draws in software: the box or lasso outline
+    // stays up while the page answers (the faces panel, ~0.2 s), then the selection is drawn bright.
     clearTimeout(this.markTimer);
-    this.markTimer = setTimeout(() => this.applyMark(), 1000);
-  }
-
-  applyMark() {
-    if (!this.pendingMark) return;
-    this.pendingMark = false;
-    clearTimeout(this.markTimer);
-    this.outline(null);
-    this.markSelection();
-    this.draw();
+    this.markTimer = setTimeout(() => {
+      this.outline(null);
+      this.draw();
+    }, this.n > 50000 ? 400 : 0);
   }
 
   nearest(px, py, radius) {
@@ -330,7 +348,10 @@ class GlMap {
         for (let t = this.grid.starts[k]; t < this.grid.starts[k + 1]; t++) {
           const i = this.grid.items[t];
           const ex = (x[i] - dx) * v.sx, ey = (y[i] - dy) * v.sy, d = ex * ex + ey * ey;
-          if (d <= bestD) { bestD = d; best = i; } // ties: the later point, drawn on top
+          if (d < bestD || (d === bestD && (best < 0 || this.a.rank[i] > this.a.rank[best]))) {
+            bestD = d; // ties: the point drawn later, on top
+            best = i;
+          }
         }
       }
     return best;
@@ -342,7 +363,7 @@ class GlMap {
     const lines = [id];
     if (a.identity) lines.push("identity " + h.identities[a.identity[i]]);
     lines.push(a.cluster[i] < 0 ? "noise" : "cluster " + a.cluster[i]);
-    if (h.tip_group) lines.push(h.legend[Math.floor(a.c[i] * 256)].name);
+    if (h.tip_group) lines.push(h.legend[a.c[i]].name);
     return lines.join("\n");
   }
 
@@ -412,7 +433,7 @@ class GlMap {
       else if (this.mode !== "box") this.outline(d.path, true);
       if (!d.moved) {
         const i = this.nearest(...p, 10);
-        if (i >= 0) this.select({ kind: "point", index: this.a.pos[i], drawn: i });
+        if (i >= 0) this.select({ kind: "point", index: i });
         else if (this.state.selection) this.select(null);
       } else if (!d.pan && this.mode === "box") {
         const [ax, ay] = this.toData(...d.start), [bx, by] = this.toData(...p);
@@ -495,7 +516,7 @@ export default function (component) {
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
     const { header } = readHeader(bytes);
     if (map.header && map.header.digest === header.digest) map.rerun(header); // the same map sent again
-    else map.load(bytes);
+    else map.load(bytes).catch(() => map.fail("This map could not be read."));
   }
-  if (map.pendingMark) setTimeout(() => map.applyMark(), 0); // the page answered a selection: draw it now
 }
+export { parse }; // for tests/test_cluster_map.py (node)
