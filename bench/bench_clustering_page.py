@@ -13,7 +13,6 @@ the page, silhouette on up to 5,000 points), obtained by switching those two cha
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import PROJECT, fmt_s, table, write_section
+from tests.cache_support import clear_streamlit_caches, private_cache
 
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
 JOB_WAIT_S = 900
@@ -42,29 +42,15 @@ def ensure_embeddings() -> Path:
 
 
 @contextmanager
-def private_cache(demo: Path):
-    """A fresh FACEATLAS_CACHE holding only the demo's embeddings (no stored maps or clusterings)."""
+def demo_with_embeddings_only(demo: Path):
+    """A fresh cache root holding only the demo's embeddings (no stored maps or clusterings)."""
     from core.data.ingest import open_dataset
+    from core.faces.store import embeddings_root
 
-    source = open_dataset(demo, name="demo").cache_dir / "embeddings"
-    with tempfile.TemporaryDirectory() as tmp:
-        old = os.environ.get("FACEATLAS_CACHE")
-        os.environ["FACEATLAS_CACHE"] = tmp
-        shutil.copytree(source, open_dataset(demo, name="demo").cache_dir / "embeddings")
-        try:
-            yield
-        finally:
-            if old is None:
-                os.environ.pop("FACEATLAS_CACHE", None)
-            else:
-                os.environ["FACEATLAS_CACHE"] = old
-
-
-def clear_caches() -> None:
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    source = embeddings_root(open_dataset(demo, name="demo").cache_dir)
+    with tempfile.TemporaryDirectory() as tmp, private_cache(Path(tmp)):
+        shutil.copytree(source, embeddings_root(open_dataset(demo, name="demo").cache_dir))
+        yield
 
 
 def timed_run(at) -> float:
@@ -129,7 +115,7 @@ def measure(mode: str) -> dict:
         core.cluster.metrics.SILHOUETTE_SAMPLE = 5_000
         core.cluster.metrics.internal_metrics.__defaults__ = (0, 5_000)
     try:
-        clear_caches()
+        clear_streamlit_caches()
         at = page_session()
         t0 = time.perf_counter()
         out["first render"] = timed_run(at)
@@ -154,13 +140,13 @@ def main() -> None:
     from streamlit.testing.v1 import AppTest
 
     demo = ensure_embeddings()
-    with private_cache(demo):
+    with demo_with_embeddings_only(demo):
         AppTest.from_file(str(PROJECT / "Home.py"), default_timeout=300).run()  # imports, dataset ingest
         import hdbscan  # noqa: F401  (a served app has imported these after its first visitor)
         import sklearn.cluster  # noqa: F401
 
         baseline = measure("baseline")
-    with private_cache(demo):
+    with demo_with_embeddings_only(demo):
         ours = measure("ours")
     rows = [[step, fmt_s(ours[step]), fmt_s(baseline[step]) if step in baseline else "–"] for step in ours]
     body = (

@@ -6,8 +6,6 @@ shared session models are trained), so other tests never see its models or embed
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +15,7 @@ from core.classify.models import TrainConfig
 from core.classify.train import train_attribute_model
 from core.data.ingest import open_dataset
 from core.faces.store import save_embeddings
-
-
-def _clear_streamlit_caches() -> None:
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@contextmanager
-def _private_cache(path: Path):
-    old = os.environ.get("FACEATLAS_CACHE")
-    os.environ["FACEATLAS_CACHE"] = str(path)
-    _clear_streamlit_caches()
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("FACEATLAS_CACHE", None)
-        else:
-            os.environ["FACEATLAS_CACHE"] = old
-        _clear_streamlit_caches()
+from tests.cache_support import private_cache
 
 
 def _open(demo_home: Path):
@@ -53,7 +30,7 @@ def _clf_cache(demo_home, tmp_path_factory) -> Path:
     them have something to learn.
     """
     path = tmp_path_factory.mktemp("clf-cache")
-    with _private_cache(path):
+    with private_cache(path):
         ds = _open(demo_home)
         rng = np.random.default_rng(0)
         labels = ds.attribute_matrix().astype(np.float32)
@@ -67,7 +44,7 @@ def _clf_cache(demo_home, tmp_path_factory) -> Path:
 @pytest.fixture
 def clf_env(_clf_cache, demo_home):
     """The small demo, opened with the private cache root switched on for this test."""
-    with _private_cache(_clf_cache):
+    with private_cache(_clf_cache):
         yield _open(demo_home)
 
 
@@ -77,13 +54,13 @@ def cnn_model(_clf_cache, demo_home):
     config = TrainConfig(
         model="cnn", attributes=("Male", "Heavy_Makeup"), epochs=12, batch_size=16, image_size=64, patience=12
     )
-    with _private_cache(_clf_cache):
+    with private_cache(_clf_cache):
         return train_attribute_model(_open(demo_home), config)
 
 
 @pytest.fixture(scope="session")
 def logreg_model(_clf_cache, demo_home):
-    with _private_cache(_clf_cache):
+    with private_cache(_clf_cache):
         return train_attribute_model(
             _open(demo_home), TrainConfig(model="logreg", attributes=("Blond_Hair", "Smiling", "Male"))
         )
