@@ -107,14 +107,14 @@ def demo_dataset():
     return open_dataset(root, name="demo")
 
 
-def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64) -> tuple[str, dict]:
+def demo_figure(ds, minutes: float, pos_weight: bool, image_size: int = 64, augment: bool = False) -> tuple[str, dict]:
     """Train the CNN from pixels on all 40 attributes for at most `minutes`; the table of test results."""
     config = TrainConfig(
         model="cnn",
         epochs=40,
         image_size=image_size,
         batch_size=32,
-        augment=False,
+        augment=augment,
         patience=8,
         max_minutes=minutes,
         pos_weight=pos_weight,

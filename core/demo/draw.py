@@ -21,7 +21,7 @@ WIDTH, HEIGHT = 178, 218
 CX = 89.0
 EYE_Y = 111.0
 FACE_CY = 118.0
-FRAME_WIDTH = 2
+FRAME_WIDTH = 3
 HEAD_RX, HEAD_RY = 58.0, 80.0  # radii of the cylinders a head turn and tilt are drawn on
 MESH_CELL = 30  # px: cell of the mesh that moves the person into place (the turn is smooth at this scale)
 MIN_NOSE_TO_MOUTH = 12.0  # px between the nose tip and the mouth line, whatever the traits
@@ -531,11 +531,11 @@ def _mouth(canvas, spec: FaceSpec, g: _Geometry) -> None:
                     (CX + side * fold - 14, g.nose_y - 2, CX + side * fold + 14, g.mouth_y + 10),
                     *((90, 200) if side < 0 else (-20, 90)),
                     fill=255,
-                    width=2,
+                    width=3,
                 ),
                 1.2,
             )
-            tint(canvas, sl, m, 0.8, spec.smile)
+            tint(canvas, sl, m, 0.75, spec.smile)
     if spec.mouth_open > 0.05:
         sl, m = pil_mask(lambda d: d.polygon(pts(ub, lt), fill=255), 0.4)
         paint(canvas, sl, m, (0.18, 0.05, 0.06))

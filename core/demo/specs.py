@@ -297,7 +297,7 @@ def image_spec(attrs: frozenset[str], traits: IdentityTraits, seed: int, rng: np
         hat_style=int(rng.integers(3)),
         glasses_color=traits.frames,
         glasses_dark=bool(rng.random() < 0.12),
-        smile_strength=float(rng.uniform(0.6, 1.0)),
+        smile_strength=float(rng.uniform(0.75, 1.0)),
         rest_smile=float(rng.uniform(0.0, 0.12)),
         open_strength=float(rng.uniform(0.5, 1.0)),
         blur_radius=float(rng.uniform(1.0, 1.4)),
