@@ -799,7 +799,9 @@ def download_section(ds: Dataset, fm, result) -> None:
     every rerun (each map selection) would otherwise pay and keep in the server's memory per visitor."""
 
     def assignment_csv() -> str:
-        return assignment_frame(ds.table["image_id"].to_numpy()[fm.rows], result.labels).write_csv()
+        return pl.DataFrame(
+            {"image_id": ds.table["image_id"].to_numpy()[fm.rows], "cluster": result.labels}
+        ).write_csv()
 
     st.download_button(
         "Download the assignment (CSV)",
@@ -809,11 +811,6 @@ def download_section(ds: Dataset, fm, result) -> None:
         key="cl-download",
         on_click="ignore",
     )
-
-
-def assignment_frame(image_ids: np.ndarray, labels: np.ndarray) -> pl.DataFrame:
-    """One row per clustered image: image_id, cluster (-1 is noise)."""
-    return pl.DataFrame({"image_id": image_ids, "cluster": labels})
 
 
 def outliers_section(ds: Dataset, fm, result) -> None:

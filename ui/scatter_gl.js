@@ -1,8 +1,9 @@
 // FaceAtlas map: every point of a 2-D map drawn with WebGL, with pan, zoom, hover, click/box/lasso selection.
 // Loaded by ui/scatter_gl.py as a Streamlit components-v2 module; nothing is fetched from anywhere.
-// data: one binary blob (core/charts/cluster.py webgl_map): uint32 header length, JSON header, then the 4-byte aligned
-// arrays in the header's order, gzip-compressed (unpacked by the browser's own DecompressionStream). The browser sends back only the selection's shape (box or lasso in data units, or a
-// clicked point); Python computes the points inside with the same test (core/cluster/map.py).
+// data: one binary blob (core/charts/cluster.py webgl_map): uint32 header length, JSON header, then the 4-byte
+// aligned arrays in the header's order, gzip-compressed (unpacked by the browser's own DecompressionStream). The
+// browser sends back only the selection's shape (box or lasso in data units, or a clicked point); Python computes
+// the points inside with the same test (core/cluster/map.py).
 
 const VERT = `
 attribute vec2 a_pos; attribute float a_c; attribute float a_sel;
@@ -50,11 +51,8 @@ const KINDS = { f4: Float32Array, i4: Int32Array, i2: Int16Array, u2: Uint16Arra
 
 async function parse(bytes) { // -> {header, arrays}; arrays in the points' own order, plus the drawing order
   const { length, header } = readHeader(bytes);
-  let body = bytes.subarray(4 + length);
-  if (header.packed === "gzip") {
-    const stream = new Blob([body]).stream().pipeThrough(new DecompressionStream("gzip"));
-    body = new Uint8Array(await new Response(stream).arrayBuffer());
-  }
+  const stream = new Blob([bytes.subarray(4 + length)]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const body = new Uint8Array(await new Response(stream).arrayBuffer());
   const arrays = {};
   let offset = 0;
   for (const [name, dtype, count] of header.arrays) {

@@ -118,7 +118,6 @@ def webgl_map(
         arrays["identity"] = codes.astype(np.uint16 if len(names) <= np.iinfo(np.uint16).max else np.int32)
     header["arrays"] = [[name, a.dtype.str[1:], len(a)] for name, a in arrays.items()]
     header["digest"] = _digest(header, arrays)
-    header["packed"] = "gzip"
     head = json.dumps(header, separators=(",", ":")).encode()
     parts = []
     size = 0
@@ -144,7 +143,7 @@ def read_webgl_map(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     """The header and arrays of a webgl_map blob (what the browser reads; for tests and benches)."""
     length = int(np.frombuffer(blob[:4], np.uint32)[0])
     header = json.loads(blob[4 : 4 + length])
-    body = gzip.decompress(blob[4 + length :]) if header.get("packed") == "gzip" else blob[4 + length :]
+    body = gzip.decompress(blob[4 + length :])
     offset, arrays = 0, {}
     for name, kind, count in header["arrays"]:
         offset += -offset % 4

@@ -3,9 +3,9 @@
 1. Features: the face descriptors (when the dataset has embeddings) beside a PCA of 24 x 30 whole-image
    thumbnails (when it has images). The descriptor sees the aligned face only, not what lies around it: on the
    demo it found 58 % of planted Wearing_Hat flips at 0.58 precision, the thumbnails 99 %.
-2. Out-of-fold probabilities: folds are drawn by identity (given enough people), so no person's photos are scored by a model that saw
-   that person (a model that memorised a face would vouch for its labels). One L2-regularised logistic regression
-   per attribute, all attributes fitted together in one L-BFGS problem (the objective is a sum over attributes,
+2. Out-of-fold probabilities: folds are drawn by identity (given enough people), so no person's photos are scored
+   by a model that saw that person (a model that memorised a face would vouch for its labels). One L2-regularised
+   logistic regression per attribute, all attributes fitted together in one L-BFGS problem (the objective is a sum over attributes,
    so the fits are exactly the separate ones, at the cost of one matrix product per step).
 3. Confident learning per attribute (cleanlab): the number of errors is estimated from the calibrated confident
    joint (cleanlab's `off_diagonal_calibrated`; its default count under-estimates with two classes, as its own
