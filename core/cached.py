@@ -53,6 +53,15 @@ from core.quality.store import StoredResult, load_result
 from core.stats import relations as stats
 
 
+def _dataset_token(ds: Dataset) -> str:
+    return ds.key
+
+
+# Cached functions take the dataset itself, once: Streamlit hashes it by its key (name + content fingerprint), so a
+# changed folder is a new key and nothing else of the (large) object is hashed.
+DATASET_HASH = {Dataset: _dataset_token}
+
+
 @st.cache_data(ttl=20, show_spinner=False)
 def dataset_refs() -> list[ingest.DatasetRef]:
     """Datasets under the data roots (re-scanned every 20 s so new folders appear)."""
