@@ -22,11 +22,11 @@ from core.classify.pixels import augment_batch, image_to_array
 from core.classify.store import load_test_predictions
 from core.classify.train import _set_threads, train_attribute_model
 from core.data.dataset import Dataset
+from core.data.embeddings import save_embeddings
 from core.data.images import open_rgb
 from core.data.ingest import open_dataset
 from core.demo import demo_exists, generate_demo
 from core.faces.search import faces_in_image
-from core.faces.store import save_embeddings
 
 WORK = Path(os.environ.get("FACEATLAS_BENCH_TMP", "/tmp/faceatlas-bench-classify"))
 CELEBA_TRAIN = 162_770
@@ -249,7 +249,7 @@ def real_figure(folds: int = 5) -> str:
                 images_found=0,
                 cache_dir=cache_dir,
             )
-            save_embeddings(cache_dir, "dlib", vectors, np.ones(len(files), bool))
+            save_embeddings(ds, "dlib", vectors, np.ones(len(files), bool))
             meta = train_attribute_model(ds, TrainConfig(model=model, epochs=epochs, patience=30, seed=k))
             pred = load_test_predictions(meta.model_id)
             probs[pred["rows"]] = pred["probs"]

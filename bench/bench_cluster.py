@@ -23,9 +23,9 @@ from core.cluster.algorithms import cluster, default_params
 from core.cluster.metrics import external_metrics, suggest_threshold
 from core.cluster.reduce import umap
 from core.cluster.store import load_map, save_map
+from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
 from core.demo import generate_demo
-from core.faces.store import save_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def page_rerun_rows(X: np.ndarray, tmp: Path) -> list[list]:
     generate_demo(tmp / "data" / "demo", n_images=60)  # else the page draws the full demo on first start
     os.environ["FACEATLAS_HOME"], os.environ["FACEATLAS_CACHE"] = str(tmp), str(tmp / "cache")
     ds = open_dataset(root, name="celeba-scale")
-    save_embeddings(ds.cache_dir, "dlib", X, np.ones(len(X), bool), synthetic=True)
+    save_embeddings(ds, "dlib", X, np.ones(len(X), bool), synthetic=True)
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "4_Clustering.py"), default_timeout=1800)
     at.query_params["dataset"] = "celeba-scale"
     at.run()

@@ -30,13 +30,13 @@ JOB_WAIT_S = 900
 
 def ensure_embeddings() -> Path:
     """The project's demo folder, with dlib embeddings computed once if missing."""
+    from core.data.embeddings import list_embeddings
     from core.data.ingest import open_dataset
-    from core.faces.store import list_embeddings
 
     demo = PROJECT / "data" / "demo"
     if not demo.exists():
         subprocess.run([sys.executable, "-m", "core", "demo", "--if-missing"], cwd=PROJECT, check=True)
-    if not list_embeddings(open_dataset(demo, name="demo").cache_dir):
+    if not list_embeddings(open_dataset(demo, name="demo")):
         subprocess.run([sys.executable, "-m", "core", "embed", "demo"], cwd=PROJECT, check=True)
     return demo
 
@@ -44,12 +44,12 @@ def ensure_embeddings() -> Path:
 @contextmanager
 def demo_with_embeddings_only(demo: Path):
     """A fresh cache root holding only the demo's embeddings (no stored maps or clusterings)."""
+    from core.data.embeddings import embeddings_root
     from core.data.ingest import open_dataset
-    from core.faces.store import embeddings_root
 
-    source = embeddings_root(open_dataset(demo, name="demo").cache_dir)
+    source = embeddings_root(open_dataset(demo, name="demo"))
     with tempfile.TemporaryDirectory() as tmp, private_cache(Path(tmp)):
-        shutil.copytree(source, embeddings_root(open_dataset(demo, name="demo").cache_dir))
+        shutil.copytree(source, embeddings_root(open_dataset(demo, name="demo")))
         yield
 
 

@@ -33,6 +33,7 @@ from core.cluster.algorithms import ClusterSpec, cluster_by
 from core.cluster.features import FeatureSpec, build_features
 from core.cluster.metrics import external_metrics
 from core.data.celeba import CELEBA_ATTRIBUTES
+from core.data.embeddings import load_embeddings
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
 from core.demo import DEFAULT_IMAGES, generate_demo
@@ -41,7 +42,6 @@ from core.demo.label_model import CELEBA_PREVALENCE
 from core.demo.labels import STRATIFY_MIN_EACH, STRATIFY_MIN_TOTAL, sample_labels
 from core.demo.specs import face_specs
 from core.faces.calibration import calibrate
-from core.faces.store import load_embeddings
 
 SLOW = True  # two demos drawn and embedded, a CNN trained: about 25 min on 2 cores
 WORK = Path(os.environ.get("FACEATLAS_BENCH_TMP", "/tmp/faceatlas-bench-demo"))
@@ -139,7 +139,7 @@ def separation(root: Path, name: str, draw_s: float) -> Separation:
     """Embed the demo at root and score identity separation the way the app's pages would."""
     embed_s, summary = embed(root, name)
     ds = open_dataset(root, name=name)
-    emb = load_embeddings(ds.cache_dir)
+    emb = load_embeddings(ds)
     identity = ds.table["identity"].to_numpy()
     face = emb.has_face
     cal = calibrate(emb.vectors, identity, mask=face)

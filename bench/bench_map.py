@@ -165,16 +165,16 @@ def demo_with_embeddings(data_dir: Path) -> None:
     import numpy as np
 
     from bench.synthetic_embeddings import identity_embeddings
+    from core.data.embeddings import list_embeddings, save_embeddings
     from core.data.ingest import open_dataset
-    from core.faces.store import list_embeddings, save_embeddings
 
     target = data_dir / "demo"
     if not target.exists():
         shutil.copytree(PROJECT / "data" / "demo", target)
     ds = open_dataset(target, name="demo")
-    if not list_embeddings(ds.cache_dir):
+    if not list_embeddings(ds):
         vectors = identity_embeddings(ds.table["identity"].cast(str).to_numpy(), seed=1)
-        save_embeddings(ds.cache_dir, "dlib", vectors, np.ones(len(vectors), bool), synthetic=True)
+        save_embeddings(ds, "dlib", vectors, np.ones(len(vectors), bool), synthetic=True)
 
 
 def main() -> None:

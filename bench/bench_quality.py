@@ -29,10 +29,10 @@ import polars as pl
 from PIL import Image
 
 from bench.common import PROJECT, SHARED, fmt_s, table, write_section
+from core.data.embeddings import load_embeddings
 from core.data.ingest import ingest, open_dataset
 from core.faces.calibration import calibrate
 from core.faces.embed_job import embed_dataset
-from core.faces.store import load_embeddings
 from core.quality import duplicates, identities, labels, load_check, run_audit
 from core.quality.audit import image_scan
 from core.quality.neighbours import close_pairs, close_pairs_exact
@@ -97,7 +97,7 @@ def demo_with_embeddings(tmp: Path):
     root = PROJECT / "data" / "demo"
     if root.exists():
         ds = open_dataset(root, name="demo")
-        if load_embeddings(ds.cache_dir, "dlib") is not None and ds.n_images == 6_000:
+        if load_embeddings(ds, "dlib") is not None and ds.n_images == 6_000:
             return ds
     root = tmp / "demo"
     generate_demo(root, n_images=6_000, seed=0)
@@ -107,7 +107,7 @@ def demo_with_embeddings(tmp: Path):
 
 
 def label_rows(ds) -> list[list]:
-    emb = load_embeddings(ds.cache_dir, "dlib")
+    emb = load_embeddings(ds, "dlib")
     scan = image_scan(ds)
     thumbs, readable = np.asarray(scan.arrays["thumbs"]), scan.tables["table"]["readable"].to_numpy()
     feature_sets = {
@@ -222,7 +222,7 @@ def wild_rows(tmp: Path) -> tuple[list[list], list[list], str]:
     p, r = precision_recall(misfiled, planted)
     ranked = suspects.sort(pl.col("own_median") - pl.col("match_median").fill_nan(None).fill_null(0), descending=True)
     # Baseline: photos whose nearest other photo belongs to another identity.
-    emb = load_embeddings(ds.cache_dir, "dlib")
+    emb = load_embeddings(ds, "dlib")
     X = np.asarray(emb.vectors, np.float64)
     ids = np.array(ds.table["identity"].to_list())
     image_ids = np.array(ds.table["image_id"].to_list())

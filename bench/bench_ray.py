@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import fmt_s, table, write_section
+from core.data.embeddings import load_embeddings
 from core.data.ingest import ingest
 from core.demo import generate_demo
 from core.faces import ray_runner
 from core.faces.embed_job import embed_dataset
 from core.faces.ray_runner import RayTarget
-from core.faces.store import load_embeddings
 
 SLOW = True
 CELEBA = 202_599
@@ -62,7 +62,7 @@ def run_job(ds, runner: str, workers: int, ray: RayTarget | None, chunk_size: in
     wall = time.perf_counter() - t0
     assert summary.images == ds.n_images and summary.failed == 0, summary
     (t_first, d_first), (t_last, d_last) = marks[1], marks[-1]  # marks[0] is "starting"
-    vectors = np.asarray(load_embeddings(ds.cache_dir, "dlib").vectors, np.float64)
+    vectors = np.asarray(load_embeddings(ds, "dlib").vectors, np.float64)
     return Run(runner, workers, wall, (d_last - d_first) / max(t_last - t_first, 1e-9), vectors)
 
 

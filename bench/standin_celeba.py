@@ -11,9 +11,9 @@ import numpy as np
 from bench.synthetic_embeddings import celeba_like_identities, identity_embeddings
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.data.dataset import Dataset
+from core.data.embeddings import list_embeddings, save_embeddings
 from core.data.ingest import open_dataset
 from core.demo.label_model import CELEBA_PREVALENCE
-from core.faces.store import list_embeddings, save_embeddings
 
 N_IMAGES = 202_599
 N_IDENTITIES = 10_177
@@ -44,7 +44,7 @@ def standin_dataset(data_dir: Path, name: str = "standin", n: int = N_IMAGES) ->
     if not (root / "Anno" / "list_attr_celeba.txt").exists():
         write_annotations(root, n)
     ds = open_dataset(root, name=name)
-    if not list_embeddings(ds.cache_dir):
+    if not list_embeddings(ds):
         vectors = identity_embeddings(ds.table["identity"].cast(str).to_numpy(), seed=1)
-        save_embeddings(ds.cache_dir, "dlib", vectors, np.ones(len(vectors), bool), synthetic=True)
+        save_embeddings(ds, "dlib", vectors, np.ones(len(vectors), bool), synthetic=True)
     return ds

@@ -32,6 +32,13 @@ from core.cluster.store import load_map, map_key
 from core.cluster.summary import attribute_shares, centroid_distances, gray_faces, mean_and_eigenface
 from core.data import ingest
 from core.data.dataset import Dataset
+from core.data.embeddings import (
+    Embeddings,
+    default_embedding_model,
+    embeddings_version,
+    list_embeddings,
+    load_embeddings,
+)
 from core.data.images import thumbnail_bytes
 from core.data.subset import Subset
 from core.data.subset import subset_rows as rows_of
@@ -40,13 +47,6 @@ from core.faces import pipeline as faces
 from core.faces import search
 from core.faces.calibration import Calibration, calibrate
 from core.faces.search import index_for
-from core.faces.store import (
-    Embeddings,
-    default_embedding_model,
-    embeddings_root,
-    list_embeddings,
-    load_embeddings,
-)
 from core.lessons.catalogue import lesson_by_id
 from core.quality.audit import CHECKS, AuditInputs, check_token, missing
 from core.quality.store import StoredResult, load_result
@@ -84,18 +84,16 @@ def _dataset(path: str, name: str, signature: tuple) -> Dataset:
 @st.cache_resource(show_spinner="Loading embeddings…", max_entries=8)
 def embeddings(ds_key: str, model: str, _ds: Dataset, created: str = "") -> Embeddings | None:
     """Embedding matrix of a dataset (memory-mapped, shared by all sessions)."""
-    return load_embeddings(_ds.cache_dir, model)
+    return load_embeddings(_ds, model)
 
 
 def current_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | None:
     """The dataset's embeddings, reloaded when a job rewrites them (keyed on their creation time)."""
-    models = list_embeddings(ds.cache_dir)
+    models = list_embeddings(ds)
     if not models:
         return None
     model = model or default_embedding_model(models)
-    meta_path = embeddings_root(ds.cache_dir) / model / "meta.json"
-    created = str(meta_path.stat().st_mtime_ns) if meta_path.exists() else ""
-    return embeddings(ds.key, model, ds, created)
+    return embeddings(ds.key, model, ds, embeddings_version(ds, model))
 
 
 @st.cache_data(max_entries=20_000, show_spinner=False)

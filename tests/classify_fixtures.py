@@ -13,8 +13,8 @@ import pytest
 
 from core.classify.models import TrainConfig
 from core.classify.train import train_attribute_model
+from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
-from core.faces.store import save_embeddings
 from tests.cache_support import private_cache
 
 
@@ -37,7 +37,7 @@ def _clf_cache(demo_home, tmp_path_factory) -> Path:
         vectors = labels @ rng.normal(size=(labels.shape[1], 128)) * 0.3 + rng.normal(size=(len(labels), 128))
         has_face = np.ones(len(labels), bool)
         has_face[::50] = False
-        save_embeddings(ds.cache_dir, "dlib", (vectors * 0.05).astype(np.float32), has_face)
+        save_embeddings(ds, "dlib", (vectors * 0.05).astype(np.float32), has_face)
     return path
 
 

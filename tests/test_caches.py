@@ -21,10 +21,10 @@ from core.classify.models import TrainConfig
 from core.classify.store import list_models
 from core.classify.train import train_attribute_model
 from core.data.artifacts import recent_notices
+from core.data.embeddings import embeddings_root, list_embeddings, load_embeddings
 from core.data.ingest import ingest
 from core.demo import generate_demo
 from core.faces.embed_job import embed_dataset
-from core.faces.store import embeddings_root, list_embeddings, load_embeddings
 from tests.conftest import PROJECT
 
 
@@ -45,28 +45,29 @@ def _truncate(path, keep: int) -> None:
 
 
 def test_embeddings_shrunk_behind_the_servers_back_cannot_crash_it_and_are_rebuilt(embedded):
-    _, ds, _ = embedded
-    reference = np.array(load_embeddings(ds.cache_dir, "dlib").vectors)
-    vectors = embeddings_root(ds.cache_dir) / "dlib" / "vectors.npy"
+    root, ds, _ = embedded
+    reference = np.array(load_embeddings(ds, "dlib").vectors)
+    vectors = embeddings_root(ds) / "dlib" / "vectors.npy"
     script = (
         "import sys, numpy as np\n"
         "from pathlib import Path\n"
-        "from core.faces.store import load_embeddings\n"
-        "emb = load_embeddings(Path(sys.argv[1]), 'dlib')\n"
+        "from core.data.embeddings import load_embeddings\n"
+        "from core.data.ingest import ingest\n"
+        "emb = load_embeddings(ingest(Path(sys.argv[1]), 'faces'), 'dlib')\n"
         "f = open(sys.argv[2], 'r+b'); f.truncate(200); f.close()\n"
         "print(float(np.abs(emb.vectors).sum()) > 0)\n"
     )
     env = {**os.environ}
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(ds.cache_dir), str(vectors)], cwd=PROJECT, env=env, capture_output=True
+        [sys.executable, "-c", script, str(root), str(vectors)], cwd=PROJECT, env=env, capture_output=True
     )
     assert proc.returncode == 0 and proc.stdout.strip() == b"True", proc.stderr[-2000:]  # no SIGBUS
-    assert load_embeddings(ds.cache_dir, "dlib") is None  # checked: not what was written -> set aside
-    assert list((embeddings_root(ds.cache_dir)).glob("dlib.damaged-*"))
+    assert load_embeddings(ds, "dlib") is None  # checked: not what was written -> set aside
+    assert list((embeddings_root(ds)).glob("dlib.damaged-*"))
     assert any("face embeddings was damaged" in n for n in recent_notices(ds.cache_dir.name))
     summary = embed_dataset(ds, workers=1)  # `core embed` works again and rebuilds them
     assert summary.embedded == 60
-    np.testing.assert_allclose(np.asarray(load_embeddings(ds.cache_dir, "dlib").vectors), reference, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(load_embeddings(ds, "dlib").vectors), reference, atol=1e-6)
 
 
 def test_a_damaged_ingest_cache_is_rebuilt_from_the_sources(embedded):
@@ -80,12 +81,12 @@ def test_a_damaged_ingest_cache_is_rebuilt_from_the_sources(embedded):
 
 def test_touching_copying_or_repartitioning_keeps_embeddings_and_models(embedded, tmp_path):
     root, ds, meta = embedded
-    vectors = np.array(load_embeddings(ds.cache_dir, "dlib").vectors)
+    vectors = np.array(load_embeddings(ds, "dlib").vectors)
 
     def same_work(new) -> None:
         assert new.key != ds.key  # a new ingest …
-        assert list_embeddings(new.cache_dir) == ["dlib"]  # … finds the embeddings
-        np.testing.assert_array_equal(np.asarray(load_embeddings(new.cache_dir, "dlib").vectors), vectors)
+        assert list_embeddings(new) == ["dlib"]  # … finds the embeddings
+        np.testing.assert_array_equal(np.asarray(load_embeddings(new, "dlib").vectors), vectors)
         assert meta.model_id in {m.model_id for m in list_models(new.key, new.labels_key)}  # and the model
 
     time.sleep(0.01)

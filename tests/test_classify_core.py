@@ -35,8 +35,8 @@ from core.classify.store import (
 from core.classify.train import dataset_split, history_path_for, train_attribute_model
 from core.classify.tryit import predict_photo
 from core.cluster.features import FeatureSpec, build_features
+from core.data.embeddings import load_embeddings
 from core.errors import ImageError, ModelFileError
-from core.faces.store import load_embeddings
 from core.jobs import cancel_job, job_status, start_job
 
 # Hand-built example: 4 positives, 6 negatives.
@@ -108,7 +108,7 @@ def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model)
     ds = clf_env
     for meta, inputs in (
         (cnn_model, load_pixel_cache(ds, 64)[0]),
-        (logreg_model, load_embeddings(ds.cache_dir).vectors),
+        (logreg_model, load_embeddings(ds).vectors),
     ):
         stored = load_test_predictions(meta.model_id)
         model = load_classifier(meta.model_id)
@@ -273,7 +273,7 @@ def test_balanced_thresholds_pick_the_cut_a_rare_attribute_needs():
 def test_training_predicts_every_image_for_the_clustering_page(clf_env, logreg_model):
     """A trained model's probabilities for every row are stored: the Clustering page's predicted-attribute space."""
     predictions = load_predictions(clf_env.cache_dir, logreg_model.model_id)
-    emb = load_embeddings(clf_env.cache_dir)
+    emb = load_embeddings(clf_env)
     assert predictions.probabilities.shape == (clf_env.n_images, len(logreg_model.attributes))
     predicted = ~np.isnan(predictions.probabilities[:, 0])
     np.testing.assert_array_equal(predicted, emb.has_face)  # rows without a face have no input, so no prediction

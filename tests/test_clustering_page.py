@@ -25,9 +25,9 @@ from core.cluster.features import FeatureSpec
 from core.cluster.metrics import external_metrics, internal_metrics
 from core.cluster.reduce import pca
 from core.cluster.store import load_map, map_key
+from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
-from core.faces.store import save_embeddings
 from tests.conftest import PROJECT
 
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
@@ -48,7 +48,7 @@ def cluster_home(demo_home, tmp_path_factory):
     vectors = identity_embeddings(ds.table["identity"].to_numpy(), seed=4)
     has_face = np.ones(len(vectors), bool)
     has_face[::40] = False  # some photos without a detected face
-    save_embeddings(ds.cache_dir, "dlib", vectors, has_face, synthetic=True)
+    save_embeddings(ds, "dlib", vectors, has_face, synthetic=True)
     yield home, ds, vectors, has_face
     for key, value in saved.items():
         if value is None:

@@ -28,8 +28,8 @@ from core import cached
 from core.classify.models import FEATURES, MODEL_FEATURES
 from core.cluster.algorithms import ALGORITHMS
 from core.cluster.reduce import MAP_METHODS
+from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
-from core.faces.store import save_embeddings
 from core.quality import CHECKS, run_audit
 from tests.conftest import PROJECT
 from ui.clustering import SPACE_LABELS, default_algorithm
@@ -92,7 +92,7 @@ def kinds_home(demo_home, tmp_path_factory):
     os.environ["FACEATLAS_CACHE"] = str(home / "cache")
     ds = open_dataset(data / "demo", name="demo")
     save_embeddings(
-        ds.cache_dir, "dlib", identity_embeddings(ds.table["identity"].to_numpy(), seed=1), np.ones(ds.n_images, bool)
+        ds, "dlib", identity_embeddings(ds.table["identity"].to_numpy(), seed=1), np.ones(ds.n_images, bool)
     )
     cached.dataset_refs.clear()
     started: list = []

@@ -19,6 +19,7 @@ import pytest
 from core import jobs
 from core.__main__ import main
 from core.cli import embed as embed_cli
+from core.data.embeddings import embeddings_root, load_embeddings
 from core.data.ingest import ingest
 from core.demo import generate_demo
 from core.errors import ClusterError
@@ -26,7 +27,6 @@ from core.faces import embed_job, ray_runner
 from core.faces import pipeline as faces
 from core.faces.embed_job import chunks_dir, embed_dataset, load_status
 from core.faces.ray_runner import RayTarget
-from core.faces.store import embeddings_root, load_embeddings
 
 IMAGES = 48
 CHUNK = 2  # 24 chunks
@@ -46,11 +46,11 @@ def small_set(tmp_path_factory):
 
 
 def _clear(ds) -> None:
-    shutil.rmtree(embeddings_root(ds.cache_dir), ignore_errors=True)
+    shutil.rmtree(embeddings_root(ds), ignore_errors=True)
 
 
 def _stored(ds) -> dict:
-    emb = load_embeddings(ds.cache_dir, "dlib")
+    emb = load_embeddings(ds, "dlib")
     assert emb is not None
     return {"vectors": np.asarray(emb.vectors, np.float64), "has_face": emb.has_face.copy(), "status": load_status(ds)}
 
@@ -161,7 +161,7 @@ def test_ray_job_killed_half_way_resumes(small_set, reference, local_ray, monkey
     jobs.cancel_job(job_id)
     _wait(lambda: not _session_processes(pid), "the job and its Ray processes to exit")
     assert jobs.job_status(job_id).state == "cancelled"
-    assert load_embeddings(ds.cache_dir, "dlib") is None
+    assert load_embeddings(ds, "dlib") is None
     kept = sorted(folder.glob("chunk_*.npz"))
     assert 3 <= len(kept) < IMAGES // CHUNK
 

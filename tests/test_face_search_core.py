@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 
 from core.__main__ import main
+from core.data.embeddings import load_embeddings
 from core.data.ingest import open_dataset
 from core.demo import generate_demo
 from core.errors import ImageError
 from core.faces import pipeline as faces
 from core.faces import search
 from core.faces.embed_job import embed_dataset, load_status
-from core.faces.store import load_embeddings
 
 
 def _png(size, mode="L") -> bytes:
@@ -65,7 +65,7 @@ def embedded_demo(tmp_path_factory):
 def test_a_dataset_photo_uploaded_again_finds_itself_at_zero(embedded_demo):
     """The upload takes the dataset's own detection path (aligned crop, fixed box when HOG misses)."""
     _, ds = embedded_demo
-    emb = load_embeddings(ds.cache_dir, "dlib")
+    emb = load_embeddings(ds, "dlib")
     status = load_status(ds)
     for row in np.flatnonzero(emb.has_face)[:6]:
         image_id = ds.table["image_id"][int(row)]

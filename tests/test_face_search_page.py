@@ -17,11 +17,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import cached
+from core.data.embeddings import load_embeddings, save_embeddings
 from core.data.ingest import ingest, open_dataset
 from core.demo import generate_demo
 from core.faces import pipeline as faces
 from core.faces.embed_job import embed_dataset, load_status
-from core.faces.store import load_embeddings, save_embeddings
 from core.jobs import cancel_job, job_id_for, job_status
 from tests.conftest import PROJECT, WILD_SAMPLE, needs
 
@@ -84,7 +84,7 @@ def wild_home(tmp_path_factory):
 @needs(WILD_SAMPLE)
 def test_real_faces_found_and_verified(wild_home):
     _, ds, summary, _ = wild_home
-    emb = load_embeddings(ds.cache_dir, "dlib")
+    emb = load_embeddings(ds, "dlib")
     assert summary.images == ds.n_images and summary.failed == 0
     found = emb.has_face.mean()
     assert found >= 0.97, f"faces found in {found:.1%}"
@@ -114,7 +114,7 @@ def test_upload_finds_the_same_person(wild_home, monkeypatch):
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     ranked = _distance_table(at)
-    emb = load_embeddings(ds.cache_dir, "dlib")
+    emb = load_embeddings(ds, "dlib")
     assert len(ranked) == emb.n_valid  # every dataset face, sorted by distance
     assert list(ranked["distance"]) == sorted(ranked["distance"])
     assert ranked["identity"].iloc[0] == who  # the nearest face is the same person
@@ -190,9 +190,7 @@ def csv_embeddings_home(page_home):
     """The tiny demo with embeddings that came 'with the dataset' (not dlib): searched by dataset image only."""
     ds = open_dataset(page_home / "data" / "demo", name="demo")
     rng = np.random.default_rng(5)
-    save_embeddings(
-        ds.cache_dir, "buffalo", rng.normal(size=(ds.n_images, 16)).astype(np.float32), np.ones(ds.n_images, bool)
-    )
+    save_embeddings(ds, "buffalo", rng.normal(size=(ds.n_images, 16)).astype(np.float32), np.ones(ds.n_images, bool))
     return page_home, ds
 
 
@@ -245,7 +243,7 @@ def test_same_person_distance_is_calibrated_on_the_datasets_identities(page_home
     rng = np.random.default_rng(1)
     centres = {who: rng.normal(size=16) for who in set(identity)}
     vectors = np.stack([centres[w] + rng.normal(scale=0.05, size=16) for w in identity]).astype(np.float32)
-    save_embeddings(ds.cache_dir, "buffalo", vectors, np.ones(ds.n_images, bool))
+    save_embeddings(ds, "buffalo", vectors, np.ones(ds.n_images, bool))
     want = calibrate(vectors, identity, np.ones(ds.n_images, bool))
     assert want.trustworthy
     query = ds.table["image_id"][2]

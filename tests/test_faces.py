@@ -7,11 +7,11 @@ import numpy as np
 from PIL import Image
 
 from core.__main__ import main
+from core.data.embeddings import embeddings_root, load_embeddings
 from core.data.images import open_rgb
 from core.data.ingest import ingest
 from core.faces import pipeline as faces
 from core.faces.embed_job import chunks_dir, embed_dataset, load_status
-from core.faces.store import embeddings_root, load_embeddings
 from tests.conftest import WILD_SAMPLE, needs
 
 pytestmark = needs(WILD_SAMPLE)
@@ -80,7 +80,7 @@ def test_mixed_folder_embeds_what_it_can(tmp_path, isolated_cache):
     summary = embed_dataset(ds, workers=1, config=FAST, chunk_size=4)
     assert (summary.images, summary.embedded, summary.no_face, summary.failed) == (6, 4, 1, 1)
     assert summary.failed_files == ("corrupt.jpg",)
-    emb = load_embeddings(ds.cache_dir, "dlib")
+    emb = load_embeddings(ds, "dlib")
     status = dict(zip(ds.table["image_id"].to_list(), load_status(ds).tolist()))
     assert status["corrupt.jpg"] == faces.STATUS_FAILED and status["sky.jpg"] == faces.STATUS_NO_FACE
     assert status["alpha.png"] == status["gray.jpg"] == faces.STATUS_FACE
@@ -101,11 +101,11 @@ def test_resume_after_interruption_gives_the_same_matrix(tmp_path, isolated_cach
         shutil.copy(WILD_SAMPLE / n, folder / n)
     ds = ingest(folder, "six")
     full = embed_dataset(ds, workers=1, config=FAST, chunk_size=2)
-    reference = np.array(load_embeddings(ds.cache_dir, "dlib").vectors)
-    shutil.rmtree(embeddings_root(ds.cache_dir))
+    reference = np.array(load_embeddings(ds, "dlib").vectors)
+    shutil.rmtree(embeddings_root(ds))
 
     partial = embed_dataset(ds, workers=1, config=FAST, chunk_size=2, stop_after_chunks=2)  # "killed" after 2 chunks
-    assert partial.images == 4 and load_embeddings(ds.cache_dir, "dlib") is None
+    assert partial.images == 4 and load_embeddings(ds, "dlib") is None
     chunk_files = sorted(chunks_dir(ds).glob("chunk_*.npz"))
     assert len(chunk_files) == 2
     chunk_files[1].write_bytes(chunk_files[1].read_bytes()[:100])  # killed while writing: truncated
@@ -113,7 +113,7 @@ def test_resume_after_interruption_gives_the_same_matrix(tmp_path, isolated_cach
     resumed = embed_dataset(ds, workers=2, config=FAST, chunk_size=2)
     assert resumed.resumed == 2  # only the intact chunk was reused
     assert (resumed.embedded, resumed.no_face) == (full.embedded, full.no_face)
-    np.testing.assert_array_equal(np.asarray(load_embeddings(ds.cache_dir, "dlib").vectors), reference)
+    np.testing.assert_array_equal(np.asarray(load_embeddings(ds, "dlib").vectors), reference)
 
 
 def test_stale_chunks_are_never_mixed_in(tmp_path, isolated_cache):
@@ -133,7 +133,7 @@ def test_stale_chunks_are_never_mixed_in(tmp_path, isolated_cache):
     )
     summary = embed_dataset(ds, workers=1, config=FAST, chunk_size=2)
     assert summary.resumed == 0
-    assert not np.any(np.asarray(load_embeddings(ds.cache_dir, "dlib").vectors) == 1.0)
+    assert not np.any(np.asarray(load_embeddings(ds, "dlib").vectors) == 1.0)
 
 
 def test_cli_embed_and_neighbours_json(tmp_path, isolated_cache, capsys):

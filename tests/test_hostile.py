@@ -15,15 +15,17 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from PIL import Image
 
 import core.data.ingest
 from core.data.celeba import CELEBA_ATTRIBUTES
+from core.data.dataset import Dataset
+from core.data.embeddings import load_embeddings, save_embeddings
 from core.data.images import MAX_UPLOAD_BYTES, open_rgb, thumbnail_bytes
 from core.data.ingest import open_dataset
 from core.errors import DatasetError, ImageError
-from core.faces.store import load_embeddings, save_embeddings
 from tests.conftest import PROJECT
 
 ATTR_FILE = "Anno/list_attr_celeba.txt"
@@ -404,7 +406,7 @@ def test_embedding_csv_with_nan_and_inf_rows_is_masked(tmp_path, isolated_cache)
     path = tmp_path / "celeba_buffalo_s.csv"
     path.write_text(text)
     ds = open_dataset(path)
-    emb = load_embeddings(ds.cache_dir, "csv")
+    emb = load_embeddings(ds, "csv")
     assert emb.dim == dim  # a NaN in a column must not make the loader drop that column
     assert emb.has_face.tolist() == [True, False, True, False, False, False, False, True]
     assert np.isfinite(emb.vectors).all()
@@ -413,10 +415,21 @@ def test_embedding_csv_with_nan_and_inf_rows_is_masked(tmp_path, isolated_cache)
 
 
 def test_pickled_npy_in_cache_is_not_unpickled(tmp_path):
-    save_embeddings(tmp_path, "m", np.zeros((2, 3), np.float32), np.ones(2, bool))
+    ds = Dataset(
+        key="m",
+        name="m",
+        root=tmp_path,
+        layout="folder",
+        table=pl.DataFrame({"image_id": ["a.jpg", "b.jpg"]}),
+        attributes=(),
+        image_dir=None,
+        images_found=0,
+        cache_dir=tmp_path,
+    )
+    save_embeddings(ds, "m", np.zeros((2, 3), np.float32), np.ones(2, bool))
     marker = tmp_path / "pwned"
     np.save(tmp_path / "embeddings" / "m" / "vectors.npy", np.array([Payload(marker)], dtype=object), allow_pickle=True)
-    assert load_embeddings(tmp_path, "m") is None  # not what was written: set aside, never unpickled
+    assert load_embeddings(ds, "m") is None  # not what was written: set aside, never unpickled
     assert not marker.exists() and not (tmp_path / "embeddings" / "m").exists()
 
 

@@ -20,8 +20,8 @@ from streamlit.testing.v1 import AppTest
 from bench.synthetic_embeddings import identity_embeddings
 from core import cached
 from core.classify.train import train_attribute_model
+from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
-from core.faces.store import save_embeddings
 from core.lessons.answers import clustering as clustering_answer
 from core.lessons.catalogue import LESSONS, lesson_by_id, lesson_model_config
 from core.lessons.data import LessonData
@@ -73,7 +73,7 @@ def lessons_home(demo_home, tmp_path_factory):
     vectors = identity_embeddings(ds.table["identity"].to_numpy(), seed=3)
     has_face = np.ones(len(vectors), bool)
     has_face[::50] = False
-    save_embeddings(ds.cache_dir, EMBEDDING_MODEL, vectors, has_face, synthetic=True)
+    save_embeddings(ds, EMBEDDING_MODEL, vectors, has_face, synthetic=True)
     train_attribute_model(ds, lesson_model_config(ds))
     yield home
     _clear_caches()

@@ -15,11 +15,11 @@ from PIL import Image
 
 from core.data import ingest as ingest_mod
 from core.data.celeba import CELEBA_ATTRIBUTES
+from core.data.embeddings import load_embeddings
 from core.data.ingest import fingerprint, ingest
 from core.data.loaders import detect_layout
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError
-from core.faces.store import load_embeddings
 from tests.conftest import PROJECT, REAL_ANNOTATIONS, needs
 
 ATTRS = ["Smiling", "Male", "Eyeglasses"]
@@ -165,7 +165,7 @@ def test_embedding_csv(tmp_path, isolated_cache):
     assert ds.layout == "embedding_csv" and ds.attributes == ("Smiling", "Male")
     assert ds.table["identity"].to_list() == ["10", "11", "12"]
     assert ds.table["Smiling"].to_list() == [0, 1, 1]
-    e = load_embeddings(ds.cache_dir, "csv")
+    e = load_embeddings(ds, "csv")
     assert e.vectors.shape == (3, 20) and e.has_face.tolist() == [True, True, False]
     np.testing.assert_allclose(e.vectors[:2], emb[:2], atol=1e-5)
     assert any("NaN" in w for w in ds.warnings)

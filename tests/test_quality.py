@@ -21,11 +21,11 @@ import pytest
 from PIL import Image
 
 from core.__main__ import main as cli_main
+from core.data.embeddings import save_embeddings
 from core.data.ingest import ingest
 from core.faces import pipeline as faces
 from core.faces.calibration import Calibration
 from core.faces.embed_job import embed_dataset
-from core.faces.store import save_embeddings
 from core.quality import CHECKS, duplicates, identities, images, labels, load_check, missing, parse_checks, run_audit
 from core.quality.audit import check_token
 from core.quality.neighbours import close_pairs, close_pairs_exact
@@ -236,7 +236,7 @@ def test_results_are_found_only_for_the_inputs_they_came_from(tmp_path, isolated
     assert back.summary == {"n": 2} and back.tables["t"].equals(frame) and list(back.arrays["arr"]) == [0, 1, 2]
     assert load_result(ds.cache_dir, "images", result_token("images", ds.key, {"a": 2})) is None
     before, images_before = check_token(ds, "duplicates"), check_token(ds, "images")
-    save_embeddings(ds.cache_dir, "dlib", np.zeros((ds.n_images, 4), np.float32), np.ones(ds.n_images, bool))
+    save_embeddings(ds, "dlib", np.zeros((ds.n_images, 4), np.float32), np.ones(ds.n_images, bool))
     assert check_token(ds, "duplicates") != before  # new embeddings: the stored duplicates no longer apply
     assert check_token(ds, "images") == images_before  # no dlib run records (status.npy): nothing images read
 

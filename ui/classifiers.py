@@ -19,8 +19,8 @@ from core.classify.train import EvaluationCounts, history_path_for
 from core.cli.train import job_spec as train_job_spec
 from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
+from core.data.embeddings import list_embeddings
 from core.errors import ImageError, ModelFileError
-from core.faces.store import list_embeddings
 from core.jobs import job_status
 from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
 from ui import links
@@ -51,7 +51,7 @@ def train_form(ds: Dataset) -> TrainConfig | None:
     """The training choices as a TrainConfig, or None (with what to do) when they cannot be trained."""
     c1, c2, c3 = st.columns(3)
     with c1:
-        default_features = "embeddings" if list_embeddings(ds.cache_dir) or not ds.has_images else "pixels"
+        default_features = "embeddings" if list_embeddings(ds) or not ds.has_images else "pixels"
         features = links.synced(
             "feat",
             "clf-features",
@@ -140,7 +140,7 @@ def train_form(ds: Dataset) -> TrainConfig | None:
             ),
             links.as_bool,
         )
-    if features == "embeddings" and not list_embeddings(ds.cache_dir):
+    if features == "embeddings" and not list_embeddings(ds):
         embeddings_prerequisite(
             ds, "the fast models on face embeddings (or train the CNN from pixels)", key="clf-embed"
         )

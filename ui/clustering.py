@@ -45,8 +45,8 @@ from core.cluster.store import labels_key, load_clustering, load_map, map_key, r
 from core.cluster.summary import MAX_FACES_PER_CLUSTER, cluster_sizes, describe_clusters, sample_members, shares_long
 from core.cluster.sweeps import algorithms_side_by_side, eps_sweep, k_sweep
 from core.data.dataset import Dataset
+from core.data.embeddings import list_embeddings
 from core.data.subset import Subset
-from core.faces.store import list_embeddings
 from ui import links
 from ui.filters import subset_ui
 from ui.gallery import image_grid
@@ -99,7 +99,7 @@ REDUCTION_URL = ("pcs", "ucomp", "unn", "umd", "umetric")
 
 def available_spaces(ds: Dataset) -> list[str]:
     spaces = []
-    if list_embeddings(ds.cache_dir):
+    if list_embeddings(ds):
         spaces.append("embeddings")
     if ds.attributes:
         spaces.append("attributes")
@@ -150,7 +150,7 @@ def feature_ui(ds: Dataset, spaces: list[str]) -> FeatureSpec:
     attributes: tuple[str, ...] = ()
     weighting = "none"
     if space == "embeddings":
-        models = list_embeddings(ds.cache_dir)
+        models = list_embeddings(ds)
         if len(models) > 1:
             model = links.synced(
                 "emb",

@@ -11,10 +11,10 @@ from core.cli.demo import job_spec as demo_job_spec
 from core.cli.embed import job_spec as embed_job_spec
 from core.data.artifacts import recent_notices
 from core.data.dataset import Dataset
+from core.data.embeddings import list_embeddings
 from core.data.paths import demo_dir
 from core.demo import demo_exists
 from core.errors import DatasetError
-from core.faces.store import list_embeddings
 from core.jobs import job_status, start_job
 from ui.jobs import failure_text, job_progress_line, wait_for
 
@@ -54,7 +54,7 @@ def ensure_demo() -> None:
 
 def start_demo_embeddings(ds: Dataset) -> None:
     """The demo's face embeddings are computed without a click, once, right after it is drawn (a background job)."""
-    if not (ds.is_demo and auto_embed_enabled()) or list_embeddings(ds.cache_dir):
+    if not (ds.is_demo and auto_embed_enabled()) or list_embeddings(ds):
         return
     job = embed_job_spec(ds)
     status = job_status(job.job_id)

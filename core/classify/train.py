@@ -40,8 +40,8 @@ from core.classify.store import (
 )
 from core.data.atomic import write_json
 from core.data.dataset import Dataset
+from core.data.embeddings import load_embeddings
 from core.data.split import Split, split_rows
-from core.faces.store import load_embeddings
 from core.jobs import ProgressReporter, jobs_root
 
 # Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
@@ -122,7 +122,7 @@ def _set_threads() -> int:
 def _features(ds: Dataset, config: TrainConfig, reporter: ProgressReporter) -> tuple[np.ndarray, np.ndarray, dict]:
     """(inputs aligned to the table, usable rows mask, extra meta)."""
     if config.features == "embeddings":
-        emb = load_embeddings(ds.cache_dir)
+        emb = load_embeddings(ds)
         if emb is None:
             raise ValueError(
                 f"{ds.name} has no face embeddings yet. Compute them first (`python -m core embed {ds.name}` "

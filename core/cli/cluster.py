@@ -21,9 +21,9 @@ from core.cluster.metrics import external_metrics, internal_metrics
 from core.cluster.reduce import REDUCERS, Reduction, ReductionSpec, map_2d, reduce, reduce_by
 from core.cluster.store import labels_key, load_map, map_key, reduction_key, save_clustering, save_map
 from core.data.dataset import Dataset
+from core.data.embeddings import load_embeddings
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
-from core.faces.store import load_embeddings
 from core.jobs import JobSpec, ProgressReporter
 
 COMMAND = "cluster"
@@ -187,7 +187,7 @@ def run(args) -> int:
     attributes = tuple(a for a in args.attributes.split(",") if a)
     spec = FeatureSpec(args.features, attributes, args.weighting, args.standardise, args.model)
     subset = parse_subset(args)
-    emb = load_embeddings(ds.cache_dir, args.model) if args.features == "embeddings" else None
+    emb = load_embeddings(ds, args.model) if args.features == "embeddings" else None
     predictions = load_predictions(ds.cache_dir, args.model) if args.features == "predicted" else None
     fm = build_features(ds, spec, subset, args.max_points, args.seed, embeddings=emb, predictions=predictions)
     if args.save_map or args.reduction_json:

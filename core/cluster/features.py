@@ -12,9 +12,9 @@ import numpy as np
 
 from core.classify.store import Predictions
 from core.data.dataset import Dataset
+from core.data.embeddings import Embeddings
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError
-from core.faces.store import Embeddings
 
 FEATURE_SPACES = ("embeddings", "attributes", "predicted")
 WEIGHTINGS = ("none", "inverse_prevalence", "rarity_sqrt")

@@ -2,7 +2,7 @@
 
 Cache folder contents: table.parquet (the data model's table), extra_<name>.parquet
 (bbox, landmarks), meta.json (written last: its presence means the folder is
-complete), embeddings/<model>/ (see core.faces.store).
+complete), embeddings/<model>/ (see core.data.embeddings) for datasets without images.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import polars as pl
 from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import write_json, write_parquet
 from core.data.dataset import Dataset
+from core.data.embeddings import write_embeddings
 from core.data.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
 from core.data.paths import cache_root, data_roots
 from core.errors import DatasetError
-from core.faces.store import save_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,9 @@ def _write_cache(cache_dir: Path, root: Path, source) -> None:
             write_parquet(tmp / f"extra_{key}.parquet", frame)
         if source.embeddings is not None:
             vectors, valid = source.embeddings
-            save_embeddings(tmp, "csv", vectors, valid, source=source.extras.get("embedding_source"))
+            write_embeddings(
+                tmp / "embeddings" / "csv", "csv", vectors, valid, source=source.extras.get("embedding_source")
+            )
         image_dir = source.image_dir
         rel_image_dir = None
         if image_dir is not None:

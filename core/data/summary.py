@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.data.celeba import CELEBA_ATTRIBUTES, CELEBA_TERMS
 from core.data.dataset import Dataset
-from core.faces.store import list_embeddings
+from core.data.embeddings import list_embeddings
 
 
 def dataset_summary(ds: Dataset) -> dict:
@@ -17,7 +17,7 @@ def dataset_summary(ds: Dataset) -> dict:
         "identities": ds.n_identities,
         "partitions": ds.partition_counts(),
         "images_found": ds.images_found,
-        "embeddings": list_embeddings(ds.cache_dir),
+        "embeddings": list_embeddings(ds),
         "is_demo": ds.is_demo,
         "warnings": list(ds.warnings),
         "licence": licence_note(ds),

@@ -29,15 +29,15 @@ import numpy as np
 from core.data.artifacts import damaged
 from core.data.atomic import save_npy, write_bytes, write_json
 from core.data.dataset import Dataset
+from core.data.embeddings import DLIB_MODEL, embeddings_root, list_embeddings, load_embeddings, save_embeddings
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces import ray_runner
-from core.faces.store import embeddings_root, list_embeddings, load_embeddings, save_embeddings
 from core.processes import exit_with_parent, plain_main
 
 log = logging.getLogger(__name__)
 
-MODEL = "dlib"
+MODEL = DLIB_MODEL
 DEFAULT_CHUNK = 64
 FAILED_NAMES_KEPT = 50
 
@@ -66,7 +66,7 @@ class EmbedSummary:
 
 
 def model_dir(ds: Dataset) -> Path:
-    return embeddings_root(ds.cache_dir) / MODEL
+    return embeddings_root(ds) / MODEL
 
 
 def chunks_dir(ds: Dataset) -> Path:
@@ -143,7 +143,7 @@ def _chunk_paths(ds: Dataset, start: int, stop: int) -> list[str | None]:
 
 
 def _existing_summary(ds: Dataset, token: str, t0: float) -> EmbedSummary | None:
-    emb = load_embeddings(ds.cache_dir, MODEL)
+    emb = load_embeddings(ds, MODEL)
     if emb is None or emb.meta.get("token") != token or emb.meta.get("rows") != ds.n_images:
         return None
     m = emb.meta
@@ -182,10 +182,8 @@ def embed_dataset(
     (what an interrupted run leaves behind); the summary then counts only those rows.
     """
     t0 = time.perf_counter()
-    if ds.layout == "embedding_csv" or (
-        MODEL not in list_embeddings(ds.cache_dir) and "csv" in list_embeddings(ds.cache_dir)
-    ):
-        emb = load_embeddings(ds.cache_dir, "csv")
+    if ds.layout == "embedding_csv" or (MODEL not in list_embeddings(ds) and "csv" in list_embeddings(ds)):
+        emb = load_embeddings(ds, "csv")
         if emb is not None:
             return _csv_summary(ds, emb, t0)
     if not ds.has_images:
@@ -313,7 +311,7 @@ def _assemble(ds, chunks, spans, token, summary: EmbedSummary, backend: str) -> 
     save_npy(folder / "n_faces.npy", _concat(chunks, spans, "n_faces"))
     has_face = np.isin(status, (faces.STATUS_FACE, faces.STATUS_ALIGNED, faces.STATUS_FALLBACK))
     save_embeddings(
-        ds.cache_dir,
+        ds,
         MODEL,
         vectors,
         has_face,

@@ -13,11 +13,11 @@ import polars as pl
 from PIL import Image, ImageDraw
 
 from core.data.dataset import Dataset
+from core.data.embeddings import Embeddings, load_embeddings
 from core.data.images import open_rgb
 from core.errors import DatasetError, ImageError
 from core.faces import pipeline as faces
 from core.faces.neighbours import EmbeddingIndex, build_index, exact_distances, nearest, nearest_by_attributes
-from core.faces.store import Embeddings, load_embeddings
 
 DISTANCE_DECIMALS = 3  # distances are shown (and printed by `core search`) with this many decimals, rounded once
 BOX_COLOURS = ("#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686")
@@ -142,7 +142,7 @@ class FaceMatches:
 
 def search_photo(ds: Dataset, data: bytes, k: int = 10, metric: str = "euclidean") -> list[FaceMatches]:
     """Every face of a photo (largest first) with its k nearest dataset faces: the Face search page's query."""
-    emb = load_embeddings(ds.cache_dir, "dlib")
+    emb = load_embeddings(ds, "dlib")
     if emb is None:
         raise DatasetError(
             f"{ds.name} has no dlib face embeddings to compare a photo with yet: compute them on the Face search "
@@ -168,7 +168,7 @@ def neighbours_of_image(
             raise DatasetError(f"{ds.name} has no attribute annotations to compare.")
         hits = nearest_attribute_rows(ds, ds.attribute_matrix()[row], k, exclude=row)
     elif by == "embedding":
-        emb = load_embeddings(ds.cache_dir)
+        emb = load_embeddings(ds)
         if emb is None:
             raise DatasetError(f"{ds.name} has no face embeddings yet: run `python -m core embed {ds.name}` first.")
         if not emb.has_face[row]:

@@ -11,11 +11,17 @@ from functools import cached_property
 
 from core.classify.store import ClassifierMeta, list_models, load_test_predictions
 from core.data.dataset import Dataset
-from core.faces.store import Embeddings, default_embedding_model, embeddings_root, list_embeddings, load_embeddings
+from core.data.embeddings import (
+    Embeddings,
+    default_embedding_model,
+    embeddings_version,
+    list_embeddings,
+    load_embeddings,
+)
 
 
 def _stored_embeddings(ds: Dataset) -> Embeddings | None:
-    return load_embeddings(ds.cache_dir)
+    return load_embeddings(ds)
 
 
 def _stored_models(ds: Dataset) -> list[ClassifierMeta]:
@@ -57,11 +63,11 @@ class LessonData:
 
 def data_version(ds: Dataset) -> str:
     """Changes whenever an answer could change without the dataset changing: new embeddings, a new classifier."""
-    models = list_embeddings(ds.cache_dir)
+    models = list_embeddings(ds)
     model = default_embedding_model(models)
     stamp = ""
     if model:
-        meta = embeddings_root(ds.cache_dir) / model / "meta.json"
-        stamp = f"{model}:{meta.stat().st_mtime_ns}" if meta.exists() else model
+        version = embeddings_version(ds, model)
+        stamp = f"{model}:{version}" if version else model
     classifiers = ",".join(f"{m.model_id}@{m.created}" for m in _stored_models(ds))
     return f"{stamp}|{classifiers}"

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.data.dataset import Dataset
+from core.data.embeddings import Embeddings, load_embeddings
 from core.errors import DatasetError
 from core.faces.calibration import calibrate
 from core.faces.embed_job import MODEL as DLIB_MODEL
 from core.faces.embed_job import load_face_counts, load_status
-from core.faces.store import Embeddings, load_embeddings
 from core.quality import duplicates, identities, images, labels
 from core.quality.scan import SCAN_VERSION, scan_images
 from core.quality.store import StoredResult, load_result, result_token, save_result
@@ -67,8 +67,8 @@ class AuditInputs:
 
     @classmethod
     def of(cls, ds: Dataset) -> AuditInputs:
-        emb = load_embeddings(ds.cache_dir)
-        dlib = emb if emb is not None and emb.model == DLIB_MODEL else load_embeddings(ds.cache_dir, DLIB_MODEL)
+        emb = load_embeddings(ds)
+        dlib = emb if emb is not None and emb.model == DLIB_MODEL else load_embeddings(ds, DLIB_MODEL)
         status = load_status(ds) if dlib is not None else None
         if status is None or len(status) != ds.n_images:
             return cls(emb, None, None, None)

@@ -1,6 +1,7 @@
 """Embedding matrices of a dataset: cache/embeddings/<images key>/<model>/.
 
-They are keyed by the dataset's image files (names and sizes, core.data.ingest.images_key), not by its
+Data, not face logic: the data layer stores them so that it never imports core.faces (which computes them).
+They are keyed by the dataset's image files (names and sizes, `Dataset.images_key`), not by its
 annotations or folder dates, so touching, copying or relabelling a dataset keeps hours of embedding; a dataset
 without images (an embedding CSV) keeps them in its ingest folder. vectors.npy (N, D) float32 aligned to the
 dataset table rows, has_face.npy (N,) bool (False where no face was found or the row is invalid), meta.json
@@ -20,6 +21,9 @@ import numpy as np
 
 from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import save_npy, write_json
+from core.data.dataset import Dataset
+
+DLIB_MODEL = "dlib"  # the descriptor FaceAtlas computes itself (core.faces.embed_job): photos can be compared with it
 
 
 @dataclass(frozen=True)
@@ -38,16 +42,12 @@ class Embeddings:
         return int(self.has_face.sum())
 
 
-def embeddings_root(cache_dir: Path) -> Path:
-    """Where the embeddings of the dataset ingested into `cache_dir` live (see the module docstring)."""
-    local = cache_dir / "embeddings"
-    try:
-        key = json.loads((cache_dir / "meta.json").read_text()).get("images_key", "")
-    except (OSError, ValueError):
-        key = ""
-    if not key:
+def embeddings_root(ds: Dataset) -> Path:
+    """Where the dataset's embeddings live (see the module docstring)."""
+    local = ds.cache_dir / "embeddings"
+    if not ds.images_key:
         return local
-    shared = cache_dir.parent / "embeddings" / key  # beside the ingest folder, in the same cache root
+    shared = ds.cache_dir.parent / "embeddings" / ds.images_key  # beside the ingest folder, in the same cache root
     if local.is_dir() and not shared.exists():  # embeddings made before they were keyed by the images
         shared.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -57,19 +57,23 @@ def embeddings_root(cache_dir: Path) -> Path:
     return shared
 
 
-def list_embeddings(cache_dir: Path) -> list[str]:
+def list_embeddings(ds: Dataset) -> list[str]:
     """Model names with a complete embedding matrix for this dataset (meta.json is written last)."""
-    root = embeddings_root(cache_dir)
+    root = embeddings_root(ds)
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file())
 
 
-def save_embeddings(cache_dir: Path, model: str, vectors: np.ndarray, has_face: np.ndarray, **meta) -> Path:
-    """Write a complete matrix atomically; meta.json last so readers never see a partial set."""
+def save_embeddings(ds: Dataset, model: str, vectors: np.ndarray, has_face: np.ndarray, **meta) -> Path:
+    """Write a complete matrix of the dataset atomically; meta.json last so readers never see a partial set."""
+    return write_embeddings(embeddings_root(ds) / model, model, vectors, has_face, **meta)
+
+
+def write_embeddings(folder: Path, model: str, vectors: np.ndarray, has_face: np.ndarray, **meta) -> Path:
+    """save_embeddings into a given folder (ingest's, before its Dataset exists): (N, D) vectors, (N,) has_face."""
     if vectors.ndim != 2 or len(vectors) != len(has_face):
         raise ValueError(f"vectors {vectors.shape} and has_face {has_face.shape} do not align")
-    folder = embeddings_root(cache_dir) / model
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "meta.json").unlink(missing_ok=True)
     save_npy(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
@@ -91,20 +95,20 @@ def default_embedding_model(models: list[str]) -> str | None:
     """The model pages and commands use when none is named: dlib's (photos can be compared with it), else the first."""
     if not models:
         return None
-    return "dlib" if "dlib" in models else sorted(models)[0]
+    return DLIB_MODEL if DLIB_MODEL in models else sorted(models)[0]
 
 
-def load_embeddings(cache_dir: Path, model: str | None = None) -> Embeddings | None:
+def load_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | None:
     """The stored matrix for `model` (default: dlib's, else the first), checked and read into memory; None if
     absent. A damaged set (a file changed since it was written, unreadable, or of the wrong shape) is moved
     aside with a notice and reads as absent, so it is computed again."""
-    names = list_embeddings(cache_dir)
+    names = list_embeddings(ds)
     if not names:
         return None
     model = model or default_embedding_model(names)
     if model not in names:
         return None
-    folder = embeddings_root(cache_dir) / model
+    folder = embeddings_root(ds) / model
     try:
         meta = json.loads((folder / "meta.json").read_text())
         bad = damaged(folder, meta.get("files", {}))
@@ -115,6 +119,16 @@ def load_embeddings(cache_dir: Path, model: str | None = None) -> Embeddings | N
         if vectors.ndim != 2 or len(vectors) != len(has_face) or meta.get("rows", len(vectors)) != len(vectors):
             raise ValueError(f"vectors {vectors.shape} and has_face {has_face.shape} do not match")
     except (OSError, ValueError) as exc:
-        quarantine(folder, f"{model} face embeddings", str(exc), dataset=cache_dir.name)
+        quarantine(folder, f"{model} face embeddings", str(exc), dataset=ds.key)
         return None
     return Embeddings(vectors, has_face, model, meta)
+
+
+def embeddings_version(ds: Dataset, model: str) -> str:
+    """Changes whenever `model`'s matrix is written again (its meta.json's time), so caches of it are re-read; ""
+    when absent."""
+    meta = embeddings_root(ds) / model / "meta.json"
+    try:
+        return str(meta.stat().st_mtime_ns)
+    except OSError:
+        return ""
