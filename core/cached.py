@@ -2,8 +2,9 @@
 
 Data (small, copyable results) goes through st.cache_data; shared objects that
 must be loaded once per server and never mutated (datasets, models, embedding
-matrices) through st.cache_resource. Arguments are small hashables: dataset
-names/keys, tuples, ints. Pages import what they need from here.
+matrices) through st.cache_resource. Arguments are small hashables (names,
+tuples, ints, frozen specs) and the dataset itself, hashed by its key
+(DATASET_HASH). Pages import what they need from here.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from core.faces import search
 from core.faces.calibration import Calibration, calibrate
 from core.faces.search import index_for
 from core.lessons.catalogue import lesson_by_id
+from core.lessons.data import LessonData
 from core.quality.audit import CHECKS, AuditInputs, check_token, missing
 from core.quality.store import StoredResult, load_result
 from core.stats import relations as stats
@@ -57,9 +59,18 @@ def _dataset_token(ds: Dataset) -> str:
     return ds.key
 
 
+def _embeddings_token(emb: Embeddings) -> tuple:
+    return emb.model, str(emb.meta.get("created", "")), emb.vectors.shape
+
+
+def _lesson_data_token(data: LessonData) -> str:
+    return data.ds.key
+
+
 # Cached functions take the dataset itself, once: Streamlit hashes it by its key (name + content fingerprint), so a
-# changed folder is a new key and nothing else of the (large) object is hashed.
-DATASET_HASH = {Dataset: _dataset_token}
+# changed folder is a new key and nothing else of the (large) object is hashed. The same holds for what carries one
+# dataset's data: its embeddings (model and creation time) and a lesson's view of it.
+DATASET_HASH = {Dataset: _dataset_token, Embeddings: _embeddings_token, LessonData: _lesson_data_token}
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -81,10 +92,10 @@ def _dataset(path: str, name: str, signature: tuple) -> Dataset:
     return ingest.ingest(Path(path), name)
 
 
-@st.cache_resource(show_spinner="Loading embeddings…", max_entries=8)
-def embeddings(ds_key: str, model: str, _ds: Dataset, created: str = "") -> Embeddings | None:
-    """Embedding matrix of a dataset (memory-mapped, shared by all sessions)."""
-    return load_embeddings(_ds, model)
+@st.cache_resource(show_spinner="Loading embeddings…", max_entries=8, hash_funcs=DATASET_HASH)
+def embeddings(ds: Dataset, model: str, version: str = "") -> Embeddings | None:
+    """Embedding matrix of a dataset (shared by all sessions); `version` (embeddings_version) keys a rewrite."""
+    return load_embeddings(ds, model)
 
 
 def current_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | None:
@@ -93,12 +104,12 @@ def current_embeddings(ds: Dataset, model: str | None = None) -> Embeddings | No
     if not models:
         return None
     model = model or default_embedding_model(models)
-    return embeddings(ds.key, model, ds, embeddings_version(ds, model))
+    return embeddings(ds, model, embeddings_version(ds, model))
 
 
-@st.cache_data(max_entries=20_000, show_spinner=False)
-def thumbnail(ds_key: str, image_id: str, size: int, _ds: Dataset) -> bytes | None:
-    path = _ds.image_path(image_id)
+@st.cache_data(max_entries=20_000, show_spinner=False, hash_funcs=DATASET_HASH)
+def thumbnail(ds: Dataset, image_id: str, size: int) -> bytes | None:
+    path = ds.image_path(image_id)
     return thumbnail_bytes(path, size) if path is not None else None
 
 
@@ -121,9 +132,9 @@ def query_faces(data: bytes, dataset_aligned: bool = False):
     return search.faces_in_bytes(data, dataset_aligned)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Indexing embeddings…")
-def _face_index(ds_key: str, model: str, created: str, _emb: Embeddings):
-    return index_for(_emb)
+@st.cache_resource(max_entries=4, show_spinner="Indexing embeddings…", hash_funcs=DATASET_HASH)
+def _face_index(ds: Dataset, emb: Embeddings):
+    return index_for(emb)
 
 
 def face_index(ds: Dataset, model: str | None = None):
@@ -131,68 +142,70 @@ def face_index(ds: Dataset, model: str | None = None):
     emb = current_embeddings(ds, model)
     if emb is None:
         return None, None
-    return emb, _face_index(ds.key, emb.model, str(emb.meta.get("created", "")), emb)
+    return emb, _face_index(ds, emb)
 
 
-@st.cache_data(max_entries=8, show_spinner="Calibrating the same-person distance on this dataset's identities…")
-def same_person_calibration(
-    ds_key: str, model: str, created: str, _emb: Embeddings, _ds: Dataset
-) -> Calibration | None:
+@st.cache_data(
+    max_entries=8,
+    show_spinner="Calibrating the same-person distance on this dataset's identities…",
+    hash_funcs=DATASET_HASH,
+)
+def same_person_calibration(ds: Dataset, emb: Embeddings) -> Calibration | None:
     """The dataset's same-person distance measured on its own identity pairs (None without identities or pairs)."""
-    if not _ds.has_identity:
+    if not ds.has_identity:
         return None
-    return calibrate(_emb.vectors, _ds.table["identity"].to_numpy(), _emb.has_face)
+    return calibrate(emb.vectors, ds.table["identity"].to_numpy(), emb.has_face)
 
 
 # ---- stats ----
-# Attribute statistics per (dataset key, Subset); Subset is a frozen, hashable dataclass.
+# Attribute statistics per (dataset, Subset); Subset is a frozen, hashable dataclass.
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def attribute_matrix(ds_key: str, _ds: Dataset):
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=DATASET_HASH)
+def attribute_matrix(ds: Dataset):
     """(N, A) uint8 attribute matrix of the whole dataset, shared read-only by all sessions."""
-    matrix = _ds.attribute_matrix()
+    matrix = ds.attribute_matrix()
     matrix.flags.writeable = False
     return matrix
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def subset_rows(ds_key: str, subset, _ds: Dataset):
+@st.cache_data(max_entries=256, show_spinner=False, hash_funcs=DATASET_HASH)
+def subset_rows(ds: Dataset, subset):
     """Row indices (int64, ascending) of the dataset's rows in `subset`."""
     if subset.is_everything:
-        return np.arange(_ds.n_images)
-    return rows_of(_ds, subset)
+        return np.arange(ds.n_images)
+    return rows_of(ds, subset)
 
 
 def subset_matrix(ds: Dataset, subset):
     """(n, A) uint8 attribute matrix of the subset's rows (not cached itself: the pieces are)."""
-    return attribute_matrix(ds.key, ds)[subset_rows(ds.key, subset, ds)]
+    return attribute_matrix(ds)[subset_rows(ds, subset)]
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def relation_stats(ds_key: str, subset, _ds: Dataset):
+@st.cache_data(max_entries=128, show_spinner=False, hash_funcs=DATASET_HASH)
+def relation_stats(ds: Dataset, subset):
     """core.stats.RelationStats (prevalence, co-occurrence, P(A|B), phi, lift) of the subset."""
-    return stats.relation_stats(subset_matrix(_ds, subset), _ds.attributes)
+    return stats.relation_stats(subset_matrix(ds, subset), ds.attributes)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def cluster_order(ds_key: str, subset, measure: str, _ds: Dataset) -> list[str]:
+@st.cache_data(max_entries=128, show_spinner=False, hash_funcs=DATASET_HASH)
+def cluster_order(ds: Dataset, subset, measure: str) -> list[str]:
     """Attributes ordered by hierarchical clustering of the subset's `measure` matrix."""
-    rel = relation_stats(ds_key, subset, _ds)
-    return stats.cluster_order(rel.measure(measure), _ds.attributes)
+    rel = relation_stats(ds, subset)
+    return stats.cluster_order(rel.measure(measure), ds.attributes)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def prevalence_frame(ds_key: str, split_by: str | None, _ds: Dataset):
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=DATASET_HASH)
+def prevalence_frame(ds: Dataset, split_by: str | None):
     """Long prevalence table, optionally split by "partition" or by an attribute's value."""
-    matrix = attribute_matrix(ds_key, _ds)
+    matrix = attribute_matrix(ds)
     groups = None
     if split_by == "partition":
-        groups = _ds.table["partition"].to_numpy()
+        groups = ds.table["partition"].to_numpy()
     elif split_by:
-        values = _ds.table[split_by].to_numpy()
+        values = ds.table[split_by].to_numpy()
         groups = _as_object(values, {1: f"{split_by}: yes", 0: f"{split_by}: no"})
-    return stats.prevalence_frame(matrix, _ds.attributes, groups, group_name=split_by or "group")
+    return stats.prevalence_frame(matrix, ds.attributes, groups, group_name=split_by or "group")
 
 
 def _as_object(values, labels: dict):
@@ -202,47 +215,45 @@ def _as_object(values, labels: dict):
     return out
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def identity_counts(ds_key: str, _ds: Dataset):
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=DATASET_HASH)
+def identity_counts(ds: Dataset):
     """(identity, images) per identity, most images first."""
-    return stats.images_per_identity(_ds.table)
+    return stats.images_per_identity(ds.table)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _model_split(ds_key: str, subset, _ds: Dataset):
-    rows = subset_rows(ds_key, subset, _ds)
-    partition = _ds.table["partition"].to_numpy()[rows]
-    identity = _ds.table["identity"].to_numpy()[rows]
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=DATASET_HASH)
+def _model_split(ds: Dataset, subset):
+    rows = subset_rows(ds, subset)
+    partition = ds.table["partition"].to_numpy()[rows]
+    identity = ds.table["identity"].to_numpy()[rows]
     return stats.model_split(partition, identity, seed=0)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def attribute_model(ds_key: str, subset, target: str, _ds: Dataset) -> dict:
+@st.cache_data(max_entries=256, show_spinner=False, hash_funcs=DATASET_HASH)
+def attribute_model(ds: Dataset, subset, target: str) -> dict:
     """Logistic regression of `target` on the other attributes within the subset (see core.stats.relations)."""
-    return stats.predict_attribute(
-        subset_matrix(_ds, subset), _ds.attributes, target, _model_split(ds_key, subset, _ds)
-    )
+    return stats.predict_attribute(subset_matrix(ds, subset), ds.attributes, target, _model_split(ds, subset))
 
 
-@st.cache_data(max_entries=32, show_spinner="Fitting one model per attribute…")
-def all_attribute_models(ds_key: str, subset, _ds: Dataset):
+@st.cache_data(max_entries=32, show_spinner="Fitting one model per attribute…", hash_funcs=DATASET_HASH)
+def all_attribute_models(ds: Dataset, subset):
     """One row per attribute: how well the others predict it (test metrics beside the majority baseline)."""
-    return stats.predict_all_attributes(subset_matrix(_ds, subset), _ds.attributes, _model_split(ds_key, subset, _ds))
+    return stats.predict_all_attributes(subset_matrix(ds, subset), ds.attributes, _model_split(ds, subset))
 
 
 # ---- classifiers ----
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def evaluation_counts(ds_key: str, _ds: Dataset) -> dict[str, EvaluationCounts]:
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=DATASET_HASH)
+def evaluation_counts(ds: Dataset) -> dict[str, EvaluationCounts]:
     """Positive and negative test images per attribute in the split a new classifier is measured on."""
-    return training.evaluation_counts(_ds)
+    return training.evaluation_counts(ds)
 
 
-@st.cache_data(ttl=3, show_spinner=False)
-def saved_models(ds_key: str, labels_key: str = "") -> list[ClassifierMeta]:
+@st.cache_data(ttl=3, show_spinner=False, hash_funcs=DATASET_HASH)
+def saved_models(ds: Dataset) -> list[ClassifierMeta]:
     """The stored attribute models of a dataset (its key or the same labels), newest first (re-read every few s)."""
-    return list_models(ds_key, labels_key)
+    return list_models(ds.key, ds.labels_key)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
@@ -364,16 +375,18 @@ def cluster_faces(ds_key: str, image_ids: tuple[str, ...], _ds: Dataset) -> tupl
 # `version` (core.lessons.data.data_version) changes when those do, so an answer never outlives its inputs.
 
 
-@st.cache_data(max_entries=512, show_spinner="Computing the answer from this dataset (a few seconds)…")
-def lesson_answer(ds_key: str, lesson_id: str, step: int, version: str, _data):
-    """core.lessons Answer of one step (0-based) of a lesson on the dataset `_data` (a LessonData) holds."""
-    return lesson_by_id(lesson_id).steps[step].answer(_data)
+@st.cache_data(
+    max_entries=512, show_spinner="Computing the answer from this dataset (a few seconds)…", hash_funcs=DATASET_HASH
+)
+def lesson_answer(data: LessonData, lesson_id: str, step: int, version: str):
+    """core.lessons Answer of one step (0-based) of a lesson on the dataset `data` holds."""
+    return lesson_by_id(lesson_id).steps[step].answer(data)
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def lesson_view(ds_key: str, lesson_id: str, step: int, version: str, _data) -> dict[str, str]:
-    """The URL parameters of the view one lesson step opens on this dataset."""
-    return lesson_by_id(lesson_id).steps[step].params(_data)
+@st.cache_data(max_entries=512, show_spinner=False, hash_funcs=DATASET_HASH)
+def lesson_view(data: LessonData, lesson_id: str, step: int, version: str) -> dict[str, str]:
+    """The URL parameters of the view one lesson step opens on the dataset `data` holds."""
+    return lesson_by_id(lesson_id).steps[step].params(data)
 
 
 # ---- data quality ----
@@ -382,9 +395,9 @@ def lesson_view(ds_key: str, lesson_id: str, step: int, version: str, _data) -> 
 # is never shown.
 
 
-@st.cache_resource(max_entries=32, show_spinner="Loading the audit results…")
-def _quality_result(ds_key: str, check: str, token: str, _ds: Dataset) -> StoredResult | None:
-    return load_result(_ds.cache_dir, check, token)
+@st.cache_resource(max_entries=32, show_spinner="Loading the audit results…", hash_funcs=DATASET_HASH)
+def _quality_result(ds: Dataset, check: str, token: str) -> StoredResult | None:
+    return load_result(ds.cache_dir, check, token)
 
 
 def quality_results(ds: Dataset) -> dict[str, StoredResult | None]:
@@ -393,9 +406,9 @@ def quality_results(ds: Dataset) -> dict[str, StoredResult | None]:
     out = {}
     for check in CHECKS:
         token = check_token(ds, check, inputs)
-        result = _quality_result(ds.key, check, token, ds)
+        result = _quality_result(ds, check, token)
         if result is None:
-            _quality_result.clear(ds.key, check, token, ds)  # not computed yet: look again on the next run
+            _quality_result.clear(ds, check, token)  # not computed yet: look again on the next run
         out[check] = result
     return out
 

@@ -75,7 +75,7 @@ def train_form(ds: Dataset) -> TrainConfig | None:
             valid=links.one_of(models),
         )
     with c2:
-        counts = cached.evaluation_counts(ds.key, ds)
+        counts = cached.evaluation_counts(ds)
         scorable = [a for a in ds.attributes if counts[a].scorable]
         default = [a for a in SHOWCASE if a in scorable] or scorable[:5]
         links.restore("clf-attributes", "attrs", links.as_list, links.all_of(ds.attributes))
@@ -194,7 +194,7 @@ def _live_curves(job_id: str) -> None:
 
 def model_picker(ds: Dataset) -> ClassifierMeta | None:
     """Selectbox over this dataset's stored models; returns the chosen model's meta."""
-    metas = cached.saved_models(ds.key, ds.labels_key)
+    metas = cached.saved_models(ds)
     if not metas:
         st.info("No trained model for this dataset yet: train one above.")
         return None
@@ -318,7 +318,7 @@ def _test_positives(meta: ClassifierMeta, attribute: str) -> int | None:
 
 def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
     """MSE (or any loss) vs BCE side by side: accuracy can look fine while predicting the majority class."""
-    metas = cached.saved_models(ds.key, ds.labels_key)
+    metas = cached.saved_models(ds)
     twins = [
         m
         for m in metas

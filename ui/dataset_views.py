@@ -45,7 +45,7 @@ def prevalence_section(ds: Dataset) -> None:
         default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
         split_by = st.selectbox("Attribute to split by", ds.attributes, index=default, key="prev-split-attr")
     links.remember("split", split_by)
-    everything = cached.relation_stats(ds.key, Subset(), ds)
+    everything = cached.relation_stats(ds, Subset())
     overall = everything.prevalence
     low, high = stats.imbalance_counts(overall)
     rarest = np.argsort(overall)[:3]
@@ -55,7 +55,7 @@ def prevalence_section(ds: Dataset) -> None:
         + ", ".join(f"{ds.attributes[k]} ({overall[k]:.1%}, {everything.counts[k]:,} images)" for k in rarest)
         + "."
     )
-    frame = cached.prevalence_frame(ds.key, split_by, ds)
+    frame = cached.prevalence_frame(ds, split_by)
     st.altair_chart(stats_charts.prevalence_bars(frame, split_by), width="stretch")
     note = judgement_note(sorted(ds.attributes, key=lambda a: a not in ("Attractive", "Male", "Young", "Pale_Skin")))
     st.caption(
@@ -91,7 +91,7 @@ def donut_section(ds: Dataset) -> None:
     if not picked:
         st.caption("Pick attributes to see their share of images.")
         return
-    rel = cached.relation_stats(ds.key, Subset(), ds)
+    rel = cached.relation_stats(ds, Subset())
     per_row = 4
     for start in range(0, len(picked), per_row):
         cols = st.columns(per_row)
@@ -117,7 +117,7 @@ def identity_section(ds: Dataset) -> None:
     if not ds.has_identity:
         st.info("This dataset has no identity labels.")
         return
-    counts = cached.identity_counts(ds.key, ds)
+    counts = cached.identity_counts(ds)
     st.caption(
         f"{len(counts):,} identities; images per identity: median {counts['images'].median():.0f}, "
         f"min {counts['images'].min()}, max {counts['images'].max()}."
@@ -137,7 +137,7 @@ def identity_section(ds: Dataset) -> None:
     if identity is None:
         return
     subset = Subset(identities=(identity,))
-    rows = cached.subset_rows(ds.key, subset, ds)
+    rows = cached.subset_rows(ds, subset)
     profile = stats.identity_profile(cached.subset_matrix(ds, subset), ds.attributes)
     varies = profile.loc[profile["kind"] == "varies", "attribute"].tolist()
     st.subheader(f"Identity {identity}: {len(rows)} images")
@@ -156,7 +156,7 @@ def identity_section(ds: Dataset) -> None:
 
 def _captions(ds: Dataset, rows: np.ndarray) -> list[str]:
     part = ds.table[rows]
-    attrs = cached.attribute_matrix(ds.key, ds)[rows]
+    attrs = cached.attribute_matrix(ds)[rows]
     captions = []
     for k, (image_id, identity) in enumerate(zip(part["image_id"], part["identity"])):
         present = ", ".join(a for a, v in zip(ds.attributes, attrs[k]) if v)
@@ -170,7 +170,7 @@ def gallery_section(ds: Dataset) -> None:
     st.header("Gallery")
     with st.expander("Filters", expanded=True):
         subset = subset_ui(ds, key="gallery", identities=True)
-    rows = cached.subset_rows(ds.key, subset, ds)
+    rows = cached.subset_rows(ds, subset)
     st.metric("Matching images", f"{len(rows):,}", help=f"Images that pass every filter ({subset.describe()}).")
     if not len(rows):
         st.info("No images match these filters. Remove a condition or pick another partition.")

@@ -151,7 +151,7 @@ def same_person_rule(ds: Dataset, emb, metric: str, from_dataset: bool) -> SameP
             "same person; the distances show resemblance only.",
         )
     if ds.has_identity:
-        calibration = cached.same_person_calibration(ds.key, emb.model, str(emb.meta.get("created", "")), emb, ds)
+        calibration = cached.same_person_calibration(ds, emb)
         if calibration is None:
             return SamePerson(None, f"{ds.name} has too few faces per identity to calibrate a same-person distance.")
         measured = (
@@ -260,7 +260,7 @@ def attribute_search_section(ds: Dataset) -> None:
     if "fs-attr-source" not in st.session_state and ds.row_of(st.query_params.get("like", "")) is not None:
         st.session_state["fs-attr-source"] = "Copy from an image"
     how = st.radio("Attribute values", ("Choose them", "Copy from an image"), horizontal=True, key="fs-attr-source")
-    matrix = cached.attribute_matrix(ds.key, ds)
+    matrix = cached.attribute_matrix(ds)
     exclude = None
     if how == "Choose them":
         links.forget("like")

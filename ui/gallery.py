@@ -28,7 +28,7 @@ def image_grid(
     for i, image_id in enumerate(image_ids):
         caption = captions[i] if captions is not None else image_id
         with cols[i % columns]:
-            data = cached.thumbnail(ds.key, image_id, size, ds)
+            data = cached.thumbnail(ds, image_id, size)
             if data is None:
                 st.caption(f"{image_id}: image unavailable")
             else:

@@ -33,7 +33,7 @@ def lesson_data(ds: Dataset) -> LessonData:
     return LessonData(
         ds,
         embeddings=cached.current_embeddings,
-        models=lambda d: cached.saved_models(d.key, d.labels_key),
+        models=cached.saved_models,
         predictions=lambda meta: cached.test_predictions(meta.model_id, meta.created),
     )
 
@@ -159,7 +159,7 @@ def step_section(ds: Dataset, data: LessonData, lesson: Lesson, step: int) -> No
     k = step - 1
     current = lesson.steps[k]
     version = data_version(ds)
-    params = cached.lesson_view(ds.key, lesson.id, k, version, data)
+    params = cached.lesson_view(data, lesson.id, k, version)
     st.subheader(f"{step}. {current.title}")
     st.markdown(f"**Question.** {current.question}")
     st.page_link(
@@ -170,7 +170,7 @@ def step_section(ds: Dataset, data: LessonData, lesson: Lesson, step: int) -> No
         help=f"Opens {current.page_label} on {ds.name} with {view_text(params)}.",
     )
     st.markdown(f"**Look at.** {current.look}")
-    answer = cached.lesson_answer(ds.key, lesson.id, k, version, data)
+    answer = cached.lesson_answer(data, lesson.id, k, version)
     if not answer.available:
         _prerequisite(ds, answer)
         return
@@ -234,8 +234,8 @@ def handout_file(ds: Dataset, data: LessonData, lesson: Lesson, kind: str):
 
     def draw() -> bytes:
         version = data_version(ds)
-        answers = [cached.lesson_answer(ds.key, lesson.id, k, version, data) for k in range(len(lesson.steps))]
-        views = [view_text(cached.lesson_view(ds.key, lesson.id, k, version, data)) for k in range(len(lesson.steps))]
+        answers = [cached.lesson_answer(data, lesson.id, k, version) for k in range(len(lesson.steps))]
+        views = [view_text(cached.lesson_view(data, lesson.id, k, version)) for k in range(len(lesson.steps))]
         date = datetime.date.today().isoformat()
         return handout_bytes(render_handout(lesson, ds.name, answers, views, date), kind)
 

@@ -89,7 +89,7 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
     links.restore("rel-cluster", "sort", links.as_bool)
     clustered = right.toggle("Sort by clustering", value=True, key="rel-cluster")
     links.remember("sort", clustered, True)
-    order = cached.cluster_order(ds.key, subset, measure, ds) if clustered else list(ds.attributes)
+    order = cached.cluster_order(ds, subset, measure) if clustered else list(ds.attributes)
     matrix = rel.measure(measure)
     undefined = int(pd.isna(matrix).sum())
     if undefined:
@@ -214,7 +214,7 @@ def _cell_examples(ds: Dataset, subset: Subset, rel: stats.RelationStats, a: str
     if not ds.has_images:
         st.caption("Images are not available for this dataset (annotations only).")
         return
-    rows = cached.subset_rows(ds.key, subset, ds)
+    rows = cached.subset_rows(ds, subset)
     cells = stats.cell_examples(cached.subset_matrix(ds, subset), rel.index(a), rel.index(b))
     for (va, vb), positions in cells.items():
         st.caption(f"{a}: {YES_NO[va]} · {b}: {YES_NO[vb]}")
@@ -237,7 +237,7 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     links.restore("model-target", "target", valid=links.one_of(ds.attributes))
     target = st.selectbox("Attribute to predict", ds.attributes, index=default, key="model-target")
     links.remember("target", target, ds.attributes[default])
-    result = cached.attribute_model(ds.key, subset, target, ds)
+    result = cached.attribute_model(ds, subset, target)
     st.caption(
         f"Logistic regression: {result['train_rows']:,} training images"
         f"{' (a seeded sample)' if result['sampled'] else ''}, {result['test_rows']:,} test images; split: {result['split']}."
@@ -312,7 +312,7 @@ def model_section(ds: Dataset, subset: Subset) -> None:
 
 
 def _all_models_table(ds: Dataset, subset: Subset) -> None:
-    table = cached.all_attribute_models(ds.key, subset, ds)
+    table = cached.all_attribute_models(ds, subset)
     st.dataframe(
         table,
         hide_index=True,
