@@ -46,7 +46,7 @@ from core.data.subset import subset_rows as rows_of
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces import search
-from core.faces.calibration import Calibration, calibrate
+from core.faces.calibration import Calibration, calibrate_embeddings
 from core.faces.search import index_for
 from core.lessons.catalogue import lesson_by_id
 from core.lessons.data import LessonData
@@ -152,9 +152,7 @@ def face_index(ds: Dataset, model: str | None = None):
 )
 def same_person_calibration(ds: Dataset, emb: Embeddings) -> Calibration | None:
     """The dataset's same-person distance measured on its own identity pairs (None without identities or pairs)."""
-    if not ds.has_identity:
-        return None
-    return calibrate(emb.vectors, ds.table["identity"].to_numpy(), emb.has_face)
+    return calibrate_embeddings(ds, emb)
 
 
 # ---- stats ----

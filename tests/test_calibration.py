@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from core.faces.calibration import best_threshold, calibrate, pair_distances, roc_auc, sample_pairs
+from core.data.dataset import Dataset
+from core.faces.calibration import (
+    DLIB_THRESHOLD,
+    SamePersonBasis,
+    best_threshold,
+    calibrate,
+    pair_distances,
+    roc_auc,
+    same_person,
+    same_person_rule,
+    sample_pairs,
+)
 
 
 def people(n_people: int = 40, per_person: int = 8, spread: float = 0.2, seed: int = 0):
@@ -50,3 +64,47 @@ def test_calibration_of_separable_people_and_of_noise():
     noise = calibrate(vectors, shuffled)
     assert 0.4 < noise.auc < 0.6 and not noise.trustworthy
     assert calibrate(vectors, np.array([None] * len(identity), dtype=object)) is None
+
+
+def dataset(identity, is_demo: bool = False) -> Dataset:
+    table = pl.DataFrame({"image_id": [f"{i}.jpg" for i in range(len(identity))], "identity": identity})
+    return Dataset("d", "d", Path("."), "folder", table, (), None, 0, Path("."), is_demo=is_demo)
+
+
+def test_the_same_person_decision_is_strictly_below_the_threshold_and_none_without_one():
+    distances = np.array([0.0, 0.3999, 0.4, 0.7])
+    assert same_person(distances, 0.4).tolist() == [True, True, False, False]
+    assert same_person([0.1, 0.2], None).tolist() == [False, False]  # no threshold: no claim
+    assert same_person([], 0.6).shape == (0,)
+
+
+def test_the_rule_takes_the_calibrated_threshold_dlibs_default_or_none():
+    vectors, identity = people()
+    labelled = dataset(list(identity))
+    calls = []
+
+    def measure():
+        calls.append(1)
+        return calibrate(vectors, identity)
+
+    cal = calibrate(vectors, identity)
+    rule = same_person_rule(labelled, "dlib", "euclidean", False, measure)
+    assert (rule.threshold, rule.basis, rule.calibration) == (cal.threshold, SamePersonBasis.CALIBRATED, cal)
+    noise = calibrate(vectors, np.random.default_rng(0).permutation(identity))
+    poor = same_person_rule(labelled, "dlib", "euclidean", False, lambda: noise)
+    assert (poor.threshold, poor.basis) == (None, SamePersonBasis.POOR_SEPARATION)
+    too_few = same_person_rule(labelled, "dlib", "euclidean", False, lambda: None)
+    assert (too_few.threshold, too_few.basis) == (None, SamePersonBasis.TOO_FEW_PAIRS)
+    unlabelled = dataset([None] * 4)
+    dlib = same_person_rule(unlabelled, "dlib", "euclidean", False, measure)
+    assert (dlib.threshold, dlib.basis) == (DLIB_THRESHOLD, SamePersonBasis.DLIB_DEFAULT) and DLIB_THRESHOLD == 0.6
+    other = same_person_rule(unlabelled, "buffalo", "euclidean", False, measure)
+    assert (other.threshold, other.basis) == (None, SamePersonBasis.NO_KNOWN_THRESHOLD)
+    cosine = same_person_rule(labelled, "dlib", "cosine", True, measure)
+    assert (cosine.threshold, cosine.basis) == (None, SamePersonBasis.NOT_EUCLIDEAN)
+    demo = dataset(list(identity), is_demo=True)
+    photo = same_person_rule(demo, "dlib", "euclidean", False, measure)
+    assert (photo.threshold, photo.basis) == (None, SamePersonBasis.DRAWN_FACES)
+    own = same_person_rule(demo, "dlib", "euclidean", True, measure)  # a demo image: its identities decide
+    assert own.basis == SamePersonBasis.CALIBRATED
+    assert len(calls) == 2  # calibrated only where identities decide

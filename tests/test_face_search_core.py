@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -11,10 +12,12 @@ from PIL import Image
 from core.__main__ import main
 from core.data.embeddings import load_embeddings
 from core.data.ingest import open_dataset
+from core.data.loaders import DEMO_MARKER
 from core.demo import generate_demo
 from core.errors import ImageError
 from core.faces import pipeline as faces
 from core.faces import search
+from core.faces.calibration import DLIB_THRESHOLD
 from core.faces.embed_job import embed_dataset, load_status
 
 
@@ -69,13 +72,13 @@ def test_a_dataset_photo_uploaded_again_finds_itself_at_zero(embedded_demo):
     status = load_status(ds)
     for row in np.flatnonzero(emb.has_face)[:6]:
         image_id = ds.table["image_id"][int(row)]
-        matches = search.search_photo(ds, ds.image_path(image_id).read_bytes(), k=3)
+        matches = search.search_photo(ds, ds.image_path(image_id).read_bytes(), k=3).faces
         best = matches[0].neighbours.row(0, named=True)
         assert best["image_id"] == image_id and best["distance"] == 0.0, (image_id, status[row], best)
     fallback = np.flatnonzero(status == faces.STATUS_FALLBACK)
     for row in fallback[:2]:  # where HOG found nothing in the dataset, the upload uses the same fixed box
         data = ds.image_path(ds.table["image_id"][int(row)]).read_bytes()
-        assert search.search_photo(ds, data, k=1)[0].neighbours["distance"][0] == 0.0
+        assert search.search_photo(ds, data, k=1).faces[0].neighbours["distance"][0] == 0.0
 
 
 def test_search_command_prints_faces_and_neighbours(embedded_demo, capsys):
@@ -87,8 +90,32 @@ def test_search_command_prints_faces_and_neighbours(embedded_demo, capsys):
     assert len(out["faces"]) == 1 and len(out["faces"][0]["box"]) == 4
     neighbours = out["faces"][0]["neighbours"]
     assert neighbours[0]["image_id"] == image_id and neighbours[0]["distance"] == 0.0
-    assert set(neighbours[0]) == {"image_id", "identity", "distance"} and len(neighbours) == 4
+    assert set(neighbours[0]) == {"image_id", "identity", "distance", "same_person"} and len(neighbours) == 4
     assert [n["distance"] for n in neighbours] == sorted(n["distance"] for n in neighbours)
+    # The demo's faces are drawn: a photo brought in is nobody, even at distance 0 (as the page says).
+    assert out["same_person"] == {"threshold": None, "basis": "drawn faces"}
+    assert [n["same_person"] for n in neighbours] == [False] * 4
+
+
+def test_search_command_marks_the_same_person_with_dlibs_threshold_without_identities(embedded_demo, tmp_path, capsys):
+    """The same photos as real ones without identity labels (no demo marker, no identity file): the command
+    decides with dlib's 0.6, as the page does, and marks each neighbour closer than that."""
+    home, ds = embedded_demo
+    photos = tmp_path / "photos"
+    shutil.copytree(home / "data" / "demo", photos)
+    (photos / DEMO_MARKER).unlink()
+    (photos / "Anno" / "identity_CelebA.txt").unlink()
+    image_id = ds.table["image_id"][0]
+    assert main(["search", str(photos), "--photo", str(ds.image_path(image_id)), "-k", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["same_person"] == {"threshold": DLIB_THRESHOLD, "basis": "dlib default"}
+    neighbours = out["faces"][0]["neighbours"]
+    assert neighbours[0]["image_id"] == image_id and neighbours[0]["same_person"] is True  # itself, at 0
+    assert [n["same_person"] for n in neighbours] == [n["distance"] < 0.6 for n in neighbours]
+    assert main(["search", str(photos), "--photo", str(ds.image_path(image_id)), "-k", "4"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "same person: closer than 0.60 (dlib's threshold for its descriptor on photos of real people)"
+    assert printed[2].endswith(f"{image_id}    same person")
 
 
 def test_search_command_refuses_what_is_not_a_photo(embedded_demo, tmp_path, capsys):

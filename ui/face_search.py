@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from core import cached
+from core import format as fmt
 from core.charts import faces as face_charts
 from core.data.dataset import Dataset
+from core.data.embeddings import Embeddings
 from core.errors import ImageError, ModelMissingError
-from core.faces import search
-from core.faces.calibration import DLIB_THRESHOLD, TRUSTWORTHY_AUC
+from core.faces import calibration, search
+from core.faces.calibration import DLIB_THRESHOLD, TRUSTWORTHY_AUC, SamePersonBasis, SamePersonRule
 from core.faces.embed_job import MODEL
 from ui import links
 from ui.busy import one_heavy_query
@@ -132,55 +133,52 @@ def search_options_ui() -> tuple[int, str]:
     return k, metric
 
 
-@dataclass(frozen=True)
-class SamePerson:
-    """The distance below which this page calls two faces the same person, and the sentence saying why."""
-
-    threshold: float | None  # None: no same-person claim on this dataset
-    reason: str
-
-
-def same_person_rule(ds: Dataset, emb, metric: str, from_dataset: bool) -> SamePerson:
-    """Calibrated on the dataset's identities when it has them; dlib's 0.6 for real photos without; never guessed."""
-    if metric != "euclidean":
-        return SamePerson(None, "Same-person distances are calibrated for euclidean distance only.")
-    if ds.is_demo and not from_dataset:
-        return SamePerson(
-            None,
-            "The demo's faces are drawn cartoons: a photo you bring is none of them, so nothing here is the "
-            "same person; the distances show resemblance only.",
-        )
-    if ds.has_identity:
-        calibration = cached.same_person_calibration(ds, emb)
-        if calibration is None:
-            return SamePerson(None, f"{ds.name} has too few faces per identity to calibrate a same-person distance.")
-        measured = (
-            f"measured on {ds.name}'s own identities ({calibration.same_pairs:,} same-person and "
-            f"{calibration.different_pairs:,} different-person pairs): a cut at {calibration.threshold:.2f} tells "
-            f"them apart {calibration.accuracy:.1%} of the time (balanced accuracy; ROC AUC {calibration.auc:.3f}); "
-            f"the median distance between two photos of one person is {calibration.median_same:.2f}, between two "
-            f"different people {calibration.median_different:.2f}"
-        )
-        if calibration.trustworthy:
-            return SamePerson(calibration.threshold, f"Same-person distance {calibration.threshold:.2f}, {measured}.")
-        return SamePerson(
-            None,
-            f"No face is called the same person here: distances separate identities too poorly on this dataset "
-            f"({measured}; FaceAtlas needs an AUC of at least {TRUSTWORTHY_AUC}).",
-        )
-    if emb.model != MODEL:
-        return SamePerson(
-            None, "No identity labels to calibrate these embeddings on, so no face is called the same person."
-        )
-    return SamePerson(
-        DLIB_THRESHOLD,
-        f"{ds.name} has no identity labels to calibrate on: {DLIB_THRESHOLD} is dlib's own same-person threshold "
-        "for this descriptor on photos of real people (set by dlib's author on the LFW benchmark, where it "
-        "reaches 99.38 % accuracy). It does not apply to drawings or heavily edited images.",
+def rule_for_search(ds: Dataset, emb: Embeddings, metric: str, from_dataset: bool) -> SamePersonRule:
+    """core's same-person rule for this search, calibrated (once per embedding set) on the dataset's identities."""
+    return calibration.same_person_rule(
+        ds, emb.model, metric, from_dataset, lambda: cached.same_person_calibration(ds, emb)
     )
 
 
-def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None, k: int, metric: str, rule) -> None:
+def same_person_reason(ds: Dataset, rule: SamePersonRule) -> str:
+    """The sentence under the distances saying which faces are called the same person, and why."""
+    basis, measured = rule.basis, rule.calibration
+    if basis == SamePersonBasis.NOT_EUCLIDEAN:
+        return "Same-person distances are calibrated for euclidean distance only."
+    if basis == SamePersonBasis.DRAWN_FACES:
+        return (
+            "The demo's faces are drawn cartoons: a photo you bring is none of them, so nothing here is the "
+            "same person; the distances show resemblance only."
+        )
+    if basis == SamePersonBasis.TOO_FEW_PAIRS:
+        return f"{ds.name} has too few faces per identity to calibrate a same-person distance."
+    if basis == SamePersonBasis.NO_KNOWN_THRESHOLD:
+        return "No identity labels to calibrate these embeddings on, so no face is called the same person."
+    if basis == SamePersonBasis.DLIB_DEFAULT:
+        return (
+            f"{ds.name} has no identity labels to calibrate on: {DLIB_THRESHOLD} is dlib's own same-person "
+            "threshold for this descriptor on photos of real people (set by dlib's author on the LFW benchmark, "
+            f"where it reaches {fmt.percent(0.9938, digits=2)} accuracy). It does not apply to drawings or heavily "
+            "edited images."
+        )
+    measured_text = (
+        f"measured on {ds.name}'s own identities ({fmt.count(measured.same_pairs)} same-person and "
+        f"{fmt.count(measured.different_pairs)} different-person pairs): a cut at {fmt.decimal(measured.threshold, 2)} "
+        f"tells them apart {fmt.percent(measured.accuracy)} of the time (balanced accuracy; ROC AUC "
+        f"{fmt.decimal(measured.auc)}); the median distance between two photos of one person is "
+        f"{fmt.decimal(measured.median_same, 2)}, between two different people {fmt.decimal(measured.median_different, 2)}"
+    )
+    if basis == SamePersonBasis.CALIBRATED:
+        return f"Same-person distance {fmt.decimal(measured.threshold, 2)}, {measured_text}."
+    return (
+        f"No face is called the same person here: distances separate identities too poorly on this dataset "
+        f"({measured_text}; FaceAtlas needs an AUC of at least {TRUSTWORTHY_AUC})."
+    )
+
+
+def results_ui(
+    ds: Dataset, index, query: np.ndarray, exclude: int | None, k: int, metric: str, rule: SamePersonRule
+) -> None:
     """The k nearest faces as a gallery, then every face by distance (table and histogram)."""
     hits = search.nearest_faces(ds, index, query, k, metric, exclude)
     st.subheader(f"The {hits.height} nearest faces")
@@ -199,12 +197,12 @@ def results_ui(ds: Dataset, index, query: np.ndarray, exclude: int | None, k: in
     if exclude is not None:
         ranked = ranked.filter(ranked["row"] != exclude)
     if rule.threshold is not None:
-        same = int((ranked["distance"] < rule.threshold).sum())
+        same = int(calibration.same_person(ranked["distance"].to_numpy(), rule.threshold).sum())
         st.markdown(
-            f"**{same:,} of {ranked.height:,}** faces are closer than {rule.threshold:.2f}: "
-            f"{'probably the same person' if same else 'none is likely the same person'}."
+            f"**{fmt.count(same)} of {fmt.count(ranked.height)}** faces are closer than "
+            f"{fmt.decimal(rule.threshold, 2)}: {'probably the same person' if same else 'none is likely the same person'}."
         )
-    st.caption(rule.reason)
+    st.caption(same_person_reason(ds, rule))
     st.altair_chart(face_charts.distance_histogram(ranked, rule.threshold), width="stretch")
     st.dataframe(ranked.drop("row").head(5000), hide_index=True, width="stretch")
 
@@ -229,7 +227,7 @@ def face_search_section(ds: Dataset) -> None:
             st.warning(f"{image_id} has no embedding in the CSV.")
             return
         k, metric = search_options_ui()
-        rule = same_person_rule(ds, emb, metric, from_dataset=True)
+        rule = rule_for_search(ds, emb, metric, from_dataset=True)
         results_ui(ds, index, np.asarray(emb.vectors[row]), row, k, metric, rule)
         return
     if data is None:
@@ -248,7 +246,7 @@ def face_search_section(ds: Dataset) -> None:
     with picture:
         found_text = "1 face found" if len(found.boxes) == 1 else f"{len(found.boxes)} faces found"
         st.image(search.draw_boxes(found.image, found.boxes, chosen), caption=found_text)
-    rule = same_person_rule(ds, emb, metric, from_dataset=row is not None)
+    rule = rule_for_search(ds, emb, metric, from_dataset=row is not None)
     results_ui(ds, index, found.vectors[chosen], row, k, metric, rule)
 
 

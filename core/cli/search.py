@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core import format as fmt
 from core.data.images import read_photo
 from core.data.ingest import open_dataset
 from core.errors import DatasetError
+from core.faces.calibration import SamePersonBasis, SamePersonRule
 from core.faces.search import search_photo
 
 COMMAND = "search"
@@ -22,19 +24,43 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+# What the same-person column means, by the rule's basis (the Face search page says the same at length).
+SAME_PERSON_NOTES = {
+    SamePersonBasis.CALIBRATED: "calibrated on the dataset's own identities",
+    SamePersonBasis.DLIB_DEFAULT: "dlib's threshold for its descriptor on photos of real people",
+    SamePersonBasis.NOT_EUCLIDEAN: "same-person distances are calibrated for euclidean distance only",
+    SamePersonBasis.DRAWN_FACES: "the demo's faces are drawn: a photo is none of them",
+    SamePersonBasis.TOO_FEW_PAIRS: "too few faces per identity to calibrate a same-person distance",
+    SamePersonBasis.POOR_SEPARATION: "distances separate the dataset's identities too poorly",
+    SamePersonBasis.NO_KNOWN_THRESHOLD: "no identity labels to calibrate these embeddings on",
+}
+
+
+def same_person_line(rule: SamePersonRule) -> str:
+    """'same person: closer than 0.60 (…)' or 'same person: no face is called so (…)'."""
+    note = SAME_PERSON_NOTES[rule.basis]
+    if rule.threshold is None:
+        return f"same person: no face is called so ({note})"
+    return f"same person: closer than {fmt.decimal(rule.threshold, 2)} ({note})"
+
+
 def run(args) -> int:
     if args.k < 1:
         raise DatasetError("-k must be at least 1.")
     ds = open_dataset(args.dataset)
-    matches = search_photo(ds, read_photo(args.photo), args.k, args.metric)
+    result = search_photo(ds, read_photo(args.photo), args.k, args.metric)
     if args.json:
-        faces = [{"box": list(m.box), "neighbours": m.neighbours.drop("row").to_dicts()} for m in matches]
-        print(json.dumps({"faces": faces}))
+        faces = [{"box": list(m.box), "neighbours": m.neighbours.drop("row").to_dicts()} for m in result.faces]
+        rule = {"threshold": result.same_person.threshold, "basis": str(result.same_person.basis)}
+        print(json.dumps({"faces": faces, "same_person": rule}))
         return 0
-    if not matches:
+    if not result.faces:
         print(f"No face was found in {args.photo.name}.")
-    for i, m in enumerate(matches, 1):
+        return 0
+    print(same_person_line(result.same_person))
+    for i, m in enumerate(result.faces, 1):
         print(f"face {i} at {m.box}:")
         for row in m.neighbours.iter_rows(named=True):
-            print(f"  {row['distance']:.3f}  {row['image_id']}  {row['identity'] or ''}")
+            same = "  same person" if row["same_person"] else ""
+            print(f"  {fmt.decimal(row['distance'])}  {row['image_id']}  {row['identity'] or ''}{same}")
     return 0

@@ -5,14 +5,22 @@ person" ends: sample pairs of faces of one identity and pairs of different ident
 distances, and take the cut with the best balanced verification accuracy. The result says how well that cut
 separates the two kinds of pairs (ROC AUC, accuracy at the cut), so a page can tell whether "same person"
 means anything on this dataset (it does not on a set of drawn faces a descriptor cannot tell apart).
+
+The same-person decision sits here too: `same_person_rule` says which threshold (if any) applies to a search,
+`same_person` applies a threshold to the distances of the neighbours found. The Face search page phrases the
+rule's basis and `python -m core search` prints it; neither decides anything itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
+
+from core.data.dataset import Dataset
+from core.data.embeddings import DLIB_MODEL, Embeddings
 
 DLIB_THRESHOLD = 0.6  # dlib's published same-person cut for its descriptor on real photos (LFW)
 MAX_PAIRS = 20_000  # pairs of each kind: plenty for a threshold, cheap at CelebA scale
@@ -130,3 +138,69 @@ def calibrate(
         median_same=float(np.median(d_same)),
         median_different=float(np.median(d_diff)),
     )
+
+
+def calibrate_embeddings(ds: Dataset, emb: Embeddings) -> Calibration | None:
+    """`calibrate` on a dataset's stored embeddings and identity labels (None without identities or pairs)."""
+    if not ds.has_identity:
+        return None
+    return calibrate(emb.vectors, ds.table["identity"].to_numpy(), emb.has_face)
+
+
+class SamePersonBasis(StrEnum):
+    """Why a search calls faces the same person below a threshold, or why it makes no such claim."""
+
+    CALIBRATED = "calibrated"  # the dataset's own identities set the threshold, and it separates them well
+    DLIB_DEFAULT = "dlib default"  # no identities: dlib's published cut for its descriptor on real photos
+    NOT_EUCLIDEAN = "not euclidean"  # thresholds are for euclidean distance only
+    DRAWN_FACES = "drawn faces"  # the demo's drawn faces and a photo brought in: none of them is that person
+    TOO_FEW_PAIRS = "too few pairs"  # identities, but too few faces per identity to calibrate on
+    POOR_SEPARATION = "poor separation"  # calibrated, but the distance tells identities apart too poorly
+    NO_KNOWN_THRESHOLD = "no known threshold"  # no identities and not dlib's descriptor: nothing to go by
+
+
+@dataclass(frozen=True)
+class SamePersonRule:
+    """The distance below which a search calls two faces the same person (None: no such claim) and its basis."""
+
+    threshold: float | None  # euclidean distance
+    basis: SamePersonBasis
+    calibration: Calibration | None = None  # the dataset's, where its identities were measured
+
+
+def same_person_rule(
+    ds: Dataset,
+    model: str,
+    metric: str,
+    query_in_dataset: bool,
+    calibration: Callable[[], Calibration | None],
+) -> SamePersonRule:
+    """Which threshold decides 'same person' when `model`'s embeddings of `ds` are searched with `metric`.
+
+    Calibrated on the dataset's identities where it has them (`calibration` is called only then, so a cached
+    calibration is computed only when needed); dlib's 0.6 for its descriptor on photos without identities;
+    never guessed. On the demo a photo from outside its drawn faces is nobody's.
+    """
+    if metric != "euclidean":
+        return SamePersonRule(None, SamePersonBasis.NOT_EUCLIDEAN)
+    if ds.is_demo and not query_in_dataset:
+        return SamePersonRule(None, SamePersonBasis.DRAWN_FACES)
+    if ds.has_identity:
+        measured = calibration()
+        if measured is None:
+            return SamePersonRule(None, SamePersonBasis.TOO_FEW_PAIRS)
+        if measured.trustworthy:
+            return SamePersonRule(measured.threshold, SamePersonBasis.CALIBRATED, measured)
+        return SamePersonRule(None, SamePersonBasis.POOR_SEPARATION, measured)
+    if model != DLIB_MODEL:
+        return SamePersonRule(None, SamePersonBasis.NO_KNOWN_THRESHOLD)
+    return SamePersonRule(DLIB_THRESHOLD, SamePersonBasis.DLIB_DEFAULT)
+
+
+def same_person(distances: np.ndarray | Sequence[float], threshold: float | None) -> np.ndarray:
+    """(k,) bool: which neighbours are the same person as the query, i.e. strictly closer than `threshold`; all
+    False where no threshold applies (None)."""
+    distances = np.asarray(distances, dtype=np.float64)
+    if threshold is None:
+        return np.zeros(distances.shape, bool)
+    return distances < threshold

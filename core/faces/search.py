@@ -13,10 +13,11 @@ import polars as pl
 from PIL import Image, ImageDraw
 
 from core.data.dataset import Dataset
-from core.data.embeddings import Embeddings, load_embeddings
+from core.data.embeddings import DLIB_MODEL, Embeddings, load_embeddings
 from core.data.images import open_rgb
 from core.errors import DatasetError, ImageError
 from core.faces import pipeline as faces
+from core.faces.calibration import SamePersonRule, calibrate_embeddings, same_person, same_person_rule
 from core.faces.neighbours import EmbeddingIndex, build_index, exact_distances, nearest, nearest_by_attributes
 
 DISTANCE_DECIMALS = 3  # distances are shown (and printed by `core search`) with this many decimals, rounded once
@@ -137,12 +138,21 @@ class FaceMatches:
     """One face of a query photo and the dataset faces nearest to it."""
 
     box: tuple[int, int, int, int]  # left, top, right, bottom in the photo's pixels
-    neighbours: pl.DataFrame  # image_id, identity, distance, row (nearest first)
+    neighbours: pl.DataFrame  # image_id, identity, distance, row, same_person (bool) (nearest first)
 
 
-def search_photo(ds: Dataset, data: bytes, k: int = 10, metric: str = "euclidean") -> list[FaceMatches]:
-    """Every face of a photo (largest first) with its k nearest dataset faces: the Face search page's query."""
-    emb = load_embeddings(ds, "dlib")
+@dataclass(frozen=True)
+class PhotoSearch:
+    """Every face of a query photo with its neighbours, and the rule that decided which are the same person."""
+
+    faces: list[FaceMatches]  # largest face first
+    same_person: SamePersonRule
+
+
+def search_photo(ds: Dataset, data: bytes, k: int = 10, metric: str = "euclidean") -> PhotoSearch:
+    """Every face of a photo (largest first) with its k nearest dataset faces and the same-person decision for
+    each: the Face search page's query, with its rule (the photo is not one of the dataset's)."""
+    emb = load_embeddings(ds, DLIB_MODEL)
     if emb is None:
         raise DatasetError(
             f"{ds.name} has no dlib face embeddings to compare a photo with yet: compute them on the Face search "
@@ -150,10 +160,13 @@ def search_photo(ds: Dataset, data: bytes, k: int = 10, metric: str = "euclidean
         )
     found = faces_in_bytes(data, ds.aligned)
     index = index_for(emb)
-    return [
-        FaceMatches(box, nearest_faces(ds, index, vector, k, metric))
-        for box, vector in zip(found.boxes_in_photo(), found.vectors)
-    ]
+    rule = same_person_rule(ds, emb.model, metric, False, lambda: calibrate_embeddings(ds, emb))
+    matches = []
+    for box, vector in zip(found.boxes_in_photo(), found.vectors):
+        hits = nearest_faces(ds, index, vector, k, metric)
+        decided = same_person(hits["distance"].to_numpy(), rule.threshold)
+        matches.append(FaceMatches(box, hits.with_columns(pl.Series("same_person", decided))))
+    return PhotoSearch(matches, rule)
 
 
 def neighbours_of_image(
