@@ -35,7 +35,7 @@ from bench.bench_load import PAGE_TIMEOUT_S, MemoryWatch, _status_kb, settle
 from bench.common import fmt_s, table, write_section
 from core.classify.models import TrainConfig
 from core.classify.train import train_attribute_model
-from core.cli.embed import job_spec as embed_job_spec
+from core.cli.embed import embed_job_spec
 from core.data.ingest import open_dataset
 from core.demo import DEFAULT_IMAGES, generate_demo
 from core.faces.embed_job import embed_dataset

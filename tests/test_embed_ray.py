@@ -144,7 +144,7 @@ def test_ray_job_killed_half_way_resumes(small_set, reference, local_ray, monkey
     # product's choice, but Ray's own fixed start-up deadlines can be missed at nice 10 on a saturated machine.
     monkeypatch.setattr(jobs, "_lower_priority", lambda: None)
     monkeypatch.setenv(embed_cli.RAY_ENV_VAR, "local")
-    spec = embed_cli.job_spec(ds)
+    spec = embed_cli.embed_job_spec(ds)
     assert spec.argv[-2:] == ("--ray", "local")
     job_id = jobs.start_job(spec.kind, [*spec.argv, "--workers", str(WORKERS), "--chunk-size", str(CHUNK)])
     pid = json.loads((jobs.jobs_root() / job_id / "spec.json").read_text())["pid"]

@@ -16,7 +16,7 @@ from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
 from core.classify.store import ClassifierMeta, caution
 from core.classify.train import EvaluationCounts, history_path_for
-from core.cli.train import job_spec as train_job_spec
+from core.cli.train import train_job_spec
 from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
 from core.data.embeddings import list_embeddings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.cli.embed import job_spec as embed_job_spec
+from core.cli.embed import embed_job_spec
 from core.data.dataset import Dataset
 from core.data.paths import PROJECT_ROOT
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core import cached
-from core.cli.train import job_spec as train_job_spec
+from core.cli.train import train_job_spec
 from core.data.dataset import Dataset
 from core.lessons.catalogue import LESSONS, lesson_model_config
 from core.lessons.data import LessonData, data_version

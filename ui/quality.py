@@ -10,7 +10,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from core import cached
 from core.charts import quality as charts
-from core.cli.audit import job_spec as audit_job_spec
+from core.cli.audit import audit_job_spec
 from core.data.dataset import Dataset
 from core.quality import CHECK_TITLES, CHECKS, StoredResult
 from core.quality.audit import estimated_seconds

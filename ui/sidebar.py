@@ -7,8 +7,8 @@ import os
 import streamlit as st
 
 from core import cached
-from core.cli.demo import job_spec as demo_job_spec
-from core.cli.embed import job_spec as embed_job_spec
+from core.cli.demo import demo_job_spec
+from core.cli.embed import embed_job_spec
 from core.data.artifacts import recent_notices
 from core.data.dataset import Dataset
 from core.data.embeddings import list_embeddings

@@ -17,7 +17,7 @@ COMMAND = "audit"
 HELP = "Audit a dataset: suspect attribute and identity labels, duplicate and unusable images (results cached)."
 
 
-def job_spec(ds: Dataset, checks: tuple[str, ...] = CHECKS) -> JobSpec:
+def audit_job_spec(ds: Dataset, checks: tuple[str, ...] = CHECKS) -> JobSpec:
     """The background job that audits a dataset (what the Data quality page starts)."""
     return JobSpec("audit", (COMMAND, str(ds.root), "--name", ds.name, "--checks", ",".join(checks)))
 

@@ -14,7 +14,7 @@ COMMAND = "demo"
 HELP = "Draw the synthetic demo dataset (CelebA layout) into data/demo/."
 
 
-def job_spec(out: Path, images: int | None = None) -> JobSpec:
+def demo_job_spec(out: Path, images: int | None = None) -> JobSpec:
     """The background job that draws the demo into `out` (what the first visitor of a fresh deploy starts)."""
     return JobSpec("demo", (COMMAND, "--out", str(out), "--images", str(images or demo_size()), "--if-missing"))
 

@@ -20,7 +20,7 @@ HELP = "Compute (or resume) the dlib face embeddings of every image of a dataset
 RAY_ENV_VAR = "FACEATLAS_RAY"
 
 
-def job_spec(ds: Dataset) -> JobSpec:
+def embed_job_spec(ds: Dataset) -> JobSpec:
     """The background job that embeds a dataset's faces (what the pages start); on Ray when FACEATLAS_RAY is set."""
     ray = os.environ.get(RAY_ENV_VAR, "").strip()
     return JobSpec("embed", (COMMAND, str(ds.root), "--name", ds.name, *(("--ray", ray) if ray else ())))

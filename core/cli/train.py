@@ -19,7 +19,7 @@ COMMAND = "train"
 HELP = "Train an attribute classifier, measure it on the test split and save it under cache/models/."
 
 
-def job_spec(ds: Dataset, config: TrainConfig) -> JobSpec:
+def train_job_spec(ds: Dataset, config: TrainConfig) -> JobSpec:
     """The background job that trains `config` on a dataset (what the classifiers page starts)."""
     argv = [COMMAND, str(ds.root), "--name", ds.name, "--model", config.model]
     argv += ["--attributes", ",".join(config.attributes), "--loss", config.loss, "--epochs", str(config.epochs)]
