@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from core.classify.metrics import confusion_counts, subgroup_metrics
@@ -96,13 +98,26 @@ def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
     assert list(shown["attribute"]) == ["Male", "Eyeglasses"]
 
 
+def _chart_frames(at) -> list[pd.DataFrame]:
+    """The data of every Altair chart the page drew, as the browser receives it."""
+    frames = []
+    for chart in at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart"):
+        sources = [chart.proto.data.data] + [named.data.data for named in chart.proto.datasets]
+        frames += [convert_arrow_bytes_to_pandas_df(data) for data in sources if data]
+    return frames
+
+
 def test_photo_upload_shows_probabilities(clf_env, cnn_model):
     at = _page(cnn_model.model_id)
     image = clf_env.image_path(clf_env.table["image_id"][3]).read_bytes()
     at.file_uploader(key="clf-photo").set_value(("face.jpg", image, "image/jpeg")).run()
     assert not at.exception, at.exception
-    probs = at.session_state["clf-photo-probs-0"]
+    bars = next(f for f in _chart_frames(at) if {"attribute", "probability", "threshold"} <= set(f.columns))
+    probs = dict(zip(bars["attribute"], bars["probability"]))
     assert set(probs) == {"Male", "Heavy_Makeup"} and 0.0 <= probs["Male"] <= 1.0
+    yes = [a for a, p, t in zip(bars["attribute"], bars["probability"], bars["threshold"]) if p >= t]
+    said = f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}."
+    assert any(c.value.startswith(said) for c in at.caption)  # the sentence agrees with the bars
     at.file_uploader(key="clf-photo").set_value(("bad.jpg", b"no image here", "image/jpeg")).run()
     assert any("not an image" in e.value for e in at.error)
 

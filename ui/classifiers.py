@@ -575,7 +575,6 @@ def try_it(meta: ClassifierMeta) -> None:
             f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}. Each black tick is the "
             "attribute's decision threshold, the one the results table uses: a bar reaching it means yes."
         )
-        st.session_state[f"clf-photo-probs-{i}"] = face.probabilities
 
 
 def _pct(v) -> str:
