@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import links
+from ui import links, state
 from ui.face_search import attribute_search_section, face_search_section
 from ui.sidebar import dataset_picker, demo_banner
 
@@ -18,9 +18,9 @@ if ds.is_demo:
         "The demo's faces are drawn: dlib finds them, but look-alikes here mean drawn resemblance. "
         "Load a real dataset for real identities."
     )
-links.restore("fs-tab", "tab", lambda t: next(k for k, v in TABS.items() if v == t))
-by_face, by_attributes = st.tabs(list(TABS), key="fs-tab", on_change="rerun")
-links.remember("tab", TABS.get(st.session_state.get("fs-tab")))
+links.restore(state.FS_TAB, "tab", lambda t: next(k for k, v in TABS.items() if v == t))
+by_face, by_attributes = st.tabs(list(TABS), key=state.FS_TAB, on_change="rerun")
+links.remember("tab", TABS.get(st.session_state.get(state.FS_TAB)))
 if by_face.open:
     with by_face:
         face_search_section(ds)

@@ -8,13 +8,13 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-LOCK_KEY = "_heavy_query_lock"
+from ui import state
 
 
 @contextmanager
 def one_heavy_query(what: str) -> Iterator[None]:
     """Run the block unless this session's previous heavy query still runs; then say so and stop the page."""
-    lock = st.session_state.setdefault(LOCK_KEY, threading.Lock())
+    lock = st.session_state.setdefault(state.HEAVY_QUERY_LOCK, threading.Lock())
     if not lock.acquire(blocking=False):
         st.info(f"Still working on your previous {what}: this one starts when it is done. Wait a moment and retry.")
         st.stop()

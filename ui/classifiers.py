@@ -23,13 +23,11 @@ from core.data.embeddings import list_embeddings
 from core.errors import ImageError, ModelFileError
 from core.jobs import job_status
 from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
-from ui import links
+from ui import links, state
 from ui.busy import one_heavy_query
 from ui.gallery import image_grid
 from ui.jobs import embeddings_prerequisite, job_launcher
 
-JOB = "clf-job"  # session key: id of the training job started from this session
-PICK = "clf-model-pick"  # selectbox key of the stored model shown
 SHOWCASE = ("Eyeglasses", "Wearing_Hat", "Bald", "Blond_Hair", "Smiling", "Male")
 
 
@@ -54,14 +52,14 @@ def train_form(ds: Dataset) -> TrainConfig | None:
         default_features = "embeddings" if list_embeddings(ds) or not ds.has_images else "pixels"
         features = links.synced(
             "feat",
-            "clf-features",
+            state.CLF_FEATURES,
             default_features,
             lambda: st.radio(
                 "Features",
                 list(FEATURES),
                 index=list(FEATURES).index(default_features),
                 format_func=FEATURES.get,
-                key="clf-features",
+                key=state.CLF_FEATURES,
                 horizontal=True,
             ),
             valid=links.one_of(FEATURES),
@@ -69,33 +67,33 @@ def train_form(ds: Dataset) -> TrainConfig | None:
         models = [m for m, f in MODEL_FEATURES.items() if f == features]
         model = links.synced(
             "kind",
-            "clf-model",
+            state.CLF_MODEL,
             models[0],
-            lambda: st.selectbox("Model", models, format_func=MODELS.get, key="clf-model"),
+            lambda: st.selectbox("Model", models, format_func=MODELS.get, key=state.CLF_MODEL),
             valid=links.one_of(models),
         )
     with c2:
         counts = cached.evaluation_counts(ds)
         scorable = [a for a in ds.attributes if counts[a].scorable]
         default = [a for a in SHOWCASE if a in scorable] or scorable[:5]
-        links.restore("clf-attributes", "attrs", links.as_list, links.all_of(ds.attributes))
+        links.restore(state.CLF_ATTRIBUTES, "attrs", links.as_list, links.all_of(ds.attributes))
         attributes = st.multiselect(
             "Attributes (one for a single-attribute model)",
             ds.attributes,
-            default=None if "clf-attributes" in st.session_state else default,
-            key="clf-attributes",
+            default=None if state.CLF_ATTRIBUTES in st.session_state else default,
+            key=state.CLF_ATTRIBUTES,
         )
         links.remember("attrs", attributes, default)
         thin_test_split_note(attributes, counts)
         loss = links.synced(
             "loss",
-            "clf-loss",
+            state.CLF_LOSS,
             "bce",
             lambda: st.selectbox(
                 "Loss",
                 list(LOSSES),
                 format_func=LOSSES.get,
-                key="clf-loss",
+                key=state.CLF_LOSS,
                 disabled=model == "logreg",
                 help="Logistic regression always minimises cross-entropy; the choice applies to the MLP and the CNN.",
             ),
@@ -104,36 +102,38 @@ def train_form(ds: Dataset) -> TrainConfig | None:
     with c3:
         epochs = links.synced(
             "epochs",
-            "clf-epochs",
+            state.CLF_EPOCHS,
             8,
-            lambda: int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs")),
+            lambda: int(
+                st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key=state.CLF_EPOCHS)
+            ),
             int,
             links.between(1, 100),
         )
         image_size = links.synced(
             "px",
-            "clf-image-size",
+            state.CLF_IMAGE_SIZE,
             80,
             lambda: st.select_slider(
-                "Image size (px)", IMAGE_SIZES, value=80, key="clf-image-size", disabled=features != "pixels"
+                "Image size (px)", IMAGE_SIZES, value=80, key=state.CLF_IMAGE_SIZE, disabled=features != "pixels"
             ),
             int,
             links.one_of(IMAGE_SIZES),
         )
         pos_weight = links.synced(
             "weighted",
-            "clf-pos-weight",
+            state.CLF_POS_WEIGHT,
             False,
-            lambda: st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight"),
+            lambda: st.checkbox("Weight positives (for rare attributes)", key=state.CLF_POS_WEIGHT),
             links.as_bool,
         )
         augment = links.synced(
             "augment",
-            "clf-augment",
+            state.CLF_AUGMENT,
             False,
             lambda: st.checkbox(
                 "Augment images (flip, small rotation/shift/zoom)",
-                key="clf-augment",
+                key=state.CLF_AUGMENT,
                 disabled=features != "pixels",
                 help="Flips and small shifts: the CNN then learns small details (glasses, a smile) rather than memorising "
                 "whole faces. Each epoch takes about a quarter longer.",
@@ -166,15 +166,17 @@ def train_form(ds: Dataset) -> TrainConfig | None:
 
 def training_panel(ds: Dataset, config: TrainConfig | None) -> None:
     """The Train button, or this session's training job with live curves; a finished job's model is picked."""
-    job_launcher(train_job_spec(ds, config) if config else None, "Training", "Train", key="clf-train", remember=JOB)
-    job_id = st.session_state.get(JOB)
+    job_launcher(
+        train_job_spec(ds, config) if config else None, "Training", "Train", key="clf-train", remember=state.CLF_JOB
+    )
+    job_id = st.session_state.get(state.CLF_JOB)
     status = job_status(job_id) if job_id else None
     if status is None:
         return
     _live_curves(job_id)
-    if status.state == "done" and status.result and st.session_state.get("clf-picked-from") != job_id:
-        st.session_state["clf-picked-from"] = job_id
-        st.session_state[PICK] = status.result["model_id"]
+    if status.state == "done" and status.result and st.session_state.get(state.CLF_PICKED_FROM) != job_id:
+        st.session_state[state.CLF_PICKED_FROM] = job_id
+        st.session_state[state.CLF_MODEL_PICK] = status.result["model_id"]
         cached.saved_models.clear()
 
 
@@ -199,10 +201,12 @@ def model_picker(ds: Dataset) -> ClassifierMeta | None:
         st.info("No trained model for this dataset yet: train one above.")
         return None
     by_id = {m.model_id: m for m in metas}
-    links.restore(PICK, "model", valid=by_id.__contains__)
-    if st.session_state.get(PICK) not in by_id:
-        st.session_state[PICK] = metas[0].model_id
-    model_id = st.selectbox("Model to inspect", list(by_id), format_func=lambda i: describe(by_id[i]), key=PICK)
+    links.restore(state.CLF_MODEL_PICK, "model", valid=by_id.__contains__)
+    if st.session_state.get(state.CLF_MODEL_PICK) not in by_id:
+        st.session_state[state.CLF_MODEL_PICK] = metas[0].model_id
+    model_id = st.selectbox(
+        "Model to inspect", list(by_id), format_func=lambda i: describe(by_id[i]), key=state.CLF_MODEL_PICK
+    )
     links.remember("model", model_id)  # always in the link: "the newest model" changes as models are trained
     return by_id[model_id]
 
@@ -338,16 +342,16 @@ def lesson(ds: Dataset, meta: ClassifierMeta) -> None:
         "Training",
         f"Train the same model with {LOSSES[other_loss]}",
         key="clf-lesson-train",
-        remember=JOB,
+        remember=state.CLF_JOB,
         panel=False,
     )
     if not twins:
         st.caption("No other model of the same kind on these attributes yet.")
         return
     by_id = {m.model_id: m for m in twins}
-    links.restore("clf-lesson-other", "vs", valid=by_id.__contains__)
+    links.restore(state.CLF_LESSON_OTHER, "vs", valid=by_id.__contains__)
     other_id = st.selectbox(
-        "Compare with", list(by_id), format_func=lambda i: describe(by_id[i]), key="clf-lesson-other"
+        "Compare with", list(by_id), format_func=lambda i: describe(by_id[i]), key=state.CLF_LESSON_OTHER
     )
     links.remember("vs", other_id, next(iter(by_id)))
     other = by_id[other_id]
@@ -363,9 +367,9 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     preds = cached.test_predictions(meta.model_id, meta.created)
     attribute = links.synced(
         "attr",
-        "clf-thr-attr",
+        state.CLF_THRESHOLD_ATTRIBUTE,
         meta.attributes[0],
-        lambda: st.selectbox("Attribute", meta.attributes, key="clf-thr-attr"),
+        lambda: st.selectbox("Attribute", meta.attributes, key=state.CLF_THRESHOLD_ATTRIBUTE),
         valid=links.one_of(meta.attributes),
     )
     note = judgement_note((attribute,))
@@ -379,7 +383,7 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
         1.0,
         chosen,
         0.01,
-        key="clf-threshold",
+        key=state.CLF_THRESHOLD,
         help=f"The results table uses {chosen:.2f} for {attribute}, the cut with the best "
         "balanced accuracy on the validation split.",
     )
@@ -443,15 +447,15 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
 def _open_at_model_threshold(meta: ClassifierMeta, attribute: str, chosen: float) -> None:
     """The slider starts at the model's own threshold for each (model, attribute); a link's thr= wins once."""
     shown_for = (meta.model_id, attribute)
-    if st.session_state.get("clf-threshold-for") == shown_for:
+    if st.session_state.get(state.CLF_THRESHOLD_FOR) == shown_for:
         return
-    first = "clf-threshold-for" not in st.session_state
-    st.session_state["clf-threshold-for"] = shown_for
-    st.session_state["clf-threshold"] = chosen
+    first = state.CLF_THRESHOLD_FOR not in st.session_state
+    st.session_state[state.CLF_THRESHOLD_FOR] = shown_for
+    st.session_state[state.CLF_THRESHOLD] = chosen
     if first:
-        links.restore("clf-threshold-url", "thr", float, links.between(0.0, 1.0))
-        if "clf-threshold-url" in st.session_state:
-            st.session_state["clf-threshold"] = round(st.session_state.pop("clf-threshold-url"), 2)
+        links.restore(state.CLF_THRESHOLD_URL, "thr", float, links.between(0.0, 1.0))
+        if state.CLF_THRESHOLD_URL in st.session_state:
+            st.session_state[state.CLF_THRESHOLD] = round(st.session_state.pop(state.CLF_THRESHOLD_URL), 2)
 
 
 def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: float, preds: dict) -> None:
@@ -461,10 +465,10 @@ def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
     )
     by = links.synced(
         "by",
-        "clf-group-by",
+        state.CLF_GROUP_BY,
         default,
         lambda: st.selectbox(
-            "Split the test images by", ds.attributes, index=ds.attributes.index(default), key="clf-group-by"
+            "Split the test images by", ds.attributes, index=ds.attributes.index(default), key=state.CLF_GROUP_BY
         ),
         valid=links.one_of(ds.attributes),
     )

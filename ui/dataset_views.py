@@ -14,7 +14,7 @@ from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.stats import relations as stats
 from core.stats.intervals import Rate
-from ui import links
+from ui import links, state
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -22,7 +22,6 @@ DEFAULT_DONUTS = ("Male", "Smiling", "Eyeglasses")
 GALLERY_PAGE_SIZE = 24
 GALLERY_COLUMNS = 6
 NO_SPLIT = "nothing"
-IDENTITY_KEY = "identity"
 NO_ATTRIBUTES = (
     "This dataset has no attribute annotations, so there is nothing to count here. Identities and the "
     "gallery below still work; for attributes, use CelebA (or add an attributes CSV beside the images)."
@@ -37,13 +36,15 @@ def prevalence_section(ds: Dataset) -> None:
         return
     options = [NO_SPLIT] + (["partition"] if ds.has_partition else []) + ["an attribute"]
     _restore_split(ds, options)
-    split = st.radio("Split bars by", options, horizontal=True, key="prev-split")
+    split = st.radio("Split bars by", options, horizontal=True, key=state.PREVALENCE_SPLIT)
     split_by = None
     if split == "partition":
         split_by = "partition"
     elif split == "an attribute":
         default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
-        split_by = st.selectbox("Attribute to split by", ds.attributes, index=default, key="prev-split-attr")
+        split_by = st.selectbox(
+            "Attribute to split by", ds.attributes, index=default, key=state.PREVALENCE_SPLIT_ATTRIBUTE
+        )
     links.remember("split", split_by)
     everything = cached.relation_stats(ds, Subset())
     overall = everything.prevalence
@@ -67,13 +68,13 @@ def prevalence_section(ds: Dataset) -> None:
 def _restore_split(ds: Dataset, options: list[str]) -> None:
     """split=partition or split=<attribute> opens the bars split that way."""
     wanted = st.query_params.get("split")
-    if "prev-split" in st.session_state or wanted is None:
+    if state.PREVALENCE_SPLIT in st.session_state or wanted is None:
         return
     if wanted in options:
-        st.session_state["prev-split"] = wanted
+        st.session_state[state.PREVALENCE_SPLIT] = wanted
     elif wanted in ds.attributes:
-        st.session_state["prev-split"] = "an attribute"
-        st.session_state["prev-split-attr"] = wanted
+        st.session_state[state.PREVALENCE_SPLIT] = "an attribute"
+        st.session_state[state.PREVALENCE_SPLIT_ATTRIBUTE] = wanted
 
 
 def donut_section(ds: Dataset) -> None:
@@ -83,9 +84,12 @@ def donut_section(ds: Dataset) -> None:
         st.caption(NO_ATTRIBUTES)
         return
     default = [a for a in DEFAULT_DONUTS if a in ds.attributes] or list(ds.attributes[:3])
-    links.restore("donut-attrs", "donuts", links.as_list, links.all_of(ds.attributes))
+    links.restore(state.DONUT_ATTRIBUTES, "donuts", links.as_list, links.all_of(ds.attributes))
     picked = st.multiselect(
-        "Attributes", ds.attributes, default=None if "donut-attrs" in st.session_state else default, key="donut-attrs"
+        "Attributes",
+        ds.attributes,
+        default=None if state.DONUT_ATTRIBUTES in st.session_state else default,
+        key=state.DONUT_ATTRIBUTES,
     )
     links.remember("donuts", picked, default)
     if not picked:
@@ -124,12 +128,12 @@ def identity_section(ds: Dataset) -> None:
     )
     st.altair_chart(stats_charts.identity_histogram(counts), width="stretch")
     by_id = dict(zip(counts["identity"], counts["images"]))
-    links.restore(IDENTITY_KEY, "identity", valid=by_id.__contains__)  # a shared link opens on that person
+    links.restore(state.IDENTITY, "identity", valid=by_id.__contains__)  # a shared link opens on that person
     identity = st.selectbox(
         "Identity (type to search)",
         counts["identity"].tolist(),
         index=None,
-        key=IDENTITY_KEY,
+        key=state.IDENTITY,
         format_func=_identity_label(by_id),
         placeholder="Pick an identity",
     )
@@ -169,7 +173,7 @@ def gallery_section(ds: Dataset) -> None:
     """Filtered, paged thumbnail grid with the count of matching images."""
     st.header("Gallery")
     with st.expander("Filters", expanded=True):
-        subset = subset_ui(ds, key="gallery", identities=True)
+        subset = subset_ui(ds, key=state.GALLERY_FILTER, identities=True)
     rows = cached.subset_rows(ds, subset)
     st.metric("Matching images", f"{len(rows):,}", help=f"Images that pass every filter ({subset.describe()}).")
     if not len(rows):
@@ -179,10 +183,10 @@ def gallery_section(ds: Dataset) -> None:
         st.info("Images are not available for this dataset (annotations only); the count above still applies.")
         return
     pages = max(1, math.ceil(len(rows) / GALLERY_PAGE_SIZE))
-    links.restore("gallery-page", "page", int, links.between(1, pages))
-    if st.session_state.get("gallery-page", 1) > pages:  # the filter shrank the result
-        st.session_state["gallery-page"] = 1
-    page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="gallery-page"))
+    links.restore(state.GALLERY_PAGE, "page", int, links.between(1, pages))
+    if st.session_state.get(state.GALLERY_PAGE, 1) > pages:  # the filter shrank the result
+        st.session_state[state.GALLERY_PAGE] = 1
+    page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=state.GALLERY_PAGE))
     links.remember("page", page, 1)
     shown = rows[(page - 1) * GALLERY_PAGE_SIZE : page * GALLERY_PAGE_SIZE]
     ids, captions = ds.table["image_id"].gather(shown).to_list(), _captions(ds, shown)

@@ -16,7 +16,7 @@ from core.errors import ImageError, ModelMissingError
 from core.faces import calibration, search
 from core.faces.calibration import DLIB_THRESHOLD, TRUSTWORTHY_AUC, SamePersonBasis, SamePersonRule
 from core.faces.embed_job import MODEL
-from ui import links
+from ui import links, state
 from ui.busy import one_heavy_query
 from ui.gallery import image_grid
 from ui.jobs import embeddings_prerequisite
@@ -34,9 +34,9 @@ def pick_image_id(ds: Dataset, key: str, url: str, label: str = "Image") -> str 
     """Text filter + selectbox over the dataset's image ids; the chosen id lives in the URL under `url`."""
     shared = st.query_params.get(url)
     if shared and key not in st.session_state and ds.row_of(shared) is not None:
-        st.session_state[f"{key}-filter"] = shared  # a shared link opens on that image
+        st.session_state[state.image_id_filter(key)] = shared  # a shared link opens on that image
         st.session_state[key] = shared
-    text = st.text_input("Image id contains", key=f"{key}-filter", placeholder="e.g. 000123")
+    text = st.text_input("Image id contains", key=state.image_id_filter(key), placeholder="e.g. 000123")
     ids = ds.table["image_id"]
     if text:
         ids = ids.filter(ids.str.contains(text, literal=True))
@@ -55,12 +55,12 @@ def pick_image_id(ds: Dataset, key: str, url: str, label: str = "Image") -> str 
 def query_source_ui(ds: Dataset) -> tuple[bytes | None, str | None]:
     """The query image as bytes, and its image id when it comes from the dataset."""
     sources = SOURCES if ds.has_images else SOURCES[:2]
-    if "fs-source" not in st.session_state:
+    if state.FS_SOURCE not in st.session_state:
         if ds.has_images and ds.row_of(st.query_params.get("image", "")) is not None:
-            st.session_state["fs-source"] = SOURCES[2]  # a shared link opens on that dataset image
+            st.session_state[state.FS_SOURCE] = SOURCES[2]  # a shared link opens on that dataset image
         elif st.query_params.get("src") == "camera":
-            st.session_state["fs-source"] = SOURCES[1]
-    source = st.radio("Query", sources, horizontal=True, key="fs-source")
+            st.session_state[state.FS_SOURCE] = SOURCES[1]
+    source = st.radio("Query", sources, horizontal=True, key=state.FS_SOURCE)
     links.remember("src", SOURCE_URL[source] if source != SOURCES[2] else None)
     if source != SOURCES[2]:
         links.forget("image")
@@ -74,7 +74,7 @@ def query_source_ui(ds: Dataset) -> tuple[bytes | None, str | None]:
         shot = st.camera_input("Take a photo", key="fs-camera", help=UPLOAD_NOTE)
         st.caption(UPLOAD_NOTE)
         return (shot.getvalue() if shot else None), None
-    image_id = pick_image_id(ds, "fs-image", "image")
+    image_id = pick_image_id(ds, state.FS_IMAGE, "image")
     path = ds.image_path(image_id) if image_id else None
     if path is None or not path.is_file():
         if image_id:
@@ -103,10 +103,10 @@ def choose_face_ui(found) -> int:
         return 0
     return links.synced(
         "face",
-        "fs-face",
+        state.FS_FACE,
         0,
         lambda: int(
-            st.radio("Face", list(range(n)), format_func=lambda i: f"face {i + 1}", horizontal=True, key="fs-face")
+            st.radio("Face", list(range(n)), format_func=lambda i: f"face {i + 1}", horizontal=True, key=state.FS_FACE)
         ),
         int,
         links.one_of(range(n)),
@@ -115,16 +115,21 @@ def choose_face_ui(found) -> int:
 
 def search_options_ui() -> tuple[int, str]:
     k = links.synced(
-        "k", "fs-k", 12, lambda: st.slider("How many look-alikes", 1, 48, 12, key="fs-k"), int, links.between(1, 48)
+        "k",
+        state.FS_K,
+        12,
+        lambda: st.slider("How many look-alikes", 1, 48, 12, key=state.FS_K),
+        int,
+        links.between(1, 48),
     )
     metric = links.synced(
         "metric",
-        "fs-metric",
+        state.FS_METRIC,
         "euclidean",
         lambda: st.selectbox(
             "Distance",
             ("euclidean", "cosine"),
-            key="fs-metric",
+            key=state.FS_METRIC,
             help="euclidean: the straight-line distance between two face descriptors (what dlib's same-person "
             "threshold is for); cosine: 1 - the cosine of the angle between them (ignores their length).",
         ),
@@ -255,20 +260,24 @@ def attribute_search_section(ds: Dataset) -> None:
     if not ds.attributes:
         st.info(f"{ds.name} has no attribute annotations, so there is nothing to compare.")
         return
-    if "fs-attr-source" not in st.session_state and ds.row_of(st.query_params.get("like", "")) is not None:
-        st.session_state["fs-attr-source"] = "Copy from an image"
-    how = st.radio("Attribute values", ("Choose them", "Copy from an image"), horizontal=True, key="fs-attr-source")
+    if state.FS_ATTRIBUTE_SOURCE not in st.session_state and ds.row_of(st.query_params.get("like", "")) is not None:
+        st.session_state[state.FS_ATTRIBUTE_SOURCE] = "Copy from an image"
+    how = st.radio(
+        "Attribute values", ("Choose them", "Copy from an image"), horizontal=True, key=state.FS_ATTRIBUTE_SOURCE
+    )
     matrix = cached.attribute_matrix(ds)
     exclude = None
     if how == "Choose them":
         links.forget("like")
-        links.restore("fs-attr-present", "has", links.as_list, links.all_of(ds.attributes))
-        present = st.multiselect("Attributes present (all others absent)", ds.attributes, key="fs-attr-present")
+        links.restore(state.FS_ATTRIBUTES_PRESENT, "has", links.as_list, links.all_of(ds.attributes))
+        present = st.multiselect(
+            "Attributes present (all others absent)", ds.attributes, key=state.FS_ATTRIBUTES_PRESENT
+        )
         links.remember("has", present, [])
         query = np.array([a in present for a in ds.attributes], np.uint8)
     else:
         links.forget("has")
-        image_id = pick_image_id(ds, "fs-attr-image", "like")
+        image_id = pick_image_id(ds, state.FS_ATTRIBUTE_IMAGE, "like")
         if image_id is None:
             return
         exclude = ds.row_of(image_id)
@@ -277,9 +286,9 @@ def attribute_search_section(ds: Dataset) -> None:
         st.caption("Its attributes: " + (", ".join(shown) or "none"))
     k = links.synced(
         "n",
-        "fs-attr-k",
+        state.FS_ATTRIBUTE_K,
         12,
-        lambda: st.slider("How many images", 1, 48, 12, key="fs-attr-k"),
+        lambda: st.slider("How many images", 1, 48, 12, key=state.FS_ATTRIBUTE_K),
         int,
         links.between(1, 48),
     )

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.data.dataset import Dataset
 from core.data.subset import Subset
-from ui import links
+from ui import links, state
 
 CHOICES = ("any", "present", "absent")
 MAX_TOP = 10_000
@@ -16,11 +16,14 @@ def attribute_conditions_ui(ds: Dataset, key: str, label: str = "Filter by attri
     """Pick attributes, then set each to present/absent; returns ((attribute, 1|0), ...)."""
     links.restore_conditions(ds, key)
     chosen = st.multiselect(
-        label, ds.attributes, key=f"{key}-attrs", help="Each chosen attribute can be required present or absent."
+        label,
+        ds.attributes,
+        key=state.filter_attributes(key),
+        help="Each chosen attribute can be required present or absent.",
     )
     conditions = []
     for attribute in chosen:
-        value = st.radio(attribute, CHOICES[1:], horizontal=True, key=f"{key}-{attribute}")
+        value = st.radio(attribute, CHOICES[1:], horizontal=True, key=state.filter_value(key, attribute))
         conditions.append((attribute, 1 if value == "present" else 0))
     return tuple(conditions)
 
@@ -31,18 +34,20 @@ def subset_ui(ds: Dataset, key: str, identities: bool = False, top_identities: b
     partition = None
     if ds.has_partition:
         options = ["all", *ds.partition_counts()]
-        links.restore(f"{key}-partition", "part", valid=links.one_of(options))
-        choice = st.selectbox("Partition", options, key=f"{key}-partition")
+        links.restore(state.filter_partition(key), "part", valid=links.one_of(options))
+        choice = st.selectbox("Partition", options, key=state.filter_partition(key))
         partition = None if choice == "all" else choice
     chosen_ids: tuple[str, ...] = ()
     if identities and ds.has_identity:
         options = ds.table["identity"].drop_nulls().unique().sort().to_list()
-        links.restore(f"{key}-identities", "ids", links.as_list, links.all_of(options))
-        chosen_ids = tuple(st.multiselect("Identities", options, key=f"{key}-identities"))
+        links.restore(state.filter_identities(key), "ids", links.as_list, links.all_of(options))
+        chosen_ids = tuple(st.multiselect("Identities", options, key=state.filter_identities(key)))
     top = 0
     if top_identities and ds.has_identity:
-        links.restore(f"{key}-top", "top", int, links.between(0, MAX_TOP))
-        top = int(st.number_input("Only the N most frequent identities (0 = all)", 0, MAX_TOP, 0, key=f"{key}-top"))
+        links.restore(state.filter_top(key), "top", int, links.between(0, MAX_TOP))
+        top = int(
+            st.number_input("Only the N most frequent identities (0 = all)", 0, MAX_TOP, 0, key=state.filter_top(key))
+        )
     subset = Subset(conditions, partition, chosen_ids, top)
     links.remember_subset(subset)
     return subset

@@ -11,6 +11,7 @@ from core.cli.embed import embed_job_spec
 from core.data.dataset import Dataset
 from core.data.paths import PROJECT_ROOT
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
+from ui import state
 
 # Embedding throughput at 2 workers on 2 cores (docs/bench/faces.md): aligned crops 39/s, wild photos 11/s.
 EMBED_RATE_ALIGNED = 39.0
@@ -70,8 +71,8 @@ def job_progress_line(job_id: str, label: str) -> None:
     def _line() -> None:
         status = job_status(job_id)
         if status is None or status.finished:
-            if status is not None and st.session_state.get(f"line-seen-{job_id}") != status.state:
-                st.session_state[f"line-seen-{job_id}"] = status.state
+            if status is not None and st.session_state.get(state.job_line_seen(job_id)) != status.state:
+                st.session_state[state.job_line_seen(job_id)] = status.state
                 st.rerun()  # the whole page: what waited for the job becomes available
             return
         left = status.eta_seconds
@@ -123,8 +124,8 @@ def job_panel(job_id: str, label: str, expected: float | None = None) -> None:
                 st.error(f"{label} failed: {failure_text(status)}")
             elif status.state == "cancelled":
                 st.warning(f"{label} was cancelled; what it finished is kept and it resumes from there.")
-            if st.session_state.get(f"seen-{job_id}") != status.state:
-                st.session_state[f"seen-{job_id}"] = status.state
+            if st.session_state.get(state.job_seen(job_id)) != status.state:
+                st.session_state[state.job_seen(job_id)] = status.state
                 st.rerun()
             return
         fraction = status.fraction

@@ -18,13 +18,10 @@ from core.lessons.catalogue import LESSONS, lesson_model_config
 from core.lessons.data import LessonData, data_version
 from core.lessons.handout import figures_text, handout_bytes, render_handout
 from core.lessons.model import Answer, Lesson, Step
-from ui import links
+from ui import links, state
 from ui.jobs import embeddings_prerequisite, job_launcher
 
 LESSON, STEP, DONE = "lesson", "step", "done"  # URL parameter names (README "Links to a view")
-STEP_KEY = "lesson-step"  # the step picker's widget key
-DONE_KEY = "lesson-done"  # session key: {lesson id: revealed step numbers}
-TRAIN_JOB = "lesson-train-job"  # session key: the training job this page started
 TRAIN_SECONDS = 20  # logistic regression on embeddings for the lessons' attributes, job start included
 
 
@@ -38,10 +35,9 @@ def lesson_data(ds: Dataset) -> LessonData:
     )
 
 
-def _resume(key: str, name: str) -> None:
+def _resume(key: str, last: str, name: str) -> None:
     """Back from another page (whose link dropped this page's parameters, and Streamlit this page's widget state):
-    the lesson and step the student left."""
-    last = f"{key}-last"
+    the lesson and step the student left (kept under `last`)."""
     if key not in st.session_state and name not in st.query_params and last in st.session_state:
         st.session_state[key] = st.session_state[last]
 
@@ -49,34 +45,34 @@ def _resume(key: str, name: str) -> None:
 def lesson_picker() -> Lesson:
     """The lesson chosen (URL lesson=<id>), the first one by default."""
     ids = list(LESSONS)
-    _resume(LESSON, LESSON)
+    _resume(state.LESSON, state.LESSON_LAST, LESSON)
     chosen = links.synced(
         LESSON,
-        LESSON,
+        state.LESSON,
         ids[0],
         lambda: st.selectbox(
             "Lesson",
             ids,
             format_func=lambda i: f"{ids.index(i) + 1}. {LESSONS[i].title}",
-            key=LESSON,
+            key=state.LESSON,
             help="Six short walks through FaceAtlas; each step opens a page in the state it talks about.",
         ),
         valid=links.one_of(ids),
     )
-    st.session_state[f"{LESSON}-last"] = chosen
+    st.session_state[state.LESSON_LAST] = chosen
     return LESSONS[chosen]
 
 
 def _done(lesson: Lesson) -> set[int]:
     """Steps of this lesson whose answer was revealed: the URL's done= seeds the lesson a session opens on (a reload,
     a shared link); another lesson picked later starts with none."""
-    if DONE_KEY not in st.session_state:
+    if state.LESSONS_REVEALED not in st.session_state:
         try:
             shown = {int(x) for x in links.as_list(st.query_params.get(DONE, ""))}
         except ValueError:
             shown = set()
-        st.session_state[DONE_KEY] = {lesson.id: {k for k in shown if 1 <= k <= len(lesson.steps)}}
-    return st.session_state[DONE_KEY].setdefault(lesson.id, set())
+        st.session_state[state.LESSONS_REVEALED] = {lesson.id: {k for k in shown if 1 <= k <= len(lesson.steps)}}
+    return st.session_state[state.LESSONS_REVEALED].setdefault(lesson.id, set())
 
 
 def lesson_intro(ds: Dataset, data: LessonData, lesson: Lesson) -> None:
@@ -101,14 +97,14 @@ def lesson_intro(ds: Dataset, data: LessonData, lesson: Lesson) -> None:
 
 def _follow_lesson(lesson: Lesson) -> None:
     """A new lesson starts at its first step (the URL's step= applies to the lesson it came with)."""
-    before = st.session_state.get("lesson-step-of")
-    st.session_state["lesson-step-of"] = lesson.id
+    before = st.session_state.get(state.LESSON_STEP_OF)
+    st.session_state[state.LESSON_STEP_OF] = lesson.id
     if before is not None and before != lesson.id:
-        st.session_state[STEP_KEY] = 1
+        st.session_state[state.LESSON_STEP] = 1
 
 
 def _move(delta: int, n: int) -> None:
-    st.session_state[STEP_KEY] = min(n, max(1, st.session_state.get(STEP_KEY, 1) + delta))
+    st.session_state[state.LESSON_STEP] = min(n, max(1, st.session_state.get(state.LESSON_STEP, 1) + delta))
 
 
 def step_picker(lesson: Lesson) -> int:
@@ -116,8 +112,8 @@ def step_picker(lesson: Lesson) -> int:
     n = len(lesson.steps)
     _follow_lesson(lesson)
     numbers = list(range(1, n + 1))
-    _resume(STEP_KEY, STEP)
-    links.restore(STEP_KEY, STEP, int, links.one_of(numbers))
+    _resume(state.LESSON_STEP, state.LESSON_STEP_LAST, STEP)
+    links.restore(state.LESSON_STEP, STEP, int, links.one_of(numbers))
     done = _done(lesson)
     step = st.segmented_control(
         "Step",
@@ -125,10 +121,10 @@ def step_picker(lesson: Lesson) -> int:
         default=1,
         required=True,
         format_func=lambda k: f"{'✓ ' if k in done else ''}{k}. {lesson.steps[k - 1].title}",
-        key=STEP_KEY,
+        key=state.LESSON_STEP,
     )
     links.remember(STEP, step, 1)
-    st.session_state[f"{STEP_KEY}-last"] = step
+    st.session_state[state.LESSON_STEP_LAST] = step
     row = st.container(horizontal=True)
     row.button(
         "Previous step",
@@ -213,7 +209,7 @@ def _prerequisite(ds: Dataset, answer: Answer) -> None:
             "Training the lessons' classifier",
             "Train the lessons' classifier",
             key="lesson-train",
-            remember=TRAIN_JOB,
+            remember=state.LESSON_TRAIN_JOB,
             expected=TRAIN_SECONDS,
             help=f"Logistic regression on face embeddings for {', '.join(config.attributes) if config else 'none'}; "
             "about 20 s in the background. It then appears on the Attribute classifiers page too.",

@@ -19,6 +19,7 @@ import streamlit as st
 
 from core.data.dataset import Dataset
 from core.data.subset import Subset
+from ui import state
 
 NO_PHOTOS = "Uploaded or camera photos are never put in a link: whoever opens it chooses their own photo."
 
@@ -131,7 +132,7 @@ def where_text(conditions: Iterable[tuple[str, int]]) -> str:
 
 def restore_conditions(ds: Dataset, key: str) -> None:
     """Seed the attribute filter's multiselect and its present/absent radios from `where`."""
-    if f"{key}-attrs" in st.session_state:
+    if state.filter_attributes(key) in st.session_state:
         return
     try:
         conditions = parse_where(st.query_params.get("where", ""))
@@ -139,9 +140,9 @@ def restore_conditions(ds: Dataset, key: str) -> None:
         return
     conditions = tuple((a, v) for a, v in conditions if a in ds.attributes)
     if conditions:
-        st.session_state[f"{key}-attrs"] = [a for a, _ in conditions]
+        st.session_state[state.filter_attributes(key)] = [a for a, _ in conditions]
         for attribute, value in conditions:
-            st.session_state[f"{key}-{attribute}"] = "present" if value else "absent"
+            st.session_state[state.filter_value(key, attribute)] = "present" if value else "absent"
 
 
 def remember_subset(subset: Subset) -> None:

@@ -16,11 +16,10 @@ from core.quality import CHECK_TITLES, CHECKS, StoredResult
 from core.quality.audit import estimated_seconds
 from core.quality.images import PROBLEMS
 from core.quality.labels import MIN_IDENTITIES_PER_FOLD
-from ui import links
+from ui import links, state
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
 
-JOB = "dq-job"  # session key: the audit job started from this session
 DATASET_PAGE = "pages/1_Dataset.py"
 GALLERY = 24  # suspects shown per attribute
 SIDE_BY_SIDE = 8  # suspect photos / identity pairs shown side by side
@@ -48,7 +47,7 @@ def audit_panel(ds: Dataset) -> dict[str, StoredResult | None]:
             f"background ({_fmt_duration(estimated_seconds(ds, todo))} for {ds.n_images:,} images on this server), "
             "survives page changes and keeps its results for the next visit."
         )
-    job_launcher(job, "Auditing the data", "Run the audit", key="dq-run", remember=JOB)
+    job_launcher(job, "Auditing the data", "Run the audit", key="dq-run", remember=state.DQ_JOB)
     return results
 
 
@@ -56,14 +55,14 @@ def check_picker() -> str:
     """Which check to show (in the URL as ?check=, so the options are the URL's names)."""
     check = links.synced(
         "check",
-        "dq-check",
+        state.DQ_CHECK,
         CHECKS[0],
         lambda: st.segmented_control(
             "Check",
             CHECKS,
             default=CHECKS[0],
             required=True,
-            key="dq-check",
+            key=state.DQ_CHECK,
             help=" · ".join(f"{c}: {CHECK_TITLES[c].lower()}" for c in CHECKS),
         ),
         valid=links.one_of(CHECKS),
@@ -126,9 +125,11 @@ def labels_section(ds: Dataset, result: StoredResult | None) -> None:
     ranked = summary.sort("estimated_errors", descending=True)["attribute"].to_list()
     attribute = links.synced(
         "attr",
-        "dq-attr",
+        state.DQ_ATTRIBUTE,
         ranked[0],
-        lambda: st.selectbox("Attribute", ranked, key="dq-attr", help="Ordered by estimated wrong labels, most first."),
+        lambda: st.selectbox(
+            "Attribute", ranked, key=state.DQ_ATTRIBUTE, help="Ordered by estimated wrong labels, most first."
+        ),
         valid=links.one_of(ranked),
     )
     st.altair_chart(charts.label_error_bars(summary, attribute), width="stretch")

@@ -14,11 +14,10 @@ from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.stats import relations as stats
 from core.stats.intervals import FEW_IMAGES, MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
-from ui import links
+from ui import links, state
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
-HEATMAP_KEY = "rel-heatmap"
 HEATMAP_COLOUR = {
     "P(A|B)": "Colour: P(A|B) as far from P(A) as the counts support with 95 % confidence, so a share seen in a "
     "handful of images does not look certain.",
@@ -26,7 +25,6 @@ HEATMAP_COLOUR = {
     "than chance, red: more often). A lift of 0 (never together) among many images is the deepest blue.",
     "phi": "Colour: phi as far from 0 as the counts support with 95 % confidence (red: together, blue: apart).",
 }
-PAIR_A, PAIR_B = "pair_a", "pair_b"  # widget keys, also the URL's query parameter names
 DEFAULT_PAIR = ("Male", "Goatee")
 UNDEFINED = "undefined"
 YES_NO = {1: "yes", 0: "no"}
@@ -51,7 +49,7 @@ def filter_sidebar(ds: Dataset) -> Subset:
     """Sidebar filter every figure on the page is computed on."""
     with st.sidebar:
         st.subheader("Condition on")
-        return subset_ui(ds, key="rel")
+        return subset_ui(ds, key=state.RELATIONS_FILTER)
 
 
 def subset_size(ds: Dataset, rel: stats.RelationStats, subset: Subset) -> None:
@@ -65,29 +63,29 @@ def subset_size(ds: Dataset, rel: stats.RelationStats, subset: Subset) -> None:
 
 
 def _pick_pair_from_chart() -> None:
-    selection = st.session_state.get(HEATMAP_KEY, {}).get("selection", {}).get("pair") or []
+    selection = st.session_state.get(state.HEATMAP, {}).get("selection", {}).get("pair") or []
     if selection:
-        st.session_state[PAIR_A] = selection[0]["A"]
-        st.session_state[PAIR_B] = selection[0]["B"]
+        st.session_state[state.PAIR_A] = selection[0]["A"]
+        st.session_state[state.PAIR_B] = selection[0]["B"]
 
 
 def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> None:
     """Heatmap of P(A|B), phi or lift over all pairs; clicking a cell picks the drill-down pair."""
     st.header("All pairs")
     left, right = st.columns([2, 1])
-    links.restore("measure", "measure", valid=links.one_of(stats.MEASURES))
+    links.restore(state.MEASURE, "measure", valid=links.one_of(stats.MEASURES))
     measure = left.segmented_control(
         "Measure",
         stats.MEASURES,
         default="P(A|B)",
         required=True,
-        key="measure",
+        key=state.MEASURE,
         help="P(A|B): share of images with B that also have A. phi: correlation of the two 0/1 attributes "
         "(-1..1). lift: P(A|B) / P(A), above 1 when B makes A more likely.",
     )
     links.remember("measure", measure, "P(A|B)")
-    links.restore("rel-cluster", "sort", links.as_bool)
-    clustered = right.toggle("Sort by clustering", value=True, key="rel-cluster")
+    links.restore(state.CLUSTER_ORDER, "sort", links.as_bool)
+    clustered = right.toggle("Sort by clustering", value=True, key=state.CLUSTER_ORDER)
     links.remember("sort", clustered, True)
     order = cached.cluster_order(ds, subset, measure) if clustered else list(ds.attributes)
     matrix = rel.measure(measure)
@@ -100,7 +98,7 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
     st.altair_chart(
         stats_charts.relation_heatmap(frame, measure, order),
         width="stretch",
-        key=HEATMAP_KEY,
+        key=state.HEATMAP,
         on_select=_pick_pair_from_chart,
         selection_mode="pair",
     )
@@ -129,12 +127,12 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
 def _pair_pickers(ds: Dataset) -> tuple[str, str]:
     a_default, b_default = (a if a in ds.attributes else ds.attributes[k] for k, a in enumerate(DEFAULT_PAIR))
     left, right = st.columns(2)
-    for key in (PAIR_A, PAIR_B):
+    for key in (state.PAIR_A, state.PAIR_B):
         links.restore(key, key, valid=links.one_of(ds.attributes))
-    a = left.selectbox("A (outcome)", ds.attributes, index=ds.attributes.index(a_default), key=PAIR_A)
-    b = right.selectbox("B (condition)", ds.attributes, index=ds.attributes.index(b_default), key=PAIR_B)
-    links.remember(PAIR_A, a, a_default)
-    links.remember(PAIR_B, b, b_default)
+    a = left.selectbox("A (outcome)", ds.attributes, index=ds.attributes.index(a_default), key=state.PAIR_A)
+    b = right.selectbox("B (condition)", ds.attributes, index=ds.attributes.index(b_default), key=state.PAIR_B)
+    links.remember(state.PAIR_A, a, a_default)
+    links.remember(state.PAIR_B, b, b_default)
     return a, b
 
 
@@ -234,8 +232,8 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     """Predict one attribute from the others; optionally all of them into one table."""
     st.header("Predict an attribute from the others")
     default = ds.attributes.index("Male") if "Male" in ds.attributes else 0
-    links.restore("model-target", "target", valid=links.one_of(ds.attributes))
-    target = st.selectbox("Attribute to predict", ds.attributes, index=default, key="model-target")
+    links.restore(state.MODEL_TARGET, "target", valid=links.one_of(ds.attributes))
+    target = st.selectbox("Attribute to predict", ds.attributes, index=default, key=state.MODEL_TARGET)
     links.remember("target", target, ds.attributes[default])
     result = cached.attribute_model(ds, subset, target)
     st.caption(
@@ -302,9 +300,9 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     if (
         st.button("Compute for all attributes", key="model-all")
         or shared
-        or st.session_state.get("model-all-done") == (ds.key, subset)
+        or st.session_state.get(state.ALL_MODELS_DONE) == (ds.key, subset)
     ):
-        st.session_state["model-all-done"] = (ds.key, subset)
+        st.session_state[state.ALL_MODELS_DONE] = (ds.key, subset)
         links.remember("all", True, False)
         _all_models_table(ds, subset)
     else:

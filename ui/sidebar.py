@@ -16,10 +16,9 @@ from core.data.paths import demo_dir
 from core.demo import demo_exists
 from core.errors import DatasetError
 from core.jobs import job_status, start_job
+from ui import state
 from ui.jobs import failure_text, job_progress_line, wait_for
 
-SELECTED = "selected_dataset"  # session key that survives page switches
-PICKER = "dataset_picker"  # the selectbox's widget key
 DEMO_DRAW_ESTIMATE_S = 75  # 6,000 demo faces on 2 cores (docs/bench/demo.md): said before the first progress
 
 DEMO_BANNER = (
@@ -73,7 +72,7 @@ def auto_embed_enabled() -> bool:
 
 
 def _on_pick() -> None:
-    st.session_state[SELECTED] = st.session_state[PICKER]
+    st.session_state[state.SELECTED_DATASET] = st.session_state[state.DATASET_PICKER]
 
 
 def dataset_picker() -> Dataset:
@@ -84,18 +83,18 @@ def dataset_picker() -> Dataset:
         st.info("No datasets found under data/. Run `make run` to draw the demo, or add a dataset folder.")
         st.stop()
     names = [r.name for r in refs]
-    if SELECTED not in st.session_state or st.session_state[SELECTED] not in names:
+    if state.SELECTED_DATASET not in st.session_state or st.session_state[state.SELECTED_DATASET] not in names:
         wanted = st.query_params.get("dataset")
-        st.session_state[SELECTED] = wanted if wanted in names else names[0]
-    st.session_state[PICKER] = st.session_state[SELECTED]
+        st.session_state[state.SELECTED_DATASET] = wanted if wanted in names else names[0]
+    st.session_state[state.DATASET_PICKER] = st.session_state[state.SELECTED_DATASET]
     st.sidebar.selectbox(
         "Dataset",
         names,
-        key=PICKER,
+        key=state.DATASET_PICKER,
         on_change=_on_pick,
         help="Folders under data/ (and FACEATLAS_DATA) that FaceAtlas recognises.",
     )
-    name = st.session_state[SELECTED]
+    name = st.session_state[state.SELECTED_DATASET]
     st.query_params["dataset"] = name
     try:
         ds = cached.dataset(name)
@@ -103,8 +102,8 @@ def dataset_picker() -> Dataset:
         st.error(f"Cannot open {name}: {exc}")
         st.stop()
     for notice in recent_notices(ds.key):
-        if st.session_state.setdefault("repair-notices-shown", set()).isdisjoint({notice}):
-            st.session_state["repair-notices-shown"].add(notice)
+        if st.session_state.setdefault(state.REPAIR_NOTICES_SHOWN, set()).isdisjoint({notice}):
+            st.session_state[state.REPAIR_NOTICES_SHOWN].add(notice)
             st.sidebar.info(notice, icon=":material/build:")
     start_demo_embeddings(ds)
     if ds.is_demo:

@@ -1,23 +1,119 @@
 """Every session-state key FaceAtlas reads or writes, named once (widget keys that code reads or sets included).
 
 Pages and ui/ modules import these names instead of writing the strings; tests may too. Keys are grouped by the
-page that owns them; a key shared by several pages sits under "Every page".
+page that owns them; a key shared by several pages sits under "Every page". Widget keys that only the widget
+itself uses (a button, a download) stay beside their widget. No initialiser: each key has one owner that sets it
+where it is first needed (a lock, a set of notices), so a page never pays for another page's state.
 """
 
 from __future__ import annotations
 
 # ---- Every page (sidebar, jobs, links)
+SELECTED_DATASET = "selected_dataset"  # the dataset picked: survives page switches
+DATASET_PICKER = "dataset_picker"  # the sidebar selectbox's widget key
+REPAIR_NOTICES_SHOWN = "repair-notices-shown"  # set of cache-repair notices this session has seen
+HEAVY_QUERY_LOCK = "_heavy_query_lock"  # one heavy query (a photo's faces, a prediction) per session at a time
+
+
+def job_seen(job_id: str) -> str:
+    """The finished state of a job whose panel already reran the page for it."""
+    return f"seen-{job_id}"
+
+
+def job_line_seen(job_id: str) -> str:
+    """The same for a job's one-line progress bar."""
+    return f"line-seen-{job_id}"
+
+
+# The Subset filter (ui/filters.py) keeps its widgets under one prefix per page.
+def filter_attributes(prefix: str) -> str:
+    """The multiselect of attributes the filter conditions on."""
+    return f"{prefix}-attrs"
+
+
+def filter_value(prefix: str, attribute: str) -> str:
+    """The present/absent radio of one chosen attribute."""
+    return f"{prefix}-{attribute}"
+
+
+def filter_partition(prefix: str) -> str:
+    return f"{prefix}-partition"
+
+
+def filter_identities(prefix: str) -> str:
+    return f"{prefix}-identities"
+
+
+def filter_top(prefix: str) -> str:
+    return f"{prefix}-top"
+
 
 # ---- Dataset
+PREVALENCE_SPLIT = "prev-split"  # radio: how the prevalence bars are split
+PREVALENCE_SPLIT_ATTRIBUTE = "prev-split-attr"  # selectbox: the attribute they are split by
+DONUT_ATTRIBUTES = "donut-attrs"
+IDENTITY = "identity"  # selectbox: the identity explored
+GALLERY_FILTER = "gallery"  # the gallery's Subset filter prefix
+GALLERY_PAGE = "gallery-page"
 
 # ---- Attribute relations
+RELATIONS_FILTER = "rel"  # the page's Subset filter prefix
+MEASURE = "measure"
+CLUSTER_ORDER = "rel-cluster"  # toggle: heatmap rows ordered by clustering
+HEATMAP = "rel-heatmap"  # the heatmap chart: its selection picks a pair
+PAIR_A, PAIR_B = "pair_a", "pair_b"  # the drilled pair's selectboxes (also the URL's parameter names)
+MODEL_TARGET = "model-target"
+ALL_MODELS_DONE = "model-all-done"  # (dataset key, subset) whose all-attribute models were computed
 
 # ---- Attribute classifiers
+CLF_FEATURES = "clf-features"
+CLF_MODEL = "clf-model"
+CLF_ATTRIBUTES = "clf-attributes"
+CLF_LOSS = "clf-loss"
+CLF_EPOCHS = "clf-epochs"
+CLF_IMAGE_SIZE = "clf-image-size"
+CLF_POS_WEIGHT = "clf-pos-weight"
+CLF_AUGMENT = "clf-augment"
+CLF_JOB = "clf-job"  # id of the training job started from this session
+CLF_PICKED_FROM = "clf-picked-from"  # the finished job whose model was picked for the user once
+CLF_MODEL_PICK = "clf-model-pick"  # selectbox: the stored model shown
+CLF_LESSON_OTHER = "clf-lesson-other"  # selectbox: the model compared with in the loss lesson
+CLF_THRESHOLD_ATTRIBUTE = "clf-thr-attr"
+CLF_THRESHOLD = "clf-threshold"  # slider: the decision threshold
+CLF_THRESHOLD_FOR = "clf-threshold-for"  # (model, attribute) the slider was last set for
+CLF_THRESHOLD_URL = "clf-threshold-url"  # the URL's thr, held until the slider takes it
+CLF_GROUP_BY = "clf-group-by"
 
 # ---- Clustering
 
 # ---- Face search
+FS_TAB = "fs-tab"
+FS_SOURCE = "fs-source"  # radio: upload, camera or a dataset image
+FS_IMAGE = "fs-image"  # selectbox: the dataset image searched with
+FS_FACE = "fs-face"
+FS_K = "fs-k"
+FS_METRIC = "fs-metric"
+FS_ATTRIBUTE_SOURCE = "fs-attr-source"  # radio: attributes chosen or copied from an image
+FS_ATTRIBUTES_PRESENT = "fs-attr-present"
+FS_ATTRIBUTE_IMAGE = "fs-attr-image"  # selectbox: the image whose attributes are copied
+FS_ATTRIBUTE_K = "fs-attr-k"
+
+
+def image_id_filter(picker: str) -> str:
+    """The text filter above an image-id selectbox (FS_IMAGE, FS_ATTRIBUTE_IMAGE)."""
+    return f"{picker}-filter"
+
 
 # ---- Data quality
+DQ_JOB = "dq-job"  # the audit job started from this session
+DQ_CHECK = "dq-check"
+DQ_ATTRIBUTE = "dq-attr"
 
 # ---- Lessons
+LESSON = "lesson"  # selectbox (same name as the URL parameter)
+LESSON_LAST = "lesson-last"  # the lesson left, for coming back from another page
+LESSON_STEP = "lesson-step"  # segmented control: the step shown
+LESSON_STEP_LAST = "lesson-step-last"
+LESSON_STEP_OF = "lesson-step-of"  # the lesson the step belongs to (a new lesson starts at step 1)
+LESSONS_REVEALED = "lesson-done"  # {lesson id: revealed step numbers}
+LESSON_TRAIN_JOB = "lesson-train-job"  # the training job this page started
