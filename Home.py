@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core import format as fmt
 from core.data.summary import dataset_summary, sample_image_ids
 from ui import links
 from ui.gallery import image_grid
@@ -57,15 +58,15 @@ PAGES = [
 
 def overview(summary: dict) -> None:
     cols = st.columns(5)
-    cols[0].metric("Images", f"{summary['rows']:,}", help="Rows in the dataset's annotation table.")
+    cols[0].metric("Images", fmt.count(summary["rows"]), help="Rows in the dataset's annotation table.")
     cols[1].metric(
         "Identities",
-        f"{summary['identities']:,}" if summary["identities"] else "–",
+        fmt.count(summary["identities"]) if summary["identities"] else "–",
         help="Different people, where the dataset labels who is in each image.",
     )
     cols[2].metric("Attributes", len(summary["attributes"]), help="Yes/no labels per image (Smiling, Eyeglasses…).")
     cols[3].metric(
-        "Image files found", f"{summary['images_found']:,}", help="Images present on disk (0: annotations only)."
+        "Image files found", fmt.count(summary["images_found"]), help="Images present on disk (0: annotations only)."
     )
     cols[4].metric(
         "Embeddings",
@@ -74,7 +75,7 @@ def overview(summary: dict) -> None:
     )
     parts = summary["partitions"]
     if parts:
-        st.caption("Partitions: " + " · ".join(f"{name} {count:,}" for name, count in parts.items()))
+        st.caption("Partitions: " + " · ".join(f"{name} {fmt.count(count)}" for name, count in parts.items()))
     else:
         st.caption("No train/val/test partition in this dataset; pages that need one split by identity.")
     st.caption(f"**Licence.** {summary['licence']}")

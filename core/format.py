@@ -13,7 +13,12 @@ MISSING = "–"
 
 
 def _undefined(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    if value is None:
+        return True
+    try:
+        return math.isnan(value)  # float, numpy float32/64
+    except TypeError:
+        return False
 
 
 def count(n: int | None) -> str:
@@ -22,13 +27,30 @@ def count(n: int | None) -> str:
 
 
 def decimal(value: float | None, digits: int = 3, missing: str = MISSING) -> str:
-    """0.12345 -> '0.123' (digits after the point); None or NaN -> `missing`."""
-    return missing if _undefined(value) else f"{float(value):.{digits}f}"
+    """0.12345 -> '0.123', 1234.5 -> '1,234.500' (digits after the point); None or NaN -> `missing`."""
+    return missing if _undefined(value) else f"{float(value):,.{digits}f}"
+
+
+def significant(value: float | None, digits: int = 2) -> str:
+    """A measurement of any scale to `digits` significant digits: 0.000312 -> '0.00031', 4.0 -> '4'; None -> '–'."""
+    return MISSING if _undefined(value) else f"{float(value):.{digits}g}"
+
+
+def signed(value: float | None, digits: int = 2) -> str:
+    """A change or a coefficient with its sign: 0.52 -> '+0.52', -1.3 -> '-1.30'; None or NaN -> '–'."""
+    return MISSING if _undefined(value) else f"{float(value):+,.{digits}f}"
 
 
 def percent(share: float | None, digits: int = 1, missing: str = MISSING) -> str:
     """A share in [0, 1] as a percentage: 0.974 -> '97.4%' (digits after the point); None or NaN -> `missing`."""
     return missing if _undefined(share) else f"{100 * float(share):.{digits}f}%"
+
+
+def percent_range(low: float | None, high: float | None, digits: int = 1) -> str:
+    """An interval of shares: (0.271, 0.322) -> '27.1–32.2%'; '–' when either end is undefined."""
+    if _undefined(low) or _undefined(high):
+        return MISSING
+    return f"{100 * float(low):.{digits}f}–{percent(high, digits)}"
 
 
 def signed_points(difference: float | None, digits: int = 1) -> str:
@@ -41,12 +63,13 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
-def k_of_n(k: int, n: int, unit: str = "") -> str:
-    """'12 of 340 images (3.5%)'; '0 of 0 (undefined)' when n is 0."""
+def k_of_n(k: int, n: int, unit: str = "", note: str = "") -> str:
+    """'12 of 340 images (3.5%)', with a note after the share: '(3.5%; 95% interval 1.9–6.1%)'; '0 of 0 (undefined)'
+    when n is 0."""
     unit = f" {unit}" if unit else ""
     if n == 0:
         return f"0 of 0{unit} (undefined)"
-    return f"{k:,} of {n:,}{unit} ({percent(k / n)})"
+    return f"{k:,} of {n:,}{unit} ({percent(k / n)}{'; ' + note if note else ''})"
 
 
 def duration(seconds: float | None) -> str:

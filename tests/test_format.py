@@ -16,6 +16,14 @@ def test_counts_percentages_and_decimals():
     assert fmt.signed_points(0.031) == "+3.1 pp"
     assert fmt.k_of_n(12, 340, "images") == "12 of 340 images (3.5%)"
     assert fmt.k_of_n(0, 0) == "0 of 0 (undefined)"
+    assert (
+        fmt.k_of_n(12, 340, "images", note="95% interval 2.0–6.1%") == "12 of 340 images (3.5%; 95% interval 2.0–6.1%)"
+    )
+    assert fmt.percent_range(0.2712, 0.3221) == "27.1–32.2%"
+    assert fmt.percent_range(None, 0.3) == "–"
+    assert fmt.decimal(1234.5, 1) == "1,234.5"
+    assert fmt.significant(0.000312) == "0.00031" and fmt.significant(4.0) == "4"
+    assert fmt.signed(0.5234) == "+0.52" and fmt.signed(-1.3) == "-1.30" and fmt.signed(None) == "–"
 
 
 def test_plurals_and_durations():

@@ -48,8 +48,8 @@ def test_wilson_published_values_and_shapes():
 
 
 def test_rate_says_its_count_and_interval_only_for_small_n():
-    assert Rate(3, 8).describe() == "3 of 8 images (37.5 %; 95 % interval 13.7–69.4 %)"
-    assert Rate(3550, 12000).describe() == "3,550 of 12,000 images (29.6 %)"
+    assert Rate(3, 8).describe() == "3 of 8 images (37.5%; 95% interval 13.7–69.4%)"
+    assert Rate(3550, 12000).describe() == "3,550 of 12,000 images (29.6%)"
     assert Rate(0, 0).describe() == "0 of 0 images (undefined)"
 
 

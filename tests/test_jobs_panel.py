@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from core import format as fmt
 from core.jobs import JobStatus
-from ui.jobs import embedding_seconds, fmt_seconds, progress_text
+from ui.jobs import embedding_seconds, progress_text
 
 
 def status(done: int, started: float, updated: float, message: str = "loading the face models…") -> JobStatus:
@@ -29,7 +30,7 @@ def test_a_job_slower_than_expected_says_so_instead_of_a_frozen_estimate():
 
 
 def test_estimates_read_plainly():
-    assert [fmt_seconds(s) for s in (0.2, 45, 100, 7200, None)] == ["1 s", "45 s", "2 min", "2.0 h", "–"]
+    assert [fmt.duration(s) for s in (0.2, 45, 100, 7200, None)] == ["1 s", "45 s", "2 min", "2.0 h", "–"]
 
 
 def test_embedding_estimate_uses_the_measured_rate(demo_dataset):

@@ -38,7 +38,7 @@ def test_prevalence_caption_and_donuts(demo_home, demo_dataset, table):
     shares = table.select(demo_dataset.attributes).mean().row(0)
     low, high = sum(s < 0.1 for s in shares), sum(s > 0.7 for s in shares)
     assert any(
-        c.startswith(f"{low} of 40 attributes are present in under 10 % of images and {high} in over 70 %")
+        c.startswith(f"{low} of 40 attributes are present in under 10% of images and {high} in over 70%")
         for c in _captions(at)
     )
     at.multiselect(key="donut-attrs").set_value(["Bald", "Young"]).run()
@@ -47,7 +47,7 @@ def test_prevalence_caption_and_donuts(demo_home, demo_dataset, table):
         present = int(table[attribute].sum())
         assert f"{attribute}: yes in {Rate(present, n).describe()}" in _captions(at)
     assert not any(c.startswith("Male:") for c in _captions(at))
-    assert Rate(3, 8).describe().startswith("3 of 8 images (37.5 %; 95 % interval")  # n < 1,000: with its interval
+    assert Rate(3, 8).describe().startswith("3 of 8 images (37.5%; 95% interval")  # n < 1,000: with its interval
 
 
 def test_prevalence_split_by_partition_and_attribute(demo_home):

@@ -125,7 +125,7 @@ def test_models_one_and_all(demo_home, demo_dataset, frame):
 
 def test_annotation_only_dataset_without_partition(demo_home):
     at = _page("annotations_only")
-    assert any("seeded 20 % test split by identity" in c.value for c in at.caption)
+    assert any("seeded 20% test split by identity" in c.value for c in at.caption)
     assert any("Images are not available" in c.value for c in at.caption)
 
 
@@ -148,15 +148,14 @@ def test_pair_shows_counts_intervals_and_expected(demo_home, frame):
         for m in at.markdown
     )
     low, high = wilson_interval(both, n_b)
-    assert (
-        f"{both:,} of {n_b:,} images ({100 * both / n_b:.1f} %; 95 % interval {100 * low:.1f}–{100 * high:.1f} %)"
-        in [c.value for c in at.caption]
-    )
+    assert f"{both:,} of {n_b:,} images ({100 * both / n_b:.1f}%; 95% interval {100 * low:.1f}–{100 * high:.1f}%)" in [
+        c.value for c in at.caption
+    ]
     women = n - n_b
     assert any(
         c.value.startswith(
-            f"Among the {n_b:,} images labelled Goatee, {100 * both / n_b:.1f} % are labelled Male; "
-            f"among the other {women:,}"
+            f"Among the {n_b:,} images labelled Goatee, {100 * both / n_b:.1f}% are labelled Male; among the other "
+            f"{women:,}"
         )
         for c in at.caption
     )

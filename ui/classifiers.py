@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from core import cached
+from core import format as fmt
 from core.charts import classify as charts
 from core.classify.metrics import binary_metrics, confusion_counts, error_rows, pr_curve, roc_curve, subgroup_metrics
 from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS, TrainConfig
@@ -223,10 +224,10 @@ def describe(meta: ClassifierMeta) -> str:
 METRIC_HELP = {
     "accuracy": "Share of test images where the predicted yes/no matches the label.",
     "balanced_accuracy": "Mean of the accuracy on images labelled yes and on images labelled no: always "
-    "answering one way scores 50 %, however rare the attribute.",
+    "answering one way scores 50%, however rare the attribute.",
     "majority_accuracy": "Accuracy of always giving the most common answer: the score to beat.",
     "auc": "ROC AUC: the chance that a random 'yes' image gets a higher score than a random 'no' image "
-    "(50 % = guessing, 100 % = perfect ranking); does not depend on the threshold.",
+    "(50% = guessing, 100% = perfect ranking); does not depend on the threshold.",
     "precision": "Of the images the model says 'yes' to, the share really labelled yes.",
     "recall": "Of the images labelled yes, the share the model finds.",
     "f1": "Harmonic mean of precision and recall.",
@@ -243,7 +244,8 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
             "measured on the test split it was trained with. Train it again to measure it on the current split."
         )
     st.caption(
-        f"Split: {meta.split_note}. Test images: {meta.rows['test']:,}; trained in {meta.seconds:.0f} s, {meta.epochs_run} epoch(s)."
+        f"Split: {meta.split_note}. Test images: {fmt.count(meta.rows['test'])}; trained in "
+        f"{fmt.duration(meta.seconds)}, {meta.epochs_run} epoch(s)."
     )
     tuned = any(t != 0.5 for t in meta.thresholds.values())
     st.caption(
@@ -283,12 +285,12 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
             ("Mean ROC AUC", "auc"),
         ],
     ):
-        col.metric(label, _pct(mean[key]), help=METRIC_HELP[key])
+        col.metric(label, fmt.percent(mean[key]), help=METRIC_HELP[key])
     st.caption(
         f"Averaged over {len(reliable)} attribute{'s' if len(reliable) != 1 else ''}: the model is right on "
-        f"{_pct(mean['accuracy'])} of the {meta.rows['test']:,} test images; always giving the most common answer "
-        f"would be right on {_pct(mean['majority_accuracy'])}. Balanced accuracy, which counts images with and "
-        f"without the attribute equally, is {_pct(mean['balanced_accuracy'])}."
+        f"{fmt.percent(mean['accuracy'])} of the {fmt.count(meta.rows['test'])} test images; always giving the most "
+        f"common answer would be right on {fmt.percent(mean['majority_accuracy'])}. Balanced accuracy, which counts "
+        f"images with and without the attribute equally, is {fmt.percent(mean['balanced_accuracy'])}."
     )
     st.dataframe(
         frame,
@@ -384,14 +386,14 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
         chosen,
         0.01,
         key=state.CLF_THRESHOLD,
-        help=f"The results table uses {chosen:.2f} for {attribute}, the cut with the best "
+        help=f"The results table uses {fmt.decimal(chosen, 2)} for {attribute}, the cut with the best "
         "balanced accuracy on the validation split.",
     )
     links.remember("thr", round(threshold, 2), chosen)
     st.caption(
-        f"Every figure in this section uses the threshold on the slider, {threshold:.2f}"
+        f"Every figure in this section uses the threshold on the slider, {fmt.decimal(threshold, 2)}"
         + (
-            f" (the model's own, used in the results table, is {chosen:.2f})."
+            f" (the model's own, used in the results table, is {fmt.decimal(chosen, 2)})."
             if round(threshold, 2) != chosen
             else ": the model's own, the one the results table uses."
         )
@@ -401,10 +403,10 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     counts = confusion_counts(y, p, threshold)
     m = binary_metrics(y, p, threshold)
     c = st.columns(4)
-    c[0].metric("True positives", f"{counts['tp']:,}")
-    c[1].metric("False positives", f"{counts['fp']:,}")
-    c[2].metric("False negatives", f"{counts['fn']:,}")
-    c[3].metric("True negatives", f"{counts['tn']:,}")
+    c[0].metric("True positives", fmt.count(counts["tp"]))
+    c[1].metric("False positives", fmt.count(counts["fp"]))
+    c[2].metric("False negatives", fmt.count(counts["fn"]))
+    c[3].metric("True negatives", fmt.count(counts["tn"]))
     why = caution(meta, attribute)
     if why:
         st.warning(
@@ -420,16 +422,17 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
             "recall": Rate(counts["tp"], counts["tp"] + counts["fn"]),
         }
         c = st.columns(4)
-        c[0].metric("Accuracy", _pct(m["accuracy"]), help=METRIC_HELP["accuracy"])
+        c[0].metric("Accuracy", fmt.percent(m["accuracy"]), help=METRIC_HELP["accuracy"])
         c[0].caption(rates["accuracy"].describe("right"))
-        c[1].metric("Balanced accuracy", _pct(m["balanced_accuracy"]), help=METRIC_HELP["balanced_accuracy"])
-        c[2].metric("Precision", _pct(m["precision"]), help=METRIC_HELP["precision"])
+        c[1].metric("Balanced accuracy", fmt.percent(m["balanced_accuracy"]), help=METRIC_HELP["balanced_accuracy"])
+        c[2].metric("Precision", fmt.percent(m["precision"]), help=METRIC_HELP["precision"])
         c[2].caption(rates["precision"].describe("'yes' answers right"))
-        c[3].metric("Recall", _pct(m["recall"]), help=METRIC_HELP["recall"])
+        c[3].metric("Recall", fmt.percent(m["recall"]), help=METRIC_HELP["recall"])
         c[3].caption(rates["recall"].describe("labelled yes found"))
         st.caption(
-            f"At threshold {threshold:.2f}, the model says yes to {counts['tp'] + counts['fp']:,} of the {n:,} test "
-            f"images; {counts['tp']:,} of them are labelled {attribute} and it misses {counts['fn']:,} that are."
+            f"At threshold {fmt.decimal(threshold, 2)}, the model says yes to {fmt.count(counts['tp'] + counts['fp'])} "
+            f"of the {fmt.count(n)} test images; {fmt.count(counts['tp'])} of them are labelled {attribute} and it "
+            f"misses {fmt.count(counts['fn'])} that are."
         )
     fpr = counts["fp"] / max(counts["fp"] + counts["tn"], 1)
     left, mid, right = st.columns(3)
@@ -487,12 +490,12 @@ def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
     gap = frame.iloc[2]
     st.metric(
         f"Accuracy gap for {attribute} between {by} and not {by}",
-        _pct(gap["accuracy"]),
+        fmt.percent(gap["accuracy"]),
         help="Absolute difference of the two groups' accuracies on the test split.",
     )
     y = preds["labels"][:, j].astype(bool)
     small = [
-        f"{name} ({int(mask.sum()):,} images, {int(y[mask].sum()):,} labelled {attribute})"
+        f"{name} ({fmt.count(int(mask.sum()))} images, {fmt.count(int(y[mask].sum()))} labelled {attribute})"
         for name, mask in ((f"not {by}", groups == 0), (by, groups == 1))
         if mask.sum() < MIN_MODEL_IMAGES or min(y[mask].sum(), (~y[mask]).sum()) < MIN_MODEL_POSITIVES
     ]
@@ -504,15 +507,16 @@ def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
     elif not np.isnan(gap["accuracy"]):
         members, others = table.row(1, named=True), table.row(0, named=True)
         st.caption(
-            f"The model is right on {_pct(members['accuracy'])} of the {by} images and {_pct(others['accuracy'])} of "
-            f"the others; it says yes to {_pct(members['predicted_positive_rate'])} of the {by} images "
-            f"({_pct(members['positive_rate'])} are labelled {attribute}) and to "
-            f"{_pct(others['predicted_positive_rate'])} of the others ({_pct(others['positive_rate'])})."
+            f"The model is right on {fmt.percent(members['accuracy'])} of the {by} images and "
+            f"{fmt.percent(others['accuracy'])} of the others; it says yes to "
+            f"{fmt.percent(members['predicted_positive_rate'])} of the {by} images "
+            f"({fmt.percent(members['positive_rate'])} are labelled {attribute}) and to "
+            f"{fmt.percent(others['predicted_positive_rate'])} of the others ({fmt.percent(others['positive_rate'])})."
         )
     frame["images"] = frame["images"].astype(float)
     styled = (
         frame.style.format(precision=3, na_rep="–")
-        .format({"images": "{:,.0f}"}, na_rep="–")
+        .format({"images": fmt.count}, na_rep="–")
         .apply(
             lambda row: ["background-color: #ffe0b2; font-weight: bold" if row["group"] == "gap" else "" for _ in row],
             axis=1,
@@ -534,7 +538,11 @@ def error_gallery(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: 
         st.markdown(f"**{title}** · {len(idx)} shown")
         rows = preds["rows"][idx]
         image_grid(
-            ds, [image_ids[r] for r in rows], [f"p={preds['probs'][i, j]:.2f}" for i in idx], columns=6, size=112
+            ds,
+            [image_ids[r] for r in rows],
+            [f"p={fmt.decimal(preds['probs'][i, j], 2)}" for i in idx],
+            columns=6,
+            size=112,
         )
 
 
@@ -579,10 +587,6 @@ def try_it(meta: ClassifierMeta) -> None:
             f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}. Each black tick is the "
             "attribute's decision threshold, the one the results table uses: a bar reaching it means yes."
         )
-
-
-def _pct(v) -> str:
-    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f}%"
 
 
 def _nan0(v: float) -> float:

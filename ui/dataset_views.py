@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core import cached
+from core import format as fmt
 from core.charts import stats as stats_charts
 from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
@@ -51,16 +52,18 @@ def prevalence_section(ds: Dataset) -> None:
     low, high = stats.imbalance_counts(overall)
     rarest = np.argsort(overall)[:3]
     st.caption(
-        f"{low} of {len(ds.attributes)} attributes are present in under 10 % of images and {high} in over 70 %: "
-        f"for those, always answering the majority class is already right over 90 % (or 70 %) of the time. Rarest: "
-        + ", ".join(f"{ds.attributes[k]} ({overall[k]:.1%}, {everything.counts[k]:,} images)" for k in rarest)
+        f"{low} of {len(ds.attributes)} attributes are present in under 10% of images and {high} in over 70%: for "
+        "those, always answering the majority class is already right over 90% (or 70%) of the time. Rarest: "
+        + ", ".join(
+            f"{ds.attributes[k]} ({fmt.percent(overall[k])}, {fmt.count(everything.counts[k])} images)" for k in rarest
+        )
         + "."
     )
     frame = cached.prevalence_frame(ds, split_by)
     st.altair_chart(stats_charts.prevalence_bars(frame, split_by), width="stretch")
     note = judgement_note(sorted(ds.attributes, key=lambda a: a not in ("Attractive", "Male", "Young", "Pale_Skin")))
     st.caption(
-        "Dashed lines at 10 % and 70 %; hover a bar for its count. Every label was given by annotators looking at "
+        "Dashed lines at 10% and 70%; hover a bar for its count. Every label was given by annotators looking at "
         "each image. " + (note or "")
     )
 
@@ -123,8 +126,8 @@ def identity_section(ds: Dataset) -> None:
         return
     counts = cached.identity_counts(ds)
     st.caption(
-        f"{len(counts):,} identities; images per identity: median {counts['images'].median():.0f}, "
-        f"min {counts['images'].min()}, max {counts['images'].max()}."
+        f"{fmt.count(len(counts))} identities; images per identity: median "
+        f"{fmt.decimal(counts['images'].median(), 0)}, min {counts['images'].min()}, max {counts['images'].max()}."
     )
     st.altair_chart(stats_charts.identity_histogram(counts), width="stretch")
     by_id = dict(zip(counts["identity"], counts["images"]))
@@ -175,7 +178,7 @@ def gallery_section(ds: Dataset) -> None:
     with st.expander("Filters", expanded=True):
         subset = subset_ui(ds, key=state.GALLERY_FILTER, identities=True)
     rows = cached.subset_rows(ds, subset)
-    st.metric("Matching images", f"{len(rows):,}", help=f"Images that pass every filter ({subset.describe()}).")
+    st.metric("Matching images", fmt.count(len(rows)), help=f"Images that pass every filter ({subset.describe()}).")
     if not len(rows):
         st.info("No images match these filters. Remove a condition or pick another partition.")
         return
@@ -186,7 +189,7 @@ def gallery_section(ds: Dataset) -> None:
     links.restore(state.GALLERY_PAGE, "page", int, links.between(1, pages))
     if st.session_state.get(state.GALLERY_PAGE, 1) > pages:  # the filter shrank the result
         st.session_state[state.GALLERY_PAGE] = 1
-    page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=state.GALLERY_PAGE))
+    page = int(st.number_input(f"Page (of {fmt.count(pages)})", 1, pages, 1, key=state.GALLERY_PAGE))
     links.remember("page", page, 1)
     shown = rows[(page - 1) * GALLERY_PAGE_SIZE : page * GALLERY_PAGE_SIZE]
     ids, captions = ds.table["image_id"].gather(shown).to_list(), _captions(ds, shown)

@@ -152,8 +152,8 @@ def same_person_reason(ds: Dataset, rule: SamePersonRule) -> str:
         return "Same-person distances are calibrated for euclidean distance only."
     if basis == SamePersonBasis.DRAWN_FACES:
         return (
-            "The demo's faces are drawn cartoons: a photo you bring is none of them, so nothing here is the "
-            "same person; the distances show resemblance only."
+            "The demo's faces are drawn cartoons: a photo you bring is none of them, so nothing here is the same "
+            "person; the distances show resemblance only."
         )
     if basis == SamePersonBasis.TOO_FEW_PAIRS:
         return f"{ds.name} has too few faces per identity to calibrate a same-person distance."
@@ -161,22 +161,23 @@ def same_person_reason(ds: Dataset, rule: SamePersonRule) -> str:
         return "No identity labels to calibrate these embeddings on, so no face is called the same person."
     if basis == SamePersonBasis.DLIB_DEFAULT:
         return (
-            f"{ds.name} has no identity labels to calibrate on: {DLIB_THRESHOLD} is dlib's own same-person "
-            "threshold for this descriptor on photos of real people (set by dlib's author on the LFW benchmark, "
-            f"where it reaches {fmt.percent(0.9938, digits=2)} accuracy). It does not apply to drawings or heavily "
-            "edited images."
+            f"{ds.name} has no identity labels to calibrate on: {DLIB_THRESHOLD} is dlib's own same-person threshold "
+            "for this descriptor on photos of real people (set by dlib's author on the LFW benchmark, where it "
+            f"reaches {fmt.percent(0.9938, digits=2)} accuracy). It does not apply to drawings or heavily edited "
+            "images."
         )
     measured_text = (
         f"measured on {ds.name}'s own identities ({fmt.count(measured.same_pairs)} same-person and "
         f"{fmt.count(measured.different_pairs)} different-person pairs): a cut at {fmt.decimal(measured.threshold, 2)} "
         f"tells them apart {fmt.percent(measured.accuracy)} of the time (balanced accuracy; ROC AUC "
         f"{fmt.decimal(measured.auc)}); the median distance between two photos of one person is "
-        f"{fmt.decimal(measured.median_same, 2)}, between two different people {fmt.decimal(measured.median_different, 2)}"
+        f"{fmt.decimal(measured.median_same, 2)}, between two different people "
+        f"{fmt.decimal(measured.median_different, 2)}"
     )
     if basis == SamePersonBasis.CALIBRATED:
         return f"Same-person distance {fmt.decimal(measured.threshold, 2)}, {measured_text}."
     return (
-        f"No face is called the same person here: distances separate identities too poorly on this dataset "
+        "No face is called the same person here: distances separate identities too poorly on this dataset "
         f"({measured_text}; FaceAtlas needs an AUC of at least {TRUSTWORTHY_AUC})."
     )
 
@@ -205,7 +206,8 @@ def results_ui(
         same = int(calibration.same_person(ranked["distance"].to_numpy(), rule.threshold).sum())
         st.markdown(
             f"**{fmt.count(same)} of {fmt.count(ranked.height)}** faces are closer than "
-            f"{fmt.decimal(rule.threshold, 2)}: {'probably the same person' if same else 'none is likely the same person'}."
+            f"{fmt.decimal(rule.threshold, 2)}: "
+            f"{'probably the same person' if same else 'none is likely the same person'}."
         )
     st.caption(same_person_reason(ds, rule))
     st.altair_chart(face_charts.distance_histogram(ranked, rule.threshold), width="stretch")
@@ -218,7 +220,7 @@ def face_search_section(ds: Dataset) -> None:
     if emb is None:
         embeddings_prerequisite(ds, "searching faces by look-alike", key="fs-embed")
         return
-    st.caption(f"Searching {emb.n_valid:,} faces ({emb.model} embeddings, {emb.dim} numbers each).")
+    st.caption(f"Searching {fmt.count(emb.n_valid)} faces ({emb.model} embeddings, {emb.dim} numbers each).")
     data, image_id = query_source_ui(ds)
     row = ds.row_of(image_id) if image_id else None
     if emb.model != MODEL:

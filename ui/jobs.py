@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core import format as fmt
 from core.cli.embed import embed_job_spec
 from core.data.dataset import Dataset
 from core.data.paths import PROJECT_ROOT
@@ -17,15 +18,6 @@ from ui import state
 EMBED_RATE_ALIGNED = 39.0
 EMBED_RATE_PHOTOS = 11.0
 EMBED_START_SECONDS = 10.0  # loading the face models in each worker
-
-
-def fmt_seconds(s: float | None) -> str:
-    """'45 s', '3 min', '1.5 h'; '–' when unknown."""
-    if s is None:
-        return "–"
-    if s >= 5400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 60:.0f} min" if s >= 90 else f"{max(s, 1):.0f} s"
 
 
 def failure_text(status: JobStatus | None) -> str:
@@ -47,7 +39,7 @@ def _shown_path(path: str) -> str:
 
 def wait_for(job_id: str, label: str, estimate_s: float, poll_s: float = 0.5) -> JobStatus | None:
     """Block this script run until the job ends, with a progress bar that says what happens and how long it takes."""
-    bar = st.progress(0.0, text=f"{label}: starting (about {fmt_seconds(estimate_s)})…")
+    bar = st.progress(0.0, text=f"{label}: starting (about {fmt.duration(estimate_s)})…")
     started = time.monotonic()
     while True:
         status = job_status(job_id)
@@ -58,8 +50,8 @@ def wait_for(job_id: str, label: str, estimate_s: float, poll_s: float = 0.5) ->
             left = status.eta_seconds
         else:
             left = max(estimate_s - (time.monotonic() - started), 5)
-        counts = f"{status.done:,} / {status.total:,} · " if status.total else ""
-        detail = status.message if status.state == "queued" else f"about {fmt_seconds(left)} left"
+        counts = f"{fmt.count(status.done)} / {fmt.count(status.total)} · " if status.total else ""
+        detail = status.message if status.state == "queued" else f"about {fmt.duration(left)} left"
         bar.progress(status.fraction, text=f"{label}: {counts}{detail}")
         time.sleep(poll_s)
 
@@ -76,8 +68,8 @@ def job_progress_line(job_id: str, label: str) -> None:
                 st.rerun()  # the whole page: what waited for the job becomes available
             return
         left = status.eta_seconds
-        when = f" · about {fmt_seconds(left)} left" if left is not None else ""
-        counts = f"{status.done:,} / {status.total:,}" if status.total else status.message
+        when = f" · about {fmt.duration(left)} left" if left is not None else ""
+        counts = f"{fmt.count(status.done)} / {fmt.count(status.total)}" if status.total else status.message
         st.progress(status.fraction, text=f"{label}: {counts}{when}")
 
     _line()
@@ -96,16 +88,16 @@ def progress_text(status: JobStatus, label: str, expected: float | None, now: fl
     measured = status.done > status.done_at_start and status.total and elapsed >= 1
     if measured:
         return (
-            f"{label}: {status.done:,} / {status.total:,} · {status.rate:.1f}/s · "
-            f"{fmt_seconds(status.eta_seconds)} left"
+            f"{label}: {fmt.count(status.done)} / {fmt.count(status.total)} · {fmt.decimal(status.rate, 1)}/s · "
+            f"{fmt.duration(status.eta_seconds)} left"
         )
     what = status.message or "starting…"
     left = ""
     if expected and elapsed <= expected:
-        left = f" · about {fmt_seconds(max(expected - elapsed, 1))} left (estimate)"
+        left = f" · about {fmt.duration(max(expected - elapsed, 1))} left (estimate)"
     elif expected:
-        left = f" · longer than the {fmt_seconds(expected)} expected: the machine is busy"
-    return f"{label}: {what} · {fmt_seconds(elapsed)} so far{left}"
+        left = f" · longer than the {fmt.duration(expected)} expected: the machine is busy"
+    return f"{label}: {what} · {fmt.duration(elapsed)} so far{left}"
 
 
 def job_panel(job_id: str, label: str, expected: float | None = None) -> None:
@@ -187,7 +179,7 @@ def job_launcher(
     if status is not None and status.state == "failed":
         st.error(f"The last run failed: {failure_text(status)}")
     if expected and help is None:
-        help = f"Takes about {fmt_seconds(expected)}; runs in the background, survives page changes, can be cancelled."
+        help = f"Takes about {fmt.duration(expected)}; runs in the background, survives page changes, can be cancelled."
     if st.button(button, key=key, type="primary", disabled=disabled, help=help):
         job_id = start_job(job.kind, list(job.argv))
         if remember:
@@ -210,7 +202,7 @@ def embeddings_prerequisite(ds: Dataset, unlocks: str, key: str) -> None:
     if status is None or status.finished:
         st.info(
             f"**{ds.name} has no face embeddings yet.** They unlock {unlocks}. Computing them takes about "
-            f"{fmt_seconds(expected)} for {ds.n_images:,} images; the job runs in the background, survives page "
-            "changes, can be cancelled and resumes where it stopped."
+            f"{fmt.duration(expected)} for {fmt.count(ds.n_images)} images; the job runs in the background, survives "
+            "page changes, can be cancelled and resumes where it stopped."
         )
     job_launcher(job, "Computing face embeddings", "Compute face embeddings", key=key, expected=expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import polars as pl
@@ -9,6 +10,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from core import cached
+from core import format as fmt
 from core.charts import quality as charts
 from core.cli.audit import audit_job_spec
 from core.data.dataset import Dataset
@@ -28,10 +30,6 @@ GROUPS_SHOWN = 12
 YES_NO = {1: "yes", 0: "no"}
 
 
-def _fmt_duration(seconds: float) -> str:
-    return f"about {seconds / 60:.0f} minutes" if seconds >= 90 else f"about {max(seconds, 1):.0f} seconds"
-
-
 def audit_panel(ds: Dataset) -> dict[str, StoredResult | None]:
     """Which checks have results for the current data, and the button that runs the missing ones in the background."""
     results = cached.quality_results(ds)
@@ -44,8 +42,8 @@ def audit_panel(ds: Dataset) -> dict[str, StoredResult | None]:
     if todo:
         st.info(
             f"Not yet run on {ds.name}: {', '.join(CHECK_TITLES[c].lower() for c in todo)}. The audit runs in the "
-            f"background ({_fmt_duration(estimated_seconds(ds, todo))} for {ds.n_images:,} images on this server), "
-            "survives page changes and keeps its results for the next visit."
+            f"background ({fmt.about(estimated_seconds(ds, todo))} for {fmt.count(ds.n_images)} images on this "
+            "server), survives page changes and keeps its results for the next visit."
         )
     job_launcher(job, "Auditing the data", "Run the audit", key="dq-run", remember=state.DQ_JOB)
     return results
@@ -120,8 +118,8 @@ def labels_section(ds: Dataset, result: StoredResult | None) -> None:
         return
     cols = st.columns(3)
     cols[0].metric("Attributes checked", summary.height)
-    cols[1].metric("Estimated wrong labels", f"{int(summary['estimated_errors'].sum()):,}")
-    cols[2].metric("Images scored", f"{info['images']:,}")
+    cols[1].metric("Estimated wrong labels", fmt.count(int(summary["estimated_errors"].sum())))
+    cols[2].metric("Images scored", fmt.count(info["images"]))
     ranked = summary.sort("estimated_errors", descending=True)["attribute"].to_list()
     attribute = links.synced(
         "attr",
@@ -145,13 +143,13 @@ def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
     cols = st.columns(3)
     cols[0].metric(
         f"Estimated wrong {attribute} labels",
-        f"{row['estimated_errors']:,}",
+        fmt.count(row["estimated_errors"]),
         help="cleanlab's calibrated estimate of how many annotations disagree with the images.",
     )
-    cols[1].metric("Share of images", f"{row['error_rate']:.2%}")
+    cols[1].metric("Share of images", fmt.percent(row["error_rate"], 2))
     cols[2].metric(
         "Model balanced accuracy",
-        f"{row['model_balanced_accuracy']:.3f}",
+        fmt.decimal(row["model_balanced_accuracy"]),
         help="Out of fold, against the annotations. A weak model finds few errors and more false ones.",
     )
     if mine.is_empty():
@@ -160,12 +158,12 @@ def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
     shown = mine.head(GALLERY)
     likely = int(mine["likely"].sum())
     st.markdown(
-        f"**The likeliest wrong {attribute} labels**: cleanlab counts {likely:,} as likely errors (marked ●); the "
-        f"{mine.height - likely:,} other images where the model disagrees with the annotation follow them."
+        f"**The likeliest wrong {attribute} labels**: cleanlab counts {fmt.count(likely)} as likely errors (marked ●); "
+        f"the {fmt.count(mine.height - likely)} other images where the model disagrees with the annotation follow them."
     )
     captions = [
         f"{'● ' if r['likely'] else ''}#{r['rank']} · labelled {YES_NO[r['annotated']]} · model says "
-        f"{YES_NO[r['predicted']]} ({r['confidence']:.0%})"
+        f"{YES_NO[r['predicted']]} ({fmt.percent(r['confidence'], 0)})"
         for r in shown.iter_rows(named=True)
     ]
     image_grid(ds, shown["image_id"].to_list(), captions=captions, columns=8, size=128)
@@ -186,20 +184,21 @@ def identities_section(ds: Dataset, result: StoredResult | None) -> None:
         return
     info, suspects, twins = result.summary, result.tables["suspects"], result.tables["twins"]
     st.caption(
-        f"Same person means closer than {info['threshold']:.3f} (the cut between distances of same- and "
-        f"different-identity pairs of this dataset's faces: balanced accuracy {info['accuracy']:.3f}, ROC AUC "
-        f"{info['auc']:.3f}). A photo is compared with its identity's other photos and with its nearest identities."
+        f"Same person means closer than {fmt.decimal(info['threshold'])} (the cut between distances of same- and "
+        f"different-identity pairs of this dataset's faces: balanced accuracy {fmt.decimal(info['accuracy'])}, ROC AUC "
+        f"{fmt.decimal(info['auc'])}). A photo is compared with its identity's other photos and with its nearest "
+        "identities."
     )
     if not info["trustworthy"]:
         st.warning(
-            f"Face distances separate this dataset's identities poorly (ROC AUC {info['auc']:.2f}), so these "
-            "suspects are weak evidence. On drawn faces the descriptor is not made for, expect many."
+            f"Face distances separate this dataset's identities poorly (ROC AUC {fmt.decimal(info['auc'], 2)}), so "
+            "these suspects are weak evidence. On drawn faces the descriptor is not made for, expect many."
         )
     cols = st.columns(4)
-    cols[0].metric("Photos judged", f"{info['judged']:,}", help="Photos whose identity has 2 or more other photos.")
-    cols[1].metric("Look like another identity", f"{info['misfiled']:,}")
-    cols[2].metric("Unlike their own identity", f"{info['unlike']:,}")
-    cols[3].metric("Identities filed twice?", f"{info['twins']:,}")
+    cols[0].metric("Photos judged", fmt.count(info["judged"]), help="Photos whose identity has 2 or more other photos.")
+    cols[1].metric("Look like another identity", fmt.count(info["misfiled"]))
+    cols[2].metric("Unlike their own identity", fmt.count(info["unlike"]))
+    cols[3].metric("Identities filed twice?", fmt.count(info["twins"]))
     if not suspects.is_empty():
         st.altair_chart(charts.identity_distance_scatter(suspects, info["threshold"]), width="stretch")
     misfiled = suspects.filter(pl.col("kind") == "another identity's face")
@@ -228,11 +227,11 @@ def _suspect_row(ds: Dataset, r: dict) -> None:
     with photo:
         image_grid(ds, [r["image_id"]], captions=[f"{r['image_id']}"], columns=1)
     with own:
-        st.caption(f"Filed under {r['identity']} (median distance {r['own_median']:.3f})")
+        st.caption(f"Filed under {r['identity']} (median distance {fmt.decimal(r['own_median'])})")
         image_grid(ds, _identity_photos(ds, r["identity"], r["image_id"]), columns=PHOTOS_PER_IDENTITY)
         _dataset_link(ds, f"Identity {r['identity']}", "identity", r["identity"])
     with other:
-        st.caption(f"Looks like {r['match_identity']} (median distance {r['match_median']:.3f})")
+        st.caption(f"Looks like {r['match_identity']} (median distance {fmt.decimal(r['match_median'])})")
         image_grid(ds, _identity_photos(ds, r["match_identity"]), columns=PHOTOS_PER_IDENTITY)
         _dataset_link(ds, f"Identity {r['match_identity']}", "identity", r["match_identity"])
 
@@ -243,8 +242,8 @@ def _twin_row(ds: Dataset, r: dict) -> None:
         with col:
             identity = r[f"identity_{side}"]
             st.caption(
-                f"{identity}: {r[f'photos_{side}']} photos, median distance {r[f'within_{side}']:.3f} among them, "
-                f"{r['cross_median']:.3f} to the other identity's"
+                f"{identity}: {r[f'photos_{side}']} photos, median distance {fmt.decimal(r[f'within_{side}'])} among "
+                f"them, {fmt.decimal(r['cross_median'])} to the other identity's"
             )
             image_grid(ds, _identity_photos(ds, identity), columns=PHOTOS_PER_IDENTITY)
             _dataset_link(ds, f"Identity {identity}", "identity", identity)
@@ -263,11 +262,11 @@ def duplicates_section(ds: Dataset, result: StoredResult | None) -> None:
         "whole images (allowing a slight crop) and, where faces were found, as faces."
     )
     cols = st.columns(5)
-    cols[0].metric("Exact groups", f"{info['exact_groups']:,}")
-    cols[1].metric("Near groups", f"{info['near_groups']:,}")
-    cols[2].metric("Images in a group", f"{info['images_in_groups']:,}")
-    cols[3].metric("Within one identity", f"{info['within_identity']:,}")
-    cols[4].metric("Across identities", f"{info['across_identities']:,}")
+    cols[0].metric("Exact groups", fmt.count(info["exact_groups"]))
+    cols[1].metric("Near groups", fmt.count(info["near_groups"]))
+    cols[2].metric("Images in a group", fmt.count(info["images_in_groups"]))
+    cols[3].metric("Within one identity", fmt.count(info["within_identity"]))
+    cols[4].metric("Across identities", fmt.count(info["across_identities"]))
     if groups.is_empty():
         st.success("No duplicates found.")
         return
@@ -280,7 +279,7 @@ def duplicates_section(ds: Dataset, result: StoredResult | None) -> None:
         chosen = groups.filter(pl.col("scope") == scope)
         if chosen.is_empty():
             continue
-        st.markdown(f"**{title}**: {chosen.height:,} groups")
+        st.markdown(f"**{title}**: {fmt.count(chosen.height)} groups")
         for g in chosen.head(GROUPS_SHOWN).iter_rows(named=True):
             rows = members.filter(pl.col("group") == g["group"])
             captions = [f"{i} · {p or '–'}" for i, p in zip(rows["image_id"], rows["identity"])]
@@ -305,17 +304,17 @@ def images_section(ds: Dataset, result: StoredResult | None) -> None:
         )
     cols = st.columns(len(PROBLEMS))
     for col, problem in zip(cols, PROBLEMS):
-        col.metric(problem.capitalize(), f"{counts[problem]:,}")
+        col.metric(problem.capitalize(), fmt.count(counts[problem]))
     if problems.is_empty():
-        st.success(f"All {info['scanned']:,} images look usable.")
+        st.success(f"All {fmt.count(info['scanned'])} images look usable.")
         return
     st.altair_chart(charts.problem_bars(counts), width="stretch")
     found = [p for p in PROBLEMS if counts[p]]
-    for tab, problem in zip(st.tabs([f"{p} ({counts[p]:,})" for p in found]), found):
+    for tab, problem in zip(st.tabs([f"{p} ({fmt.count(counts[p])})" for p in found]), found):
         with tab:
             rows = problems.filter(pl.col("problem") == problem).head(GALLERY)
             captions = [
-                f"{i}" if v != v else f"{i} · {VALUE_WORDS[problem].format(v)}"
+                f"{i}" if v != v else f"{i} · {VALUE_WORDS[problem](v)}"
                 for i, v in zip(rows["image_id"], rows["value"])
             ]
             image_grid(ds, rows["image_id"].to_list(), captions=captions, columns=8, size=112)
@@ -324,14 +323,14 @@ def images_section(ds: Dataset, result: StoredResult | None) -> None:
 
 
 # What the measured value of each problem is, in words for a caption.
-VALUE_WORDS = {
-    "unreadable": "{:.3g}",
-    "no face found": "{:.3g}",
-    "several faces": "{:.0f} faces",
-    "very blurry": "sharpness {:.2g}",
-    "very dark": "brightness {:.0%}",
-    "very bright": "brightness {:.0%}",
-    "tiny": "{:.0f} px on its short side",
+VALUE_WORDS: dict[str, Callable[[float], str]] = {
+    "unreadable": fmt.significant,
+    "no face found": fmt.significant,
+    "several faces": lambda v: fmt.plural(int(v), "face"),
+    "very blurry": lambda v: f"sharpness {fmt.significant(v)}",
+    "very dark": lambda v: f"brightness {fmt.percent(v, 0)}",
+    "very bright": lambda v: f"brightness {fmt.percent(v, 0)}",
+    "tiny": lambda v: f"{fmt.count(round(v))} px on its short side",
 }
 
 SECTIONS = {

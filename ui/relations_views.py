@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import cached
+from core import format as fmt
 from core.charts import stats as stats_charts
 from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
@@ -19,20 +20,15 @@ from ui.filters import subset_ui
 from ui.gallery import image_grid
 
 HEATMAP_COLOUR = {
-    "P(A|B)": "Colour: P(A|B) as far from P(A) as the counts support with 95 % confidence, so a share seen in a "
+    "P(A|B)": "Colour: P(A|B) as far from P(A) as the counts support with 95% confidence, so a share seen in a "
     "handful of images does not look certain.",
-    "lift": "Colour: lift as far from 1 as the counts support with 95 % confidence (blue: together less often "
+    "lift": "Colour: lift as far from 1 as the counts support with 95% confidence (blue: together less often "
     "than chance, red: more often). A lift of 0 (never together) among many images is the deepest blue.",
-    "phi": "Colour: phi as far from 0 as the counts support with 95 % confidence (red: together, blue: apart).",
+    "phi": "Colour: phi as far from 0 as the counts support with 95% confidence (red: together, blue: apart).",
 }
 DEFAULT_PAIR = ("Male", "Goatee")
 UNDEFINED = "undefined"
 YES_NO = {1: "yes", 0: "no"}
-
-
-def fmt(value: float, spec: str = ".3f") -> str:
-    """A number for display, or 'undefined' for NaN (a zero denominator)."""
-    return UNDEFINED if value is None or math.isnan(value) else format(value, spec)
 
 
 def require_attributes(ds: Dataset) -> None:
@@ -54,12 +50,16 @@ def filter_sidebar(ds: Dataset) -> Subset:
 
 def subset_size(ds: Dataset, rel: stats.RelationStats, subset: Subset) -> None:
     """Subset size, or a message and stop when nothing matches."""
-    st.metric("Images in the subset", f"{rel.n:,}", help=f"{subset.describe()} · of {ds.n_images:,} in the dataset")
+    st.metric(
+        "Images in the subset",
+        fmt.count(rel.n),
+        help=f"{subset.describe()} · of {fmt.count(ds.n_images)} in the dataset",
+    )
     if rel.n == 0:
         st.warning(f"No images match ({subset.describe()}). Remove a condition in the sidebar to see relations.")
         st.stop()
     if not subset.is_everything:
-        st.caption(f"Every figure below is computed on the {rel.n:,} images with {subset.describe()}.")
+        st.caption(f"Every figure below is computed on the {fmt.count(rel.n)} images with {subset.describe()}.")
 
 
 def _pick_pair_from_chart() -> None:
@@ -104,8 +104,8 @@ def heatmap_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> No
     )
     few = sorted({b for b, f in zip(frame["B"], frame["few"]) if f})
     st.caption(
-        "Rows are A (the outcome), columns B (the condition). Hover for the value, the counts behind it and its "
-        "95 % interval; click a cell to drill in. "
+        "Rows are A (the outcome), columns B (the condition). Hover for the value, the counts behind it and its 95% "
+        "interval; click a cell to drill in. "
         + HEATMAP_COLOUR[measure]
         + (
             f" Grey columns ({', '.join(few)}): fewer than {FEW_IMAGES} images have that condition here, "
@@ -162,19 +162,20 @@ def pair_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> None:
     labels = {"P(A|B)": f"P({a} | {b})", "P(A|not B)": f"P({a} | not {b})", "P(B|A)": f"P({b} | {a})"}
     cols = st.columns(5)
     for col, key in zip(cols, rates):
-        col.metric(labels[key], fmt(pair[key]), help=METRIC_HELP[key])
+        col.metric(labels[key], fmt.decimal(pair[key], missing=UNDEFINED), help=METRIC_HELP[key])
         col.caption(rates[key].describe())
-    cols[3].metric("lift", fmt(pair["lift"]), help=METRIC_HELP["lift"])
-    cols[4].metric("phi", fmt(pair["phi"]), help=METRIC_HELP["phi"])
+    cols[3].metric("lift", fmt.decimal(pair["lift"], missing=UNDEFINED), help=METRIC_HELP["lift"])
+    cols[4].metric("phi", fmt.decimal(pair["phi"], missing=UNDEFINED), help=METRIC_HELP["phi"])
     low, high = (float(x[rel.index(a), rel.index(b)]) for x in rel.interval("phi"))
     if not math.isnan(low):
-        cols[4].caption(f"95 % interval {low:.3f} to {high:.3f}")
+        cols[4].caption(f"95% interval {fmt.decimal(low)} to {fmt.decimal(high)}")
     expected = n_a * n_b / n if n else float("nan")
     if n and expected > 0:
-        cols[3].caption(f"{n11:,} together, {expected:,.1f} expected if unrelated")
+        cols[3].caption(f"{fmt.count(n11)} together, {fmt.decimal(expected, 1)} expected if unrelated")
         st.markdown(
-            f"**{n11:,} images have both; {expected:,.0f} would be expected if {a} and {b} were unrelated: "
-            f"{n11 / expected:.2f}× {'as many' if n11 >= expected else 'as many (fewer than chance)'}.**"
+            f"**{fmt.count(n11)} images have both; {fmt.decimal(expected, 0)} would be expected if {a} and {b} were "
+            f"unrelated: {fmt.decimal(n11 / expected, 2)}× "
+            f"{'as many' if n11 >= expected else 'as many (fewer than chance)'}.**"
         )
     st.caption(read_aloud(a, b, rates))
     note = judgement_note((a, b))
@@ -185,26 +186,29 @@ def pair_section(ds: Dataset, subset: Subset, rel: stats.RelationStats) -> None:
     if 0 < n_b < FEW_IMAGES:
         low, high = rates["P(A|B)"].interval
         st.warning(
-            f"Only {n_b:,} images have {b} here: P({a} | {b}) could be anywhere from {low:.0%} to {high:.0%} "
-            "with 95 % confidence. Widen the filter before drawing conclusions.",
+            f"Only {fmt.count(n_b)} images have {b} here: P({a} | {b}) could be anywhere from {fmt.percent(low, 0)} to "
+            f"{fmt.percent(high, 0)} with 95% confidence. Widen the filter before drawing conclusions.",
             icon=":material/warning:",
         )
     left, right = st.columns([1, 2])
     with left:
         st.altair_chart(stats_charts.contingency_chart(pair), width="stretch")
-        st.caption(f"{n11:,} images have both; {n10:,} only {a}; {n01:,} only {b}; {pair['n00']:,} neither.")
+        st.caption(
+            f"{fmt.count(n11)} images have both; {fmt.count(n10)} only {a}; {fmt.count(n01)} only {b}; "
+            f"{fmt.count(pair['n00'])} neither."
+        )
     with right:
         _cell_examples(ds, subset, rel, a, b)
 
 
 def read_aloud(a: str, b: str, rates: dict) -> str:
-    """'Among the 2,539 images with Goatee, 100.0 % are labelled Male; among the other 3,461, 39.1 %.'"""
+    """'Among the 2,539 images with Goatee, 100.0% are labelled Male; among the other 3,461, 39.1%.'"""
     with_b, without_b = rates["P(A|B)"], rates["P(A|not B)"]
     if not with_b.n:
         return f"No image in this subset is labelled {b}."
-    text = f"Among the {with_b.n:,} images labelled {b}, {100 * with_b.share:.1f} % are labelled {a}"
+    text = f"Among the {fmt.count(with_b.n)} images labelled {b}, {fmt.percent(with_b.share)} are labelled {a}"
     if without_b.n:
-        text += f"; among the other {without_b.n:,}, {100 * without_b.share:.1f} %"
+        text += f"; among the other {fmt.count(without_b.n)}, {fmt.percent(without_b.share)}"
     return text + "."
 
 
@@ -237,8 +241,9 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     links.remember("target", target, ds.attributes[default])
     result = cached.attribute_model(ds, subset, target)
     st.caption(
-        f"Logistic regression: {result['train_rows']:,} training images"
-        f"{' (a seeded sample)' if result['sampled'] else ''}, {result['test_rows']:,} test images; split: {result['split']}."
+        f"Logistic regression: {fmt.count(result['train_rows'])} training "
+        f"images{' (a seeded sample)' if result['sampled'] else ''}, {fmt.count(result['test_rows'])} test images; "
+        f"split: {result['split']}."
     )
     if result["note"]:
         st.info(result["note"])
@@ -252,15 +257,16 @@ def model_section(ds: Dataset, subset: Subset) -> None:
     }
     if stats.too_few(result):
         st.warning(
-            f"**Too few images to judge this model.** It was trained on {result['train_rows']:,} images "
-            f"({result['train_positives']:,} labelled {target}) and tested on {n:,} "
-            f"({result['test_positives']:,} labelled {target}); scores need at least {MIN_MODEL_IMAGES} images and "
-            f"{MIN_MODEL_POSITIVES} of each answer on both sides to mean anything. Widen the filter in the sidebar.",
+            f"**Too few images to judge this model.** It was trained on {fmt.count(result['train_rows'])} images "
+            f"({fmt.count(result['train_positives'])} labelled {target}) and tested on {fmt.count(n)} "
+            f"({fmt.count(result['test_positives'])} labelled {target}); scores need at least {MIN_MODEL_IMAGES} "
+            f"images and {MIN_MODEL_POSITIVES} of each answer on both sides to mean anything. Widen the filter in the "
+            "sidebar.",
             icon=":material/warning:",
         )
         st.caption(
-            f"For the record: right on {rates['accuracy'].describe('test images')}; always answering the "
-            f"majority would be right on {rates['majority_accuracy'].k:,}."
+            f"For the record: right on {rates['accuracy'].describe('test images')}; always answering the majority "
+            f"would be right on {fmt.count(rates['majority_accuracy'].k)}."
         )
     else:
         cols = st.columns(5)
@@ -274,20 +280,19 @@ def model_section(ds: Dataset, subset: Subset) -> None:
                 ("F1", "f1"),
             ],
         ):
-            col.metric(label, fmt(result[key]), help=MODEL_HELP[key])
+            col.metric(label, fmt.decimal(result[key], missing=UNDEFINED), help=MODEL_HELP[key])
             if key in rates:
                 col.caption(rates[key].describe("test images" if key in ("accuracy", "majority_accuracy") else ""))
         st.caption(
-            f"The model is right on {100 * rates['accuracy'].share:.1f} % of the {n:,} test images; always answering "
-            f"'{YES_NO[c['majority']]}' would be right on "
-            f"{100 * rates['majority_accuracy'].share:.1f} %. Balanced accuracy: {100 * result['balanced_accuracy']:.1f} % "
-            f"(the mean of the shares it gets right among images with and without {target}; 50 % is no better than "
-            "one answer for all)."
+            f"The model is right on {fmt.percent(rates['accuracy'].share)} of the {fmt.count(n)} test images; always "
+            f"answering '{YES_NO[c['majority']]}' would be right on {fmt.percent(rates['majority_accuracy'].share)}. "
+            f"Balanced accuracy: {fmt.percent(result['balanced_accuracy'])} (the mean of the shares it gets right "
+            f"among images with and without {target}; 50% is no better than one answer for all)."
         )
     with st.expander("Which attributes push the answer (strongest first)", expanded=True):
         st.altair_chart(stats_charts.coefficient_bars(result["coefficients"]), width="stretch")
         top = result["coefficients"].head(3)
-        strongest = ", ".join(f"{a} ({c:+.2f})" for a, c in zip(top["attribute"], top["coefficient"]))
+        strongest = ", ".join(f"{a} ({fmt.signed(c)})" for a, c in zip(top["attribute"], top["coefficient"]))
         st.caption(
             (f"Strongest: {strongest}. " if strongest else "")
             + f"Blue bars: an image with that attribute is more likely to be labelled {target}; red: less likely. "

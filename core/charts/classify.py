@@ -6,6 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from core import format as fmt
 from core.classify.published import published_accuracy
 from core.classify.store import ClassifierMeta
 from core.data.celeba import CELEBA_ATTRIBUTES
@@ -80,7 +81,7 @@ def history_chart(history: list[dict]) -> alt.Chart:
 
 def roc_chart(roc: pd.DataFrame, point: tuple[float, float], auc: float | None) -> alt.Chart:
     """ROC curve with the diagonal and the current threshold's point."""
-    title = f"ROC (AUC {auc:.3f})" if auc is not None and not np.isnan(auc) else "ROC"
+    title = f"ROC (AUC {fmt.decimal(auc)})" if auc is not None and not np.isnan(auc) else "ROC"
     curve = (
         alt.Chart(roc)
         .mark_line(interpolate="step-after")
@@ -159,7 +160,7 @@ def probability_bars(probabilities: dict[str, float], thresholds: dict[str, floa
         }
     )
     frame["answer"] = np.where(frame["probability"] >= frame["threshold"], "yes", "no")
-    frame["label"] = [f"{p:.0%} → {a}" for p, a in zip(frame["probability"], frame["answer"])]
+    frame["label"] = [f"{fmt.percent(p, 0)} → {a}" for p, a in zip(frame["probability"], frame["answer"])]
     order = frame.sort_values("probability", ascending=False)["attribute"].tolist()
     y = alt.Y("attribute:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13))
     tooltip = [

@@ -6,6 +6,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from core import format as fmt
+
 PRESENT_COLOURS = ["#4c78a8", "#d8d8d8"]
 
 
@@ -37,7 +39,7 @@ def prevalence_bars(frame: pd.DataFrame, group: str | None = None) -> alt.Chart:
         bars = base.mark_bar(color="#4c78a8").encode(tooltip=tooltip)
         height = max(300, 18 * len(order))
     rules = (
-        alt.Chart(pd.DataFrame({"x": [0.1, 0.7], "label": ["10 %", "70 %"]}))
+        alt.Chart(pd.DataFrame({"x": [0.1, 0.7], "label": [fmt.percent(0.1, 0), fmt.percent(0.7, 0)]}))
         .mark_rule(strokeDash=[4, 3], color="#999")
         .encode(x="x:Q")
     )
@@ -128,19 +130,20 @@ def relation_heatmap(frame: pd.DataFrame, measure: str, order: list[str], select
         scale = alt.Scale(type="log", scheme="redblue", domain=list(LIFT_DOMAIN), clamp=True, reverse=True)
     else:
         scale = alt.Scale(scheme="blues", domain=[0, 1])
-    fmt = ".2f" if measure == "lift" else ".3f"
+    digits = 2 if measure == "lift" else 3
     same = frame["A"] == frame["B"]  # self-pairs (always 1) would swamp the colour scale: leave them blank
     frame = frame.assign(
         shown=[
-            "same attribute" if s else ("undefined" if pd.isna(v) else format(v, fmt))
-            for s, v in zip(same, frame["value"])
+            "same attribute" if s else fmt.decimal(v, digits, missing="undefined") for s, v in zip(same, frame["value"])
         ],
         interval=[
-            "–" if pd.isna(lo) else f"{format(lo, fmt)} to {format(hi, fmt)}"
+            "–" if pd.isna(lo) else f"{fmt.decimal(lo, digits)} to {fmt.decimal(hi, digits)}"
             for lo, hi in zip(frame["low"], frame["high"])
         ],
         strength=frame["strength"].where(~same),
-        counts=[f"{b:,} of {n:,} images with B also have A" for b, n in zip(frame["both"], frame["n_b"])],
+        counts=[
+            f"{fmt.count(b)} of {fmt.count(n)} images with B also have A" for b, n in zip(frame["both"], frame["n_b"])
+        ],
     )
     if measure == "lift":  # a log scale cannot place 0: the smallest lift shown is the scale's end
         frame = frame.assign(strength=frame["strength"].clip(lower=LIFT_DOMAIN[0]))
@@ -159,7 +162,7 @@ def relation_heatmap(frame: pd.DataFrame, measure: str, order: list[str], select
                 alt.Tooltip("B:N"),
                 alt.Tooltip("shown:N", title=measure),
                 alt.Tooltip("counts:N", title="counts"),
-                alt.Tooltip("interval:N", title="95 % interval"),
+                alt.Tooltip("interval:N", title="95% interval"),
             ],
         )
         .transform_filter("datum.A != datum.B")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core import format as fmt
 from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
@@ -69,7 +70,7 @@ def load_pixel_cache(ds: Dataset, size: int) -> tuple[np.ndarray, np.ndarray] | 
         pixels = np.load(array_path, mmap_mode="r", allow_pickle=False)  # checks the file holds the whole array
         ok = np.load(ok_path, allow_pickle=False)
         if pixels.shape != (ds.n_images, size, size, 3) or ok.shape != (ds.n_images,):
-            raise ValueError(f"shapes {pixels.shape} and {ok.shape} do not match {ds.n_images:,} images")
+            raise ValueError(f"shapes {pixels.shape} and {ok.shape} do not match {fmt.count(ds.n_images)} images")
     except (OSError, ValueError) as exc:
         for path in (array_path, ok_path):
             quarantine(path, f"{size}px pixel cache", str(exc), dataset=ds.key)

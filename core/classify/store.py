@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import format as fmt
 from core.classify.models import LogisticModel, TrainConfig, build_net, to_chw_float
 from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import save_npy, write_json
@@ -101,9 +102,9 @@ def caution(meta: ClassifierMeta, attribute: str) -> str | None:
             rate = meta.metrics.get(attribute, {}).get("positive_rate")
             positives = round(rate * total) if rate is not None and not np.isnan(rate) else None
         if total < MIN_MODEL_IMAGES:
-            reasons.append(f"{total:,} {label} images")
+            reasons.append(f"{fmt.count(total)} {label} images")
         elif positives is not None and min(positives, total - positives) < MIN_MODEL_POSITIVES:
-            reasons.append(f"{positives:,} of {total:,} {label} images labelled yes")
+            reasons.append(f"{fmt.count(positives)} of {fmt.count(total)} {label} images labelled yes")
     return "; ".join(reasons) or None
 
 
@@ -175,8 +176,8 @@ def load_state_dict(path: Path) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError, OSError) as exc:
         raise ModelFileError(
-            f"{path.name} in {path.parent.name} is not a valid weights file (a PyTorch state dict was expected); "
-            f"it was refused without running anything. Delete that model folder and train it again. ({type(exc).__name__})"
+            f"{path.name} in {path.parent.name} is not a valid weights file (a PyTorch state dict was expected); it "
+            f"was refused without running anything. Delete that model folder and train it again. ({type(exc).__name__})"
         ) from None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import format as fmt
 from core.classify.metrics import attribute_metrics, balanced_thresholds, mean_metrics
 from core.classify.models import (
     LOSSES,
@@ -131,7 +132,9 @@ def _features(ds: Dataset, config: TrainConfig, reporter: ProgressReporter) -> t
         return emb.vectors, np.asarray(emb.has_face, bool), {"embedding_model": emb.model, "in_dim": emb.dim}
 
     def show(done: int, total: int) -> None:
-        reporter.update(0, f"decoding images once into the {config.image_size}px cache: {done:,} / {total:,}")
+        reporter.update(
+            0, f"decoding images once into the {config.image_size}px cache: {fmt.count(done)} / {fmt.count(total)}"
+        )
 
     pixels, ok = build_pixel_cache(ds, config.image_size, show)
     return pixels, ok, {"image_size": config.image_size}
@@ -233,7 +236,7 @@ def _take(inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _fit_logreg(X: np.ndarray, Y: np.ndarray, config: TrainConfig, reporter: ProgressReporter) -> LogisticModel:
-    reporter.update(0, f"fitting {Y.shape[1]} logistic regressions on {len(X):,} faces", total=1, force=True)
+    reporter.update(0, f"fitting {Y.shape[1]} logistic regressions on {fmt.count(len(X))} faces", total=1, force=True)
     return LogisticModel(balanced=config.pos_weight).fit(X, Y)
 
 
@@ -296,9 +299,8 @@ def _fit_torch(inputs, labels, split: Split, config: TrainConfig, extra: dict, r
             run_loss += float(loss.detach()) * len(idx)
             run_correct += float(((logits > 0).float() == y).float().mean(1).sum())
             run_seen += len(idx)
-            message = (
-                f"epoch {epoch}/{config.epochs} · batch {b + 1}/{n_batches} · train loss {run_loss / run_seen:.4f}"
-            )
+            loss = fmt.decimal(run_loss / run_seen, 4)
+            message = f"epoch {epoch}/{config.epochs} · batch {b + 1}/{n_batches} · train loss {loss}"
             reporter.update(done, message, total=total)
             if b % max(1, n_batches // 4) == 0 and b:
                 history.append(

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 
+from core import format as fmt
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.errors import DatasetError
@@ -39,22 +40,23 @@ def _describe(check: str, summary: dict) -> str:
         return f"{CHECK_TITLES[check]}: skipped ({summary['skipped']})"
     if check == "labels":
         return (
-            f"{CHECK_TITLES[check]}: about {summary['estimated_errors']:,} wrong labels estimated over "
+            f"{CHECK_TITLES[check]}: about {fmt.count(summary['estimated_errors'])} wrong labels estimated over "
             f"{summary['attributes']} attributes ({', '.join(summary['features'])})"
         )
     if check == "identities":
         return (
-            f"{CHECK_TITLES[check]}: {summary['misfiled']:,} photos look like another identity, {summary['unlike']:,} "
-            f"unlike their own, {summary['twins']:,} identity pairs look like one person "
-            f"(same-person cut {summary['threshold']:.3f}, ROC AUC {summary['auc']:.3f})"
+            f"{CHECK_TITLES[check]}: {fmt.count(summary['misfiled'])} photos look like another identity, "
+            f"{fmt.count(summary['unlike'])} unlike their own, {fmt.count(summary['twins'])} identity pairs look like "
+            f"one person (same-person cut {fmt.decimal(summary['threshold'])}, ROC AUC {fmt.decimal(summary['auc'])})"
         )
     if check == "duplicates":
         return (
-            f"{CHECK_TITLES[check]}: {summary['exact_groups']:,} exact and {summary['near_groups']:,} near groups "
-            f"({summary['within_identity']:,} within one identity, {summary['across_identities']:,} across identities)"
+            f"{CHECK_TITLES[check]}: {fmt.count(summary['exact_groups'])} exact and "
+            f"{fmt.count(summary['near_groups'])} near groups ({fmt.count(summary['within_identity'])} within one "
+            f"identity, {fmt.count(summary['across_identities'])} across identities)"
         )
-    counts = ", ".join(f"{n:,} {p}" for p, n in summary["counts"].items() if n)
-    return f"{CHECK_TITLES[check]}: {summary['images_with_problems']:,} images ({counts or 'none'})"
+    counts = ", ".join(f"{fmt.count(n)} {p}" for p, n in summary["counts"].items() if n)
+    return f"{CHECK_TITLES[check]}: {fmt.count(summary['images_with_problems'])} images ({counts or 'none'})"
 
 
 def run(args) -> int:
@@ -83,7 +85,7 @@ def run(args) -> int:
         raise
     print(file=sys.stderr)
     seconds = round(time.perf_counter() - t0, 1)
-    reporter.finish({"checks": result, "seconds": seconds}, f"audit finished in {seconds:.0f} s")
+    reporter.finish({"checks": result, "seconds": seconds}, f"audit finished in {fmt.duration(seconds)}")
     if args.json:
         print(json.dumps({"dataset": ds.name, "checks": result, "seconds": seconds}, default=str))
         return 0

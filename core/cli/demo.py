@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from core import format as fmt
 from core.data.paths import demo_dir
 from core.demo import DEFAULT_IMAGES, demo_exists, demo_size, generate_demo
 from core.jobs import JobSpec, ProgressReporter
@@ -20,7 +21,9 @@ def demo_job_spec(out: Path, images: int | None = None) -> JobSpec:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--images", type=int, default=None, help=f"number of images (default {DEFAULT_IMAGES:,})")
+    parser.add_argument(
+        "--images", type=int, default=None, help=f"number of images (default {fmt.count(DEFAULT_IMAGES)})"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default data/demo)")
     parser.add_argument("--workers", type=int, default=None, help="drawing processes (default 2)")
@@ -41,10 +44,10 @@ def run(args) -> int:
 
     def show(done: int, total: int) -> None:
         print(f"\rdrawing faces {done}/{total}", end="", file=sys.stderr, flush=True)
-        reporter.update(done, f"drawing faces {done:,}/{total:,}", total=total)
+        reporter.update(done, f"drawing faces {fmt.count(done)}/{fmt.count(total)}", total=total)
 
     generate_demo(out, n_images=args.images, seed=args.seed, progress=show, workers=args.workers)
     seconds = time.perf_counter() - t0
     reporter.finish({"path": str(out), "images": args.images, "seconds": round(seconds, 1)})
-    print(f"\ndemo dataset: {args.images} images in {out} ({seconds:.1f}s)")
+    print(f"\ndemo dataset: {args.images} images in {out} ({fmt.duration(seconds)})")
     return 0

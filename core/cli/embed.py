@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from core import format as fmt
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.faces.embed_job import DEFAULT_CHUNK, embed_dataset
@@ -52,16 +53,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _fmt_left(seconds: float) -> str:
-    return (
-        f"{seconds / 3600:.1f} h"
-        if seconds > 5400
-        else f"{seconds / 60:.0f} min"
-        if seconds > 90
-        else f"{seconds:.0f} s"
-    )
-
-
 def run(args) -> int:
     ds = open_dataset(args.dataset, name=args.name)
     reporter = ProgressReporter(args.progress_file)
@@ -74,8 +65,8 @@ def run(args) -> int:
         start.setdefault("done", done)
         rate = (done - start["done"]) / max(time.perf_counter() - t0, 1e-9)
         left = (total - done) / rate if rate > 0 else None
-        text = f"{done:,} / {total:,} images · {rate:.1f}/s" + (
-            f" · {_fmt_left(left)} left" if left is not None else ""
+        text = f"{fmt.count(done)} / {fmt.count(total)} images · {fmt.decimal(rate, 1)}/s" + (
+            f" · {fmt.duration(left)} left" if left is not None else ""
         )
         if first_call and ray is not None:
             text += f" · handing the chunks to {ray.where}…"  # a local Ray takes seconds to start
@@ -86,13 +77,14 @@ def run(args) -> int:
     summary = embed_dataset(ds, args.workers, config, args.backend, args.chunk_size, progress, ray=ray)
     print(file=sys.stderr)
     result = summary.as_dict()
-    reporter.finish(result, f"{summary.embedded:,} faces embedded")
+    reporter.finish(result, f"{fmt.count(summary.embedded)} faces embedded")
     if args.json:
         print(json.dumps(result))
         return 0
     print(
-        f"{ds.name}: {summary.images:,} images, {summary.embedded:,} embedded, {summary.no_face:,} without a face, "
-        f"{summary.failed:,} unreadable, {summary.fallback:,} fixed-box fallbacks ({summary.seconds:.1f}s, model {summary.model})"
+        f"{ds.name}: {fmt.count(summary.images)} images, {fmt.count(summary.embedded)} embedded, "
+        f"{fmt.count(summary.no_face)} without a face, {fmt.count(summary.failed)} unreadable, "
+        f"{fmt.count(summary.fallback)} fixed-box fallbacks ({fmt.duration(summary.seconds)}, model {summary.model})"
     )
     for name in summary.failed_files[:10]:
         print(f"unreadable: {name}")

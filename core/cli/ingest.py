@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from core import format as fmt
 from core.data.ingest import open_dataset
 from core.data.summary import dataset_summary
 
@@ -26,10 +27,10 @@ def run(args) -> int:
         print(json.dumps(summary))
         return 0
     print(
-        f"{summary['name']} ({summary['layout']}): {summary['rows']:,} images, "
-        f"{len(summary['attributes'])} attributes, {summary['identities']:,} identities"
+        f"{summary['name']} ({summary['layout']}): {fmt.count(summary['rows'])} images, {len(summary['attributes'])} "
+        f"attributes, {fmt.count(summary['identities'])} identities"
     )
-    print(f"partitions: {summary['partitions'] or 'none'}; images found: {summary['images_found']:,}")
+    print(f"partitions: {summary['partitions'] or 'none'}; images found: {fmt.count(summary['images_found'])}")
     for w in summary["warnings"]:
         print(f"warning: {w}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+from core import format as fmt
 from core.data.ingest import open_dataset
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError
@@ -67,7 +68,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{summary['dataset']}: {summary['rows']:,} rows ({summary['subset']})")
+    print(f"{summary['dataset']}: {fmt.count(summary['rows'])} rows ({summary['subset']})")
     for name, share in sorted(summary["prevalence"].items(), key=lambda kv: -(kv[1] or 0)):
-        print(f"{name:22s} {'undefined' if share is None else f'{share:7.2%}'}")
+        print(f"{name:22s} {fmt.percent(share, 2, missing='undefined'):>7}")
     return 0

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from core import format as fmt
 from core.classify.metrics import CLI_METRICS
 from core.classify.models import LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
@@ -96,11 +97,11 @@ def run(args) -> int:
     print(f"{meta.model_id}: {meta.split_note}")
     for name, m in summary["attributes"].items():
         print(
-            f"  {name:22s} acc {_f(m['accuracy'])}  bal {_f(m['balanced_accuracy'])}  majority {_f(m['majority_accuracy'])}"
+            f"  {name:22s} acc {fmt.decimal(m['accuracy']):>5}  bal {fmt.decimal(m['balanced_accuracy']):>5}  majority "
+            f"{fmt.decimal(m['majority_accuracy']):>5}"
         )
-    print(f"  {'mean':22s} acc {_f(summary['mean']['accuracy'])}  bal {_f(summary['mean']['balanced_accuracy'])}")
+    print(
+        f"  {'mean':22s} acc {fmt.decimal(summary['mean']['accuracy']):>5}  bal "
+        f"{fmt.decimal(summary['mean']['balanced_accuracy']):>5}"
+    )
     return 0
-
-
-def _f(v) -> str:
-    return "  – " if v is None else f"{v:.3f}"

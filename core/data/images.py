@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core import format as fmt
 from core.errors import ImageError
 
 # 40 megapixels: far above any face photo, far below what would exhaust memory.
@@ -56,7 +57,7 @@ def read_photo(path: str | Path) -> bytes:
     size = check_regular_file(path)
     if size > MAX_UPLOAD_BYTES:
         raise ImageError(
-            f"{path.name} is {size / 2**20:.0f} MB; photos up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted."
+            f"{path.name} is {fmt.megabytes(size)}; photos up to {fmt.megabytes(MAX_UPLOAD_BYTES)} are accepted."
         )
     return path.read_bytes()
 
@@ -92,7 +93,7 @@ def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXE
         size = _in_memory_size(source)
         if size > MAX_UPLOAD_BYTES:
             raise ImageError(
-                f"{name} is {size / 2**20:.0f} MB; photos up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted."
+                f"{name} is {fmt.megabytes(size)}; photos up to {fmt.megabytes(MAX_UPLOAD_BYTES)} are accepted."
             )
     try:
         with warnings.catch_warnings():
@@ -100,7 +101,8 @@ def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXE
             img = Image.open(source, formats=FORMATS)
             if img.width * img.height > max_pixels:
                 raise ImageError(
-                    f"{name} is {img.width}×{img.height} pixels; images up to {max_pixels // 1_000_000} megapixels are accepted."
+                    f"{name} is {img.width}×{img.height} pixels; images up to {max_pixels // 1_000_000} megapixels are "
+                    "accepted."
                 )
             img.load()
             img = ImageOps.exif_transpose(img)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from core import format as fmt
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.data.paths import IMAGE_EXTENSIONS, is_image_file
 from core.errors import DatasetError
@@ -183,7 +184,7 @@ def source_paths(root: Path, layout: str) -> list[Path]:
 def _read_bytes(path: Path) -> bytes:
     size = path.stat().st_size
     if size > MAX_ANNOTATION_BYTES:
-        raise DatasetError(f"{path.name} is {size / 2**30:.1f} GB, too large for an annotation file.")
+        raise DatasetError(f"{path.name} is {fmt.decimal(size / 2**30, 1)} GB, too large for an annotation file.")
     data = path.read_bytes().removeprefix(codecs.BOM_UTF8)  # Notepad's "UTF-8 with BOM" is UTF-8
     try:
         data.decode("utf-8")
@@ -246,7 +247,7 @@ def read_whitespace_table(
             raise DatasetError(f"{path.name}, line {line_no}: the header line (attribute names) is missing.")
         if len(names) > MAX_ATTRIBUTES:
             raise DatasetError(
-                f"{path.name}: {len(names):,} columns in the header; at most {MAX_ATTRIBUTES} are supported."
+                f"{path.name}: {fmt.count(len(names))} columns in the header; at most {MAX_ATTRIBUTES} are supported."
             )
         if names[0].lower() in IMAGE_COLUMNS:
             names = names[1:]
@@ -300,8 +301,8 @@ def _to_binary(frame: pl.DataFrame, attributes: list[str], path: Path) -> pl.Dat
         if bad.height:
             row = bad.row(0, named=True)
             raise DatasetError(
-                f"{path.name}: {bad.height:,} values of {name} are not -1, 0 or 1 "
-                f"(first: {row[name]!r} for {row['image_id']}). Fix the file and reload."
+                f"{path.name}: {fmt.count(bad.height)} values of {name} are not -1, 0 or 1 (first: {row[name]!r} for "
+                f"{row['image_id']}). Fix the file and reload."
             )
     return frame.with_columns([(pl.col(a).cast(pl.Int64) > 0).cast(pl.UInt8) for a in attributes])
 
@@ -312,7 +313,8 @@ def _dedupe(frame: pl.DataFrame, path: Path, warnings: list[str]) -> pl.DataFram
         n = int(frame.filter(dup)["image_id"].n_unique())
         example = frame.filter(dup)["image_id"][0]
         warnings.append(
-            f"{path.name}: {n:,} image ids appear more than once (e.g. {example}); the first row of each is kept."
+            f"{path.name}: {fmt.count(n)} image ids appear more than once (e.g. {example}); the first row of each is "
+            "kept."
         )
         frame = frame.unique(subset="image_id", keep="first", maintain_order=True)
     return frame
@@ -321,8 +323,8 @@ def _dedupe(frame: pl.DataFrame, path: Path, warnings: list[str]) -> pl.DataFram
 def _check_count(claimed: int | None, rows: int, path: Path, warnings: list[str]) -> None:
     if claimed is not None and claimed != rows:
         warnings.append(
-            f"{path.name} says {claimed:,} images on its first line but holds {rows:,} rows; "
-            f"the {rows:,} rows were loaded."
+            f"{path.name} says {fmt.count(claimed)} images on its first line but holds {fmt.count(rows)} rows; the "
+            f"{fmt.count(rows)} rows were loaded."
         )
 
 
@@ -433,7 +435,7 @@ def _count_present(table: pl.DataFrame, image_dir: Path | None, warnings: list[s
     missing = table.height - found
     if missing:
         warnings.append(
-            f"{missing:,} of {table.height:,} images named in the annotations are missing from "
+            f"{fmt.count(missing)} of {fmt.count(table.height)} images named in the annotations are missing from "
             f"{image_dir.name}/; their rows load, their pictures show as unavailable."
         )
     return found
@@ -475,18 +477,18 @@ def _warn_unmatched(
     if identity is not None:
         n = table["identity"].null_count()
         if n:
-            warnings.append(f"{n:,} images have no identity in the identity file.")
+            warnings.append(f"{fmt.count(n)} images have no identity in the identity file.")
     if partition is not None:
         n = table["partition"].null_count()
         if n:
-            warnings.append(f"{n:,} images have no partition in the partition file.")
+            warnings.append(f"{fmt.count(n)} images have no partition in the partition file.")
 
 
 def _read_csv(path: Path) -> pl.DataFrame:
     _read_bytes(path)  # size and encoding checks with a clear message
     header = _csv_header(path)
     if len(header) > MAX_ATTRIBUTES + 4096:
-        raise DatasetError(f"{path.name}: {len(header):,} columns; this is not an annotation table.")
+        raise DatasetError(f"{path.name}: {fmt.count(len(header))} columns; this is not an annotation table.")
     try:
         return pl.read_csv(path, infer_schema_length=10_000)
     except Exception as exc:  # polars' parse errors are long; keep the first line
@@ -505,7 +507,7 @@ def _image_column(frame: pl.DataFrame, path: Path) -> str:
 def _check_attribute_count(attributes: list[str], path: Path) -> None:
     if len(attributes) > MAX_ATTRIBUTES:
         raise DatasetError(
-            f"{path.name}: {len(attributes):,} attribute columns; at most {MAX_ATTRIBUTES} are supported."
+            f"{path.name}: {fmt.count(len(attributes))} attribute columns; at most {MAX_ATTRIBUTES} are supported."
         )
 
 
@@ -605,8 +607,8 @@ def load_embedding_csv(root: Path) -> Source:
     valid = np.isfinite(vectors).all(axis=1)
     if (~valid).any():
         warnings.append(
-            f"{path.name}: {int((~valid).sum()):,} rows have missing, NaN or infinite embedding values; "
-            "they are left out of searches and clustering."
+            f"{path.name}: {fmt.count(int((~valid).sum()))} rows have missing, NaN or infinite embedding values; they "
+            "are left out of searches and clustering."
         )
         vectors[~valid] = 0.0
     identity = frame.select("image_id", pl.col(id_col).cast(pl.String).alias("identity")) if id_col else None
@@ -618,7 +620,7 @@ def load_embedding_csv(root: Path) -> Source:
     keep = frame.select("image_id", *attributes).with_row_index("_row")
     dup = keep["image_id"].is_duplicated()
     if dup.any():
-        warnings.append(f"{path.name}: {int(dup.sum()):,} rows repeat an image id; the first of each is kept.")
+        warnings.append(f"{path.name}: {fmt.count(int(dup.sum()))} rows repeat an image id; the first of each is kept.")
         keep = keep.unique(subset="image_id", keep="first", maintain_order=True)
         rows = keep["_row"].to_numpy()
         vectors, valid = vectors[rows], valid[rows]
@@ -668,7 +670,9 @@ def _join_attribute_csv(root: Path, table: pl.DataFrame, warnings: list[str]) ->
         joined = table.join(frame.select(cols), on="image_id", how="left", maintain_order="left")
         unmatched = joined[attributes[0]].null_count() if attributes else 0
         if unmatched:
-            warnings.append(f"{path.name}: {unmatched:,} images have no row; their attributes count as absent.")
+            warnings.append(
+                f"{path.name}: {fmt.count(unmatched)} images have no row; their attributes count as absent."
+            )
         joined = joined.with_columns([pl.col(a).fill_null(0) for a in attributes])
         if id_col:
             joined = joined.with_columns(pl.coalesce("_identity", "identity").alias("identity")).drop("_identity")

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import format as fmt
+
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test when the rows have no partition
 
 
@@ -62,7 +64,7 @@ def split_rows(
     if len(train) and not len(val) and fractions[1] > 0:
         share = fractions[1] / (fractions[0] + fractions[1])
         train, val = _grouped(train, groups, (1 - share, share), seed)
-        note += f"; it has no validation rows, so {share:.0%} of the training identities were held out"
+        note += f"; it has no validation rows, so {fmt.percent(share, 0)} of the training identities were held out"
     if len(train) and not len(test) and len(val):
         test = val
         note += "; it has no test rows, so results are measured on the validation rows"
@@ -71,8 +73,8 @@ def split_rows(
     rows = np.flatnonzero(usable)
     has_identity = any(v is not None and str(v) != "" for v in np.asarray(identity, dtype=object)[rows])
     train, val, test = _grouped(rows, groups, fractions, seed)
-    parts = f"{round(100 * fractions[2] / sum(fractions))} % test split"
+    parts = f"{fmt.percent(fractions[2] / sum(fractions), 0)} test split"
     if fractions[1]:
-        parts += f" and a {round(100 * fractions[1] / sum(fractions))} % validation split"
+        parts += f" and a {fmt.percent(fractions[1] / sum(fractions), 0)} validation split"
     by = "identity (no person in two parts)" if has_identity else "image"
     return Split(train, val, test, f"no train/val/test partition in these rows: a seeded {parts} by {by}")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import format as fmt
 from core.data.artifacts import damaged
 from core.data.atomic import save_npy, write_bytes, write_json
 from core.data.dataset import Dataset
@@ -217,12 +218,12 @@ def embed_dataset(
         if progress:
             progress(done, n, message)
 
-    report(f"resuming: {resumed:,} images already done" if resumed else "starting")
+    report(f"resuming: {fmt.count(resumed)} images already done" if resumed else "starting")
     for index, batch in _run_chunks(ds, spans, todo, workers, config, backend, ray):
         _write_chunk(_chunk_path(folder, index), batch)
         chunks[index] = {"vectors": batch.vectors, "status": batch.status, "n_faces": batch.n_faces}
         done += spans[index][1] - spans[index][0]
-        report(f"{done:,} / {n:,} images")
+        report(f"{fmt.count(done)} / {fmt.count(n)} images")
     if len(chunks) < len(spans):
         return _summary(ds, chunks, spans, t0, resumed, workers, assembled=False)
     summary = _summary(ds, chunks, spans, t0, resumed, workers, assembled=True)

@@ -7,10 +7,9 @@ lacks what the step needs gets an Answer saying so (missing=...), never an excep
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from core import format as fmt
 from core.classify.metrics import binary_metrics, subgroup_metrics
 from core.classify.store import caution
 from core.cluster.algorithms import ALGORITHMS, EPS_FLOOR, ClusterSpec, cluster_by
@@ -33,19 +32,6 @@ NO_ATTRIBUTES = (
     "This dataset has no attribute annotations, so there is nothing to count. Pick the demo or CelebA in the "
     "sidebar for this lesson."
 )
-
-
-# ---------------------------------------------------------------- formats (as the pages write them)
-
-
-def fmt3(value: float) -> str:
-    """Relations and clustering pages: three decimals, 'undefined' for NaN (relations) or '–' for None."""
-    return UNDEFINED if value is None or math.isnan(value) else f"{value:.3f}"
-
-
-def pct(value: float | None) -> str:
-    """Classifiers page: '97.4%', '–' when undefined."""
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}%"
 
 
 def _missing_attributes(data: LessonData, *names: str) -> Answer | None:
@@ -84,17 +70,17 @@ def rarest_attributes(data: LessonData) -> Answer:
     share = rel.prevalence
     low, high = stats.imbalance_counts(share)
     rarest = np.argsort(share)[:3]
-    named = [f"{ds.attributes[k]} ({share[k]:.1%}, {rel.counts[k]:,} images)" for k in rarest]
-    counts = f"{low} of {len(ds.attributes)} attributes are present in under 10 % of images and {high} in over 70 %"
+    named = [f"{ds.attributes[k]} ({fmt.percent(share[k])}, {fmt.count(rel.counts[k])} images)" for k in rarest]
+    counts = f"{low} of {len(ds.attributes)} attributes are present in under 10% of images and {high} in over 70%"
     figures = (
         Figure("rare and common attributes", counts, "text"),
         *(Figure(f"rarest #{i + 1}", text, "text") for i, text in enumerate(named)),
     )
     first = ds.attributes[rarest[0]]
     return Answer(
-        f"{counts}. The rarest are {', '.join(named)}. For an attribute present in {share[rarest[0]]:.1%} of images, "
-        f"always answering 'no' is right {1 - share[rarest[0]]:.1%} of the time: that is the score any {first} "
-        "detector must beat.",
+        f"{counts}. The rarest are {', '.join(named)}. For an attribute present in {fmt.percent(share[rarest[0]])} of "
+        f"images, always answering 'no' is right {fmt.percent(1 - share[rarest[0]])} of the time: that is the score "
+        f"any {first} detector must beat.",
         figures,
     )
 
@@ -110,8 +96,8 @@ def presence(data: LessonData, attribute: str) -> Answer:
     word = "no" if present * 2 <= rel.n else "yes"
     return Answer(
         f"{attribute} is present in {rate.describe()}. A 'model' that always answers '{word}' is right on "
-        f"{majority:.1%} of the images without looking at a single face: a {attribute} accuracy of "
-        f"{majority:.1%} means nothing.",
+        f"{fmt.percent(majority)} of the images without looking at a single face: a {attribute} accuracy of "
+        f"{fmt.percent(majority)} means nothing.",
         (Figure(f"{attribute} present", f"{attribute}: yes in {rate.describe()}", "text"),),
     )
 
@@ -127,28 +113,28 @@ def attribute_model(data: LessonData, target: str, where: tuple[tuple[str, int],
     result = stats.predict_attribute(ds.attribute_matrix()[rows], ds.attributes, target, split)
     if stats.too_few(result):
         return Answer(
-            f"Too few images to judge a model of {target} here ({result['test_rows']:,} test images, "
-            f"{result['test_positives']:,} labelled {target}): widen the subset.",
+            f"Too few images to judge a model of {target} here ({fmt.count(result['test_rows'])} test images, "
+            f"{fmt.count(result['test_positives'])} labelled {target}): widen the subset.",
             (Figure("too few", "Too few images to judge this model.", "text"),),
         )
     majority = YES_NO[result["counts"]["majority"]]
     top = result["coefficients"].head(3)
-    strongest = ", ".join(f"{a} ({c:+.2f})" for a, c in zip(top["attribute"], top["coefficient"]))
+    strongest = ", ".join(f"{a} ({fmt.signed(c)})" for a, c in zip(top["attribute"], top["coefficient"]))
     figures = (
-        Figure("accuracy", fmt3(result["accuracy"])),
-        Figure("majority-class accuracy", fmt3(result["majority_accuracy"])),
-        Figure("recall", fmt3(result["recall"])),
-        Figure("balanced accuracy", f"Balanced accuracy: {100 * result['balanced_accuracy']:.1f} %", "text"),
+        Figure("accuracy", fmt.decimal(result["accuracy"], missing=UNDEFINED)),
+        Figure("majority-class accuracy", fmt.decimal(result["majority_accuracy"], missing=UNDEFINED)),
+        Figure("recall", fmt.decimal(result["recall"], missing=UNDEFINED)),
+        Figure("balanced accuracy", f"Balanced accuracy: {fmt.percent(result['balanced_accuracy'])}", "text"),
         Figure("strongest predictors", f"Strongest: {strongest}.", "text"),
     )
     gain = result["accuracy"] - result["majority_accuracy"]
     return Answer(
-        f"Predicting {target} from the other labels is right on {result['accuracy']:.1%} of the "
-        f"{result['test_rows']:,} test images; always answering '{majority}' would be right on "
-        f"{result['majority_accuracy']:.1%} ({100 * gain:+.1f} points). It finds {result['recall']:.1%} of the "
-        f"images labelled {target} (recall); balanced accuracy, which weighs images with and without {target} "
-        f"equally, is {result['balanced_accuracy']:.1%} (50 % = no better than always answering the same). "
-        f"The labels that push the answer most: {strongest}.",
+        f"Predicting {target} from the other labels is right on {fmt.percent(result['accuracy'])} of the "
+        f"{fmt.count(result['test_rows'])} test images; always answering '{majority}' would be right on "
+        f"{fmt.percent(result['majority_accuracy'])} ({fmt.signed_points(gain)}). It finds "
+        f"{fmt.percent(result['recall'])} of the images labelled {target} (recall); balanced accuracy, which weighs "
+        f"images with and without {target} equally, is {fmt.percent(result['balanced_accuracy'])} (50% = no better "
+        f"than always answering the same). The labels that push the answer most: {strongest}.",
         figures,
     )
 
@@ -165,24 +151,28 @@ def pair(data: LessonData, a: str, b: str, where: tuple[tuple[str, int], ...] = 
     n_a, n_b = n11 + p["n10"], n11 + p["n01"]
     expected = n_a * n_b / n if n else float("nan")
     figures = [
-        Figure(f"P({a} | {b})", fmt3(p["P(A|B)"])),
-        Figure(f"P({b} | {a})", fmt3(p["P(B|A)"])),
-        Figure(f"P({a} | not {b})", fmt3(p["P(A|not B)"])),
-        Figure("lift", fmt3(p["lift"])),
+        Figure(f"P({a} | {b})", fmt.decimal(p["P(A|B)"], missing=UNDEFINED)),
+        Figure(f"P({b} | {a})", fmt.decimal(p["P(B|A)"], missing=UNDEFINED)),
+        Figure(f"P({a} | not {b})", fmt.decimal(p["P(A|not B)"], missing=UNDEFINED)),
+        Figure("lift", fmt.decimal(p["lift"], missing=UNDEFINED)),
     ]
     text = (
-        f"P({a} | {b}) = {fmt3(p['P(A|B)'])}: of the {n_b:,} images labelled {b}, {n11:,} are labelled {a}. "
-        f"P({b} | {a}) = {fmt3(p['P(B|A)'])}: of the {n_a:,} images labelled {a}, the same {n11:,}. Same count on "
-        f"top, different denominators: they answer different questions. Without {b}, P({a}) is "
-        f"{fmt3(p['P(A|not B)'])}."
+        f"P({a} | {b}) = {fmt.decimal(p['P(A|B)'], missing=UNDEFINED)}: of the {fmt.count(n_b)} images labelled {b}, "
+        f"{fmt.count(n11)} are labelled {a}. P({b} | {a}) = {fmt.decimal(p['P(B|A)'], missing=UNDEFINED)}: of the "
+        f"{fmt.count(n_a)} images labelled {a}, the same {fmt.count(n11)}. Same count on top, different denominators: "
+        f"they answer different questions. Without {b}, P({a}) is {fmt.decimal(p['P(A|not B)'], missing=UNDEFINED)}."
     )
     if n and expected > 0:
         figures.append(
-            Figure("together vs expected", f"{n11:,} together, {expected:,.1f} expected if unrelated", "text")
+            Figure(
+                "together vs expected",
+                f"{fmt.count(n11)} together, {fmt.decimal(expected, 1)} expected if unrelated",
+                "text",
+            )
         )
         text += (
-            f" Lift {fmt3(p['lift'])}: {n11:,} images have both where {expected:,.1f} would if {a} and {b} were "
-            f"unrelated."
+            f" Lift {fmt.decimal(p['lift'], missing=UNDEFINED)}: {fmt.count(n11)} images have both where "
+            f"{fmt.decimal(expected, 1)} would if {a} and {b} were unrelated."
         )
     return Answer(text, tuple(figures))
 
@@ -198,24 +188,29 @@ def small_count(data: LessonData, a: str, b: str, where: tuple[tuple[str, int], 
     p = stats.pair_summary(rel, a, b)
     n_b = p["n11"] + p["n01"]
     rate = Rate(p["n11"], n_b)
-    figures = [Figure("Images in the subset", f"{rel.n:,}"), Figure(f"P({a} | {b})", fmt3(p["P(A|B)"]))]
+    figures = [
+        Figure("Images in the subset", fmt.count(rel.n)),
+        Figure(f"P({a} | {b})", fmt.decimal(p["P(A|B)"], missing=UNDEFINED)),
+    ]
     if not n_b:
         return Answer(
-            f"None of the {rel.n:,} images ({subset.describe()}) is labelled {b}: P({a} | {b}) is undefined.",
+            f"None of the {fmt.count(rel.n)} images ({subset.describe()}) is labelled {b}: P({a} | {b}) is undefined.",
             tuple(figures),
         )
     figures.append(Figure(f"P({a} | {b}) with its count", rate.describe(), "text"))
     low, high = rate.interval
     among = (
-        f"Of all {rel.n:,} images" if subset.is_everything else f"Among the {rel.n:,} images with {subset.describe()}"
+        f"Of all {fmt.count(rel.n)} images"
+        if subset.is_everything
+        else f"Among the {fmt.count(rel.n)} images with {subset.describe()}"
     )
     text = (
-        f"{among}, only {n_b:,} are labelled {b}, and {p['n11']:,} of "
-        f"those {a}: P({a} | {b}) = {fmt3(p['P(A|B)'])}, but with 95 % confidence it could be anywhere from "
-        f"{low:.1%} to {high:.1%}."
+        f"{among}, only {fmt.count(n_b)} are labelled {b}, and {fmt.count(p['n11'])} of those {a}: P({a} | {b}) = "
+        f"{fmt.decimal(p['P(A|B)'], missing=UNDEFINED)}, but with 95% confidence it could be anywhere from "
+        f"{fmt.percent(low)} to {fmt.percent(high)}."
     )
     if n_b < FEW_IMAGES:
-        figures.append(Figure("too few", f"Only {n_b:,} images have {b} here", "text"))
+        figures.append(Figure("too few", f"Only {fmt.count(n_b)} images have {b} here", "text"))
         text += f" Fewer than {FEW_IMAGES} images: the page warns that this is too few to read."
     return Answer(text, tuple(figures))
 
@@ -283,11 +278,14 @@ def classifier_scores(data: LessonData, attribute: str) -> Answer:
         )
     m = binary_metrics(y, p, threshold)
     return Answer(
-        f"At threshold {threshold:.2f} the classifier is right on {pct(m['accuracy'])} of the test images; "
-        f"always answering the majority would be right on {pct(m['majority_accuracy'])}. Balanced accuracy, the "
-        f"mean of its hit rates on images with and without {attribute}, is {pct(m['balanced_accuracy'])}: that is "
-        "the figure to compare across attributes.",
-        (Figure("Accuracy", pct(m["accuracy"])), Figure("Balanced accuracy", pct(m["balanced_accuracy"]))),
+        f"At threshold {fmt.decimal(threshold, 2)} the classifier is right on {fmt.percent(m['accuracy'])} of the test "
+        f"images; always answering the majority would be right on {fmt.percent(m['majority_accuracy'])}. Balanced "
+        f"accuracy, the mean of its hit rates on images with and without {attribute}, is "
+        f"{fmt.percent(m['balanced_accuracy'])}: that is the figure to compare across attributes.",
+        (
+            Figure("Accuracy", fmt.percent(m["accuracy"])),
+            Figure("Balanced accuracy", fmt.percent(m["balanced_accuracy"])),
+        ),
     )
 
 
@@ -306,7 +304,7 @@ def subgroups(data: LessonData, attribute: str, by: str) -> Answer:
     table = subgroup_metrics(y, p, groups, (f"not {by}", by), threshold).to_dicts()
     others, members, gap = table
     gap_label = f"Accuracy gap for {attribute} between {by} and not {by}"
-    figures = [Figure(gap_label, pct(gap["accuracy"]))]
+    figures = [Figure(gap_label, fmt.percent(gap["accuracy"]))]
     yes = y.astype(bool)
     small = [
         name
@@ -316,17 +314,17 @@ def subgroups(data: LessonData, attribute: str, by: str) -> Answer:
     if small:
         figures.append(Figure("too few", "Too few test images in", "text"))
         return Answer(
-            f"The accuracy gap is {pct(gap['accuracy'])}, but too few test images in {' and '.join(small)} carry "
-            f"both answers for {attribute}: a gap this size can be chance. Use a larger dataset.",
+            f"The accuracy gap is {fmt.percent(gap['accuracy'])}, but too few test images in {' and '.join(small)} "
+            f"carry both answers for {attribute}: a gap this size can be chance. Use a larger dataset.",
             tuple(figures),
         )
     sentence = subgroup_sentence(attribute, by, members, others)
     figures.append(Figure("by group", sentence, "text"))
     return Answer(
-        f"{sentence} A gap is a difference in how the model treats faces labelled {by} and the others; read it "
-        f"beside their base rates ({pct(members['positive_rate'])} vs {pct(others['positive_rate'])} labelled "
-        f"{attribute}) and their majority baselines ({pct(members['majority_accuracy'])} vs "
-        f"{pct(others['majority_accuracy'])}): a group where {attribute} is rare gets high accuracy for free.",
+        f"{sentence} A gap is a difference in how the model treats faces labelled {by} and the others; read it beside "
+        f"their base rates ({fmt.percent(members['positive_rate'])} vs {fmt.percent(others['positive_rate'])} labelled "
+        f"{attribute}) and their majority baselines ({fmt.percent(members['majority_accuracy'])} vs "
+        f"{fmt.percent(others['majority_accuracy'])}): a group where {attribute} is rare gets high accuracy for free.",
         tuple(figures),
     )
 
@@ -334,10 +332,11 @@ def subgroups(data: LessonData, attribute: str, by: str) -> Answer:
 def subgroup_sentence(attribute: str, by: str, members: dict, others: dict) -> str:
     """The sentence the Classifiers page writes under its subgroup table."""
     return (
-        f"The model is right on {pct(members['accuracy'])} of the {by} images and {pct(others['accuracy'])} of the "
-        f"others; it says yes to {pct(members['predicted_positive_rate'])} of the {by} images "
-        f"({pct(members['positive_rate'])} are labelled {attribute}) and to "
-        f"{pct(others['predicted_positive_rate'])} of the others ({pct(others['positive_rate'])})."
+        f"The model is right on {fmt.percent(members['accuracy'])} of the {by} images and "
+        f"{fmt.percent(others['accuracy'])} of the others; it says yes to "
+        f"{fmt.percent(members['predicted_positive_rate'])} of the {by} images "
+        f"({fmt.percent(members['positive_rate'])} are labelled {attribute}) and to "
+        f"{fmt.percent(others['predicted_positive_rate'])} of the others ({fmt.percent(others['positive_rate'])})."
     )
 
 
@@ -389,12 +388,12 @@ def embedding_overview(data: LessonData) -> Answer:
     if missing := _need_embeddings(data):
         return missing
     emb = data.embeddings
-    shown = f"Searching {emb.n_valid:,} faces ({emb.model} embeddings, {emb.dim} numbers each)."
+    shown = f"Searching {fmt.count(emb.n_valid)} faces ({emb.model} embeddings, {emb.dim} numbers each)."
     left = len(emb.has_face) - emb.n_valid
     return Answer(
-        f"{emb.n_valid:,} of the {len(emb.has_face):,} images have a face descriptor of {emb.dim} numbers "
-        f"({left:,} had no face the detector could find). Two photos are compared by the distance between their "
-        f"{emb.dim} numbers: nothing else about the photo is used.",
+        f"{fmt.count(emb.n_valid)} of the {fmt.count(len(emb.has_face))} images have a face descriptor of {emb.dim} "
+        f"numbers ({fmt.count(left)} had no face the detector could find). Two photos are compared by the distance "
+        f"between their {emb.dim} numbers: nothing else about the photo is used.",
         (Figure("faces and numbers", shown, "text"),),
     )
 
@@ -414,10 +413,10 @@ def same_person_distance(data: LessonData) -> Answer:
     if calibration is None:
         return Answer(f"{ds.name} has too few faces per identity to calibrate a same-person distance.")
     c = calibration
-    shown = f"a cut at {c.threshold:.2f} tells them apart {c.accuracy:.1%} of the time"
+    shown = f"a cut at {fmt.decimal(c.threshold, 2)} tells them apart {fmt.percent(c.accuracy)} of the time"
     medians = (
-        f"the median distance between two photos of one person is {c.median_same:.2f}, between two different "
-        f"people {c.median_different:.2f}"
+        f"the median distance between two photos of one person is {fmt.decimal(c.median_same, 2)}, between two "
+        f"different people {fmt.decimal(c.median_different, 2)}"
     )
     verdict = (
         "Good enough for the page to call faces below the cut the same person."
@@ -425,8 +424,9 @@ def same_person_distance(data: LessonData) -> Answer:
         else f"Too weak (the page needs an AUC of at least {TRUSTWORTHY_AUC}), so it calls no face the same person."
     )
     return Answer(
-        f"Measured on {c.same_pairs:,} pairs of photos of one person and {c.different_pairs:,} pairs of different "
-        f"people: {medians}. {shown[0].upper() + shown[1:]} (balanced accuracy; ROC AUC {c.auc:.3f}). {verdict}",
+        f"Measured on {fmt.count(c.same_pairs)} pairs of photos of one person and {fmt.count(c.different_pairs)} pairs "
+        f"of different people: {medians}. {shown[0].upper() + shown[1:]} (balanced accuracy; ROC AUC "
+        f"{fmt.decimal(c.auc)}). {verdict}",
         (Figure("calibrated cut", shown, "text"), Figure("medians", medians, "text")),
     )
 
@@ -450,8 +450,8 @@ def nearest_same_identity(data: LessonData, k: int) -> Answer:
     text = f"For {image} (identity {who}): {shown}"
     if closest_other is not None:
         text += (
-            f" The nearest face of someone else is at distance {closest_other:.3f}: a look-alike, as close as the "
-            "descriptor can tell."
+            f" The nearest face of someone else is at distance {fmt.decimal(closest_other)}: a look-alike, as close as "
+            "the descriptor can tell."
         )
     return Answer(text, (Figure("same identity among the nearest", shown, "text"),))
 
@@ -527,7 +527,7 @@ def _cluster_missing(data: LessonData, space: str) -> Answer | None:
 def _scores(data: LessonData, fm, X, result) -> tuple[str, list[Figure]]:
     """The Clustering page's scores of one result, as figures, and a sentence reading them."""
     inner = internal_metrics(X, result.labels, seed=0)
-    silhouette = "–" if inner["silhouette"] is None else fmt3(inner["silhouette"])
+    silhouette = "–" if inner["silhouette"] is None else fmt.decimal(inner["silhouette"])
     figures = [
         Figure("Clusters", f"{inner['n_clusters']:,}"),
         Figure("Noise", f"{inner['noise_fraction']:.1%}"),
@@ -543,11 +543,11 @@ def _scores(data: LessonData, fm, X, result) -> tuple[str, list[Figure]]:
         text += f" {figures[-1].value}"
     if data.ds.has_identity:
         ext = external_metrics(data.ds.table["identity"].to_numpy()[fm.rows], result.labels)
-        figures += [Figure("ARI", fmt3(ext["ari"])), Figure("Pairwise F1", fmt3(ext["pairwise_f1"]))]
+        figures += [Figure("ARI", fmt.decimal(ext["ari"])), Figure("Pairwise F1", fmt.decimal(ext["pairwise_f1"]))]
         text += (
-            f" Against the true identities (external scores): ARI {fmt3(ext['ari'])}, pairwise F1 "
-            f"{fmt3(ext['pairwise_f1'])}; of the pairs of faces put together, {ext['pairwise_precision']:.0%} really "
-            "are one person."
+            f" Against the true identities (external scores): ARI {fmt.decimal(ext['ari'])}, pairwise F1 "
+            f"{fmt.decimal(ext['pairwise_f1'])}; of the pairs of faces put together, {ext['pairwise_precision']:.0%} "
+            "really are one person."
         )
     return text, figures
 

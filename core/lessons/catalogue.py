@@ -48,13 +48,13 @@ def _identity_answer(space: str, algo: str, goal: str, **algo_params):
 BASE_RATES = Lesson(
     "base-rates",
     "Base rates and imbalance",
-    "Which attributes are rare, and why 97 % accuracy on Bald can mean nothing: the majority baseline and "
-    "balanced accuracy.",
+    "Which attributes are rare, and why 97% accuracy on Bald can mean nothing: the majority baseline and balanced "
+    "accuracy.",
     (
         Step(
             "Rare and common attributes",
             "dataset",
-            "Which attributes are rare (under 10 % of the images), and which are common (over 70 %)?",
+            "Which attributes are rare (under 10% of the images), and which are common (over 70%)?",
             "The prevalence bars, sorted from most to least common, and the sentence under the header naming the "
             "rarest attributes with their counts.",
             _fixed(),
@@ -117,7 +117,7 @@ CONDITIONAL = Lesson(
             "Small counts",
             "relations",
             "Take the rarest attribute (the link picks it): what share of those faces smile, and how sure can you be?",
-            "P(Smiling | rarest) with the count and 95 % interval written under it; a warning appears when fewer than "
+            "P(Smiling | rarest) with the count and 95% interval written under it; a warning appears when fewer than "
             "30 images carry the condition.",
             _rare_pair,
             _rare_answer,

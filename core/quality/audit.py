@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import format as fmt
 from core.data.dataset import Dataset
 from core.data.embeddings import Embeddings, load_embeddings
 from core.errors import DatasetError
@@ -151,7 +152,7 @@ def image_scan(ds: Dataset, workers: int | None = None, progress: Callable[[floa
 
     def tick(done: int, total: int) -> None:
         if progress:
-            progress(done / max(total, 1), f"reading images: {done:,} / {total:,}")
+            progress(done / max(total, 1), f"reading images: {fmt.count(done)} / {fmt.count(total)}")
 
     scan = scan_images(ds, workers, tick)
     summary = {

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import format as fmt
+
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 INTERVAL_BELOW = 1_000  # rates over fewer images than this are shown with their interval
 FEW_IMAGES = 30  # a condition with fewer images than this is greyed out on the heatmaps
@@ -54,19 +56,11 @@ class Rate:
         return float(low), float(high)
 
     def describe(self, unit: str = "images") -> str:
-        """'355 of 1,200 images (29.6 %)', with '; 95 % interval 27.1-32.2 %' when n < INTERVAL_BELOW."""
-        unit = f" {unit}" if unit else ""
-        if not self.n:
-            return f"0 of 0{unit} (undefined)"
-        text = f"{self.k:,} of {self.n:,}{unit} ({_pct(self.share)}"
-        if self.n < INTERVAL_BELOW:
-            low, high = self.interval
-            text += f"; 95 % interval {_pct(low, '')}–{_pct(high)}"
-        return text + ")"
-
-
-def _pct(value: float, sign: str = " %") -> str:
-    return f"{100 * value:.1f}{sign}"
+        """'355 of 1,200 images (29.6%)'; under INTERVAL_BELOW images with its interval: '(29.6%; 95% interval
+        27.1–32.2%)'."""
+        if not self.n or self.n >= INTERVAL_BELOW:
+            return fmt.k_of_n(self.k, self.n, unit)
+        return fmt.k_of_n(self.k, self.n, unit, note=f"95% interval {fmt.percent_range(*self.interval)}")
 
 
 def toward(value: np.ndarray, low: np.ndarray, high: np.ndarray, neutral) -> np.ndarray:

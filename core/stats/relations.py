@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from core import format as fmt
 from core.data.split import Split, split_rows
 from core.stats.intervals import FEW_IMAGES, MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Z95, toward, wilson_interval
 
@@ -412,7 +413,9 @@ def predict_all_attributes(
                 "precision": r["precision"],
                 "recall": r["recall"],
                 "f1": r["f1"],
-                "top_predictors": ", ".join(f"{a} ({c:+.2f})" for a, c in zip(top["attribute"], top["coefficient"])),
+                "top_predictors": ", ".join(
+                    f"{a} ({fmt.signed(c)})" for a, c in zip(top["attribute"], top["coefficient"])
+                ),
                 "train_rows": r["train_rows"],
                 "test_rows": r["test_rows"],
                 "too_few": too_few(r),
