@@ -1,8 +1,9 @@
 """Maps, reductions and clusterings kept on disk under cache/<dataset>/clustering/, named by a hash of what produced
 them: the ClusteringKey (features + reduction + clustering) a page result is cached under names its stored files too.
 
-Background jobs (`python -m core cluster ... --save-map / --save-reduction / --save-labels`) write them here and the
-Clustering page loads them in well under a second, so a slow UMAP, t-SNE or re-ranking never blocks a page.
+Background jobs (`python -m core cluster ... --save-map METHOD`, `--reduction-json ... [--cluster-json ...]`) write
+them here and the Clustering page loads them in well under a second, so a slow UMAP, t-SNE or re-ranking never blocks
+a page.
 """
 
 from __future__ import annotations
