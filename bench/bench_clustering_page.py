@@ -106,12 +106,12 @@ CHANGES = (
 def measure(mode: str) -> dict:
     """First render, time to the default results, and each widget change (seconds)."""
     import core.cluster.metrics
-    import ui.clustering
+    import ui.clustering.steps
 
     out = {}
-    saved = (ui.clustering.runs_inline, core.cluster.metrics.SILHOUETTE_SAMPLE)
+    saved = (ui.clustering.steps.runs_inline, core.cluster.metrics.SILHOUETTE_SAMPLE)
     if mode == "baseline":
-        ui.clustering.runs_inline = lambda seconds: True
+        ui.clustering.steps.runs_inline = lambda seconds: True
         core.cluster.metrics.SILHOUETTE_SAMPLE = 5_000
         core.cluster.metrics.internal_metrics.__defaults__ = (0, 5_000)
     try:
@@ -130,7 +130,7 @@ def measure(mode: str) -> dict:
         out["map: UMAP (page answers)"] = timed_run(at)
         out["map: UMAP (map shown)"] = out["map: UMAP (page answers)"] if mode == "baseline" else wait_for_jobs(at, t0)
     finally:
-        ui.clustering.runs_inline, core.cluster.metrics.SILHOUETTE_SAMPLE = saved
+        ui.clustering.steps.runs_inline, core.cluster.metrics.SILHOUETTE_SAMPLE = saved
         core.cluster.metrics.internal_metrics.__defaults__ = (0, saved[1])
     return out
 

@@ -25,12 +25,13 @@ from core.classify.store import (
 )
 from core.classify.train import EvaluationCounts
 from core.classify.tryit import PhotoPrediction, predict_photo
-from core.cluster.algorithms import Clustering, ClusterSpec, cluster_by
-from core.cluster.features import FeatureKey, FeatureMatrix, FeatureSpec, build_features, feature_key
+from core.cluster.algorithms import Clustering, cluster_by
+from core.cluster.features import FeatureKey, FeatureMatrix, build_features, feature_key
 from core.cluster.metrics import external_metrics, internal_metrics, k_distances, suggest_eps
 from core.cluster.reduce import Reduction, ReductionSpec, map_2d, reduce_by
-from core.cluster.store import load_map, map_key
+from core.cluster.store import ClusteringKey
 from core.cluster.summary import attribute_shares, centroid_distances, gray_faces, mean_and_eigenface
+from core.cluster.view import View
 from core.data import ingest
 from core.data.dataset import Dataset
 from core.data.embeddings import (
@@ -41,7 +42,6 @@ from core.data.embeddings import (
     load_embeddings,
 )
 from core.data.images import thumbnail_bytes
-from core.data.subset import Subset
 from core.data.subset import subset_rows as rows_of
 from core.errors import DatasetError
 from core.faces import pipeline as faces
@@ -274,98 +274,88 @@ def test_predictions(model_id: str, created: str) -> dict:
 
 
 # ---- clustering ----
-# Every result is keyed by the FeatureKey of its feature matrix plus the specs applied to it; the arrays
-# themselves are passed unhashed (leading underscore).
+# Every result is keyed by the ClusteringKey of its clustering (or the FeatureKey of its feature matrix); the dataset
+# is passed once (hashed by its key); the arrays themselves are passed unhashed (leading underscore).
 
 
-def features_key(ds: Dataset, spec: FeatureSpec, subset: Subset, max_points: int, seed: int = 0) -> FeatureKey:
-    """The FeatureKey of these choices, with the current embeddings' creation time."""
+def clustering_key(ds: Dataset, view: View) -> ClusteringKey:
+    """The key of a view's clustering, its features versioned by the current embeddings or predictions."""
+    spec = view.features
     emb = current_embeddings(ds, spec.model) if spec.space == "embeddings" else None
     predictions = load_predictions(ds.cache_dir, spec.model) if spec.space == "predicted" else None
-    return feature_key(ds, spec, subset, max_points, seed, emb, predictions)
+    features = feature_key(ds, spec, view.subset, view.point_limit, view.seed, emb, predictions)
+    return ClusteringKey(features, view.reduction, view.clustering)
 
 
-@st.cache_resource(show_spinner="Building the feature matrix…", max_entries=16)
-def cluster_features(fkey: FeatureKey, _ds: Dataset) -> FeatureMatrix:
-    """The feature matrix fkey names (raises DatasetError when its space is unavailable)."""
-    spec = fkey.spec
-    emb = current_embeddings(_ds, spec.model) if spec.space == "embeddings" else None
-    predictions = load_predictions(_ds.cache_dir, fkey.source_version or None) if spec.space == "predicted" else None
-    return build_features(_ds, spec, fkey.subset, fkey.max_points, fkey.seed, embeddings=emb, predictions=predictions)
+@st.cache_resource(show_spinner="Building the feature matrix…", max_entries=16, hash_funcs=DATASET_HASH)
+def cluster_features(ds: Dataset, features: FeatureKey) -> FeatureMatrix:
+    """The feature matrix `features` names (raises DatasetError when its space is unavailable)."""
+    spec = features.spec
+    emb = current_embeddings(ds, spec.model) if spec.space == "embeddings" else None
+    predictions = load_predictions(ds.cache_dir, features.source_version or None) if spec.space == "predicted" else None
+    return build_features(
+        ds, spec, features.subset, features.max_points, features.seed, embeddings=emb, predictions=predictions
+    )
 
 
 @st.cache_resource(show_spinner="Reducing dimensions…", max_entries=16)
-def cluster_reduction(fkey: FeatureKey, reduction: ReductionSpec, _X) -> Reduction:
-    """The reduction of the feature matrix named by fkey."""
-    return reduce_by(_X, reduction, seed=fkey.seed)
+def cluster_reduction(features: FeatureKey, reduction: ReductionSpec, _X) -> Reduction:
+    """The reduction of the feature matrix `features` names (the first two parts of a ClusteringKey: a new
+    clustering of the same reduction reuses it)."""
+    return reduce_by(_X, reduction, seed=features.seed)
 
 
 @st.cache_resource(show_spinner="Computing the 2-D map…", max_entries=16)
-def cluster_map(fkey: FeatureKey, method: str, _X, _ds: Dataset, _rows) -> Reduction:
-    """2-D map of the feature matrix (once per feature space); a UMAP stored by a background job is loaded."""
-    if method == "umap":
-        stored = load_map(_ds.cache_dir, map_key(fkey, "umap"), _rows)
-        if stored is not None:
-            return Reduction(stored, "umap", 2, "UMAP map computed in the background.")
-    return map_2d(_X, method, seed=fkey.seed)
+def cluster_map(features: FeatureKey, method: str, _X) -> Reduction:
+    """2-D map of the feature matrix (once per feature space)."""
+    return map_2d(_X, method, seed=features.seed)
 
 
 @st.cache_resource(show_spinner="Clustering…", max_entries=32)
-def clustering(fkey: FeatureKey, reduction: ReductionSpec, spec: ClusterSpec, _X) -> Clustering:
-    """Clustering of the (reduced) feature matrix."""
-    return cluster_by(_X, spec, seed=fkey.seed)
+def clustering(key: ClusteringKey, _X) -> Clustering:
+    """The clustering the key names, of the (reduced) feature matrix X."""
+    return cluster_by(_X, key.clustering, seed=key.features.seed)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def webgl_map(
-    fkey: FeatureKey,
-    reduction: ReductionSpec,
-    spec: ClusterSpec,
-    map_version: str,
-    colour_by: str,
-    mode: str,
-    _build: Callable[[], bytes],
-) -> bytes:
+def webgl_map(key: ClusteringKey, map_version: str, colour_by: str, mode: str, _build: Callable[[], bytes]) -> bytes:
     """The WebGL map's blob of one clustering on one map, coloured one way (2.8 MB at CelebA's size, 0.4-1 s to build):
     once, not on every rerun a selection makes."""
     return _build()
 
 
 @st.cache_data(show_spinner="Scoring…", max_entries=32)
-def cluster_scores(fkey: FeatureKey, reduction: ReductionSpec, spec: ClusterSpec, _X, _labels, _truth) -> dict:
+def cluster_scores(key: ClusteringKey, _X, _labels, _truth) -> dict:
     """Internal metrics and (with identities) external ones."""
-    out = {"internal": internal_metrics(_X, _labels, seed=fkey.seed)}
+    out = {"internal": internal_metrics(_X, _labels, seed=key.features.seed)}
     if _truth is not None:
         out["external"] = external_metrics(_truth, _labels)
     return out
 
 
-@st.cache_data(show_spinner="Summarising the clusters…", max_entries=32)
-def cluster_attribute_shares(
-    fkey: FeatureKey, reduction: ReductionSpec, spec: ClusterSpec, _ds: Dataset, _rows, _labels
-) -> tuple:
-    """(clusters, cluster x attribute shares) of one clustering of the rows named by fkey."""
-    return attribute_shares(_labels, _ds.attribute_matrix(_rows), _ds.attributes)
+@st.cache_data(show_spinner="Summarising the clusters…", max_entries=32, hash_funcs=DATASET_HASH)
+def cluster_attribute_shares(ds: Dataset, key: ClusteringKey, _rows, _labels) -> tuple:
+    """(clusters, cluster x attribute shares) of one clustering of the rows its features name."""
+    return attribute_shares(_labels, ds.attribute_matrix(_rows), ds.attributes)
 
 
 @st.cache_data(show_spinner="Measuring centroid distances…", max_entries=32)
-def cluster_centroid_distances(
-    fkey: FeatureKey, reduction: ReductionSpec, spec: ClusterSpec, largest: int, _X, _labels
-) -> tuple:
+def cluster_centroid_distances(key: ClusteringKey, largest: int, _X, _labels) -> tuple:
     """(clusters, distances) between the centroids of the `largest` biggest clusters of one clustering."""
     return centroid_distances(_X, _labels, largest)
 
 
 @st.cache_data(show_spinner="Computing the k-distance curve…", max_entries=16)
-def k_distance_curve(fkey: FeatureKey, reduction: ReductionSpec, k: int, _X) -> tuple:
-    """(sorted k-distances, suggested eps) for the DBSCAN helper."""
-    return k_distances(_X, k, seed=fkey.seed), suggest_eps(_X, k + 1, seed=fkey.seed)
+def k_distance_curve(features: FeatureKey, reduction: ReductionSpec, k: int, _X) -> tuple:
+    """(sorted k-distances, suggested eps) for the DBSCAN helper, on the reduced matrix `features` and `reduction`
+    name."""
+    return k_distances(_X, k, seed=features.seed), suggest_eps(_X, k + 1, seed=features.seed)
 
 
-@st.cache_data(show_spinner="Averaging faces…", max_entries=64)
-def cluster_faces(ds_key: str, image_ids: tuple[str, ...], _ds: Dataset) -> tuple:
+@st.cache_data(show_spinner="Averaging faces…", max_entries=64, hash_funcs=DATASET_HASH)
+def cluster_faces(ds: Dataset, image_ids: tuple[str, ...]) -> tuple:
     """(mean face, first eigenface, its variance share) of these images (grayscale thumbnails)."""
-    return mean_and_eigenface(gray_faces([_ds.image_path(i) for i in image_ids]))
+    return mean_and_eigenface(gray_faces([ds.image_path(i) for i in image_ids]))
 
 
 # ---- lessons ----

@@ -17,6 +17,10 @@ class DatasetError(FaceAtlasError):
     """A dataset folder or file cannot be used."""
 
 
+class ParameterError(FaceAtlasError):
+    """A method's setting it cannot take (k below 2, an unknown algorithm or linkage): one sentence naming the range."""
+
+
 class ImageError(FaceAtlasError):
     """An image that cannot be used (unreadable, too large, not an image)."""
 

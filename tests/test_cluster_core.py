@@ -9,7 +9,7 @@ import pytest
 
 import core.cluster.algorithms as cluster_module
 import core.cluster.reduce as reduce_module
-from core.cluster.algorithms import ALGORITHMS, check_linkage, chinese_whispers, cluster
+from core.cluster.algorithms import ALGORITHMS, ClusterSpec, check_linkage, chinese_whispers, cluster
 from core.cluster.features import attribute_weights, sample_rows
 from core.cluster.hdbscan_knn import NEIGHBOURS, hdbscan_knn, knn_forest, link_components
 from core.cluster.metrics import (
@@ -30,6 +30,7 @@ from core.cluster.summary import (
     describe_clusters,
     mean_and_eigenface,
 )
+from core.errors import ParameterError
 
 
 def blobs(n_per=30, centres=((0, 0), (5, 0), (0, 5)), spread=0.3, seed=0):
@@ -119,6 +120,44 @@ def test_unknown_names_raise_value_errors_listing_choices():
     with pytest.raises(ValueError, match="Ward linkage works only with the euclidean"):
         check_linkage("ward", "cosine")
     check_linkage("average", "cosine")
+
+
+def test_parameters_are_checked_in_core_before_any_library_runs(monkeypatch):
+    """One plain sentence per bad value, from the algorithm's own Param, whoever asks (page, CLI, lessons, jobs)."""
+    import sklearn.cluster
+
+    def trap(*args, **kwargs):
+        raise AssertionError("scikit-learn ran")
+
+    monkeypatch.setattr(sklearn.cluster, "KMeans", trap)
+    monkeypatch.setattr(sklearn.cluster, "AgglomerativeClustering", trap)
+    X, _ = blobs()
+    cases = [
+        ("kmeans", {"k": 0}, "k must be between 2 and 2,000; got 0."),
+        ("kmeans", {"k": 2.5}, "k must be a whole number; got 2.5."),
+        ("minibatch", {"k": "many"}, "k must be a number; got 'many'."),
+        ("dbscan", {"eps": -0.1}, "eps must be between 0 and 1,000; got -0.1."),
+        ("hdbscan", {"min_cluster_size": 1}, "min_cluster_size must be between 2 and 10,000; got 1."),
+        ("rerank", {"threshold": 2.0}, "threshold must be between 0.05 and 1; got 2."),
+        ("agglomerative", {"linkage": "median"}, "linkage must be one of ward, complete, average, single; got 'median'."),
+        ("agglomerative", {"metric": "cosine"}, "Ward linkage works only with the euclidean metric; choose another "
+         "linkage or euclidean."),
+    ]  # fmt: skip
+    for name, params, message in cases:
+        with pytest.raises(ParameterError) as raised:
+            cluster(X, name, **params)
+        assert str(raised.value) == message, (name, params)
+        with pytest.raises(ParameterError):
+            ClusterSpec.of(name, **params)  # a spec that could not run is never made
+    with pytest.raises(ParameterError, match=r"^Unknown algorithm 'spectral'; choose one of kmeans, minibatch"):
+        ClusterSpec("spectral")
+
+
+def test_a_spec_is_complete_and_survives_the_job_command_line():
+    spec = ClusterSpec.of("dbscan", eps=1)
+    assert spec == ClusterSpec.of("dbscan", min_samples=3, eps=1.0)  # defaults filled in: one spec per clustering
+    assert spec.values == {"eps": 1.0, "min_samples": 3}
+    assert ClusterSpec.from_json(spec.to_json()) == spec
 
 
 @pytest.mark.parametrize(
@@ -319,4 +358,4 @@ def test_large_hdbscan_inputs_use_the_knn_tree_and_say_so(monkeypatch):
     X, _truth = blobs()
     result = cluster(X, "hdbscan", min_cluster_size=5)
     assert result.n_clusters == 3
-    assert any("nearest neighbours" in w for w in result.warnings)
+    assert any("nearest neighbours" in note for note in result.notes) and not result.warnings

@@ -85,3 +85,13 @@ def test_cluster_command_reports_missing_embeddings(demo_dataset, capsys, isolat
     code = main(["cluster", str(demo_dataset.root), "--name", "demo", "--json"])
     assert code == 2
     assert "no face embeddings" in json.loads(capsys.readouterr().out.splitlines()[0])["error"]
+
+
+def test_cluster_command_refuses_a_bad_parameter_in_one_plain_sentence(demo_dataset, capsys, isolated_cache):
+    """`python -m core cluster data/demo --features embeddings --algo kmeans --k 0`: the algorithm's own sentence,
+    before any work (in this cache the demo has no embeddings, so anything later would say that instead), exit
+    status 2."""
+    code = main(["cluster", str(demo_dataset.root), "--features", "embeddings", "--algo", "kmeans", "--k", "0"])
+    assert code == 2
+    out = capsys.readouterr()
+    assert out.err == "error: k must be between 2 and 2,000; got 0.\n" and out.out == ""

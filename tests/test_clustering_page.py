@@ -14,17 +14,20 @@ from streamlit.testing.v1 import AppTest
 
 import core.cluster.map
 import core.cluster.reduce
-import ui.clustering
+import ui.clustering.maps
+import ui.clustering.results
+import ui.clustering.steps
 import ui.jobs
 from core import cached
 from core.__main__ import main
 from core.charts.cluster import read_webgl_map
 from core.cli.cluster import map_job_spec
-from core.cluster.algorithms import cluster
+from core.cluster.algorithms import ClusterSpec, cluster
 from core.cluster.features import FeatureSpec
 from core.cluster.metrics import external_metrics, internal_metrics
-from core.cluster.reduce import pca
+from core.cluster.reduce import ReductionSpec, pca
 from core.cluster.store import load_map, map_key
+from core.cluster.view import View, ViewOptions
 from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
@@ -161,9 +164,10 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     subset = Subset(partition="train")
     spec = FeatureSpec("embeddings", model="dlib")
     monkeypatch.setattr(core.cluster.reduce, "map_2d", lambda X, method, seed=0, **kw: core.cluster.reduce.pca(X, 2))
-    fkey = cached.features_key(ds, spec, subset, 5000, 0)
+    view = View(ViewOptions.of(ds), spec, subset, 5000, ReductionSpec(), ClusterSpec.of("kmeans"))
+    fkey = cached.clustering_key(ds, view).features
     assert main(list(map_job_spec(ds, fkey).argv)) == 0
-    fm = cached.cluster_features(fkey, ds)
+    fm = cached.cluster_features(ds, fkey)
     coords = load_map(ds.cache_dir, map_key(fkey, "umap"), fm.rows)
     assert coords is not None and coords.shape == (fm.n, 2)
     train = ds.table["partition"].to_numpy() == "train"
@@ -211,7 +215,7 @@ def test_slow_clustering_runs_as_a_job_and_shows_the_same_numbers(cluster_home, 
     """A clustering estimated over a second runs in the background; its stored labels give the numbers the
     page would have computed itself."""
     _, ds, vectors, has_face = cluster_home
-    monkeypatch.setattr(ui.clustering, "clustering_seconds", lambda spec, n, d: 30.0)
+    monkeypatch.setattr(ui.clustering.steps, "clustering_seconds", lambda spec, n, d: 30.0)
     at = run_page()
     assert [kind for kind, _ in started_jobs] == ["cluster-labels"]
     assert any("Face identities (re-ranked) runs in the background" in c.value for c in at.caption)
@@ -294,9 +298,9 @@ def test_the_assignment_csv_is_written_only_when_asked_for(cluster_home, monkeyp
     """The download button gets a function, not 2.8 MB per rerun; what it writes is every clustered image once."""
     _, ds, vectors, has_face = cluster_home
     offered = {}
-    real = ui.clustering.st.download_button
+    real = ui.clustering.results.st.download_button
     monkeypatch.setattr(
-        ui.clustering.st,
+        ui.clustering.results.st,
         "download_button",
         lambda label, data, **kw: offered.update(data=data) or real(label, data, **kw),
     )
@@ -316,7 +320,9 @@ def test_webgl_map_draws_every_point_and_a_box_selection_pages_through_its_faces
     _, ds, _, has_face = cluster_home
     monkeypatch.setattr(core.cluster.map, "MAP_DRAW_MAX", 100)
     blobs, browser = [], {}
-    monkeypatch.setattr(ui.clustering, "scatter_gl", lambda blob, key: blobs.append(blob) or browser.get("selection"))
+    monkeypatch.setattr(
+        ui.clustering.maps, "scatter_gl", lambda blob, key: blobs.append(blob) or browser.get("selection")
+    )
     at = AppTest.from_file(PAGE, default_timeout=180)
     at.query_params.update({"dataset": "demo", "draw": "webgl", "sel": "box"})
     at.run()
@@ -352,7 +358,7 @@ def test_webgl_map_draws_every_point_and_a_box_selection_pages_through_its_faces
 
 def test_density_colouring_comes_from_the_url(cluster_home, monkeypatch):
     blobs = []
-    monkeypatch.setattr(ui.clustering, "scatter_gl", lambda blob, key: blobs.append(blob))
+    monkeypatch.setattr(ui.clustering.maps, "scatter_gl", lambda blob, key: blobs.append(blob))
     at = AppTest.from_file(PAGE, default_timeout=180)
     at.query_params.update({"dataset": "demo", "draw": "webgl", "color": "density"})
     at.run()

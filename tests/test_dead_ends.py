@@ -28,11 +28,12 @@ from core import cached
 from core.classify.models import FEATURES, MODEL_FEATURES
 from core.cluster.algorithms import ALGORITHMS
 from core.cluster.reduce import MAP_METHODS
+from core.cluster.view import default_algorithm
 from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
 from core.quality import CHECKS, run_audit
 from tests.conftest import PROJECT
-from ui.clustering import SPACE_LABELS, default_algorithm
+from ui.clustering.sidebar import SPACE_LABELS
 
 PAGES = {
     "home": PROJECT / "Home.py",

@@ -10,8 +10,6 @@ from tests.conftest import PROJECT
 from ui import state
 
 ACCESSORS = {"get", "pop", "setdefault"}
-# The Clustering page names its keys in its own step of issue 25 (its section of ui/state.py).
-NOT_YET = ("clustering", "4_Clustering")
 
 
 def _is_session_state(node: ast.AST) -> bool:
@@ -57,8 +55,7 @@ def test_the_reader_finds_every_kind_of_spelled_key(tmp_path):
 
 
 def test_pages_and_ui_use_the_named_keys():
-    files = [*sorted((PROJECT / "ui").glob("*.py")), *sorted((PROJECT / "pages").glob("*.py")), PROJECT / "Home.py"]
-    files = [f for f in files if not any(part in f.name for part in NOT_YET)]
+    files = [*sorted((PROJECT / "ui").rglob("*.py")), *sorted((PROJECT / "pages").glob("*.py")), PROJECT / "Home.py"]
     spelled = {str(f.relative_to(PROJECT)): keys for f in files if (keys := spelled_keys(f))}
     assert spelled == {}
 

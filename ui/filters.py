@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data.dataset import Dataset
+from core.data.subset import MAX_TOP_IDENTITIES as MAX_TOP
 from core.data.subset import Subset
 from ui import links, state
 
 CHOICES = ("any", "present", "absent")
-MAX_TOP = 10_000
 
 
 def attribute_conditions_ui(ds: Dataset, key: str, label: str = "Filter by attributes") -> tuple[tuple[str, int], ...]:

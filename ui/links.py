@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core.data.dataset import Dataset
-from core.data.subset import Subset
+from core.data.subset import Subset, parse_where, where_text
 from ui import state
 
 NO_PHOTOS = "Uploaded or camera photos are never put in a link: whoever opens it chooses their own photo."
@@ -113,21 +113,6 @@ def between(low: float, high: float) -> Callable[[Any], bool]:
 
 
 # ---- the Subset filter: where=Attr:1,Attr:0  part=train  ids=a,b  top=N
-
-
-def parse_where(text: str) -> tuple[tuple[str, int], ...]:
-    """'Male:1,Smiling:0' -> (('Male', 1), ('Smiling', 0)); ValueError on anything else."""
-    out = []
-    for item in as_list(text):
-        attribute, _, value = item.partition(":")
-        if value not in ("0", "1") or not attribute:
-            raise ValueError(item)
-        out.append((attribute, int(value)))
-    return tuple(out)
-
-
-def where_text(conditions: Iterable[tuple[str, int]]) -> str:
-    return ",".join(f"{a}:{v}" for a, v in conditions)
 
 
 def restore_conditions(ds: Dataset, key: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 
+from core import format as fmt
 from core.classify.store import load_predictions
 from core.cluster.algorithms import ALGORITHMS, LINKAGES, METRICS, ClusterSpec, cluster_by
 from core.cluster.features import (
@@ -19,7 +19,15 @@ from core.cluster.features import (
 )
 from core.cluster.metrics import external_metrics, internal_metrics
 from core.cluster.reduce import REDUCERS, Reduction, ReductionSpec, map_2d, reduce, reduce_by
-from core.cluster.store import labels_key, load_map, map_key, reduction_key, save_clustering, save_map
+from core.cluster.store import (
+    ClusteringKey,
+    labels_key,
+    load_map,
+    map_key,
+    reduction_key,
+    save_clustering,
+    save_map,
+)
 from core.data.dataset import Dataset
 from core.data.embeddings import load_embeddings
 from core.data.ingest import open_dataset
@@ -51,28 +59,15 @@ def map_job_spec(ds: Dataset, features: FeatureKey, method: str = "umap") -> Job
 
 
 def reduction_job_spec(ds: Dataset, features: FeatureKey, reduction: ReductionSpec) -> JobSpec:
-    """The background job that computes and stores a reduction (UMAP) before clustering."""
-    return JobSpec("cluster-reduce", (*_features_argv(ds, features), "--reduction-json", spec_json(reduction)))
+    """The background job that computes and stores a reduction (UMAP) before clustering (one job per reduced matrix,
+    whatever clustering follows)."""
+    return JobSpec("cluster-reduce", (*_features_argv(ds, features), "--reduction-json", reduction.to_json()))
 
 
-def labels_job_spec(ds: Dataset, features: FeatureKey, reduction: ReductionSpec, clustering: ClusterSpec) -> JobSpec:
-    """The background job that clusters the (reduced) matrix and stores the labels the page shows."""
-    argv = (*_features_argv(ds, features), "--reduction-json", spec_json(reduction))
-    return JobSpec("cluster-labels", (*argv, "--cluster-json", spec_json(clustering)))
-
-
-def spec_json(spec: ReductionSpec | ClusterSpec) -> str:
-    return json.dumps(asdict(spec), sort_keys=True)
-
-
-def reduction_from_json(text: str) -> ReductionSpec:
-    raw = json.loads(text)
-    return ReductionSpec(raw["method"], raw["n_components"], tuple(tuple(p) for p in raw["params"]))
-
-
-def clustering_from_json(text: str) -> ClusterSpec:
-    raw = json.loads(text)
-    return ClusterSpec(raw["algorithm"], tuple(tuple(p) for p in raw["params"]))
+def labels_job_spec(ds: Dataset, key: ClusteringKey) -> JobSpec:
+    """The background job that computes the clustering the key names and stores the labels the page shows."""
+    argv = (*_features_argv(ds, key.features), "--reduction-json", key.reduction.to_json())
+    return JobSpec("cluster-labels", (*argv, "--cluster-json", key.clustering.to_json()))
 
 
 def add_arguments(parser) -> None:
@@ -145,7 +140,7 @@ def parse_subset(args) -> Subset:
 
 def store_map(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, method: str, progress: ProgressReporter) -> dict:
     """Compute the 2-D map the page asks for (umap, tsne) and store it under the key the page looks up."""
-    progress.update(0, f"{method.upper()} map of {fm.n:,} points…", total=1, force=True)
+    progress.update(0, f"{method.upper()} map of {fmt.count(fm.n)} points…", total=1, force=True)
     projection = map_2d(fm.X, method, seed=features.seed)
     path = save_map(ds.cache_dir, map_key(features, method), projection.coords, fm.rows)
     return {"map": str(path), "points": fm.n}
@@ -158,7 +153,10 @@ def stored_reduction(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, spec:
     if coords is not None:
         return Reduction(coords, spec.method, coords.shape[1], "")
     progress.update(
-        0, f"{spec.method.upper()} of {fm.n:,} points to {spec.n_components:g} dimensions…", total=1, force=True
+        0,
+        f"{spec.method.upper()} of {fmt.count(fm.n)} points to {spec.n_components:g} dimensions…",
+        total=1,
+        force=True,
     )
     reduced = reduce_by(fm.X, spec, seed=features.seed)
     if spec.method == "umap":
@@ -168,21 +166,23 @@ def stored_reduction(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, spec:
 
 def store_page_result(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, args, progress: ProgressReporter) -> dict:
     """--reduction-json [--cluster-json]: the page's slow steps, stored under the keys the page looks up."""
-    reduction = reduction_from_json(args.reduction_json)
+    reduction = ReductionSpec.from_json(args.reduction_json)
     reduced = stored_reduction(ds, features, fm, reduction, progress)
     if not args.cluster_json:
         return {"reduction": reduction_key(features, reduction), "points": fm.n}
-    spec = clustering_from_json(args.cluster_json)
-    progress.update(0, f"clustering {fm.n:,} points ({ALGORITHMS[spec.algorithm].label})…", total=1, force=True)
-    result = cluster_by(reduced.coords, spec, seed=features.seed)
-    key = labels_key(features, reduction, spec)
-    save_clustering(ds.cache_dir, key, result, fm.rows)
-    return {"labels": key, "points": fm.n, "clusters": result.n_clusters}
+    key = ClusteringKey(features, reduction, ClusterSpec.from_json(args.cluster_json))
+    label = ALGORITHMS[key.clustering.algorithm].label
+    progress.update(0, f"clustering {fmt.count(fm.n)} points ({label})…", total=1, force=True)
+    result = cluster_by(reduced.coords, key.clustering, seed=features.seed)
+    name = labels_key(key)
+    save_clustering(ds.cache_dir, name, result, fm.rows)
+    return {"labels": name, "points": fm.n, "clusters": result.n_clusters}
 
 
 def run(args) -> int:
     progress = ProgressReporter(args.progress_file)
     t0 = time.perf_counter()
+    clustering = ClusterSpec.of(args.algo, **algorithm_params(args))  # its parameters checked before any work
     ds = open_dataset(args.dataset, name=args.name)
     attributes = tuple(a for a in args.attributes.split(",") if a)
     spec = FeatureSpec(args.features, attributes, args.weighting, args.standardise, args.model)
@@ -202,7 +202,7 @@ def run(args) -> int:
     progress.update(0, "clustering…", total=1, force=True)
     components = args.components if args.components is not None else (0.95 if args.reduce == "pca" else 10)
     reduced = reduce(fm.X, args.reduce, components, seed=args.seed)
-    result = cluster_by(reduced.coords, ClusterSpec.of(args.algo, **algorithm_params(args)), seed=args.seed)
+    result = cluster_by(reduced.coords, clustering, seed=args.seed)
     inner = internal_metrics(reduced.coords, result.labels, seed=args.seed)
     out = {
         "dataset": ds.name,
@@ -220,21 +220,21 @@ def run(args) -> int:
         if not any(t is None for t in truth):
             ext = external_metrics(truth, result.labels)
             out |= {k: ext[k] for k in ("ari", "nmi", "pairwise_f1", "bcubed_f1")}
-    out["notes"] = [*fm.notes, reduced.note, *result.warnings]
+    out["notes"] = [*fm.notes, reduced.note, *result.notes, *result.warnings]
     out["seconds"] = round(time.perf_counter() - t0, 3)
     progress.finish({k: v for k, v in out.items() if k != "params"})
     if args.json:
         print(json.dumps(out, default=float))
         return 0
     print(
-        f"{out['points']:,} points, {args.algo}: {out['n_clusters']} clusters, noise {out['noise_fraction']:.1%}, "
-        f"silhouette {out['silhouette'] if out['silhouette'] is None else round(out['silhouette'], 3)}"
+        f"{fmt.count(out['points'])} points, {args.algo}: {fmt.count(out['n_clusters'])} clusters, "
+        f"noise {fmt.percent(out['noise_fraction'])}, silhouette {fmt.decimal(out['silhouette'])}"
     )
     for key in ("ari", "nmi", "pairwise_f1", "bcubed_f1"):
         if key in out:
-            print(f"{key}: {out[key]:.3f}")
+            print(f"{key}: {fmt.decimal(out[key])}")
     for note in out["notes"]:
         if note:
             print(f"note: {note}")
-    print(f"{out['seconds']} s")
+    print(fmt.duration(out["seconds"]))
     return 0

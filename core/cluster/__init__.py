@@ -2,6 +2,8 @@
 
 Front door: `build_features(ds, FeatureSpec(...))` -> `FeatureMatrix`; `reduce_by(X, ReductionSpec(...))`;
 `cluster_by(X, ClusterSpec.of("kmeans", k=8))` -> `Clustering`; `internal_metrics` / `external_metrics` score it.
+The Clustering page's choices and its URL contract: `core.cluster.view.View`; the key of one clustering (and of what
+is stored from it): `core.cluster.store.ClusteringKey`.
 """
 
 from core.cluster.algorithms import ALGORITHMS, Clustering, ClusterSpec, cluster, cluster_by

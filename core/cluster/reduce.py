@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -26,6 +27,24 @@ class ReductionSpec:
     method: str = "none"  # none | pca | umap
     n_components: float = 0  # PCA: a count, or a share of the variance in (0, 1); UMAP: a count
     params: tuple[tuple[str, object], ...] = ()  # sorted (name, value) pairs, e.g. UMAP's n_neighbors
+
+    @classmethod
+    def of(cls, method: str, n_components: float = 0, **params) -> ReductionSpec:
+        return cls(method, n_components, tuple(sorted(params.items())))
+
+    @property
+    def values(self) -> dict:
+        """The method's own parameters (UMAP's metric, min_dist, n_neighbors) as a dict."""
+        return dict(self.params)
+
+    def to_json(self) -> str:
+        """JSON for a background job's command line (ReductionSpec.from_json reads it back)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ReductionSpec:
+        raw = json.loads(text)
+        return cls(raw["method"], raw["n_components"], tuple(tuple(p) for p in raw["params"]))
 
 
 @dataclass(frozen=True)
@@ -112,7 +131,7 @@ def reduce(X: np.ndarray, method: str = "none", n_components: float = 2, seed: i
 
 def reduce_by(X: np.ndarray, spec: ReductionSpec, seed: int = 0) -> Reduction:
     """Reduce X as `spec` says (see reduce)."""
-    return reduce(X, spec.method, spec.n_components, seed=seed, **dict(spec.params))
+    return reduce(X, spec.method, spec.n_components, seed=seed, **spec.values)
 
 
 def map_2d(X: np.ndarray, method: str = "pca", seed: int = 0, **params) -> Reduction:

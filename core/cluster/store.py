@@ -1,8 +1,9 @@
 """Maps, reductions and clusterings kept on disk under cache/<dataset>/clustering/, named by a hash of what produced
-them.
+them: the ClusteringKey (features + reduction + clustering) a page result is cached under names its stored files too.
 
-Background jobs (`python -m core cluster ... --save-map / --save-reduction / --save-labels`) write them here and the
-Clustering page loads them in well under a second, so a slow UMAP, t-SNE or re-ranking never blocks a page.
+Background jobs (`python -m core cluster ... --save-map METHOD`, `--reduction-json ... [--cluster-json ...]`) write
+them here and the Clustering page loads them in well under a second, so a slow UMAP, t-SNE or re-ranking never blocks
+a page.
 """
 
 from __future__ import annotations
@@ -10,18 +11,31 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from core.cluster.algorithms import Clustering, ClusterSpec
+from core.cluster.algorithms import Clustering, ClusterSpec, dominant_cluster_warning
 from core.cluster.features import FeatureKey
 from core.cluster.reduce import ReductionSpec
 from core.data.artifacts import quarantine
 from core.data.atomic import save_npy, write_json
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClusteringKey:
+    """Names one clustering: the feature matrix, the reduction before clustering and the clustering itself.
+
+    The Clustering page's cache key for everything computed from one clustering, and the source of its stored
+    name. The reduced matrix is named by the first two parts alone (`reduction_key`), so a new k reuses a stored UMAP.
+    """
+
+    features: FeatureKey
+    reduction: ReductionSpec
+    clustering: ClusterSpec
 
 
 def map_key(features: FeatureKey, method: str = "umap") -> str:
@@ -35,10 +49,10 @@ def reduction_key(features: FeatureKey, reduction: ReductionSpec) -> str:
     return map_key(features, "reduction:" + json.dumps(asdict(reduction), default=str, sort_keys=True))
 
 
-def labels_key(features: FeatureKey, reduction: ReductionSpec, clustering: ClusterSpec) -> str:
-    """The stored name of one clustering of one (reduced) feature matrix."""
-    spec = {"reduction": asdict(reduction), "clustering": asdict(clustering)}
-    return map_key(features, "labels:" + json.dumps(spec, default=str, sort_keys=True))
+def labels_key(key: ClusteringKey) -> str:
+    """The stored name of the clustering the key names."""
+    spec = {"reduction": asdict(key.reduction), "clustering": asdict(key.clustering)}
+    return map_key(key.features, "labels:" + json.dumps(spec, default=str, sort_keys=True))
 
 
 def map_path(cache_dir: Path, key: str) -> Path:
@@ -78,6 +92,7 @@ def save_clustering(cache_dir: Path, key: str, result: Clustering, rows: np.ndar
         "algorithm": result.algorithm,
         "params": {k: (v.item() if hasattr(v, "item") else v) for k, v in result.params.items()},
         "inertia": result.inertia,
+        "notes": list(result.notes),
         "warnings": list(result.warnings),
         "has_scores": result.outlier_scores is not None,
     }
@@ -94,11 +109,17 @@ def load_clustering(cache_dir: Path, key: str, rows: np.ndarray) -> Clustering |
         return None
     if data is None:
         return None
+    labels = data[:, 0].astype(np.int64)
+    notes, warnings = meta.get("notes"), meta.get("warnings", [])
+    if notes is None:  # stored before notes and warnings were told apart: the warning is the one the labels give
+        warning = dominant_cluster_warning(labels)
+        notes, warnings = [w for w in warnings if w != warning], [warning] if warning else []
     return Clustering(
-        labels=data[:, 0].astype(np.int64),
+        labels=labels,
         algorithm=meta["algorithm"],
         params=meta["params"],
         outlier_scores=data[:, 1].astype(np.float64) if meta.get("has_scores") else None,
         inertia=meta.get("inertia"),
-        warnings=tuple(meta.get("warnings", ())),
+        notes=tuple(notes),
+        warnings=tuple(warnings),
     )

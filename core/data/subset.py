@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from core.data.dataset import Dataset
+
+MAX_TOP_IDENTITIES = 10_000  # the largest "N most frequent identities" a filter (and a link) may ask for
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,22 @@ class Subset:
             tuple(str(i) for i in raw.get("identities", ())),
             int(raw.get("top_identities", 0)),
         )
+
+
+def parse_where(text: str) -> tuple[tuple[str, int], ...]:
+    """A link's attribute conditions: 'Male:1,Smiling:0' -> (('Male', 1), ('Smiling', 0)); ValueError otherwise."""
+    out = []
+    for item in (t for t in text.split(",") if t):
+        attribute, _, value = item.partition(":")
+        if value not in ("0", "1") or not attribute:
+            raise ValueError(item)
+        out.append((attribute, int(value)))
+    return tuple(out)
+
+
+def where_text(conditions: Iterable[tuple[str, int]]) -> str:
+    """The conditions as a link writes them: 'Male:1,Smiling:0'."""
+    return ",".join(f"{a}:{v}" for a, v in conditions)
 
 
 def subset_mask(table: pl.DataFrame, subset: Subset) -> np.ndarray:

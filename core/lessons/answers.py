@@ -12,11 +12,11 @@ import numpy as np
 from core import format as fmt
 from core.classify.metrics import binary_metrics, subgroup_metrics
 from core.classify.store import caution
-from core.cluster.algorithms import ALGORITHMS, EPS_FLOOR, ClusterSpec, cluster_by
-from core.cluster.costs import MAX_POINTS
-from core.cluster.features import FeatureSpec, build_features
+from core.cluster.algorithms import EPS_FLOOR, Clustering, ClusterSpec, cluster_by
+from core.cluster.features import FeatureMatrix, FeatureSpec, build_features
 from core.cluster.metrics import external_metrics, internal_metrics
 from core.cluster.reduce import ReductionSpec, reduce_by
+from core.cluster.view import View, ViewOptions
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError, ModelFileError
 from core.faces.calibration import TRUSTWORTHY_AUC, calibrate
@@ -462,28 +462,8 @@ def same_identity_sentence(same: int, k: int, identity) -> str:
 
 
 # ---------------------------------------------------------------- lesson 5: clustering
-
-PARAM_URL = {"k": "k", "eps": "eps", "min_samples": "minpts", "threshold": "cut", "k1": "k1"}
-DEFAULT_MAX_POINTS = 5_000  # the Clustering page's default "Maximum points"
-
-
-def cluster_choices(data: LessonData, params: dict[str, str]):
-    """(FeatureSpec, Subset, max_points, ClusterSpec) the Clustering page builds from these URL parameters."""
-    ds = data.ds
-    space = params.get("space", "embeddings")
-    top = int(params.get("top", 0)) if ds.has_identity else 0
-    limit = max(100, ds.n_images)
-    n = int(params.get("n", 0))
-    max_points = n if 100 <= n <= limit else min(DEFAULT_MAX_POINTS, limit)
-    algo = params.get("algo", "rerank" if space == "embeddings" else "kmeans")
-    if MAX_POINTS.get(algo) and max_points > MAX_POINTS[algo]:
-        max_points = MAX_POINTS[algo]
-    values = {}
-    for p in ALGORITHMS[algo].params:
-        raw = params.get(PARAM_URL.get(p.name, p.name))
-        values[p.name] = type(p.default)(raw) if raw is not None else p.default
-    return FeatureSpec(space), Subset(top_identities=top), max_points, ClusterSpec.of(algo, **values)
-
+# The Clustering page's views are core.cluster.view.View objects: a step writes its link with View.to_params and
+# computes its answer from View.from_params of that link, the very rules the page reads its address with.
 
 IDENTITY_SAMPLE = 20  # the clustering lesson groups the faces of the 20 most photographed people
 
@@ -492,7 +472,7 @@ def identity_view(data: LessonData, space: str, algo: str, **algo_params) -> dic
     """A Clustering view of the most photographed people's faces, coloured by identity (every face, coloured by
     cluster, on a dataset without identities)."""
     top, color = (IDENTITY_SAMPLE, "identity") if data.ds.has_identity else (0, "cluster")
-    return cluster_params(space, algo, view_points(data), top, color, **algo_params)
+    return cluster_params(data, space, algo, view_points(data), top, color, **algo_params)
 
 
 def view_points(data: LessonData, most: int = 2_000) -> int:
@@ -501,21 +481,31 @@ def view_points(data: LessonData, most: int = 2_000) -> int:
 
 
 def cluster_params(
-    space: str, algo: str, n: int, top: int = 0, color: str = "cluster", **algo_params
+    data: LessonData, space: str, algo: str, n: int, top: int = 0, color: str = "cluster", **algo_params
 ) -> dict[str, str]:
-    """URL parameters of a Clustering view (README "Links to a view")."""
-    params = {"space": space, "algo": algo, "n": str(n), "color": color}
-    if top:
-        params["top"] = str(top)
-    params |= {PARAM_URL[k]: str(v) for k, v in algo_params.items()}
-    return params
+    """URL parameters of a Clustering view (README "Links to a view"), the map coloured by `color`."""
+    view = View(
+        ViewOptions.of(data.ds),
+        FeatureSpec(space),
+        Subset(top_identities=top),
+        n,
+        ReductionSpec(),
+        ClusterSpec.of(algo, **algo_params),
+    )
+    return view.to_params() | ({"color": color} if color != "cluster" else {})
 
 
-def _features(data: LessonData, params: dict[str, str]):
-    spec, subset, max_points, cluster_spec = cluster_choices(data, params)
-    embeddings = data.embeddings if spec.space == "embeddings" else None
-    fm = build_features(data.ds, spec, subset, max_points, 0, embeddings=embeddings)
-    return fm, reduce_by(fm.X, ReductionSpec(), seed=0).coords, cluster_spec
+def _space(data: LessonData, params: dict[str, str]) -> str:
+    """The feature space a step's view asks for (left out of its link when it is the page's default)."""
+    return params.get("space") or ViewOptions.of(data.ds).default_space
+
+
+def _features(data: LessonData, params: dict[str, str]) -> tuple[FeatureMatrix, np.ndarray, View]:
+    """The page's feature matrix of a view, its (reduced) points and the view itself."""
+    view = View.from_params(params, data.ds)
+    embeddings = data.embeddings if view.features.space == "embeddings" else None
+    fm = build_features(data.ds, view.features, view.subset, view.point_limit, view.seed, embeddings=embeddings)
+    return fm, reduce_by(fm.X, view.reduction, seed=view.seed).coords, view
 
 
 def _cluster_missing(data: LessonData, space: str) -> Answer | None:
@@ -524,30 +514,30 @@ def _cluster_missing(data: LessonData, space: str) -> Answer | None:
     return _missing_attributes(data)
 
 
-def _scores(data: LessonData, fm, X, result) -> tuple[str, list[Figure]]:
+def _scores(data: LessonData, fm: FeatureMatrix, X: np.ndarray, result: Clustering) -> tuple[str, list[Figure]]:
     """The Clustering page's scores of one result, as figures, and a sentence reading them."""
     inner = internal_metrics(X, result.labels, seed=0)
-    silhouette = "–" if inner["silhouette"] is None else fmt.decimal(inner["silhouette"])
+    silhouette = fmt.decimal(inner["silhouette"])
+    noise = fmt.percent(inner["noise_fraction"])
     figures = [
-        Figure("Clusters", f"{inner['n_clusters']:,}"),
-        Figure("Noise", f"{inner['noise_fraction']:.1%}"),
+        Figure("Clusters", fmt.count(inner["n_clusters"])),
+        Figure("Noise", noise),
         Figure("Silhouette", silhouette),
     ]
-    figures += [Figure("warning", w, "text") for w in result.warnings if w.startswith("One cluster holds")]
+    figures += [Figure("warning", w, "text") for w in result.warnings]
     text = (
-        f"{fm.n:,} faces, {inner['n_clusters']:,} cluster{'' if inner['n_clusters'] == 1 else 's'} "
-        f"({inner['noise_fraction']:.1%} left as noise); "
+        f"{fmt.count(fm.n)} faces, {fmt.plural(inner['n_clusters'], 'cluster')} ({noise} left as noise); "
         f"silhouette {silhouette} (an internal score: how separated the groups are, without knowing who is who)."
     )
-    if result.warnings and figures[-1].label == "warning":
-        text += f" {figures[-1].value}"
+    if result.warnings:
+        text += f" {result.warnings[-1]}"
     if data.ds.has_identity:
         ext = external_metrics(data.ds.table["identity"].to_numpy()[fm.rows], result.labels)
-        figures += [Figure("ARI", fmt.decimal(ext["ari"])), Figure("Pairwise F1", fmt.decimal(ext["pairwise_f1"]))]
+        ari, f1 = fmt.decimal(ext["ari"]), fmt.decimal(ext["pairwise_f1"])
+        figures += [Figure("ARI", ari), Figure("Pairwise F1", f1)]
         text += (
-            f" Against the true identities (external scores): ARI {fmt.decimal(ext['ari'])}, pairwise F1 "
-            f"{fmt.decimal(ext['pairwise_f1'])}; of the pairs of faces put together, {ext['pairwise_precision']:.0%} "
-            "really are one person."
+            f" Against the true identities (external scores): ARI {ari}, pairwise F1 {f1}; of the pairs of faces put "
+            f"together, {fmt.percent(ext['pairwise_precision'], 0)} really are one person."
         )
     return text, figures
 
@@ -557,7 +547,7 @@ def clustering(data: LessonData, params: dict[str, str], goal: str, by_identity:
 
     by_identity: the question is whether clusters are the people, which a dataset without identities cannot answer.
     """
-    if missing := _cluster_missing(data, params["space"]):
+    if missing := _cluster_missing(data, _space(data, params)):
         return missing
     if by_identity and not data.ds.has_identity:
         return unavailable(
@@ -567,10 +557,10 @@ def clustering(data: LessonData, params: dict[str, str], goal: str, by_identity:
             "the demo, or CelebA with its identity file, for this step.",
         )
     try:
-        fm, X, spec = _features(data, params)
+        fm, X, view = _features(data, params)
     except DatasetError as exc:
         return Answer(str(exc))
-    text, figures = _scores(data, fm, X, cluster_by(X, spec, seed=0))
+    text, figures = _scores(data, fm, X, cluster_by(X, view.clustering, seed=view.seed))
     return Answer(f"{text} {goal}", tuple(figures))
 
 
@@ -603,30 +593,32 @@ def dbscan_params(data: LessonData, careless: bool) -> dict[str, str]:
 def dbscan(data: LessonData, careless: bool) -> Answer:
     """The DBSCAN trap (one giant cluster at a careless eps) and the eps the k-distance curve suggests."""
     params = dbscan_params(data, careless)
-    if missing := _cluster_missing(data, params["space"]):
+    space = _space(data, params)
+    if missing := _cluster_missing(data, space):
         return missing
     try:
-        fm, X, spec = _features(data, params)
+        fm, X, view = _features(data, params)
     except DatasetError as exc:
         return Answer(str(exc))
-    result = cluster_by(X, spec, seed=0)
+    spec = view.clustering
+    result = cluster_by(X, spec, seed=view.seed)
     text, figures = _scores(data, fm, X, result)
     if careless:
         goal = (
-            f"eps {float(params['eps']):.2f} is the typical distance between two faces here, so nearly every face "
-            "has neighbours within it and the groups chain into one."
+            f"eps {fmt.decimal(spec.param('eps'), 2)} is the typical distance between two faces here, so nearly "
+            "every face has neighbours within it and the groups chain into one."
         )
     else:
         # eps 0: the clustering took the k-distance curve's suggestion (EPS_FLOOR when that was 0), as the page's
         # helper computes it for k = min_samples - 1.
         suggested = 0.0 if result.params["eps"] == EPS_FLOOR else float(result.params["eps"])
         k = max(1, int(spec.param("min_samples")) - 1)
-        figures.append(Figure("suggested eps", f"Suggested eps: {suggested:.3f}", "text"))
+        figures.append(Figure("suggested eps", f"Suggested eps: {fmt.decimal(suggested)}", "text"))
         goal = (
-            f"eps 0 asks for the knee of the k-distance curve: {suggested:.3f}, where the distance to a face's "
-            f"{ordinal(k)}-nearest neighbour starts to climb."
+            f"eps 0 asks for the knee of the k-distance curve: {fmt.decimal(suggested)}, where the distance to a "
+            f"face's {ordinal(k)}-nearest neighbour starts to climb."
         )
-        if params["space"] == "attributes":
+        if space == "attributes":
             goal += (
                 " On 0/1 attributes distances take few values (the square root of how many labels differ), so the "
                 "curve has no clean knee: DBSCAN is a poor fit here; k-means, or face embeddings, do better."
