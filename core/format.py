@@ -93,7 +93,7 @@ def about(seconds: float | None) -> str:
         return f"about {s / 3600:.1f} hours"
     if s >= 90:
         return f"about {s / 60:.0f} minutes"
-    return f"about {s:.0f} seconds"
+    return "about 1 second" if round(s) == 1 else f"about {s:.0f} seconds"
 
 
 def megabytes(n_bytes: float) -> str:

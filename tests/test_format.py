@@ -39,5 +39,6 @@ def test_plurals_and_durations():
         "1.5 h",
     ]
     assert fmt.about(200) == "about 3 minutes"
+    assert [fmt.about(s) for s in (0.3, 1.2, 2)] == ["about 1 second", "about 1 second", "about 2 seconds"]
     assert fmt.about(None) == "an unknown time"
     assert fmt.megabytes(3 * 2**20) == "3.0 MB"
