@@ -12,7 +12,7 @@ from core.classify.models import TrainConfig
 from core.classify.store import load_test_predictions
 from core.classify.train import train_attribute_model
 from core.jobs import job_status
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
 

@@ -28,7 +28,7 @@ from core.cluster.store import load_map, map_key
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
 from core.faces.store import save_embeddings
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
 

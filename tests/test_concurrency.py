@@ -10,7 +10,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import PROJECT
+import pytest
+
+from tests.support import PROJECT
 
 HAMMER = r"""
 import sys, threading

@@ -31,7 +31,7 @@ from core.cluster.reduce import MAP_METHODS
 from core.data.ingest import open_dataset
 from core.faces.store import save_embeddings
 from core.quality import CHECKS, run_audit
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 from ui.clustering import SPACE_LABELS, default_algorithm
 
 PAGES = {

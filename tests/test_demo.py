@@ -32,7 +32,7 @@ from core.errors import ModelMissingError
 from core.faces.calibration import pair_distances, roc_auc, sample_pairs
 from core.faces.pipeline import STATUS_ALIGNED, describe_images, model_path
 from core.stats.intervals import MIN_MODEL_IMAGES
-from tests.conftest import REFERENCE, SMALL_DEMO_IMAGES, needs
+from tests.support import REFERENCE, SMALL_DEMO_IMAGES, needs
 
 INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
 # Attributes with no drawing, as in life.

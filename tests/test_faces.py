@@ -12,7 +12,7 @@ from core.data.ingest import ingest
 from core.faces import pipeline as faces
 from core.faces.embed_job import chunks_dir, embed_dataset, load_status
 from core.faces.store import embeddings_root, load_embeddings
-from tests.conftest import WILD_SAMPLE, needs
+from tests.support import WILD_SAMPLE, needs
 
 pytestmark = needs(WILD_SAMPLE)
 # Two photos each of two identities (from identity.txt).

@@ -27,7 +27,7 @@ from core.lessons.catalogue import LESSONS, lesson_by_id, lesson_model_config
 from core.lessons.data import LessonData
 from core.lessons.handout import PAGE, figures_text, handout_bytes, handout_lines, render_handout
 from core.lessons.model import Answer, Figure
-from tests.conftest import PROJECT, REAL_ANNOTATIONS
+from tests.support import PROJECT, REAL_ANNOTATIONS
 from ui import lessons as lessons_ui
 
 HOME = str(PROJECT / "Home.py")

@@ -31,7 +31,7 @@ from core.quality.audit import check_token
 from core.quality.neighbours import close_pairs, close_pairs_exact
 from core.quality.scan import measure_bytes, scan_images
 from core.quality.store import StoredResult, load_result, result_token, save_result
-from tests.conftest import WILD_SAMPLE, needs
+from tests.support import WILD_SAMPLE, needs
 
 # Pairs of the wild sample that are the same photo saved twice (checked by eye): real duplicates, not false groups.
 KNOWN_DUPLICATES = {
