@@ -10,12 +10,12 @@ from PIL import Image
 
 from core.__main__ import main
 from core.data.ingest import open_dataset
-from core.demo import generate_demo
 from core.errors import ImageError
 from core.faces import pipeline as faces
 from core.faces import search
-from core.faces.embed_job import embed_dataset, load_status
+from core.faces.embed_job import load_status
 from core.faces.store import load_embeddings
+from tests.support import copy_home
 
 
 def _png(size, mode="L") -> bytes:
@@ -51,17 +51,15 @@ def test_draw_boxes_scales_boxes_with_the_picture():
 
 
 @pytest.fixture(scope="module")
-def embedded_demo(tmp_path_factory):
-    """A tiny drawn demo (aligned crops) with its real dlib embeddings, in its own cache."""
-    home = tmp_path_factory.mktemp("search_home")
-    generate_demo(home / "data" / "demo", n_images=24, seed=5)
+def embedded_demo(embedded_demo_home, tmp_path_factory):
+    """A copy of the session's small demo (aligned crops) with its real dlib embeddings, in its own cache."""
+    home = copy_home(embedded_demo_home, tmp_path_factory.mktemp("search_home"), ("demo",))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FACEATLAS_CACHE", str(home / "cache"))
-        ds = open_dataset(home / "data" / "demo", name="demo")
-        embed_dataset(ds, workers=1)
-        yield home, ds
+        yield home, open_dataset(home / "data" / "demo", name="demo")
 
 
+@pytest.mark.slow
 def test_a_dataset_photo_uploaded_again_finds_itself_at_zero(embedded_demo):
     """The upload takes the dataset's own detection path (aligned crop, fixed box when HOG misses)."""
     _, ds = embedded_demo
@@ -78,6 +76,7 @@ def test_a_dataset_photo_uploaded_again_finds_itself_at_zero(embedded_demo):
         assert search.search_photo(ds, data, k=1)[0].neighbours["distance"][0] == 0.0
 
 
+@pytest.mark.slow
 def test_search_command_prints_faces_and_neighbours(embedded_demo, capsys):
     home, ds = embedded_demo
     image_id = ds.table["image_id"][0]
@@ -91,6 +90,7 @@ def test_search_command_prints_faces_and_neighbours(embedded_demo, capsys):
     assert [n["distance"] for n in neighbours] == sorted(n["distance"] for n in neighbours)
 
 
+@pytest.mark.slow
 def test_search_command_refuses_what_is_not_a_photo(embedded_demo, tmp_path, capsys):
     home, _ = embedded_demo
     fifo = tmp_path / "face.jpg"
