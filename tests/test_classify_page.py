@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.classify.metrics import confusion_counts, subgroup_metrics
@@ -75,6 +76,7 @@ def test_subgroup_gap_is_shown(clf_env, logreg_model):
     assert _metric(at, "Accuracy gap for Male between Young and not Young") == f"{100 * gap:.1f}%"
 
 
+@pytest.mark.slow
 def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.radio(key="clf-features").set_value("embeddings").run()

@@ -174,6 +174,7 @@ def test_classifiers_and_face_search(kinds_home, dataset):
         step(at, "copy from an image", lambda a: a.radio(key="fs-attr-source").set_value("Copy from an image"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_clustering_every_space_algorithm_reduction_and_map(kinds_home, dataset):
     _, started = kinds_home

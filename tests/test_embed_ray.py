@@ -28,6 +28,8 @@ from core.faces.embed_job import chunks_dir, embed_dataset, load_status
 from core.faces.ray_runner import RayTarget
 from core.faces.store import embeddings_root, load_embeddings
 
+pytestmark = pytest.mark.ray
+
 IMAGES = 48
 CHUNK = 2  # 24 chunks
 WORKERS = 2

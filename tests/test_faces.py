@@ -4,6 +4,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from core.__main__ import main
@@ -94,6 +95,7 @@ def test_mixed_folder_embeds_what_it_can(tmp_path, isolated_cache):
     assert not chunks_dir(ds).exists()  # chunks are removed once assembled
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_matrix(tmp_path, isolated_cache):
     folder = tmp_path / "six"
     folder.mkdir()

@@ -127,6 +127,7 @@ UNANSWERABLE = {
 LEAST_COMPARED = {"demo": 60, "celeba": 40, "attrs": 30, "people": 0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["demo", "celeba", "attrs", "people"])
 def test_every_step_opens_its_view_showing_the_lessons_figures(lessons_home, name):
     ds = _dataset(lessons_home, name)
@@ -153,6 +154,7 @@ def test_every_step_opens_its_view_showing_the_lessons_figures(lessons_home, nam
 GARBLED = "not-a-choice"
 
 
+@pytest.mark.slow
 def test_every_step_parameter_is_one_its_page_reads(lessons_home):
     """A step's view is the page's view only if the page reads each of its parameters: set to nonsense, the page
     replaces it (falls back to its default), where a name the page does not read would stay in the address."""

@@ -331,6 +331,7 @@ def wild_planted(tmp_path_factory):
     return ds, moved, copies, results
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_moved_photos_are_found(wild_planted):
     _, moved, _, results = wild_planted
@@ -344,6 +345,7 @@ def test_moved_photos_are_found(wild_planted):
     assert results["identities"].tables["twins"].is_empty()  # no identity of the sample is filed twice
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_planted_copies_are_grouped_and_nothing_else(wild_planted):
     _, _, copies, results = wild_planted
@@ -359,6 +361,7 @@ def test_planted_copies_are_grouped_and_nothing_else(wild_planted):
         assert rest <= known, f"a group of distinct photos: {sorted(group)}"
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_real_photos_are_usable(wild_planted):
     _, _, _, results = wild_planted
