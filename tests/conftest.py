@@ -19,6 +19,7 @@ from tests.support import (
     WILD_SAMPLE,
     copy_home,
     home_environment,
+    seed_face_weights,
     wild_identities,
 )
 
@@ -63,7 +64,7 @@ def demo_dataset(demo_home):
 
 
 @pytest.fixture(scope="session")
-def embedded_demo_home(demo_home, tmp_path_factory) -> Path:
+def embedded_demo_home(demo_home, tmp_path_factory, face_weights) -> Path:
     """The small demo (and its annotations-only copy) with real dlib embeddings, computed once per session.
 
     SLOW (about a minute on 2 cores). Tests that change files or write results work on copy_home() of it; the
@@ -72,13 +73,14 @@ def embedded_demo_home(demo_home, tmp_path_factory) -> Path:
     from core.faces.embed_job import embed_dataset
 
     home = copy_home(demo_home, tmp_path_factory.mktemp("embedded-demo"), ("demo", "annotations_only"), cache=False)
+    seed_face_weights(face_weights, home / "cache")
     with home_environment(home):
         embed_dataset(open_dataset(home / "data" / "demo", name="demo"), workers=os.cpu_count())
     return home
 
 
 @pytest.fixture(scope="session")
-def wild_home(tmp_path_factory):
+def wild_home(tmp_path_factory, face_weights):
     """SLOW (about a minute): an LFW-style folder of WILD_HOME_IDENTITIES people of the real wild sample, one photo
     of each held out (an upload that is not in the dataset), embedded once per session by the real job.
 
@@ -90,6 +92,7 @@ def wild_home(tmp_path_factory):
     if not WILD_SAMPLE.exists():
         pytest.skip("../shared absent")
     home = tmp_path_factory.mktemp("wild-home")
+    seed_face_weights(face_weights, home / "cache")
     generate_demo(home / "data" / "demo", n_images=20, seed=3)  # the picker would draw one otherwise
     held_out = {}
     for who, names in wild_identities(WILD_HOME_IDENTITIES).items():
@@ -101,6 +104,17 @@ def wild_home(tmp_path_factory):
         ds = ingest(home / "data" / "wild", "wild")
         summary = embed_dataset(ds, workers=os.cpu_count())
     return home, ds, summary, held_out
+
+
+@pytest.fixture(scope="session")
+def face_weights(tmp_path_factory) -> Path:
+    """dlib's face descriptor converted for torch once per session (the .npz of core.faces.dlib_torch), for
+    seed_face_weights. Tests of the conversion itself (test_dlib_torch.py) use folders of their own."""
+    from core.faces.dlib_torch import dlib_model_path, load_weights, weights_cache_path
+
+    folder = tmp_path_factory.mktemp("face-weights")
+    load_weights(cache_dir=folder)
+    return weights_cache_path(dlib_model_path(), folder)
 
 
 @pytest.fixture

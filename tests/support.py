@@ -47,16 +47,40 @@ def copy_home(source: Path, target: Path, datasets: tuple[str, ...] | None = Non
     """A copy of a home built once, for a test that changes files or writes results: its data/ folders (or only
     `datasets`) and, with `cache`, what its cache/ computed (embeddings, models, the converted face weights).
 
-    Those are keyed by the image files and labels, not by the folder, so the copy finds them. Ingest folders are
-    left out: each copy ingests its own (quick), so nothing in its cache names the source home's folders.
+    Those are keyed by the image files and labels, not by the folder, so the copy finds them. Each copied folder is
+    touched, so a copy is a dataset of its own (a new ingest key, as a fresh draw had): nothing cached in memory for
+    the source or another copy is served for it. Ingest folders are not copied: each copy ingests its own (quick).
     """
     names = datasets if datasets is not None else tuple(p.name for p in (source / "data").iterdir())
     for name in names:
         shutil.copytree(source / "data" / name, target / "data" / name)
+        for folder, _, _ in os.walk(target / "data" / name):
+            os.utime(folder)
     for part in COPIED_CACHE if cache else ():
         if (source / "cache" / part).is_dir():
-            shutil.copytree(source / "cache" / part, target / "cache" / part)
+            shutil.copytree(
+                source / "cache" / part, target / "cache" / part, copy_function=_copy_new, dirs_exist_ok=True
+            )
     return target
+
+
+def _copy_new(source: str, target: str) -> str:
+    """shutil.copy2, keeping a file the target already has (a cache seeded with the face weights)."""
+    return target if os.path.exists(target) else shutil.copy2(source, target)
+
+
+def seed_face_weights(weights: Path, cache: Path) -> None:
+    """Put the session's converted face weights (conftest face_weights) into a fresh cache/models/, as on a machine
+    that converted them before, so the jobs and worker processes a test starts read them instead of each parsing
+    dlib's .dat again (seconds each). A hard link: the weights file is only ever replaced, never written in place."""
+    target = cache / "models" / weights.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        return
+    try:
+        os.link(weights, target)
+    except OSError:
+        shutil.copyfile(weights, target)
 
 
 @contextmanager

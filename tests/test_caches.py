@@ -25,15 +25,16 @@ from core.data.ingest import ingest
 from core.demo import generate_demo
 from core.faces.embed_job import embed_dataset
 from core.faces.store import embeddings_root, list_embeddings, load_embeddings
-from tests.support import PROJECT, copy_home, home_environment
+from tests.support import PROJECT, copy_home, home_environment, seed_face_weights
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def embedded_template(tmp_path_factory):
+def embedded_template(tmp_path_factory, face_weights):
     """A 60-image drawn dataset with real embeddings and a trained logistic regression, built once for the module."""
     home = tmp_path_factory.mktemp("caches-template")
+    seed_face_weights(face_weights, home / "cache")
     with home_environment(home):
         root = home / "data" / "faces"
         generate_demo(root, n_images=60, seed=9, workers=1)

@@ -16,7 +16,7 @@ import pytest
 
 from core.demo import generate_demo
 from core.jobs import JobSpec, cancel_job, job_status, jobs_root, start_job
-from tests.support import PROJECT, copy_home
+from tests.support import PROJECT, copy_home, seed_face_weights
 
 pytestmark = pytest.mark.slow
 
@@ -110,8 +110,9 @@ def small_demo_template(tmp_path_factory):
 
 
 @pytest.fixture
-def small_demo(small_demo_template, isolated_cache, tmp_path):
+def small_demo(small_demo_template, isolated_cache, face_weights, tmp_path):
     copy_home(small_demo_template, tmp_path, cache=False)
+    seed_face_weights(face_weights, isolated_cache)  # the embedding jobs' workers read them instead of parsing
     return tmp_path / "data" / "demo"
 
 
