@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numba.core.config
+import pytest
 
 from core.cluster.numba_cache import enable_disk_cache
 from tests.support import PROJECT
@@ -64,6 +65,7 @@ def test_tests_and_the_processes_they_start_share_one_numba_cache():
     assert child.stdout.strip() == os.environ["NUMBA_CACHE_DIR"], child.stderr[-2000:]
 
 
+@pytest.mark.slow  # importing umap compiles its eagerly typed functions once per checkout (about a minute)
 def test_umaps_own_functions_get_the_cache():
     """umap-learn declares them without cache=True: what UMAP compiled in every process before."""
     import umap.umap_
