@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench demo setup browser clean-cache
+.PHONY: run test test-fast lint bench demo setup browser clean-cache
 
 setup: $(STAMP)
 
@@ -31,8 +31,13 @@ browser:
 	    || echo "apt-get could not install chromium: browser tests will be skipped"; \
 	else echo "chromium not installed (installing it needs root and apt-get): browser tests will be skipped"; fi
 
+# The whole suite (what CI runs); markers and --durations come from pyproject.toml.
 test: demo browser
 	$(PY) -m pytest -q tests
+
+# The edit loop: everything but the slow, browser and Ray tests (not a substitute for `make test`).
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not browser and not ray" tests
 
 lint: setup
 	$(VENV)/bin/ruff check .

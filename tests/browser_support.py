@@ -1,5 +1,5 @@
-"""Serving the app on localhost and driving Debian's chromium: shared by tests/test_browser.py and
-bench/bench_load.py. Only 127.0.0.1 is ever contacted; no browser is ever downloaded."""
+"""Serving the app on localhost and driving Debian's chromium: shared by the browser tests (test_browser.py,
+test_first_start.py) and the benches. Only 127.0.0.1 is ever contacted; no browser is ever downloaded."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT_S = 60
+RENDER_TIMEOUT_S = 60
+ARTIFACTS = PROJECT / "test-artifacts" / "browser"  # screenshots and server logs (git-ignored)
+VIEWPORT = {"width": 1366, "height": 900}
 
 # (URL path, st.title) of every page; Streamlit's URL path is the page file name minus its number.
 APP_PAGES = [
@@ -53,6 +56,32 @@ def is_idle(state: str) -> bool:
     """True when IDLE_JS's string says: script finished, connected, nothing spinning or stale."""
     script, connection, busy, _ = state.split("\u0001", 3)
     return script == "notRunning" and connection == "CONNECTED" and busy == "0"
+
+
+def wait_until_idle(page, timeout_s: float = RENDER_TIMEOUT_S, settle_s: float = 0.6) -> None:
+    """Until the script run has finished, nothing spins or is stale, and the main text stopped changing."""
+    deadline = time.monotonic() + timeout_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        state = page.evaluate(IDLE_JS)
+        idle = is_idle(state)
+        if state != last or not idle:
+            last, since = state, time.monotonic()
+        elif time.monotonic() - since >= settle_s:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the page did not settle within {timeout_s:.0f}s (last state: {last[:300]!r})")
+
+
+def main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def metric_value(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
+    )
+    return metric.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 def free_port() -> int:

@@ -20,41 +20,28 @@ import pytest
 from core.stats.intervals import Rate
 from tests.browser_support import (
     APP_PAGES,
-    IDLE_JS,
+    ARTIFACTS,
     PROJECT,
-    is_idle,
+    RENDER_TIMEOUT_S,
+    VIEWPORT,
     log_tail,
+    main_text,
+    metric_value,
     start_server,
     stop_server,
+    wait_until_idle,
 )
+from tests.support import copy_home
 
-ARTIFACTS = PROJECT / "test-artifacts" / "browser"
-VIEWPORT = {"width": 1366, "height": 900}
-RENDER_TIMEOUT_S = 60
+pytestmark = pytest.mark.browser
+
 OTHER_DATASET = "annotations_only"  # made by the demo_home fixture: same labels, no images, not the demo
 
 
 @pytest.fixture(scope="module")
-def browser_home(demo_home, tmp_path_factory) -> Path:
+def browser_home(embedded_demo_home, tmp_path_factory) -> Path:
     """A copy of the demo home whose demo has real face embeddings (Face search, classifiers need them)."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    home = tmp_path_factory.mktemp("browser_home")
-    shutil.copytree(demo_home / "data" / "demo", home / "data" / "demo")
-    shutil.copytree(demo_home / "data" / OTHER_DATASET, home / "data" / OTHER_DATASET)
-    env = {**os.environ, "FACEATLAS_HOME": str(home), "FACEATLAS_CACHE": str(home / "cache")}
-    subprocess.run(
-        [sys.executable, "-m", "core", "embed", str(home / "data" / "demo"), "--name", "demo", "--json"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    return home
+    return copy_home(embedded_demo_home, tmp_path_factory.mktemp("browser_home"), ("demo", OTHER_DATASET))
 
 
 @pytest.fixture(scope="module")
@@ -69,29 +56,10 @@ def server(browser, browser_home):
 # ---------------------------------------------------------------- waiting and checking
 
 
-def wait_until_idle(page, timeout_s: float = RENDER_TIMEOUT_S, settle_s: float = 0.6) -> None:
-    """Until the script run has finished, nothing spins or is stale, and the main text stopped changing."""
-    deadline = time.monotonic() + timeout_s
-    last, since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        state = page.evaluate(IDLE_JS)
-        idle = is_idle(state)
-        if state != last or not idle:
-            last, since = state, time.monotonic()
-        elif time.monotonic() - since >= settle_s:
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"the page did not settle within {timeout_s:.0f}s (last state: {last[:300]!r})")
-
-
 def problems_shown(page) -> list[str]:
     """Texts of exception boxes and error alerts on the page (empty when all is well)."""
     boxes = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
     return [t.strip()[:300] for t in boxes.all_inner_texts()]
-
-
-def main_text(page) -> str:
-    return page.locator('[data-testid="stMain"]').inner_text()
 
 
 def widget(page, key: str):
@@ -275,13 +243,6 @@ def lessons_reveal_and_open(page, ds) -> None:
         assert expected in main_text(opened)
     finally:
         opened.close()
-
-
-def metric_value(page, label: str) -> str:
-    metric = page.locator('[data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
-    )
-    return metric.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 @dataclass(frozen=True)

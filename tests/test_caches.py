@@ -25,18 +25,32 @@ from core.data.embeddings import embeddings_root, list_embeddings, load_embeddin
 from core.data.ingest import ingest
 from core.demo import generate_demo
 from core.faces.embed_job import embed_dataset
-from tests.conftest import PROJECT
+from tests.support import PROJECT, copy_home, home_environment, seed_face_weights
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def embedded_template(tmp_path_factory, face_weights):
+    """A 60-image drawn dataset with real embeddings and a trained logistic regression, built once for the module."""
+    home = tmp_path_factory.mktemp("caches-template")
+    seed_face_weights(face_weights, home / "cache")
+    with home_environment(home):
+        root = home / "data" / "faces"
+        generate_demo(root, n_images=60, seed=9, workers=1)
+        ds = ingest(root, "faces")
+        embed_dataset(ds, workers=1)
+        meta = train_attribute_model(ds, TrainConfig(model="logreg", attributes=("Male", "Smiling")))
+    return home, meta
 
 
 @pytest.fixture
-def embedded(isolated_cache, tmp_path):
-    """A 60-image drawn dataset with real embeddings and a trained logistic regression."""
+def embedded(embedded_template, isolated_cache, tmp_path):
+    """The template copied for this test (its tests damage files): (dataset folder, dataset, model meta)."""
+    template, meta = embedded_template
+    copy_home(template, tmp_path)  # its cache/ is isolated_cache
     root = tmp_path / "data" / "faces"
-    generate_demo(root, n_images=60, seed=9, workers=1)
-    ds = ingest(root, "faces")
-    embed_dataset(ds, workers=1)
-    meta = train_attribute_model(ds, TrainConfig(model="logreg", attributes=("Male", "Smiling")))
-    return root, ds, meta
+    return root, ingest(root, "faces"), meta
 
 
 def _truncate(path, keep: int) -> None:

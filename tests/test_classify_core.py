@@ -95,6 +95,7 @@ def test_split_by_partition_and_identity_grouped_split(clf_env):
     assert "no train/val/test partition" in split.note
 
 
+@pytest.mark.slow
 def test_cnn_learns_a_drawn_attribute(cnn_model):
     meta = cnn_model
     # ~300 training faces of ~16 people: the ranking (AUC; chance 0.5) is learnt reliably, the 0.5
@@ -104,6 +105,7 @@ def test_cnn_learns_a_drawn_attribute(cnn_model):
     assert min(aucs) >= 0.65, meta.metrics
 
 
+@pytest.mark.slow
 def test_save_load_gives_identical_predictions(clf_env, cnn_model, logreg_model):
     ds = clf_env
     for meta, inputs in (
@@ -124,6 +126,7 @@ class _Payload:
         return (pathlib.Path.touch, (pathlib.Path(_Payload.marker),))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
     import shutil
@@ -139,6 +142,7 @@ def test_pickle_disguised_as_weights_is_refused(clf_env, cnn_model, tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_a_damaged_model_is_set_aside_with_a_message(clf_env, cnn_model, tmp_path):
     import shutil
 
@@ -194,6 +198,7 @@ def test_augmentation_without_warp_is_identity_or_mirror():
         assert torch.allclose(b, a, atol=1e-5) or torch.allclose(b, a.flip(-1), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_photo_prediction_from_bytes(clf_env, cnn_model):
     ds = clf_env
     data = ds.image_path(ds.table["image_id"][0]).read_bytes()
@@ -222,6 +227,7 @@ def test_mlp_head_on_embeddings_and_loss_choices(clf_env):
         train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male",), loss="cosine"))
 
 
+@pytest.mark.slow
 def test_training_job_reports_history_and_can_be_cancelled(clf_env):
     import time
 

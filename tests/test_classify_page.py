@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
@@ -14,7 +15,7 @@ from core.classify.models import TrainConfig
 from core.classify.store import load_test_predictions
 from core.classify.train import train_attribute_model
 from core.jobs import job_status
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
 
@@ -77,6 +78,7 @@ def test_subgroup_gap_is_shown(clf_env, logreg_model):
     assert _metric(at, "Accuracy gap for Male between Young and not Young") == f"{100 * gap:.1f}%"
 
 
+@pytest.mark.slow
 def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.radio(key="clf-features").set_value("embeddings").run()

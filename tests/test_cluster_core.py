@@ -259,6 +259,7 @@ def test_tsne_map_is_capped():
         map_2d(np.zeros((6000, 3), np.float32), "tsne")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spectral_max", [10_000, 50])
 def test_umap_map_keeps_separated_groups_apart_with_either_initialisation(monkeypatch, spectral_max):
     monkeypatch.setattr(reduce_module, "UMAP_SPECTRAL_MAX_POINTS", spectral_max)  # 50: PCA initialisation

@@ -1,8 +1,9 @@
 """Identity clustering on real photos (../shared/real/celeba_wild_sample) and the cluster command.
 
 dlib costs ~0.25 s per photo on this 2-core machine, so the test uses a deterministic
-subset: the 12 identities with the smallest labels (sorted as text), about 200 photos,
-plain descriptors only; computed once per test session in the pytest tmp dir.
+subset: conftest's wild_home, the 12 identities with the smallest labels (187 photos, one of each
+person held out for the Face search tests), embedded once per test session by the real job
+(the embeddings the page clusters) and shared with test_face_search_page.py.
 """
 
 from __future__ import annotations
@@ -15,21 +16,22 @@ import pytest
 from core.__main__ import main
 from core.cluster.algorithms import cluster
 from core.cluster.metrics import external_metrics
-from tests.conftest import WILD_SAMPLE, needs
+from core.data.embeddings import load_embeddings
+from tests.support import WILD_HOME_IDENTITIES, WILD_SAMPLE, needs
 
-SUBSET_IDENTITIES = 12
-
-
-@pytest.fixture(scope="session")
-def wild(tmp_path_factory):
-    from bench.wild_faces import cached_wild_descriptors
-
-    cache = tmp_path_factory.getbasetemp() / "wild-descriptors.npz"
-    data = cached_wild_descriptors(WILD_SAMPLE, cache, identities=SUBSET_IDENTITIES, mirror=False)
-    face = data["has_face"]
-    return data["plain"][face], data["identity"][face]
+SUBSET_IDENTITIES = WILD_HOME_IDENTITIES
 
 
+@pytest.fixture(scope="module")
+def wild(wild_home):
+    """(vectors (N,128) float32, identity labels (N,)) of the photos where a face was found."""
+    _, ds, _, _ = wild_home
+    emb = load_embeddings(ds, "dlib")
+    face = emb.has_face
+    return np.asarray(emb.vectors)[face], np.array(ds.table["identity"].to_list())[face]
+
+
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_best_identity_algorithm_reaches_pairwise_f1_095_on_real_faces(wild):
     X, identity = wild
@@ -39,6 +41,7 @@ def test_best_identity_algorithm_reaches_pairwise_f1_095_on_real_faces(wild):
     assert scores["pairwise_f1"] >= 0.95, scores
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_dbscan_default_eps_avoids_chaining_on_real_faces(wild):
     """Too large a radius chains people together (with 298 identities eps 0.55 already does; with these 12, 0.7)."""

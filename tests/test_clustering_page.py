@@ -31,7 +31,7 @@ from core.cluster.view import View, ViewOptions
 from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import PROJECT
+import pytest
+
+from tests.support import PROJECT
 
 HAMMER = r"""
 import sys, threading
@@ -56,6 +58,7 @@ sys.exit(1 if errors else 0)
 """
 
 
+@pytest.mark.slow
 def test_four_threads_detecting_at_once_neither_crash_nor_disagree():
     proc = subprocess.run([sys.executable, "-c", HAMMER], cwd=PROJECT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.returncode, proc.stdout[-2000:], proc.stderr[-3000:])

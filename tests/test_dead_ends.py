@@ -32,7 +32,7 @@ from core.cluster.view import default_algorithm
 from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
 from core.quality import CHECKS, run_audit
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 from ui.clustering.sidebar import SPACE_LABELS
 
 PAGES = {
@@ -175,6 +175,7 @@ def test_classifiers_and_face_search(kinds_home, dataset):
         step(at, "copy from an image", lambda a: a.radio(key="fs-attr-source").set_value("Copy from an image"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_clustering_every_space_algorithm_reduction_and_map(kinds_home, dataset):
     _, started = kinds_home

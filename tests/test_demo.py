@@ -32,7 +32,7 @@ from core.errors import ModelMissingError
 from core.faces.calibration import pair_distances, roc_auc, sample_pairs
 from core.faces.pipeline import STATUS_ALIGNED, describe_images, model_path
 from core.stats.intervals import MIN_MODEL_IMAGES
-from tests.conftest import REFERENCE, SMALL_DEMO_IMAGES, needs
+from tests.support import REFERENCE, SMALL_DEMO_IMAGES, needs
 
 INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
 # Attributes with no drawing, as in life.
@@ -321,6 +321,7 @@ def test_drawing_is_deterministic_and_each_person_keeps_their_face():
     assert np.std(spread_between) > 4 * PHOTO_JITTER["eye_dx"] * JITTER_SCALE / np.sqrt(3)
 
 
+@pytest.mark.slow
 @needs_face_models
 def test_a_face_descriptor_tells_the_drawn_people_apart():
     """30 drawn people x up to 10 photos through the app's own pipeline: same-person pairs are the closer ones."""

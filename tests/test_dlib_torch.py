@@ -9,7 +9,7 @@ from core.data.images import open_rgb
 from core.errors import DlibFormatError
 from core.faces import dlib_torch
 from core.faces.dlib_torch import TorchFaceDescriptor, _Reader, dlib_model_path, load_weights
-from tests.conftest import WILD_SAMPLE, needs
+from tests.support import WILD_SAMPLE, needs
 
 dlib = pytest.importorskip("dlib")
 

@@ -27,6 +27,9 @@ from core.faces import embed_job, ray_runner
 from core.faces import pipeline as faces
 from core.faces.embed_job import chunks_dir, embed_dataset, load_status
 from core.faces.ray_runner import RayTarget
+from tests.support import seed_face_weights
+
+pytestmark = pytest.mark.ray
 
 IMAGES = 48
 CHUNK = 2  # 24 chunks
@@ -35,11 +38,12 @@ WAIT_S = 300  # generous bounds on a busy machine: a wait that ends early is nev
 
 
 @pytest.fixture(scope="module")
-def small_set(tmp_path_factory):
+def small_set(tmp_path_factory, face_weights):
     """(dataset, cache dir): a small drawn CelebA-layout set in its own cache."""
     root = tmp_path_factory.mktemp("ray") / "small"
     generate_demo(root, n_images=IMAGES, seed=5, workers=1)
     cache = root.parent / "cache"
+    seed_face_weights(face_weights, cache)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FACEATLAS_CACHE", str(cache))
         yield ingest(root, "small"), cache

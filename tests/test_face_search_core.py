@@ -13,12 +13,12 @@ from core.__main__ import main
 from core.data.embeddings import load_embeddings
 from core.data.ingest import open_dataset
 from core.data.loaders import DEMO_MARKER
-from core.demo import generate_demo
 from core.errors import ImageError
 from core.faces import pipeline as faces
 from core.faces import search
 from core.faces.calibration import DLIB_THRESHOLD
-from core.faces.embed_job import embed_dataset, load_status
+from core.faces.embed_job import load_status
+from tests.support import copy_home
 
 
 def _png(size, mode="L") -> bytes:
@@ -54,17 +54,15 @@ def test_draw_boxes_scales_boxes_with_the_picture():
 
 
 @pytest.fixture(scope="module")
-def embedded_demo(tmp_path_factory):
-    """A tiny drawn demo (aligned crops) with its real dlib embeddings, in its own cache."""
-    home = tmp_path_factory.mktemp("search_home")
-    generate_demo(home / "data" / "demo", n_images=24, seed=5)
+def embedded_demo(embedded_demo_home, tmp_path_factory):
+    """A copy of the session's small demo (aligned crops) with its real dlib embeddings, in its own cache."""
+    home = copy_home(embedded_demo_home, tmp_path_factory.mktemp("search_home"), ("demo",))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FACEATLAS_CACHE", str(home / "cache"))
-        ds = open_dataset(home / "data" / "demo", name="demo")
-        embed_dataset(ds, workers=1)
-        yield home, ds
+        yield home, open_dataset(home / "data" / "demo", name="demo")
 
 
+@pytest.mark.slow
 def test_a_dataset_photo_uploaded_again_finds_itself_at_zero(embedded_demo):
     """The upload takes the dataset's own detection path (aligned crop, fixed box when HOG misses)."""
     _, ds = embedded_demo
@@ -81,6 +79,7 @@ def test_a_dataset_photo_uploaded_again_finds_itself_at_zero(embedded_demo):
         assert search.search_photo(ds, data, k=1).faces[0].neighbours["distance"][0] == 0.0
 
 
+@pytest.mark.slow
 def test_search_command_prints_faces_and_neighbours(embedded_demo, capsys):
     home, ds = embedded_demo
     image_id = ds.table["image_id"][0]
@@ -118,6 +117,7 @@ def test_search_command_marks_the_same_person_with_dlibs_threshold_without_ident
     assert printed[2].endswith(f"{image_id}    same person")
 
 
+@pytest.mark.slow
 def test_search_command_refuses_what_is_not_a_photo(embedded_demo, tmp_path, capsys):
     home, _ = embedded_demo
     fifo = tmp_path / "face.jpg"

@@ -1,14 +1,11 @@
 """Face search page (AppTest) and the real-face quality check on ../shared/real/celeba_wild_sample.
 
-The real-face part embeds a deterministic subset of the wild sample (the 10 identities
-with the smallest ids, 172 photos, one photo per identity held out as an upload) once per
-test session with the real embedding job; about a minute on 2 cores. The full 502-photo
-figures are in docs/bench/faces.md.
+The real-face part uses conftest's wild_home: a deterministic subset of the wild sample (the 12 identities
+with the smallest ids, 199 photos, one photo per identity held out as an upload) embedded once per
+test session with the real embedding job (about a minute on 2 cores), shared with test_cluster_real.py.
+The full 502-photo figures are in docs/bench/faces.md.
 """
 
-import os
-import shutil
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +15,14 @@ from streamlit.testing.v1 import AppTest
 
 from core import cached
 from core.data.embeddings import load_embeddings, save_embeddings
-from core.data.ingest import ingest, open_dataset
+from core.data.ingest import open_dataset
 from core.demo import generate_demo
 from core.faces import pipeline as faces
-from core.faces.embed_job import embed_dataset, load_status
+from core.faces.embed_job import load_status
 from core.jobs import cancel_job, job_id_for, job_status
-from tests.conftest import PROJECT, WILD_SAMPLE, needs
+from tests.support import PROJECT, WILD_SAMPLE, copy_home, needs
 
 PAGE = str(PROJECT / "pages" / "5_Face_search.py")
-N_IDENTITIES = 10
 
 
 def _use_home(monkeypatch, home: Path) -> None:
@@ -36,10 +32,18 @@ def _use_home(monkeypatch, home: Path) -> None:
     cached.dataset_refs.clear()
 
 
+@pytest.fixture(scope="module")
+def tiny_demo_home(tmp_path_factory):
+    """A tiny demo drawn once for the module (page_home copies it: its tests write embeddings and jobs)."""
+    home = tmp_path_factory.mktemp("tiny-demo")
+    generate_demo(home / "data" / "demo", n_images=30, seed=2)
+    return home
+
+
 @pytest.fixture
-def page_home(tmp_path, monkeypatch):
+def page_home(tiny_demo_home, tmp_path, monkeypatch):
     """A home with a tiny demo only (no embeddings)."""
-    generate_demo(tmp_path / "data" / "demo", n_images=30, seed=2)
+    copy_home(tiny_demo_home, tmp_path)
     _use_home(monkeypatch, tmp_path)
     yield tmp_path
     cached.dataset_refs.clear()
@@ -52,35 +56,7 @@ def _distance_table(at):
     return tables[0]
 
 
-def _wild_identities() -> dict[str, list[str]]:
-    rows = [line.split() for line in (WILD_SAMPLE / "identity.txt").read_text().splitlines()[1:]]
-    groups = defaultdict(list)
-    for name, who in rows:
-        groups[who].append(name)
-    chosen = sorted(groups, key=int)[:N_IDENTITIES]
-    return {who: sorted(groups[who]) for who in chosen}
-
-
-@pytest.fixture(scope="session")
-def wild_home(tmp_path_factory):
-    """SLOW (about a minute): LFW-style folder of the subset, embedded once by the real job."""
-    if not WILD_SAMPLE.exists():
-        pytest.skip("../shared absent")
-    home = tmp_path_factory.mktemp("faces_home")
-    generate_demo(home / "data" / "demo", n_images=20, seed=3)
-    held_out = {}
-    for who, names in _wild_identities().items():
-        (home / "data" / "wild" / who).mkdir(parents=True)
-        held_out[who] = names[-1]
-        for n in names[:-1]:
-            shutil.copy(WILD_SAMPLE / n, home / "data" / "wild" / who / n)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FACEATLAS_CACHE", str(home / "cache"))
-        ds = ingest(home / "data" / "wild", "wild")
-        summary = embed_dataset(ds, workers=os.cpu_count())
-    return home, ds, summary, held_out
-
-
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_real_faces_found_and_verified(wild_home):
     _, ds, summary, _ = wild_home
@@ -100,6 +76,7 @@ def test_real_faces_found_and_verified(wild_home):
     assert np.median(dist[same]) < np.median(dist[~same])
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_upload_finds_the_same_person(wild_home, monkeypatch):
     home, ds, _, held_out = wild_home
@@ -121,6 +98,7 @@ def test_upload_finds_the_same_person(wild_home, monkeypatch):
     assert any("nearest faces" in s.value for s in at.subheader)
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_upload_errors_are_explained(wild_home, monkeypatch, tmp_path):
     home, *_ = wild_home
@@ -137,6 +115,7 @@ def test_upload_errors_are_explained(wild_home, monkeypatch, tmp_path):
     assert any("No face was found" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_pick_dataset_image_excludes_itself(wild_home, monkeypatch):
     home, ds, *_ = wild_home

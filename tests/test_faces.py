@@ -4,6 +4,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from core.__main__ import main
@@ -12,7 +13,7 @@ from core.data.images import open_rgb
 from core.data.ingest import ingest
 from core.faces import pipeline as faces
 from core.faces.embed_job import chunks_dir, embed_dataset, load_status
-from tests.conftest import WILD_SAMPLE, needs
+from tests.support import WILD_SAMPLE, needs
 
 pytestmark = needs(WILD_SAMPLE)
 # Two photos each of two identities (from identity.txt).
@@ -94,6 +95,7 @@ def test_mixed_folder_embeds_what_it_can(tmp_path, isolated_cache):
     assert not chunks_dir(ds).exists()  # chunks are removed once assembled
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_matrix(tmp_path, isolated_cache):
     folder = tmp_path / "six"
     folder.mkdir()

@@ -10,8 +10,20 @@ from __future__ import annotations
 import json
 import time
 
-from tests.browser_support import log_tail, start_server, stop_server
-from tests.test_browser import ARTIFACTS, VIEWPORT, main_text, metric_value, wait_until_idle
+import pytest
+
+from tests.browser_support import (
+    ARTIFACTS,
+    VIEWPORT,
+    log_tail,
+    main_text,
+    metric_value,
+    start_server,
+    stop_server,
+    wait_until_idle,
+)
+
+pytestmark = pytest.mark.browser
 
 DEMO_IMAGES = 120
 FIRST_VISIT_TIMEOUT_S = 600

@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import PROJECT, SMALL_DEMO_IMAGES
+from tests.support import PROJECT, SMALL_DEMO_IMAGES
 
 
 def _metric(at, label):

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from PIL import Image
 
 import core.data.ingest
 from core.data.celeba import CELEBA_ATTRIBUTES
@@ -26,42 +25,9 @@ from core.data.embeddings import load_embeddings, save_embeddings
 from core.data.images import MAX_UPLOAD_BYTES, open_rgb, thumbnail_bytes
 from core.data.ingest import open_dataset
 from core.errors import DatasetError, ImageError
-from tests.conftest import PROJECT
-
-ATTR_FILE = "Anno/list_attr_celeba.txt"
-
+from tests.support import ATTR_FILE, PROJECT, jpeg_bytes, write_celeba
 
 # ---------------------------------------------------------------- builders
-
-
-def jpeg_bytes(size=(40, 48), color=(200, 120, 90)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, format="JPEG", quality=90)
-    return buf.getvalue()
-
-
-def attr_rows(n: int) -> list[str]:
-    """n rows of the CelebA attribute file: name and 40 values of -1/1 (a fixed pattern)."""
-    return [
-        f"{i + 1:06d}.jpg " + " ".join("1" if (i + j) % 3 == 0 else "-1" for j in range(len(CELEBA_ATTRIBUTES)))
-        for i in range(n)
-    ]
-
-
-def write_celeba(root: Path, n: int = 6, images: bool = False) -> Path:
-    """A small CelebA original-layout dataset: attributes, identities, partitions, optional images."""
-    (root / "Anno").mkdir(parents=True)
-    (root / "Eval").mkdir()
-    lines = [str(n), " ".join(CELEBA_ATTRIBUTES), *attr_rows(n)]
-    (root / ATTR_FILE).write_text("\n".join(lines) + "\n")
-    (root / "Anno/identity_CelebA.txt").write_text("".join(f"{i + 1:06d}.jpg {i % 3 + 1}\n" for i in range(n)))
-    (root / "Eval/list_eval_partition.txt").write_text("".join(f"{i + 1:06d}.jpg {i % 3}\n" for i in range(n)))
-    if images:
-        img_dir = root / "Img" / "img_align_celeba"
-        img_dir.mkdir(parents=True)
-        for i in range(n):
-            (img_dir / f"{i + 1:06d}.jpg").write_bytes(jpeg_bytes())
-    return root
 
 
 def png_bytes(width: int, height: int, *, bit_depth: int = 1, color_type: int = 0) -> bytes:

@@ -16,7 +16,9 @@ import pytest
 
 from core.demo import generate_demo
 from core.jobs import JobSpec, cancel_job, job_status, jobs_root, start_job
-from tests.conftest import PROJECT
+from tests.support import PROJECT, copy_home, seed_face_weights
+
+pytestmark = pytest.mark.slow
 
 WAIT_S = 300
 
@@ -99,11 +101,19 @@ def test_a_job_beyond_the_servers_cap_waits_in_a_visible_queue(isolated_cache, m
             p.wait()
 
 
+@pytest.fixture(scope="module")
+def small_demo_template(tmp_path_factory):
+    """A 96-image demo drawn once for the module; small_demo copies it (each test's job writes beside it)."""
+    home = tmp_path_factory.mktemp("jobs-demo")
+    generate_demo(home / "data" / "demo", n_images=96, seed=7)
+    return home
+
+
 @pytest.fixture
-def small_demo(isolated_cache, tmp_path):
-    root = tmp_path / "data" / "demo"
-    generate_demo(root, n_images=96, seed=7)
-    return root
+def small_demo(small_demo_template, isolated_cache, face_weights, tmp_path):
+    copy_home(small_demo_template, tmp_path, cache=False)
+    seed_face_weights(face_weights, isolated_cache)  # the embedding jobs' workers read them instead of parsing
+    return tmp_path / "data" / "demo"
 
 
 def test_killing_a_job_leaves_no_workers_and_it_resumes(small_demo):

@@ -27,7 +27,7 @@ from core.lessons.catalogue import LESSONS, lesson_by_id, lesson_model_config
 from core.lessons.data import LessonData
 from core.lessons.handout import PAGE, figures_text, handout_bytes, handout_lines, render_handout
 from core.lessons.model import Answer, Figure
-from tests.conftest import PROJECT, REAL_ANNOTATIONS
+from tests.support import PROJECT, REAL_ANNOTATIONS
 from ui import lessons as lessons_ui
 
 HOME = str(PROJECT / "Home.py")
@@ -127,6 +127,7 @@ UNANSWERABLE = {
 LEAST_COMPARED = {"demo": 60, "celeba": 40, "attrs": 30, "people": 0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["demo", "celeba", "attrs", "people"])
 def test_every_step_opens_its_view_showing_the_lessons_figures(lessons_home, name):
     ds = _dataset(lessons_home, name)
@@ -153,6 +154,7 @@ def test_every_step_opens_its_view_showing_the_lessons_figures(lessons_home, nam
 GARBLED = "not-a-choice"
 
 
+@pytest.mark.slow
 def test_every_step_parameter_is_one_its_page_reads(lessons_home):
     """A step's view is the page's view only if the page reads each of its parameters: set to nonsense, the page
     replaces it (falls back to its default), where a name the page does not read would stay in the address."""

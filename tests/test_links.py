@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 from ui import links
 
 DATASET = str(PROJECT / "pages" / "1_Dataset.py")

@@ -20,7 +20,7 @@ from core.data.ingest import fingerprint, ingest
 from core.data.loaders import detect_layout
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError
-from tests.conftest import PROJECT, REAL_ANNOTATIONS, needs
+from tests.support import PROJECT, REAL_ANNOTATIONS, needs
 
 ATTRS = ["Smiling", "Male", "Eyeglasses"]
 VALUES = [[1, -1, -1], [-1, 1, 1], [1, 1, -1], [-1, -1, -1]]

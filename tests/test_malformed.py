@@ -14,7 +14,7 @@ from PIL import Image
 from core.data.images import open_rgb, thumbnail_bytes
 from core.data.ingest import open_dataset
 from core.errors import ImageError
-from tests.test_hostile import write_celeba
+from tests.support import write_celeba
 
 
 @pytest.mark.parametrize(

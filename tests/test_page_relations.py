@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 PAGE = str(PROJECT / "pages" / "2_Attribute_relations.py")
 

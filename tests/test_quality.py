@@ -31,7 +31,7 @@ from core.quality.audit import check_token
 from core.quality.neighbours import close_pairs, close_pairs_exact
 from core.quality.scan import measure_bytes, scan_images
 from core.quality.store import StoredResult, load_result, result_token, save_result
-from tests.conftest import WILD_SAMPLE, needs
+from tests.support import WILD_SAMPLE, needs, seed_face_weights
 
 # Pairs of the wild sample that are the same photo saved twice (checked by eye): real duplicates, not false groups.
 KNOWN_DUPLICATES = {
@@ -299,7 +299,7 @@ def _copy(img: Image.Image, kind: str) -> tuple[Image.Image, int]:
 
 
 @pytest.fixture(scope="module")
-def wild_planted(tmp_path_factory):
+def wild_planted(tmp_path_factory, face_weights):
     """SLOW (about half a minute): the planted LFW-style copy, embedded and audited once."""
     if not WILD_SAMPLE.exists():
         pytest.skip("../shared absent")
@@ -311,6 +311,7 @@ def wild_planted(tmp_path_factory):
     moved = {n: str(rng.choice([w for w in chosen if w != owner[n]])) for n in rng.choice(names, MOVED, replace=False)}
     sources = rng.choice([n for n in names if n not in moved], COPIES, replace=False)
     home = tmp_path_factory.mktemp("wild_quality")
+    seed_face_weights(face_weights, home / "cache")
     root = home / "data" / "wild"
     for n in names:
         folder = root / moved.get(n, owner[n])
@@ -331,6 +332,7 @@ def wild_planted(tmp_path_factory):
     return ds, moved, copies, results
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_moved_photos_are_found(wild_planted):
     _, moved, _, results = wild_planted
@@ -344,6 +346,7 @@ def test_moved_photos_are_found(wild_planted):
     assert results["identities"].tables["twins"].is_empty()  # no identity of the sample is filed twice
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_planted_copies_are_grouped_and_nothing_else(wild_planted):
     _, _, copies, results = wild_planted
@@ -359,6 +362,7 @@ def test_planted_copies_are_grouped_and_nothing_else(wild_planted):
         assert rest <= known, f"a group of distinct photos: {sorted(group)}"
 
 
+@pytest.mark.slow
 @needs(WILD_SAMPLE)
 def test_real_photos_are_usable(wild_planted):
     _, _, _, results = wild_planted

@@ -1,14 +1,13 @@
 """The Data quality page (AppTest) and the planted label flips, on a copy of the 400-image test demo.
 
-The copy has 3 % of its Eyeglasses and Wearing_Hat labels flipped and real dlib embeddings (computed once here,
-about half a minute); the audit runs once in-process and the page is checked against the stored results and
+The copy has 3 % of its Eyeglasses and Wearing_Hat labels flipped and real dlib embeddings (computed once per
+session by conftest's embedded_demo_home); the audit runs once in-process and the page is checked against the stored results and
 against numbers computed another way (file hashes, the embedding run's face counts).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from collections import Counter
 
@@ -24,7 +23,9 @@ from core.faces.embed_job import embed_dataset, load_face_counts, load_status
 from core.jobs import cancel_job, job_status
 from core.quality import load_check, run_audit
 from core.quality.images import PROBLEMS
-from tests.conftest import PROJECT
+from tests.support import PROJECT, copy_home, home_environment
+
+pytestmark = pytest.mark.slow
 
 PAGE = str(PROJECT / "pages" / "6_Data_quality.py")
 FLIPPED = ("Eyeglasses", "Wearing_Hat")
@@ -49,27 +50,19 @@ def _flip_labels(anno, n_images: int, seed: int = 0) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def audited_home(demo_home, tmp_path_factory):
-    """SLOW (about a minute): the flipped copy, embedded by the real job and audited once."""
-    home = tmp_path_factory.mktemp("quality-home")
-    shutil.copytree(demo_home / "data" / "demo", home / "data" / "demo")
-    shutil.copytree(demo_home / "data" / "demo" / "Anno", home / "data" / "annotations_only" / "Anno")
+def audited_home(embedded_demo_home, tmp_path_factory):
+    """SLOW (about half a minute): the flipped copy of the session's embedded demo (its embeddings are keyed by the
+    image files, which flipping labels leaves alone, so the embedding job finds them done), audited once."""
+    home = copy_home(embedded_demo_home, tmp_path_factory.mktemp("quality-home"))
     n_images = len((home / "data" / "demo" / "Anno" / "list_attr_celeba.txt").read_text().splitlines()) - 2
     flipped = _flip_labels(home / "data" / "demo" / "Anno" / "list_attr_celeba.txt", n_images)
-    saved = {k: os.environ.get(k) for k in ("FACEATLAS_HOME", "FACEATLAS_CACHE")}
-    os.environ["FACEATLAS_HOME"] = str(home)
-    os.environ["FACEATLAS_CACHE"] = str(home / "cache")
-    cached.dataset_refs.clear()
-    ds = open_dataset(home / "data" / "demo", name="demo")
-    embed_dataset(ds, workers=2)
-    run_audit(ds, workers=1)
-    yield home, ds, flipped
-    cached.dataset_refs.clear()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with home_environment(home):
+        cached.dataset_refs.clear()
+        ds = open_dataset(home / "data" / "demo", name="demo")
+        embed_dataset(ds, workers=2)
+        run_audit(ds, workers=1)
+        yield home, ds, flipped
+        cached.dataset_refs.clear()
 
 
 def metric(at, label: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 from core.__main__ import main
 from core.data.ingest import open_dataset
 from core.stats import relations as stats
-from tests.conftest import REAL_ANNOTATIONS, needs
+from tests.support import REAL_ANNOTATIONS, needs
 
 ATTRS = tuple(f"a{k}" for k in range(8))
 

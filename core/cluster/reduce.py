@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from core.cluster.numba_cache import cache_library_code
+
 # Lazy imports: scikit-learn, umap-learn are imported inside the functions that use them, so pages and commands that
 # never call them do not pay their import time and memory on a shared server.
 
@@ -89,6 +91,7 @@ def umap(
     """
     import umap as umap_learn
 
+    cache_library_code()
     if metric not in UMAP_METRICS:
         raise ValueError(f"Unknown UMAP metric {metric!r}; choose one of {', '.join(UMAP_METRICS)}.")
     n_neighbors = max(2, min(n_neighbors, len(X) - 1))
