@@ -11,6 +11,7 @@ from core.cli.embed import job_spec as embed_job_spec
 from core.data.dataset import Dataset
 from core.data.paths import PROJECT_ROOT
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
+from ui.demo_drawing import images_missing_text, is_drawing
 
 # Embedding throughput at 2 workers on 2 cores (docs/bench/faces.md): aligned crops 39/s, wild photos 11/s.
 EMBED_RATE_ALIGNED = 39.0
@@ -200,6 +201,9 @@ def embeddings_prerequisite(ds: Dataset, unlocks: str, key: str) -> None:
     expected = embedding_seconds(ds)
     job = embed_job_spec(ds)
     status = job_status(job.job_id)
+    if is_drawing(ds):
+        st.info(f"{images_missing_text(ds)} Face embeddings are computed from them, so {unlocks} comes after that.")
+        return
     if not ds.has_images:
         st.info(
             f"**{ds.name} has no face embeddings** and no image files to compute them from, so {unlocks} is not "

@@ -7,6 +7,8 @@ page that owns them; a key shared by several pages sits under "Every page".
 from __future__ import annotations
 
 # ---- Every page (sidebar, jobs, links)
+DEMO_RESTARTED = "demo-drawing-restarted"  # the demo drawing job this session restarted after it stopped (once)
+DEMO_DRAWN_SEEN = "demo-drawn-seen"  # the demo folder whose finished drawing this session reran the page for
 
 # ---- Dataset
 
