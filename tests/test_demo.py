@@ -521,27 +521,48 @@ class _FakeClock:
         return self.now
 
 
-def test_the_first_estimate_is_the_expected_time_and_the_measured_rate_takes_over():
+def _drawing_clock(n_images: int = 6_000) -> tuple[_FakeClock, DrawingClock]:
+    """A clock whose labels were planned in the expected time and whose workers were just started."""
     clock = _FakeClock()
-    timer = DrawingClock(6_000, workers=2, clock=clock)
-    expected = expected_seconds(6_000, 2) - START_SECONDS
-    assert timer.left(0) == pytest.approx(expected, rel=0.01)
-    clock.now = expected_plan_seconds(6_000)
+    timer = DrawingClock(n_images, workers=2, clock=clock)
+    clock.now = expected_plan_seconds(n_images)
     timer.planned()
     timer.drawing(0)
-    clock.now += 20  # the workers' start on a busy machine: no face yet, the estimate holds
-    assert timer.left(0) <= expected
-    clock.now += 27  # the first faces (the old estimate said "about 52 min" here: 40 faces in 27 s of a job)
-    timer.left(40)
-    clock.now += 10  # then 30 faces a second, a third of the expected rate
-    left = timer.left(340)
-    assert 60 < left < (6_000 - 340) / 30 * 1.2
-    done = 340
-    while done + 300 < 6_000:
-        clock.now += 10
-        done += 300
-        left = timer.left(done)
-    assert left == pytest.approx((6_000 - done) / 30, rel=0.1)
+    return clock, timer
+
+
+def _draw(clock: _FakeClock, timer: DrawingClock, rate: float, first_after: float, seconds: float) -> list[float]:
+    """The estimates said once a second while faces come at `rate` a second after `first_after` s without any."""
+    said, done, start = [], 0, clock.now
+    while clock.now - start < seconds and done < timer.n_images:
+        clock.now += 1
+        if clock.now - start >= first_after:
+            done = min(timer.n_images, max(done, 40) + int(rate))
+        said.append(timer.left(done))
+    return said
+
+
+def test_the_first_estimate_is_the_expected_time():
+    clock = _FakeClock()
+    timer = DrawingClock(6_000, workers=2, clock=clock)
+    assert timer.left(0) == pytest.approx(expected_seconds(6_000, 2) - START_SECONDS, rel=0.01)
+
+
+def test_on_a_quiet_machine_the_estimate_stays_near_the_truth():
+    clock, timer = _drawing_clock()
+    said = _draw(clock, timer, rate=100, first_after=2, seconds=60)
+    truth = [max(6_000 - 40 - 100 * (t - 1), 0) / 100 for t in range(2, len(said) + 2)]
+    assert all(abs(s - t) <= 0.25 * t + 3 for s, t in zip(said[1:], truth[1:])), list(zip(said, truth))
+
+
+def test_a_busy_machine_says_so_before_the_first_face_and_the_measured_rate_takes_over():
+    """The first start measured at load 9: a job yielding the CPU drew 4.3 faces a second, its first after 22 s."""
+    clock, timer = _drawing_clock()
+    said = _draw(clock, timer, rate=4.3, first_after=22, seconds=300)
+    assert said[0] < 100  # on time so far: the quiet machine's minute
+    assert said[20] > 300, said[20]  # 21 s without a face: far behind, said before any face is drawn
+    truth = (6_000 - 40 - 4.3 * (300 - 22)) / 4.3
+    assert said[-1] == pytest.approx(truth, rel=0.2)
 
 
 def test_a_slow_machine_is_known_by_its_planning_before_the_first_face():

@@ -17,7 +17,7 @@ from core.data.dataset import Dataset
 from core.data.paths import demo_dir
 from core.demo import DrawingProgress, demo_stage, drawing_progress
 from core.demo.estimate import START_SECONDS, expected_draw_seconds, expected_plan_seconds
-from core.jobs import job_status
+from core.jobs import JobStatus, job_status
 from core.processes import usable_cores
 from ui import state
 
@@ -74,13 +74,21 @@ def _stopped_text(ds: Dataset, progress: DrawingProgress | None) -> str:
     )
 
 
+def _drawing_job(ds: Dataset) -> JobStatus | None:
+    """The first-start demo's drawing job while it runs or waits for a slot (None otherwise)."""
+    status = job_status(demo_job_spec(demo_dir()).job_id) if is_first_start_demo(ds) else None
+    return status if status is not None and not status.finished else None
+
+
 def _expected_left(ds: Dataset) -> float | None:
     """Before the drawing job reports: the time expected beforehand, counted down since the job started."""
-    status = job_status(demo_job_spec(demo_dir()).job_id) if is_first_start_demo(ds) else None
-    if status is None or status.finished:
+    status = _drawing_job(ds)
+    if status is None:
         return None
-    expected = START_SECONDS + expected_draw_seconds(ds.n_images, usable_cores())
-    return max(1.0, expected - max(0.0, time.time() - status.started))
+    elapsed = max(0.0, time.time() - status.started)  # later than its start should take: as far behind
+    return max(START_SECONDS - elapsed, 1.0) + expected_draw_seconds(ds.n_images, usable_cores()) * max(
+        1.0, elapsed / START_SECONDS
+    )
 
 
 def time_left(ds: Dataset, progress: DrawingProgress | None) -> float | None:
@@ -114,7 +122,10 @@ def drawing_panel(ds: Dataset) -> None:
         if left is None:
             st.warning(_stopped_text(ds, progress))
             return
-        if progress is None or not progress.alive:  # the job has not reported yet: the estimate made beforehand
+        job = _drawing_job(ds)
+        if job is not None and job.message.startswith("queued"):  # the server's job slots are all taken
+            st.progress(0.0, text=f"Drawing the demo's faces: {job.message}")
+        elif progress is None or not progress.alive:  # the job has not reported yet: the estimate made beforehand
             st.progress(0.0, text=f"Drawing the demo's faces · {fmt.about(left)} left (estimate)")
         else:
             st.progress(min(progress.done / max(progress.total, 1), 1.0), text=progress_text(progress, time.time()))

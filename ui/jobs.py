@@ -45,25 +45,6 @@ def _shown_path(path: str) -> str:
         return path
 
 
-def wait_for(job_id: str, label: str, estimate_s: float, poll_s: float = 0.5) -> JobStatus | None:
-    """Block this script run until the job ends, with a progress bar that says what happens and how long it takes."""
-    bar = st.progress(0.0, text=f"{label}: starting (about {fmt_seconds(estimate_s)})…")
-    started = time.monotonic()
-    while True:
-        status = job_status(job_id)
-        if status is None or status.finished:
-            bar.empty()
-            return status
-        if status.total and status.done:
-            left = status.eta_seconds
-        else:
-            left = max(estimate_s - (time.monotonic() - started), 5)
-        counts = f"{status.done:,} / {status.total:,} · " if status.total else ""
-        detail = status.message if status.state == "queued" else f"about {fmt_seconds(left)} left"
-        bar.progress(status.fraction, text=f"{label}: {counts}{detail}")
-        time.sleep(poll_s)
-
-
 def job_progress_line(job_id: str, label: str) -> None:
     """A compact, self-refreshing progress bar (no buttons: it can sit beside the job's full panel)."""
 

@@ -1,11 +1,12 @@
 """How long drawing a demo takes: the estimate said before it starts, and the one corrected as it runs.
 
 Before the job has measured anything, the time comes from rates measured on a quiet 2-core machine
-(docs/bench/demo.md). Planning the labels is the first measurement: a machine that plans slower than expected
-(a loaded server, a container with a fraction of a core) will draw slower too, so the drawing's estimate is
-scaled by that factor. Once faces are drawn, the measured rate takes over, blended with the expected one so the
-first chunks do not swing it; it is measured from the first faces written, so the workers' start does not
-count as slow drawing.
+(docs/bench/demo_drawing.md). Every wait is evidence: labels planned slower than expected, or first faces later
+than the workers' start and one chunk should take (a loaded server, a job yielding the CPU to visitors, a
+container with a fraction of a core), scale the drawing's estimate by how far behind it is, before any face is
+drawn. Once faces are drawn, the measured rate takes over, blended with that expectation for PRIOR_SECONDS so the
+first chunks do not swing it; it is measured from the first faces written, so the workers' start does not count
+as slow drawing.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import time
 
 import numpy as np
 
-from core.demo.drawing import IN_PROCESS_BELOW
+from core.demo.drawing import CHUNK, IN_PROCESS_BELOW
 
 START_SECONDS = 3.0  # the job's Python starting and importing numpy, polars and Pillow
 # Planning identities, partitions and labels, single-threaded: (images, seconds) measured at these sizes.
-PLAN_SECONDS = ((0, 0.3), (6_000, 1.5), (20_000, 2.5), (202_599, 60.0))
+PLAN_SECONDS = ((0, 0.3), (6_000, 1.5), (20_000, 2.0), (202_599, 50.0))  # docs/bench/demo_drawing.md
 DRAW_SECONDS_PER_IMAGE = 0.020  # one face drawn and saved as JPEG on one core
 POOL_START_SECONDS = 1.5  # worker processes starting (each imports numpy and Pillow)
-PRIOR_IMAGES = 200  # the expected rate weighs as much as this many measured images
+PRIOR_SECONDS = 3.0  # the expected rate weighs as much as this many seconds of measured drawing
 SLOWDOWN_LIMIT = 50.0  # a machine planning more than this many times slower is said to be that slow, no more
 
 
@@ -56,24 +57,26 @@ class DrawingClock:
         self.workers = max(1, workers)
         self.clock = clock
         self.started = clock()
-        self.slowdown = 1.0
+        self.slowdown = 1.0  # how many times slower than a quiet machine this one has shown itself to be
         self.plan_expected = expected_plan_seconds(n_images)
         self.plan_end: float | None = None
         self.draw_start: float | None = None
         self.already = 0
         self._first: tuple[float, int] | None = None  # (time, done) when the first faces of this run arrived
 
+    def _behind(self, slowdown: float) -> None:
+        self.slowdown = float(np.clip(slowdown, self.slowdown, SLOWDOWN_LIMIT))
+
     def planned(self) -> None:
         self.plan_end = self.clock()
-        taken = self.plan_end - self.started
-        self.slowdown = float(np.clip(taken / self.plan_expected, 1.0, SLOWDOWN_LIMIT))
+        self._behind((self.plan_end - self.started) / self.plan_expected)
 
     def drawing(self, already: int) -> None:
         self.draw_start = self.clock()
         self.already = already
 
     def expected_rate(self) -> float:
-        """Images a second this machine should draw, by what it measured before the first face."""
+        """Faces a second this machine should draw, by what it has shown so far."""
         return self.workers / (DRAW_SECONDS_PER_IMAGE * self.slowdown)
 
     def rate(self, done: int) -> float | None:
@@ -87,16 +90,18 @@ class DrawingClock:
         now = self.clock()
         if self.plan_end is None:  # still planning: as expected, or as far behind as it already is
             elapsed = now - self.started
-            slowdown = max(1.0, elapsed / self.plan_expected)
+            self._behind(elapsed / self.plan_expected)
             plan_left = max(self.plan_expected - elapsed, 0.1 * elapsed)
-            return plan_left + expected_draw_seconds(self.n_images - done, self.workers) * slowdown
-        expected = self.expected_rate()
-        if self.draw_start is None or done <= self.already:
+            return plan_left + expected_draw_seconds(self.n_images - done, self.workers) * self.slowdown
+        if self.draw_start is None or done <= self.already:  # no face yet: is it late?
             waited = 0.0 if self.draw_start is None else now - self.draw_start
+            first_chunk = POOL_START_SECONDS + CHUNK * DRAW_SECONDS_PER_IMAGE
+            self._behind(waited / first_chunk)
             start_left = max(POOL_START_SECONDS * self.slowdown - waited, 0.0)
-            return start_left + (self.n_images - done) / expected
+            return start_left + (self.n_images - done) / self.expected_rate()
         if self._first is None:
             self._first = (now, done)
         since, first_done = self._first
-        rate = (done - first_done + PRIOR_IMAGES) / (now - since + PRIOR_IMAGES / expected)
+        expected = self.expected_rate()
+        rate = (done - first_done + expected * PRIOR_SECONDS) / (now - since + PRIOR_SECONDS)
         return (self.n_images - done) / rate
