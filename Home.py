@@ -5,6 +5,7 @@ import streamlit as st
 from core import format as fmt
 from core.data.summary import dataset_summary, sample_image_ids
 from ui import links
+from ui.demo_drawing import is_drawing
 from ui.gallery import image_grid
 from ui.sidebar import dataset_picker, demo_banner
 
@@ -100,7 +101,7 @@ demo_banner(ds)
 summary = dataset_summary(ds)
 st.header(ds.name)
 overview(summary)
-for warning in summary["warnings"]:
+for warning in [] if is_drawing(ds) else summary["warnings"]:  # "no image folder" while the faces are drawn
     st.warning(warning)
 if ds.has_images:
     st.subheader("A first glance")

@@ -49,6 +49,7 @@ class JobStatus:
     error: str | None  # a plain sentence for the user (never a traceback)
     done_at_start: int = 0  # rows a resumed job found already done
     log_path: str = ""  # where the full log is (tracebacks go there, not to the page)
+    left_s: float | None = None  # the job's own estimate of the seconds left when it last reported
 
     @property
     def fraction(self) -> float:
@@ -66,7 +67,11 @@ class JobStatus:
 
     @property
     def eta_seconds(self) -> float | None:
-        if not self.done or not self.total or self.finished:
+        if self.finished:
+            return None
+        if self.left_s is not None:  # the job knows its phases better than done / rate: counted down since
+            return max(1.0, self.left_s - max(0.0, time.time() - self.updated))
+        if not self.done or not self.total:
             return None
         return (self.total - self.done) / max(self.rate, 1e-9)
 
@@ -188,6 +193,7 @@ def job_status(job_id: str) -> JobStatus | None:
         error=error,
         done_at_start=int(prog.get("done_at_start", 0)),
         log_path=str(folder / "log.txt"),
+        left_s=prog.get("left_s"),
     )
 
 
@@ -282,7 +288,10 @@ class ProgressReporter:
         self._last = 0.0
         self._done_at_start: int | None = None
 
-    def update(self, done: int, message: str = "", total: int | None = None, force: bool = False) -> None:
+    def update(
+        self, done: int, message: str = "", total: int | None = None, force: bool = False, left_s: float | None = None
+    ) -> None:
+        """Publish done of total (at most every min_interval unless forced); left_s: the job's own estimate."""
         if total is not None:
             self.total = total
         if self._done_at_start is None:
@@ -291,7 +300,7 @@ class ProgressReporter:
         if self.path is None or (not force and now - self._last < self.min_interval):
             return
         self._last = now
-        self._write("running", done, message)
+        self._write("running", done, message, **({} if left_s is None else {"left_s": left_s}))
 
     def finish(self, result: dict | None = None, message: str = "done") -> None:
         self._write("done", self.total, message, result=result)

@@ -88,3 +88,21 @@ def plain_main() -> Iterator[None]:
     finally:
         if real is not None:
             sys.modules["__main__"] = real
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota (a container's share).
+
+    A hosted container can see 8 cores yet be allowed a fraction of one; workers beyond the quota only cost memory.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)

@@ -14,17 +14,39 @@ from PIL import Image
 
 from core.__main__ import main
 from core.data.celeba import CELEBA_ATTRIBUTES
+from core.data.ingest import open_dataset
 from core.data.loaders import DEMO_MARKER
-from core.demo import DEFAULT_IMAGES, annotation_texts, demo_exists, generate_demo
+from core.demo import (
+    DEFAULT_IMAGES,
+    DRAWING,
+    annotation_texts,
+    demo_exists,
+    demo_stage,
+    drawing,
+    drawing_progress,
+    generate_demo,
+    image_name,
+    labels_ready,
+)
 from core.demo.draw import draw_face
+from core.demo.estimate import (
+    DRAW_SECONDS_PER_IMAGE,
+    START_SECONDS,
+    DrawingClock,
+    expected_draw_seconds,
+    expected_plan_seconds,
+    expected_seconds,
+)
 from core.demo.label_model import CELEBA_COOCCURRENCE, CELEBA_PREVALENCE
 from core.demo.labels import (
+    CELEBA_IMAGES_PER_IDENTITY,
     MAX_PER_IDENTITY,
     MEAN_PER_IDENTITY,
     MIN_PER_IDENTITY,
     PERSISTENT,
     STRATIFY_MIN_EACH,
     STRATIFY_MIN_TOTAL,
+    celeba_identity_sizes,
     sample_labels,
 )
 from core.demo.specs import GEOMETRY, JITTER_SCALE, PHOTO_JITTER, face_specs, identity_traits, image_spec
@@ -32,7 +54,7 @@ from core.errors import ModelMissingError
 from core.faces.calibration import pair_distances, roc_auc, sample_pairs
 from core.faces.pipeline import STATUS_ALIGNED, describe_images, model_path
 from core.stats.intervals import MIN_MODEL_IMAGES
-from tests.support import REFERENCE, SMALL_DEMO_IMAGES, needs
+from tests.support import REAL_ANNOTATIONS, REFERENCE, SMALL_DEMO_IMAGES, needs
 
 INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
 # Attributes with no drawing, as in life.
@@ -359,3 +381,204 @@ def test_partitions_are_whole_identities_stratified_by_attribute(n_images, seed,
             assert per_partition[:, i].min() >= STRATIFY_MIN_EACH, f"{name}: {per_partition[:, i].tolist()}"
     if n_images == DEFAULT_IMAGES:  # the issue's case: Bald is rare and persistent, yet every split can score it
         assert per_partition[:, INDEX["Bald"]].min() >= STRATIFY_MIN_EACH
+
+
+# ---------------------------------------------------------------- any size: CelebA's people, resumable drawing
+
+CUSTOM_IMAGES, CUSTOM_PEOPLE = 600, 40
+
+
+@pytest.fixture(scope="module")
+def custom_demo(tmp_path_factory) -> Path:
+    """A demo drawn at a custom size (600 images of 40 people) by two worker processes."""
+    return generate_demo(
+        tmp_path_factory.mktemp("custom") / "demo-custom", CUSTOM_IMAGES, seed=2, workers=2, identities=CUSTOM_PEOPLE
+    )
+
+
+def test_celeba_sized_people_have_celebas_spread_exactly():
+    sizes = celeba_identity_sizes(202_599, 10_177, np.random.default_rng(0))
+    assert sizes.sum() == 202_599 and len(sizes) == 10_177
+    assert np.bincount(sizes, minlength=36)[1:].tolist() == list(CELEBA_IMAGES_PER_IDENTITY)
+
+
+@pytest.mark.parametrize(("n_images", "people"), [(20_000, 1_000), (600, 40), (50, 50), (7, 3)])
+def test_other_sizes_keep_the_count_the_total_and_the_shape(n_images, people):
+    sizes = celeba_identity_sizes(n_images, people, np.random.default_rng(1))
+    assert len(sizes) == people and sizes.sum() == n_images and sizes.min() >= 1
+    if people >= 1_000:  # CelebA's two peaks (20-21 and 30-31 images a person) hold 39 % of its people
+        peaks = np.isin(sizes, [20, 21, 30, 31]).mean()
+        celeba = np.asarray(CELEBA_IMAGES_PER_IDENTITY)
+        assert abs(peaks - celeba[[19, 20, 29, 30]].sum() / celeba.sum()) < 0.02, peaks
+
+
+@needs(REAL_ANNOTATIONS)
+def test_carried_people_counts_match_celebas_identity_file():
+    lines = (REAL_ANNOTATIONS / "identity_CelebA.txt").read_text().splitlines()[1:]
+    _, per_person = np.unique([line.split()[1] for line in lines], return_counts=True)
+    assert np.bincount(per_person, minlength=36)[1:].tolist() == list(CELEBA_IMAGES_PER_IDENTITY)
+
+
+def test_identities_outside_the_images_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="between 1 and"):
+        generate_demo(tmp_path / "x", 10, identities=11)
+    assert main(["demo", "--images", "10", "--identities", "0", "--out", str(tmp_path / "y")]) == 2
+    assert main(["demo", "--images", "10", "--name", "../outside"]) == 2
+
+
+def test_a_custom_size_keeps_the_layout_partitions_and_prevalence(custom_demo):
+    ds = open_dataset(custom_demo, name="demo-custom")
+    assert ds.layout == "celeba" and ds.is_demo and ds.aligned and not ds.warnings
+    assert ds.n_images == ds.images_found == CUSTOM_IMAGES and ds.n_identities == CUSTOM_PEOPLE
+    assert sorted(p.name for p in (custom_demo / "Img" / "img_align_celeba").iterdir())[-1] == "000600.jpg"
+    assert not (custom_demo / DRAWING).exists(), "the drawing's state is gone once it is complete"
+    marker = json.loads((custom_demo / DEMO_MARKER).read_text())
+    assert marker["stage"] == "done" and marker["identities"] == CUSTOM_PEOPLE and demo_exists(custom_demo)
+    table = ds.table
+    assert table.group_by("identity").agg(pl.col("partition").n_unique())["partition"].max() == 1
+    counts = table["partition"].value_counts()
+    shares = {row["partition"]: row["count"] / CUSTOM_IMAGES for row in counts.iter_rows(named=True)}
+    assert all(abs(shares[p] - want) <= 0.05 for p, want in (("train", 0.8), ("val", 0.1), ("test", 0.1))), shares
+    assert min(shares["val"], shares["test"]) * CUSTOM_IMAGES >= MIN_MODEL_IMAGES
+    labels = ds.attribute_matrix()
+    for name, i in INDEX.items():
+        column = labels[:, i].astype(bool)
+        if column.sum() >= STRATIFY_MIN_TOTAL:
+            per_split = [int(column[(table["partition"] == p).to_numpy()].sum()) for p in ("train", "val", "test")]
+            assert min(per_split) >= STRATIFY_MIN_EACH, f"{name}: {per_split}"
+        p = CELEBA_PREVALENCE[name]
+        assert abs(column.mean() - p) <= 0.03 + 3 * np.sqrt(p * (1 - p) / CUSTOM_PEOPLE), name
+    plan = sample_labels(CUSTOM_IMAGES, seed=2, identities=CUSTOM_PEOPLE)
+    np.testing.assert_array_equal(labels, plan.attributes)  # the files are the plan, whatever the workers
+
+
+class _StopDrawingError(Exception):
+    pass
+
+
+def test_an_interrupted_drawing_is_never_complete_and_resumes_where_it_stopped(tmp_path, monkeypatch):
+    out, total, stop_after = tmp_path / "demo", 120, 50
+    real_save, saved = drawing._save, []
+
+    def save_then_stop(folder, index, spec):
+        if len(saved) == stop_after:
+            raise _StopDrawingError
+        real_save(folder, index, spec)
+        saved.append(index)
+
+    monkeypatch.setattr(drawing, "_save", save_then_stop)
+    with pytest.raises(_StopDrawingError):
+        generate_demo(out, total, seed=6, workers=1, identities=9)
+    images = out / DRAWING / "images"
+    (images / f"{image_name(stop_after)}{drawing.PARTIAL}").write_bytes(b"half a face")  # killed mid-write
+    # labels first: the app works on them at once, and the half-drawn demo is not taken for a finished one
+    assert labels_ready(out) and not demo_exists(out) and demo_stage(out) == "images"
+    ds = open_dataset(out, name="half")
+    assert ds.n_images == total and ds.is_demo and not ds.has_images
+    progress = drawing_progress(out)
+    assert progress is not None and progress.stage == "images" and progress.total == total
+    before = {p.name: p.stat().st_mtime_ns for p in images.glob("*.jpg")}
+    assert len(before) == stop_after
+
+    redrawn = []
+    monkeypatch.setattr(drawing, "_save", lambda f, i, s: (redrawn.append(i), real_save(f, i, s)))
+    generate_demo(out, total, seed=6, workers=1, identities=9)
+    assert sorted(redrawn) == list(range(stop_after, total)), "only the missing faces are drawn again"
+    final = out / "Img" / "img_align_celeba"
+    assert {p.name: p.stat().st_mtime_ns for p in final.glob("*.jpg") if p.name in before} == before
+    assert len(list(final.iterdir())) == total and demo_exists(out) and drawing_progress(out) is None
+    fresh = generate_demo(tmp_path / "fresh", total, seed=6, workers=1, identities=9)
+    for name in (image_name(0), image_name(stop_after), image_name(total - 1)):
+        assert (final / name).read_bytes() == (fresh / "Img" / "img_align_celeba" / name).read_bytes(), name
+    assert _digest(out) == _digest(fresh)
+
+
+def test_another_request_starts_afresh(tmp_path):
+    out = generate_demo(tmp_path / "d", 12, seed=0, workers=1, identities=3)
+    stamp = (out / "Img" / "img_align_celeba" / image_name(0)).stat().st_mtime_ns
+    generate_demo(out, 12, seed=0, workers=1, identities=3)  # the same request, finished: nothing to do
+    assert (out / "Img" / "img_align_celeba" / image_name(0)).stat().st_mtime_ns == stamp
+    generate_demo(out, 12, seed=0, workers=1, identities=4)
+    assert json.loads((out / DEMO_MARKER).read_text())["identities"] == 4
+    assert len(np.unique(open_dataset(out, name="d").table["identity"].to_numpy())) == 4
+
+
+def test_cli_draws_into_data_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FACEATLAS_HOME", str(tmp_path))
+    assert main(["demo", "--images", "9", "--identities", "2", "--name", "demo-small", "--workers", "1"]) == 0
+    out = tmp_path / "data" / "demo-small"
+    assert demo_exists(out) and len(list((out / "Img" / "img_align_celeba").glob("*.jpg"))) == 9
+    assert "9 images in" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the estimate a drawing shows
+
+
+class _FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _drawing_clock(n_images: int = 6_000) -> tuple[_FakeClock, DrawingClock]:
+    """A clock whose labels were planned in the expected time and whose workers were just started."""
+    clock = _FakeClock()
+    timer = DrawingClock(n_images, workers=2, clock=clock)
+    clock.now = expected_plan_seconds(n_images)
+    timer.planned()
+    timer.drawing(0)
+    return clock, timer
+
+
+def _draw(clock: _FakeClock, timer: DrawingClock, rate: float, first_after: float, seconds: float) -> list[float]:
+    """The estimates said once a second while faces come at `rate` a second after `first_after` s without any."""
+    said, done, start = [], 0, clock.now
+    while clock.now - start < seconds and done < timer.n_images:
+        clock.now += 1
+        if clock.now - start >= first_after:
+            done = min(timer.n_images, max(done, 40) + int(rate))
+        said.append(timer.left(done))
+    return said
+
+
+def test_the_first_estimate_is_the_expected_time():
+    clock = _FakeClock()
+    timer = DrawingClock(6_000, workers=2, clock=clock)
+    assert timer.left(0) == pytest.approx(expected_seconds(6_000, 2) - START_SECONDS, rel=0.01)
+
+
+def test_on_a_quiet_machine_the_estimate_stays_near_the_truth():
+    clock, timer = _drawing_clock()
+    said = _draw(clock, timer, rate=100, first_after=2, seconds=60)
+    truth = [max(6_000 - 40 - 100 * (t - 1), 0) / 100 for t in range(2, len(said) + 2)]
+    assert all(abs(s - t) <= 0.25 * t + 3 for s, t in zip(said[1:], truth[1:])), list(zip(said, truth))
+
+
+def test_a_busy_machine_says_so_before_the_first_face_and_the_measured_rate_takes_over():
+    """The first start measured at load 9: a job yielding the CPU drew 4.3 faces a second, its first after 22 s."""
+    clock, timer = _drawing_clock()
+    said = _draw(clock, timer, rate=4.3, first_after=22, seconds=300)
+    assert said[0] < 100  # on time so far: the quiet machine's minute
+    assert said[20] > 300, said[20]  # 21 s without a face: far behind, said before any face is drawn
+    truth = (6_000 - 40 - 4.3 * (300 - 22)) / 4.3
+    assert said[-1] == pytest.approx(truth, rel=0.2)
+
+
+def test_a_slow_machine_is_known_by_its_planning_before_the_first_face():
+    clock = _FakeClock()
+    timer = DrawingClock(6_000, workers=2, clock=clock)
+    clock.now = expected_plan_seconds(6_000) * 13  # 0.078 of a core
+    timer.planned()
+    assert timer.expected_rate() == pytest.approx(2 / DRAW_SECONDS_PER_IMAGE / 13)
+    assert timer.left(0) >= expected_draw_seconds(6_000, 2) * 12
+
+
+def test_a_real_datasets_folder_is_never_drawn_over(tmp_path):
+    real = tmp_path / "celeba"
+    (real / "Img" / "img_align_celeba").mkdir(parents=True)
+    (real / "Img" / "img_align_celeba" / "000001.jpg").write_bytes(b"a real photo")
+    with pytest.raises(ValueError, match="did not draw"):
+        generate_demo(real, 5, workers=1)
+    assert (real / "Img" / "img_align_celeba" / "000001.jpg").read_bytes() == b"a real photo"

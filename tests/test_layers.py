@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 CORE = PROJECT / "core"
 # The data layer stands on these alone: the data model, its files and the user-facing errors and spellings.

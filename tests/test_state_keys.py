@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 from ui import state
 
 ACCESSORS = {"get", "pop", "setdefault"}

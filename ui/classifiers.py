@@ -26,6 +26,7 @@ from core.jobs import job_status
 from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
 from ui import links, state
 from ui.busy import one_heavy_query
+from ui.demo_drawing import images_missing_text, is_drawing
 from ui.gallery import image_grid
 from ui.jobs import embeddings_prerequisite, job_launcher
 
@@ -147,7 +148,10 @@ def train_form(ds: Dataset) -> TrainConfig | None:
         )
         return None
     if features == "pixels" and not ds.has_images:
-        st.info("This dataset has no image files, so only models on embeddings can be trained.")
+        if is_drawing(ds):
+            st.info(f"{images_missing_text(ds)} The CNN learns from them, so it can be trained then.")
+        else:
+            st.info("This dataset has no image files, so only models on embeddings can be trained.")
         return None
     if not ds.has_partition:
         st.caption("No train/val/test partition in this dataset: a seeded split by identity (80/10/10) is used.")

@@ -16,6 +16,7 @@ from core.data.subset import Subset
 from core.stats import relations as stats
 from core.stats.intervals import Rate
 from ui import links, state
+from ui.demo_drawing import images_missing_text
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -183,7 +184,7 @@ def gallery_section(ds: Dataset) -> None:
         st.info("No images match these filters. Remove a condition or pick another partition.")
         return
     if not ds.has_images:
-        st.info("Images are not available for this dataset (annotations only); the count above still applies.")
+        st.info(f"{images_missing_text(ds)} The count above already applies.")
         return
     pages = max(1, math.ceil(len(rows) / GALLERY_PAGE_SIZE))
     links.restore(state.GALLERY_PAGE, "page", int, links.between(1, pages))

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import cached
 from core.data.dataset import Dataset
+from ui.demo_drawing import images_missing_text
 
 
 def image_grid(
@@ -19,7 +20,7 @@ def image_grid(
 ) -> None:
     """Show images in a grid of `columns`; unreadable or missing files show a short note instead."""
     if not ds.has_images:
-        st.caption("Images are not available for this dataset (annotations only).")
+        st.caption(images_missing_text(ds))
         return
     if not len(image_ids):
         st.caption("No images to show.")

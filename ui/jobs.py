@@ -13,6 +13,7 @@ from core.data.dataset import Dataset
 from core.data.paths import PROJECT_ROOT
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
 from ui import state
+from ui.demo_drawing import images_missing_text, is_drawing
 
 # Embedding throughput at 2 workers on 2 cores (docs/bench/faces.md): aligned crops 39/s, wild photos 11/s.
 EMBED_RATE_ALIGNED = 39.0
@@ -35,25 +36,6 @@ def _shown_path(path: str) -> str:
         return str(Path(path).resolve().relative_to(PROJECT_ROOT))
     except ValueError:
         return path
-
-
-def wait_for(job_id: str, label: str, estimate_s: float, poll_s: float = 0.5) -> JobStatus | None:
-    """Block this script run until the job ends, with a progress bar that says what happens and how long it takes."""
-    bar = st.progress(0.0, text=f"{label}: starting (about {fmt.duration(estimate_s)})…")
-    started = time.monotonic()
-    while True:
-        status = job_status(job_id)
-        if status is None or status.finished:
-            bar.empty()
-            return status
-        if status.total and status.done:
-            left = status.eta_seconds
-        else:
-            left = max(estimate_s - (time.monotonic() - started), 5)
-        counts = f"{fmt.count(status.done)} / {fmt.count(status.total)} · " if status.total else ""
-        detail = status.message if status.state == "queued" else f"about {fmt.duration(left)} left"
-        bar.progress(status.fraction, text=f"{label}: {counts}{detail}")
-        time.sleep(poll_s)
 
 
 def job_progress_line(job_id: str, label: str) -> None:
@@ -193,6 +175,9 @@ def embeddings_prerequisite(ds: Dataset, unlocks: str, key: str) -> None:
     expected = embedding_seconds(ds)
     job = embed_job_spec(ds)
     status = job_status(job.job_id)
+    if is_drawing(ds):
+        st.info(f"{images_missing_text(ds)} Face embeddings are computed from them, so {unlocks} comes after that.")
+        return
     if not ds.has_images:
         st.info(
             f"**{ds.name} has no face embeddings** and no image files to compute them from, so {unlocks} is not "

@@ -16,6 +16,7 @@ from core.data.subset import Subset
 from core.stats import relations as stats
 from core.stats.intervals import FEW_IMAGES, MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
 from ui import links, state
+from ui.demo_drawing import images_missing_text
 from ui.filters import subset_ui
 from ui.gallery import image_grid
 
@@ -214,7 +215,7 @@ def read_aloud(a: str, b: str, rates: dict) -> str:
 
 def _cell_examples(ds: Dataset, subset: Subset, rel: stats.RelationStats, a: str, b: str) -> None:
     if not ds.has_images:
-        st.caption("Images are not available for this dataset (annotations only).")
+        st.caption(images_missing_text(ds))
         return
     rows = cached.subset_rows(ds, subset)
     cells = stats.cell_examples(cached.subset_matrix(ds, subset), rel.index(a), rel.index(b))

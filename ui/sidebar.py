@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -13,13 +17,17 @@ from core.data.artifacts import recent_notices
 from core.data.dataset import Dataset
 from core.data.embeddings import list_embeddings
 from core.data.paths import demo_dir
-from core.demo import demo_exists
+from core.demo import demo_exists, demo_size, labels_ready, write_labels
+from core.demo.estimate import expected_plan_seconds
 from core.errors import DatasetError
 from core.jobs import job_status, start_job
+from core.processes import usable_cores
 from ui import state
-from ui.jobs import failure_text, job_progress_line, wait_for
+from ui.demo_drawing import drawing_panel, is_drawing, is_first_start_demo, labels_wait_text
+from ui.jobs import job_progress_line
 
-DEMO_DRAW_ESTIMATE_S = 75  # 6,000 demo faces on 2 cores (docs/bench/demo.md): said before the first progress
+log = logging.getLogger(__name__)
+
 
 DEMO_BANNER = (
     "**Synthetic demo data.** These cartoon faces and their labels were drawn by FaceAtlas itself "
@@ -29,31 +37,66 @@ DEMO_BANNER = (
 
 
 def ensure_demo() -> None:
-    """On a fresh home, draw the demo once and wait for it with every visitor.
+    """On a fresh home, write the demo's labels (seconds, in this process) and start drawing its faces (a job).
 
-    The drawing is a background job (`python -m core demo`): its worker processes never import a page, and a
-    second visitor arriving meanwhile follows the same job instead of starting another (start_job is locked).
-    The demo's marker file is written last, so a drawing killed half-way is never taken for a finished one:
-    the next visit starts it again.
+    The labels are planned here, not in the background job, so the first visitor waits only for them, at full
+    priority, also on a busy or small machine; a second visitor arriving meanwhile waits on the same lock and
+    reads them back. The faces are drawn by a background job (`python -m core demo`, whose worker processes never
+    import a page; start_job is locked, so one job serves every visitor) while every page's counts and charts
+    already work (the demo banner shows how far it is). A drawing that stopped (a crash, a server restart) is
+    started again once per session and resumes where it stopped; a failing one is never restarted in a loop.
     """
     out = demo_dir()
     if demo_exists(out):
         return
+    if not labels_ready(out):
+        _write_labels_waiting(out)
+        cached.dataset_refs.clear()
     job = demo_job_spec(out)
     status = job_status(job.job_id)
-    if status is None or status.finished:
+    restarted = st.session_state.setdefault(state.DEMO_RESTARTED, set())
+    if status is None or (status.finished and job.job_id not in restarted):
+        if status is not None:
+            restarted.add(job.job_id)
         start_job(job.kind, list(job.argv))
-    status = wait_for(job.job_id, "Drawing the demo dataset (first start only)", DEMO_DRAW_ESTIMATE_S)
-    if status is not None and status.state == "done" and demo_exists(out):
-        cached.dataset_refs.clear()
-        st.rerun()
-    st.error(f"Drawing the demo dataset did not finish: {failure_text(status)} Reload the page to try again.")
-    st.stop()
+
+
+def _write_labels_waiting(out: Path, poll_s: float = 0.25) -> None:
+    """Write the demo's labels while a progress bar says how long they and then the faces take."""
+    n_images, workers = demo_size(), usable_cores()
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            write_labels(out, n_images)
+        except Exception as exc:  # said on the page below, in one sentence; the details go to the log
+            log.exception("writing the demo's labels into %s failed", out)
+            failed.append(exc)
+
+    bar = st.progress(0.0, text=labels_wait_text(n_images, workers, 0.0))
+    worker = threading.Thread(target=work, name="demo-labels", daemon=True)  # finishes even if the visitor leaves
+    started = time.monotonic()
+    worker.start()
+    while worker.is_alive():
+        worker.join(poll_s)
+        elapsed = time.monotonic() - started
+        bar.progress(
+            min(0.95, elapsed / expected_plan_seconds(n_images)), text=labels_wait_text(n_images, workers, elapsed)
+        )
+    bar.empty()
+    if failed or not labels_ready(out):
+        st.error(
+            "Preparing the demo dataset failed: the server could not write its labels into data/demo (the details "
+            "are in the server's log). Reload the page to try again."
+        )
+        st.stop()
 
 
 def start_demo_embeddings(ds: Dataset) -> None:
     """The demo's face embeddings are computed without a click, once, right after it is drawn (a background job)."""
-    if not (ds.is_demo and auto_embed_enabled()) or list_embeddings(ds):
+    if not (is_first_start_demo(ds) and ds.has_images and demo_exists(ds.root) and auto_embed_enabled()):
+        return  # the first-start demo only, once every face is drawn (a demo drawn at CelebA's size waits for a click)
+    if list_embeddings(ds):
         return
     job = embed_job_spec(ds)
     status = job_status(job.job_id)
@@ -112,5 +155,8 @@ def dataset_picker() -> Dataset:
 
 
 def demo_banner(ds: Dataset) -> None:
+    """On a demo: while its faces are drawn, how far and what works meanwhile; then that it is synthetic."""
     if ds.is_demo:
+        if is_drawing(ds):
+            drawing_panel(ds)
         st.info(DEMO_BANNER, icon=":material/science:")

@@ -48,6 +48,9 @@ def filter_top(prefix: str) -> str:
     return f"{prefix}-top"
 
 
+DEMO_RESTARTED = "demo-drawing-restarted"  # the demo drawing job this session restarted after it stopped (once)
+DEMO_DRAWN_SEEN = "demo-drawn-seen"  # the demo folder whose finished drawing this session reran the page for
+
 # ---- Dataset
 PREVALENCE_SPLIT = "prev-split"  # radio: how the prevalence bars are split
 PREVALENCE_SPLIT_ATTRIBUTE = "prev-split-attr"  # selectbox: the attribute they are split by

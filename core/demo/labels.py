@@ -7,6 +7,10 @@ persistent traits (sex, age, nose, lips, face shape, ...) are kept on all its im
 is kept on most, its beard and accessories on many, and the rest is re-drawn per image from the
 model conditioned on what is kept. Partitions are whole identities (as in CelebA), stratified so
 that every common attribute can be trained, validated and tested.
+
+How many images each person has: the classic demo (no identity count given) gives everyone 5-40, so face search
+always finds a person's other photos; with an identity count (`--identities`), people have CelebA's own spread
+(1-35 photos, a third of them 20 or 30), scaled to the requested mean.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.demo.label_model import BIAS, CELEBA_COOCCURRENCE, CELEBA_PREVALENCE, COUPLING
@@ -54,6 +59,12 @@ STICKY_GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
 )
 MIN_PER_IDENTITY, MAX_PER_IDENTITY = 5, 40
 MEAN_PER_IDENTITY = 20
+# CelebA's people by how many images they have (identity_CelebA.txt: 10,177 people with 1, 2, ... 35 images each,
+# 202,599 in all): the shape a sized drawing follows.
+CELEBA_IMAGES_PER_IDENTITY = (
+    44, 324, 245, 221, 221, 207, 183, 176, 187, 202, 199, 165, 176, 210, 172, 219, 173, 217, 288, 1044,
+    565, 419, 369, 290, 361, 106, 125, 216, 493, 2343, 9, 3, 0, 2, 3,
+)  # fmt: skip
 IDENTITY_CANDIDATES = 12  # candidate label vectors drawn per identity before balancing
 PARTITION_SHARES = (0.8, 0.1, 0.1)  # CelebA's train/val/test shares of the images
 # Every attribute with at least STRATIFY_MIN_TOTAL positive images gets at least STRATIFY_MIN_EACH in each
@@ -67,6 +78,9 @@ MISSING_COST = 1_000_000
 SIZE_COST = 20_000  # per whole partition missed
 SHARE_COST = 1_000  # per whole attribute share of a partition missed
 REPAIR_PASSES = 12
+# An identity is tried against at most this many identities of another partition for a swap: every pair is
+# O(identities^2) a pass, hours at CelebA's 10,177; a sample finds as good swaps (the demo's 300 try all).
+SWAP_PARTNERS = 400
 BALANCE_PASSES = 3
 DIAGONAL_WEIGHT = 20.0  # prevalences matter more than co-occurrences when balancing
 BURN_IN_SWEEPS = 60
@@ -95,16 +109,20 @@ def model_arrays() -> tuple[np.ndarray, np.ndarray]:
 def gibbs_sweeps(
     state: np.ndarray, free: np.ndarray, bias: np.ndarray, coupling: np.ndarray, rng: np.random.Generator, sweeps: int
 ) -> np.ndarray:
-    """Gibbs-update the free entries of state ((N, A) 0/1) under the pairwise model; returns uint8."""
+    """Gibbs-update the free entries of state ((N, A) 0/1) under the pairwise model; returns uint8.
+
+    One BLAS thread: these thin products run 10x slower when two threads fight over a busy machine's cores.
+    """
     x = state.astype(np.float32)
     coupling = np.asarray(coupling, np.float32).copy()
     np.fill_diagonal(coupling, 0.0)
     bias = np.asarray(bias, np.float32)
-    for _ in range(sweeps):
-        for j in range(x.shape[1]):
-            field = bias[j] + x @ coupling[:, j]
-            on = (rng.random(len(x)) < 1.0 / (1.0 + np.exp(-field))).astype(np.float32)
-            x[:, j] = np.where(free[:, j], on, x[:, j])
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(sweeps):
+            for j in range(x.shape[1]):
+                field = bias[j] + x @ coupling[:, j]
+                on = (rng.random(len(x)) < 1.0 / (1.0 + np.exp(-field))).astype(np.float32)
+                x[:, j] = np.where(free[:, j], on, x[:, j])
     return x.astype(np.uint8)
 
 
@@ -115,9 +133,30 @@ def identity_sizes(n_images: int, rng: np.random.Generator) -> np.ndarray:
     n_ids = max(1, round(n_images / MEAN_PER_IDENTITY))
     low = min(MIN_PER_IDENTITY, n_images // n_ids)
     sizes = np.round(low + (MAX_PER_IDENTITY - low) * rng.beta(2.0, 2.7, n_ids)).astype(int)
-    while (gap := n_images - int(sizes.sum())) != 0:
+    return _settle(sizes, n_images, max(1, low), MAX_PER_IDENTITY, rng)
+
+
+def celeba_identity_sizes(n_images: int, n_identities: int, rng: np.random.Generator) -> np.ndarray:
+    """Images per identity ((n_identities,) int) spread like CelebA's, scaled to n_images / n_identities each.
+
+    CelebA's sorted counts are read at evenly spaced quantiles, so 202,599 images of 10,177 people give exactly
+    CelebA's histogram; other sizes get its shape, nudged by single images to the requested total.
+    """
+    if not 1 <= n_identities <= n_images:
+        raise ValueError(f"the identities must number between 1 and the images ({n_images:,}), not {n_identities:,}")
+    celeba = np.repeat(np.arange(1, len(CELEBA_IMAGES_PER_IDENTITY) + 1), CELEBA_IMAGES_PER_IDENTITY)
+    at = ((np.arange(n_identities) + 0.5) / n_identities * len(celeba)).astype(int)
+    scale = n_images / n_identities / celeba.mean()
+    sizes = np.maximum(1, np.rint(celeba[at] * scale)).astype(int)
+    most = max(int(np.ceil(celeba[-1] * scale)), -(-n_images // n_identities))
+    return rng.permutation(_settle(sizes, n_images, 1, most, rng))
+
+
+def _settle(sizes: np.ndarray, total: int, low: int, high: int, rng: np.random.Generator) -> np.ndarray:
+    """Move sizes by single images (each kept in low..high) until they sum to total."""
+    while (gap := total - int(sizes.sum())) != 0:
         step = 1 if gap > 0 else -1
-        ok = np.flatnonzero((sizes + step >= max(1, low)) & (sizes + step <= MAX_PER_IDENTITY))
+        ok = np.flatnonzero((sizes + step >= low) & (sizes + step <= high))
         pick = rng.choice(ok, size=min(abs(gap), len(ok)), replace=False)
         sizes[pick] += step
     return sizes
@@ -129,19 +168,24 @@ def _balanced_identities(
     """Pick one candidate vector per identity so image-weighted prevalences and co-occurrences match."""
     n_ids, a = len(sizes), candidates.shape[1]
     per = candidates.reshape(n_ids, -1, a).astype(np.float64)
-    outer = per[:, :, :, None] * per[:, :, None, :]  # (ids, candidates, A, A)
+
+    def outer(i: int) -> np.ndarray:  # (candidates, A, A) of identity i; all at once would take 1.5 GB at 10,177
+        return per[i, :, :, None] * per[i, :, None, :]
+
     spread = np.sqrt(np.diag(target_pairs) * (1 - np.diag(target_pairs)))
     weight = (np.ones((a, a)) + np.eye(a) * DIAGONAL_WEIGHT) / np.outer(spread, spread)
     choice = np.zeros(n_ids, int)
     total = float(sizes.sum())
-    pairs = (outer[np.arange(n_ids), choice] * sizes[:, None, None]).sum(0)
+    first = per[:, 0]
+    pairs = (first * sizes[:, None]).T @ first  # whole numbers: exact in any summation order
     for _ in range(BALANCE_PASSES):
         for i in rng.permutation(n_ids):
-            without = pairs - sizes[i] * outer[i, choice[i]]
-            options = (without[None] + sizes[i] * outer[i]) / total
+            mine = outer(i)
+            without = pairs - sizes[i] * mine[choice[i]]
+            options = (without[None] + sizes[i] * mine) / total
             cost = (((options - target_pairs[None]) ** 2) * weight[None]).sum((1, 2))
             choice[i] = int(np.argmin(cost))
-            pairs = without + sizes[i] * outer[i, choice[i]]
+            pairs = without + sizes[i] * mine[choice[i]]
     return per[np.arange(n_ids), choice].astype(np.uint8)
 
 
@@ -238,6 +282,8 @@ def _identity_partitions(sizes: np.ndarray, positives: np.ndarray, rng: np.rando
                     continue
                 base = base_p + cost.of(q, have[q])
                 others = np.flatnonzero(partition == q)
+                if len(others) > SWAP_PARTNERS:
+                    others = rng.choice(others, SWAP_PARTNERS, replace=False)
                 # move i alone (others[:0]) or swap it with each identity of q
                 shift = np.concatenate([np.zeros((1, cost.columns.shape[1]), np.int64), cost.columns[others]])
                 delta = cost.columns[i] - shift
@@ -258,11 +304,18 @@ def _identity_partitions(sizes: np.ndarray, positives: np.ndarray, rng: np.rando
     return partition
 
 
-def sample_labels(n_images: int, seed: int = 0) -> LabelPlan:
-    """Identities, partitions and attribute labels for n_images images (deterministic in seed)."""
+def sample_labels(n_images: int, seed: int = 0, identities: int | None = None) -> LabelPlan:
+    """Identities, partitions and attribute labels for n_images images (deterministic in seed).
+
+    identities: how many people, with CelebA's spread of images per person; None: the classic demo's people
+    (about one per MEAN_PER_IDENTITY images, 5-40 images each).
+    """
     rng = np.random.default_rng([seed, 1])
     bias, coupling = model_arrays()
-    sizes = identity_sizes(n_images, rng)
+    if identities is None:
+        sizes = identity_sizes(n_images, rng)
+    else:
+        sizes = celeba_identity_sizes(n_images, identities, rng)
     n_ids = len(sizes)
     target = np.asarray([CELEBA_PREVALENCE[a] for a in CELEBA_ATTRIBUTES])
     n_cand = n_ids * IDENTITY_CANDIDATES

@@ -11,6 +11,7 @@ turn, the lens) and varies lighting, pose, scale, background and clothes; what t
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -306,6 +307,11 @@ def image_spec(attrs: frozenset[str], traits: IdentityTraits, seed: int, rng: np
 
 def face_specs(plan: LabelPlan, seed: int = 0) -> list[FaceSpec]:
     """One FaceSpec per planned image, in image order (deterministic in seed)."""
+    return list(iter_face_specs(plan, seed))
+
+
+def iter_face_specs(plan: LabelPlan, seed: int = 0) -> Iterator[FaceSpec]:
+    """face_specs one at a time: 202,599 specs held at once would take over a gigabyte."""
     rng = np.random.default_rng([seed, 2])
     names = np.asarray(CELEBA_ATTRIBUTES)
     traits: dict[int, IdentityTraits] = {}
@@ -315,8 +321,6 @@ def face_specs(plan: LabelPlan, seed: int = 0) -> list[FaceSpec]:
     for ident in sorted(first_row):
         traits[ident] = identity_traits(plan.attributes[first_row[ident]], rng)
     image_seeds = rng.integers(0, 2**31 - 1, plan.n_images)
-    specs = []
     for row in range(plan.n_images):
         attrs = frozenset(names[plan.attributes[row].astype(bool)].tolist())
-        specs.append(image_spec(attrs, traits[int(plan.identity[row])], int(image_seeds[row]), rng))
-    return specs
+        yield image_spec(attrs, traits[int(plan.identity[row])], int(image_seeds[row]), rng)
