@@ -12,7 +12,7 @@ import time
 import streamlit as st
 
 from core import format as fmt
-from core.cli.demo import job_spec as demo_job_spec
+from core.cli.demo import demo_job_spec
 from core.data.dataset import Dataset
 from core.data.paths import demo_dir
 from core.demo import DrawingProgress, demo_stage, drawing_progress
