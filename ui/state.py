@@ -21,3 +21,19 @@ from __future__ import annotations
 # ---- Data quality
 
 # ---- Lessons
+
+# ---- Generated faces
+
+GEN_JOB = "gen-job"  # the generator job this session started (its panel stays while the form changes)
+GEN_CLASSIFIER_JOB = "gen-classifier-job"  # the classifier training this page started
+GEN_PICK = "gen-pick"  # selectbox: the stored generator shown
+GEN_PICKED_FROM = "gen-picked-from"  # the job whose finished generator was picked for the user
+GEN_IMAGE_SIZE = "gen-px"
+GEN_EPOCHS = "gen-epochs"
+GEN_ATTRIBUTES = "gen-attrs"
+GEN_EPOCH = "gen-epoch"  # slider: the epoch whose grid is shown
+GEN_SEED = "gen-seed"
+GEN_FROM = "gen-from"
+GEN_TO = "gen-to"
+GEN_SWITCH = "gen-switch"
+GEN_ASK = "gen-ask"  # prefix: one segmented control per conditioned attribute (gen-ask-<Attr>)
