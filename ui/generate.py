@@ -340,6 +340,7 @@ def audit_panel(ds: Dataset, meta: GeneratorMeta) -> tuple[GeneratorAudit, dict]
             "Measure the generator",
             key="gen-audit",
             remember=state.GEN_JOB,
+            panel=False,  # a running job's panel is the training section's
             expected=estimated_seconds(0, meta.config, 0, AUDIT_SAMPLES, embeddings),
         )
     if stored is not None and not current:
