@@ -12,6 +12,7 @@ from core.charts import generate as charts
 from core.cli.generate import generate_job_spec
 from core.cli.train import job_spec as train_job_spec
 from core.data.dataset import Dataset
+from core.errors import ModelFileError
 from core.generate import report
 from core.generate.audit import AUDIT_SAMPLES, GeneratorAudit, audit_token, classifier_config, feature_space
 from core.generate.faces import NO_IMAGES, needs_alignment
@@ -36,7 +37,6 @@ MAX_EPOCHS = 50
 SHOWN_WIDTH = 520  # pixels a grid of 8 faces is enlarged to (whole multiples: no blur)
 CLOSEST_PAIRS = 8
 CLASSIFIER_SECONDS = 240  # the offered CNN on the 6,000-face demo (docs/bench/classify.md order of magnitude)
-JOB_GENERATORS = "gen-job-generators"  # session key: {job id: generator id} of the jobs this session built
 
 
 def unavailable(ds: Dataset) -> str | None:
@@ -109,13 +109,16 @@ def train_form(ds: Dataset) -> tuple[GanConfig, int]:
 
 def training_panel(ds: Dataset, config: GanConfig, epochs: int) -> None:
     """The button that trains (or continues) the generator, or this session's running job with live curves."""
-    stored = read_meta(generator_id(ds, config))
+    try:
+        stored = read_meta(generator_id(ds, config))
+    except ModelFileError:  # a garbled meta.json: the job says so when it runs, training starts afresh here
+        stored = None
     done = stored.epochs_done if stored else 0
     faces = ds.n_images if not config.max_images else min(ds.n_images, config.max_images)
     expected = estimated_seconds(faces, config, max(epochs - done, 0), AUDIT_SAMPLES, feature_space(ds) == "embeddings")
     job = generate_job_spec(ds, config, epochs) if done < epochs else None
     if job is not None:
-        st.session_state.setdefault(JOB_GENERATORS, {})[job.job_id] = generator_id(ds, config)
+        st.session_state.setdefault(state.GEN_JOB_GENERATORS, {})[job.job_id] = generator_id(ds, config)
     if done >= epochs:
         st.caption(f"This generator is trained ({fmt.plural(done, 'epoch')}); choose more epochs to train it further.")
     elif done:
@@ -129,7 +132,7 @@ def training_panel(ds: Dataset, config: GanConfig, epochs: int) -> None:
     if status is None:
         return
     if not status.finished:
-        _live(st.session_state.get(JOB_GENERATORS, {}).get(job_id))
+        _live(st.session_state.get(state.GEN_JOB_GENERATORS, {}).get(job_id))
     elif status.state == "done" and status.result and st.session_state.get(state.GEN_PICKED_FROM) != job_id:
         st.session_state[state.GEN_PICKED_FROM] = job_id
         st.session_state[state.GEN_PICK] = status.result["generator_id"]
@@ -144,7 +147,10 @@ def _live(gid: str | None) -> None:
     @st.fragment(run_every=3.0)
     def _curves() -> None:
         steps = live_steps(gid)
-        meta = read_meta(gid)
+        try:
+            meta = read_meta(gid)
+        except ModelFileError:
+            meta = None
         left, right = st.columns([3, 2])
         if steps is not None and len(steps):
             left.altair_chart(charts.loss_chart(steps), width="stretch")

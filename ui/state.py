@@ -25,6 +25,7 @@ from __future__ import annotations
 # ---- Generated faces
 
 GEN_JOB = "gen-job"  # the generator job this session started (its panel stays while the form changes)
+GEN_JOB_GENERATORS = "gen-job-generators"  # {job id: generator id} of the jobs this session built (live curves)
 GEN_CLASSIFIER_JOB = "gen-classifier-job"  # the classifier training this page started
 GEN_PICK = "gen-pick"  # selectbox: the stored generator shown
 GEN_PICKED_FROM = "gen-picked-from"  # the job whose finished generator was picked for the user

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 import numpy as np
 
 from core.classify.train import _set_threads as set_torch_threads
+from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
+from core.errors import ModelFileError
 from core.generate import store
 from core.generate.faces import face_pixels, faces_at, training_rows
 from core.generate.models import GanConfig, build_pair, pick_device, validate_config
@@ -223,8 +225,14 @@ def _resume(gid: str, generator, discriminator, opt_g, opt_d):
     The checkpoint's epoch is the truth: a job killed after writing it but before meta.json resumes from it, and
     steps recorded after it (the epoch the kill interrupted) are dropped.
     """
-    checkpoint = store.load_checkpoint(gid)
-    meta = store.read_meta(gid)
+    folder = store.generator_folder(gid)
+    try:
+        checkpoint = store.load_checkpoint(gid)
+        meta = store.read_meta(gid)
+    except ModelFileError as exc:  # set aside (never read again) and start afresh
+        quarantine(folder, f"generator {gid}", str(exc))
+        folder.mkdir(parents=True, exist_ok=True)
+        return None, None, [], 0
     if checkpoint is None or meta is None:
         return None, None, [], 0
     epoch = int(checkpoint["epoch"])
@@ -232,7 +240,6 @@ def _resume(gid: str, generator, discriminator, opt_g, opt_d):
     discriminator.load_state_dict(checkpoint["discriminator"])
     opt_g.load_state_dict(checkpoint["opt_generator"])
     opt_d.load_state_dict(checkpoint["opt_discriminator"])
-    folder = store.generator_folder(gid)
     grids = np.load(folder / "grids.npy", allow_pickle=False)[: epoch + 1]
     steps = np.load(folder / "steps.npy", allow_pickle=False)
     kept = [tuple(map(float, s)) for s in steps if s[0] <= epoch + 1e-6]
@@ -245,7 +252,6 @@ def _resume(gid: str, generator, discriminator, opt_g, opt_d):
 # 64 px and width 32, on one thread. The arithmetic grows with the pixels and with the square of the width.
 SECONDS_PER_FACE_STEP = 0.021
 START_SECONDS = 15.0  # the job's process, torch, the dataset and the faces already decoded
-DECODE_SECONDS = {"aligned": 0.004, "photos": 0.12}  # per image, the first time its faces are prepared
 DESCRIBE_SECONDS = 0.07  # one face through the face pipeline in the audit (embeddings only)
 
 
