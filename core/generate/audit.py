@@ -241,7 +241,10 @@ def audit_generator(
     else:
         space = "pixels"
         base_index = np.arange(len(rows))
-        base = pixel_features(faces_at(pixels[rows], size))
+        # In chunks: CelebA's 64 px faces (2.5 GB) never sit in memory at once.
+        base = np.concatenate(
+            [pixel_features(faces_at(pixels[part], size)) for part in np.array_split(rows, 1 + len(rows) // 4096)]
+        )
         scale = PIXEL_SCALE
         generated_features, real_features = pixel_features(generated), pixel_features(real_faces)
     say("finding each face's nearest training face")
@@ -302,7 +305,7 @@ def pixel_features(faces: np.ndarray) -> np.ndarray:
 
 
 def nearest(
-    queries: np.ndarray, base: np.ndarray, scale: float = 1.0, exclude: np.ndarray | None = None, block: int = 512
+    queries: np.ndarray, base: np.ndarray, scale: float = 1.0, exclude: np.ndarray | None = None, block: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
     """(indices into base (q,) int64, euclidean distances (q,) float64 times scale) of each query's nearest row.
 
