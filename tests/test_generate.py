@@ -393,6 +393,7 @@ def test_no_generator_yet_offers_to_train_one(gen_env, tmp_path):
         assert any("No generator has been trained on demo yet" in i.value for i in at.info)
         button = next(b for b in at.button if b.label == "Train the generator")
         assert "Takes about" in button.help
+        assert any("8 epochs on up to 400 faces take about" in c.value for c in at.caption)
 
 
 # ---- the lesson

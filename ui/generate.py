@@ -121,10 +121,14 @@ def training_panel(ds: Dataset, config: GanConfig, epochs: int) -> None:
         st.session_state.setdefault(state.GEN_JOB_GENERATORS, {})[job.job_id] = generator_id(ds, config)
     if done >= epochs:
         st.caption(f"This generator is trained ({fmt.plural(done, 'epoch')}); choose more epochs to train it further.")
-    elif done:
-        st.caption(f"Stored with {fmt.plural(done, 'epoch')}: training continues from there.")
-    elif needs_alignment(ds):
-        st.caption("Each photo's face is found and aligned first (once), as CelebA aligned its faces.")
+    else:
+        start = f"Stored with {fmt.plural(done, 'epoch')}: training continues from there. " if done else ""
+        align = "Each photo's face is found and aligned first (once). " if needs_alignment(ds) and not done else ""
+        st.caption(
+            f"{start}{align}{fmt.plural(epochs - done, 'epoch')} on up to {fmt.plural(faces, 'face')} take "
+            f"{fmt.about(expected)} on this server, in the background: the job survives page changes, can be "
+            "cancelled, and resumes from its last finished epoch."
+        )
     button = f"Train {fmt.plural(epochs - done, 'more epoch')}" if done else "Train the generator"
     job_launcher(job, "Training the generator", button, key="gen-train", remember=state.GEN_JOB, expected=expected)
     job_id = st.session_state.get(state.GEN_JOB)
