@@ -387,6 +387,12 @@ def test_a_dataset_without_images_says_why(gen_env):
     assert "Train the generator" not in [b.label for b in at.button]
 
 
+def test_a_dataset_smaller_than_a_batch_says_so(people_home):
+    at = _page(dataset="people")
+    assert any("people has 6 images: a generator learns from batches of 64 faces" in i.value for i in at.info)
+    assert "Train the generator" not in [b.label for b in at.button]
+
+
 def test_no_generator_yet_offers_to_train_one(gen_env, tmp_path):
     with private_cache(tmp_path / "cache"):
         at = _page()

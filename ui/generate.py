@@ -41,7 +41,15 @@ CLASSIFIER_SECONDS = 240  # the offered CNN on the 6,000-face demo (docs/bench/c
 
 def unavailable(ds: Dataset) -> str | None:
     """Why no generator can be trained on this dataset, or None."""
-    return None if ds.has_images else NO_IMAGES.format(name=ds.name)
+    if not ds.has_images:
+        return NO_IMAGES.format(name=ds.name)
+    least = GanConfig().batch_size
+    if ds.images_found < least:
+        return (
+            f"{ds.name} has {fmt.plural(ds.images_found, 'image')}: a generator learns from batches of {least} faces, "
+            "so it needs at least that many. Pick a larger dataset (the demo has 6,000)."
+        )
+    return None
 
 
 def picture(faces: np.ndarray, columns: int = 8) -> np.ndarray:

@@ -245,9 +245,9 @@ def _prerequisite(ds: Dataset, answer: Answer) -> None:
 def lesson_generator_job(ds: Dataset):
     """(the job that trains and measures the lesson's generator, its expected seconds), or None when the dataset
     has a generator already (it only needs measuring, on its page) or has no images."""
-    if not ds.has_images or cached.generators(ds):
-        return None
     config = GanConfig(image_size=LESSON_GENERATOR_SIZE)
+    if ds.images_found < config.batch_size or cached.generators(ds):
+        return None
     embeddings = feature_space(ds) == "embeddings"
     expected = estimated_seconds(ds.n_images, config, DEFAULT_EPOCHS, AUDIT_SAMPLES, embeddings)
     return generate_job_spec(ds, config, DEFAULT_EPOCHS), expected

@@ -89,7 +89,7 @@ def train_generator(
     if len(rows) < config.batch_size:
         raise ValueError(
             f"{ds.name} has {len(rows):,} usable faces; a generator needs at least one batch of "
-            f"{config.batch_size} (choose smaller batches or a larger dataset)."
+            f"{config.batch_size} (use smaller batches, --batch-size, or a larger dataset)."
         )
     labels = ds.attribute_matrix(rows)[:, condition_columns(ds, config)]
     n_batches = len(rows) // config.batch_size  # the last, incomplete batch is left out (batch norm needs a batch)
