@@ -204,7 +204,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(gen_env, tmp_path, monkeypa
     assert not (tmp_path / "ran").exists()
 
 
-def _wait(predicate, timeout_s: float = 300, poll_s: float = 0.05):
+def _wait(predicate, timeout_s: float = 600, poll_s: float = 0.05):  # a safety net, not a timing
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = predicate()
