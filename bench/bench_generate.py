@@ -7,7 +7,7 @@ per epoch, wall and CPU time of the whole training with the load average beside 
 last epoch, and the audit the page shows (copying in dlib's embedding against the demo's calibrated same-person
 distance, the prevalence of Male, Smiling, Eyeglasses, Blond_Hair and Wearing_Hat among 1,000 generated faces scored
 by the CNN the page offers, beside the labels and beside real faces scored the same way, the identities they fall
-into). The grids land in docs/bench/generate-*.png. Then the same pipeline on ../shared/real/celeba_wild_sample (a
+into). The grids land in docs/bench/generate-*.jpg. Then the same pipeline on ../shared/real/celeba_wild_sample (a
 folder of real photos: faces found and aligned first) at 32 px.
 
 Everything lives in a private cache (cache/bench-generate/), so nothing stored earlier by the app helps; a rerun
@@ -85,7 +85,7 @@ def prepare(ds) -> list[str]:
     from core.faces.store import list_embeddings
     from core.generate.audit import classifier_config, scoring_models
 
-    notes = []
+    notes = list(_measured().get("prepare", []))
     if "dlib" not in list_embeddings(ds.cache_dir):
         t0 = time.perf_counter()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -95,6 +95,7 @@ def prepare(ds) -> list[str]:
         t0 = time.perf_counter()
         meta = train_attribute_model(ds, classifier_config(ds))
         notes.append(f"the offered CNN ({meta.model_id}) trained in {fmt_s(time.perf_counter() - t0)}")
+    _remember("prepare", notes)
     return notes
 
 
@@ -127,16 +128,18 @@ def train(ds, recipe: Recipe):
 
 
 def save_pictures(meta, name: str) -> tuple[str, str]:
-    """The last epoch's grid and the first 8 faces of every epoch, as PNGs in docs/bench/."""
+    """The last epoch's grid and the first 8 faces of every epoch, as JPEGs in docs/bench/ (noisy faces make large
+    PNGs)."""
     from core.generate.sample import enlarge, tile
     from core.generate.store import load_grids
 
     grids = load_grids(meta)
     factor = max(1, 512 // (8 * (grids.shape[2] + 1)))
-    last = f"generate-{name}.png"
-    evolution = f"generate-{name}-epochs.png"
-    Image.fromarray(enlarge(tile(grids[-1]), factor)).save(SECTIONS / last)
-    Image.fromarray(enlarge(tile(grids[:, :8].reshape(-1, *grids.shape[2:])), factor)).save(SECTIONS / evolution)
+    last = f"generate-{name}.jpg"
+    evolution = f"generate-{name}-epochs.jpg"
+    Image.fromarray(enlarge(tile(grids[-1]), factor)).save(SECTIONS / last, quality=90)
+    sheet = enlarge(tile(grids[:, :8].reshape(-1, *grids.shape[2:])), factor)
+    Image.fromarray(sheet).save(SECTIONS / evolution, quality=90)
     return last, evolution
 
 
@@ -164,6 +167,22 @@ def recipe_rows(results) -> list[list]:
             ]
         )
     return rows
+
+
+def comparison(results) -> str:
+    """One sentence: the default against the seed's recipe (time per epoch, in all, D(fake) in range)."""
+    if len(results) < 2:
+        return ""
+    (_, default, _, _), (_, seed, _, _) = results[:2]
+    per_epoch = np.median([e.seconds for e in seed.meta.epochs]) / np.median([e.seconds for e in default.meta.epochs])
+    verdict = {True: "within 0.1-0.9", False: "outside 0.1-0.9"}
+    return (
+        f"The default takes {per_epoch:.1f}x less time per epoch than the seed's recipe and "
+        f"{seed.meta.seconds / default.meta.seconds:.1f}x less in all (on a machine whose load moved between the two "
+        f"runs: compare the CPU column too); D(fake) over the last epoch is "
+        f"{verdict[0.1 <= default.meta.last_epoch.d_fake <= 0.9]} for the default and "
+        f"{verdict[0.1 <= seed.meta.last_epoch.d_fake <= 0.9]} for the seed's recipe."
+    )
 
 
 def audit_rows(results) -> list[list]:
@@ -215,15 +234,17 @@ def wild_check() -> tuple[str, str | None]:
     config = GanConfig(image_size=32, batch_size=32)
     before, t0 = load(), time.perf_counter()
     run = train_generator(ds, config, 20)
-    trained = time.perf_counter() - t0
+    if run.resumed_from == 0:  # trained now: the first alignment and the training are this run's
+        _remember("wild", {"aligned_seconds": aligned, "train_seconds": time.perf_counter() - t0, "load": before})
+    first = _measured().get("wild", {})
     audit = audit_generator(ds, run.meta)
     _, picture = save_pictures(run.meta, "wild")
     c = audit.copying
     text = (
         f"{ds.n_images:,} photos of {ds.n_identities} people: a face found and aligned in {int(ok.sum()):,} of them "
-        f"({fmt_s(aligned)} the first time, HOG only). A 32 px generator (width {config.width}, batch "
-        f"{config.batch_size}) trained {run.meta.epochs_done} epochs in {fmt_s(run.meta.seconds)} "
-        f"(this run {fmt_s(trained)}, load {before}); D(fake) over the last epoch {run.meta.last_epoch.d_fake:.3f}. "
+        f"({fmt_s(first.get('aligned_seconds', aligned))}, HOG only). A 32 px generator (width {config.width}, "
+        f"batch {config.batch_size}) trained {run.meta.epochs_done} epochs in {fmt_s(run.meta.seconds)} (load "
+        f"{first.get('load', before)}); D(fake) over the last epoch {run.meta.last_epoch.d_fake:.3f}. "
         f"Audit in pixels (no embeddings computed for this folder): {fmt.percent(c.share_below)} of generated "
         f"faces closer than the same-person distance {fmt.decimal(c.threshold, 3)} ({c.source}, ROC AUC "
         f"{fmt.decimal(c.auc, 3)}), real faces {fmt.percent(c.real_share_below)}; {audit.diversity.generated} people "
@@ -259,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     body = [
         f"The default demo ({ds.n_images:,} drawn faces, seed 0), 64 px, trained in this process on one torch thread "
         f"(2 cores, shared with other work: the load average is beside each figure). "
-        + (" ".join(notes) + "." if notes else "Embeddings and the CNN were stored by an earlier run of this bench."),
+        + ("Made once for it: " + "; ".join(notes) + "." if notes else ""),
         "",
         "### Training",
         "",
@@ -279,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
             recipe_rows(results),
         ),
         "",
+        comparison(results),
+        "",
         "Faces after the last epoch (left) and the first 8 faces of every epoch, from epoch 0 at the top (right):",
         "",
         *[
-            f"- {recipe.label}: ![{recipe.name}](generate-{recipe.name}.png) "
-            f"![{recipe.name} by epoch](generate-{recipe.name}-epochs.png)"
+            f"- {recipe.label}: ![{recipe.name}](generate-{recipe.name}.jpg) "
+            f"![{recipe.name} by epoch](generate-{recipe.name}-epochs.jpg)"
             for recipe, *_ in results
         ],
         "",

@@ -249,9 +249,9 @@ def _resume(gid: str, generator, discriminator, opt_g, opt_d):
 
 
 # Measured on this project's 2-core machine, busy (docs/bench/generate.md): one face through one training step at
-# 64 px and width 32, on one thread (a median epoch of the 6,000-face demo: 87 s at load 9). The arithmetic grows
-# with the pixels and with the square of the width.
-SECONDS_PER_FACE_STEP = 0.016
+# 64 px and width 32, on one thread (a median epoch of the 6,000-face demo: 107 s at load 9-11). The arithmetic
+# grows with the pixels and with the square of the width.
+SECONDS_PER_FACE_STEP = 0.018
 START_SECONDS = 15.0  # the job's process, torch, the dataset and the faces already decoded
 DESCRIBE_SECONDS = 0.06  # one face through the face pipeline in the audit (embeddings only): 2,000 faces in 109 s
 
