@@ -118,7 +118,7 @@ def test_networks_follow_the_recipe(size):
     assert isinstance(layers[1], torch.nn.LeakyReLU) and layers[1].negative_slope == 0.2  # no batch norm first
     assert isinstance(list(generator.main)[-1], torch.nn.Tanh)
     convs = [m for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
-    assert all(abs(float(m.weight.std()) - 0.02) < 0.006 for m in convs if m.weight.numel() > 2000)
+    assert all(abs(float(m.weight.detach().std()) - 0.02) < 0.006 for m in convs if m.weight.numel() > 2000)
     unconditional = GanConfig(image_size=size, width=8)
     assert Generator(unconditional)(z).shape == (5, 3, size, size)
     assert Discriminator(unconditional)(images).shape == (5,)
