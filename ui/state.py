@@ -171,3 +171,20 @@ LESSON_STEP_LAST = "lesson-step-last"
 LESSON_STEP_OF = "lesson-step-of"  # the lesson the step belongs to (a new lesson starts at step 1)
 LESSONS_REVEALED = "lesson-done"  # {lesson id: revealed step numbers}
 LESSON_TRAIN_JOB = "lesson-train-job"  # the training job this page started
+
+# ---- Generated faces
+
+GEN_JOB = "gen-job"  # the generator job this session started (its panel stays while the form changes)
+GEN_JOB_GENERATORS = "gen-job-generators"  # {job id: generator id} of the jobs this session built (live curves)
+GEN_CLASSIFIER_JOB = "gen-classifier-job"  # the classifier training this page started
+GEN_PICK = "gen-pick"  # selectbox: the stored generator shown
+GEN_PICKED_FROM = "gen-picked-from"  # the job whose finished generator was picked for the user
+GEN_IMAGE_SIZE = "gen-px"
+GEN_EPOCHS = "gen-epochs"
+GEN_ATTRIBUTES = "gen-attrs"
+GEN_EPOCH = "gen-epoch"  # slider: the epoch whose grid is shown
+GEN_SEED = "gen-seed"
+GEN_FROM = "gen-from"
+GEN_TO = "gen-to"
+GEN_SWITCH = "gen-switch"
+GEN_ASK = "gen-ask"  # prefix: one segmented control per conditioned attribute (gen-ask-<Attr>)

@@ -106,7 +106,7 @@ def validate_config(ds: Dataset, config: TrainConfig) -> TrainConfig:
     return replace(config, attributes=attributes)
 
 
-def _set_threads() -> int:
+def set_torch_threads() -> int:
     import torch
 
     try:
@@ -244,7 +244,7 @@ def _fit_torch(inputs, labels, split: Split, config: TrainConfig, extra: dict, r
     """Mini-batch training with validation each epoch, early stopping, and the best weights restored."""
     import torch
 
-    threads = _set_threads()
+    threads = set_torch_threads()
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

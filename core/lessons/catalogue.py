@@ -9,6 +9,7 @@ from functools import partial
 from core.classify.models import TrainConfig
 from core.data.dataset import Dataset
 from core.lessons import answers as a
+from core.lessons import generator as g
 from core.lessons.data import LessonData
 from core.lessons.model import Lesson, Step
 
@@ -300,8 +301,55 @@ FAIRNESS = Lesson(
     ),
 )
 
+GENERATOR = Lesson(
+    "generator",
+    "What a generator learns from its data",
+    "A generator trained on the dataset's faces makes new ones from noise; it can only recombine what it was shown, "
+    "so its faces may copy training faces and carry the dataset's imbalances, amplified.",
+    (
+        Step(
+            "Faces from noise",
+            "generate",
+            "What does the generator draw after its first epoch, and after its last? Over the last epoch, does the "
+            "discriminator still believe some generated faces real?",
+            "The epoch slider (the link opens epoch 1; slide to the last), then D(real) and D(fake) of the last epoch "
+            "above it and the curves below it.",
+            partial(g.view, epoch="1"),
+            g.emerging,
+        ),
+        Step(
+            "Copies or new faces?",
+            "generate",
+            "How many generated faces are closer to a training face than two photos of one person usually are? How "
+            "many real photos are that close to another photo?",
+            "'What it copies': the two shares, the sentence under them, the distance chart with the same-person line, "
+            "and the closest pairs side by side.",
+            g.view,
+            g.copies,
+        ),
+        Step(
+            "What it amplifies",
+            "generate",
+            "Which attribute is more common among generated faces than among the training faces, and which rarer? Is "
+            "the difference the generator's or the classifier's?",
+            "'What it amplifies': the sentences, the table (real faces scored the same way in its last columns) and "
+            "the chart, where an attribute above the diagonal became more common.",
+            g.view,
+            g.amplifies,
+        ),
+        Step(
+            "How many people?",
+            "generate",
+            "Into how many different people do the generated faces fall, and as many real faces?",
+            "'How many people': the two counts and the curve of faces per person.",
+            g.view,
+            g.people,
+        ),
+    ),
+)
+
 LESSONS: dict[str, Lesson] = {
-    lesson.id: lesson for lesson in (BASE_RATES, CONDITIONAL, JUDGEMENTS, EMBEDDINGS, CLUSTERING, FAIRNESS)
+    lesson.id: lesson for lesson in (BASE_RATES, CONDITIONAL, JUDGEMENTS, EMBEDDINGS, CLUSTERING, FAIRNESS, GENERATOR)
 }
 
 
