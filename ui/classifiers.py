@@ -10,7 +10,15 @@ import streamlit as st
 
 from core import cached
 from core.charts import classify as charts
-from core.classify.metrics import binary_metrics, confusion_counts, error_rows, pr_curve, roc_curve, subgroup_metrics
+from core.classify.metrics import (
+    below_majority,
+    binary_metrics,
+    confusion_counts,
+    error_rows,
+    pr_curve,
+    roc_curve,
+    subgroup_metrics,
+)
 from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
@@ -31,6 +39,7 @@ from ui.jobs import embeddings_prerequisite, job_launcher
 JOB = "clf-job"  # session key: id of the training job started from this session
 PICK = "clf-model-pick"  # selectbox key of the stored model shown
 SHOWCASE = ("Eyeglasses", "Wearing_Hat", "Bald", "Blond_Hair", "Smiling", "Male")
+DEFAULTS = TrainConfig()  # the training form opens on these (epochs, augmentation)
 
 
 def thin_test_split_note(attributes: list[str], counts: dict[str, EvaluationCounts]) -> None:
@@ -105,8 +114,12 @@ def train_form(ds: Dataset) -> TrainConfig | None:
         epochs = links.synced(
             "epochs",
             "clf-epochs",
-            8,
-            lambda: int(st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key="clf-epochs")),
+            DEFAULTS.epochs,
+            lambda: int(
+                st.number_input(
+                    "Epochs (at most; early stopping on validation)", 1, 100, DEFAULTS.epochs, key="clf-epochs"
+                )
+            ),
             int,
             links.between(1, 100),
         )
@@ -127,19 +140,16 @@ def train_form(ds: Dataset) -> TrainConfig | None:
             lambda: st.checkbox("Weight positives (for rare attributes)", key="clf-pos-weight"),
             links.as_bool,
         )
-        augment = links.synced(
-            "augment",
-            "clf-augment",
-            False,
-            lambda: st.checkbox(
-                "Augment images (flip, small rotation/shift/zoom)",
-                key="clf-augment",
-                disabled=features != "pixels",
-                help="Flips and small shifts: the CNN then learns small details (glasses, a smile) rather than memorising "
-                "whole faces. Each epoch takes about a quarter longer.",
-            ),
-            links.as_bool,
+        links.restore("clf-augment", "augment", links.as_bool)
+        st.session_state.setdefault("clf-augment", DEFAULTS.augment)  # on: without it the CNN learns the people
+        augment = st.checkbox(
+            "Augment images (flip, small rotation/shift/zoom)",
+            key="clf-augment",
+            disabled=features != "pixels",
+            help="Flips and small shifts: the CNN then learns small details (glasses, a smile) rather than memorising "
+            "whole faces. Each epoch takes about a quarter longer.",
         )
+        links.remember("augment", augment, DEFAULTS.augment)
     if features == "embeddings" and not list_embeddings(ds.cache_dir):
         embeddings_prerequisite(
             ds, "the fast models on face embeddings (or train the CNN from pixels)", key="clf-embed"
@@ -268,6 +278,9 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
     reliable = frame[~frame["attribute"].isin(list(flagged))]
     if reliable.empty:
         return
+    below = [a for a in below_majority(meta.metrics) if a not in flagged]
+    beats = ["–" if a in flagged else "no" if a in below else "yes" for a in frame["attribute"]]
+    frame.insert(1, "beats always-majority", beats)
     mean = reliable[list(charts.TABLE_COLUMNS)].mean()
     c = st.columns(4)
     for col, (label, key) in zip(
@@ -284,8 +297,21 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
         f"Averaged over {len(reliable)} attribute{'s' if len(reliable) != 1 else ''}: the model is right on "
         f"{_pct(mean['accuracy'])} of the {meta.rows['test']:,} test images; always giving the most common answer "
         f"would be right on {_pct(mean['majority_accuracy'])}. Balanced accuracy, which counts images with and "
-        f"without the attribute equally, is {_pct(mean['balanced_accuracy'])}."
+        f"without the attribute equally, is {_pct(mean['balanced_accuracy'])}. "
+        f"{len(reliable) - len(below)} of {len(reliable)} attributes beat their majority-class accuracy."
     )
+    if below:
+        st.warning(
+            "**Not above the majority-class baseline:** "
+            + ", ".join(
+                f"{a} ({_pct(meta.metrics[a]['accuracy'])} vs {_pct(meta.metrics[a]['majority_accuracy'])})"
+                for a in below
+            )
+            + ". Always giving the most common answer would be right at least as often, so accuracy shows nothing "
+            "learnt there (the table's 'beats always-majority' column says no); balanced accuracy tells whether the "
+            "model still ranks the faces well and only its threshold is off.",
+            icon=":material/warning:",
+        )
     st.dataframe(
         frame,
         hide_index=True,
