@@ -115,6 +115,8 @@ FACES = {
     ("clustering", 0): "images",
     ("fairness", 1): "images",
     ("fairness", 2): "images",
+    ("fairness", 3): "images",
+    ("fairness", 4): "images",
 }
 UNANSWERABLE = {
     "demo": {},
