@@ -143,11 +143,12 @@ def train_form(ds: Dataset) -> TrainConfig | None:
         links.restore("clf-augment", "augment", links.as_bool)
         st.session_state.setdefault("clf-augment", DEFAULTS.augment)  # on: without it the CNN learns the people
         augment = st.checkbox(
-            "Augment images (flip, small rotation/shift/zoom)",
+            "Augment images (flip, small rotation/shift/zoom, brightness, saturation)",
             key="clf-augment",
             disabled=features != "pixels",
-            help="Flips and small shifts: the CNN then learns small details (glasses, a smile) rather than memorising "
-            "whole faces. Each epoch takes about a quarter longer.",
+            help="Flips, small shifts and changes of light and colour: the CNN then learns small details (glasses, a "
+            "smile, a bald scalp) rather than memorising the training people's faces. Each epoch takes about a quarter "
+            "longer.",
         )
         links.remember("augment", augment, DEFAULTS.augment)
     if features == "embeddings" and not list_embeddings(ds.cache_dir):

@@ -50,7 +50,7 @@ def add_arguments(parser) -> None:
         "--augment",
         action=argparse.BooleanOptionalAction,
         default=DEFAULTS.augment,
-        help="augment CNN batches: flip, small rotation, shift, zoom (default: on, as on the page)",
+        help="augment CNN batches: flip, small rotation, shift, zoom, brightness, saturation (default: on, as on the page)",
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
