@@ -172,7 +172,9 @@ def test_cli_prints_one_json_object(clf_env):
         )
     assert code == 0
     result = json.loads(out.getvalue())
-    assert set(result) == {"model_id", "attributes", "mean", "seconds"}
+    assert set(result) == {"model_id", "attributes", "mean", "below_majority", "seconds"}
+    below = [a for a, m in result["attributes"].items() if not m["accuracy"] > m["majority_accuracy"]]
+    assert result["below_majority"] == below
     assert set(result["attributes"]) == {"Male", "Smiling"}
     assert set(result["mean"]) == {"accuracy", "balanced_accuracy", "f1", "auc", "majority_accuracy"}
     meta = read_meta(result["model_id"])

@@ -244,7 +244,7 @@ def _metric(at, label):
 
 def test_fairness_section_shows_the_audit_and_keeps_it_in_the_url(clf_env, logreg_model):
     at = _page(logreg_model.model_id)
-    at.selectbox(key="clf-fair-target").select("Smiling").run()
+    at.selectbox(key="clf-thr-attr").select("Smiling").run()  # the section audits the attribute chosen above
     at.multiselect(key="clf-fair-groups").set_value(["Male", "Young"]).run()
     assert not at.exception, at.exception
     audit, _ = _audit(clf_env, logreg_model)
@@ -259,7 +259,7 @@ def test_fairness_section_shows_the_audit_and_keeps_it_in_the_url(clf_env, logre
     low, high = audit.groups[0].interval("tpr")
     assert table["true-positive rate"].iloc[0].endswith(f"({fmt.percent(low)}–{fmt.percent(high)})")
     params = dict(at.query_params)
-    assert params["ftarget"] == "Smiling" and params["fby"] == "Male,Young"
+    assert params["attr"] == "Smiling" and params["fby"] == "Male,Young"
     # the nearest face answered the other way, for the first face offered
     face = at.selectbox(key="clf-fair-face").value
     emb = load_embeddings(clf_env.cache_dir)
@@ -312,3 +312,16 @@ def test_results_flag_attributes_not_above_their_majority_baseline(clf_env, logr
         f"{len(scored) - len(expected)} of {len(scored)} attributes beat their majority-class accuracy" in c.value
         for c in at.caption
     )
+
+
+def test_group_choice_follows_the_attribute_until_chosen_by_hand(clf_env, logreg_model):
+    at = _page(logreg_model.model_id)
+    at.selectbox(key="clf-thr-attr").select("Male").run()
+    assert at.multiselect(key="clf-fair-groups").value == ["Young"]  # Male cannot group itself
+    at.selectbox(key="clf-thr-attr").select("Smiling").run()
+    assert at.multiselect(key="clf-fair-groups").value == ["Male"]
+    assert "fby" not in at.query_params and "fface" not in at.query_params
+    at.multiselect(key="clf-fair-groups").set_value(["Young"]).run()
+    at.selectbox(key="clf-thr-attr").select("Blond_Hair").run()
+    assert at.multiselect(key="clf-fair-groups").value == ["Young"]
+    assert at.query_params["fby"] == "Young"

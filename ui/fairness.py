@@ -1,8 +1,9 @@
 """The Attribute classifiers page's fairness section: a worst-group audit of the model inspected.
 
-Choices (in the URL): the attribute audited (`ftarget`), one or two attributes to group the faces by (`fby`), whether
-a face's group follows its own label or its person's usual one (`fsrc`), the figure the worst group is found by
-(`fworst`) and the face compared with its nearest face answered the other way (`fface`).
+It audits the attribute chosen in the page's threshold section (`attr`). Its own choices (in the URL): one or two
+attributes to group the faces by (`fby`), whether a face's group follows its own label or its person's usual one
+(`fsrc`), the figure the worst group is found by (`fworst`) and the face compared with its nearest face answered the
+other way (`fface`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from core.classify.store import ClassifierMeta
 from core.data.dataset import Dataset
 from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES
 from ui import links
-from ui.state import FAIR_FACE, FAIR_GROUPS, FAIR_SOURCE, FAIR_TARGET, FAIR_WORST_BY
+from ui.state import FAIR_DEFAULTS, FAIR_FACE, FAIR_GROUPS, FAIR_SOURCE, FAIR_WORST_BY
 
 DEFAULT_GROUPS = ("Male", "Young", "Pale_Skin")
 RATE_COLUMNS = {
@@ -54,16 +55,23 @@ class AuditChoices:
     worst_by: str
 
 
+def follow_default(key: str, default) -> None:
+    """A widget left at its default follows the default when that changes (another attribute, another audit); a
+    value chosen by hand stays. Call before the widget is drawn."""
+    defaults = st.session_state.setdefault(FAIR_DEFAULTS, {})
+    before = defaults.get(key)
+    if before is not None and before != default and st.session_state.get(key) == before:
+        del st.session_state[key]
+    defaults[key] = default
+
+
 def audit_choices(ds: Dataset, meta: ClassifierMeta, attribute: str) -> AuditChoices | None:
     """The section's widgets (synced with the URL); None, with what to do, when nothing can be grouped."""
-    c1, c2, c3 = st.columns([1, 2, 1])
-    with c1:
-        links.restore(FAIR_TARGET, "ftarget", valid=links.one_of(meta.attributes))
-        st.session_state.setdefault(FAIR_TARGET, attribute)  # opens on the attribute chosen above
-        target = st.selectbox("Attribute audited", meta.attributes, key=FAIR_TARGET)
-        links.remember("ftarget", target, attribute)
+    target = attribute  # the attribute chosen above: threshold, subgroups, this audit and the errors show one
     options = [a for a in ds.attributes if a != target]
     default = [next((a for a in DEFAULT_GROUPS if a in options), options[0])] if options else []
+    follow_default(FAIR_GROUPS, default)  # Male's default is Young
+    c2, c3 = st.columns([2, 1])
     with c2:
         links.restore(FAIR_GROUPS, "fby", links.as_list, lambda v: links.all_of(options)(v) and len(v) <= 2)
         groups_by = st.multiselect(
@@ -113,7 +121,8 @@ def fairness_section(ds: Dataset, meta: ClassifierMeta, attribute: str, preds: d
         st.error(str(exc))
         return
     st.caption(
-        f"The model's answers for {audit.target} on its {fmt.count(audit.overall.n)} test images, at its own "
+        f"The model's answers for {audit.target} (the attribute chosen above) on its {fmt.count(audit.overall.n)} "
+        "test images, at its own "
         f"threshold {fmt.decimal(audit.threshold, 2)} (the results table's), grouped by {' and '.join(audit.groups_by)}"
         f" ({GROUP_SOURCES[audit.source]}). Every rate comes with its 95% interval."
     )
@@ -238,6 +247,7 @@ def counterpart_view(ds: Dataset, audit: FairnessAudit) -> None:
     order = np.lexsort((np.arange(len(wrong)), ~in_worst, ~wrong))
     by_image = {str(image_ids[audit.rows[i]]): int(i) for i in order}
     default = next(iter(by_image))
+    follow_default(FAIR_FACE, default)
     image = links.synced(
         "fface",
         FAIR_FACE,
