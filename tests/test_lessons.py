@@ -115,6 +115,8 @@ FACES = {
     ("clustering", 0): "images",
     ("fairness", 1): "images",
     ("fairness", 2): "images",
+    ("fairness", 3): "images",
+    ("fairness", 4): "images",
 }
 # The generator lesson (tests/test_generate.py checks its answers against its page): no generator is trained in
 # this home, and it needs images before anything else.

@@ -87,6 +87,13 @@ CLF_THRESHOLD_FOR = "clf-threshold-for"  # (model, attribute) the slider was las
 CLF_THRESHOLD_URL = "clf-threshold-url"  # the URL's thr, held until the slider takes it
 CLF_GROUP_BY = "clf-group-by"
 
+# the fairness section (ui/fairness.py)
+FAIR_GROUPS = "clf-fair-groups"  # one or two attributes the faces are grouped by
+FAIR_SOURCE = "clf-fair-source"  # a face's group from its own label or its person's usual one
+FAIR_WORST_BY = "clf-fair-worst-by"  # the figure the worst group is found by
+FAIR_FACE = "clf-fair-face"  # the test face compared with its nearest face answered the other way
+FAIR_DEFAULTS = "clf-fair-defaults"  # {widget key: the default it was last drawn with}, so untouched ones follow
+
 # ---- Clustering
 # sidebar (their values also live in the URL: core/cluster/view.py)
 CL_SPACE = "cl-space"

@@ -15,7 +15,7 @@ from core.lessons.model import Lesson, Step
 
 # The classifier the lessons read (base rates, judgements, fairness): one quick logistic regression on face
 # embeddings covers every attribute they ask about.
-MODEL_ATTRIBUTES = ("Bald", "Eyeglasses", "Smiling", "Attractive", "Heavy_Makeup", "Male", "Young")
+MODEL_ATTRIBUTES = ("Bald", "Eyeglasses", "Smiling", "Attractive", "Heavy_Makeup", "Male", "Young", "Blond_Hair")
 
 
 def lesson_model_config(ds: Dataset) -> TrainConfig | None:
@@ -270,7 +270,7 @@ FAIRNESS = Lesson(
     "fairness",
     "Fairness: accuracy by subgroup",
     "A classifier's accuracy within groups (Male / not Male, Young / not Young), what a gap means, and why base "
-    "rates come first.",
+    "rates come first; the worst group of a blond-hair classifier and what a threshold per group trades.",
     (
         Step(
             "Base rates first",
@@ -297,6 +297,26 @@ FAIRNESS = Lesson(
             "'Subgroups' split by Young: the gap, the yes-rates beside the labelled rates, and the images per group.",
             lambda data: a.classifier_params(data, "Smiling", by="Young"),
             partial(a.subgroups, attribute="Smiling", by="Young"),
+        ),
+        Step(
+            "Blond hair: the worst group",
+            "classifiers",
+            "Most blond faces are women's. Does the blond-hair classifier find blond hair on faces labelled Male as "
+            "often as on the others? Which group does it serve worst, and how sure can you be?",
+            "'Fairness: the worst group' for Blond_Hair grouped by Male: the worst group and its balanced accuracy, "
+            "the equal-opportunity difference, and the true-positive rate per group with its interval in the table.",
+            lambda data: a.fairness_params(data, "Blond_Hair", "Male"),
+            partial(a.worst_group, attribute="Blond_Hair", by="Male"),
+        ),
+        Step(
+            "A threshold per group",
+            "classifiers",
+            "What would a separate threshold for each group cost in accuracy, and how much of the gap in true-positive "
+            "rates would it close?",
+            "'A threshold per group': the trade-off chart (one shared threshold vs a threshold per group) and the "
+            "sentence under it.",
+            lambda data: a.fairness_params(data, "Blond_Hair", "Male"),
+            partial(a.group_thresholds, attribute="Blond_Hair", by="Male"),
         ),
     ),
 )
