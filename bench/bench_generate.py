@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     with private_cache(CACHE / "cache"):
         from core.data.ingest import open_dataset
-        from core.demo import demo_exists, generate_demo
+        from core.demo import DEMO_VERSION, demo_exists, generate_demo
 
         if not demo_exists(args.demo):
             generate_demo(args.demo, n_images=6000, seed=0)
@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append((recipe, run, audit, measured))
         wild_text = "Skipped." if args.skip_wild else wild_check()[0]
     body = [
-        f"The default demo ({ds.n_images:,} drawn faces, seed 0), 64 px, trained in this process on one torch thread "
+        f"The default demo (version {DEMO_VERSION}: {ds.n_images:,} drawn faces, seed 0), 64 px, trained in this "
+        "process on one torch thread "
         f"(2 cores, shared with other work: the load average is beside each figure). "
         + ("Made once for it: " + "; ".join(notes) + "." if notes else ""),
         "",
