@@ -54,6 +54,12 @@ PAGES = [
         ":material/school:",
         "Guided walks for a class: questions that open pages in the right state, answers computed from the data.",
     ),
+    (
+        "pages/8_Generated_faces.py",
+        "Generated faces",
+        ":material/face_retouching_natural:",
+        "A GAN trained on the faces: watch faces emerge, and measure what it copies and what it amplifies.",
+    ),
 ]
 
 

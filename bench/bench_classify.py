@@ -20,7 +20,7 @@ from core.classify.metrics import attribute_metrics, mean_metrics
 from core.classify.models import TrainConfig, build_net, make_loss, to_chw_float
 from core.classify.pixels import augment_batch, image_to_array
 from core.classify.store import load_test_predictions
-from core.classify.train import _set_threads, train_attribute_model
+from core.classify.train import set_torch_threads, train_attribute_model
 from core.data.dataset import Dataset
 from core.data.embeddings import save_embeddings
 from core.data.images import open_rgb
@@ -54,7 +54,7 @@ def throughput(size: int, batch: int = 64, batches: int = 6) -> float:
     """CNN training images/s (forward, backward, step, augmentation) on uint8 batches of size px."""
     import torch
 
-    _set_threads()
+    set_torch_threads()
     net = build_net("cnn", 40, image_size=size)
     opt = torch.optim.AdamW(net.parameters(), 2e-3)
     loss_fn = make_loss("bce")
@@ -297,7 +297,7 @@ def main() -> None:
     parser.add_argument("--skip-real", action="store_true")
     args = parser.parse_args()
     _env()
-    threads = _set_threads()
+    threads = set_torch_threads()
     sections = []
     ds = demo_dataset()
     rows = []

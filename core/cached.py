@@ -48,6 +48,16 @@ from core.faces import pipeline as faces
 from core.faces import search
 from core.faces.calibration import Calibration, calibrate_embeddings
 from core.faces.search import index_for
+from core.generate.audit import load_audit
+from core.generate.store import (
+    GeneratorMeta,
+    generator_folder,
+    list_generators,
+    load_generator,
+    load_grids,
+    load_rows,
+    load_steps,
+)
 from core.lessons.catalogue import lesson_by_id
 from core.lessons.data import LessonData
 from core.quality.audit import CHECKS, AuditInputs, check_token, missing
@@ -405,3 +415,51 @@ def quality_missing(ds: Dataset) -> dict[str, str | None]:
     """{check: why it cannot run on this dataset, or None}."""
     inputs = AuditInputs.of(ds)
     return {check: missing(ds, check, inputs) for check in CHECKS}
+
+
+# ---- generated faces ----
+# A stored generator is keyed by its id and `updated` (rewritten at every epoch), its audit by its creation time.
+
+
+@st.cache_data(ttl=3, show_spinner=False, hash_funcs=DATASET_HASH)
+def generators(ds: Dataset) -> list[GeneratorMeta]:
+    """The dataset's stored face generators, most recently trained first (re-read every few seconds)."""
+    return list_generators(ds)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the generator…")
+def _generator_net(generator_id: str, updated: str, _meta: GeneratorMeta):
+    return load_generator(_meta)
+
+
+def generator_net(meta: GeneratorMeta):
+    """The stored generator (shared by every session, never trained further in the server)."""
+    return _generator_net(meta.generator_id, meta.updated, meta)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _generator_arrays(generator_id: str, updated: str, _meta: GeneratorMeta) -> tuple[np.ndarray, np.ndarray]:
+    return load_grids(_meta), load_steps(_meta)
+
+
+def generator_history(meta: GeneratorMeta) -> tuple[np.ndarray, np.ndarray]:
+    """(grids (epochs + 1, 64, S, S, 3) uint8, steps (n, 5) float32) of a stored generator."""
+    return _generator_arrays(meta.generator_id, meta.updated, meta)
+
+
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=DATASET_HASH)
+def generator_labels(ds: Dataset, generator_id: str, updated: str, _meta: GeneratorMeta) -> np.ndarray:
+    """(faces, k) uint8 labels of the attributes a conditional generator was trained on, for its training faces."""
+    columns = [ds.attributes.index(a) for a in _meta.config.attributes]
+    return ds.attribute_matrix(load_rows(_meta))[:, columns]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the generator's audit…")
+def _generator_audit(generator_id: str, stamp: int, _meta: GeneratorMeta):
+    return load_audit(_meta)
+
+
+def generator_audit(meta: GeneratorMeta):
+    """(GeneratorAudit, its arrays) as stored, or None before the first audit."""
+    path = generator_folder(meta.generator_id) / "audit.json"
+    return _generator_audit(meta.generator_id, path.stat().st_mtime_ns if path.exists() else 0, meta)

@@ -99,3 +99,8 @@ def about(seconds: float | None) -> str:
 def megabytes(n_bytes: float) -> str:
     """12_345_678 -> '11.8 MB' (binary megabytes, one decimal)."""
     return f"{n_bytes / 2**20:.1f} MB"
+
+
+def points(difference: float | None, digits: int = 1) -> str:
+    """A spread between two shares in percentage points, unsigned: 0.031 -> '3.1 pp'; None or NaN -> '–'."""
+    return MISSING if _undefined(difference) else f"{100 * abs(float(difference)):.{digits}f} pp"

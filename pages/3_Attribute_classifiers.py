@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.errors import ModelFileError
 from ui import classifiers as clf
-from ui import links
+from ui import fairness, links
 from ui.sidebar import dataset_picker, demo_banner
 
 st.set_page_config(page_title="Attribute classifiers · FaceAtlas", layout="wide")
@@ -38,6 +38,9 @@ except (ModelFileError, OSError) as exc:
 
 st.header("Subgroups")
 clf.subgroup_view(ds, meta, attribute, threshold, preds)
+
+st.header("Fairness: the worst group")
+fairness.fairness_section(ds, meta, attribute, preds)
 
 st.header("Errors")
 clf.error_gallery(ds, meta, attribute, threshold, preds)

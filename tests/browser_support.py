@@ -37,6 +37,7 @@ APP_PAGES = [
     ("Face_search", "Face search"),
     ("Data_quality", "Data quality"),
     ("Lessons", "Lessons"),
+    ("Generated_faces", "Generated faces"),
 ]
 
 # One string that changes whenever the page does: script state, connection, busy markers, main text.

@@ -245,6 +245,17 @@ def lessons_reveal_and_open(page, ds) -> None:
         opened.close()
 
 
+def generated_faces_choose_epochs(page, ds) -> None:
+    """Generated faces: no generator yet; typing an epoch count puts it in the address and the estimate follows."""
+    assert "No generator has been trained on demo yet" in main_text(page)
+    box = widget(page, "gen-epochs").locator("input")
+    box.fill("3")
+    box.press("Enter")
+    wait_until_idle(page)
+    assert "epochs=3" in page.url, page.url
+    assert page.get_by_role("button", name="Train the generator").count() == 1
+
+
 @dataclass(frozen=True)
 class PageCase:
     path: str  # URL path ("" = Home)
@@ -264,6 +275,7 @@ PAGE_INTERACTIONS: dict[str, Callable] = {
     "Face_search": face_search_upload_photo,
     "Data_quality": data_quality_run_audit,
     "Lessons": lessons_reveal_and_open,
+    "Generated_faces": generated_faces_choose_epochs,
 }
 
 

@@ -176,7 +176,9 @@ def test_cli_prints_one_json_object(clf_env):
         )
     assert code == 0
     result = json.loads(out.getvalue())
-    assert set(result) == {"model_id", "attributes", "mean", "seconds"}
+    assert set(result) == {"model_id", "attributes", "mean", "below_majority", "seconds"}
+    below = [a for a, m in result["attributes"].items() if not m["accuracy"] > m["majority_accuracy"]]
+    assert result["below_majority"] == below
     assert set(result["attributes"]) == {"Male", "Smiling"}
     assert set(result["mean"]) == {"accuracy", "balanced_accuracy", "f1", "auc", "majority_accuracy"}
     meta = read_meta(result["model_id"])
@@ -193,9 +195,26 @@ def test_augmentation_without_warp_is_identity_or_mirror():
     import torch
 
     x = torch.rand(8, 3, 16, 16)
-    out = augment_batch(x, torch.Generator().manual_seed(0), max_degrees=0, max_shift=0, zoom=0)
+    out = augment_batch(
+        x, torch.Generator().manual_seed(0), max_degrees=0, max_shift=0, zoom=0, brightness=0, saturation=0
+    )
     for a, b in zip(x, out):
         assert torch.allclose(b, a, atol=1e-5) or torch.allclose(b, a.flip(-1), atol=1e-5)
+
+
+def test_colour_augmentation_keeps_greys_grey_and_pixels_in_range():
+    import torch
+
+    grey = torch.linspace(-0.8, 0.8, 16).repeat(4, 3, 16, 1)  # every pixel has R = G = B
+    out = augment_batch(grey, torch.Generator().manual_seed(1), max_degrees=0, max_shift=0, zoom=0, brightness=0.3)
+    assert out.min() >= -1 and out.max() <= 1
+    assert torch.allclose(out[:, 0], out[:, 1], atol=1e-5) and torch.allclose(out[:, 1], out[:, 2], atol=1e-5)
+    levels = [float(img.mean()) for img in out]
+    assert max(levels) - min(levels) > 0.05  # brightness differs from image to image
+    colour = torch.zeros(64, 3, 4, 4)
+    colour[:, 0] = 0.6  # a reddish patch: saturation moves R away from or toward G and B, never past them
+    out = augment_batch(colour, torch.Generator().manual_seed(2), max_degrees=0, max_shift=0, zoom=0, brightness=0)
+    assert (out[:, 0] > out[:, 1]).all()
 
 
 @pytest.mark.slow

@@ -10,6 +10,9 @@ How the combinations are pruned (each kept one reaches a code path the others do
   then every reduction x map projection with the space's default algorithm (the projection only decides the map, the
   reduction only the input of the clustering: their cross with the algorithms repeats paths already run).
 - Other pages: each select, radio and toggle through all of its options, one at a time from the defaults.
+- Generated faces: the training form on every dataset that has enough images (the others say why), then, on the
+  demo, a tiny generator conditioned on one attribute (it reaches every control the unconditioned one does, and the
+  attribute's own), before and after it is measured.
 """
 
 from __future__ import annotations
@@ -31,8 +34,12 @@ from core.cluster.reduce import MAP_METHODS
 from core.cluster.view import default_algorithm
 from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
+from core.generate.audit import audit_generator
+from core.generate.models import IMAGE_SIZES, GanConfig
+from core.generate.train import train_generator
 from core.quality import CHECKS, run_audit
-from tests.support import PROJECT
+from tests.support import PROJECT, seed_face_weights
+from ui import state
 from ui.clustering.sidebar import SPACE_LABELS
 
 PAGES = {
@@ -43,6 +50,7 @@ PAGES = {
     "clustering": PROJECT / "pages" / "4_Clustering.py",
     "search": PROJECT / "pages" / "5_Face_search.py",
     "quality": PROJECT / "pages" / "6_Data_quality.py",
+    "generate": PROJECT / "pages" / "8_Generated_faces.py",
 }
 DATASETS = ("demo", "annotations_only", "photos", "people", "csvemb")
 # Words of library messages (numpy, scikit-learn, SciPy, polars, Python) that FaceAtlas's own sentences never use.
@@ -216,6 +224,45 @@ def test_data_quality_every_check_before_and_after_the_audit(kinds_home, dataset
     assert not any("Not yet run" in i.value for i in at.info), [i.value for i in at.info]  # every runnable check ran
     for check in CHECKS:
         step(at, f"audited {check}", lambda a, c=check: a.segmented_control(key="dq-check").set_value(c))
+
+
+TINY_GAN = GanConfig(image_size=16, width=8, batch_size=32, attributes=("Male",))
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_generated_faces_form_and_trained_views(kinds_home, face_weights, dataset):
+    home, started = kinds_home
+    at = open_page("generate", dataset)
+    if not has(at, "select_slider", state.GEN_IMAGE_SIZE):  # no images, or fewer than a batch: the page says why
+        assert any("generator" in i.value or "nothing to generate" in i.value for i in at.info), at.info
+        assert "Train the generator" not in [b.label for b in at.button]
+        return
+    for size in IMAGE_SIZES:
+        step(at, f"image size {size}", lambda a, s=size: a.select_slider(key=state.GEN_IMAGE_SIZE).set_value(s))
+    step(at, "conditioned", lambda a: a.multiselect(key=state.GEN_ATTRIBUTES).set_value(["Male", "Eyeglasses"]))
+    step(at, "train", lambda a: a.button(key="gen-train").click())
+    assert "generate" in started  # recorded, not started
+    if dataset != "demo":
+        return
+    ds = open_dataset(home / "data" / dataset, name=dataset)
+    meta = train_generator(ds, TINY_GAN, 1).meta
+    cached.generators.clear()
+    at = open_page("generate", dataset, gan=meta.generator_id, px="16")
+    assert "Measure the generator" in [b.label for b in at.button]  # not measured yet: the button that measures it
+    for epoch in (0, 1):
+        step(at, f"epoch {epoch}", lambda a, e=epoch: a.slider(key=state.GEN_EPOCH).set_value(e))
+    ask = f"{state.GEN_ASK}-Male"  # one yes / no / any control per conditioned attribute
+    for choice in ("yes", "no", "any"):
+        step(at, f"Male {choice}", lambda a, c=choice: a.segmented_control(key=ask).set_value(c))
+    step(at, "seed", lambda a: a.number_input(key=state.GEN_SEED).set_value(5))
+    step(at, "from", lambda a: a.number_input(key=state.GEN_FROM).set_value(64))
+    step(at, "switch", lambda a: a.selectbox(key=state.GEN_SWITCH).set_value("Male"))
+    seed_face_weights(face_weights, home / "cache")  # the audit describes generated faces with dlib's descriptor
+    audit_generator(ds, meta, 64)
+    cached.dataset_refs.clear()
+    at = open_page("generate", dataset, gan=meta.generator_id, px="16")
+    assert "Measure the generator" not in [b.label for b in at.button]
+    assert [m.label for m in at.metric if m.label == "People among generated faces"]  # every audited section shows
 
 
 def test_library_errors_become_plain_sentences():

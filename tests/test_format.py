@@ -14,6 +14,7 @@ def test_counts_percentages_and_decimals():
     assert fmt.decimal(0.12345) == "0.123"
     assert fmt.decimal(None, missing="undefined") == "undefined"
     assert fmt.signed_points(0.031) == "+3.1 pp"
+    assert fmt.points(-0.031) == "3.1 pp" and fmt.points(float("nan")) == "–"
     assert fmt.k_of_n(12, 340, "images") == "12 of 340 images (3.5%)"
     assert fmt.k_of_n(0, 0) == "0 of 0 (undefined)"
     assert (

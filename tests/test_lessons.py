@@ -115,14 +115,22 @@ FACES = {
     ("clustering", 0): "images",
     ("fairness", 1): "images",
     ("fairness", 2): "images",
+    ("fairness", 3): "images",
+    ("fairness", 4): "images",
 }
+# The generator lesson (tests/test_generate.py checks its answers against its page): no generator is trained in
+# this home, and it needs images before anything else.
+GENERATOR_STEPS = [(lesson_id, k) for lesson_id, k in STEPS if lesson_id == "generator"]
+NO_GENERATOR = dict.fromkeys(GENERATOR_STEPS, "generator")
+NO_IMAGES = dict.fromkeys(GENERATOR_STEPS, "images")
 UNANSWERABLE = {
-    "demo": {},
-    "attrs": FACES | {("clustering", 1): "identities"},
+    "demo": NO_GENERATOR,
+    "attrs": FACES | {("clustering", 1): "identities"} | NO_IMAGES,
     "people": dict.fromkeys(STEPS, "attributes")
     | {("embeddings", 0): "embeddings", ("embeddings", 1): "embeddings", ("embeddings", 2): "embeddings"}
-    | {("clustering", 0): "embeddings"},
-    "celeba": FACES,
+    | {("clustering", 0): "embeddings"}
+    | NO_GENERATOR,
+    "celeba": FACES | NO_IMAGES,
 }
 LEAST_COMPARED = {"demo": 60, "celeba": 40, "attrs": 30, "people": 0}
 

@@ -11,7 +11,15 @@ import streamlit as st
 from core import cached
 from core import format as fmt
 from core.charts import classify as charts
-from core.classify.metrics import binary_metrics, confusion_counts, error_rows, pr_curve, roc_curve, subgroup_metrics
+from core.classify.metrics import (
+    below_majority,
+    binary_metrics,
+    confusion_counts,
+    error_rows,
+    pr_curve,
+    roc_curve,
+    subgroup_metrics,
+)
 from core.classify.models import FEATURES, LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
@@ -31,6 +39,7 @@ from ui.gallery import image_grid
 from ui.jobs import embeddings_prerequisite, job_launcher
 
 SHOWCASE = ("Eyeglasses", "Wearing_Hat", "Bald", "Blond_Hair", "Smiling", "Male")
+DEFAULTS = TrainConfig()  # the training form opens on these (epochs, augmentation)
 
 
 def thin_test_split_note(attributes: list[str], counts: dict[str, EvaluationCounts]) -> None:
@@ -105,9 +114,11 @@ def train_form(ds: Dataset) -> TrainConfig | None:
         epochs = links.synced(
             "epochs",
             state.CLF_EPOCHS,
-            8,
+            DEFAULTS.epochs,
             lambda: int(
-                st.number_input("Epochs (at most; early stopping on validation)", 1, 100, 8, key=state.CLF_EPOCHS)
+                st.number_input(
+                    "Epochs (at most; early stopping on validation)", 1, 100, DEFAULTS.epochs, key=state.CLF_EPOCHS
+                )
             ),
             int,
             links.between(1, 100),
@@ -129,19 +140,17 @@ def train_form(ds: Dataset) -> TrainConfig | None:
             lambda: st.checkbox("Weight positives (for rare attributes)", key=state.CLF_POS_WEIGHT),
             links.as_bool,
         )
-        augment = links.synced(
-            "augment",
-            state.CLF_AUGMENT,
-            False,
-            lambda: st.checkbox(
-                "Augment images (flip, small rotation/shift/zoom)",
-                key=state.CLF_AUGMENT,
-                disabled=features != "pixels",
-                help="Flips and small shifts: the CNN then learns small details (glasses, a smile) rather than memorising "
-                "whole faces. Each epoch takes about a quarter longer.",
-            ),
-            links.as_bool,
+        links.restore(state.CLF_AUGMENT, "augment", links.as_bool)
+        st.session_state.setdefault(state.CLF_AUGMENT, DEFAULTS.augment)  # on: without it the CNN learns the people
+        augment = st.checkbox(
+            "Augment images (flip, small rotation/shift/zoom, brightness, saturation)",
+            key=state.CLF_AUGMENT,
+            disabled=features != "pixels",
+            help="Flips, small shifts and changes of light and colour: the CNN then learns small details (glasses, a "
+            "smile, a bald scalp) rather than memorising the training people's faces. Each epoch takes about a quarter "
+            "longer.",
         )
+        links.remember("augment", augment, DEFAULTS.augment)
     if features == "embeddings" and not list_embeddings(ds):
         embeddings_prerequisite(
             ds, "the fast models on face embeddings (or train the CNN from pixels)", key="clf-embed"
@@ -278,6 +287,9 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
     reliable = frame[~frame["attribute"].isin(list(flagged))]
     if reliable.empty:
         return
+    below = [a for a in below_majority(meta.metrics) if a not in flagged]
+    beats = ["–" if a in flagged else "no" if a in below else "yes" for a in frame["attribute"]]
+    frame.insert(1, "beats always-majority", beats)
     mean = reliable[list(charts.TABLE_COLUMNS)].mean()
     c = st.columns(4)
     for col, (label, key) in zip(
@@ -292,10 +304,23 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
         col.metric(label, fmt.percent(mean[key]), help=METRIC_HELP[key])
     st.caption(
         f"Averaged over {len(reliable)} attribute{'s' if len(reliable) != 1 else ''}: the model is right on "
-        f"{fmt.percent(mean['accuracy'])} of the {fmt.count(meta.rows['test'])} test images; always giving the most "
-        f"common answer would be right on {fmt.percent(mean['majority_accuracy'])}. Balanced accuracy, which counts "
-        f"images with and without the attribute equally, is {fmt.percent(mean['balanced_accuracy'])}."
+        f"{fmt.percent(mean['accuracy'])} of the {fmt.count(meta.rows['test'])} test images; always giving the most common answer "
+        f"would be right on {fmt.percent(mean['majority_accuracy'])}. Balanced accuracy, which counts images with and "
+        f"without the attribute equally, is {fmt.percent(mean['balanced_accuracy'])}. "
+        f"{len(reliable) - len(below)} of {len(reliable)} attributes beat their majority-class accuracy."
     )
+    if below:
+        st.warning(
+            "**Not above the majority-class baseline:** "
+            + ", ".join(
+                f"{a} ({fmt.percent(meta.metrics[a]['accuracy'])} vs {fmt.percent(meta.metrics[a]['majority_accuracy'])})"
+                for a in below
+            )
+            + ". Always giving the most common answer would be right at least as often, so accuracy shows nothing "
+            "learnt there (the table's 'beats always-majority' column says no); balanced accuracy tells whether the "
+            "model still ranks the faces well and only its threshold is off.",
+            icon=":material/warning:",
+        )
     st.dataframe(
         frame,
         hide_index=True,

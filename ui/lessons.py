@@ -12,8 +12,13 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core import cached
+from core import format as fmt
+from core.cli.generate import generate_job_spec
 from core.cli.train import train_job_spec
 from core.data.dataset import Dataset
+from core.generate.audit import AUDIT_SAMPLES, feature_space
+from core.generate.models import DEFAULT_EPOCHS, GanConfig
+from core.generate.train import estimated_seconds
 from core.lessons.catalogue import LESSONS, lesson_model_config
 from core.lessons.data import LessonData, data_version
 from core.lessons.handout import figures_text, handout_bytes, render_handout
@@ -23,6 +28,8 @@ from ui.jobs import embeddings_prerequisite, job_launcher
 
 LESSON, STEP, DONE = "lesson", "step", "done"  # URL parameter names (README "Links to a view")
 TRAIN_SECONDS = 20  # logistic regression on embeddings for the lessons' attributes, job start included
+GENERATOR_JOB = "lesson-generator-job"  # session key: the generator job this page started
+LESSON_GENERATOR_SIZE = 32  # px: the lesson's generator trains in minutes where 64 px takes a quarter of an hour
 
 
 def lesson_data(ds: Dataset) -> LessonData:
@@ -55,7 +62,7 @@ def lesson_picker() -> Lesson:
             ids,
             format_func=lambda i: f"{ids.index(i) + 1}. {LESSONS[i].title}",
             key=state.LESSON,
-            help="Six short walks through FaceAtlas; each step opens a page in the state it talks about.",
+            help=f"{len(ids)} short walks through FaceAtlas; each step opens a page in the state it talks about.",
         ),
         valid=links.one_of(ids),
     )
@@ -214,8 +221,32 @@ def _prerequisite(ds: Dataset, answer: Answer) -> None:
             help=f"Logistic regression on face embeddings for {', '.join(config.attributes) if config else 'none'}; "
             "about 20 s in the background. It then appears on the Attribute classifiers page too.",
         )
+    elif answer.missing == "generator" and lesson_generator_job(ds) is not None:
+        st.info(answer.text)
+        job, expected = lesson_generator_job(ds)
+        job_launcher(
+            job,
+            "Training the lesson's face generator",
+            "Train a face generator",
+            key="lesson-generator",
+            remember=GENERATOR_JOB,
+            expected=expected,
+            help=f"A small generator (32 px) on {ds.name}'s faces, measured once trained; about "
+            f"{fmt.duration(expected)} in the background. It then appears on the Generated faces page too.",
+        )
     else:
         st.info(answer.text)
+
+
+def lesson_generator_job(ds: Dataset):
+    """(the job that trains and measures the lesson's generator, its expected seconds), or None when the dataset
+    has a generator already (it only needs measuring, on its page) or has no images."""
+    config = GanConfig(image_size=LESSON_GENERATOR_SIZE)
+    if ds.images_found < config.batch_size or cached.generators(ds):
+        return None
+    embeddings = feature_space(ds) == "embeddings"
+    expected = estimated_seconds(ds.n_images, config, DEFAULT_EPOCHS, AUDIT_SAMPLES, embeddings)
+    return generate_job_spec(ds, config, DEFAULT_EPOCHS), expected
 
 
 def class_link(ds: Dataset, lesson: Lesson, step: int) -> None:
@@ -259,7 +290,7 @@ def handout_section(ds: Dataset, data: LessonData, lesson: Lesson) -> None:
 
 
 def all_lessons() -> None:
-    """The six lessons in one glance."""
+    """Every lesson in one glance."""
     with st.expander("All lessons", expanded=False):
         for n, lesson in enumerate(LESSONS.values(), 1):
             steps: tuple[Step, ...] = lesson.steps

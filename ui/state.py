@@ -87,6 +87,13 @@ CLF_THRESHOLD_FOR = "clf-threshold-for"  # (model, attribute) the slider was las
 CLF_THRESHOLD_URL = "clf-threshold-url"  # the URL's thr, held until the slider takes it
 CLF_GROUP_BY = "clf-group-by"
 
+# the fairness section (ui/fairness.py)
+FAIR_GROUPS = "clf-fair-groups"  # one or two attributes the faces are grouped by
+FAIR_SOURCE = "clf-fair-source"  # a face's group from its own label or its person's usual one
+FAIR_WORST_BY = "clf-fair-worst-by"  # the figure the worst group is found by
+FAIR_FACE = "clf-fair-face"  # the test face compared with its nearest face answered the other way
+FAIR_DEFAULTS = "clf-fair-defaults"  # {widget key: the default it was last drawn with}, so untouched ones follow
+
 # ---- Clustering
 # sidebar (their values also live in the URL: core/cluster/view.py)
 CL_SPACE = "cl-space"
@@ -171,3 +178,20 @@ LESSON_STEP_LAST = "lesson-step-last"
 LESSON_STEP_OF = "lesson-step-of"  # the lesson the step belongs to (a new lesson starts at step 1)
 LESSONS_REVEALED = "lesson-done"  # {lesson id: revealed step numbers}
 LESSON_TRAIN_JOB = "lesson-train-job"  # the training job this page started
+
+# ---- Generated faces
+
+GEN_JOB = "gen-job"  # the generator job this session started (its panel stays while the form changes)
+GEN_JOB_GENERATORS = "gen-job-generators"  # {job id: generator id} of the jobs this session built (live curves)
+GEN_CLASSIFIER_JOB = "gen-classifier-job"  # the classifier training this page started
+GEN_PICK = "gen-pick"  # selectbox: the stored generator shown
+GEN_PICKED_FROM = "gen-picked-from"  # the job whose finished generator was picked for the user
+GEN_IMAGE_SIZE = "gen-px"
+GEN_EPOCHS = "gen-epochs"
+GEN_ATTRIBUTES = "gen-attrs"
+GEN_EPOCH = "gen-epoch"  # slider: the epoch whose grid is shown
+GEN_SEED = "gen-seed"
+GEN_FROM = "gen-from"
+GEN_TO = "gen-to"
+GEN_SWITCH = "gen-switch"
+GEN_ASK = "gen-ask"  # prefix: one segmented control per conditioned attribute (gen-ask-<Attr>)

@@ -122,6 +122,20 @@ def balanced_thresholds(labels: np.ndarray, probs: np.ndarray, grid: int = 99) -
     return out
 
 
+def below_majority(metrics: dict[str, dict]) -> list[str]:
+    """Attributes (of {attribute: {metric: value}}) whose accuracy is not above their majority-class accuracy:
+    always giving the commoner answer would be right at least as often. Attributes without both figures are left out.
+    """
+    out = []
+    for attribute, m in metrics.items():
+        accuracy, majority = m.get("accuracy"), m.get("majority_accuracy")
+        if accuracy is None or majority is None or np.isnan(accuracy) or np.isnan(majority):
+            continue
+        if not accuracy > majority:
+            out.append(attribute)
+    return out
+
+
 def mean_metrics(table: pl.DataFrame) -> dict[str, float]:
     """Mean of each metric over attributes (NaNs ignored)."""
     out = {}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 from core import format as fmt
-from core.classify.metrics import CLI_METRICS
+from core.classify.metrics import CLI_METRICS, below_majority
 from core.classify.models import LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.train import HISTORY_FILE, train_attribute_model
@@ -16,6 +17,7 @@ from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.jobs import JobSpec, ProgressReporter
 
+DEFAULTS = TrainConfig()  # the page's defaults: the command trains what the page's Train button would
 COMMAND = "train"
 HELP = "Train an attribute classifier, measure it on the test split and save it under cache/models/."
 
@@ -25,7 +27,7 @@ def train_job_spec(ds: Dataset, config: TrainConfig) -> JobSpec:
     argv = [COMMAND, str(ds.root), "--name", ds.name, "--model", config.model]
     argv += ["--attributes", ",".join(config.attributes), "--loss", config.loss, "--epochs", str(config.epochs)]
     argv += ["--image-size", str(config.image_size)]
-    argv += ["--pos-weight"] * config.pos_weight + ["--augment"] * config.augment
+    argv += ["--pos-weight"] * config.pos_weight + ["--augment" if config.augment else "--no-augment"]
     return JobSpec("train", tuple(argv))
 
 
@@ -39,13 +41,18 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--model", choices=tuple(MODELS), default="logreg")
     parser.add_argument("--attributes", default="", help="comma-separated attribute names (default: all)")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help=f"at most (default {DEFAULTS.epochs})")
     parser.add_argument("--image-size", type=int, default=80, choices=IMAGE_SIZES)
     parser.add_argument("--loss", choices=tuple(LOSSES), default="bce")
     parser.add_argument(
         "--pos-weight", action="store_true", help="weight positives by negatives/positives per attribute"
     )
-    parser.add_argument("--augment", action="store_true", help="augment CNN batches: flip, small rotation, shift, zoom")
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.augment,
+        help="augment CNN batches: flip, small rotation, shift, zoom, brightness, saturation (default: on, as on the page)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
         "--max-minutes", type=float, default=0.0, help="stop training after this many minutes (0 = no limit)"
@@ -88,6 +95,7 @@ def run(args) -> int:
         "model_id": meta.model_id,
         "attributes": {a: {k: m[k] for k in CLI_METRICS} for a, m in meta.metrics.items()},
         "mean": {k: meta.mean[k] for k in CLI_METRICS},
+        "below_majority": below_majority(meta.metrics),
         "seconds": round(time.perf_counter() - t0, 2),
     }
     reporter.finish({"model_id": meta.model_id, "mean": summary["mean"]}, message=f"saved {meta.model_id}")
@@ -95,13 +103,17 @@ def run(args) -> int:
         print(json.dumps(summary))
         return 0
     print(f"{meta.model_id}: {meta.split_note}")
+    below = summary["below_majority"]
     for name, m in summary["attributes"].items():
+        flag = "  not above majority" if name in below else ""
         print(
             f"  {name:22s} acc {fmt.decimal(m['accuracy']):>5}  bal {fmt.decimal(m['balanced_accuracy']):>5}  majority "
-            f"{fmt.decimal(m['majority_accuracy']):>5}"
+            f"{fmt.decimal(m['majority_accuracy']):>5}" + flag
         )
+    judged = [a for a, m in summary["attributes"].items() if None not in (m["accuracy"], m["majority_accuracy"])]
     print(
         f"  {'mean':22s} acc {fmt.decimal(summary['mean']['accuracy']):>5}  bal "
-        f"{fmt.decimal(summary['mean']['balanced_accuracy']):>5}"
+        f"{fmt.decimal(summary['mean']['balanced_accuracy']):>5}  "
+        f"{len(judged) - len(below)} of {len(judged)} attributes beat their majority-class accuracy"
     )
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from core import format as fmt
+from core.classify.fairness import WORST_BY, audit_model, threshold_tradeoff, tradeoff_sentence, worst_sentence
 from core.classify.metrics import binary_metrics, subgroup_metrics
 from core.classify.store import caution
 from core.cluster.algorithms import EPS_FLOOR, Clustering, ClusterSpec, cluster_by
@@ -337,6 +338,95 @@ def subgroup_sentence(attribute: str, by: str, members: dict, others: dict) -> s
         f"{fmt.percent(members['predicted_positive_rate'])} of the {by} images "
         f"({fmt.percent(members['positive_rate'])} are labelled {attribute}) and to "
         f"{fmt.percent(others['predicted_positive_rate'])} of the others ({fmt.percent(others['positive_rate'])})."
+    )
+
+
+def fairness_params(data: LessonData, attribute: str, by: str) -> dict[str, str]:
+    """The Classifiers page with its fairness section auditing `attribute` grouped by `by`."""
+    return classifier_params(data, attribute) | {"fby": by}
+
+
+def _audit(data: LessonData, attribute: str, by: str):
+    """(the page's audit of the lesson model for `attribute` by `by`, None) or (None, an Answer saying what to do)."""
+    meta, missing = _model(data, (attribute,))
+    if missing:
+        return None, missing
+    if missing := _missing_attributes(data, by):
+        return None, missing
+    try:
+        return audit_model(data.ds, meta, data.test_predictions(meta), attribute, (by,)), None
+    except ModelFileError as exc:
+        return None, Answer(f"The stored predictions cannot be read ({exc}).")
+
+
+def _base_rates(data: LessonData, attribute: str, by: str) -> tuple[Rate, Rate]:
+    """P(attribute | by) and P(attribute | not by) over the whole dataset."""
+    ds = data.ds
+    x = ds.attribute_matrix()[:, [ds.attributes.index(attribute), ds.attributes.index(by)]].astype(bool)
+    has, member = x[:, 0], x[:, 1]
+    return Rate(int((has & member).sum()), int(member.sum())), Rate(int((has & ~member).sum()), int((~member).sum()))
+
+
+def worst_group(data: LessonData, attribute: str, by: str) -> Answer:
+    """Classifiers page, 'Fairness: the worst group': whom the model serves worst, and the gap in what it finds."""
+    audit, missing = _audit(data, attribute, by)
+    if missing:
+        return missing
+    members, others = _base_rates(data, attribute, by)
+    base = (
+        f"In the whole dataset {fmt.k_of_n(members.k, members.n)} {by} faces are labelled {attribute}, against "
+        f"{fmt.percent(others.share)} of the others."
+    )
+    eo = audit.equal_opportunity
+    figures = [Figure("Equal-opportunity difference", fmt.points(eo.value))]
+    group = next((g for g in audit.groups if g.name == by), None)
+    if group is None or group.positives == 0:
+        figures.append(Figure("no rate", "there is no true-positive rate to compare", "text"))
+        return Answer(
+            f"{base} The test split holds no face labelled both {by} and {attribute}, so whether the model finds "
+            f"{attribute} on {by} faces cannot be measured at all: an audit can only score the groups its test "
+            "images hold. A larger or differently split dataset is needed before anyone can say the model is fair "
+            "to them.",
+            tuple(figures),
+        )
+    found = group.rate("tpr")
+    sentence = worst_sentence(audit)
+    if sentence is not None:
+        figures += [
+            Figure(f"Worst group by {WORST_BY[audit.worst_by]}", audit.worst.name),
+            Figure("worst group", sentence, "text"),
+        ]
+    low, high = found.interval
+    return Answer(
+        f"{base} On the test split the model finds {fmt.percent(found.share)} of the {by} faces labelled "
+        f"{attribute} ({fmt.k_of_n(found.k, found.n)}; 95% interval {fmt.percent(low)}–{fmt.percent(high)}); the "
+        f"true-positive rates of the groups are {fmt.points(eo.value)} apart (the equal-opportunity difference). "
+        + (sentence.replace("**", "") if sentence else "")
+        + f" A rare group gets high accuracy for free: its few {attribute} faces weigh little, so read balanced "
+        "accuracy and the true-positive rate, each with its interval.",
+        tuple(figures),
+    )
+
+
+def group_thresholds(data: LessonData, attribute: str, by: str) -> Answer:
+    """Classifiers page, 'A threshold per group': what equal true-positive rates cost in accuracy."""
+    audit, missing = _audit(data, attribute, by)
+    if missing:
+        return missing
+    tradeoff = threshold_tradeoff(audit)
+    if tradeoff is None:
+        return Answer(
+            f"Fewer than two groups have test faces labelled {attribute}, so there are no true-positive rates to equalise: "
+            "the audit needs faces with the attribute in every group it compares.",
+            (Figure("no rate", "Per-group thresholds need at least two groups", "text"),),
+        )
+    sentence = tradeoff_sentence(audit, tradeoff)
+    return Answer(
+        f"{sentence} A threshold per group closes the gap in what the model finds, usually at some cost in "
+        "accuracy or in faces wrongly answered yes; whether that trade is right is a decision about people, not a "
+        "figure the model can make. The thresholds are chosen on the test images themselves, so the figures are "
+        "optimistic for new faces.",
+        (Figure("trade-off", sentence, "text"),),
     )
 
 

@@ -9,12 +9,13 @@ from functools import partial
 from core.classify.models import TrainConfig
 from core.data.dataset import Dataset
 from core.lessons import answers as a
+from core.lessons import generator as g
 from core.lessons.data import LessonData
 from core.lessons.model import Lesson, Step
 
 # The classifier the lessons read (base rates, judgements, fairness): one quick logistic regression on face
 # embeddings covers every attribute they ask about.
-MODEL_ATTRIBUTES = ("Bald", "Eyeglasses", "Smiling", "Attractive", "Heavy_Makeup", "Male", "Young")
+MODEL_ATTRIBUTES = ("Bald", "Eyeglasses", "Smiling", "Attractive", "Heavy_Makeup", "Male", "Young", "Blond_Hair")
 
 
 def lesson_model_config(ds: Dataset) -> TrainConfig | None:
@@ -269,7 +270,7 @@ FAIRNESS = Lesson(
     "fairness",
     "Fairness: accuracy by subgroup",
     "A classifier's accuracy within groups (Male / not Male, Young / not Young), what a gap means, and why base "
-    "rates come first.",
+    "rates come first; the worst group of a blond-hair classifier and what a threshold per group trades.",
     (
         Step(
             "Base rates first",
@@ -297,11 +298,78 @@ FAIRNESS = Lesson(
             lambda data: a.classifier_params(data, "Smiling", by="Young"),
             partial(a.subgroups, attribute="Smiling", by="Young"),
         ),
+        Step(
+            "Blond hair: the worst group",
+            "classifiers",
+            "Most blond faces are women's. Does the blond-hair classifier find blond hair on faces labelled Male as "
+            "often as on the others? Which group does it serve worst, and how sure can you be?",
+            "'Fairness: the worst group' for Blond_Hair grouped by Male: the worst group and its balanced accuracy, "
+            "the equal-opportunity difference, and the true-positive rate per group with its interval in the table.",
+            lambda data: a.fairness_params(data, "Blond_Hair", "Male"),
+            partial(a.worst_group, attribute="Blond_Hair", by="Male"),
+        ),
+        Step(
+            "A threshold per group",
+            "classifiers",
+            "What would a separate threshold for each group cost in accuracy, and how much of the gap in true-positive "
+            "rates would it close?",
+            "'A threshold per group': the trade-off chart (one shared threshold vs a threshold per group) and the "
+            "sentence under it.",
+            lambda data: a.fairness_params(data, "Blond_Hair", "Male"),
+            partial(a.group_thresholds, attribute="Blond_Hair", by="Male"),
+        ),
+    ),
+)
+
+GENERATOR = Lesson(
+    "generator",
+    "What a generator learns from its data",
+    "A generator trained on the dataset's faces makes new ones from noise; it can only recombine what it was shown, "
+    "so its faces may copy training faces and carry the dataset's imbalances, amplified.",
+    (
+        Step(
+            "Faces from noise",
+            "generate",
+            "What does the generator draw after its first epoch, and after its last? Over the last epoch, does the "
+            "discriminator still believe some generated faces real?",
+            "The epoch slider (the link opens epoch 1; slide to the last), then D(real) and D(fake) of the last epoch "
+            "above it and the curves below it.",
+            partial(g.view, epoch="1"),
+            g.emerging,
+        ),
+        Step(
+            "Copies or new faces?",
+            "generate",
+            "How many generated faces are closer to a training face than two photos of one person usually are? How "
+            "many real photos are that close to another photo?",
+            "'What it copies': the two shares, the sentence under them, the distance chart with the same-person line, "
+            "and the closest pairs side by side.",
+            g.view,
+            g.copies,
+        ),
+        Step(
+            "What it amplifies",
+            "generate",
+            "Which attribute is more common among generated faces than among the training faces, and which rarer? Is "
+            "the difference the generator's or the classifier's?",
+            "'What it amplifies': the sentences, the table (real faces scored the same way in its last columns) and "
+            "the chart, where an attribute above the diagonal became more common.",
+            g.view,
+            g.amplifies,
+        ),
+        Step(
+            "How many people?",
+            "generate",
+            "Into how many different people do the generated faces fall, and as many real faces?",
+            "'How many people': the two counts and the curve of faces per person.",
+            g.view,
+            g.people,
+        ),
     ),
 )
 
 LESSONS: dict[str, Lesson] = {
-    lesson.id: lesson for lesson in (BASE_RATES, CONDITIONAL, JUDGEMENTS, EMBEDDINGS, CLUSTERING, FAIRNESS)
+    lesson.id: lesson for lesson in (BASE_RATES, CONDITIONAL, JUDGEMENTS, EMBEDDINGS, CLUSTERING, FAIRNESS, GENERATOR)
 }
 
 

@@ -18,6 +18,8 @@ from core.data.embeddings import (
     list_embeddings,
     load_embeddings,
 )
+from core.generate.audit import load_audit
+from core.generate.store import GeneratorMeta, generator_folder, list_generators
 
 
 def _stored_embeddings(ds: Dataset) -> Embeddings | None:
@@ -37,11 +39,15 @@ class LessonData:
         embeddings: Callable[[Dataset], Embeddings | None] = _stored_embeddings,
         models: Callable[[Dataset], list[ClassifierMeta]] = _stored_models,
         predictions: Callable[[ClassifierMeta], dict] = lambda meta: load_test_predictions(meta.model_id),
+        generators: Callable[[Dataset], list[GeneratorMeta]] = list_generators,
+        audits: Callable[[GeneratorMeta], tuple | None] = load_audit,
     ):
         self.ds = ds
         self._load_embeddings = embeddings
         self._load_models = models
         self._load_predictions = predictions
+        self._load_generators = generators
+        self._load_audit = audits
 
     @cached_property
     def embeddings(self) -> Embeddings | None:
@@ -60,6 +66,15 @@ class LessonData:
         """{'rows', 'labels', 'probs'} of a stored model on its test split (raises ModelFileError when unreadable)."""
         return self._load_predictions(meta)
 
+    @cached_property
+    def generators(self) -> list[GeneratorMeta]:
+        """The dataset's stored face generators, most recently trained first."""
+        return list(self._load_generators(self.ds))
+
+    def generator_audit(self, meta: GeneratorMeta) -> tuple | None:
+        """(GeneratorAudit, its arrays) of a stored generator, or None before it is measured."""
+        return self._load_audit(meta)
+
 
 def data_version(ds: Dataset) -> str:
     """Changes whenever an answer could change without the dataset changing: new embeddings, a new classifier."""
@@ -70,4 +85,13 @@ def data_version(ds: Dataset) -> str:
         version = embeddings_version(ds, model)
         stamp = f"{model}:{version}" if version else model
     classifiers = ",".join(f"{m.model_id}@{m.created}" for m in _stored_models(ds))
-    return f"{stamp}|{classifiers}"
+    return f"{stamp}|{classifiers}|{_generators_version(ds)}"
+
+
+def _generators_version(ds: Dataset) -> str:
+    """Changes when a generator trains further or is measured again."""
+    stamps = []
+    for meta in list_generators(ds):
+        audit = generator_folder(meta.generator_id) / "audit.json"
+        stamps.append(f"{meta.generator_id}@{meta.updated}:{audit.stat().st_mtime_ns if audit.exists() else 0}")
+    return ",".join(stamps)

@@ -20,6 +20,7 @@ NEEDS = {
     "images": "image files",
     "embeddings": "face embeddings",
     "model": "a trained attribute classifier",
+    "generator": "a trained face generator",
 }
 
 # The pages a step can open, by file under pages/ (Home.py and the pages' page_link paths use the same names).
@@ -29,6 +30,7 @@ PAGES = {
     "classifiers": ("pages/3_Attribute_classifiers.py", "Attribute classifiers"),
     "clustering": ("pages/4_Clustering.py", "Clustering"),
     "search": ("pages/5_Face_search.py", "Face search"),
+    "generate": ("pages/8_Generated_faces.py", "Generated faces"),
 }
 SHOWN_AS = ("metric", "text")
 
