@@ -117,6 +117,24 @@ def _csv_header(path: Path) -> list[str]:
     return [c.strip().strip('"') for c in line.decode("utf-8", "replace").strip().split(",")]
 
 
+def _repeated_names(names: list[str], path: Path, where: str = "the header") -> None:
+    """Each column needs a name of its own: name the repeated ones (a parser would fail or rename them silently)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    repeated = [name for name, n in counts.items() if n > 1]
+    if not repeated:
+        return
+    shown, rest = repeated[:8], len(repeated) - 8
+    if rest > 0:
+        listed = ", ".join(shown) + f" and {fmt.count(rest)} more"
+    else:
+        listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
+    times = "twice" if all(counts[name] == 2 for name in repeated) else "more than once"
+    verb = "appears" if len(repeated) == 1 else "appear"
+    raise DatasetError(f"{path.name}, {where}: {listed} {verb} {times}; give each column its own name and reload.")
+
+
 def embedding_csv_in(root: Path) -> Path | None:
     """A CSV with an image column and many numeric columns (celeba_buffalo_*.csv style), if any."""
     if root.is_file() and root.suffix.lower() == ".csv":
@@ -251,6 +269,8 @@ def read_whitespace_table(
             )
         if names[0].lower() in IMAGE_COLUMNS:
             names = names[1:]
+        if _looks_like_names(text.encode()):  # a row of values where the header belongs is diagnosed below
+            _repeated_names(names, path, f"line {line_no}")
         line_no += 1
     body = _normalise_whitespace(data[pos:])
     if not body:
@@ -489,6 +509,7 @@ def _read_csv(path: Path) -> pl.DataFrame:
     header = _csv_header(path)
     if len(header) > MAX_ATTRIBUTES + 4096:
         raise DatasetError(f"{path.name}: {fmt.count(len(header))} columns; this is not an annotation table.")
+    _repeated_names(header, path, "line 1")
     try:
         return pl.read_csv(path, infer_schema_length=10_000)
     except Exception as exc:  # polars' parse errors are long; keep the first line
