@@ -11,8 +11,10 @@ from pathlib import Path
 import streamlit as st
 
 from core import cached
+from core import format as fmt
 from core.cli.demo import demo_job_spec
 from core.cli.embed import embed_job_spec
+from core.data import ingest
 from core.data.artifacts import recent_notices
 from core.data.dataset import Dataset
 from core.data.embeddings import list_embeddings
@@ -129,6 +131,8 @@ def dataset_picker() -> Dataset:
     if state.SELECTED_DATASET not in st.session_state or st.session_state[state.SELECTED_DATASET] not in names:
         wanted = st.query_params.get("dataset")
         st.session_state[state.SELECTED_DATASET] = wanted if wanted in names else names[0]
+        if wanted is not None and wanted not in names:
+            st.warning(unknown_dataset_text(wanted, names[0], names))
     st.session_state[state.DATASET_PICKER] = st.session_state[state.SELECTED_DATASET]
     st.sidebar.selectbox(
         "Dataset",
@@ -152,6 +156,21 @@ def dataset_picker() -> Dataset:
     if ds.is_demo:
         st.sidebar.caption("Synthetic demo dataset")
     return ds
+
+
+def unknown_dataset_text(wanted: str, shown: str, names: list[str]) -> str:
+    """What a link whose `dataset=` names no dataset here opens instead, and why (the name shown as text only)."""
+    quoted = "`" + " ".join(wanted.replace("`", "").split())[:80] + "`"  # a code span: never a link or an image
+    if ingest.folder_without_dataset(wanted) is not None:
+        return (
+            f"{quoted} is a folder under data/, but FaceAtlas found no dataset in it (CelebA annotation files, an "
+            f"embedding CSV, one folder of photos per person, or images), so {shown} is shown instead."
+        )
+    listed = ", ".join(names[:12]) + (f" and {fmt.count(len(names) - 12)} more" if len(names) > 12 else "")
+    return (
+        f"There is no dataset called {quoted} on this server (the link may be from another one), so {shown} is "
+        f"shown instead. Datasets here: {listed}."
+    )
 
 
 def demo_banner(ds: Dataset) -> None:

@@ -100,10 +100,10 @@ def kaggle_files(root: Path) -> dict[str, Path | None]:
     }
 
 
-def _has_image(folder: Path) -> bool:
+def _has_image(folder: Path | str) -> bool:
     try:
         with os.scandir(folder) as it:
-            return any(e.is_file() and Path(e.name).suffix.lower() in IMAGE_EXTENSIONS for e in it)
+            return any(e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS for e in it)
     except OSError:
         return False
 
@@ -153,10 +153,22 @@ def embedding_csv_in(root: Path) -> Path | None:
 
 
 def _person_dirs(root: Path) -> list[Path]:
+    """The folders of root, sorted (the entry's own type: no stat per folder, LFW has thousands)."""
     try:
-        return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        with os.scandir(root) as it:
+            return [Path(p) for p in sorted(e.path for e in it if not e.name.startswith(".") and e.is_dir())]
     except OSError:
         return []
+
+
+def _has_person_folder(root: Path) -> bool:
+    """Whether any folder of root holds an image: stops at the first, in the directory's own order (no sorting), so
+    thousands of empty folders cost one directory read each (10,000: about 60 ms of CPU)."""
+    try:
+        with os.scandir(root) as it:
+            return any(not e.name.startswith(".") and e.is_dir() and _has_image(e.path) for e in it)
+    except OSError:
+        return False
 
 
 def detect_layout(root: Path) -> str | None:
@@ -173,7 +185,7 @@ def detect_layout(root: Path) -> str | None:
         return "embedding_csv"
     if _has_image(root):
         return "folder"
-    if any(_has_image(d) for d in _person_dirs(root)[:50]):
+    if _has_person_folder(root):
         return "lfw"
     return None
 
