@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import streamlit as st
 
 from core import format as fmt
 from core.cli.embed import embed_job_spec
 from core.data.dataset import Dataset
-from core.data.paths import PROJECT_ROOT
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
 from ui import state
 from ui.demo_drawing import images_missing_text, is_drawing
@@ -27,15 +25,8 @@ def failure_text(status: JobStatus | None) -> str:
         return "it did not start."
     if status.state == "cancelled":
         return "it was cancelled."
-    return f"{status.error or 'it stopped'}. The full log is in {_shown_path(status.log_path)}."
-
-
-def _shown_path(path: str) -> str:
-    """A log path relative to the project (what a person running the server can open)."""
-    try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return path
+    reason = (status.error or "it stopped").rstrip(". ")
+    return f"{reason}. The full log is in cache/jobs/{status.job_id}/log.txt on the server."
 
 
 def job_progress_line(job_id: str, label: str) -> None:
