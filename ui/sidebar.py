@@ -21,12 +21,12 @@ from core.data.embeddings import list_embeddings
 from core.data.paths import demo_dir
 from core.demo import demo_exists, demo_size, labels_ready, write_labels
 from core.demo.estimate import expected_plan_seconds
-from core.errors import DatasetError
-from core.jobs import job_status, start_job
+from core.errors import FaceAtlasError
+from core.jobs import job_status
 from core.processes import usable_cores
 from ui import state
 from ui.demo_drawing import drawing_panel, is_drawing, is_first_start_demo, labels_wait_text
-from ui.jobs import job_progress_line
+from ui.jobs import job_progress_line, start_or_say
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def ensure_demo() -> None:
     if status is None or (status.finished and job.job_id not in restarted):
         if status is not None:
             restarted.add(job.job_id)
-        start_job(job.kind, list(job.argv))
+        start_or_say(job)
 
 
 def _write_labels_waiting(out: Path, poll_s: float = 0.25) -> None:
@@ -103,7 +103,7 @@ def start_demo_embeddings(ds: Dataset) -> None:
     job = embed_job_spec(ds)
     status = job_status(job.job_id)
     if status is None:  # never tried: a failure or cancellation is left for the user to retry, not looped
-        start_job(job.kind, list(job.argv))
+        start_or_say(job)
         status = job_status(job.job_id)
     if status is not None and not status.finished:
         with st.sidebar:
@@ -145,7 +145,7 @@ def dataset_picker() -> Dataset:
     st.query_params["dataset"] = name
     try:
         ds = cached.dataset(name)
-    except DatasetError as exc:
+    except FaceAtlasError as exc:  # a file that cannot be read, a disk too full to save its parsed copy
         st.error(f"Cannot open {name}: {exc}")
         st.stop()
     for notice in recent_notices(ds.key):

@@ -26,7 +26,7 @@ from core.data.dataset import Dataset
 from core.data.embeddings import write_embeddings
 from core.data.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
 from core.data.paths import cache_root, data_roots
-from core.errors import DatasetError
+from core.errors import DatasetError, said_when_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +226,9 @@ def ingest(root: Path, name: str | None = None, *, layout: str | None = None) ->
             quarantine(cache_dir, f"copy of {name}'s annotations", str(exc), dataset=cache_dir.name)
     t0 = time.perf_counter()
     source = load_source(root, layout)
-    cache_dir.parent.mkdir(parents=True, exist_ok=True)
-    _write_cache(cache_dir, root, source)
+    with said_when_disk_full(f"the parsed copy of {name}'s annotations could not be saved"):
+        cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        _write_cache(cache_dir, root, source)
     log.info("ingested %s (%s rows) in %.2fs", name, source.table.height, time.perf_counter() - t0)
     _remove_superseded(cache_dir, root)
     return _read_cached(cache_dir, root, name)
