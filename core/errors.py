@@ -5,6 +5,7 @@ line prints it and exits with status 2. Each message says what is wrong and what
 """
 
 import errno
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,30 +58,47 @@ class DiskFullError(FaceAtlasError, OSError):
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # How writers that do not set errno say it: polars' parquet writer ("... underlying IO error: No space left on device
-# (os error 28)"), and numpy's array.tofile, which np.save uses for a real file ("400000 requested and 131056 written").
+# (os error 28)", or for a small table "Invalid thrift: transport error"), and numpy's array.tofile, which np.save
+# uses for a real file ("400000 requested and 131056 written"). Measured on a full 1 MB tmpfs.
 DISK_FULL_WORDS = ("No space left on device", "os error 28", "Disk quota exceeded", "os error 122")
+NEARLY_FULL_BYTES = 1 << 20  # a write that failed where less than this is free failed for want of space
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether a failed write failed because the disk (or the quota) is full, however the writer said it."""
+def is_disk_full(exc: BaseException, where: Path | None = None) -> bool:
+    """Whether a failed write failed because the disk (or the quota) is full, however the writer said it.
+
+    where: the folder written to. Its free space is asked when the error does not say (polars' wording varies);
+    asked while the failed file is still there, so the space it took is not yet given back."""
     if isinstance(exc, DiskFullError) or (isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS):
         return True
     text = str(exc)
     if any(words in text for words in DISK_FULL_WORDS):
         return True
-    return isinstance(exc, OSError) and exc.errno is None and " requested and " in text and text.endswith(" written")
+    if isinstance(exc, OSError) and exc.errno is None and " requested and " in text and text.endswith(" written"):
+        return True
+    return where is not None and _free_bytes(where) < NEARLY_FULL_BYTES
+
+
+def _free_bytes(folder: Path) -> float:
+    """Bytes an unprivileged writer may still use in folder's file system (infinite when it cannot be asked)."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return float("inf")
+    return stats.f_bavail * stats.f_frsize
 
 
 @contextmanager
-def said_when_disk_full(consequence: str) -> Iterator[None]:
+def said_when_disk_full(consequence: str, where: Path | None = None) -> Iterator[None]:
     """Inside the block, a full disk raises DiskFullError saying `consequence` ("the job could not start").
 
-    The outermost block's words win: it knows what the person was doing, an inner one only what was being saved.
+    where: the folder the block writes into (see is_disk_full). The outermost block's words win: it knows what the
+    person was doing, an inner one only what was being saved.
     """
     try:
         yield
     except Exception as exc:
-        if not is_disk_full(exc):
+        if not is_disk_full(exc, where):
             raise
         raise DiskFullError(
             f"The server's disk is full, so {consequence}. Free some space on the server (or ask whoever runs it) "

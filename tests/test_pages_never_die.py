@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import core.errors
 from core import cached
 from core.data.ingest import open_dataset
 from core.errors import DiskFullError, is_disk_full, said_when_disk_full
@@ -168,13 +169,24 @@ def test_every_writers_full_disk_becomes_one_sentence(error):
     assert isinstance(raised.value, OSError)  # code that handles a failed write still does
 
 
+# polars' parquet writer on a full disk, for a small table: nothing in its words says why.
+POLARS_SMALL_TABLE = pl.exceptions.ComputeError("parquet: File out of specification: Invalid thrift: transport error")
+
+
+def test_a_failure_that_does_not_say_why_is_a_full_disk_where_no_space_is_left(tmp_path, monkeypatch):
+    monkeypatch.setattr(core.errors, "_free_bytes", lambda folder: 4096.0)
+    with pytest.raises(DiskFullError), said_when_disk_full("the job could not start", tmp_path):
+        raise POLARS_SMALL_TABLE
+
+
 @pytest.mark.parametrize(
     "error",
-    [PermissionError(errno.EACCES, "Permission denied"), pl.exceptions.ComputeError("parquet: out of specification")],
+    [PermissionError(errno.EACCES, "Permission denied"), POLARS_SMALL_TABLE],
+    ids=["permission", "polars"],
 )
-def test_other_failures_are_not_called_a_full_disk(error):
-    assert not is_disk_full(error)
-    with pytest.raises(type(error)), said_when_disk_full("the job could not start"):
+def test_other_failures_are_not_called_a_full_disk(tmp_path, error):
+    assert not is_disk_full(error, tmp_path)  # the test's folder has space left
+    with pytest.raises(type(error)), said_when_disk_full("the job could not start", tmp_path):
         raise error
 
 

@@ -27,7 +27,7 @@ def _temp_beside(path: Path) -> Path:
 def write_bytes(path: Path, data: bytes) -> None:
     tmp = _temp_beside(path)
     try:
-        with said_when_disk_full(SAVING):
+        with said_when_disk_full(SAVING, tmp.parent):
             tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
@@ -41,7 +41,7 @@ def write_json(path: Path, obj) -> None:
 def save_npy(path: Path, array: np.ndarray) -> None:
     tmp = _temp_beside(path)
     try:
-        with said_when_disk_full(SAVING), open(tmp, "wb") as f:
+        with said_when_disk_full(SAVING, tmp.parent), open(tmp, "wb") as f:
             np.save(f, array, allow_pickle=False)
         os.replace(tmp, path)
     finally:
@@ -52,7 +52,7 @@ def write_parquet(path: Path, frame) -> None:
     """frame: a polars DataFrame."""
     tmp = _temp_beside(path)
     try:
-        with said_when_disk_full(SAVING):
+        with said_when_disk_full(SAVING, tmp.parent):
             frame.write_parquet(tmp)
         os.replace(tmp, path)
     finally:
