@@ -1,5 +1,7 @@
 """FaceAtlas front door: pick a dataset, see what is in it, and where to go next."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from core import format as fmt
@@ -9,7 +11,10 @@ from ui.demo_drawing import is_drawing
 from ui.gallery import image_grid
 from ui.sidebar import dataset_picker, demo_banner
 
-st.set_page_config(page_title="FaceAtlas", page_icon=":material/travel_explore:", layout="wide")
+# A file of the app's own (sent inline as a data: URI): a ":material/…:" page icon makes the browser fetch an SVG
+# from a Google font host, and FaceAtlas runs offline.
+PAGE_ICON = Path(__file__).parent / "ui" / "assets" / "page_icon.svg"
+st.set_page_config(page_title="FaceAtlas", page_icon=str(PAGE_ICON), layout="wide")
 
 PAGES = [
     (

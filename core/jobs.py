@@ -28,6 +28,7 @@ from pathlib import Path
 
 from core.data.atomic import write_json
 from core.data.paths import PROJECT_ROOT, cache_root
+from core.errors import said_when_disk_full
 from core.processes import pid_alive, stop_leftovers
 
 FINAL_STATES = ("done", "failed", "cancelled")
@@ -90,7 +91,8 @@ class JobSpec:
 
 def jobs_root() -> Path:
     root = cache_root() / "jobs"
-    root.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # a full disk: readers find no job, and starting one says why it cannot
+        root.mkdir(parents=True, exist_ok=True)
     return root
 
 
@@ -133,7 +135,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def start_job(kind: str, argv: list[str]) -> str:
-    """Start `python -m core <argv>` in the background unless the same job already runs; return its id."""
+    """Start `python -m core <argv>` in the background unless the same job already runs; return its id.
+
+    Raises DiskFullError (a sentence for the page) when the server's disk is too full to record the job."""
+    with said_when_disk_full("the job could not start"):
+        return _start_job(kind, argv)
+
+
+def _start_job(kind: str, argv: list[str]) -> str:
     job_id = job_id_for(kind, argv)
     folder = jobs_root() / job_id
     with _locked(jobs_root() / f".{job_id}.lock"):

@@ -13,8 +13,8 @@ from PIL import Image
 
 from core.data.images import open_rgb, thumbnail_bytes
 from core.data.ingest import open_dataset
-from core.errors import ImageError
-from tests.support import write_celeba
+from core.errors import DatasetError, ImageError
+from tests.support import jpeg_bytes, write_celeba
 
 
 @pytest.mark.parametrize(
@@ -44,6 +44,36 @@ def test_a_one_column_kaggle_partition_csv(tmp_path, isolated_cache):
     ds = open_dataset(root)
     assert ds.n_images == 2 and not ds.has_partition
     assert any("list_eval_partition.csv has no partition column" in w for w in ds.warnings)
+
+
+@pytest.mark.parametrize(
+    ("file", "header"),
+    [
+        ("Anno/list_attr_celeba.txt", "Smiling Young Male Smiling Young"),
+        ("list_attr_celeba.csv", "image_id,Smiling,Young,Male,Smiling,Young"),
+        ("attributes.csv", "image_id,Smiling,Young,Male,Smiling,Young"),
+    ],
+    ids=["CelebA text header", "Kaggle CSV header", "attributes CSV beside images"],
+)
+def test_duplicate_attribute_names_are_named(tmp_path, isolated_cache, file, header):
+    """The same attribute twice in a header: the message names the repeated names, not "a row could not be parsed"."""
+    root = tmp_path / "dupes"
+    (root / file).parent.mkdir(parents=True, exist_ok=True)
+    sep = " " if file.endswith(".txt") else ","
+    rows = [sep.join([f"{i + 1:06d}.jpg", "1", "-1", "1", "1", "-1"]) for i in range(3)]
+    (root / file).write_text("\n".join(["3", header, *rows] if sep == " " else [header, *rows]) + "\n")
+    if file == "attributes.csv":  # a folder of images with an attributes CSV: the CSV is skipped with the reason
+        for i in range(3):
+            (root / f"{i + 1:06d}.jpg").write_bytes(jpeg_bytes())
+        ds = open_dataset(root)
+        message = " ".join(ds.warnings)
+        assert ds.attributes == ()
+    else:
+        with pytest.raises(DatasetError) as err:
+            open_dataset(root)
+        message = str(err.value)
+    assert "Smiling and Young appear twice" in message, message
+    assert "could not be parsed" not in message and "_duplicated_" not in message
 
 
 def test_a_250_character_folder_name(tmp_path, isolated_cache):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import streamlit as st
 
 from core import format as fmt
 from core.cli.embed import embed_job_spec
 from core.data.dataset import Dataset
-from core.data.paths import PROJECT_ROOT
+from core.errors import FaceAtlasError
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
 from ui import state
 from ui.demo_drawing import images_missing_text, is_drawing
@@ -27,15 +26,17 @@ def failure_text(status: JobStatus | None) -> str:
         return "it did not start."
     if status.state == "cancelled":
         return "it was cancelled."
-    return f"{status.error or 'it stopped'}. The full log is in {_shown_path(status.log_path)}."
+    reason = (status.error or "it stopped").rstrip(". ")
+    return f"{reason}. The full log is in cache/jobs/{status.job_id}/log.txt on the server."
 
 
-def _shown_path(path: str) -> str:
-    """A log path relative to the project (what a person running the server can open)."""
+def start_or_say(job: JobSpec) -> str | None:
+    """Start the job and return its id; when the server cannot record it (a full disk), say so and return None."""
     try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return path
+        return start_job(job.kind, list(job.argv))
+    except FaceAtlasError as exc:
+        st.error(str(exc))
+        return None
 
 
 def job_progress_line(job_id: str, label: str) -> None:
@@ -140,8 +141,7 @@ def job_launcher(
     Returns the status of the job shown (None before any run).
     """
     status = job_status(job.job_id) if job is not None else None
-    if auto_start and job is not None and status is None:
-        start_job(job.kind, list(job.argv))
+    if auto_start and job is not None and status is None and start_or_say(job) is not None:
         if remember:
             st.session_state[remember] = job.job_id
         status = job_status(job.job_id)
@@ -163,10 +163,11 @@ def job_launcher(
     if expected and help is None:
         help = f"Takes about {fmt.duration(expected)}; runs in the background, survives page changes, can be cancelled."
     if st.button(button, key=key, type="primary", disabled=disabled, help=help):
-        job_id = start_job(job.kind, list(job.argv))
-        if remember:
-            st.session_state[remember] = job_id
-        st.rerun()
+        job_id = start_or_say(job)
+        if job_id is not None:
+            if remember:
+                st.session_state[remember] = job_id
+            st.rerun()
     return status
 
 

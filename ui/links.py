@@ -60,7 +60,7 @@ def restore(key: str, name: str, parse: Callable[[str], Any] = str, valid: Calla
         return
     try:
         value = parse(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, LookupError, StopIteration):  # a value the parser cannot map: the default stays
         return
     if valid is None or valid(value):
         st.session_state[key] = value

@@ -18,6 +18,7 @@ from core.quality import CHECK_TITLES, CHECKS, StoredResult
 from core.quality.audit import estimated_seconds
 from core.quality.images import PROBLEMS
 from core.quality.labels import MIN_IDENTITIES_PER_FOLD
+from core.quality.store import was_set_aside
 from ui import links, state
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
@@ -38,15 +39,27 @@ def audit_panel(ds: Dataset) -> dict[str, StoredResult | None]:
     done = [CHECK_TITLES[c].lower() for c in CHECKS if results[c] is not None]
     if done:
         st.caption("Results for the current data: " + ", ".join(done) + ".")
+    damaged = [c for c in todo if was_set_aside(ds.cache_dir, c)]
+    if damaged:
+        st.warning(
+            f"The stored results for {_listed(damaged)} could not be read (a file was damaged) and were set aside: "
+            "run the audit to compute them again."
+        )
     job = audit_job_spec(ds, todo) if todo else None
     if todo:
+        fresh = [c for c in todo if c not in damaged]
         st.info(
-            f"Not yet run on {ds.name}: {', '.join(CHECK_TITLES[c].lower() for c in todo)}. The audit runs in the "
-            f"background ({fmt.about(estimated_seconds(ds, todo))} for {fmt.count(ds.n_images)} images on this "
-            "server), survives page changes and keeps its results for the next visit."
+            (f"Not yet run on {ds.name}: {_listed(fresh)}. " if fresh else "")
+            + f"The audit runs in the background ({fmt.about(estimated_seconds(ds, todo))} for "
+            f"{fmt.count(ds.n_images)} images on this server), survives page changes and keeps its results for the "
+            "next visit."
         )
     job_launcher(job, "Auditing the data", "Run the audit", key="dq-run", remember=state.DQ_JOB)
     return results
+
+
+def _listed(checks: list[str]) -> str:
+    return ", ".join(CHECK_TITLES[c].lower() for c in checks)
 
 
 def check_picker() -> str:
@@ -75,6 +88,9 @@ def _not_available(ds: Dataset, check: str, result: StoredResult | None) -> bool
     reason = cached.quality_missing(ds)[check]
     if reason:
         st.info(reason)
+        return True
+    if result is None and was_set_aside(ds.cache_dir, check):
+        st.caption(f"The stored results for {CHECK_TITLES[check].lower()} could not be read: run the audit above.")
         return True
     if result is None:
         st.caption(f"{CHECK_TITLES[check]} have not been looked for yet: run the audit above.")

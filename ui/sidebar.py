@@ -11,20 +11,22 @@ from pathlib import Path
 import streamlit as st
 
 from core import cached
+from core import format as fmt
 from core.cli.demo import demo_job_spec
 from core.cli.embed import embed_job_spec
+from core.data import ingest
 from core.data.artifacts import recent_notices
 from core.data.dataset import Dataset
 from core.data.embeddings import list_embeddings
 from core.data.paths import demo_dir
 from core.demo import demo_exists, demo_size, labels_ready, write_labels
 from core.demo.estimate import expected_plan_seconds
-from core.errors import DatasetError
-from core.jobs import job_status, start_job
+from core.errors import FaceAtlasError
+from core.jobs import job_status
 from core.processes import usable_cores
 from ui import state
 from ui.demo_drawing import drawing_panel, is_drawing, is_first_start_demo, labels_wait_text
-from ui.jobs import job_progress_line
+from ui.jobs import job_progress_line, start_or_say
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def ensure_demo() -> None:
     if status is None or (status.finished and job.job_id not in restarted):
         if status is not None:
             restarted.add(job.job_id)
-        start_job(job.kind, list(job.argv))
+        start_or_say(job)
 
 
 def _write_labels_waiting(out: Path, poll_s: float = 0.25) -> None:
@@ -101,7 +103,7 @@ def start_demo_embeddings(ds: Dataset) -> None:
     job = embed_job_spec(ds)
     status = job_status(job.job_id)
     if status is None:  # never tried: a failure or cancellation is left for the user to retry, not looped
-        start_job(job.kind, list(job.argv))
+        start_or_say(job)
         status = job_status(job.job_id)
     if status is not None and not status.finished:
         with st.sidebar:
@@ -129,6 +131,8 @@ def dataset_picker() -> Dataset:
     if state.SELECTED_DATASET not in st.session_state or st.session_state[state.SELECTED_DATASET] not in names:
         wanted = st.query_params.get("dataset")
         st.session_state[state.SELECTED_DATASET] = wanted if wanted in names else names[0]
+        if wanted is not None and wanted not in names:
+            st.warning(unknown_dataset_text(wanted, names[0], names))
     st.session_state[state.DATASET_PICKER] = st.session_state[state.SELECTED_DATASET]
     st.sidebar.selectbox(
         "Dataset",
@@ -141,7 +145,7 @@ def dataset_picker() -> Dataset:
     st.query_params["dataset"] = name
     try:
         ds = cached.dataset(name)
-    except DatasetError as exc:
+    except FaceAtlasError as exc:  # a file that cannot be read, a disk too full to save its parsed copy
         st.error(f"Cannot open {name}: {exc}")
         st.stop()
     for notice in recent_notices(ds.key):
@@ -152,6 +156,21 @@ def dataset_picker() -> Dataset:
     if ds.is_demo:
         st.sidebar.caption("Synthetic demo dataset")
     return ds
+
+
+def unknown_dataset_text(wanted: str, shown: str, names: list[str]) -> str:
+    """What a link whose `dataset=` names no dataset here opens instead, and why (the name shown as text only)."""
+    quoted = "`" + " ".join(wanted.replace("`", "").split())[:80] + "`"  # a code span: never a link or an image
+    if ingest.folder_without_dataset(wanted) is not None:
+        return (
+            f"{quoted} is a folder under data/, but FaceAtlas found no dataset in it (CelebA annotation files, an "
+            f"embedding CSV, one folder of photos per person, or images), so {shown} is shown instead."
+        )
+    listed = ", ".join(names[:12]) + (f" and {fmt.count(len(names) - 12)} more" if len(names) > 12 else "")
+    return (
+        f"There is no dataset called {quoted} on this server (the link may be from another one), so {shown} is "
+        f"shown instead. Datasets here: {listed}."
+    )
 
 
 def demo_banner(ds: Dataset) -> None:

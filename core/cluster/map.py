@@ -7,12 +7,14 @@ hundreds of clusters never recycles a palette; or each point coloured by how cro
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
+from core import format as fmt
 from core.data.dataset import Dataset
 
 MAP_DRAW_MAX = 20_000  # Altair's limit: beyond, a browser redraws ~10 MB of JSON on every interaction
@@ -28,6 +30,10 @@ NOISE = "#dedede"  # points no cluster took (DBSCAN, HDBSCAN)
 DENSITY_GRID = 200  # cells per side of the grid that counts neighbours for the density colouring
 CROWDED_CELL = 20  # a point in a cell of a 150 x 150 grid with more points than this is hidden by its neighbours
 CROWDED_SHARE = 0.5  # ... and when this share of the points is, the page suggests the density colouring
+# Selections are computed on the server from their shape: these bound the work one request can ask for (a hand-made
+# lasso of 550,000 corners took 14.6 s of CPU). A browser drawing on the map stays far below them.
+MAX_SELECTION_VERTICES = 256  # lasso corners; ui/scatter_gl.js sends at most ~200
+MAX_LASSO_TESTS = 64_000_000  # corners x points in the lasso's bounding box (in_polygon's work): ~1.5 s here
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,59 @@ def in_polygon(coords: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return candidates[inside]
 
 
+def selection_problem(selection, coords: np.ndarray) -> str | None:
+    """Why the server will not compute a WebGL map selection ({kind: box|lasso|point, box|polygon|index}), or None.
+
+    Checked before any work on the shape: a lasso has at most MAX_SELECTION_VERTICES corners (counted before they
+    are read) and at most MAX_LASSO_TESTS corner-point tests (its corners times the points inside its bounding box,
+    the "area" it reaches); every number is finite, a box has four, a point is a position on the map. coords: (n, 2).
+    """
+    if not isinstance(selection, dict):
+        return "not a selection"
+    kind = selection.get("kind")
+    if kind == "lasso":
+        return _lasso_problem(selection.get("polygon"), coords)
+    if kind == "box":
+        box = selection.get("box")
+        if not isinstance(box, list | tuple) or len(box) != 4 or not _finite_numbers(box):
+            return "a box that is not four finite numbers"
+        return None
+    if kind == "point":
+        index = selection.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(coords):
+            return "a point that is not on the map"
+        return None
+    return f"an unknown kind of selection ({str(kind)[:20]!r})"
+
+
+def _lasso_problem(polygon, coords: np.ndarray) -> str | None:
+    if not isinstance(polygon, list | tuple):
+        return "a lasso without corners"
+    if len(polygon) > MAX_SELECTION_VERTICES:
+        return f"a lasso of {fmt.count(len(polygon))} corners (the map sends at most {MAX_SELECTION_VERTICES})"
+    if not all(isinstance(c, list | tuple) and len(c) == 2 and _finite_numbers(c) for c in polygon):
+        return "a lasso whose corners are not pairs of finite numbers"
+    if len(polygon) < 3:
+        return None  # encloses nothing: in_polygon returns at once
+    corners = np.asarray(polygon, np.float64)
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    tests = len(corners) * len(in_box(coords, low[0], high[0], low[1], high[1]))
+    if tests > MAX_LASSO_TESTS:
+        return (
+            f"a lasso that would test {fmt.count(tests)} corner-point pairs (at most {fmt.count(MAX_LASSO_TESTS)}): "
+            "draw a simpler one"
+        )
+    return None
+
+
+def _finite_numbers(values) -> bool:
+    """Whether every value is a number (not a boolean) that a float64 holds, finite (JSON's numbers, checked)."""
+    try:
+        return all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v)) for v in values)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
 def selected_positions(selection, coords: np.ndarray, version: str) -> np.ndarray:
     """Positions a WebGL map selection picked: {version, kind: box|lasso|point, box|polygon|index}.
 
@@ -204,6 +263,8 @@ def selected_positions(selection, coords: np.ndarray, version: str) -> np.ndarra
     `version` differs: other points, another projection) picks nothing.
     """
     if not isinstance(selection, dict) or selection.get("version") != version:
+        return np.zeros(0, np.int64)
+    if selection_problem(selection, coords) is not None:  # a shape no browser sends: no work at all
         return np.zeros(0, np.int64)
     kind = selection.get("kind")
     try:

@@ -1,4 +1,6 @@
-"""Write files so that a reader never sees half of one: temp name in the same folder, then rename."""
+"""Write files so that a reader never sees half of one: temp name in the same folder, then rename.
+
+A full disk raises core.errors.DiskFullError (an OSError that pages show as a sentence); the temp file goes."""
 
 from __future__ import annotations
 
@@ -9,10 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import said_when_disk_full
+
+SAVING = "FaceAtlas could not save what it computed"
+
 
 def _temp_beside(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with said_when_disk_full(SAVING):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     return Path(tmp)
 
@@ -20,7 +27,8 @@ def _temp_beside(path: Path) -> Path:
 def write_bytes(path: Path, data: bytes) -> None:
     tmp = _temp_beside(path)
     try:
-        tmp.write_bytes(data)
+        with said_when_disk_full(SAVING, tmp.parent):
+            tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -33,7 +41,7 @@ def write_json(path: Path, obj) -> None:
 def save_npy(path: Path, array: np.ndarray) -> None:
     tmp = _temp_beside(path)
     try:
-        with open(tmp, "wb") as f:
+        with said_when_disk_full(SAVING, tmp.parent), open(tmp, "wb") as f:
             np.save(f, array, allow_pickle=False)
         os.replace(tmp, path)
     finally:
@@ -44,7 +52,8 @@ def write_parquet(path: Path, frame) -> None:
     """frame: a polars DataFrame."""
     tmp = _temp_beside(path)
     try:
-        frame.write_parquet(tmp)
+        with said_when_disk_full(SAVING, tmp.parent):
+            frame.write_parquet(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from core.data.dataset import Dataset
 from core.data.embeddings import write_embeddings
 from core.data.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
 from core.data.paths import cache_root, data_roots
-from core.errors import DatasetError
+from core.errors import DatasetError, said_when_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,10 @@ def _slug(name: str) -> str:
 def stat_signature(root: Path, layout: str) -> tuple:
     """Cheap signature (names, sizes, mtimes) of a dataset's sources: changes when any source changes."""
     sig = []
-    for p in source_paths(root, layout):
+    for p in source_paths(root, layout):  # one stat each: an LFW folder has thousands, read on every page run
         try:
             st = p.stat()
-            sig.append((str(p), st.st_size if p.is_file() else 0, st.st_mtime_ns))
+            sig.append((str(p), st.st_size if stat.S_ISREG(st.st_mode) else 0, st.st_mtime_ns))
         except OSError:
             sig.append((str(p), -1, -1))
     return (layout, tuple(sig))
@@ -225,8 +226,9 @@ def ingest(root: Path, name: str | None = None, *, layout: str | None = None) ->
             quarantine(cache_dir, f"copy of {name}'s annotations", str(exc), dataset=cache_dir.name)
     t0 = time.perf_counter()
     source = load_source(root, layout)
-    cache_dir.parent.mkdir(parents=True, exist_ok=True)
-    _write_cache(cache_dir, root, source)
+    with said_when_disk_full(f"the parsed copy of {name}'s annotations could not be saved"):
+        cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        _write_cache(cache_dir, root, source)
     log.info("ingested %s (%s rows) in %.2fs", name, source.table.height, time.perf_counter() - t0)
     _remove_superseded(cache_dir, root)
     return _read_cached(cache_dir, root, name)
@@ -269,6 +271,18 @@ def discover() -> list[DatasetRef]:
         label = ref.name if names[ref.name] == 1 else f"{ref.name} ({ref.path.parent.name})"
         unique.append(DatasetRef(label, ref.path, ref.layout))
     return sorted(unique, key=lambda r: (r.name != "demo", r.name.lower()))
+
+
+def folder_without_dataset(name: str) -> Path | None:
+    """The folder called `name` directly under a data root when FaceAtlas recognises no dataset in it (None when
+    there is no such folder, or it is a dataset): what a link naming a dataset that is not listed points at."""
+    if not name or name.startswith(".") or "/" in name or "\\" in name or "\x00" in name:
+        return None
+    for root in data_roots():
+        candidate = root / name
+        if candidate.is_dir() and detect_layout(candidate) is None:
+            return candidate
+    return None
 
 
 def resolve(path_or_name: str | Path) -> tuple[Path, str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.errors import said_when_disk_full
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
@@ -24,7 +26,8 @@ def data_roots() -> list[Path]:
 def cache_root() -> Path:
     """cache/ (or FACEATLAS_CACHE), created on demand."""
     root = Path(os.environ.get("FACEATLAS_CACHE", PROJECT_ROOT / "cache"))
-    root.mkdir(parents=True, exist_ok=True)
+    with said_when_disk_full("FaceAtlas could not make its cache folder"):
+        root.mkdir(parents=True, exist_ok=True)
     return root
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import polars as pl
 
 from core.data.dataset import Dataset
 from core.data.embeddings import DLIB_MODEL, Embeddings
@@ -44,6 +45,35 @@ class Calibration:
     def trustworthy(self) -> bool:
         """Whether the distance separates same from different people well enough to call faces 'same person'."""
         return self.auc >= TRUSTWORTHY_AUC
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """How many pairs of faces share an identity label and how many do not: what `calibrate` can sample from."""
+
+    same: int
+    different: int
+
+    @property
+    def enough(self) -> bool:
+        return self.same >= MIN_PAIRS and self.different >= MIN_PAIRS
+
+
+def pair_counts(identity: pl.Series | Sequence, mask: np.ndarray | None = None) -> PairCounts:
+    """PairCounts of (N,) identity labels (null or "" unknown), leaving out rows where mask (N,) bool is False.
+
+    Counted, not sampled: cheap enough for every page run (value counts; pass the table's column, not a list)."""
+    if isinstance(identity, pl.Series):
+        labels = identity.cast(pl.String)
+    else:
+        labels = pl.Series("identity", [None if v is None else str(v) for v in identity], dtype=pl.String)
+    if mask is not None:
+        labels = labels.filter(pl.Series(np.asarray(mask, bool)))
+    labels = labels.filter(labels.is_not_null() & (labels != ""))
+    sizes = labels.value_counts()["count"].to_numpy().astype(np.int64)
+    n = int(sizes.sum())
+    same = int((sizes * (sizes - 1) // 2).sum())
+    return PairCounts(same, n * (n - 1) // 2 - same)
 
 
 def sample_pairs(identity: Sequence, max_pairs: int = MAX_PAIRS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

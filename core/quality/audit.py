@@ -19,7 +19,7 @@ from core import format as fmt
 from core.data.dataset import Dataset
 from core.data.embeddings import Embeddings, load_embeddings
 from core.errors import DatasetError
-from core.faces.calibration import calibrate
+from core.faces.calibration import MIN_PAIRS, calibrate, pair_counts
 from core.faces.embed_job import MODEL as DLIB_MODEL
 from core.faces.embed_job import load_face_counts, load_status
 from core.quality import duplicates, identities, images, labels
@@ -40,6 +40,10 @@ READS_PIXELS = ("labels", "duplicates", "images")
 
 # (fraction of the stage done, what is happening); the CLI turns it into job progress.
 ProgressFn = Callable[[str, float, str], None]
+
+
+class CheckCannotRunError(DatasetError):
+    """A check found while running that this dataset cannot have it: the audit skips it with this reason."""
 
 
 def parse_checks(text: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -90,6 +94,14 @@ def missing(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> str |
             return f"{ds.name} has no identity labels, so there are no identities to check."
         if not has_embeddings:
             return "The identity check compares faces: compute the face embeddings first (Face search page)."
+        pairs = pair_counts(ds.table["identity"], inputs.embeddings.has_face)
+        if not pairs.enough:
+            return (
+                f"The identity check measures where the same person ends on pairs of faces, and needs at least "
+                f"{MIN_PAIRS} pairs of one person's faces and {MIN_PAIRS} of different people's; the faces found in "
+                f"{ds.name} make {fmt.count(pairs.same)} and {fmt.count(pairs.different)}. More photos per person "
+                "would make it possible."
+            )
     elif check == "duplicates":
         if not ds.has_images and not has_embeddings:
             return "The duplicate check needs the image files or face embeddings; this dataset has neither."
@@ -190,10 +202,10 @@ def _run_identities(ds, inputs, scan, progress) -> StoredResult:
     emb = inputs.embeddings
     identity = ds.table["identity"].to_list()
     cal = calibrate(emb.vectors, identity, emb.has_face)
-    if cal is None:
-        raise DatasetError(
-            "Too few identities with two or more photos to measure the same-person distance; "
-            "the identity check needs at least 50 pairs of photos of one person."
+    if cal is None:  # `missing` counted enough pairs, but too few were drawn (a sampling corner case)
+        raise CheckCannotRunError(
+            f"Too few pairs of faces could be drawn to measure the same-person distance (at least {MIN_PAIRS} of "
+            "each kind are needed)."
         )
     found = identities.audit_identities(ds.table, emb.vectors, emb.has_face, cal, progress)
     kinds = found.suspects["kind"].to_list()
@@ -281,7 +293,11 @@ def run_audit(
         stage = (lambda f, m, c=check: progress(c, f, m)) if progress else None
         if stage:
             stage(0.0, f"starting {CHECK_TITLES[check].lower()}")
-        result = RUNNERS[check](ds, inputs, scan, stage)
+        try:
+            result = RUNNERS[check](ds, inputs, scan, stage)
+        except CheckCannotRunError as exc:
+            out[check] = {"skipped": str(exc)}
+            continue
         summary = result.summary | {"seconds": round(time.perf_counter() - t0, 1)}
         token = check_token(ds, check, inputs)
         save_result(ds.cache_dir, StoredResult(check, token, summary, result.tables))

@@ -4,13 +4,20 @@ Each folder holds parquet tables (and the scan's thumbnails.npy) and summary.jso
 renames, so a reader that finds summary.json finds every table complete. A result whose inputs changed (new
 embeddings, a rescanned folder, a new version of a check) has another token: it is simply not found and the page
 offers to run the audit again; the older folders of that kind are removed when the new one is written.
+
+A result that cannot be read (a truncated table, a damaged summary) is set aside as <folder>.damaged-<time>, so
+the page says so and offers the audit again (`was_set_aside`) instead of failing on every visit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +26,13 @@ import polars as pl
 
 from core.data.atomic import save_npy, write_json, write_parquet
 
+log = logging.getLogger(__name__)
+
 SUMMARY = "summary.json"
+DAMAGED = ".damaged-"
+# What reading a stored result can raise when one of its files is damaged or missing: polars on a truncated parquet,
+# numpy (ValueError) on a truncated .npy, json (ValueError) on a cut summary, KeyError/TypeError on an odd one.
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError)
 
 
 @dataclass(frozen=True)
@@ -65,8 +78,11 @@ def save_result(cache_dir: Path, result: StoredResult) -> Path:
 
 
 def load_result(cache_dir: Path, kind: str, token: str, mmap: bool = True) -> StoredResult | None:
-    """The stored result of `kind` with this token, or None when it was never computed for these inputs."""
+    """The stored result of `kind` with this token, or None when it was never computed for these inputs or could
+    not be read (then it is set aside: see was_set_aside)."""
     folder = result_dir(cache_dir, kind, token)
+    if not (folder / SUMMARY).is_file():
+        return None
     try:
         meta = json.loads((folder / SUMMARY).read_text())
         tables = {name: pl.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
@@ -74,6 +90,19 @@ def load_result(cache_dir: Path, kind: str, token: str, mmap: bool = True) -> St
             name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
             for name in meta["arrays"]
         }
-    except (OSError, ValueError, KeyError):
+        return StoredResult(kind, token, meta["summary"], tables, arrays)
+    except READ_ERRORS as exc:
+        _set_aside(folder, exc)
         return None
-    return StoredResult(kind, token, meta["summary"], tables, arrays)
+
+
+def was_set_aside(cache_dir: Path, kind: str) -> bool:
+    """Whether the last stored result of `kind` could not be read and was set aside (until a new one is saved)."""
+    return any(p.is_dir() for p in quality_root(cache_dir).glob(f"{kind}-*{DAMAGED}*"))
+
+
+def _set_aside(folder: Path, exc: Exception) -> None:
+    """Move a result that cannot be read out of the way (kept for a look, never read again)."""
+    log.warning("stored result %s cannot be read (%s); set aside", folder, exc)
+    with contextlib.suppress(OSError):  # another session moved it first
+        os.rename(folder, folder.with_name(f"{folder.name}{DAMAGED}{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"))
