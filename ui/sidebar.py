@@ -22,7 +22,7 @@ from core.demo.estimate import expected_plan_seconds
 from core.errors import DatasetError
 from core.jobs import job_status, start_job
 from core.processes import usable_cores
-from ui import state
+from ui import links, state
 from ui.demo_drawing import drawing_panel, is_drawing, is_first_start_demo, labels_wait_text
 from ui.jobs import job_progress_line
 
@@ -119,7 +119,12 @@ def _on_pick() -> None:
 
 
 def dataset_picker() -> Dataset:
-    """Sidebar selectbox over the datasets found; the choice lives in session state and the URL."""
+    """Sidebar selectbox over the datasets found; the choice lives in session state and the URL.
+
+    Every page calls it first, so it also keeps the browser's Back and Forward on the views of their addresses.
+    """
+    links.install_history()
+    links.follow_history()
     ensure_demo()
     refs = cached.dataset_refs()
     if not refs:

@@ -171,3 +171,26 @@ LESSON_STEP_LAST = "lesson-step-last"
 LESSON_STEP_OF = "lesson-step-of"  # the lesson the step belongs to (a new lesson starts at step 1)
 LESSONS_REVEALED = "lesson-done"  # {lesson id: revealed step numbers}
 LESSON_TRAIN_JOB = "lesson-train-job"  # the training job this page started
+
+
+# ---- Back and Forward (ui/links.follow_history)
+# Keys that belong to no view (jobs started, notices and finished jobs seen, locks, the demo's drawing): the browser's
+# Back and Forward keep them. Every other key holds a choice shaping a page's view and gives way to the address.
+NOT_VIEW = frozenset(
+    {
+        REPAIR_NOTICES_SHOWN,
+        HEAVY_QUERY_LOCK,
+        DEMO_RESTARTED,
+        DEMO_DRAWN_SEEN,
+        CLF_JOB,
+        CLF_PICKED_FROM,
+        DQ_JOB,
+        LESSON_TRAIN_JOB,
+    }
+)
+NOT_VIEW_PREFIXES = (job_seen(""), job_line_seen(""))
+
+
+def is_view_key(key: str) -> bool:
+    """Whether a session key holds a view's choice (which the address restored by Back or Forward replaces)."""
+    return key not in NOT_VIEW and not key.startswith(NOT_VIEW_PREFIXES)
