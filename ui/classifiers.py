@@ -179,9 +179,13 @@ def training_panel(ds: Dataset, config: TrainConfig | None) -> None:
     if status is None:
         return
     _live_curves(job_id)
-    if status.state == "done" and status.result and st.session_state.get(state.CLF_PICKED_FROM) != job_id:
-        st.session_state[state.CLF_PICKED_FROM] = job_id
-        st.session_state[state.CLF_MODEL_PICK] = status.result["model_id"]
+    trained = status.result.get("model_id") if status.state == "done" and status.result else None
+    if trained and st.session_state.get(state.CLF_PICKED) != trained:  # once per model: the same job trains anew
+        before = st.session_state.get(state.CLF_MODEL_PICK)
+        st.session_state[state.CLF_PICKED] = trained
+        st.session_state[state.CLF_MODEL_PICK] = trained
+        if before:  # the loss lesson compares the new model with the one inspected when it was trained
+            st.session_state[state.CLF_LESSON_OTHER] = before
         cached.saved_models.clear()
 
 
@@ -324,6 +328,18 @@ def _test_positives(meta: ClassifierMeta, attribute: str) -> int | None:
         return int(stored)
     rate = meta.metrics.get(attribute, {}).get("positive_rate")
     return round(rate * meta.rows.get("test", 0)) if rate is not None and not np.isnan(rate) else None
+
+
+LESSON_TITLE = "Lesson: why accuracy (and MSE) can fool you"
+
+
+def lesson_panel():
+    """The loss lesson's expander, open or closed as the user left it: its state is a widget's (a training it
+    starts, and the model picked when that ends, rebuild the page around it) and in the link (why=1)."""
+    links.restore(state.CLF_LESSON_OPEN, "why", links.as_bool)
+    panel = st.expander(LESSON_TITLE, key=state.CLF_LESSON_OPEN, on_change="rerun")
+    links.remember("why", bool(panel.open), False)
+    return panel
 
 
 def lesson(ds: Dataset, meta: ClassifierMeta) -> None:

@@ -78,8 +78,9 @@ CLF_IMAGE_SIZE = "clf-image-size"
 CLF_POS_WEIGHT = "clf-pos-weight"
 CLF_AUGMENT = "clf-augment"
 CLF_JOB = "clf-job"  # id of the training job started from this session
-CLF_PICKED_FROM = "clf-picked-from"  # the finished job whose model was picked for the user once
+CLF_PICKED = "clf-picked"  # the newly trained model picked for the user once (a job id trains again, a model id not)
 CLF_MODEL_PICK = "clf-model-pick"  # selectbox: the stored model shown
+CLF_LESSON_OPEN = "clf-lesson-open"  # expander: the loss lesson, open or closed
 CLF_LESSON_OTHER = "clf-lesson-other"  # selectbox: the model compared with in the loss lesson
 CLF_THRESHOLD_ATTRIBUTE = "clf-thr-attr"
 CLF_THRESHOLD = "clf-threshold"  # slider: the decision threshold
@@ -183,7 +184,7 @@ NOT_VIEW = frozenset(
         DEMO_RESTARTED,
         DEMO_DRAWN_SEEN,
         CLF_JOB,
-        CLF_PICKED_FROM,
+        CLF_PICKED,
         DQ_JOB,
         LESSON_TRAIN_JOB,
     }
