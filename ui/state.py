@@ -126,6 +126,7 @@ CL_SWEEP = "cl-sweep"
 CL_SWEEP_K_MAX = "cl-sweep-kmax"
 CL_SWEEP_K = "cl-sweep-k"
 CL_SWEEP_K_FOLLOWS = "cl-sweep-k-follows"  # the algorithm's k the side-by-side k follows until changed
+CL_SWEEPS = "cl-sweeps"  # (their inputs, core.cluster.sweeps.Sweeps): the last sweeps run, kept while inputs hold
 CL_SWEEP_TABLE = "cl-sweep-table"
 CL_EPS_TABLE = "cl-eps-table"
 CL_DOWNLOAD = "cl-download"
