@@ -243,3 +243,15 @@ def test_attributes_the_test_split_cannot_score_are_not_offered_by_default(clf_e
     at.multiselect(key="clf-attributes").set_value([*chosen, unscorable[0]]).run()
     warning = next(w.value for w in at.warning if "cannot be measured" in w.value)
     assert unscorable[0] in warning
+
+
+def test_a_dataset_without_attributes_says_so_instead_of_asking_for_one(people_home):
+    """A folder of people has no attribute labels: the page says there is nothing to train, never 'Choose at least
+    one attribute'."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["dataset"] = "people"
+    at.run()
+    assert not at.exception, at.exception
+    shown = [i.value for i in at.info]
+    assert any("people has no attribute labels" in text for text in shown), shown
+    assert not any("Choose at least one attribute" in text for text in shown)

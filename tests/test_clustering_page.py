@@ -400,3 +400,15 @@ def test_density_colouring_comes_from_the_url(cluster_home, monkeypatch):
     assert header["colorbar"] and not header["legend"]
     crowding = core.cluster.map.density(np.column_stack([arrays["x"], arrays["y"]]))
     assert np.array_equal(arrays["c"], np.rint(crowding * 255))  # crowded points: higher codes, drawn last, on top
+
+
+def test_an_identity_algorithm_on_attributes_says_why_it_finds_so_many_groups(cluster_home):
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update({"dataset": "demo", "space": "attributes", "algo": "chinese_whispers"})
+    at.run()
+    assert not at.exception, at.exception
+    clusters = metric(at, "Clusters")
+    said = [w.value for w in at.warning if "groups faces by person, which needs face embeddings" in w.value]
+    assert len(said) == 1 and f"hence {clusters} groups" in said[0], [w.value for w in at.warning]
+    at.selectbox(key="cl-algo").select("kmeans").run()
+    assert not any("needs face embeddings" in w.value for w in at.warning)

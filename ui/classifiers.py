@@ -49,6 +49,12 @@ def thin_test_split_note(attributes: list[str], counts: dict[str, EvaluationCoun
 
 def train_form(ds: Dataset) -> TrainConfig | None:
     """The training choices as a TrainConfig, or None (with what to do) when they cannot be trained."""
+    if not ds.attributes:
+        st.info(
+            f"{ds.name} has no attribute labels (yes/no annotations such as Smiling), so there is nothing to train a "
+            "classifier on. Pick a dataset with annotations, such as the demo or CelebA."
+        )
+        return None
     c1, c2, c3 = st.columns(3)
     with c1:
         default_features = "embeddings" if list_embeddings(ds) or not ds.has_images else "pixels"

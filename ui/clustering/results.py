@@ -10,7 +10,7 @@ import streamlit as st
 from core import cached
 from core import format as fmt
 from core.charts import cluster as charts
-from core.cluster.algorithms import Clustering
+from core.cluster.algorithms import Clustering, identity_on_attributes_warning
 from core.cluster.features import FeatureMatrix
 from core.cluster.reduce import Reduction
 from core.cluster.store import ClusteringKey
@@ -71,6 +71,9 @@ def summary(fm: FeatureMatrix, key: ClusteringKey, reduced: Reduction, result: C
             st.caption(note)
     for warning in result.warnings:
         st.warning(warning)
+    misfit = identity_on_attributes_warning(key.clustering.algorithm, features.spec.space, result.labels)
+    if misfit:
+        st.warning(misfit)
 
 
 def metrics_panel(scores: dict) -> None:
