@@ -24,7 +24,7 @@ if meta is None:
     st.stop()
 clf.results(ds, meta)
 
-with st.expander("Lesson: why accuracy (and MSE) can fool you", expanded=False):
+with clf.lesson_panel():
     clf.lesson(ds, meta)
 
 st.header("Threshold, confusion matrix and curves")

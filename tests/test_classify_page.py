@@ -79,12 +79,9 @@ def test_subgroup_gap_is_shown(clf_env, logreg_model):
 
 
 @pytest.mark.slow
-def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
-    at.radio(key="clf-features").set_value("embeddings").run()
-    at.selectbox(key="clf-model").select("logreg").run()
-    at.multiselect(key="clf-attributes").set_value(["Male", "Eyeglasses"]).run()
-    at.button(key="clf-train").click().run()
+def _train(at: AppTest, button: str) -> str:
+    """Click a Train button, wait for its job (this session's), rerun the page as the job's panel does: the model id."""
+    at.button(key=button).click().run()
     assert not at.exception, at.exception
     job_id = at.session_state["clf-job"]
     deadline = time.time() + 240
@@ -94,10 +91,24 @@ def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
     assert status.state == "done", status
     at.run()
     assert not at.exception, at.exception
-    model_id = status.result["model_id"]
+    return status.result["model_id"]
+
+
+def test_train_button_runs_a_job_and_shows_the_new_model(clf_env):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.radio(key="clf-features").set_value("embeddings").run()
+    at.selectbox(key="clf-model").select("logreg").run()
+    at.multiselect(key="clf-attributes").set_value(["Male", "Eyeglasses"]).run()
+    model_id = _train(at, "clf-train")
     assert at.selectbox(key="clf-model-pick").value == model_id
     shown = next(d.value for d in at.dataframe if "majority_accuracy" in d.value.columns)
     assert list(shown["attribute"]) == ["Male", "Eyeglasses"]
+    # Trained again with the same choices (the same job, run anew): the new model is listed and shown at once.
+    again = _train(at, "clf-train")
+    assert again != model_id
+    assert at.selectbox(key="clf-model-pick").value == again
+    listed = at.selectbox(key="clf-model-pick").options
+    assert all(any(m in label for label in listed) for m in (model_id, again)), listed
 
 
 def _chart_frames(at) -> list[pd.DataFrame]:
@@ -145,6 +156,10 @@ def test_embeddings_missing_says_what_to_do(demo_home):
         st.cache_data.clear()
 
 
+def _lesson_open(at: AppTest) -> bool:
+    return next(e for e in at.expander if e.label.startswith("Lesson: why accuracy")).proto.expanded
+
+
 def test_lesson_puts_mse_and_bce_side_by_side(clf_env):
     attrs = ("Male", "Eyeglasses")
     bce = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=attrs, epochs=4, loss="bce"))
@@ -157,6 +172,23 @@ def test_lesson_puts_mse_and_bce_side_by_side(clf_env):
     assert row["accuracy · bce"] == bce.metrics["Eyeglasses"]["accuracy"]
     assert row["predicted positive rate · mse"] == mse.metrics["Eyeglasses"]["predicted_positive_rate"]
     assert row["majority accuracy"] == bce.metrics["Eyeglasses"]["majority_accuracy"]
+
+
+def test_the_lessons_train_button_keeps_it_open_and_compares_the_new_model(clf_env):
+    """Open from its link (why=1), the loss lesson trains the same model with MSE: it stays open while the job runs
+    and when the new model is picked, and compares that model with the one it came from."""
+    bce = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male", "Smiling"), epochs=3))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params.update({"model": bce.model_id, "why": "1"})
+    at.run()
+    assert not at.exception, at.exception
+    assert _lesson_open(at)
+    trained = _train(at, "clf-lesson-train")
+    assert at.selectbox(key="clf-model-pick").value == trained
+    assert _lesson_open(at) and at.query_params["why"] in ("1", ["1"])
+    assert at.selectbox(key="clf-lesson-other").value == bce.model_id
+    table = next(d.value for d in at.dataframe if "accuracy · bce" in d.value.columns)
+    assert "accuracy · mse" in table.columns and list(table["attribute"]) == ["Male", "Smiling"]
 
 
 def test_view_round_trips_through_the_url(clf_env, logreg_model):
@@ -211,3 +243,15 @@ def test_attributes_the_test_split_cannot_score_are_not_offered_by_default(clf_e
     at.multiselect(key="clf-attributes").set_value([*chosen, unscorable[0]]).run()
     warning = next(w.value for w in at.warning if "cannot be measured" in w.value)
     assert unscorable[0] in warning
+
+
+def test_a_dataset_without_attributes_says_so_instead_of_asking_for_one(people_home):
+    """A folder of people has no attribute labels: the page says there is nothing to train, never 'Choose at least
+    one attribute'."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["dataset"] = "people"
+    at.run()
+    assert not at.exception, at.exception
+    shown = [i.value for i in at.info]
+    assert any("people has no attribute labels" in text for text in shown), shown
+    assert not any("Choose at least one attribute" in text for text in shown)

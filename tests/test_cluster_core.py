@@ -360,3 +360,21 @@ def test_large_hdbscan_inputs_use_the_knn_tree_and_say_so(monkeypatch):
     result = cluster(X, "hdbscan", min_cluster_size=5)
     assert result.n_clusters == 3
     assert any("nearest neighbours" in note for note in result.notes) and not result.warnings
+
+
+def test_sweeps_report_each_clustering_and_the_time_left():
+    """run_sweeps reports before the first clustering and after each one, in plan order; the time left is the time
+    taken so far scaled by the cost still to run (none before anything was measured)."""
+    from core.cluster.sweeps import SweepProgress, run_sweeps, sweep_eps, sweep_plan
+
+    X, truth = blobs(50)
+    heard: list[SweepProgress] = []
+    sweeps = run_sweeps(X, 8, 3, truth, report=heard.append)
+    plan = sweep_plan(8, 3, sweep_eps(X))
+    assert [p.done for p in heard] == list(range(len(plan) + 1))
+    assert [p.next_step for p in heard] == [s.what for s in plan] + [""]
+    assert heard[0].seconds_left is None and heard[-1].fraction == 1.0
+    assert sweeps.elbow["k"].to_list() == [2, 3, 4, 5, 6, 7, 8]
+    assert sweeps.side_by_side.height == 5 and sweeps.eps.height == 7
+    halfway = SweepProgress(3, 6, cost_done=2.0, cost_total=8.0, elapsed=5.0, next_step="x")
+    assert halfway.fraction == 0.25 and halfway.seconds_left == 15.0

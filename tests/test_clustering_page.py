@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from collections import Counter
 
@@ -141,8 +142,39 @@ def test_agglomerative_ward_cosine_is_corrected_and_subset_sampling_is_noted(clu
     assert any("Dendrogram (ward linkage" in c.value for c in at.caption)  # 200 points fit on screen
     at.button(key="cl-sweep").click().run()
     assert not at.exception, at.exception
-    side = frame_with(at, "algorithm")
-    assert {"kmeans", "hdbscan", "chinese_whispers"} <= set(side["algorithm"])
+    side = frame_with(at, "Algorithm")
+    assert {"k-means", "HDBSCAN", "Chinese whispers (identity)"} <= set(side["Algorithm"]), side
+
+
+def _shown_text(at) -> str:
+    return "\n".join(str(e.value) for kind in ("caption", "markdown", "warning", "info") for e in at.get(kind))
+
+
+def test_sweeps_are_kept_readable_and_in_the_link_until_their_inputs_change(cluster_home):
+    """Run once, the sweeps stay through other clicks (and in the link); their tables have named columns and
+    formatted numbers; a new largest k takes them away with a word, a shared link runs them again."""
+    at = run_page()
+    at.number_input(key="cl-max").set_value(200).run()
+    at.button(key="cl-sweep").click().run()
+    assert not at.exception, at.exception
+    side, eps = frame_with(at, "Algorithm"), frame_with(at, "Largest cluster")
+    assert list(side.columns[:4]) == ["Algorithm", "Clusters", "Noise", "Silhouette"] and "ARI" in side.columns
+    assert list(eps.columns) == ["eps", "Clusters", "Noise", "Largest cluster", "Pairwise F1"]
+    cells = [str(v) for frame in (side, eps) for column in frame.columns for v in frame[column]]
+    assert not [c for c in cells if c in ("None", "nan") or re.fullmatch(r"-?\d+\.\d{4,}", c)], cells
+    assert all(re.fullmatch(r"\d+\.\d%", v) for v in eps["Noise"]), eps["Noise"]
+    assert at.query_params["sweeps"] in ("1", ["1"])
+    clusters = at.selectbox(key="cl-pick-cluster")
+    clusters.select(clusters.options[-1]).run()  # another click on the page: the sweeps stay
+    assert frame_with(at, "Algorithm").equals(side)
+    shared = AppTest.from_file(PAGE, default_timeout=180)
+    shared.query_params.update({k: v if isinstance(v, str) else v[0] for k, v in dict(at.query_params).items()})
+    shared.run()
+    assert not shared.exception, shared.exception
+    assert frame_with(shared, "Algorithm")["Clusters"].to_list() == side["Clusters"].to_list()
+    at.number_input(key="cl-sweep-kmax").set_value(12).run()
+    assert not any("Algorithm" in d.value.columns for d in at.dataframe)
+    assert "run them again" in _shown_text(at) and "sweeps" not in at.query_params
 
 
 def test_page_without_embeddings_falls_back_to_attributes(cluster_home):
@@ -368,3 +400,15 @@ def test_density_colouring_comes_from_the_url(cluster_home, monkeypatch):
     assert header["colorbar"] and not header["legend"]
     crowding = core.cluster.map.density(np.column_stack([arrays["x"], arrays["y"]]))
     assert np.array_equal(arrays["c"], np.rint(crowding * 255))  # crowded points: higher codes, drawn last, on top
+
+
+def test_an_identity_algorithm_on_attributes_says_why_it_finds_so_many_groups(cluster_home):
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update({"dataset": "demo", "space": "attributes", "algo": "chinese_whispers"})
+    at.run()
+    assert not at.exception, at.exception
+    clusters = metric(at, "Clusters")
+    said = [w.value for w in at.warning if "groups faces by person, which needs face embeddings" in w.value]
+    assert len(said) == 1 and f"hence {clusters} groups" in said[0], [w.value for w in at.warning]
+    at.selectbox(key="cl-algo").select("kmeans").run()
+    assert not any("needs face embeddings" in w.value for w in at.warning)

@@ -6,6 +6,7 @@ datasets that lack what a step needs, and draws a one-page handout.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -22,11 +23,14 @@ from core import cached
 from core.classify.train import train_attribute_model
 from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
+from core.demo import DEFAULT_IMAGES, write_labels
 from core.lessons.answers import clustering as clustering_answer
+from core.lessons.answers import lookalikes
 from core.lessons.catalogue import LESSONS, lesson_by_id, lesson_model_config
-from core.lessons.data import LessonData
-from core.lessons.handout import PAGE, figures_text, handout_bytes, handout_lines, render_handout
+from core.lessons.data import LESSON_MODEL, LESSON_MODEL_WORDS, LessonData
+from core.lessons.handout import COPIES, PAGE, figures_text, handout_bytes, handout_fits, handout_lines, render_handout
 from core.lessons.model import Answer, Figure
+from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES
 from tests.support import PROJECT, REAL_ANNOTATIONS
 from ui import lessons as lessons_ui
 
@@ -92,6 +96,7 @@ def _dataset(home, name: str):
 
 def _page_text(at: AppTest) -> str:
     parts = [e.value for kind in ("caption", "markdown", "warning", "info", "success", "error") for e in at.get(kind)]
+    parts += [img.caption for e in at.get("image") for img in e.proto.imgs]  # a gallery's captions
     return "\n".join(str(p) for p in parts)
 
 
@@ -319,18 +324,33 @@ def test_no_model_offers_the_training_button(lessons_home, tmp_path, monkeypatch
     assert "Train the lessons' classifier" in [b.label for b in at.button]
 
 
+@pytest.mark.parametrize("lesson_id", list(LESSONS))
+def test_the_student_copy_asks_and_the_teacher_copy_answers(lessons_home, lesson_id):
+    """Both copies hold every question and view; only the teacher copy holds the answers and their figures, and
+    each fits one page at a readable size."""
+    ds = _dataset(lessons_home, "demo")
+    data = LessonData(ds)
+    lesson = lesson_by_id(lesson_id)
+    answers = [s.answer(data) for s in lesson.steps]
+    views = [lessons_ui.view_text(s.params(data)) for s in lesson.steps]
+    student = "\n".join(handout_lines(lesson, ds.name, answers, views, "2026-01-01", "student"))
+    teacher = "\n".join(handout_lines(lesson, ds.name, answers, views, "2026-01-01", "teacher"))
+    for step, answer, view in zip(lesson.steps, answers, views):
+        assert all(step.question in text and view in text for text in (student, teacher))
+        assert answer.text in teacher and all(line in teacher for line in figures_text(answer))
+        assert answer.text not in student
+        assert not [line for line in figures_text(answer) if line in student], step.title
+    assert student.count("Your answer:") == len(lesson.steps) and "Your answer:" not in teacher
+    assert all(handout_fits(lesson, ds.name, answers, views, copy) for copy in ("student", "teacher"))
+
+
 def test_handout_is_one_page_with_the_questions_and_figures(lessons_home):
     ds = _dataset(lessons_home, "demo")
     data = LessonData(ds)
     lesson = lesson_by_id("base-rates")
     answers = [s.answer(data) for s in lesson.steps]
     views = ["view"] * len(lesson.steps)
-    lines = handout_lines(lesson, ds.name, answers, views, "2026-01-01")
-    text = "\n".join(lines)
-    for step, answer in zip(lesson.steps, answers):
-        assert step.question.split()[0] in text
-        assert all(line in text for line in figures_text(answer))
-    image = render_handout(lesson, ds.name, answers, views, "2026-01-01")
+    image = render_handout(lesson, ds.name, answers, views, "2026-01-01", "teacher")
     png = Image.open(io.BytesIO(handout_bytes(image, "png")))
     assert png.size == PAGE and png.format == "PNG"
     ink = np.asarray(png.convert("L")) < 128
@@ -345,10 +365,10 @@ def test_handout_buttons_on_the_page(lessons_home):
     ds = _dataset(lessons_home, "demo")
     at = _lessons_page({"dataset": "demo", "lesson": "fairness"})
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Handout (PNG)", "Handout (PDF)"]
-    # What the PNG button hands the browser when clicked (it draws the handout only then).
-    png = lessons_ui.handout_file(ds, LessonData(ds), lesson_by_id("fairness"), "png")()
-    assert Image.open(io.BytesIO(png)).size == PAGE
+    assert labels == ["Student copy (PDF)", "Student copy (PNG)", "Teacher copy (PDF)", "Teacher copy (PNG)"]
+    # What the PNG buttons hand the browser when clicked (they draw the handout only then): two different pages.
+    pngs = [lessons_ui.handout_file(ds, LessonData(ds), lesson_by_id("fairness"), "png", c)() for c in COPIES]
+    assert all(Image.open(io.BytesIO(png)).size == PAGE for png in pngs) and pngs[0] != pngs[1]
 
 
 def test_unknown_names_list_the_choices():
@@ -357,3 +377,71 @@ def test_unknown_names_list_the_choices():
     with pytest.raises(ValueError, match="metric, text"):
         Figure("x", "1", "chart")
     assert Answer("t").available
+
+
+CLASSIFIER_STEPS = [
+    (lesson.id, k) for lesson in LESSONS.values() for k, s in enumerate(lesson.steps) if s.page == "classifiers"
+]
+
+
+def test_classifier_steps_name_and_open_the_lessons_model_kind(lessons_home, monkeypatch):
+    """A newer model of another kind (a CNN from pixels) is stored: every classifier step still says and opens the
+    lessons' logistic regression on face embeddings, on the Lessons page's own link too."""
+    ds = _dataset(lessons_home, "demo")
+    logreg = LessonData(ds).model_for(("Bald",))
+    assert logreg is not None and logreg.model == LESSON_MODEL
+    cnn = dataclasses.replace(logreg, model_id="cnn-pixels-newer", model="cnn", features="pixels", created="9999")
+    data = LessonData(ds, models=lambda ds: [cnn, logreg])
+    for lesson_id, k in CLASSIFIER_STEPS:
+        step = lesson_by_id(lesson_id).steps[k]
+        assert LESSON_MODEL_WORDS in step.question, (lesson_id, k)
+        assert step.params(data)["model"] == logreg.model_id, (lesson_id, k)
+    monkeypatch.setattr(cached, "saved_models", lambda *a, **kw: [cnn, logreg])
+    st.cache_data.clear()
+    at = _lessons_page({"dataset": "demo", "lesson": "base-rates", "step": "4"})
+    assert any(LESSON_MODEL_WORDS in m.value for m in at.markdown)
+    link = next(p for p in _page_links(at) if p.label == "Open Attribute classifiers in this view")
+    assert parse_qs(link.query_string)["model"] == [logreg.model_id]
+    st.cache_data.clear()
+
+
+def test_the_subgroup_steps_can_be_scored_on_the_default_demo(tmp_path):
+    """Every step that compares a classifier across two groups has, in the default demo's test split, enough
+    images in each group with both answers to be scored (the rule the answers and the page use)."""
+    write_labels(tmp_path / "demo", DEFAULT_IMAGES, seed=0)
+    ds = open_dataset(tmp_path / "demo", name="demo")
+    test = ds.table["partition"].to_numpy() == "test"
+    pairs = {
+        (s.answer.keywords["attribute"], s.answer.keywords["by"])
+        for lesson in LESSONS.values()
+        for s in lesson.steps
+        if {"attribute", "by"} <= set(getattr(s.answer, "keywords", {}))
+    }
+    assert ("Wavy_Hair", "Male") in pairs
+    for attribute, by in pairs:
+        labels = ds.attribute_matrix()[test]
+        yes, group = labels[:, ds.attributes.index(attribute)] == 1, labels[:, ds.attributes.index(by)] == 1
+        for members in (group, ~group):
+            positives, negatives = int((yes & members).sum()), int((~yes & members).sum())
+            assert members.sum() >= MIN_MODEL_IMAGES, (attribute, by, int(members.sum()))
+            assert min(positives, negatives) >= MIN_MODEL_POSITIVES, (attribute, by, positives, negatives)
+
+
+def test_the_lookalike_step_answers_how_close_the_nearest_stranger_is(lessons_home):
+    """Its view shows enough faces to reach the first face of someone else, and the answer gives that face's
+    distance and identity as the page captions it (every closer face is the query's person)."""
+    ds = _dataset(lessons_home, "demo")
+    data = LessonData(ds)
+    step = lesson_by_id("embeddings").steps[2]
+    found = lookalikes(data)
+    assert found is not None and found.stranger_rank is not None
+    params = step.params(data)
+    assert int(params["k"]) == min(48, max(12, found.stranger_rank)) and params["image"] == found.image
+    answer = step.answer(data)
+    figures = {f.label: f.value for f in answer.figures}
+    caption = f"{found.stranger_distance:.3f} · {found.stranger_identity}"
+    assert figures["nearest stranger"] == caption and caption in answer.text
+    emb = data.embeddings
+    distances = np.linalg.norm(emb.vectors[emb.has_face] - emb.vectors[found.row], axis=1)
+    who = ds.table["identity"].to_numpy()[emb.has_face]
+    assert found.stranger_distance == pytest.approx(distances[who != found.identity].min(), abs=1e-3)

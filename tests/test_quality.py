@@ -382,3 +382,63 @@ def test_principal_axes_capture_the_leading_variance():
     best = (np.linalg.svd(centred, compute_uv=False)[:8] ** 2).sum()
     np.testing.assert_allclose(axes @ axes.T, np.eye(8), atol=1e-10)
     assert ((centred @ axes.T) ** 2).sum() >= 0.99 * best
+
+
+# ---- the page's tables as people read them (core/quality/tables.py)
+
+
+def test_tables_name_every_column_and_spell_every_value():
+    """Known columns get their titles and spellings; a column an audit adds later gets a plain title and a spelling
+    by its type, so the page never shows a machine name, a 6-decimal float or 'None'."""
+    from core.quality.tables import LABEL_SUSPECTS, readable
+
+    suspects = pl.DataFrame(
+        {
+            "attribute": ["Bald", "Bald"],
+            "rank": [1, 2],
+            "row": [7, 9],
+            "image_id": ["000008.jpg", "000010.jpg"],
+            "identity": ["12", None],
+            "annotated": [1, 0],
+            "predicted": [0, 1],
+            "p_annotated": [0.000005, 0.25],
+            "confidence": [0.999995, 0.75],
+            "likely": [True, False],
+            "new_score": [0.1234567, None],
+        }
+    )
+    table = readable(suspects, LABEL_SUSPECTS, drop=("row",))
+    assert table.columns == [
+        "Rank",
+        "Image",
+        "Identity",
+        "Attribute",
+        "Labelled",
+        "Model says",
+        "Model's probability of the label",
+        "Model's confidence",
+        "Likely error",
+        "New score",
+    ]
+    assert table.row(0) == ("1", "000008.jpg", "12", "Bald", "yes", "no", "0.0%", "100%", "yes", "0.123")
+    assert table.row(1) == ("2", "000010.jpg", "–", "Bald", "no", "yes", "25.0%", "75%", "no", "–")
+
+
+def test_problem_table_says_what_was_measured_and_the_chart_counts_whole_images():
+    from core.charts.quality import problem_bars
+    from core.quality.tables import problems_table
+
+    problems = pl.DataFrame(
+        {
+            "row": [0, 1, 2],
+            "image_id": ["a.jpg", "b.jpg", "c.jpg"],
+            "identity": [None, "3", "3"],
+            "problem": ["very dark", "tiny", "unreadable"],
+            "value": [0.04, 31.6, float("nan")],
+        }
+    )
+    table = problems_table(problems)
+    assert table.columns == ["Image", "Identity", "Problem", "Measured"]
+    assert table["Measured"].to_list() == ["brightness 4%", "32 px on its short side", "–"]
+    axis = problem_bars({"very dark": 1, "tiny": 2}).to_dict()["encoding"]["x"]["axis"]
+    assert axis["tickMinStep"] == 1 and axis["format"] == ",d"

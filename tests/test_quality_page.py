@@ -8,6 +8,7 @@ against numbers computed another way (file hashes, the embedding run's face coun
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from collections import Counter
 
@@ -184,3 +185,13 @@ def test_the_button_starts_the_audit_job(audited_home, tmp_path, monkeypatch):
     finally:
         cancel_job(job_id)
         cached.dataset_refs.clear()
+
+
+@pytest.mark.parametrize("check", ["labels", "identities", "duplicates", "images"])
+def test_every_table_reads_as_words_and_formatted_numbers(audited_home, check):
+    """No machine column names (p_annotated, match_median), no 'None', no raw floats: every cell is as spelled."""
+    at = run_page(check)
+    for frame in (d.value for d in at.dataframe):
+        assert not [c for c in frame.columns if "_" in c or c != c.strip() or (not c[:1].isupper() and c != "eps")]
+        cells = [str(v) for column in frame.columns for v in frame[column]]
+        assert not [c for c in cells if c in ("None", "nan", "True", "False") or re.fullmatch(r"-?\d+\.\d{4,}", c)]

@@ -58,6 +58,12 @@ def thin_test_split_note(attributes: list[str], counts: dict[str, EvaluationCoun
 
 def train_form(ds: Dataset) -> TrainConfig | None:
     """The training choices as a TrainConfig, or None (with what to do) when they cannot be trained."""
+    if not ds.attributes:
+        st.info(
+            f"{ds.name} has no attribute labels (yes/no annotations such as Smiling), so there is nothing to train a "
+            "classifier on. Pick a dataset with annotations, such as the demo or CelebA."
+        )
+        return None
     c1, c2, c3 = st.columns(3)
     with c1:
         default_features = "embeddings" if list_embeddings(ds) or not ds.has_images else "pixels"
@@ -188,9 +194,13 @@ def training_panel(ds: Dataset, config: TrainConfig | None) -> None:
     if status is None:
         return
     _live_curves(job_id)
-    if status.state == "done" and status.result and st.session_state.get(state.CLF_PICKED_FROM) != job_id:
-        st.session_state[state.CLF_PICKED_FROM] = job_id
-        st.session_state[state.CLF_MODEL_PICK] = status.result["model_id"]
+    trained = status.result.get("model_id") if status.state == "done" and status.result else None
+    if trained and st.session_state.get(state.CLF_PICKED) != trained:  # once per model: the same job trains anew
+        before = st.session_state.get(state.CLF_MODEL_PICK)
+        st.session_state[state.CLF_PICKED] = trained
+        st.session_state[state.CLF_MODEL_PICK] = trained
+        if before:  # the loss lesson compares the new model with the one inspected when it was trained
+            st.session_state[state.CLF_LESSON_OTHER] = before
         cached.saved_models.clear()
 
 
@@ -349,6 +359,18 @@ def _test_positives(meta: ClassifierMeta, attribute: str) -> int | None:
         return int(stored)
     rate = meta.metrics.get(attribute, {}).get("positive_rate")
     return round(rate * meta.rows.get("test", 0)) if rate is not None and not np.isnan(rate) else None
+
+
+LESSON_TITLE = "Lesson: why accuracy (and MSE) can fool you"
+
+
+def lesson_panel():
+    """The loss lesson's expander, open or closed as the user left it: its state is a widget's (a training it
+    starts, and the model picked when that ends, rebuild the page around it) and in the link (why=1)."""
+    links.restore(state.CLF_LESSON_OPEN, "why", links.as_bool)
+    panel = st.expander(LESSON_TITLE, key=state.CLF_LESSON_OPEN, on_change="rerun")
+    links.remember("why", bool(panel.open), False)
+    return panel
 
 
 def lesson(ds: Dataset, meta: ClassifierMeta) -> None:

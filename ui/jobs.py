@@ -39,6 +39,12 @@ def start_or_say(job: JobSpec) -> str | None:
         return None
 
 
+def run_end(status: JobStatus) -> str:
+    """How one run of a job ended: the same work started again reuses its job id, so a run is told apart by when it
+    started, and the page reruns once for each run's end (a re-trained model appears at once)."""
+    return f"{status.state}@{status.started}"
+
+
 def job_progress_line(job_id: str, label: str) -> None:
     """A compact, self-refreshing progress bar (no buttons: it can sit beside the job's full panel)."""
 
@@ -46,8 +52,8 @@ def job_progress_line(job_id: str, label: str) -> None:
     def _line() -> None:
         status = job_status(job_id)
         if status is None or status.finished:
-            if status is not None and st.session_state.get(state.job_line_seen(job_id)) != status.state:
-                st.session_state[state.job_line_seen(job_id)] = status.state
+            if status is not None and st.session_state.get(state.job_line_seen(job_id)) != run_end(status):
+                st.session_state[state.job_line_seen(job_id)] = run_end(status)
                 st.rerun()  # the whole page: what waited for the job becomes available
             return
         left = status.eta_seconds
@@ -99,8 +105,8 @@ def job_panel(job_id: str, label: str, expected: float | None = None) -> None:
                 st.error(f"{label} failed: {failure_text(status)}")
             elif status.state == "cancelled":
                 st.warning(f"{label} was cancelled; what it finished is kept and it resumes from there.")
-            if st.session_state.get(state.job_seen(job_id)) != status.state:
-                st.session_state[state.job_seen(job_id)] = status.state
+            if st.session_state.get(state.job_seen(job_id)) != run_end(status):
+                st.session_state[state.job_seen(job_id)] = run_end(status)
                 st.rerun()
             return
         fraction = status.fraction

@@ -21,7 +21,7 @@ from core.generate.models import DEFAULT_EPOCHS, GanConfig
 from core.generate.train import estimated_seconds
 from core.lessons.catalogue import LESSONS, lesson_model_config
 from core.lessons.data import LessonData, data_version
-from core.lessons.handout import figures_text, handout_bytes, render_handout
+from core.lessons.handout import COPIES, figures_text, handout_bytes, render_handout
 from core.lessons.model import Answer, Lesson, Step
 from ui import links, state
 from ui.jobs import embeddings_prerequisite, job_launcher
@@ -256,37 +256,41 @@ def class_link(ds: Dataset, lesson: Lesson, step: int) -> None:
     st.code(f"{st.context.url or ''}?{query}", language=None, wrap_lines=True)
 
 
-def handout_file(ds: Dataset, data: LessonData, lesson: Lesson, kind: str):
-    """A callable that draws the handout when its download button is clicked (never on an ordinary rerun)."""
+def handout_file(ds: Dataset, data: LessonData, lesson: Lesson, kind: str, copy: str = "student"):
+    """A callable that draws a handout (student or teacher copy) when its download button is clicked (never on an
+    ordinary rerun)."""
 
     def draw() -> bytes:
         version = data_version(ds)
         answers = [cached.lesson_answer(data, lesson.id, k, version) for k in range(len(lesson.steps))]
         views = [view_text(cached.lesson_view(data, lesson.id, k, version)) for k in range(len(lesson.steps))]
         date = datetime.date.today().isoformat()
-        return handout_bytes(render_handout(lesson, ds.name, answers, views, date), kind)
+        return handout_bytes(render_handout(lesson, ds.name, answers, views, date, copy), kind)
 
     return draw
 
 
 def handout_section(ds: Dataset, data: LessonData, lesson: Lesson) -> None:
-    """Download buttons for the lesson's one-page handout (its questions and this dataset's figures now)."""
-    st.subheader("Handout")
+    """Download buttons for the lesson's one-page handouts: a student copy without the answers, a teacher copy
+    with them (computed from this dataset now)."""
+    st.subheader("Handouts")
     st.caption(
-        f"One printable A4 page: every question of this lesson, the view to open and the figures of {ds.name} now "
+        "One printable A4 page each: the **student copy** has every question of this lesson, the view to open, where "
+        f"to look and room to answer; the **teacher copy** adds each answer with the figures of {ds.name} now "
         "(computed when you click, a few seconds)."
     )
     row = st.container(horizontal=True)
-    for kind, mime in (("png", "image/png"), ("pdf", "application/pdf")):
-        row.download_button(
-            f"Handout ({kind.upper()})",
-            handout_file(ds, data, lesson, kind),
-            file_name=f"faceatlas-{lesson.id}-{ds.name}.{kind}",
-            mime=mime,
-            key=f"lesson-handout-{kind}",
-            on_click="ignore",
-            icon=":material/download:",
-        )
+    for copy in COPIES:
+        for kind, mime in (("pdf", "application/pdf"), ("png", "image/png")):
+            row.download_button(
+                f"{copy.capitalize()} copy ({kind.upper()})",
+                handout_file(ds, data, lesson, kind, copy),
+                file_name=f"faceatlas-{lesson.id}-{ds.name}-{copy}.{kind}",
+                mime=mime,
+                key=f"lesson-handout-{copy}-{kind}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
 
 
 def all_lessons() -> None:

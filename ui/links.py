@@ -7,21 +7,32 @@ and drops it when it is the default, so links stay short. Names are listed in RE
 Written by the page rather than with `bind="query-params"`: a bound widget's URL is updated by the browser only,
 so a test could not read it, and bound names cannot be set from code (a chart click choosing a pair, a choice
 that is invalid for the data switching back to a default).
+
+Back and Forward (`follow_history`): the browser keeps one entry per page visited (ui/history.js turns Streamlit's
+push of every address change into a replace of the page's own entry), and a run that Back or Forward started takes
+its view from the address restored: every view key of the session is dropped first, so each widget is seeded from
+the address again (or starts at its default when the address leaves it out) instead of keeping the value it had
+on the page the user left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.data.dataset import Dataset
 from core.data.subset import Subset, parse_where, where_text
 from ui import state
 
 NO_PHOTOS = "Uploaded or camera photos are never put in a link: whoever opens it chooses their own photo."
+HISTORY_SCRIPT = Path(__file__).with_name("history.js")
+HISTORY_CONTAINER = "faceatlas-history"  # the hidden sidebar container holding the script
 
 
 def _text(value: Any) -> str:
@@ -43,6 +54,34 @@ def as_bool(text: str) -> bool:
 
 def as_list(text: str) -> list[str]:
     return [t for t in text.split(",") if t]
+
+
+@cache
+def _history_script() -> str:
+    return f"<script>{HISTORY_SCRIPT.read_text()}</script>"
+
+
+def install_history() -> None:
+    """Once per browser tab (every page calls it first): one history entry per page visited (ui/history.js)."""
+    with st.sidebar.container(key=HISTORY_CONTAINER):
+        st.html(_history_script(), unsafe_allow_javascript=True)
+    st.html(f"<style>.st-key-{HISTORY_CONTAINER} {{ display: none; }}</style>")  # style alone takes no space
+
+
+def from_history() -> bool:
+    """True in a run the browser's Back or Forward button started (Streamlit's script-run context says so)."""
+    ctx = get_script_run_ctx()
+    return bool(getattr(ctx, "is_history_navigation", False))
+
+
+def follow_history() -> None:
+    """In a run Back or Forward started, drop every view key of the session (ui/state.is_view_key) before any
+    widget is drawn: the address restored is the view, so each widget is seeded from it again, not from the value
+    it had when the user left that page or changed it since."""
+    if not from_history():
+        return
+    for key in [k for k in st.session_state if state.is_view_key(str(k))]:
+        del st.session_state[key]
 
 
 def restore(key: str, name: str, parse: Callable[[str], Any] = str, valid: Callable[[Any], bool] | None = None) -> None:

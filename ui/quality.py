@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 import polars as pl
@@ -19,6 +18,15 @@ from core.quality.audit import estimated_seconds
 from core.quality.images import PROBLEMS
 from core.quality.labels import MIN_IDENTITIES_PER_FOLD
 from core.quality.store import was_set_aside
+from core.quality.tables import (
+    DUPLICATE_GROUPS,
+    IDENTITY_SUSPECTS,
+    LABEL_SUMMARY,
+    LABEL_SUSPECTS,
+    VALUE_WORDS,
+    problems_table,
+    readable,
+)
 from ui import links, state
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
@@ -148,7 +156,7 @@ def labels_section(ds: Dataset, result: StoredResult | None) -> None:
     )
     st.altair_chart(charts.label_error_bars(summary, attribute), width="stretch")
     _attribute_detail(ds, summary.filter(pl.col("attribute") == attribute).row(0, named=True), suspects)
-    st.dataframe(summary, hide_index=True, width="stretch")
+    st.dataframe(readable(summary, LABEL_SUMMARY), hide_index=True, width="stretch")
     _download(summary, ds, "label-error-estimates", "Download the estimates per attribute (CSV)", "dq-labels-summary")
     _download(suspects, ds, "suspect-labels", "Download every suspect label (CSV)", "dq-labels-all")
 
@@ -187,7 +195,7 @@ def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
         _dataset_link(
             ds, f"Images labelled {attribute}: {YES_NO[value]} on the Dataset page", "where", f"{attribute}:{value}"
         )
-    st.dataframe(mine.drop("row"), hide_index=True, width="stretch")
+    st.dataframe(readable(mine, LABEL_SUSPECTS, drop=("row",)), hide_index=True, width="stretch")
     _download(mine, ds, f"suspect-{attribute}", f"Download the {attribute} suspects (CSV)", "dq-labels-attr")
 
 
@@ -228,7 +236,7 @@ def identities_section(ds: Dataset, result: StoredResult | None) -> None:
         st.caption("None.")
     for r in twins.head(SIDE_BY_SIDE).iter_rows(named=True):
         _twin_row(ds, r)
-    st.dataframe(suspects.drop("row"), hide_index=True, width="stretch")
+    st.dataframe(readable(suspects, IDENTITY_SUSPECTS, drop=("row",)), hide_index=True, width="stretch")
     _download(suspects, ds, "suspect-identities", "Download the suspect photos (CSV)", "dq-id-suspects")
     _download(twins, ds, "twin-identities", "Download the identity pairs (CSV)", "dq-id-twins")
 
@@ -301,7 +309,7 @@ def duplicates_section(ds: Dataset, result: StoredResult | None) -> None:
             captions = [f"{i} · {p or '–'}" for i, p in zip(rows["image_id"], rows["identity"])]
             st.caption(f"Group {g['group']} ({g['kind']}, {g['size']} images)")
             image_grid(ds, rows["image_id"].to_list()[:8], captions=captions[:8], columns=8, size=112)
-    st.dataframe(groups, hide_index=True, width="stretch")
+    st.dataframe(readable(groups, DUPLICATE_GROUPS), hide_index=True, width="stretch")
     _download(members, ds, "duplicates", "Download every duplicate group (CSV)", "dq-dups")
 
 
@@ -334,20 +342,9 @@ def images_section(ds: Dataset, result: StoredResult | None) -> None:
                 for i, v in zip(rows["image_id"], rows["value"])
             ]
             image_grid(ds, rows["image_id"].to_list(), captions=captions, columns=8, size=112)
-    st.dataframe(problems.drop("row"), hide_index=True, width="stretch")
+    st.dataframe(problems_table(problems), hide_index=True, width="stretch")
     _download(problems, ds, "unusable-images", "Download the list (CSV)", "dq-images")
 
-
-# What the measured value of each problem is, in words for a caption.
-VALUE_WORDS: dict[str, Callable[[float], str]] = {
-    "unreadable": fmt.significant,
-    "no face found": fmt.significant,
-    "several faces": lambda v: fmt.plural(int(v), "face"),
-    "very blurry": lambda v: f"sharpness {fmt.significant(v)}",
-    "very dark": lambda v: f"brightness {fmt.percent(v, 0)}",
-    "very bright": lambda v: f"brightness {fmt.percent(v, 0)}",
-    "tiny": lambda v: f"{fmt.count(round(v))} px on its short side",
-}
 
 SECTIONS = {
     "labels": labels_section,

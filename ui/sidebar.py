@@ -24,7 +24,7 @@ from core.demo.estimate import expected_plan_seconds
 from core.errors import FaceAtlasError
 from core.jobs import job_status
 from core.processes import usable_cores
-from ui import state
+from ui import links, state
 from ui.demo_drawing import drawing_panel, is_drawing, is_first_start_demo, labels_wait_text
 from ui.jobs import job_progress_line, start_or_say
 
@@ -121,7 +121,12 @@ def _on_pick() -> None:
 
 
 def dataset_picker() -> Dataset:
-    """Sidebar selectbox over the datasets found; the choice lives in session state and the URL."""
+    """Sidebar selectbox over the datasets found; the choice lives in session state and the URL.
+
+    Every page calls it first, so it also keeps the browser's Back and Forward on the views of their addresses.
+    """
+    links.install_history()
+    links.follow_history()
     ensure_demo()
     refs = cached.dataset_refs()
     if not refs:

@@ -78,8 +78,9 @@ CLF_IMAGE_SIZE = "clf-image-size"
 CLF_POS_WEIGHT = "clf-pos-weight"
 CLF_AUGMENT = "clf-augment"
 CLF_JOB = "clf-job"  # id of the training job started from this session
-CLF_PICKED_FROM = "clf-picked-from"  # the finished job whose model was picked for the user once
+CLF_PICKED = "clf-picked"  # the newly trained model picked for the user once (a job id trains again, a model id not)
 CLF_MODEL_PICK = "clf-model-pick"  # selectbox: the stored model shown
+CLF_LESSON_OPEN = "clf-lesson-open"  # expander: the loss lesson, open or closed
 CLF_LESSON_OTHER = "clf-lesson-other"  # selectbox: the model compared with in the loss lesson
 CLF_THRESHOLD_ATTRIBUTE = "clf-thr-attr"
 CLF_THRESHOLD = "clf-threshold"  # slider: the decision threshold
@@ -132,6 +133,7 @@ CL_SWEEP = "cl-sweep"
 CL_SWEEP_K_MAX = "cl-sweep-kmax"
 CL_SWEEP_K = "cl-sweep-k"
 CL_SWEEP_K_FOLLOWS = "cl-sweep-k-follows"  # the algorithm's k the side-by-side k follows until changed
+CL_SWEEPS = "cl-sweeps"  # (their inputs, core.cluster.sweeps.Sweeps): the last sweeps run, kept while inputs hold
 CL_SWEEP_TABLE = "cl-sweep-table"
 CL_EPS_TABLE = "cl-eps-table"
 CL_DOWNLOAD = "cl-download"
@@ -195,3 +197,31 @@ GEN_FROM = "gen-from"
 GEN_TO = "gen-to"
 GEN_SWITCH = "gen-switch"
 GEN_ASK = "gen-ask"  # prefix: one segmented control per conditioned attribute (gen-ask-<Attr>)
+
+# ---- Back and Forward (ui/links.follow_history)
+# Keys that belong to no view (jobs started, notices and finished jobs seen, locks, the demo's drawing): the browser's
+# Back and Forward keep them. Every other key holds a choice shaping a page's view and gives way to the address.
+NOT_VIEW = frozenset(
+    {
+        REPAIR_NOTICES_SHOWN,
+        HEAVY_QUERY_LOCK,
+        DEMO_RESTARTED,
+        DEMO_DRAWN_SEEN,
+        CLF_JOB,
+        CLF_PICKED,
+        DQ_JOB,
+        LESSON_TRAIN_JOB,
+        CL_REDUCE_JOB,
+        CL_LABELS_JOB,
+        GEN_JOB,
+        GEN_JOB_GENERATORS,
+        GEN_CLASSIFIER_JOB,
+        GEN_PICKED_FROM,
+    }
+)
+NOT_VIEW_PREFIXES = (job_seen(""), job_line_seen(""))
+
+
+def is_view_key(key: str) -> bool:
+    """Whether a session key holds a view's choice (which the address restored by Back or Forward replaces)."""
+    return key not in NOT_VIEW and not key.startswith(NOT_VIEW_PREFIXES)

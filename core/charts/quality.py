@@ -7,6 +7,7 @@ import polars as pl
 
 ACCENT = "#e4572e"
 BLUE = "#4c78a8"
+WHOLE = alt.Axis(tickMinStep=1, format=",d")  # an axis of counts: whole images or groups, never 0.5
 
 
 def label_error_bars(summary: pl.DataFrame, highlight: str | None = None) -> alt.Chart:
@@ -67,7 +68,7 @@ def duplicate_group_sizes(groups: pl.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("size:O", title="images in the group"),
-            y=alt.Y("groups:Q", title="groups"),
+            y=alt.Y("groups:Q", title="groups", axis=WHOLE),
             color=alt.Color("scope:N", title=None),
             tooltip=["kind:N", "scope:N", "size:O", alt.Tooltip("groups:Q", format=",")],
         )
@@ -83,7 +84,7 @@ def problem_bars(counts: dict[str, int]) -> alt.Chart:
         .mark_bar(color=BLUE)
         .encode(
             y=alt.Y("problem:N", sort=list(counts), title=None, axis=alt.Axis(labelOverlap=False, labelLimit=200)),
-            x=alt.X("images:Q", title="images"),
+            x=alt.X("images:Q", title="images", axis=WHOLE),
             tooltip=["problem:N", alt.Tooltip("images:Q", format=",")],
         )
         .properties(height=max(120, 30 * len(counts)))

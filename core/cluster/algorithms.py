@@ -406,6 +406,25 @@ def chinese_whispers(X: np.ndarray, threshold: float) -> np.ndarray:
     return np.asarray(dlib.chinese_whispers(edges), np.int64)
 
 
+IDENTITY_ALGORITHMS = ("chinese_whispers", "rerank")  # link faces closer than a same-person distance
+
+
+def identity_on_attributes_warning(algorithm: str, space: str, labels: np.ndarray) -> str | None:
+    """Why an identity algorithm finds hundreds of groups on attribute labels (None for other algorithms or spaces).
+
+    Those algorithms link two faces when they are as close as two photos of one person, a distance face embeddings
+    are trained to have; on 0/1 labels it links only faces whose labels (almost) all agree.
+    """
+    if algorithm not in IDENTITY_ALGORITHMS or space == "embeddings":
+        return None
+    found = len(np.unique(labels[labels >= 0]))
+    return (
+        f"{ALGORITHMS[algorithm].label} groups faces by person, which needs face embeddings: on attribute labels it "
+        f"links only faces whose labels (almost) all agree, hence {found:,} groups of {len(labels):,} faces. To group "
+        "by attributes, use k-means, HDBSCAN or agglomerative."
+    )
+
+
 def dominant_cluster_warning(labels: np.ndarray) -> str | None:
     """A warning when one cluster holds more than DOMINANT_SHARE of the points (eps/threshold too large)."""
     kept = labels[labels >= 0]

@@ -7,6 +7,8 @@ lacks what the step needs gets an Answer saying so (missing=...), never an excep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from core import format as fmt
@@ -21,8 +23,8 @@ from core.cluster.view import View, ViewOptions
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError, ModelFileError
 from core.faces.calibration import TRUSTWORTHY_AUC, calibrate
-from core.faces.search import index_for, nearest_faces
-from core.lessons.data import LessonData
+from core.faces.search import DISTANCE_DECIMALS, all_distances, index_for, nearest_faces
+from core.lessons.data import LESSON_MODEL_WORDS, LessonData
 from core.lessons.model import Answer, Figure, unavailable
 from core.stats import relations as stats
 from core.stats.intervals import FEW_IMAGES, MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES, Rate
@@ -240,7 +242,9 @@ def _model(data: LessonData, attributes: tuple[str, ...]):
             "them first (button below), then train the lesson's model.",
         )
     return None, unavailable(
-        "model", f"No stored classifier predicts {', '.join(attributes)} yet: train the lesson's model (button below)."
+        "model",
+        f"No stored {LESSON_MODEL_WORDS} predicts {', '.join(attributes)} yet: train the lessons' classifier (button "
+        "below).",
     )
 
 
@@ -473,6 +477,52 @@ def search_params(data: LessonData, k: int | None = None) -> dict[str, str]:
     return params
 
 
+LOOKALIKES = 12  # the look-alikes the Embeddings lesson shows at least
+MOST_LOOKALIKES = 48  # the most Face search shows (its slider's end)
+
+
+@dataclass(frozen=True)
+class Lookalikes:
+    """The lesson's query face among its nearest faces: who it is, and the first face of someone else."""
+
+    image: str
+    row: int
+    identity: str
+    stranger_rank: int | None  # 1-based rank of the nearest face not labelled as the query's identity
+    stranger_distance: float | None
+    stranger_identity: str | None
+
+    @property
+    def shown(self) -> int:
+        """How many nearest faces the view shows: at least LOOKALIKES, and the stranger when Face search can."""
+        return min(MOST_LOOKALIKES, max(LOOKALIKES, self.stranger_rank or 0))
+
+
+def lookalikes(data: LessonData) -> Lookalikes | None:
+    """The query image's nearest stranger, ranked as Face search's 'Every face in the dataset by distance' does."""
+    ds, emb = data.ds, data.embeddings
+    image = query_image(data)
+    if image is None or emb is None or not ds.has_identity:
+        return None
+    row = ds.row_of(image)
+    who = ds.table["identity"][row]
+    ranked = all_distances(ds, index_for(emb), np.asarray(emb.vectors[row]))
+    ranked = ranked.filter(ranked["row"] != row)
+    others = [k for k, i in enumerate(ranked["identity"]) if i != who]
+    if not others:
+        return Lookalikes(image, row, str(who), None, None, None)
+    first = others[0]
+    return Lookalikes(
+        image, row, str(who), first + 1, float(ranked["distance"][first]), ranked["identity"][first] or "no identity"
+    )
+
+
+def lookalike_params(data: LessonData) -> dict[str, str]:
+    """Face search on the lesson's query image, showing enough look-alikes to reach the nearest stranger."""
+    found = lookalikes(data)
+    return search_params(data, found.shown if found else LOOKALIKES)
+
+
 def embedding_overview(data: LessonData) -> Answer:
     """Face search page: how many faces have a descriptor and how many numbers make one."""
     if missing := _need_embeddings(data):
@@ -521,29 +571,40 @@ def same_person_distance(data: LessonData) -> Answer:
     )
 
 
-def nearest_same_identity(data: LessonData, k: int) -> Answer:
-    """Face search page with a dataset image: how many of its k nearest faces are the same person (by label)."""
+def nearest_same_identity(data: LessonData) -> Answer:
+    """Face search page with a dataset image: how many of its nearest faces are the same person (by label), and
+    how close the nearest face of someone else is."""
     if missing := _need_embeddings(data):
         return missing
     ds, emb = data.ds, data.embeddings
     if not ds.has_identity:
         return unavailable("identities", f"{ds.name} has no identity labels to tell a look-alike from the person.")
-    image = query_image(data)
-    if image is None:
+    found = lookalikes(data)
+    if found is None:
         return Answer("No image of this dataset has a face descriptor.")
-    row = ds.row_of(image)
-    hits = nearest_faces(ds, index_for(emb), np.asarray(emb.vectors[row]), k, "euclidean", row)
-    who = ds.table["identity"][row]
-    same = sum(1 for i in hits["identity"] if i == who)
-    shown = same_identity_sentence(same, hits.height, who)
-    closest_other = next((d for i, d in zip(hits["identity"], hits["distance"]) if i != who), None)
-    text = f"For {image} (identity {who}): {shown}"
-    if closest_other is not None:
-        text += (
-            f" The nearest face of someone else is at distance {fmt.decimal(closest_other)}: a look-alike, as close as "
-            "the descriptor can tell."
+    k = found.shown
+    hits = nearest_faces(ds, index_for(emb), np.asarray(emb.vectors[found.row]), k, "euclidean", found.row)
+    same = sum(1 for i in hits["identity"] if i == found.identity)
+    shown = same_identity_sentence(same, hits.height, found.identity)
+    figures = [Figure("same identity among the nearest", shown, "text")]
+    text = f"For {found.image} (identity {found.identity}): {shown}"
+    if found.stranger_rank is None:
+        return Answer(text + " Every other face of the dataset is this person: there is no stranger.", tuple(figures))
+    distance = fmt.decimal(found.stranger_distance, DISTANCE_DECIMALS)
+    if found.stranger_rank <= k:
+        caption = f"{distance} · {found.stranger_identity}"
+        figures.append(Figure("nearest stranger", caption, "text"))
+        where = f"face {found.stranger_rank} of the {k} shown, captioned '{caption}'"
+    else:
+        where = (
+            f"number {fmt.count(found.stranger_rank)} in 'Every face in the dataset by distance', past the {k} shown"
         )
-    return Answer(text, (Figure("same identity among the nearest", shown, "text"),))
+    return Answer(
+        f"{text} The nearest face of someone else (identity {found.stranger_identity}) is at distance {distance}: "
+        f"{where}. Every closer face is the same person; a look-alike is as close as the descriptor can tell two "
+        "people apart.",
+        tuple(figures),
+    )
 
 
 def same_identity_sentence(same: int, k: int, identity) -> str:

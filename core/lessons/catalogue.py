@@ -10,18 +10,31 @@ from core.classify.models import TrainConfig
 from core.data.dataset import Dataset
 from core.lessons import answers as a
 from core.lessons import generator as g
-from core.lessons.data import LessonData
+from core.lessons.data import LESSON_MODEL, LESSON_MODEL_WORDS, LessonData
 from core.lessons.model import Lesson, Step
 
 # The classifier the lessons read (base rates, judgements, fairness): one quick logistic regression on face
-# embeddings covers every attribute they ask about.
-MODEL_ATTRIBUTES = ("Bald", "Eyeglasses", "Smiling", "Attractive", "Heavy_Makeup", "Male", "Young", "Blond_Hair")
+# embeddings (core.lessons.data.LESSON_MODEL) covers every attribute they ask about.
+MODEL_ATTRIBUTES = (
+    "Bald",
+    "Eyeglasses",
+    "Smiling",
+    "Attractive",
+    "Heavy_Makeup",
+    "Male",
+    "Young",
+    "Wavy_Hair",
+    "Blond_Hair",
+)
+# The fairness lesson's first pair: an attribute rare in one group and common in the other, with enough test images
+# of both answers in each group on the demo (tests/test_lessons.py checks it on the default demo's labels).
+FAIR_ATTRIBUTE, FAIR_BY = "Wavy_Hair", "Male"
 
 
 def lesson_model_config(ds: Dataset) -> TrainConfig | None:
     """What the 'Train the lessons' model' button trains on this dataset (None: no attribute the lessons use)."""
     attributes = tuple(x for x in MODEL_ATTRIBUTES if x in ds.attributes)
-    return TrainConfig(model="logreg", attributes=attributes) if attributes else None
+    return TrainConfig(model=LESSON_MODEL, attributes=attributes) if attributes else None
 
 
 def _fixed(**params: str):
@@ -82,7 +95,8 @@ BASE_RATES = Lesson(
         Step(
             "A classifier that looks at the face",
             "classifiers",
-            "A classifier trained on face embeddings: how do its accuracy and balanced accuracy on Bald compare?",
+            f"The lessons' classifier, a {LESSON_MODEL_WORDS} (the link opens it): how do its accuracy and balanced "
+            "accuracy on Bald compare?",
             "'Threshold, confusion matrix and curves' with Bald chosen: Accuracy beside Balanced accuracy, and the "
             "confusion matrix (how many bald faces it finds).",
             lambda data: a.classifier_params(data, "Bald"),
@@ -162,8 +176,8 @@ JUDGEMENTS = Lesson(
         Step(
             "What a classifier learns",
             "classifiers",
-            "A classifier trained on these labels: does it say 'Attractive' to faces labelled Male as often as to "
-            "the others?",
+            f"The lessons' classifier, a {LESSON_MODEL_WORDS} trained on these labels: does it say 'Attractive' to "
+            "faces labelled Male as often as to the others?",
             "'Subgroups' split by Male: the sentence under the gap gives how often the model says yes in each group "
             "beside how often the labels do.",
             lambda data: a.classifier_params(data, "Attractive", by="Male"),
@@ -199,11 +213,12 @@ EMBEDDINGS = Lesson(
         Step(
             "Look-alikes",
             "search",
-            "Of the 12 faces nearest to this one, how many are the same person? How close is the nearest stranger?",
-            "The 12 nearest faces with their distance and identity, and the sentence counting those labelled with "
-            "the query's identity.",
-            partial(a.search_params, k=12),
-            partial(a.nearest_same_identity, k=12),
+            "Of the faces nearest to this one, how many are the same person? How close is the nearest stranger?",
+            "The nearest faces with their distance and identity under each (the link shows at least 12, and enough to "
+            "reach the first face of someone else), and the sentence counting those labelled with the query's "
+            "identity.",
+            a.lookalike_params,
+            a.nearest_same_identity,
         ),
     ),
 )
@@ -275,25 +290,27 @@ FAIRNESS = Lesson(
         Step(
             "Base rates first",
             "relations",
-            "How common are eyeglasses on faces labelled Male, and on the others?",
-            "'One pair' with A = Eyeglasses, B = Male: P(Eyeglasses | Male) beside P(Eyeglasses | not Male).",
-            _fixed(pair_a="Eyeglasses", pair_b="Male"),
-            partial(a.pair, a="Eyeglasses", b="Male"),
+            "How common is wavy hair on faces labelled Male, and on the others?",
+            f"'One pair' with A = {FAIR_ATTRIBUTE}, B = {FAIR_BY}: P({FAIR_ATTRIBUTE} | {FAIR_BY}) beside "
+            f"P({FAIR_ATTRIBUTE} | not {FAIR_BY}).",
+            _fixed(pair_a=FAIR_ATTRIBUTE, pair_b=FAIR_BY),
+            partial(a.pair, a=FAIR_ATTRIBUTE, b=FAIR_BY),
         ),
         Step(
-            "Eyeglasses by Male",
+            "Wavy hair by Male",
             "classifiers",
-            "Is the eyeglasses classifier as accurate on faces labelled Male as on the others?",
-            "'Subgroups' split by Male: the accuracy gap, the sentence under it, and the table's balanced accuracy "
-            "and recall per group.",
-            lambda data: a.classifier_params(data, "Eyeglasses", by="Male"),
-            partial(a.subgroups, attribute="Eyeglasses", by="Male"),
+            f"Does the lessons' classifier (a {LESSON_MODEL_WORDS}) find wavy hair as well on faces labelled Male, "
+            "where it is rare, as on the others?",
+            f"'Subgroups' split by {FAIR_BY}: the accuracy gap, the sentence under it, and the table's balanced "
+            "accuracy and recall per group.",
+            lambda data: a.classifier_params(data, FAIR_ATTRIBUTE, by=FAIR_BY),
+            partial(a.subgroups, attribute=FAIR_ATTRIBUTE, by=FAIR_BY),
         ),
         Step(
             "Smiling by Young",
             "classifiers",
-            "Does the smile classifier work as well on faces labelled Young as on older ones? What could a gap come "
-            "from: the faces, the labels, or how many of each the model saw?",
+            f"Does the same {LESSON_MODEL_WORDS} find smiles as well on faces labelled Young as on older ones? "
+            "What could a gap come from: the faces, the labels, or how many of each the model saw?",
             "'Subgroups' split by Young: the gap, the yes-rates beside the labelled rates, and the images per group.",
             lambda data: a.classifier_params(data, "Smiling", by="Young"),
             partial(a.subgroups, attribute="Smiling", by="Young"),

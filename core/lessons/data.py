@@ -21,6 +21,11 @@ from core.data.embeddings import (
 from core.generate.audit import load_audit
 from core.generate.store import GeneratorMeta, generator_folder, list_generators
 
+# The classifier every classifier step reads, named in their questions: one kind, so a step never reads a newer model
+# of another kind (a CNN from pixels) while its words say face embeddings.
+LESSON_MODEL = "logreg"
+LESSON_MODEL_WORDS = "logistic regression on face embeddings"
+
 
 def _stored_embeddings(ds: Dataset) -> Embeddings | None:
     return load_embeddings(ds)
@@ -59,8 +64,8 @@ class LessonData:
         return list(self._load_models(self.ds))
 
     def model_for(self, attributes: tuple[str, ...]) -> ClassifierMeta | None:
-        """The newest stored classifier that predicts every one of `attributes`."""
-        return next((m for m in self.models if set(attributes) <= set(m.attributes)), None)
+        """The newest stored classifier of the lessons' kind (LESSON_MODEL) that predicts every one of `attributes`."""
+        return next((m for m in self.models if m.model == LESSON_MODEL and set(attributes) <= set(m.attributes)), None)
 
     def test_predictions(self, meta: ClassifierMeta) -> dict:
         """{'rows', 'labels', 'probs'} of a stored model on its test split (raises ModelFileError when unreadable)."""

@@ -10,13 +10,19 @@ import streamlit as st
 from core import cached
 from core import format as fmt
 from core.charts import cluster as charts
-from core.cluster.algorithms import Clustering
+from core.cluster.algorithms import Clustering, identity_on_attributes_warning
 from core.cluster.features import FeatureMatrix
-from core.cluster.metrics import suggest_eps
 from core.cluster.reduce import Reduction
 from core.cluster.store import ClusteringKey
 from core.cluster.summary import MAX_FACES_PER_CLUSTER, cluster_sizes, describe_clusters, sample_members, shares_long
-from core.cluster.sweeps import algorithms_side_by_side, eps_sweep, k_sweep
+from core.cluster.sweeps import (
+    EPS_MIN_SAMPLES,
+    SweepProgress,
+    Sweeps,
+    eps_table,
+    run_sweeps,
+    side_by_side_table,
+)
 from core.data.dataset import Dataset
 from ui import links
 from ui import state as keys
@@ -65,6 +71,9 @@ def summary(fm: FeatureMatrix, key: ClusteringKey, reduced: Reduction, result: C
             st.caption(note)
     for warning in result.warnings:
         st.warning(warning)
+    misfit = identity_on_attributes_warning(key.clustering.algorithm, features.spec.space, result.labels)
+    if misfit:
+        st.warning(misfit)
 
 
 def metrics_panel(scores: dict) -> None:
@@ -218,7 +227,8 @@ def _number(name: str, key: str, label: str, low: int, high: int, default: int) 
 
 
 def sweeps_section(key: ClusteringKey, X: np.ndarray, truth) -> None:
-    """Elbow + silhouette vs k, algorithms side by side at the same k, DBSCAN over eps — on a button."""
+    """Elbow + silhouette vs k, algorithms side by side at the same k, DBSCAN over eps: run on a button with a
+    progress bar and the time left, then kept (and in the link, sweeps=1) until the points or the two ks change."""
     c1, c2 = st.columns(2)
     with c1:
         k_max = _number("kmax", keys.CL_SWEEP_K_MAX, "Largest k", 3, 200, 20)
@@ -229,21 +239,48 @@ def sweeps_section(key: ClusteringKey, X: np.ndarray, truth) -> None:
             if keys.CL_SWEEP_K in st.session_state:
                 st.session_state[keys.CL_SWEEP_K] = k_now
         k_same = _number("ksame", keys.CL_SWEEP_K, "k for the side-by-side", 2, 2000, k_now)
-    if not st.button("Run sweeps", key=keys.CL_SWEEP):
-        st.caption("Sweeps run several clusterings; they take a few seconds on thousands of points.")
+    inputs = (key.features, key.reduction, k_max, k_same)
+    kept = st.session_state.get(keys.CL_SWEEPS)
+    clicked = st.button("Run sweeps", key=keys.CL_SWEEP)
+    if clicked or (kept is None and st.query_params.get("sweeps") == "1"):  # a shared link that showed them
+        kept = (inputs, _run_sweeps(X, k_max, k_same, truth))
+        st.session_state[keys.CL_SWEEPS] = kept
+    if kept is None or kept[0] != inputs:
+        links.forget("sweeps")
+        st.caption(
+            "The points or the ks changed since the sweeps ran: run them again."
+            if kept is not None
+            else "Sweeps run several clusterings (a few seconds on thousands of points); the results stay until the "
+            "points or the ks change."
+        )
         return
-    ks = sorted(set(np.linspace(2, k_max, min(10, k_max - 1)).astype(int)))
-    st.altair_chart(charts.elbow_chart(k_sweep(X, ks)), width="stretch")
-    side = algorithms_side_by_side(X, k_same, truth)
-    st.dataframe(side, key=keys.CL_SWEEP_TABLE, hide_index=True, width="stretch")
-    centre = suggest_eps(X, 3)
-    eps = eps_sweep(X, np.round(np.linspace(centre * 0.6, centre * 1.4, 7), 4), 3, truth)
-    st.dataframe(
-        eps.select([c for c in ("eps", "n_clusters", "noise", "largest_share", "pairwise_f1") if c in eps.columns]),
-        key=keys.CL_EPS_TABLE,
-        hide_index=True,
-        width="stretch",
+    links.remember("sweeps", True, False)
+    sweeps = kept[1]
+    st.altair_chart(charts.elbow_chart(sweeps.elbow), width="stretch")
+    st.dataframe(side_by_side_table(sweeps.side_by_side), key=keys.CL_SWEEP_TABLE, hide_index=True, width="stretch")
+    st.dataframe(eps_table(sweeps.eps), key=keys.CL_EPS_TABLE, hide_index=True, width="stretch")
+    st.caption(
+        f"DBSCAN with min_samples {EPS_MIN_SAMPLES} at eps around the k-distance curve's suggestion. Noise: the share "
+        "of points in no cluster; largest cluster: the share of all points in the biggest one."
     )
+
+
+def _run_sweeps(X: np.ndarray, k_max: int, k_same: int, truth) -> Sweeps:
+    """The sweeps, with a progress bar naming the clustering that runs and the time left."""
+    bar = st.progress(0.0, text=f"Sweeps on {fmt.count(len(X))} points: starting…")
+
+    def report(progress: SweepProgress) -> None:
+        left = progress.seconds_left
+        when = f" · {fmt.about(left)} left" if left is not None else ""
+        bar.progress(
+            min(progress.fraction, 1.0),
+            text=f"Sweeps on {fmt.count(len(X))} points: {progress.next_step or 'done'} "
+            f"({progress.done + (progress.done < progress.total)} of {progress.total}){when}",
+        )
+
+    sweeps = run_sweeps(X, k_max, k_same, truth, report=report)
+    bar.empty()
+    return sweeps
 
 
 def download_section(ds: Dataset, fm: FeatureMatrix, result: Clustering) -> None:
