@@ -40,8 +40,9 @@ from core.processes import pid_alive, usable_cores
 log = logging.getLogger(__name__)
 
 DEFAULT_IMAGES = 6000
-DEMO_VERSION = 3  # 2: people a face descriptor tells apart (issue 16), stratified partitions; 3: spectacle
-# frames and smiles a CNN still sees at 80 px
+DEMO_VERSION = 4  # 2: people a face descriptor tells apart (issue 16), stratified partitions; 3: spectacle
+# frames and smiles a CNN still sees at 80 px; 4: smiles two pixels deep at 80 px (corners, creases, folds), a
+# shine and a shaded rim on every bald scalp
 IMAGES = Path("Img") / "img_align_celeba"
 DRAWING = Path("Img") / ".drawing"  # the drawing's state; its images/ becomes IMAGES when complete
 PROGRESS_EVERY_S = 1.0  # the drawing's progress file is rewritten at most this often

@@ -25,6 +25,14 @@ FRAME_WIDTH = 3
 HEAD_RX, HEAD_RY = 58.0, 80.0  # radii of the cylinders a head turn and tilt are drawn on
 MESH_CELL = 30  # px: cell of the mesh that moves the person into place (the turn is smooth at this scale)
 MIN_NOSE_TO_MOUTH = 12.0  # px between the nose tip and the mouth line, whatever the traits
+# A smile a CNN sees at 80 px (a pixel there is 2.2 px here): the corners rise SMILE_LIFT px at a full smile, where
+# a person's resting mouth curve moves them REST_LIFT px per unit; the mouth widens, creases mark its corners and
+# the cheek folds are dark and wide. At the version 3 strengths (4 px, 3 px folds) the smile was about one pixel at
+# 80 px and the page's CNN learnt the drawn people before it (docs/bench/demo.md).
+SMILE_LIFT = 7.0
+REST_LIFT = 4.0
+SMILE_WIDEN = 1.15
+FOLD_WIDTH, FOLD_SHADE = 4, 0.62
 
 Color = tuple[float, float, float]
 
@@ -493,13 +501,13 @@ def _nose(canvas, spec: FaceSpec, g: _Geometry) -> None:
 
 
 def _mouth_points(spec: FaceSpec, g: _Geometry):
-    hw = g.mouth_hw * (1.08 if spec.smile > 0.5 else 1.0) * (1.08 if spec.has("Big_Lips") else 1.0)
+    hw = g.mouth_hw * (SMILE_WIDEN if spec.smile > 0.5 else 1.0) * (1.08 if spec.has("Big_Lips") else 1.0)
     lip = spec.lip_full * (1.7 if spec.has("Big_Lips") else 1.0)
     opening = spec.mouth_open * (5.5 + 3.0 * spec.smile)
     n = 13
     ts = np.linspace(-1, 1, n)
-    curve = spec.smile + spec.mouth_curve
-    line = g.mouth_y - curve * 4.0 * ts**2 + curve * 1.0
+    lift = SMILE_LIFT * spec.smile + REST_LIFT * spec.mouth_curve  # px the corners rise above the middle
+    line = g.mouth_y - lift * ts**2 + lift / 4
     bow = lip * 0.9 * spec.lip_bow * np.exp(-((ts / 0.18) ** 2))
     upper_top = line - opening / 2 - lip * spec.lip_upper * 3.3 * (1 - ts**2) ** 0.5 + bow
     upper_bot = line - opening / 2
@@ -531,11 +539,14 @@ def _mouth(canvas, spec: FaceSpec, g: _Geometry) -> None:
                     (CX + side * fold - 14, g.nose_y - 2, CX + side * fold + 14, g.mouth_y + 10),
                     *((90, 200) if side < 0 else (-20, 90)),
                     fill=255,
-                    width=3,
+                    width=FOLD_WIDTH,
                 ),
                 1.2,
             )
-            tint(canvas, sl, m, 0.75, spec.smile)
+            tint(canvas, sl, m, FOLD_SHADE, spec.smile)
+            # the crease at each raised corner of the mouth
+            sl, m = ellipse(float(xs[0 if side < 0 else -1]) + side * 1.5, float(ut[0]) + 1.0, 2.0, 2.4, soft=1.0)
+            tint(canvas, sl, m, 0.55, spec.smile)
     if spec.mouth_open > 0.05:
         sl, m = pil_mask(lambda d: d.polygon(pts(ub, lt), fill=255), 0.4)
         paint(canvas, sl, m, (0.18, 0.05, 0.06))
@@ -745,9 +756,15 @@ def _hair_front(canvas, alpha, spec: FaceSpec, g: _Geometry) -> None:
     head = np.clip((1 - head_r) * 40 + 0.5, 0, 1)
     u = np.abs(x - CX) / g.rx
     if bald:
-        # the face's dome is the scalp: a highlight on the crown, a fringe of hair low at the sides
-        hsl, hm = ellipse(CX - 10 * np.sign(spec.light_x + 1e-6), g.top_y + 16, 18, 10, soft=9)
-        tint(canvas, hsl, hm, 1.2)
+        # The face's dome is the scalp: shaded toward its rim, a crisp shine on the crown, a fringe of hair low at the
+        # sides. The shine is painted toward white (not brightened), so a pale scalp shows it as a dark one does: a CNN
+        # learns baldness from the few bald people of a small training set, and must not learn their skin tone.
+        _, ny, r = _face_field(g, sl)
+        rim = np.clip((r - 0.72) / 0.22, 0, 1) * np.clip((1 - r) * 40 + 0.5, 0, 1) * np.clip(-ny - 0.3, 0, 1) * 2
+        tint(canvas, sl, np.clip(rim, 0, 1), 0.72)
+        lit = -np.sign(spec.light_x + 1e-6)
+        hsl, hm = ellipse(CX + 11 * lit, g.top_y + 17, 13, 7, soft=3, angle=0.35 * lit)
+        paint(canvas, hsl, hm, (1.0, 1.0, 0.97), 0.6)
         fringe = head * np.clip((u - 0.86) * 8, 0, 1) * np.clip((y - (EYE_Y - 16)) / 3, 0, 1)
         paint(canvas, sl, fringe, _hair_texture(spec, sl), 0.9)
         return
