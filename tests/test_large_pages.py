@@ -1,8 +1,8 @@
 """Every page on a dataset larger than the test demo: what a page sends to the browser stays bounded (issue 29).
 
 The dataset has 6,000 annotation rows (more than the Clustering page's 5,000 default points) of 300 people, image
-files for the first 300 rows only (a gallery and a thumbnail never need every file), embeddings of every row and a
-stored image audit that lists 5,700 missing files. Each page runs in AppTest; the rows of every table and chart it
+files for the first 300 rows only (a gallery and a thumbnail never need every file), embeddings of every row, a
+classifier measured on 3,600 test images and a stored image audit that lists the 5,700 missing files. Each page runs in AppTest; the rows of every table and chart it
 emits are counted from the Arrow data Streamlit would send (and any data inlined in a chart's spec).
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +22,8 @@ from streamlit.testing.v1 import AppTest
 from core import cached
 from core.charts.cluster import SELECTION
 from core.charts.faces import HISTOGRAM_BINS
+from core.classify.models import TrainConfig
+from core.classify.train import train_attribute_model
 from core.cluster.map import ALTAIR_MAX
 from core.data.celeba import CELEBA_ATTRIBUTES
 from core.data.embeddings import save_embeddings
@@ -52,7 +56,7 @@ def _write_dataset(root, images) -> None:
     rows = "".join(f"{i} {' '.join(s)}\n" for i, s in zip(ids, signs.tolist()))
     (root / "Anno" / "list_attr_celeba.txt").write_text(f"{N_ROWS}\n{' '.join(CELEBA_ATTRIBUTES)}\n{rows}")
     (root / "Anno" / "identity_CelebA.txt").write_text("".join(f"{i} {p}\n" for i, p in zip(ids, people)))
-    part = np.searchsorted([240, 270], people, side="right")  # people 1-240 train, 241-270 val, 271-300 test
+    part = np.searchsorted([100, 120], people, side="right")  # people 1-100 train, 101-120 val, the rest test
     (root / "Eval" / "list_eval_partition.txt").write_text("".join(f"{i} {p}\n" for i, p in zip(ids, part)))
     folder = root / "Img" / "img_align_celeba"
     folder.mkdir(parents=True)
@@ -68,9 +72,16 @@ def _person_vectors(people: np.ndarray, seed: int = 29) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class LargeHome:
+    home: Path
+    model_id: str  # a logistic regression on the embeddings
+
+
 @pytest.fixture(scope="module")
 def large_home(demo_home, tmp_path_factory):
-    """A home of its own (the demo, so no page draws one, and the large set), with embeddings and an image audit."""
+    """A home of its own (the demo, so no page draws one, and the large set), with embeddings, a classifier and an
+    image audit."""
     home = copy_home(demo_home, tmp_path_factory.mktemp("large-home"), ("demo",), cache=False)
     images = sorted((demo_home / "data" / "demo" / "Img" / "img_align_celeba").glob("*.jpg"))[:WITH_FILES]
     _write_dataset(home / "data" / NAME, images)
@@ -80,7 +91,8 @@ def large_home(demo_home, tmp_path_factory):
         people = ds.table["identity"].cast(int).to_numpy()
         save_embeddings(ds, "csv", _person_vectors(people), np.ones(N_ROWS, bool))  # not dlib's: no photo queries
         run_audit(ds, ("images",), workers=1)  # 5,700 rows without a file: a list longer than any table may show
-        yield home
+        meta = train_attribute_model(ds, TrainConfig(model="logreg", attributes=("Male", "Smiling", "Eyeglasses")))
+        yield LargeHome(home, meta.model_id)
     cached.dataset_refs.clear()
 
 
@@ -128,10 +140,13 @@ def images_shown(at: AppTest) -> int:
     return sum(len(node.proto.imgs) for node in _nodes(at._tree) if node.type == "image")
 
 
-def _open(page: str, params: dict[str, str]) -> AppTest:
+MODEL = "{model}"  # stands for the fixture's classifier in VIEWS
+
+
+def _open(page: str, params: dict[str, str], model_id: str = "") -> AppTest:
     """The page in a fresh session, opened through Home's page registry (so its page links resolve)."""
     at = AppTest.from_file(HOME, default_timeout=120)
-    at.query_params.update({"dataset": NAME, **params})
+    at.query_params.update({"dataset": NAME, **{k: v.replace(MODEL, model_id) for k, v in params.items()}})
     if page != "Home.py":
         at.switch_page(page)
     at.run()
@@ -145,7 +160,8 @@ VIEWS = [
     ("pages/1_Dataset.py", {}, {"chart"}),
     ("pages/1_Dataset.py", {"identity": "7"}, {"chart"}),
     ("pages/2_Attribute_relations.py", {}, {"chart"}),
-    ("pages/3_Attribute_classifiers.py", {}, set()),
+    ("pages/3_Attribute_classifiers.py", {}, {"chart", "table"}),  # the newest model: ROC and PR of 3,600 images
+    ("pages/3_Attribute_classifiers.py", {"model": MODEL, "attr": "Smiling", "by": "Male"}, {"chart", "table"}),
     ("pages/4_Clustering.py", {"algo": "kmeans"}, {"map", "table", "chart"}),  # re-ranking 5,000 points is a job
     ("pages/5_Face_search.py", {"src": "dataset", "image": "000001.jpg"}, {"chart", "table"}),
     ("pages/6_Data_quality.py", {"check": "images"}, {"chart", "table"}),
@@ -155,7 +171,7 @@ VIEWS = [
 
 @pytest.mark.parametrize(("page", "params", "kinds"), VIEWS, ids=[f"{p}?{q}" for p, q, _ in VIEWS])
 def test_no_page_sends_every_row(large_home, page, params, kinds):
-    at = _open(page, params)
+    at = _open(page, params, large_home.model_id)
     sent = sent_rows(at)
     assert kinds <= {kind for kind, _ in sent}, sent
     for kind, rows in sent:
@@ -175,7 +191,7 @@ def test_long_lists_show_their_first_rows_and_say_so(large_home):
     ]
     at = _open("pages/6_Data_quality.py", {"check": "images"})
     assert MAX_ROWS in [rows for kind, rows in sent_rows(at) if kind == "table"]
-    problems = load_check(open_dataset(large_home / "data" / NAME, name=NAME), "images").tables["problems"].height
+    problems = load_check(open_dataset(large_home.home / "data" / NAME, name=NAME), "images").tables["problems"].height
     assert problems > N_ROWS - WITH_FILES  # every missing file, and what the scan found in the others
     assert f"Listing 1,000 of the {problems:,} unusable images; the CSV download below lists them all." in [
         c.value for c in at.caption
