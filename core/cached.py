@@ -398,9 +398,20 @@ def _quality_result(ds: Dataset, check: str, token: str) -> StoredResult | None:
     return load_result(ds.cache_dir, check, token)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=DATASET_HASH)
+def _audit_inputs(ds: Dataset, versions: tuple) -> AuditInputs:
+    return AuditInputs.of(ds, current_embeddings)
+
+
+def audit_inputs(ds: Dataset) -> AuditInputs:
+    """What the checks read (the shared embedding matrix and the dlib run's records), read once per embedding run:
+    at CelebA's size reading and checking them takes seconds, which every rerun of the page used to pay twice."""
+    return _audit_inputs(ds, tuple((m, embeddings_version(ds, m)) for m in list_embeddings(ds)))
+
+
 def quality_results(ds: Dataset) -> dict[str, StoredResult | None]:
     """{check: its stored result, or None when it has not run on the current data} for every check."""
-    inputs = AuditInputs.of(ds)
+    inputs = audit_inputs(ds)
     out = {}
     for check in CHECKS:
         token = check_token(ds, check, inputs)
@@ -413,7 +424,7 @@ def quality_results(ds: Dataset) -> dict[str, StoredResult | None]:
 
 def quality_missing(ds: Dataset) -> dict[str, str | None]:
     """{check: why it cannot run on this dataset, or None}."""
-    inputs = AuditInputs.of(ds)
+    inputs = audit_inputs(ds)
     return {check: missing(ds, check, inputs) for check in CHECKS}
 
 

@@ -14,11 +14,13 @@ import polars as pl
 import pytest
 
 from core.__main__ import main
+from core.charts.classify import CURVE_STEPS, curve_points
 from core.classify.metrics import (
     balanced_thresholds,
     binary_metrics,
     confusion_counts,
     error_rows,
+    pr_curve,
     roc_curve,
     subgroup_metrics,
 )
@@ -69,6 +71,24 @@ def test_undefined_metrics_are_nan_and_curves_span_the_square():
     assert roc.row(0)[:2] == (0.0, 0.0) and roc.row(-1)[:2] == (1.0, 1.0)
     # Trapezoid area under the ROC points equals the rank AUC.
     assert np.trapezoid(roc["true_positive_rate"], roc["false_positive_rate"]) == pytest.approx(21 / 24)
+
+
+def test_curves_sent_to_the_browser_are_thinned_to_the_screen():
+    rng = np.random.default_rng(0)
+    labels = rng.random(20_000) < 0.3
+    probs = np.clip(0.3 * labels + rng.normal(0.35, 0.2, 20_000), 0, 1)  # 20,000 distinct scores
+    roc = roc_curve(labels, probs).to_pandas()
+    thin = curve_points(roc, ("false_positive_rate", "true_positive_rate"))
+    assert len(roc) > 10_000 and len(thin) <= 2 * CURVE_STEPS + 2
+    assert thin.iloc[0].tolist() == roc.iloc[0].tolist() and thin.iloc[-1].tolist() == roc.iloc[-1].tolist()
+    # The same picture: the area under the drawn steps is the exact one to within one band.
+    area = np.trapezoid(roc["true_positive_rate"], roc["false_positive_rate"])
+    drawn = np.trapezoid(thin["true_positive_rate"], thin["false_positive_rate"])
+    assert abs(drawn - area) < 1 / CURVE_STEPS
+    pr = pr_curve(labels, probs).to_pandas()
+    thin = curve_points(pr, ("recall",))
+    assert len(thin) <= CURVE_STEPS + 2 and thin["recall"].iloc[-1] == 1.0
+    assert np.all(np.diff(np.floor(thin["recall"].iloc[1:-1] * CURVE_STEPS)) > 0)  # one point per band
 
 
 def test_subgroup_gap_and_error_rows():

@@ -20,6 +20,7 @@ from ui import links, state
 from ui.busy import one_heavy_query
 from ui.gallery import image_grid
 from ui.jobs import embeddings_prerequisite
+from ui.tables import first_rows
 
 SOURCES = ("Upload a photo", "Take a photo", "A dataset image")
 SOURCE_URL = {"Upload a photo": None, "Take a photo": "camera", "A dataset image": "dataset"}
@@ -210,8 +211,9 @@ def results_ui(
             f"{'probably the same person' if same else 'none is likely the same person'}."
         )
     st.caption(same_person_reason(ds, rule))
-    st.altair_chart(face_charts.distance_histogram(ranked, rule.threshold), width="stretch")
-    st.dataframe(ranked.drop("row").head(5000), hide_index=True, width="stretch")
+    st.altair_chart(face_charts.distance_histogram(ranked["distance"].to_numpy(), rule.threshold), width="stretch")
+    listed = first_rows(ranked.drop("row"), "faces, nearest first", "the histogram counts all of them")
+    st.dataframe(listed, hide_index=True, width="stretch")
 
 
 def face_search_section(ds: Dataset) -> None:

@@ -30,12 +30,14 @@ from core.quality.tables import (
 from ui import links, state
 from ui.gallery import image_grid
 from ui.jobs import job_launcher
+from ui.tables import first_rows
 
 DATASET_PAGE = "pages/1_Dataset.py"
 GALLERY = 24  # suspects shown per attribute
 SIDE_BY_SIDE = 8  # suspect photos / identity pairs shown side by side
 PHOTOS_PER_IDENTITY = 4
 GROUPS_SHOWN = 12
+ALL_IN_CSV = "the CSV download below lists them all"
 YES_NO = {1: "yes", 0: "no"}
 
 
@@ -107,7 +109,16 @@ def _not_available(ds: Dataset, check: str, result: StoredResult | None) -> bool
 
 
 def _download(frame: pl.DataFrame, ds: Dataset, name: str, label: str, key: str) -> None:
-    st.download_button(label, frame.write_csv().encode(), file_name=f"{ds.name}-{name}.csv", mime="text/csv", key=key)
+    """The CSV is written when the button is pressed: at CelebA's size a list can be megabytes, which every rerun
+    would otherwise write and keep in the server's memory per visitor."""
+    st.download_button(
+        label,
+        lambda: frame.write_csv().encode(),
+        file_name=f"{ds.name}-{name}.csv",
+        mime="text/csv",
+        key=key,
+        on_click="ignore",
+    )
 
 
 def _dataset_link(ds: Dataset, label: str, key: str, value: str) -> None:
@@ -195,7 +206,8 @@ def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
         _dataset_link(
             ds, f"Images labelled {attribute}: {YES_NO[value]} on the Dataset page", "where", f"{attribute}:{value}"
         )
-    st.dataframe(readable(mine, LABEL_SUSPECTS, drop=("row",)), hide_index=True, width="stretch")
+    listed = first_rows(mine, f"suspect {attribute} labels, likeliest first", ALL_IN_CSV)
+    st.dataframe(readable(listed, LABEL_SUSPECTS, drop=("row",)), hide_index=True, width="stretch")
     _download(mine, ds, f"suspect-{attribute}", f"Download the {attribute} suspects (CSV)", "dq-labels-attr")
 
 
@@ -224,7 +236,8 @@ def identities_section(ds: Dataset, result: StoredResult | None) -> None:
     cols[2].metric("Unlike their own identity", fmt.count(info["unlike"]))
     cols[3].metric("Identities filed twice?", fmt.count(info["twins"]))
     if not suspects.is_empty():
-        st.altair_chart(charts.identity_distance_scatter(suspects, info["threshold"]), width="stretch")
+        drawn = first_rows(suspects, "suspect photos, most suspect first", ALL_IN_CSV, verb="Drawing")
+        st.altair_chart(charts.identity_distance_scatter(drawn, info["threshold"]), width="stretch")
     misfiled = suspects.filter(pl.col("kind") == "another identity's face")
     st.markdown("**Photos that look like another identity** (largest difference first)")
     if misfiled.is_empty():
@@ -236,7 +249,8 @@ def identities_section(ds: Dataset, result: StoredResult | None) -> None:
         st.caption("None.")
     for r in twins.head(SIDE_BY_SIDE).iter_rows(named=True):
         _twin_row(ds, r)
-    st.dataframe(readable(suspects, IDENTITY_SUSPECTS, drop=("row",)), hide_index=True, width="stretch")
+    listed = first_rows(suspects, "suspect photos, most suspect first", ALL_IN_CSV)
+    st.dataframe(readable(listed, IDENTITY_SUSPECTS, drop=("row",)), hide_index=True, width="stretch")
     _download(suspects, ds, "suspect-identities", "Download the suspect photos (CSV)", "dq-id-suspects")
     _download(twins, ds, "twin-identities", "Download the identity pairs (CSV)", "dq-id-twins")
 
@@ -309,7 +323,8 @@ def duplicates_section(ds: Dataset, result: StoredResult | None) -> None:
             captions = [f"{i} · {p or '–'}" for i, p in zip(rows["image_id"], rows["identity"])]
             st.caption(f"Group {g['group']} ({g['kind']}, {g['size']} images)")
             image_grid(ds, rows["image_id"].to_list()[:8], captions=captions[:8], columns=8, size=112)
-    st.dataframe(readable(groups, DUPLICATE_GROUPS), hide_index=True, width="stretch")
+    listed = first_rows(groups, "duplicate groups", ALL_IN_CSV)
+    st.dataframe(readable(listed, DUPLICATE_GROUPS), hide_index=True, width="stretch")
     _download(members, ds, "duplicates", "Download every duplicate group (CSV)", "dq-dups")
 
 
@@ -342,7 +357,8 @@ def images_section(ds: Dataset, result: StoredResult | None) -> None:
                 for i, v in zip(rows["image_id"], rows["value"])
             ]
             image_grid(ds, rows["image_id"].to_list(), captions=captions, columns=8, size=112)
-    st.dataframe(problems_table(problems), hide_index=True, width="stretch")
+    listed = first_rows(problems, "unusable images", ALL_IN_CSV)
+    st.dataframe(problems_table(listed), hide_index=True, width="stretch")
     _download(problems, ds, "unusable-images", "Download the list (CSV)", "dq-images")
 
 

@@ -11,6 +11,8 @@ from core.classify.published import published_accuracy
 from core.classify.store import ClassifierMeta
 from core.data.celeba import CELEBA_ATTRIBUTES
 
+CURVE_STEPS = 250  # a curve's resolution on screen: a 280-px chart cannot show a step of 1/250 of its axis
+
 TABLE_COLUMNS = (
     "accuracy",
     "balanced_accuracy",
@@ -79,11 +81,25 @@ def history_chart(history: list[dict]) -> alt.Chart:
     )
 
 
+def curve_points(curve: pd.DataFrame, axes: tuple[str, ...], steps: int = CURVE_STEPS) -> pd.DataFrame:
+    """The points of a curve worth drawing: the first, the last, and each where one of the monotone `axes` (values
+    in [0, 1]) enters a new 1/steps band. At most len(axes) * steps + 2 rows whatever the number of test images
+    (one point per distinct score at CelebA's size is 20,000 rows a browser would get), and the same picture."""
+    if len(curve) <= 2:
+        return curve
+    keep = np.zeros(len(curve), bool)
+    keep[[0, -1]] = True
+    for axis in axes:
+        band = np.floor(np.clip(curve[axis].to_numpy(dtype=np.float64), 0.0, 1.0) * steps)
+        keep[1:] |= band[1:] != band[:-1]
+    return curve[keep].reset_index(drop=True)
+
+
 def roc_chart(roc: pd.DataFrame, point: tuple[float, float], auc: float | None) -> alt.Chart:
     """ROC curve with the diagonal and the current threshold's point."""
     title = f"ROC (AUC {fmt.decimal(auc)})" if auc is not None and not np.isnan(auc) else "ROC"
     curve = (
-        alt.Chart(roc)
+        alt.Chart(curve_points(roc, ("false_positive_rate", "true_positive_rate")))
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X("false_positive_rate:Q", title="false positive rate"),
@@ -104,7 +120,7 @@ def roc_chart(roc: pd.DataFrame, point: tuple[float, float], auc: float | None) 
 def pr_chart(pr: pd.DataFrame, point: tuple[float, float], positive_rate: float) -> alt.Chart:
     """Precision-recall curve with the chance level (positive rate) and the current threshold's point."""
     curve = (
-        alt.Chart(pr)
+        alt.Chart(curve_points(pr, ("recall",)))  # recall is monotone; precision's tail of spikes is not drawable
         .mark_line(interpolate="step-before")
         .encode(
             x=alt.X("recall:Q", scale=alt.Scale(domain=[0, 1])),

@@ -40,6 +40,7 @@ READS_PIXELS = ("labels", "duplicates", "images")
 
 # (fraction of the stage done, what is happening); the CLI turns it into job progress.
 ProgressFn = Callable[[str, float, str], None]
+EmbeddingLoader = Callable[[Dataset, str | None], Embeddings | None]
 
 
 class CheckCannotRunError(DatasetError):
@@ -71,9 +72,10 @@ class AuditInputs:
     faces_signature: list | None  # what identifies that run (its results depend on it)
 
     @classmethod
-    def of(cls, ds: Dataset) -> AuditInputs:
-        emb = load_embeddings(ds)
-        dlib = emb if emb is not None and emb.model == DLIB_MODEL else load_embeddings(ds, DLIB_MODEL)
+    def of(cls, ds: Dataset, load: EmbeddingLoader = load_embeddings) -> AuditInputs:
+        """`load(ds, model)` reads the embeddings (the page passes its cached reader: one matrix per server)."""
+        emb = load(ds, None)
+        dlib = emb if emb is not None and emb.model == DLIB_MODEL else load(ds, DLIB_MODEL)
         status = load_status(ds) if dlib is not None else None
         if status is None or len(status) != ds.n_images:
             return cls(emb, None, None, None)

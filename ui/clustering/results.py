@@ -28,6 +28,7 @@ from ui import links
 from ui import state as keys
 from ui.clustering.sidebar import SPACE_LABELS
 from ui.gallery import image_grid
+from ui.tables import first_rows
 
 DENDROGRAM_MAX = 300
 HEATMAP_CLUSTERS = 30  # largest clusters shown in the attribute and centroid heatmaps
@@ -157,6 +158,7 @@ def cluster_table_section(ds: Dataset, fm: FeatureMatrix, key: ClusteringKey, re
     noise = int((result.labels < 0).sum())
     if noise:
         st.caption(f"{fmt.count(noise)} noise points belong to no cluster.")
+    table = first_rows(table, "clusters", "the CSV download at the bottom of the page has every point's cluster")
     st.dataframe(table, key=keys.CL_TABLE, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)))
     shown = clusters[:HEATMAP_CLUSTERS]
     if len(shown):
