@@ -27,7 +27,7 @@ from core.classify.metrics import attribute_metrics
 from core.classify.store import load_classifier, load_test_predictions, new_model_id, read_meta, save_model
 from core.data.embeddings import load_embeddings
 from tests.cache_support import clear_streamlit_caches
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
 Z = 1.959963984540054

@@ -40,7 +40,7 @@ from core.jobs import job_status, jobs_root, start_job
 from core.lessons.catalogue import lesson_by_id
 from core.lessons.data import LessonData
 from tests.cache_support import private_cache
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 PAGE = str(PROJECT / "pages" / "8_Generated_faces.py")
 TINY = GanConfig(image_size=16, width=8, batch_size=32)
@@ -441,7 +441,7 @@ def test_the_lesson_says_what_a_dataset_lacks(gen_env, demo_home):
 def test_a_folder_of_real_photos_trains_on_its_aligned_faces(tmp_path):
     import shutil
 
-    from tests.conftest import WILD_SAMPLE
+    from tests.support import WILD_SAMPLE
 
     if not WILD_SAMPLE.exists():
         pytest.skip("../shared/real/celeba_wild_sample is not here")
