@@ -338,9 +338,11 @@ def test_the_student_copy_asks_and_the_teacher_copy_answers(lessons_home, lesson
     for step, answer, view in zip(lesson.steps, answers, views):
         assert all(step.question in text and view in text for text in (student, teacher))
         assert answer.text in teacher and all(line in teacher for line in figures_text(answer))
-        assert answer.text not in student
-        assert not [line for line in figures_text(answer) if line in student], step.title
-    assert student.count("Your answer:") == len(lesson.steps) and "Your answer:" not in teacher
+        if answer.available:  # else both copies say what the step needs first (no generator trained yet, say)
+            assert answer.text not in student
+            assert not [line for line in figures_text(answer) if line in student], step.title
+    doable = sum(a.available for a in answers)
+    assert student.count("Your answer:") == doable and "Your answer:" not in teacher
     assert all(handout_fits(lesson, ds.name, answers, views, copy) for copy in ("student", "teacher"))
 
 

@@ -271,7 +271,7 @@ def counterpart_view(ds: Dataset, audit: FairnessAudit) -> None:
     for column, i, title in ((left, query, "This face"), (right, found.index, "Nearest face answered the other way")):
         with column:
             st.markdown(f"**{title}**")
-            data = cached.thumbnail(ds.key, str(image_ids[audit.rows[i]]), 224, ds)
+            data = cached.thumbnail(ds, str(image_ids[audit.rows[i]]), 224)
             if data is not None:
                 st.image(data, width=224)
             st.caption(

@@ -390,7 +390,7 @@ def copying(ds: Dataset, meta: GeneratorMeta, audit: GeneratorAudit, arrays: dic
         image_id = image_ids[arrays["nearest"][k]]
         with col:
             st.image(enlarge(arrays["samples"][k], max(1, 128 // meta.config.image_size)), width="stretch")
-            data = cached.thumbnail(ds.key, image_id, 128, ds)
+            data = cached.thumbnail(ds, image_id, 128)
             if data is not None:
                 st.image(data, width="stretch")
             st.caption(f"{fmt.decimal(arrays['distance'][k], 3)} · {image_id}")

@@ -318,8 +318,8 @@ FAIRNESS = Lesson(
         Step(
             "Blond hair: the worst group",
             "classifiers",
-            "Most blond faces are women's. Does the blond-hair classifier find blond hair on faces labelled Male as "
-            "often as on the others? Which group does it serve worst, and how sure can you be?",
+            f"Most blond faces are women's. Does the lessons' classifier (a {LESSON_MODEL_WORDS}) find blond hair on "
+            "faces labelled Male as often as on the others? Which group does it serve worst, and how sure can you be?",
             "'Fairness: the worst group' for Blond_Hair grouped by Male: the worst group and its balanced accuracy, "
             "the equal-opportunity difference, and the true-positive rate per group with its interval in the table.",
             lambda data: a.fairness_params(data, "Blond_Hair", "Male"),
@@ -328,8 +328,8 @@ FAIRNESS = Lesson(
         Step(
             "A threshold per group",
             "classifiers",
-            "What would a separate threshold for each group cost in accuracy, and how much of the gap in true-positive "
-            "rates would it close?",
+            f"For the same {LESSON_MODEL_WORDS}: what would a separate threshold for each group cost in accuracy, and "
+            "how much of the gap in true-positive rates would it close?",
             "'A threshold per group': the trade-off chart (one shared threshold vs a threshold per group) and the "
             "sentence under it.",
             lambda data: a.fairness_params(data, "Blond_Hair", "Male"),
