@@ -38,28 +38,57 @@ def _in_memory_size(source) -> int:
         return 0
 
 
-def check_regular_file(path: Path) -> int:
-    """The size of `path`, or ImageError when it is missing or not a regular file (a FIFO would block a reader)."""
+# A dataset's image file larger than this is refused unread: an uncompressed 40-megapixel RGBA bitmap and its header.
+MAX_IMAGE_FILE_BYTES = 4 * MAX_PIXELS + 2**20
+# How each accepted format starts (checked before any decoder sees the bytes).
+_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"))
+
+
+def image_format(data: bytes) -> str | None:
+    """The accepted format the bytes start like ("JPEG", "PNG", "WEBP", "BMP"), or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
+
+
+def read_image_file(path: str | Path, max_bytes: int = MAX_IMAGE_FILE_BYTES) -> bytes:
+    """The bytes of an image file, or ImageError saying why not: the one reader of dataset files.
+
+    Checks, on the open descriptor (so a file swapped after a check cannot slip past): a regular file (a FIFO or
+    a device would block or never end), at most `max_bytes`, and the start of an accepted format. Opened
+    non-blocking, so even opening a FIFO returns at once.
+    """
+    path = Path(path)
     try:
-        info = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ImageError(f"{path.name} is missing on disk.") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise ImageError(f"{path.name} cannot be read ({getattr(exc, 'strerror', None) or 'bad name'}).") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{path.name} is not a regular file, so it is not read.")
+        if info.st_size > max_bytes:
+            raise ImageError(
+                f"{path.name} is {fmt.megabytes(info.st_size)}; image files up to {fmt.megabytes(max_bytes)} are read."
+            )
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(max_bytes + 1)  # the file may have grown since fstat
     except OSError as exc:
         raise ImageError(f"{path.name} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ImageError(f"{path.name} is not a regular file, so it is not read.")
-    return info.st_size
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ImageError(f"{path.name} is larger than {fmt.megabytes(max_bytes)}; it is not read.")
+    if image_format(data) is None:
+        raise ImageError(f"{path.name} is not an image FaceAtlas can read (use {FORMAT_NAMES}).")
+    return data
 
 
 def read_photo(path: str | Path) -> bytes:
-    """The bytes of a photo file given on the command line (regular files up to MAX_UPLOAD_BYTES only)."""
-    path = Path(path)
-    size = check_regular_file(path)
-    if size > MAX_UPLOAD_BYTES:
-        raise ImageError(
-            f"{path.name} is {fmt.megabytes(size)}; photos up to {fmt.megabytes(MAX_UPLOAD_BYTES)} are accepted."
-        )
-    return path.read_bytes()
+    """The bytes of a photo file given on the command line (regular image files up to MAX_UPLOAD_BYTES only)."""
+    return read_image_file(path, MAX_UPLOAD_BYTES)
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -88,7 +117,7 @@ def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXE
         source = io.BytesIO(source)
     name = Path(source).name if isinstance(source, (str, Path)) else "upload"
     if isinstance(source, (str, Path)):
-        check_regular_file(Path(source))
+        source = io.BytesIO(read_image_file(source))
     else:
         size = _in_memory_size(source)
         if size > MAX_UPLOAD_BYTES:

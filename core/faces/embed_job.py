@@ -19,9 +19,8 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ from core.data.embeddings import DLIB_MODEL, embeddings_root, list_embeddings, l
 from core.errors import DatasetError
 from core.faces import pipeline as faces
 from core.faces import ray_runner
-from core.processes import exit_with_parent, plain_main
+from core.processes import plain_main, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -241,15 +240,7 @@ def _run_chunks(ds, spans, todo, workers, config, backend, ray=None):
         for index in todo:
             yield index, embed_paths(_chunk_paths(ds, *spans[index]), ds.aligned, config, backend)
         return
-    # forkserver, not fork: a parent that already ran torch (a test process, a notebook) would hand its
-    # workers a locked OpenMP thread pool and they would hang.
-    # Workers exit when this process is gone (exit_with_parent): a job killed with -9 leaves no workers behind.
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)),
-        mp_context=get_context("forkserver"),
-        initializer=exit_with_parent,
-        initargs=(os.getpid(),),
-    ) as pool:
+    with worker_pool(min(workers, len(todo))) as pool:  # workers exit with this process (kill -9 leaves none)
         with plain_main():  # the workers start here: they must not run the caller's script (a page, a test)
             futures = {
                 pool.submit(embed_paths, _chunk_paths(ds, *spans[i]), ds.aligned, config, backend): i for i in todo
