@@ -3,6 +3,7 @@ queue, workers that die with their job, and failures told in a sentence (never a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,10 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from core.demo import generate_demo
 from core.jobs import JobSpec, cancel_job, job_status, jobs_root, start_job
-from tests.support import PROJECT, copy_home, seed_face_weights
+from core.quality.scan import IN_PROCESS_BELOW
+from tests.support import PROJECT, copy_home, seed_face_weights, write_celeba
 
 pytestmark = pytest.mark.slow
 
@@ -169,3 +172,25 @@ def test_worker_processes_never_run_the_callers_page(tmp_path, monkeypatch):
     generate_demo(tmp_path / "demo", n_images=200, seed=4, workers=2)  # a spawn pool of 2 workers
     assert (tmp_path / "demo" / "Img" / "img_align_celeba" / "000200.jpg").exists()
     assert not marker.exists()
+
+
+def test_an_audit_killed_with_9_leaves_no_scan_workers(isolated_cache, tmp_path):
+    """`core audit` run by hand (not as a job, so nobody cleans up after it) and killed -9 while its pool reads."""
+    n = IN_PROCESS_BELOW  # the smallest dataset the scan reads with worker processes
+    root = write_celeba(tmp_path / "big", n=n)
+    slow = tmp_path / "slow.png"  # a 9-megapixel PNG: each worker spends a while on every file
+    Image.new("RGB", (3000, 3000), (90, 120, 200)).save(slow)
+    images = root / "Img" / "img_align_celeba"
+    images.mkdir(parents=True)
+    for i in range(n):
+        os.link(slow, images / f"{i + 1:06d}.jpg")
+    command = [sys.executable, "-m", "core", "audit", str(root), "--checks", "images", "--workers", "2"]
+    proc = subprocess.Popen(command, cwd=PROJECT, start_new_session=True, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: len(_group(proc.pid)) >= 4)  # the command, the forkserver, its workers (and resource tracker)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _wait(lambda: not _group(proc.pid), 60)  # every process it started ended with it
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # on failure: what it left behind
