@@ -29,6 +29,10 @@ class ModelFileError(FaceAtlasError):
     """A stored attribute classifier that cannot be used; train it again."""
 
 
+class CacheError(FaceAtlasError):
+    """A stored file (a cache FaceAtlas computed) that changed or broke while it was used: set aside, run again."""
+
+
 class ModelMissingError(DatasetError):
     """dlib, the face_recognition_models files or a descriptor backend are not installed."""
 
