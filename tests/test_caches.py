@@ -77,7 +77,7 @@ def test_embeddings_shrunk_behind_the_servers_back_cannot_crash_it_and_are_rebui
     )
     assert proc.returncode == 0 and proc.stdout.strip() == b"True", proc.stderr[-2000:]  # no SIGBUS
     assert load_embeddings(ds, "dlib") is None  # checked: not what was written -> set aside
-    assert list((embeddings_root(ds)).glob("dlib.damaged-*"))
+    assert list((ds.cache_dir.parent / "set-aside").rglob("dlib.damaged-*"))  # out of every listing
     assert any("face embeddings was damaged" in n for n in recent_notices(ds.cache_dir.name))
     summary = embed_dataset(ds, workers=1)  # `core embed` works again and rebuilds them
     assert summary.embedded == 60
@@ -90,7 +90,7 @@ def test_a_damaged_ingest_cache_is_rebuilt_from_the_sources(embedded):
     again = ingest(root, "faces")
     assert again.key == ds.key and again.table.equals(ds.table)
     assert any("annotations was damaged" in n for n in recent_notices(ds.key))
-    assert list(ds.cache_dir.parent.glob(f"{ds.key}.damaged-*"))
+    assert list((ds.cache_dir.parent / "set-aside").glob(f"{ds.key}.damaged-*"))
 
 
 def test_touching_copying_or_repartitioning_keeps_embeddings_and_models(embedded, tmp_path):

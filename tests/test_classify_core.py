@@ -159,7 +159,7 @@ def test_a_damaged_model_is_set_aside_with_a_message(clf_env, cnn_model, tmp_pat
     with pytest.raises(ModelFileError, match=r"damaged .*weights\.pt.*set aside: train it again"):
         load_classifier(copy_id)
     assert not (models_root() / copy_id).exists()  # moved aside, not read, not deleted
-    assert list(models_root().glob(f"{copy_id}.damaged-*"))
+    assert list((models_root().parent / "set-aside" / "models").glob(f"{copy_id}.damaged-*"))
     assert copy_id not in {m.model_id for m in list_models()}
 
 

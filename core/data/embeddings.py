@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.artifacts import damaged, quarantine, records
+from core.data.artifacts import damaged, is_set_aside, quarantine, records
 from core.data.atomic import save_npy, write_json
 from core.data.dataset import Dataset
 
@@ -62,7 +62,11 @@ def list_embeddings(ds: Dataset) -> list[str]:
     root = embeddings_root(ds)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file())
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if not p.name.startswith(".") and not is_set_aside(p) and (p / "meta.json").is_file()
+    )
 
 
 def save_embeddings(ds: Dataset, model: str, vectors: np.ndarray, has_face: np.ndarray, **meta) -> Path:
