@@ -6,6 +6,8 @@ import io
 import os
 import stat
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -51,39 +53,87 @@ def image_format(data: bytes) -> str | None:
     return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
 
 
-def read_image_file(path: str | Path, max_bytes: int = MAX_IMAGE_FILE_BYTES) -> bytes:
-    """The bytes of an image file, or ImageError saying why not: the one reader of dataset files.
+@contextmanager
+def _opened_image_file(path: str | Path, max_bytes: int) -> Iterator[tuple[int, int]]:
+    """(descriptor, size) of an image file once it is known to be a regular file of at most `max_bytes`.
 
-    Checks, on the open descriptor (so a file swapped after a check cannot slip past): a regular file (a FIFO or
-    a device would block or never end), at most `max_bytes`, and the start of an accepted format. Opened
-    non-blocking, so even opening a FIFO returns at once.
+    The checks run on the open descriptor, so a file swapped after a check cannot slip past; opened non-blocking,
+    so even opening a FIFO returns at once (a FIFO or a device would block a reader or never end).
     """
-    path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ImageError(f"{path.name} is missing on disk.") from None
+        raise ImageError(f"{os.path.basename(path)} is missing on disk.") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
-        raise ImageError(f"{path.name} cannot be read ({getattr(exc, 'strerror', None) or 'bad name'}).") from None
+        why = getattr(exc, "strerror", None) or "bad name"
+        raise ImageError(f"{os.path.basename(path)} cannot be read ({why}).") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"{path.name} is not a regular file, so it is not read.")
+            raise ImageError(f"{os.path.basename(path)} is not a regular file, so it is not read.")
         if info.st_size > max_bytes:
             raise ImageError(
-                f"{path.name} is {fmt.megabytes(info.st_size)}; image files up to {fmt.megabytes(max_bytes)} are read."
+                f"{os.path.basename(path)} is {fmt.megabytes(info.st_size)}; image files up to "
+                f"{fmt.megabytes(max_bytes)} are read."
             )
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(max_bytes + 1)  # the file may have grown since fstat
+        yield fd, info.st_size
     except OSError as exc:
-        raise ImageError(f"{path.name} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
+        why = exc.strerror or exc.__class__.__name__
+        raise ImageError(f"{os.path.basename(path)} cannot be read ({why}).") from None
     finally:
         os.close(fd)
+
+
+def _read_all(fd: int, size: int, max_bytes: int, path: str | Path) -> bytes:
+    """The whole file from an open descriptor (one read when it still has the size it had when checked)."""
+    data = os.pread(fd, size + 1, 0)
+    while len(data) > size and len(data) <= max_bytes:  # it grew since it was checked: read on, up to the limit
+        more = os.pread(fd, 1 << 20, len(data))
+        if not more:
+            break
+        data += more
     if len(data) > max_bytes:
-        raise ImageError(f"{path.name} is larger than {fmt.megabytes(max_bytes)}; it is not read.")
-    if image_format(data) is None:
-        raise ImageError(f"{path.name} is not an image FaceAtlas can read (use {FORMAT_NAMES}).")
+        raise ImageError(f"{os.path.basename(path)} is larger than {fmt.megabytes(max_bytes)}; it is not read.")
     return data
+
+
+def _check_format(path: str | Path, head: bytes) -> None:
+    if image_format(head) is None:
+        raise ImageError(f"{os.path.basename(path)} is not an image FaceAtlas can read (use {FORMAT_NAMES}).")
+
+
+def read_image_file(path: str | Path, max_bytes: int = MAX_IMAGE_FILE_BYTES) -> bytes:
+    """The bytes of an image file, or ImageError saying why not: the one reader of dataset files.
+
+    A regular file (never a FIFO or a device), at most `max_bytes`, starting like an accepted format.
+    """
+    with _opened_image_file(path, max_bytes) as (fd, size):
+        data = _read_all(fd, size, max_bytes, path)
+    _check_format(path, data)
+    return data
+
+
+def identifying_sample(data: bytes, block: int) -> bytes:
+    """The bytes of an image file's content that identify it: all of it up to 2 blocks and for BMP (uncompressed:
+    a same-size edit in its middle leaves both ends alike), else its first and last `block` bytes."""
+    if len(data) <= 2 * block or image_format(data) == "BMP":
+        return data
+    return data[:block] + data[-block:]
+
+
+def sample_image_file(path: str | Path, block: int) -> tuple[int, bytes]:
+    """(size, identifying_sample of the file) reading only the sample; the same checks as read_image_file, and
+    ImageError saying why otherwise."""
+    with _opened_image_file(path, MAX_IMAGE_FILE_BYTES) as (fd, size):
+        if size <= 2 * block:
+            data = _read_all(fd, size, MAX_IMAGE_FILE_BYTES, path)
+            _check_format(path, data)
+            return size, data
+        head = os.pread(fd, block, 0)
+        _check_format(path, head)
+        if image_format(head) == "BMP":
+            return size, _read_all(fd, size, MAX_IMAGE_FILE_BYTES, path)
+        return size, head + os.pread(fd, block, size - block)
 
 
 def read_photo(path: str | Path) -> bytes:
@@ -111,8 +161,12 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(scaled, mode="L")
 
 
-def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode an image file or bytes to an upright RGB PIL image, or raise ImageError saying why."""
+def open_rgb(
+    source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_UPLOAD_BYTES
+) -> Image.Image:
+    """Decode an image file or bytes to an upright RGB PIL image, or raise ImageError saying why.
+
+    Bytes and file objects (uploads) up to max_bytes; files through read_image_file."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(source)
     name = Path(source).name if isinstance(source, (str, Path)) else "upload"
@@ -120,10 +174,8 @@ def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXE
         source = io.BytesIO(read_image_file(source))
     else:
         size = _in_memory_size(source)
-        if size > MAX_UPLOAD_BYTES:
-            raise ImageError(
-                f"{name} is {fmt.megabytes(size)}; photos up to {fmt.megabytes(MAX_UPLOAD_BYTES)} are accepted."
-            )
+        if size > max_bytes:
+            raise ImageError(f"{name} is {fmt.megabytes(size)}; photos up to {fmt.megabytes(max_bytes)} are accepted.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
