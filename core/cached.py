@@ -51,7 +51,7 @@ from core.faces.search import index_for
 from core.lessons.catalogue import lesson_by_id
 from core.lessons.data import LessonData
 from core.quality.audit import CHECKS, AuditInputs, check_token, missing
-from core.quality.store import StoredResult, load_result
+from core.quality.store import StoredResult, load_result, quality_dir
 from core.stats import relations as stats
 
 
@@ -398,7 +398,7 @@ def lesson_view(data: LessonData, lesson_id: str, step: int, version: str) -> di
 
 @st.cache_resource(max_entries=32, show_spinner="Loading the audit results…", hash_funcs=DATASET_HASH)
 def _quality_result(ds: Dataset, check: str, token: str) -> StoredResult | None:
-    return load_result(ds.cache_dir, check, token)
+    return load_result(quality_dir(ds), check, token)
 
 
 def quality_results(ds: Dataset) -> dict[str, StoredResult | None]:

@@ -144,7 +144,7 @@ def dataset_picker() -> Dataset:
     except DatasetError as exc:
         st.error(f"Cannot open {name}: {exc}")
         st.stop()
-    for notice in recent_notices(ds.key):
+    for notice in recent_notices(ds.key, ds.images_key):
         if st.session_state.setdefault(state.REPAIR_NOTICES_SHOWN, set()).isdisjoint({notice}):
             st.session_state[state.REPAIR_NOTICES_SHOWN].add(notice)
             st.sidebar.info(notice, icon=":material/build:")

@@ -15,6 +15,7 @@ import os
 import time
 from pathlib import Path
 
+from core.data.dataset import Dataset
 from core.data.paths import cache_root
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,16 @@ REPAIRS_FILE = "repairs.jsonl"
 NOTICE_MAX_AGE_S = 24 * 3600
 SET_ASIDE_DIR = "set-aside"
 SET_ASIDE_MARK = ".damaged-"  # in the name of whatever was set aside (also in place, by versions before the folder)
+
+
+def results_dir(ds: Dataset, kind: str) -> Path:
+    """Where results derived from a dataset are stored: cache/<kind>/<its images key, else its key>/.
+
+    Outside the ingest folder, which a touched folder or a copy replaces: like embeddings and pixel caches, results
+    are filed by the image files' content (or, without images, by the annotations' content), and each result's own
+    name says what else it depends on, so it is recomputed only when that changes.
+    """
+    return cache_root() / kind / (ds.images_key or ds.key)
 
 
 def file_record(path: Path) -> dict:
@@ -96,8 +107,10 @@ def quarantine(path: Path, what: str, why: str, dataset: str = "") -> Path | Non
     return target
 
 
-def recent_notices(dataset: str, max_age_s: float = NOTICE_MAX_AGE_S) -> list[str]:
-    """One sentence per artefact of `dataset` moved aside recently (newest last)."""
+def recent_notices(*datasets: str, max_age_s: float = NOTICE_MAX_AGE_S) -> list[str]:
+    """One sentence per artefact of the dataset moved aside recently (newest last); `datasets`: the keys its
+    artefacts are filed under (its key, and its images key for results stored by content)."""
+    datasets = tuple(d for d in datasets if d)
     try:
         lines = (cache_root() / REPAIRS_FILE).read_text().splitlines()
     except OSError:
@@ -108,6 +121,6 @@ def recent_notices(dataset: str, max_age_s: float = NOTICE_MAX_AGE_S) -> list[st
             notice = json.loads(line)
         except ValueError:
             continue
-        if notice.get("dataset") == dataset and time.time() - float(notice.get("time", 0)) < max_age_s:
+        if notice.get("dataset") in datasets and time.time() - float(notice.get("time", 0)) < max_age_s:
             out.append(f"The stored {notice['what']} was damaged ({notice['why']}); it was set aside and is rebuilt.")
     return list(dict.fromkeys(out))

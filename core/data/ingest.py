@@ -180,6 +180,13 @@ def labels_key(table: pl.DataFrame, attributes: tuple[str, ...]) -> str:
     return h.hexdigest()
 
 
+def identities_key(table: pl.DataFrame) -> str:
+    """The image ids and their identity labels: what the identity and duplicate checks depend on."""
+    h = hashlib.blake2b(digest_size=16)
+    _hash_strings(h, [*table["image_id"].to_list(), "|", *table["identity"].to_list()])
+    return h.hexdigest()
+
+
 def split_key(table: pl.DataFrame) -> str:
     """The partition and identities: a model measured on another split is flagged, not hidden."""
     h = hashlib.blake2b(digest_size=16)
