@@ -187,7 +187,7 @@ def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatc
 def started_jobs(monkeypatch):
     """Jobs the page asks to start, recorded instead of started (each test runs them in-process itself)."""
     started = []
-    monkeypatch.setattr(ui.jobs, "start_job", lambda kind, argv: started.append((kind, argv)) or "fake")
+    monkeypatch.setattr(ui.jobs, "start_job", lambda kind, argv, owner=None: started.append((kind, argv)) or "fake")
     return started
 
 

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from core.demo import generate_demo
+from core.errors import QueueFullError
 from core.jobs import JobSpec, cancel_job, job_status, jobs_root, start_job
 from core.quality.scan import IN_PROCESS_BELOW
 from tests.support import PROJECT, copy_home, seed_face_weights, write_celeba
@@ -194,3 +195,52 @@ def test_an_audit_killed_with_9_leaves_no_scan_workers(isolated_cache, tmp_path)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # on failure: what it left behind
+
+
+def _holding_a_slot(name: str) -> subprocess.Popen:
+    """A registered job that holds a server slot until it is killed."""
+    folder = jobs_root() / name
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", SLOT_HOLDER, str(folder / "progress.json")], cwd=PROJECT)
+    (folder / "spec.json").write_text(json.dumps({"kind": "hold", "argv": [], "pid": proc.pid}))
+    _wait(lambda: Path(f"{folder / 'progress.json'}.held").exists(), 60)
+    return proc
+
+
+def _has_process(job_id: str) -> bool:
+    """Whether any process runs for this job (its progress file is on its command line)."""
+    needle = str(jobs_root() / job_id / "progress.json").encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and needle in (entry / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_the_queue_is_bounded_and_a_queued_job_holds_no_process(isolated_cache, monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEATLAS_MAX_JOBS", "1")
+    monkeypatch.setenv("FACEATLAS_MAX_QUEUED", "3")
+    root = write_celeba(tmp_path / "small", n=6)
+    jobs = [JobSpec("audit", ("audit", str(root), "--name", f"copy-{k}", "--checks", "images")) for k in range(4)]
+    holder = _holding_a_slot("hold-0")
+    try:
+        first = start_job(jobs[0].kind, list(jobs[0].argv), owner="tab-a")
+        second = start_job(jobs[1].kind, list(jobs[1].argv), owner="tab-a")
+        for job_id in (first, second):
+            status = job_status(job_id)
+            assert status.state == "queued" and "it starts when one ends" in status.message
+            assert status.pid is None and not _has_process(job_id)  # waiting costs no process
+        with pytest.raises(QueueFullError, match=r"Your queue is full: 2 jobs you started are waiting.*Try again when"):
+            start_job(jobs[2].kind, list(jobs[2].argv), owner="tab-a")
+        assert start_job(jobs[0].kind, list(jobs[0].argv), owner="tab-b") == first  # the same work is shared
+        start_job(jobs[2].kind, list(jobs[2].argv), owner="tab-b")
+        with pytest.raises(QueueFullError, match=r"The queue is full: 3 jobs are waiting and 1 running.*Try again"):
+            start_job(jobs[3].kind, list(jobs[3].argv), owner="tab-c")
+    finally:
+        holder.kill()
+        holder.wait()
+    for job in jobs[:3]:  # the slot freed, the queue moves on by itself, one job at a time
+        _wait(lambda job=job: job_status(job.job_id).state == "done", 180)
+    assert job_status(jobs[3].job_id) is None  # refused, never queued

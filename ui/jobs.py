@@ -6,11 +6,13 @@ import time
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import format as fmt
 from core.cli.embed import embed_job_spec
 from core.data.dataset import Dataset
 from core.data.paths import PROJECT_ROOT
+from core.errors import QueueFullError
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
 from ui import state
 from ui.demo_drawing import images_missing_text, is_drawing
@@ -19,6 +21,22 @@ from ui.demo_drawing import images_missing_text, is_drawing
 EMBED_RATE_ALIGNED = 39.0
 EMBED_RATE_PHOTOS = 11.0
 EMBED_START_SECONDS = 10.0  # loading the face models in each worker
+
+
+def session_owner() -> str | None:
+    """The browser session asking for a job (what the per-visitor bound of the job queue counts)."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def queue_job(job: JobSpec) -> str | None:
+    """Start the job (or join it, when it runs or waits already): its id; when the queue is full, a warning saying
+    when to try again, and None."""
+    try:
+        return start_job(job.kind, list(job.argv), owner=session_owner())
+    except QueueFullError as exc:
+        st.warning(str(exc))
+        return None
 
 
 def failure_text(status: JobStatus | None) -> str:
@@ -140,8 +158,7 @@ def job_launcher(
     Returns the status of the job shown (None before any run).
     """
     status = job_status(job.job_id) if job is not None else None
-    if auto_start and job is not None and status is None:
-        start_job(job.kind, list(job.argv))
+    if auto_start and job is not None and status is None and queue_job(job) is not None:
         if remember:
             st.session_state[remember] = job.job_id
         status = job_status(job.job_id)
@@ -163,10 +180,11 @@ def job_launcher(
     if expected and help is None:
         help = f"Takes about {fmt.duration(expected)}; runs in the background, survives page changes, can be cancelled."
     if st.button(button, key=key, type="primary", disabled=disabled, help=help):
-        job_id = start_job(job.kind, list(job.argv))
-        if remember:
-            st.session_state[remember] = job_id
-        st.rerun()
+        job_id = queue_job(job)
+        if job_id is not None:
+            if remember:
+                st.session_state[remember] = job_id
+            st.rerun()
     return status
 
 

@@ -19,7 +19,7 @@ from core.data.embeddings import list_embeddings
 from core.data.paths import demo_dir
 from core.demo import demo_exists, demo_size, labels_ready, write_labels
 from core.demo.estimate import expected_plan_seconds
-from core.errors import DatasetError
+from core.errors import DatasetError, QueueFullError
 from core.jobs import job_status, start_job
 from core.processes import usable_cores
 from ui import state
@@ -58,7 +58,10 @@ def ensure_demo() -> None:
     if status is None or (status.finished and job.job_id not in restarted):
         if status is not None:
             restarted.add(job.job_id)
-        start_job(job.kind, list(job.argv))
+        try:
+            start_job(job.kind, list(job.argv))
+        except QueueFullError as exc:
+            st.info(f"The demo's faces are drawn by a background job, which could not be queued yet. {exc}")
 
 
 def _write_labels_waiting(out: Path, poll_s: float = 0.25) -> None:
@@ -101,7 +104,10 @@ def start_demo_embeddings(ds: Dataset) -> None:
     job = embed_job_spec(ds)
     status = job_status(job.job_id)
     if status is None:  # never tried: a failure or cancellation is left for the user to retry, not looped
-        start_job(job.kind, list(job.argv))
+        try:
+            start_job(job.kind, list(job.argv))
+        except QueueFullError:  # tried again on the next visit: the embeddings are not needed to see the demo
+            return
         status = job_status(job.job_id)
     if status is not None and not status.finished:
         with st.sidebar:
