@@ -51,7 +51,7 @@ def copy_home(source: Path, target: Path, datasets: tuple[str, ...] | None = Non
     touched, so a copy is a dataset of its own (a new ingest key, as a fresh draw had): nothing cached in memory for
     the source or another copy is served for it. Ingest folders are not copied: each copy ingests its own (quick).
     """
-    names = datasets if datasets is not None else tuple(_dataset_names(source / "data"))
+    names = datasets if datasets is not None else tuple(p.name for p in (source / "data").iterdir() if p.is_dir())
     for name in names:
         shutil.copytree(source / "data" / name, target / "data" / name)
         for folder, _, _ in os.walk(target / "data" / name):
@@ -62,11 +62,6 @@ def copy_home(source: Path, target: Path, datasets: tuple[str, ...] | None = Non
                 source / "cache" / part, target / "cache" / part, copy_function=_copy_new, dirs_exist_ok=True
             )
     return target
-
-
-def _dataset_names(data: Path) -> list[str]:
-    """The dataset folders of a data/ (not the lock files the demo drawer leaves beside them)."""
-    return [p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith(".")]
 
 
 def _copy_new(source: str, target: str) -> str:

@@ -194,7 +194,7 @@ def test_pages_that_need_faces_say_they_are_being_drawn(half_drawn_home):
     assert not dataset.exception, dataset.exception
     infos = " ".join(i.value for i in dataset.info)
     assert "The faces are still being drawn (about" in infos and "Every count and chart already works" in infos
-    assert any("attributes are present in under 10 %" in c.value for c in dataset.caption)  # prevalence works
+    assert any("attributes are present in under 10%" in c.value for c in dataset.caption)  # prevalence works
     search = _page("pages/5_Face_search.py")
     assert not search.exception, search.exception
     infos = " ".join(i.value for i in search.info)
