@@ -229,6 +229,14 @@ def dispatch() -> None:
         _dispatch()
 
 
+def queued_message(ahead: int) -> str:
+    """What a waiting job's progress says: 'queued: 1 job is running on this server (2 queued before it, …)'."""
+    running = max_jobs()
+    before = f"{fmt.count(ahead)} queued before it, " if ahead else ""
+    verb = "is" if running == 1 else "are"
+    return f"queued: {fmt.plural(running, 'job')} {verb} running on this server ({before}it starts when one ends)"
+
+
 def _dispatch() -> None:
     live, queued = _jobs_by_state()
     free = max(0, max_jobs() - len(live))
@@ -236,8 +244,7 @@ def _dispatch() -> None:
         _spawn(job)
     waiting = queued[free:]
     for position, job in enumerate(waiting):
-        ahead = f"{position} queued before it, " if position else ""
-        message = f"queued: {max_jobs()} jobs are running on this server ({ahead}it starts when one ends)"
+        message = queued_message(position)
         progress = jobs_root() / job.job_id / "progress.json"
         try:
             prog = json.loads(progress.read_text())
@@ -393,9 +400,7 @@ def acquire_slot(progress_file: str | Path | None) -> int | None:
                     return fd
                 except BlockingIOError:
                     os.close(fd)
-        ahead = _waiting_ahead(me)
-        wait = f"{ahead} queued before it, " if ahead else ""
-        message = f"queued: {max_jobs()} jobs are running on this server ({wait}it starts when one ends)"
+        message = queued_message(_waiting_ahead(me))
         state = {"state": "queued", "done": 0, "total": 0, "message": message, "queued_since": queued_since}
         write_json(me, state | {"started": queued_since, "updated": time.time()})
         time.sleep(QUEUE_POLL_S)

@@ -228,9 +228,10 @@ def test_the_queue_is_bounded_and_a_queued_job_holds_no_process(isolated_cache, 
     try:
         first = start_job(jobs[0].kind, list(jobs[0].argv), owner="tab-a")
         second = start_job(jobs[1].kind, list(jobs[1].argv), owner="tab-a")
-        for job_id in (first, second):
+        waits = ["(it starts when one ends)", "(1 queued before it, it starts when one ends)"]
+        for job_id, wait in zip((first, second), waits, strict=True):
             status = job_status(job_id)
-            assert status.state == "queued" and "it starts when one ends" in status.message
+            assert status.state == "queued" and status.message == f"queued: 1 job is running on this server {wait}"
             assert status.pid is None and not _has_process(job_id)  # waiting costs no process
         with pytest.raises(QueueFullError, match=r"Your queue is full: 2 jobs you started are waiting.*Try again when"):
             start_job(jobs[2].kind, list(jobs[2].argv), owner="tab-a")
