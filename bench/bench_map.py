@@ -59,7 +59,7 @@ def prestore(params: dict) -> None:
 
     started = []
     saved = ui.jobs.start_job
-    ui.jobs.start_job = lambda kind, argv: started.append(argv) or "bench"
+    ui.jobs.start_job = lambda kind, argv, owner=None: started.append(argv) or "bench"
     try:
         for _ in range(3):  # the map job, then the clustering job (each waits for what comes before)
             at = AppTest.from_file(PAGE, default_timeout=TIMEOUT_S)

@@ -16,7 +16,7 @@ import sys
 
 import core.cli
 from core.errors import FaceAtlasError
-from core.jobs import UNEXPECTED_ERROR, ProgressReporter, acquire_slot
+from core.jobs import UNEXPECTED_ERROR, ProgressReporter, acquire_slot, dispatch
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -60,6 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if slot is not None:
             os.close(slot)
+        if args.progress_file:
+            _start_next_jobs()
+
+
+def _start_next_jobs() -> None:
+    """A job that ends hands its slot to the queue's next jobs (their pages need not be open for them to start)."""
+    try:
+        dispatch()
+    except Exception:  # the queue is also moved on by the next page that looks at it
+        logging.getLogger(__name__).warning("could not start the next queued jobs", exc_info=True)
 
 
 if __name__ == "__main__":

@@ -61,12 +61,12 @@ from core.generate.store import (
 from core.lessons.catalogue import lesson_by_id
 from core.lessons.data import LessonData
 from core.quality.audit import CHECKS, AuditInputs, check_token, missing
-from core.quality.store import StoredResult, load_result
+from core.quality.store import StoredResult, load_result, quality_dir
 from core.stats import relations as stats
 
 
 def _dataset_token(ds: Dataset) -> str:
-    return ds.key
+    return f"{ds.key}|{ds.images_key}"
 
 
 def _embeddings_token(emb: Embeddings) -> tuple:
@@ -77,8 +77,8 @@ def _lesson_data_token(data: LessonData) -> str:
     return data.ds.key
 
 
-# Cached functions take the dataset itself, once: Streamlit hashes it by its key (name + content fingerprint), so a
-# changed folder is a new key and nothing else of the (large) object is hashed. The same holds for what carries one
+# Cached functions take the dataset itself, once: Streamlit hashes it by its key (name + content fingerprint) and its
+# images key, so a changed folder or a replaced photo is a new key and nothing else of the (large) object is hashed. The same holds for what carries one
 # dataset's data: its embeddings (model and creation time) and a lesson's view of it.
 DATASET_HASH = {Dataset: _dataset_token, Embeddings: _embeddings_token, LessonData: _lesson_data_token}
 
@@ -89,12 +89,25 @@ def dataset_refs() -> list[ingest.DatasetRef]:
     return ingest.discover()
 
 
+CONTENT_CHECK_S = 60  # how often a dataset's image files are looked at for a photo replaced in place
+
+
 def dataset(name: str) -> Dataset:
-    """The named dataset, ingested once per server and re-read when its sources change."""
+    """The named dataset, ingested once per server and re-read when its sources change (a photo replaced in place,
+    which changes no folder date, within CONTENT_CHECK_S)."""
     ref = next((r for r in dataset_refs() if r.name == name), None)
     if ref is None:
         raise DatasetError(f"No dataset called {name!r} under data/.")
-    return _dataset(str(ref.path), ref.name, ingest.stat_signature(ref.path, ref.layout))
+    ds = _dataset(str(ref.path), ref.name, ingest.stat_signature(ref.path, ref.layout))
+    if ds.image_dir is not None and _images_key_now(ds) != ds.images_key:  # the check rewrote the source marker
+        ds = _dataset(str(ref.path), ref.name, ingest.stat_signature(ref.path, ref.layout))
+    return ds
+
+
+@st.cache_data(ttl=CONTENT_CHECK_S, show_spinner="Checking the image files for changes…", hash_funcs=DATASET_HASH)
+def _images_key_now(ds: Dataset) -> str:
+    """The images key of the dataset's files now: a stat per file (about a second at CelebA's size), once a minute."""
+    return ingest.current_images_key(ds)
 
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=8)
@@ -395,7 +408,7 @@ def lesson_view(data: LessonData, lesson_id: str, step: int, version: str) -> di
 
 @st.cache_resource(max_entries=32, show_spinner="Loading the audit results…", hash_funcs=DATASET_HASH)
 def _quality_result(ds: Dataset, check: str, token: str) -> StoredResult | None:
-    return load_result(ds.cache_dir, check, token)
+    return load_result(quality_dir(ds), check, token)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=DATASET_HASH)

@@ -33,6 +33,14 @@ class ModelFileError(FaceAtlasError):
     """A stored attribute classifier that cannot be used; train it again."""
 
 
+class CacheError(FaceAtlasError):
+    """A stored file (a cache FaceAtlas computed) that changed or broke while it was used: set aside, run again."""
+
+
+class QueueFullError(FaceAtlasError):
+    """A background job that cannot be queued now: the server's or the visitor's queue is full; says when to retry."""
+
+
 class ModelMissingError(DatasetError):
     """dlib, the face_recognition_models files or a descriptor backend are not installed."""
 

@@ -7,8 +7,12 @@ The job id is derived from the command, so two sessions asking for the same work
 is locked, so two visitors arriving at once still start it once.
 
 At most `max_jobs()` jobs do their work at the same time on one server (FACEATLAS_MAX_JOBS, default
-max(2, cores // 2)); the others wait in a first-come queue, and their progress says so. A job holds its slot
-through an flock, so a job that dies frees its slot without anyone cleaning up.
+max(2, cores // 2)); the others wait in a first-come queue, and their progress says so. A queued job is only its
+folder (spec.json without a pid): no process waits for it. `dispatch()` starts the oldest queued jobs whenever slots
+are free; it runs when a job is started, cancelled or ends, and when a page looks at a queued job (so a job killed
+with -9 still frees its slot). The queue is bounded, per server (FACEATLAS_MAX_QUEUED) and per session
+(MAX_QUEUED_PER_SESSION): beyond that, starting a job raises QueueFullError, which says when to try again. A running
+job also holds its slot through an flock, so a job that dies frees its slot without anyone cleaning up.
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import format as fmt
 from core.data.atomic import write_json
 from core.data.paths import PROJECT_ROOT, cache_root
-from core.errors import said_when_disk_full
+from core.errors import QueueFullError, said_when_disk_full
 from core.processes import pid_alive, stop_leftovers
 
 FINAL_STATES = ("done", "failed", "cancelled")
 QUEUE_POLL_S = 1.0
 UNEXPECTED_ERROR = "it stopped on an unexpected error"
+MAX_QUEUED_PER_SESSION = 2  # jobs one visitor may have waiting (one per browser tab would be unbounded)
+QUEUE_LOCK = ".queue.lock"
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class JobStatus:
     done_at_start: int = 0  # rows a resumed job found already done
     log_path: str = ""  # where the full log is (tracebacks go there, not to the page)
     left_s: float | None = None  # the job's own estimate of the seconds left when it last reported
+    pid: int | None = None  # its process; None while it waits in the queue
 
     @property
     def fraction(self) -> float:
@@ -109,6 +117,14 @@ def max_jobs() -> int:
     return max(2, (os.cpu_count() or 2) // 2)
 
 
+def max_queued() -> int:
+    """How many jobs may wait in this server's queue (FACEATLAS_MAX_QUEUED, default 4 per job slot)."""
+    raw = os.environ.get("FACEATLAS_MAX_QUEUED", "").strip()
+    if raw.isdigit():
+        return int(raw)
+    return 4 * max_jobs()
+
+
 def _lower_priority() -> None:
     """Run in the job's child before exec: jobs yield the CPU to interactive sessions.
 
@@ -134,43 +150,148 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def start_job(kind: str, argv: list[str]) -> str:
-    """Start `python -m core <argv>` in the background unless the same job already runs; return its id.
+def start_job(kind: str, argv: list[str], owner: str | None = None) -> str:
+    """Queue `python -m core <argv>` unless the same job is queued or running (then share it); return its id.
 
-    Raises DiskFullError (a sentence for the page) when the server's disk is too full to record the job."""
+    It starts at once when a slot is free (dispatch). owner: who asks (a browser session), for the per-session bound;
+    QueueFullError, saying when to try again, when the server's or the owner's queue is full; DiskFullError (a
+    sentence for the page) when the server's disk is too full to record the job.
+    """
     with said_when_disk_full("the job could not start"):
-        return _start_job(kind, argv)
+        return _start_job(kind, argv, owner)
 
 
-def _start_job(kind: str, argv: list[str]) -> str:
+def _start_job(kind: str, argv: list[str], owner: str | None) -> str:
     job_id = job_id_for(kind, argv)
     folder = jobs_root() / job_id
-    with _locked(jobs_root() / f".{job_id}.lock"):
-        current = job_status(job_id)
+    with _locked(jobs_root() / QUEUE_LOCK):
+        current = _status(job_id)
         if current is not None and not current.finished:
             return job_id
+        _check_room(owner)
         folder.mkdir(parents=True, exist_ok=True)
-        progress = folder / "progress.json"
         now = time.time()
-        write_json(progress, {"state": "queued", "done": 0, "total": 0, "message": "starting…", "started": now})
-        cmd = [sys.executable, "-m", "core", *argv, "--progress-file", str(progress)]
-        with open(folder / "log.txt", "wb") as log:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=PROJECT_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                preexec_fn=_lower_priority,
-            )
-        write_json(folder / "spec.json", {"kind": kind, "argv": argv, "pid": proc.pid, "started": now})
+        write_json(folder / "spec.json", {"kind": kind, "argv": argv, "owner": owner, "queued_since": now})
+        write_json(
+            folder / "progress.json", {"state": "queued", "done": 0, "total": 0, "message": "queued…", "started": now}
+        )
+        _dispatch()
     return job_id
 
 
+@dataclass(frozen=True)
+class _Queued:
+    job_id: str
+    spec: dict
+
+
+def _jobs_by_state() -> tuple[list[JobStatus], list[_Queued]]:
+    """(jobs that have a live process and did not finish, queued jobs that have no process yet, oldest first)."""
+    live, queued = [], []
+    for folder in jobs_root().iterdir():
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        try:
+            spec = json.loads((folder / "spec.json").read_text())
+        except (OSError, ValueError):
+            continue
+        status = _status(folder.name)  # marks a dead job failed and ends what it left behind
+        if status is None or status.finished:
+            continue
+        if spec.get("pid"):
+            live.append(status)
+        else:
+            queued.append(_Queued(folder.name, spec))
+    return live, sorted(queued, key=lambda q: float(q.spec.get("queued_since", 0)))
+
+
+def _check_room(owner: str | None) -> None:
+    """QueueFullError when a job asked for now would wait beyond the server's or the owner's bound."""
+    live, queued = _jobs_by_state()
+    if len(live) < max_jobs() and not queued:
+        return  # it starts at once
+    mine = [q for q in queued if owner is not None and q.spec.get("owner") == owner]
+    if len(queued) < max_queued() and len(mine) < MAX_QUEUED_PER_SESSION:
+        return
+    left = [s.eta_seconds for s in live if s.eta_seconds is not None]
+    when = (
+        f"in about {fmt.duration(min(left))}, when the first running job should end"
+        if left
+        else ("when one of the running jobs has ended")
+    )
+    if len(mine) >= MAX_QUEUED_PER_SESSION:
+        raise QueueFullError(
+            f"Your queue is full: {fmt.plural(len(mine), 'job')} you started {'is' if len(mine) == 1 else 'are'} "
+            f"waiting for a free slot. Try again {when}, or cancel one of yours."
+        )
+    raise QueueFullError(
+        f"The queue is full: {fmt.count(len(queued))} jobs are waiting and {fmt.count(len(live))} running on this "
+        f"server. Try again {when}."
+    )
+
+
+def dispatch() -> None:
+    """Start the oldest queued jobs while slots are free, and tell the others where they stand."""
+    with _locked(jobs_root() / QUEUE_LOCK):
+        _dispatch()
+
+
+def queued_message(ahead: int) -> str:
+    """What a waiting job's progress says: 'queued: 1 job is running on this server (2 queued before it, …)'."""
+    running = max_jobs()
+    before = f"{fmt.count(ahead)} queued before it, " if ahead else ""
+    verb = "is" if running == 1 else "are"
+    return f"queued: {fmt.plural(running, 'job')} {verb} running on this server ({before}it starts when one ends)"
+
+
+def _dispatch() -> None:
+    live, queued = _jobs_by_state()
+    free = max(0, max_jobs() - len(live))
+    for job in queued[:free]:
+        _spawn(job)
+    waiting = queued[free:]
+    for position, job in enumerate(waiting):
+        message = queued_message(position)
+        progress = jobs_root() / job.job_id / "progress.json"
+        try:
+            prog = json.loads(progress.read_text())
+        except (OSError, ValueError):
+            prog = {}
+        if prog.get("message") != message and prog.get("state", "queued") == "queued":
+            write_json(progress, prog | {"state": "queued", "message": message, "updated": time.time()})
+
+
+def _spawn(job: _Queued) -> None:
+    """Start a queued job's process (in its own session, at low priority); its pid goes into spec.json."""
+    folder = jobs_root() / job.job_id
+    progress = folder / "progress.json"
+    write_json(progress, {"state": "queued", "done": 0, "total": 0, "message": "starting…", "started": time.time()})
+    cmd = [sys.executable, "-m", "core", *job.spec["argv"], "--progress-file", str(progress)]
+    with open(folder / "log.txt", "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_lower_priority,
+        )
+    write_json(folder / "spec.json", job.spec | {"pid": proc.pid, "started": time.time()})
+
+
 def job_status(job_id: str) -> JobStatus | None:
-    """Current state of a job, or None if it never existed. A dead job that did not finish is 'failed'."""
+    """Current state of a job, or None if it never existed. A dead job that did not finish is 'failed'; looking at
+    a job still waiting in the queue starts the queue's next jobs when slots are free (dispatch)."""
+    status = _status(job_id)
+    if status is not None and status.state == "queued" and not status.pid:
+        dispatch()
+        status = _status(job_id)
+    return status
+
+
+def _status(job_id: str) -> JobStatus | None:
     folder = jobs_root() / job_id
     try:
         spec = json.loads((folder / "spec.json").read_text())
@@ -203,18 +324,26 @@ def job_status(job_id: str) -> JobStatus | None:
         done_at_start=int(prog.get("done_at_start", 0)),
         log_path=str(folder / "log.txt"),
         left_s=prog.get("left_s"),
+        pid=spec.get("pid"),
     )
 
 
 def cancel_job(job_id: str) -> None:
-    """Stop a running job's whole process group; what it wrote atomically stays for a resume."""
+    """Stop a running job's whole process group (or take a queued one out of the queue); what it wrote atomically
+    stays for a resume."""
     folder = jobs_root() / job_id
+    with _locked(jobs_root() / QUEUE_LOCK):  # a queued job is not started while it is being cancelled
+        _cancel(folder, job_id)
+    dispatch()  # its slot, or its place in the queue, goes to the next job
+
+
+def _cancel(folder: Path, job_id: str) -> None:
     try:
         spec = json.loads((folder / "spec.json").read_text())
         os.killpg(spec["pid"], signal.SIGTERM)
-    except (OSError, ValueError, KeyError, ProcessLookupError):
+    except (OSError, ValueError, KeyError, TypeError, ProcessLookupError):
         pass
-    status = job_status(job_id)
+    status = _status(job_id)
     write_json(
         folder / "progress.json",
         {
@@ -278,9 +407,7 @@ def acquire_slot(progress_file: str | Path | None) -> int | None:
                     return fd
                 except BlockingIOError:
                     os.close(fd)
-        ahead = _waiting_ahead(me)
-        wait = f"{ahead} queued before it, " if ahead else ""
-        message = f"queued: {max_jobs()} jobs are running on this server ({wait}it starts when one ends)"
+        message = queued_message(_waiting_ahead(me))
         state = {"state": "queued", "done": 0, "total": 0, "message": message, "queued_since": queued_since}
         write_json(me, state | {"started": queued_since, "updated": time.time()})
         time.sleep(QUEUE_POLL_S)

@@ -9,7 +9,9 @@ import threading
 import time
 import types
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing import get_context
 from pathlib import Path
 
 
@@ -70,6 +72,19 @@ def exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def worker_pool(workers: int, method: str = "forkserver") -> ProcessPoolExecutor:
+    """A process pool whose workers exit with this process: every pool FaceAtlas starts is made here.
+
+    forkserver by default, not fork: a parent that already ran torch (a test, a notebook) would hand forked workers
+    a locked OpenMP thread pool. Each worker watches this process (exit_with_parent), so a command killed with -9
+    leaves no workers; the forkserver and the resource tracker end by themselves when their pipes close. Create it
+    and submit its first tasks inside plain_main().
+    """
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context(method), initializer=exit_with_parent, initargs=(os.getpid(),)
+    )
 
 
 @contextmanager

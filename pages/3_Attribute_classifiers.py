@@ -31,8 +31,12 @@ st.header("Threshold, confusion matrix and curves")
 try:
     attribute, threshold, preds = clf.threshold_view(ds, meta)
 except (ModelFileError, OSError) as exc:
-    why = f" ({exc})" if isinstance(exc, ModelFileError) else ""  # an OSError's wording is the system's, not ours
-    st.error(f"The stored predictions of this model cannot be read{why}; train it again.")
+    # A ModelFileError says what happened and what to do; an OSError's wording is the system's, not ours.
+    st.error(
+        str(exc)
+        if isinstance(exc, ModelFileError)
+        else "The stored predictions of this model cannot be read; train it again."
+    )
     links.share(link)
     st.stop()
 

@@ -77,7 +77,7 @@ def test_embeddings_shrunk_behind_the_servers_back_cannot_crash_it_and_are_rebui
     )
     assert proc.returncode == 0 and proc.stdout.strip() == b"True", proc.stderr[-2000:]  # no SIGBUS
     assert load_embeddings(ds, "dlib") is None  # checked: not what was written -> set aside
-    assert list((embeddings_root(ds)).glob("dlib.damaged-*"))
+    assert list((ds.cache_dir.parent / "set-aside").rglob("dlib.damaged-*"))  # out of every listing
     assert any("face embeddings was damaged" in n for n in recent_notices(ds.cache_dir.name))
     summary = embed_dataset(ds, workers=1)  # `core embed` works again and rebuilds them
     assert summary.embedded == 60
@@ -90,7 +90,7 @@ def test_a_damaged_ingest_cache_is_rebuilt_from_the_sources(embedded):
     again = ingest(root, "faces")
     assert again.key == ds.key and again.table.equals(ds.table)
     assert any("annotations was damaged" in n for n in recent_notices(ds.key))
-    assert list(ds.cache_dir.parent.glob(f"{ds.key}.damaged-*"))
+    assert list((ds.cache_dir.parent / "set-aside").glob(f"{ds.key}.damaged-*"))
 
 
 def test_touching_copying_or_repartitioning_keeps_embeddings_and_models(embedded, tmp_path):
@@ -121,3 +121,69 @@ def test_touching_copying_or_repartitioning_keeps_embeddings_and_models(embedded
     repartitioned = ingest(root, "faces")
     same_work(repartitioned)
     assert repartitioned.split_key != meta.split_key and repartitioned.labels_key == meta.labels_key
+
+
+def _same_size_copy(source, target) -> None:
+    """Overwrite `target` in place with `source`'s photo padded to target's size (bytes after a JPEG's end marker are
+    ignored), as `cp` overwrites a file: the folder's date does not change."""
+    data, size = source.read_bytes(), target.stat().st_size
+    data = data[:size] if len(data) > size else data + bytes(size - len(data))
+    with open(target, "r+b") as f:
+        f.write(data)
+
+
+def _pair_with_room(images) -> tuple:
+    """(a, b): two photos where b's bytes fit in a's size, so a can become b at a's own size."""
+    files = sorted(images.glob("*.jpg"), key=lambda p: p.stat().st_size)
+    return files[-1], files[0]
+
+
+def test_a_photo_replaced_in_place_is_embedded_again_and_alone(embedded, tmp_path):
+    root, ds, _ = embedded
+    images = root / "Img" / "img_align_celeba"
+    before = np.array(load_embeddings(ds, "dlib").vectors)
+    target, source = _pair_with_room(images)
+    size = target.stat().st_size
+    _same_size_copy(source, target)
+    assert target.stat().st_size == size
+    again = ingest(root, "faces")
+    assert list_embeddings(again) == []  # its old vectors are not this photo's
+    summary = embed_dataset(again, workers=1)
+    assert summary.reused == 59 and summary.embedded == 60  # only the replaced photo was computed
+    after = np.asarray(load_embeddings(again, "dlib").vectors)
+    row, twin = again.row_of(target.name), again.row_of(source.name)
+    assert np.linalg.norm(after[row] - after[twin]) < 1e-6  # the new photo matches its own file at 0.000
+    assert np.linalg.norm(before[row] - after[row]) > 0.1
+    keep = [r for r in range(60) if r != row]
+    np.testing.assert_array_equal(after[keep], before[keep])
+
+
+def test_datasets_whose_files_share_names_and_sizes_never_share_vectors(embedded, tmp_path):
+    root, ds, _ = embedded
+    other = tmp_path / "data" / "other"
+    shutil.copytree(root, other)
+    target, source = _pair_with_room(other / "Img" / "img_align_celeba")
+    _same_size_copy(source, target)
+    twin = ingest(other, "other")
+    assert twin.images_key != ds.images_key and list_embeddings(twin) == []
+
+
+def test_a_folder_changing_while_it_is_embedded_leaves_no_work_orphaned(embedded):
+    root, ds, _ = embedded
+    shutil.rmtree(embeddings_root(ds))  # embed from scratch
+    images = root / "Img" / "img_align_celeba"
+    target, source = images / "000001.jpg", images / "000002.jpg"
+    changed = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        if done and not changed:  # after the first chunk: a person replaces a photo it already read (by a photo
+            target.write_bytes(source.read_bytes() + bytes(7))  # of its own bytes: the twin's face, padded)
+            changed.append(done)
+
+    summary = embed_dataset(ds, workers=1, chunk_size=8, progress=progress)
+    now = ingest(root, "faces")
+    assert changed and now.images_key != ds.images_key
+    assert list_embeddings(now) == ["dlib"] and summary.reused == 59  # the finished work was carried over …
+    assert not (embeddings_root(ds) / "dlib").exists()  # … and nothing is left under the old key
+    vectors = np.asarray(load_embeddings(now, "dlib").vectors)
+    assert np.linalg.norm(vectors[0] - vectors[1]) < 1e-6  # row 0 is the new photo's

@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import pickle
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from dataclasses import replace
 
@@ -25,7 +28,7 @@ from core.classify.metrics import (
     subgroup_metrics,
 )
 from core.classify.models import TrainConfig
-from core.classify.pixels import augment_batch, image_to_array, load_pixel_cache
+from core.classify.pixels import augment_batch, build_pixel_cache, image_to_array, load_pixel_cache
 from core.classify.store import (
     list_models,
     load_classifier,
@@ -38,8 +41,10 @@ from core.classify.train import dataset_split, history_path_for, train_attribute
 from core.classify.tryit import predict_photo
 from core.cluster.features import FeatureSpec, build_features
 from core.data.embeddings import load_embeddings
+from core.data.ingest import open_dataset
 from core.errors import ImageError, ModelFileError
 from core.jobs import cancel_job, job_status, start_job
+from tests.support import PROJECT, write_celeba
 
 # Hand-built example: 4 positives, 6 negatives.
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -174,7 +179,7 @@ def test_a_damaged_model_is_set_aside_with_a_message(clf_env, cnn_model, tmp_pat
     with pytest.raises(ModelFileError, match=r"damaged .*weights\.pt.*set aside: train it again"):
         load_classifier(copy_id)
     assert not (models_root() / copy_id).exists()  # moved aside, not read, not deleted
-    assert list(models_root().glob(f"{copy_id}.damaged-*"))
+    assert list((models_root().parent / "set-aside" / "models").glob(f"{copy_id}.damaged-*"))
     assert copy_id not in {m.model_id for m in list_models()}
 
 
@@ -328,3 +333,39 @@ def test_training_predicts_every_image_for_the_clustering_page(clf_env, logreg_m
     fm = build_features(clf_env, FeatureSpec("predicted", attributes=("Smiling", "Male")), predictions=predictions)
     assert fm.n == int(predicted.sum()) and fm.columns == ("Smiling", "Male")
     assert "could not read were left out" in " ".join(fm.notes)
+
+
+SHRINK_WHILE_TRAINING = """
+import sys
+import numpy as np
+from pathlib import Path
+from core.classify.pixels import build_pixel_cache, pixel_cache_paths
+from core.data.ingest import open_dataset
+from core.errors import FaceAtlasError
+
+ds = open_dataset(Path(sys.argv[1]))
+pixels, ok = build_pixel_cache(ds, 64)
+first = np.array(pixels[[0, 1]])  # a batch read before the file changes
+with open(pixel_cache_paths(ds, 64)[0], "r+b") as f:  # what a full disk, a cleaner or a person can do
+    f.truncate(5000)
+try:
+    pixels[np.arange(len(pixels))]  # the next batches: a memory map would die of SIGBUS here
+    print("read")
+except FaceAtlasError as exc:
+    print("failed:", exc)
+"""
+
+
+def test_a_pixel_cache_shrunk_while_a_model_trains_fails_with_a_sentence(tmp_path, isolated_cache):
+    root = write_celeba(tmp_path / "faces", n=6, images=True)
+    env = {**os.environ, "FACEATLAS_CACHE": str(isolated_cache)}
+    run = [sys.executable, "-c", SHRINK_WHILE_TRAINING, str(root)]
+    proc = subprocess.run(run, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]  # no signal death (SIGBUS is -7)
+    out = proc.stdout.strip()
+    assert out.startswith("failed: The stored 64px pixel cache changed size while it was read"), out
+    assert "set aside" in out and "Traceback" not in out
+    ds = open_dataset(root)
+    assert list(isolated_cache.rglob("pixels_64.npy*damaged*"))  # out of the way …
+    assert load_pixel_cache(ds, 64) is None  # … so the next training decodes the images again
+    assert build_pixel_cache(ds, 64)[1].all()

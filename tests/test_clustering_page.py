@@ -27,7 +27,7 @@ from core.cluster.algorithms import ClusterSpec, cluster
 from core.cluster.features import FeatureSpec
 from core.cluster.metrics import external_metrics, internal_metrics
 from core.cluster.reduce import ReductionSpec, pca
-from core.cluster.store import load_map, map_key
+from core.cluster.store import clustering_dir, load_map, map_key
 from core.cluster.view import View, ViewOptions
 from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
@@ -200,7 +200,7 @@ def test_background_umap_job_stores_the_map_the_page_loads(cluster_home, monkeyp
     fkey = cached.clustering_key(ds, view).features
     assert main(list(map_job_spec(ds, fkey).argv)) == 0
     fm = cached.cluster_features(ds, fkey)
-    coords = load_map(ds.cache_dir, map_key(fkey, "umap"), fm.rows)
+    coords = load_map(clustering_dir(ds), map_key(fkey, "umap"), fm.rows)
     assert coords is not None and coords.shape == (fm.n, 2)
     train = ds.table["partition"].to_numpy() == "train"
     assert fm.n == int((train & has_face).sum())
@@ -219,7 +219,7 @@ def test_large_maps_draw_a_sample_but_score_every_point(cluster_home, monkeypatc
 def started_jobs(monkeypatch):
     """Jobs the page asks to start, recorded instead of started (each test runs them in-process itself)."""
     started = []
-    monkeypatch.setattr(ui.jobs, "start_job", lambda kind, argv: started.append((kind, argv)) or "fake")
+    monkeypatch.setattr(ui.jobs, "start_job", lambda kind, argv, owner=None: started.append((kind, argv)) or "fake")
     return started
 
 

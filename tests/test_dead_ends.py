@@ -106,7 +106,7 @@ def kinds_home(demo_home, tmp_path_factory):
     cached.dataset_refs.clear()
     started: list = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ui.jobs, "start_job", lambda kind, argv: started.append(kind) or "recorded")
+        mp.setattr(ui.jobs, "start_job", lambda kind, argv, owner=None: started.append(kind) or "recorded")
         yield home, started
     for key, value in saved.items():
         if value is None:

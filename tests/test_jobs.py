@@ -3,6 +3,7 @@ queue, workers that die with their job, and failures told in a sentence (never a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,10 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from core.demo import generate_demo
+from core.errors import QueueFullError
 from core.jobs import JobSpec, cancel_job, job_status, jobs_root, start_job
-from tests.support import PROJECT, copy_home, seed_face_weights
+from core.quality.scan import IN_PROCESS_BELOW
+from tests.support import PROJECT, copy_home, seed_face_weights, write_celeba
 
 pytestmark = pytest.mark.slow
 
@@ -169,3 +173,75 @@ def test_worker_processes_never_run_the_callers_page(tmp_path, monkeypatch):
     generate_demo(tmp_path / "demo", n_images=200, seed=4, workers=2)  # a spawn pool of 2 workers
     assert (tmp_path / "demo" / "Img" / "img_align_celeba" / "000200.jpg").exists()
     assert not marker.exists()
+
+
+def test_an_audit_killed_with_9_leaves_no_scan_workers(isolated_cache, tmp_path):
+    """`core audit` run by hand (not as a job, so nobody cleans up after it) and killed -9 while its pool reads."""
+    n = IN_PROCESS_BELOW  # the smallest dataset the scan reads with worker processes
+    root = write_celeba(tmp_path / "big", n=n)
+    slow = tmp_path / "slow.png"  # a 9-megapixel PNG: each worker spends a while on every file
+    Image.new("RGB", (3000, 3000), (90, 120, 200)).save(slow)
+    images = root / "Img" / "img_align_celeba"
+    images.mkdir(parents=True)
+    for i in range(n):
+        os.link(slow, images / f"{i + 1:06d}.jpg")
+    command = [sys.executable, "-m", "core", "audit", str(root), "--checks", "images", "--workers", "2"]
+    proc = subprocess.Popen(command, cwd=PROJECT, start_new_session=True, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: len(_group(proc.pid)) >= 4)  # the command, the forkserver, its workers (and resource tracker)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _wait(lambda: not _group(proc.pid), 60)  # every process it started ended with it
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # on failure: what it left behind
+
+
+def _holding_a_slot(name: str) -> subprocess.Popen:
+    """A registered job that holds a server slot until it is killed."""
+    folder = jobs_root() / name
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", SLOT_HOLDER, str(folder / "progress.json")], cwd=PROJECT)
+    (folder / "spec.json").write_text(json.dumps({"kind": "hold", "argv": [], "pid": proc.pid}))
+    _wait(lambda: Path(f"{folder / 'progress.json'}.held").exists(), 60)
+    return proc
+
+
+def _has_process(job_id: str) -> bool:
+    """Whether any process runs for this job (its progress file is on its command line)."""
+    needle = str(jobs_root() / job_id / "progress.json").encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and needle in (entry / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_the_queue_is_bounded_and_a_queued_job_holds_no_process(isolated_cache, monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEATLAS_MAX_JOBS", "1")
+    monkeypatch.setenv("FACEATLAS_MAX_QUEUED", "3")
+    root = write_celeba(tmp_path / "small", n=6)
+    jobs = [JobSpec("audit", ("audit", str(root), "--name", f"copy-{k}", "--checks", "images")) for k in range(4)]
+    holder = _holding_a_slot("hold-0")
+    try:
+        first = start_job(jobs[0].kind, list(jobs[0].argv), owner="tab-a")
+        second = start_job(jobs[1].kind, list(jobs[1].argv), owner="tab-a")
+        waits = ["(it starts when one ends)", "(1 queued before it, it starts when one ends)"]
+        for job_id, wait in zip((first, second), waits, strict=True):
+            status = job_status(job_id)
+            assert status.state == "queued" and status.message == f"queued: 1 job is running on this server {wait}"
+            assert status.pid is None and not _has_process(job_id)  # waiting costs no process
+        with pytest.raises(QueueFullError, match=r"Your queue is full: 2 jobs you started are waiting.*Try again when"):
+            start_job(jobs[2].kind, list(jobs[2].argv), owner="tab-a")
+        assert start_job(jobs[0].kind, list(jobs[0].argv), owner="tab-b") == first  # the same work is shared
+        start_job(jobs[2].kind, list(jobs[2].argv), owner="tab-b")
+        with pytest.raises(QueueFullError, match=r"The queue is full: 3 jobs are waiting and 1 running.*Try again"):
+            start_job(jobs[3].kind, list(jobs[3].argv), owner="tab-c")
+    finally:
+        holder.kill()
+        holder.wait()
+    for job in jobs[:3]:  # the slot freed, the queue moves on by itself, one job at a time
+        _wait(lambda job=job: job_status(job.job_id).state == "done", 180)
+    assert job_status(jobs[3].job_id) is None  # refused, never queued

@@ -4,7 +4,10 @@ can with a warning; nothing raises a library error, blocks a thread, or decodes 
 from __future__ import annotations
 
 import io
+import json
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -14,7 +17,7 @@ from PIL import Image
 from core.data.images import open_rgb, thumbnail_bytes
 from core.data.ingest import open_dataset
 from core.errors import DatasetError, ImageError
-from tests.support import jpeg_bytes, write_celeba
+from tests.support import PROJECT, jpeg_bytes, write_celeba
 
 
 @pytest.mark.parametrize(
@@ -112,3 +115,21 @@ def test_formats_outside_the_apps_list_are_refused_before_decoding():
     tiff = _encoded(Image.fromarray(np.zeros((8, 8), np.float32), mode="F"), "TIFF")
     with pytest.raises(ImageError, match="JPEG, PNG, WebP or BMP"):
         open_rgb(tiff)
+
+
+def test_a_fifo_in_the_image_folder_never_hangs_the_audit(tmp_path, isolated_cache):
+    """`core audit` reads every image: a FIFO named like one is reported as unreadable, never waited on."""
+    root = write_celeba(tmp_path / "celeba", n=6, images=True)
+    fifo = root / "Img" / "img_align_celeba" / "000002.jpg"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "audit", str(root), "--checks", "images", "--json"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,  # on a hang the test fails here instead of blocking the suite
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    images = json.loads(proc.stdout.strip().splitlines()[-1])["checks"]["images"]
+    assert images["counts"]["unreadable"] == 1 and images["images_with_problems"] >= 1

@@ -20,7 +20,7 @@ from core import cached
 from core.data.ingest import open_dataset
 from core.errors import DiskFullError, is_disk_full, said_when_disk_full
 from core.quality import run_audit
-from core.quality.store import quality_root
+from core.quality.store import quality_dir
 from tests.support import PROJECT, copy_home
 from ui import links
 
@@ -104,7 +104,7 @@ def fill_the_disk(monkeypatch, root: Path) -> None:
 def test_a_truncated_audit_result_is_said_and_offered_again(home):
     ds = open_dataset(home / "data" / "demo", name="demo")
     run_audit(ds, ("images",), workers=1)
-    (table,) = quality_root(ds.cache_dir).glob("images-*/problems.parquet")
+    (table,) = quality_dir(ds).glob("images-*/problems.parquet")
     table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])
     for visit in range(2):  # every visit, not only the first
         at = run_page(DATA_QUALITY, check="images")
@@ -120,7 +120,7 @@ def test_a_truncated_audit_result_is_said_and_offered_again(home):
 def test_a_truncated_image_scan_leaves_the_page_working(home):
     ds = open_dataset(home / "data" / "demo", name="demo")
     run_audit(ds, ("images",), workers=1)
-    (table,) = quality_root(ds.cache_dir).glob("scan-*/table.parquet")
+    (table,) = quality_dir(ds).glob("scan-*/table.parquet")
     table.write_bytes(b"PAR1")
     at = run_page(DATA_QUALITY, check="images")
     assert at.button(key="dq-run")

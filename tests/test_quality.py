@@ -30,7 +30,7 @@ from core.quality import CHECKS, duplicates, identities, images, labels, load_ch
 from core.quality.audit import check_token
 from core.quality.neighbours import close_pairs, close_pairs_exact
 from core.quality.scan import measure_bytes, scan_images
-from core.quality.store import StoredResult, load_result, result_token, save_result
+from core.quality.store import StoredResult, load_result, quality_dir, result_token, save_result
 from tests.support import WILD_SAMPLE, needs, seed_face_weights
 
 # Pairs of the wild sample that are the same photo saved twice (checked by eye): real duplicates, not false groups.
@@ -230,11 +230,11 @@ def test_identity_check_finds_a_moved_photo_and_a_split_identity():
 def test_results_are_found_only_for_the_inputs_they_came_from(tmp_path, isolated_cache, demo_dataset):
     ds = ingest(demo_dataset.root, "demo")
     frame = pl.DataFrame({"x": [1, 2]})
-    token = result_token("images", ds.key, {"a": 1})
-    save_result(ds.cache_dir, StoredResult("images", token, {"n": 2}, {"t": frame}, {"arr": np.arange(3)}))
-    back = load_result(ds.cache_dir, "images", token)
+    token = result_token("images", {"a": 1})
+    save_result(quality_dir(ds), StoredResult("images", token, {"n": 2}, {"t": frame}, {"arr": np.arange(3)}))
+    back = load_result(quality_dir(ds), "images", token)
     assert back.summary == {"n": 2} and back.tables["t"].equals(frame) and list(back.arrays["arr"]) == [0, 1, 2]
-    assert load_result(ds.cache_dir, "images", result_token("images", ds.key, {"a": 2})) is None
+    assert load_result(quality_dir(ds), "images", result_token("images", {"a": 2})) is None
     before, images_before = check_token(ds, "duplicates"), check_token(ds, "images")
     save_embeddings(ds, "dlib", np.zeros((ds.n_images, 4), np.float32), np.ones(ds.n_images, bool))
     assert check_token(ds, "duplicates") != before  # new embeddings: the stored duplicates no longer apply

@@ -17,8 +17,10 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ui.jobs
 from core import cached
 from core.data.ingest import open_dataset
+from core.errors import QueueFullError
 from core.faces import pipeline as faces
 from core.faces.embed_job import embed_dataset, load_face_counts, load_status
 from core.jobs import cancel_job, job_status
@@ -195,3 +197,26 @@ def test_every_table_reads_as_words_and_formatted_numbers(audited_home, check):
         assert not [c for c in frame.columns if "_" in c or c != c.strip() or (not c[:1].isupper() and c != "eps")]
         cells = [str(v) for column in frame.columns for v in frame[column]]
         assert not [c for c in cells if c in ("None", "nan", "True", "False") or re.fullmatch(r"-?\d+\.\d{4,}", c)]
+
+
+def test_a_full_queue_says_when_to_try_again_instead_of_starting(audited_home, tmp_path, monkeypatch):
+    home, _, _ = audited_home
+    other = tmp_path / "home"
+    shutil.copytree(home / "data" / "demo", other / "data" / "demo")
+    monkeypatch.setenv("FACEATLAS_HOME", str(other))
+    monkeypatch.setenv("FACEATLAS_CACHE", str(other / "cache"))
+    full = "The queue is full: 8 jobs are waiting and 2 running on this server. Try again in about 3 min."
+
+    def refuse(kind, argv, owner=None):
+        raise QueueFullError(full)
+
+    monkeypatch.setattr(ui.jobs, "start_job", refuse)
+    cached.dataset_refs.clear()
+    at = run_page()
+    at.button(key="dq-run").click().run()
+    try:
+        assert not at.exception, at.exception
+        assert full in [w.value for w in at.warning]  # the sentence, not an error page
+        assert "dq-job" not in at.session_state
+    finally:
+        cached.dataset_refs.clear()

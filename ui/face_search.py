@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
@@ -12,6 +10,7 @@ from core import format as fmt
 from core.charts import faces as face_charts
 from core.data.dataset import Dataset
 from core.data.embeddings import Embeddings
+from core.data.images import read_image_file
 from core.errors import ImageError, ModelMissingError
 from core.faces import calibration, search
 from core.faces.calibration import DLIB_THRESHOLD, TRUSTWORTHY_AUC, SamePersonBasis, SamePersonRule
@@ -77,11 +76,15 @@ def query_source_ui(ds: Dataset) -> tuple[bytes | None, str | None]:
         return (shot.getvalue() if shot else None), None
     image_id = pick_image_id(ds, state.FS_IMAGE, "image")
     path = ds.image_path(image_id) if image_id else None
-    if path is None or not path.is_file():
+    if path is None:
         if image_id:
             st.error(f"{image_id} is missing on disk.")
         return None, image_id
-    return Path(path).read_bytes(), image_id
+    try:
+        return read_image_file(path), image_id
+    except ImageError as exc:
+        st.error(f"{exc} Pick another image.")
+        return None, image_id
 
 
 def find_query_faces(data: bytes, dataset_aligned: bool):

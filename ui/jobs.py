@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import format as fmt
 from core.cli.embed import embed_job_spec
 from core.data.dataset import Dataset
-from core.errors import FaceAtlasError
+from core.errors import FaceAtlasError, QueueFullError
 from core.jobs import JobSpec, JobStatus, cancel_job, job_status, start_job
 from ui import state
 from ui.demo_drawing import images_missing_text, is_drawing
@@ -20,6 +21,24 @@ EMBED_RATE_PHOTOS = 11.0
 EMBED_START_SECONDS = 10.0  # loading the face models in each worker
 
 
+def session_owner() -> str | None:
+    """The browser session asking for a job (what the per-visitor bound of the job queue counts)."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def queue_job(job: JobSpec) -> str | None:
+    """Start the job (or join it, when it runs or waits already): its id; when the queue is full, a warning saying
+    when to try again, and None; when the server cannot record it (a full disk), an error saying so, and None."""
+    try:
+        return start_job(job.kind, list(job.argv), owner=session_owner())
+    except QueueFullError as exc:
+        st.warning(str(exc))
+    except FaceAtlasError as exc:  # the server cannot record the job (a full disk)
+        st.error(str(exc))
+    return None
+
+
 def failure_text(status: JobStatus | None) -> str:
     """Why a job did not finish, in one plain sentence, and where its full log is (never the log itself)."""
     if status is None:
@@ -28,15 +47,6 @@ def failure_text(status: JobStatus | None) -> str:
         return "it was cancelled."
     reason = (status.error or "it stopped").rstrip(". ")
     return f"{reason}. The full log is in cache/jobs/{status.job_id}/log.txt on the server."
-
-
-def start_or_say(job: JobSpec) -> str | None:
-    """Start the job and return its id; when the server cannot record it (a full disk), say so and return None."""
-    try:
-        return start_job(job.kind, list(job.argv))
-    except FaceAtlasError as exc:
-        st.error(str(exc))
-        return None
 
 
 def run_end(status: JobStatus) -> str:
@@ -147,7 +157,7 @@ def job_launcher(
     Returns the status of the job shown (None before any run).
     """
     status = job_status(job.job_id) if job is not None else None
-    if auto_start and job is not None and status is None and start_or_say(job) is not None:
+    if auto_start and job is not None and status is None and queue_job(job) is not None:
         if remember:
             st.session_state[remember] = job.job_id
         status = job_status(job.job_id)
@@ -169,7 +179,7 @@ def job_launcher(
     if expected and help is None:
         help = f"Takes about {fmt.duration(expected)}; runs in the background, survives page changes, can be cancelled."
     if st.button(button, key=key, type="primary", disabled=disabled, help=help):
-        job_id = start_or_say(job)
+        job_id = queue_job(job)
         if job_id is not None:
             if remember:
                 st.session_state[remember] = job_id

@@ -17,7 +17,7 @@ from core.quality import CHECK_TITLES, CHECKS, StoredResult
 from core.quality.audit import estimated_seconds
 from core.quality.images import PROBLEMS
 from core.quality.labels import MIN_IDENTITIES_PER_FOLD
-from core.quality.store import was_set_aside
+from core.quality.store import quality_dir, was_set_aside
 from core.quality.tables import (
     DUPLICATE_GROUPS,
     IDENTITY_SUSPECTS,
@@ -49,7 +49,7 @@ def audit_panel(ds: Dataset) -> dict[str, StoredResult | None]:
     done = [CHECK_TITLES[c].lower() for c in CHECKS if results[c] is not None]
     if done:
         st.caption("Results for the current data: " + ", ".join(done) + ".")
-    damaged = [c for c in todo if was_set_aside(ds.cache_dir, c)]
+    damaged = [c for c in todo if was_set_aside(quality_dir(ds), c)]
     if damaged:
         st.warning(
             f"The stored results for {_listed(damaged)} could not be read (a file was damaged) and were set aside: "
@@ -99,7 +99,7 @@ def _not_available(ds: Dataset, check: str, result: StoredResult | None) -> bool
     if reason:
         st.info(reason)
         return True
-    if result is None and was_set_aside(ds.cache_dir, check):
+    if result is None and was_set_aside(quality_dir(ds), check):
         st.caption(f"The stored results for {CHECK_TITLES[check].lower()} could not be read: run the audit above.")
         return True
     if result is None:

@@ -21,12 +21,12 @@ from core.data.embeddings import list_embeddings
 from core.data.paths import demo_dir
 from core.demo import demo_exists, demo_size, labels_ready, write_labels
 from core.demo.estimate import expected_plan_seconds
-from core.errors import FaceAtlasError
-from core.jobs import job_status
+from core.errors import FaceAtlasError, QueueFullError
+from core.jobs import job_status, start_job
 from core.processes import usable_cores
 from ui import links, state
 from ui.demo_drawing import drawing_panel, is_drawing, is_first_start_demo, labels_wait_text
-from ui.jobs import job_progress_line, start_or_say
+from ui.jobs import job_progress_line
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,12 @@ def ensure_demo() -> None:
     if status is None or (status.finished and job.job_id not in restarted):
         if status is not None:
             restarted.add(job.job_id)
-        start_or_say(job)
+        try:
+            start_job(job.kind, list(job.argv))
+        except QueueFullError as exc:
+            st.info(f"The demo's faces are drawn by a background job, which could not be queued yet. {exc}")
+        except FaceAtlasError as exc:  # the server cannot record the job (a full disk)
+            st.error(str(exc))
 
 
 def _write_labels_waiting(out: Path, poll_s: float = 0.25) -> None:
@@ -103,7 +108,13 @@ def start_demo_embeddings(ds: Dataset) -> None:
     job = embed_job_spec(ds)
     status = job_status(job.job_id)
     if status is None:  # never tried: a failure or cancellation is left for the user to retry, not looped
-        start_or_say(job)
+        try:
+            start_job(job.kind, list(job.argv))
+        except QueueFullError:  # tried again on the next visit: the embeddings are not needed to see the demo
+            return
+        except FaceAtlasError as exc:  # the server cannot record the job (a full disk)
+            st.error(str(exc))
+            return
         status = job_status(job.job_id)
     if status is not None and not status.finished:
         with st.sidebar:
@@ -153,7 +164,7 @@ def dataset_picker() -> Dataset:
     except FaceAtlasError as exc:  # a file that cannot be read, a disk too full to save its parsed copy
         st.error(f"Cannot open {name}: {exc}")
         st.stop()
-    for notice in recent_notices(ds.key):
+    for notice in recent_notices(ds.key, ds.images_key):
         if st.session_state.setdefault(state.REPAIR_NOTICES_SHOWN, set()).isdisjoint({notice}):
             st.session_state[state.REPAIR_NOTICES_SHOWN].add(notice)
             st.sidebar.info(notice, icon=":material/build:")

@@ -1,9 +1,13 @@
 """Face pixels for the CNN: square crops decoded once into a uint8 cache, and batch augmentation.
 
-cache/<key>/pixels_<size>.npy is an (N, size, size, 3) uint8 array aligned to the dataset
+cache/pixels/<images key>/pixels_<size>.npy is an (N, size, size, 3) uint8 array aligned to the dataset
 table (zeros where an image is missing or unreadable) and pixels_<size>_ok.npy the (N,) bool
 mask of rows that decoded. The array is filled in a temp file and renamed, the mask is
 written after it, so a reader seeing the mask always sees a complete array.
+
+Too large to read into memory at CelebA's size (3.9 GB at 80 px) and never memory-mapped: a mapped file shrunk
+behind a training job's back kills it with SIGBUS. PixelRows reads the rows a batch needs from an open file and
+fails the job with a sentence when the file changed size.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +27,7 @@ from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
 from core.data.images import open_rgb
-from core.errors import ImageError
+from core.errors import CacheError, ImageError
 
 # Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
 # not pay their import time and memory on a shared server.
@@ -52,13 +57,81 @@ def image_to_array(img: Image.Image, size: int, aligned: bool = True) -> np.ndar
 
 
 def pixel_cache_paths(ds: Dataset, size: int) -> tuple[Path, Path]:
-    """Where the decoded pixels live: keyed by the image files (names and sizes), so they outlive annotation edits."""
+    """Where the decoded pixels live: keyed by the image files' content, so they outlive annotation edits."""
     folder = ds.cache_dir.parent / "pixels" / (ds.images_key or ds.key)
     return folder / f"pixels_{size}.npy", folder / f"pixels_{size}_ok.npy"
 
 
-def load_pixel_cache(ds: Dataset, size: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(pixels memmap (N, S, S, 3) uint8, ok (N,) bool), or None when not built yet.
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+class PixelRows:
+    """The (N, S, S, 3) uint8 pixel cache, read row by row from one open descriptor (no memory map).
+
+    Indexed like the array it stands for (`rows[[3, 9, 10]]`, `rows[a:b]`, `len(rows)`, `.shape`); every read
+    checks that the file still has the size it had when opened, and a file shrunk or grown meanwhile raises
+    CacheError (after setting the file aside), so a training job fails with a sentence instead of a signal.
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, path: Path, what: str, dataset: str = ""):
+        self.path, self.what, self.dataset = path, what, dataset
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        weakref.finalize(self, os.close, self._fd)
+        with os.fdopen(os.dup(self._fd), "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version not in HEADER_READERS:
+                raise ValueError(f"{path.name} is an .npy file of version {version}, which FaceAtlas does not write")
+            shape, fortran, dtype = HEADER_READERS[version](f)
+            self._offset = f.tell()
+        if fortran or dtype != self.dtype or len(shape) != 4 or shape[3] != 3 or shape[1] != shape[2]:
+            raise ValueError(f"{path.name} holds {dtype} {shape}, not (N, S, S, 3) uint8 pixels")
+        self.shape = tuple(int(d) for d in shape)
+        self._row_bytes = int(np.prod(self.shape[1:]))
+        self._size = self._offset + self.shape[0] * self._row_bytes
+        now = os.fstat(self._fd).st_size
+        if now != self._size:
+            raise ValueError(f"{path.name} is {fmt.count(now)} bytes, not the {fmt.count(self._size)} its header says")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return self[np.array([key])][0]
+        rows = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        rows = np.where(rows < 0, rows + len(self), rows).astype(np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"row out of range for {len(self)} images")
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        out = np.empty((len(rows), *self.shape[1:]), np.uint8)
+        flat = out.reshape(len(rows), -1)
+        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1  # runs of consecutive rows: one read each
+        for run in np.split(np.arange(len(ordered)), breaks):
+            if not len(run):
+                continue
+            first, count = int(ordered[run[0]]), len(run)
+            data = self._read(self._offset + first * self._row_bytes, count * self._row_bytes)
+            flat[order[run]] = np.frombuffer(data, np.uint8).reshape(count, -1)
+        return out
+
+    def _read(self, offset: int, n_bytes: int) -> bytes:
+        now = os.fstat(self._fd).st_size
+        data = os.pread(self._fd, n_bytes, offset) if now == self._size else b""
+        if now != self._size or len(data) != n_bytes:
+            why = f"changed size while it was read ({fmt.count(self._size)} bytes, then {fmt.count(now)})"
+            quarantine(self.path, self.what, why, dataset=self.dataset)
+            raise CacheError(f"The stored {self.what} {why}; it was set aside. Run the training again to rebuild it.")
+        return data
+
+
+def load_pixel_cache(ds: Dataset, size: int) -> tuple[PixelRows, np.ndarray] | None:
+    """(pixels (N, S, S, 3) uint8 read on demand, ok (N,) bool), or None when not built yet.
 
     Too large to checksum at every load (3.9 GB for CelebA at 80 px): a file of the wrong size or shape is
     set aside (with a notice) and rebuilt.
@@ -66,21 +139,22 @@ def load_pixel_cache(ds: Dataset, size: int) -> tuple[np.ndarray, np.ndarray] | 
     array_path, ok_path = pixel_cache_paths(ds, size)
     if not ok_path.is_file() or not array_path.is_file():
         return None
+    what = f"{size}px pixel cache"
     try:
-        pixels = np.load(array_path, mmap_mode="r", allow_pickle=False)  # checks the file holds the whole array
+        pixels = PixelRows(array_path, what, ds.key)
         ok = np.load(ok_path, allow_pickle=False)
         if pixels.shape != (ds.n_images, size, size, 3) or ok.shape != (ds.n_images,):
             raise ValueError(f"shapes {pixels.shape} and {ok.shape} do not match {fmt.count(ds.n_images)} images")
     except (OSError, ValueError) as exc:
         for path in (array_path, ok_path):
-            quarantine(path, f"{size}px pixel cache", str(exc), dataset=ds.key)
+            quarantine(path, what, str(exc), dataset=ds.key)
         return None
     return pixels, ok
 
 
 def build_pixel_cache(
     ds: Dataset, size: int, progress: Callable[[int, int], None] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[PixelRows, np.ndarray]:
     """Decode every image once into the cache (or reuse it); returns (pixels, ok) like load_pixel_cache."""
     if size not in IMAGE_SIZES:
         raise ValueError(f"Image size {size} is not offered; choose one of {', '.join(map(str, IMAGE_SIZES))}.")
@@ -93,21 +167,24 @@ def build_pixel_cache(
     array_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = array_path.with_name(f".{array_path.name}.{os.getpid()}.tmp")
     n = ds.n_images
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
     ok = np.zeros(n, dtype=bool)
+    blank = bytes(size * size * 3)
     try:
-        for i, image_id in enumerate(ds.table["image_id"].to_list()):
-            path = ds.image_path(image_id)
-            if path is not None and path.is_file():
-                try:
-                    out[i] = image_to_array(open_rgb(path), size, ds.aligned or ds.is_demo)
-                    ok[i] = True
-                except ImageError as exc:
-                    log.warning("skipping %s: %s", image_id, exc)
-            if progress and (i % 200 == 0 or i == n - 1):
-                progress(i + 1, n)
-        out.flush()
-        del out
+        with open(tmp, "wb") as out:  # written in row order with plain writes (a map of it could SIGBUS too)
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False}
+            np.lib.format.write_array_header_2_0(out, header | {"shape": (n, size, size, 3)})
+            for i, image_id in enumerate(ds.table["image_id"].to_list()):
+                row = blank
+                path = ds.image_path(image_id)
+                if path is not None:
+                    try:
+                        row = image_to_array(open_rgb(path), size, ds.aligned or ds.is_demo).tobytes()
+                        ok[i] = True
+                    except ImageError as exc:
+                        log.warning("skipping %s: %s", image_id, exc)
+                out.write(row)
+                if progress and (i % 200 == 0 or i == n - 1):
+                    progress(i + 1, n)
         os.replace(tmp, array_path)
     finally:
         tmp.unlink(missing_ok=True)

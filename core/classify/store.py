@@ -20,7 +20,7 @@ import numpy as np
 
 from core import format as fmt
 from core.classify.models import LogisticModel, TrainConfig, build_net, to_chw_float
-from core.data.artifacts import damaged, quarantine, records
+from core.data.artifacts import damaged, is_set_aside, quarantine, records
 from core.data.atomic import save_npy, write_json
 from core.data.paths import cache_root
 from core.errors import ModelFileError
@@ -140,7 +140,7 @@ def list_models(dataset_key: str | None = None, labels_key: str = "") -> list[Cl
     """
     metas = []
     for folder in models_root().iterdir():
-        if folder.name.startswith(".") or not (folder / "meta.json").is_file():
+        if folder.name.startswith(".") or is_set_aside(folder) or not (folder / "meta.json").is_file():
             continue
         try:
             meta = read_meta(folder.name)
@@ -226,9 +226,7 @@ def load_predictions(cache_dir: Path, model_id: str | None = None) -> Prediction
             if probs.ndim != 2 or probs.shape[1] != len(meta.attributes) or (rows and len(probs) != rows):
                 raise ValueError(f"shape {probs.shape} does not match the dataset")
         except (OSError, ValueError) as exc:
-            quarantine(
-                _folder(meta.model_id) / PREDICTIONS_FILE, f"predictions of {meta.model_id}", str(exc), cache_dir.name
-            )
+            _set_aside_file(meta, PREDICTIONS_FILE, f"predictions of {meta.model_id}", str(exc), cache_dir.name)
             continue
         return Predictions(probs, tuple(meta.attributes), meta.model_id)
     return None
@@ -270,15 +268,28 @@ def predict_torch(net, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, getattr(net, "n_out", 0)), np.float32)
 
 
+WEIGHTS_FILES = ("weights.npz", "weights.pt")  # the model itself: damaged, the whole model is set aside
+TEST_PREDICTIONS_FILE = "test_predictions.npz"
+
+
 def verified_meta(model_id: str) -> ClassifierMeta:
-    """The model's meta once its files are checked against their records; a damaged model is set aside."""
+    """The model's meta once its weights are checked against their records; a model with damaged weights is set
+    aside (its other files are checked by their own readers: a damaged one of them sets aside only itself)."""
     meta = read_meta(model_id)
-    bad = damaged(_folder(model_id), meta.files)
+    bad = damaged(_folder(model_id), {k: r for k, r in meta.files.items() if k in WEIGHTS_FILES})
     if bad:
         why = f"{', '.join(bad)} changed since it was written"
         quarantine(_folder(model_id), f"model {model_id}", why, dataset=meta.dataset_key)
-        raise ModelFileError(f"The stored model {model_id} was damaged ({why}); it was set aside: train it again.")
+        raise ModelFileError(f"The stored model {model_id} was damaged ({why}) and was set aside: train it again.")
     return meta
+
+
+def _set_aside_file(meta: ClassifierMeta, name: str, what: str, why: str, dataset: str = "") -> None:
+    """Set aside one damaged file of a model and drop its record; the model and its other files stay as they are."""
+    folder = _folder(meta.model_id)
+    quarantine(folder / name, what, why, dataset=dataset or meta.dataset_key)
+    kept = {k: r for k, r in meta.files.items() if k != name}
+    write_json(folder / "meta.json", replace(read_meta(meta.model_id), files=kept).to_json())
 
 
 def load_classifier(model_id: str) -> StoredModel:
@@ -307,10 +318,24 @@ def load_classifier(model_id: str) -> StoredModel:
 
 
 def load_test_predictions(model_id: str) -> dict[str, np.ndarray]:
-    """{'rows': (n,) int64 table rows, 'labels': (n, A) uint8, 'probs': (n, A) float32} on the test split."""
-    verified_meta(model_id)
+    """{'rows': (n,) int64 table rows, 'labels': (n, A) uint8, 'probs': (n, A) float32} on the test split.
+
+    ModelFileError when they are missing or damaged; a damaged file is set aside alone (the weights still predict).
+    """
+    meta = read_meta(model_id)
+    gone = (
+        f"The test-split predictions of model {model_id} were damaged and set aside; its weights are intact, so it "
+        "still predicts. Train it again to see its test figures."
+    )
+    if meta.files and TEST_PREDICTIONS_FILE not in meta.files:  # recorded files, but not this one: set aside
+        raise ModelFileError(gone)
+    record = {TEST_PREDICTIONS_FILE: meta.files[TEST_PREDICTIONS_FILE]} if meta.files else {}
     try:
-        with np.load(_folder(model_id) / "test_predictions.npz", allow_pickle=False) as z:
+        if damaged(_folder(model_id), record):
+            raise ValueError("changed since it was written")
+        with np.load(_folder(model_id) / TEST_PREDICTIONS_FILE, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelFileError(f"The test predictions of {model_id} cannot be read ({exc}); train it again.") from None
+        what = f"test-split predictions of model {model_id}"
+        _set_aside_file(meta, TEST_PREDICTIONS_FILE, what, str(exc) if isinstance(exc, ValueError) else "unreadable")
+        raise ModelFileError(gone) from None

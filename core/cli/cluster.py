@@ -21,6 +21,7 @@ from core.cluster.metrics import external_metrics, internal_metrics
 from core.cluster.reduce import REDUCERS, Reduction, ReductionSpec, map_2d, reduce, reduce_by
 from core.cluster.store import (
     ClusteringKey,
+    clustering_dir,
     labels_key,
     load_map,
     map_key,
@@ -142,14 +143,14 @@ def store_map(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, method: str,
     """Compute the 2-D map the page asks for (umap, tsne) and store it under the key the page looks up."""
     progress.update(0, f"{method.upper()} map of {fmt.count(fm.n)} points…", total=1, force=True)
     projection = map_2d(fm.X, method, seed=features.seed)
-    path = save_map(ds.cache_dir, map_key(features, method), projection.coords, fm.rows)
+    path = save_map(clustering_dir(ds), map_key(features, method), projection.coords, fm.rows)
     return {"map": str(path), "points": fm.n}
 
 
 def stored_reduction(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, spec: ReductionSpec, progress) -> Reduction:
     """The reduction the page asks for: loaded when a job already stored it, else computed and stored."""
     key = reduction_key(features, spec)
-    coords = load_map(ds.cache_dir, key, fm.rows)
+    coords = load_map(clustering_dir(ds), key, fm.rows)
     if coords is not None:
         return Reduction(coords, spec.method, coords.shape[1], "")
     progress.update(
@@ -160,7 +161,7 @@ def stored_reduction(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, spec:
     )
     reduced = reduce_by(fm.X, spec, seed=features.seed)
     if spec.method == "umap":
-        save_map(ds.cache_dir, key, reduced.coords, fm.rows)
+        save_map(clustering_dir(ds), key, reduced.coords, fm.rows)
     return reduced
 
 
@@ -175,7 +176,7 @@ def store_page_result(ds: Dataset, features: FeatureKey, fm: FeatureMatrix, args
     progress.update(0, f"clustering {fmt.count(fm.n)} points ({label})…", total=1, force=True)
     result = cluster_by(reduced.coords, key.clustering, seed=features.seed)
     name = labels_key(key)
-    save_clustering(ds.cache_dir, name, result, fm.rows)
+    save_clustering(clustering_dir(ds), name, result, fm.rows)
     return {"labels": name, "points": fm.n, "clusters": result.n_clusters}
 
 
@@ -188,7 +189,7 @@ def run(args) -> int:
     spec = FeatureSpec(args.features, attributes, args.weighting, args.standardise, args.model)
     subset = parse_subset(args)
     emb = load_embeddings(ds, args.model) if args.features == "embeddings" else None
-    predictions = load_predictions(ds.cache_dir, args.model) if args.features == "predicted" else None
+    predictions = load_predictions(clustering_dir(ds), args.model) if args.features == "predicted" else None
     fm = build_features(ds, spec, subset, args.max_points, args.seed, embeddings=emb, predictions=predictions)
     if args.save_map or args.reduction_json:
         fkey = feature_key(ds, spec, subset, args.max_points, args.seed, emb, predictions)

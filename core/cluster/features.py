@@ -36,7 +36,9 @@ class FeatureKey:
     """Names one feature matrix (a cache key, and the name of its stored maps): what it is built from and on which rows.
 
     source_version changes when the embeddings are recomputed or another model predicts the attributes, so
-    nothing built on old vectors is reused.
+    nothing built on old vectors is reused. content_key is what the matrix's values are read from (the image files'
+    content for embeddings and predictions, the labels for attributes): stored maps are named by it, not by the
+    dataset's key, so a touched folder or a copy keeps them (the rows they hold are checked when loaded).
     """
 
     dataset_key: str
@@ -45,6 +47,7 @@ class FeatureKey:
     max_points: int = 0
     seed: int = 0
     source_version: str = ""  # the embeddings' creation time, or the predicting model's id
+    content_key: str = ""
 
 
 def feature_key(
@@ -62,7 +65,8 @@ def feature_key(
         version = str(embeddings.meta.get("created", ""))
     elif spec.space == "predicted" and predictions is not None:
         version = predictions.model_id
-    return FeatureKey(ds.key, spec, subset, int(max_points), int(seed), version)
+    content = ds.labels_key if spec.space == "attributes" else ds.images_key
+    return FeatureKey(ds.key, spec, subset, int(max_points), int(seed), version, content or ds.key)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""Maps, reductions and clusterings kept on disk under cache/<dataset>/clustering/, named by a hash of what produced
-them: the ClusteringKey (features + reduction + clustering) a page result is cached under names its stored files too.
+"""Maps, reductions and clusterings kept on disk under cache/clustering/<images key>/, named by a hash of what produced
+them: the ClusteringKey (features + reduction + clustering) a page result is cached under names its stored files too,
+with the content its features are read from in place of the dataset's key (FeatureKey.content_key), so a touched
+folder or a copy of the dataset keeps them, as it keeps embeddings.
 
 Background jobs (`python -m core cluster ... --save-map METHOD`, `--reduction-json ... [--cluster-json ...]`) write
 them here and the Clustering page loads them in well under a second, so a slow UMAP, t-SNE or re-ranking never blocks
@@ -19,8 +21,9 @@ import numpy as np
 from core.cluster.algorithms import Clustering, ClusterSpec, dominant_cluster_warning
 from core.cluster.features import FeatureKey
 from core.cluster.reduce import ReductionSpec
-from core.data.artifacts import quarantine
+from core.data.artifacts import quarantine, results_dir
 from core.data.atomic import save_npy, write_json
+from core.data.dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +41,18 @@ class ClusteringKey:
     clustering: ClusterSpec
 
 
+def clustering_dir(ds: Dataset) -> Path:
+    """The folder of a dataset's stored maps, reductions and clusterings."""
+    return results_dir(ds, "clustering")
+
+
 def map_key(features: FeatureKey, method: str = "umap") -> str:
-    """The stored name of the 2-D `method` map of the feature matrix named by `features` (stable across processes)."""
-    parts = {"features": asdict(features), "method": method}
+    """The stored name of the 2-D `method` map of the feature matrix named by `features` (stable across processes;
+    the dataset's key left out: the content key names what the values are read from, and loads check the rows)."""
+    named = asdict(features)
+    if named.get("content_key"):
+        del named["dataset_key"]
+    parts = {"features": named, "method": method}
     return hashlib.blake2b(json.dumps(parts, default=str, sort_keys=True).encode(), digest_size=10).hexdigest()
 
 
@@ -55,20 +67,20 @@ def labels_key(key: ClusteringKey) -> str:
     return map_key(key.features, "labels:" + json.dumps(spec, default=str, sort_keys=True))
 
 
-def map_path(cache_dir: Path, key: str) -> Path:
-    return cache_dir / "clustering" / f"map-{key}.npy"
+def map_path(folder: Path, key: str) -> Path:
+    return folder / f"map-{key}.npy"
 
 
-def save_map(cache_dir: Path, key: str, coords: np.ndarray, rows: np.ndarray) -> Path:
+def save_map(folder: Path, key: str, coords: np.ndarray, rows: np.ndarray) -> Path:
     """Write (n, 1 + k) [row, coordinates...] atomically (a 2-D map or a k-D reduction)."""
-    path = map_path(cache_dir, key)
+    path = map_path(folder, key)
     save_npy(path, np.column_stack([rows.astype(np.float64), np.asarray(coords, np.float64)]))
     return path
 
 
-def load_map(cache_dir: Path, key: str, rows: np.ndarray) -> np.ndarray | None:
+def load_map(folder: Path, key: str, rows: np.ndarray) -> np.ndarray | None:
     """(n, k) float32 coordinates for exactly these rows, or None when not stored (or stale)."""
-    path = map_path(cache_dir, key)
+    path = map_path(folder, key)
     if not path.is_file():
         return None
     try:
@@ -76,7 +88,7 @@ def load_map(cache_dir: Path, key: str, rows: np.ndarray) -> np.ndarray | None:
         if data.ndim != 2 or data.shape[1] < 2:  # [row, values...]
             raise ValueError(f"shape {data.shape}")
     except (OSError, ValueError) as exc:  # damaged: set aside; the page computes the map again
-        quarantine(path, "map or clustering result", str(exc), dataset=cache_dir.name)
+        quarantine(path, "map or clustering result", str(exc), dataset=folder.name)
         return None
     if len(data) != len(rows) or not np.array_equal(data[:, 0].astype(np.int64), rows):
         log.info("stored map %s does not match the rows; ignoring it", path)
@@ -84,10 +96,10 @@ def load_map(cache_dir: Path, key: str, rows: np.ndarray) -> np.ndarray | None:
     return data[:, 1:].astype(np.float32)
 
 
-def save_clustering(cache_dir: Path, key: str, result: Clustering, rows: np.ndarray) -> Path:
+def save_clustering(folder: Path, key: str, result: Clustering, rows: np.ndarray) -> Path:
     """Labels (and HDBSCAN's outlier scores) as rows, then what the page shows beside them as JSON."""
     scores = result.outlier_scores if result.outlier_scores is not None else np.full(len(rows), np.nan)
-    path = save_map(cache_dir, key, np.column_stack([result.labels, scores]), rows)
+    path = save_map(folder, key, np.column_stack([result.labels, scores]), rows)
     meta = {
         "algorithm": result.algorithm,
         "params": {k: (v.item() if hasattr(v, "item") else v) for k, v in result.params.items()},
@@ -100,11 +112,11 @@ def save_clustering(cache_dir: Path, key: str, result: Clustering, rows: np.ndar
     return path
 
 
-def load_clustering(cache_dir: Path, key: str, rows: np.ndarray) -> Clustering | None:
+def load_clustering(folder: Path, key: str, rows: np.ndarray) -> Clustering | None:
     """The stored clustering of exactly these rows, or None."""
-    data = load_map(cache_dir, key, rows)
+    data = load_map(folder, key, rows)
     try:
-        meta = json.loads(map_path(cache_dir, key).with_suffix(".json").read_text())
+        meta = json.loads(map_path(folder, key).with_suffix(".json").read_text())
     except (OSError, ValueError):
         return None
     if data is None:

@@ -1,8 +1,9 @@
 """Cached artefacts that heal: every stored file is recorded (size and checksum) when written and checked before
 use; a damaged one is moved aside (never deleted, never read) and rebuilt, and one line tells the user.
 
-The notices of what was moved aside are kept in cache/repairs.jsonl so the page of the dataset concerned can
-say so once.
+Set aside means moved out of the cache's folders into cache/set-aside/<its path>.damaged-<time>, so no listing
+(models, embeddings, results) sees it again and nothing renames it twice. The notices of what was moved aside are
+kept in cache/repairs.jsonl so the page of the dataset concerned can say so once.
 """
 
 from __future__ import annotations
@@ -14,12 +15,25 @@ import os
 import time
 from pathlib import Path
 
+from core.data.dataset import Dataset
 from core.data.paths import cache_root
 
 log = logging.getLogger(__name__)
 
 REPAIRS_FILE = "repairs.jsonl"
 NOTICE_MAX_AGE_S = 24 * 3600
+SET_ASIDE_DIR = "set-aside"
+SET_ASIDE_MARK = ".damaged-"  # in the name of whatever was set aside (also in place, by versions before the folder)
+
+
+def results_dir(ds: Dataset, kind: str) -> Path:
+    """Where results derived from a dataset are stored: cache/<kind>/<its images key, else its key>/.
+
+    Outside the ingest folder, which a touched folder or a copy replaces: like embeddings and pixel caches, results
+    are filed by the image files' content (or, without images, by the annotations' content), and each result's own
+    name says what else it depends on, so it is recomputed only when that changes.
+    """
+    return cache_root() / kind / (ds.images_key or ds.key)
 
 
 def file_record(path: Path) -> dict:
@@ -49,10 +63,34 @@ def damaged(folder: Path, recorded: dict[str, dict]) -> list[str]:
     return bad
 
 
-def quarantine(path: Path, what: str, why: str, dataset: str = "") -> Path | None:
-    """Move a damaged file or folder aside (<name>.damaged-<time>) and leave a notice; the new path or None."""
-    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+def is_set_aside(path: Path) -> bool:
+    """Whether `path` is something set aside as damaged (listings skip it; it is never set aside again)."""
+    if SET_ASIDE_MARK in path.name:
+        return True
     try:
+        return path.resolve().is_relative_to((cache_root() / SET_ASIDE_DIR).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def set_aside_path(path: Path) -> Path:
+    """Where `path` goes when set aside: its place under cache/set-aside/, stamped with the time and process."""
+    root = cache_root()
+    try:
+        relative = path.resolve().relative_to(root.resolve())
+    except (OSError, ValueError):  # outside the cache root: keep the folders that name it
+        relative = Path("outside", *path.resolve().parts[1:])
+    stamp = f"{SET_ASIDE_MARK}{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    return root / SET_ASIDE_DIR / relative.with_name(relative.name + stamp)
+
+
+def quarantine(path: Path, what: str, why: str, dataset: str = "") -> Path | None:
+    """Move a damaged file or folder out of every listing (set_aside_path) and leave a notice; the new path or None."""
+    if is_set_aside(path):
+        return None  # already set aside: never renamed twice
+    target = set_aside_path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(path, target)
     except FileNotFoundError:
         return None  # another process moved it first
@@ -69,8 +107,10 @@ def quarantine(path: Path, what: str, why: str, dataset: str = "") -> Path | Non
     return target
 
 
-def recent_notices(dataset: str, max_age_s: float = NOTICE_MAX_AGE_S) -> list[str]:
-    """One sentence per artefact of `dataset` moved aside recently (newest last)."""
+def recent_notices(*datasets: str, max_age_s: float = NOTICE_MAX_AGE_S) -> list[str]:
+    """One sentence per artefact of the dataset moved aside recently (newest last); `datasets`: the keys its
+    artefacts are filed under (its key, and its images key for results stored by content)."""
+    datasets = tuple(d for d in datasets if d)
     try:
         lines = (cache_root() / REPAIRS_FILE).read_text().splitlines()
     except OSError:
@@ -81,6 +121,6 @@ def recent_notices(dataset: str, max_age_s: float = NOTICE_MAX_AGE_S) -> list[st
             notice = json.loads(line)
         except ValueError:
             continue
-        if notice.get("dataset") == dataset and time.time() - float(notice.get("time", 0)) < max_age_s:
+        if notice.get("dataset") in datasets and time.time() - float(notice.get("time", 0)) < max_age_s:
             out.append(f"The stored {notice['what']} was damaged ({notice['why']}); it was set aside and is rebuilt.")
     return list(dict.fromkeys(out))

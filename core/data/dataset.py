@@ -37,7 +37,7 @@ class Dataset:
     aligned: bool = False  # images are CelebA-style aligned crops (face at a fixed box)
     extras: dict = field(default_factory=dict)  # e.g. {"pairs": "pairs.txt"}
     # Content keys (core.data.ingest): what derived artefacts depend on, so harmless changes keep them.
-    images_key: str = ""  # image files' names and sizes: embeddings, pixel caches
+    images_key: str = ""  # image files' content (core.data.fingerprints): embeddings, pixel caches, image scans
     labels_key: str = ""  # image ids and attribute labels: trained models
     split_key: str = ""  # partition and identities: a model's test split
 

@@ -1,9 +1,10 @@
 """Embedding matrices of a dataset: cache/embeddings/<images key>/<model>/.
 
 Data, not face logic: the data layer stores them so that it never imports core.faces (which computes them).
-They are keyed by the dataset's image files (names and sizes, `Dataset.images_key`), not by its
-annotations or folder dates, so touching, copying or relabelling a dataset keeps hours of embedding; a dataset
-without images (an embedding CSV) keeps them in its ingest folder. vectors.npy (N, D) float32 aligned to the
+They are keyed by the content of the dataset's image files (`Dataset.images_key`, core.data.fingerprints), not by
+its annotations or folder dates, so touching, copying or relabelling a dataset keeps hours of embedding, while a
+replaced photo or another dataset's files of the same names and sizes never get these vectors; a dataset without
+images (an embedding CSV) keeps them in its ingest folder. vectors.npy (N, D) float32 aligned to the
 dataset table rows, has_face.npy (N,) bool (False where no face was found or the row is invalid), meta.json
 (model, dim, created, counts, and each file's size and checksum, checked before use). Loads read the arrays
 into memory, so a file damaged behind the server's back can never crash it.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.artifacts import damaged, quarantine, records
+from core.data.artifacts import damaged, is_set_aside, quarantine, records
 from core.data.atomic import save_npy, write_json
 from core.data.dataset import Dataset
 
@@ -62,7 +63,11 @@ def list_embeddings(ds: Dataset) -> list[str]:
     root = embeddings_root(ds)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file())
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if not p.name.startswith(".") and not is_set_aside(p) and (p / "meta.json").is_file()
+    )
 
 
 def save_embeddings(ds: Dataset, model: str, vectors: np.ndarray, has_face: np.ndarray, **meta) -> Path:

@@ -6,6 +6,8 @@ import io
 import os
 import stat
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,28 +40,105 @@ def _in_memory_size(source) -> int:
         return 0
 
 
-def check_regular_file(path: Path) -> int:
-    """The size of `path`, or ImageError when it is missing or not a regular file (a FIFO would block a reader)."""
+# A dataset's image file larger than this is refused unread: an uncompressed 40-megapixel RGBA bitmap and its header.
+MAX_IMAGE_FILE_BYTES = 4 * MAX_PIXELS + 2**20
+# How each accepted format starts (checked before any decoder sees the bytes).
+_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"))
+
+
+def image_format(data: bytes) -> str | None:
+    """The accepted format the bytes start like ("JPEG", "PNG", "WEBP", "BMP"), or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
+
+
+@contextmanager
+def _opened_image_file(path: str | Path, max_bytes: int) -> Iterator[tuple[int, int]]:
+    """(descriptor, size) of an image file once it is known to be a regular file of at most `max_bytes`.
+
+    The checks run on the open descriptor, so a file swapped after a check cannot slip past; opened non-blocking,
+    so even opening a FIFO returns at once (a FIFO or a device would block a reader or never end).
+    """
     try:
-        info = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ImageError(f"{path.name} is missing on disk.") from None
+        raise ImageError(f"{os.path.basename(path)} is missing on disk.") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        why = getattr(exc, "strerror", None) or "bad name"
+        raise ImageError(f"{os.path.basename(path)} cannot be read ({why}).") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{os.path.basename(path)} is not a regular file, so it is not read.")
+        if info.st_size > max_bytes:
+            raise ImageError(
+                f"{os.path.basename(path)} is {fmt.megabytes(info.st_size)}; image files up to "
+                f"{fmt.megabytes(max_bytes)} are read."
+            )
+        yield fd, info.st_size
     except OSError as exc:
-        raise ImageError(f"{path.name} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ImageError(f"{path.name} is not a regular file, so it is not read.")
-    return info.st_size
+        why = exc.strerror or exc.__class__.__name__
+        raise ImageError(f"{os.path.basename(path)} cannot be read ({why}).") from None
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int, size: int, max_bytes: int, path: str | Path) -> bytes:
+    """The whole file from an open descriptor (one read when it still has the size it had when checked)."""
+    data = os.pread(fd, size + 1, 0)
+    while len(data) > size and len(data) <= max_bytes:  # it grew since it was checked: read on, up to the limit
+        more = os.pread(fd, 1 << 20, len(data))
+        if not more:
+            break
+        data += more
+    if len(data) > max_bytes:
+        raise ImageError(f"{os.path.basename(path)} is larger than {fmt.megabytes(max_bytes)}; it is not read.")
+    return data
+
+
+def _check_format(path: str | Path, head: bytes) -> None:
+    if image_format(head) is None:
+        raise ImageError(f"{os.path.basename(path)} is not an image FaceAtlas can read (use {FORMAT_NAMES}).")
+
+
+def read_image_file(path: str | Path, max_bytes: int = MAX_IMAGE_FILE_BYTES) -> bytes:
+    """The bytes of an image file, or ImageError saying why not: the one reader of dataset files.
+
+    A regular file (never a FIFO or a device), at most `max_bytes`, starting like an accepted format.
+    """
+    with _opened_image_file(path, max_bytes) as (fd, size):
+        data = _read_all(fd, size, max_bytes, path)
+    _check_format(path, data)
+    return data
+
+
+def identifying_sample(data: bytes, block: int) -> bytes:
+    """The bytes of an image file's content that identify it: all of it up to 2 blocks and for BMP (uncompressed:
+    a same-size edit in its middle leaves both ends alike), else its first and last `block` bytes."""
+    if len(data) <= 2 * block or image_format(data) == "BMP":
+        return data
+    return data[:block] + data[-block:]
+
+
+def sample_image_file(path: str | Path, block: int) -> tuple[int, bytes]:
+    """(size, identifying_sample of the file) reading only the sample; the same checks as read_image_file, and
+    ImageError saying why otherwise."""
+    with _opened_image_file(path, MAX_IMAGE_FILE_BYTES) as (fd, size):
+        if size <= 2 * block:
+            data = _read_all(fd, size, MAX_IMAGE_FILE_BYTES, path)
+            _check_format(path, data)
+            return size, data
+        head = os.pread(fd, block, 0)
+        _check_format(path, head)
+        if image_format(head) == "BMP":
+            return size, _read_all(fd, size, MAX_IMAGE_FILE_BYTES, path)
+        return size, head + os.pread(fd, block, size - block)
 
 
 def read_photo(path: str | Path) -> bytes:
-    """The bytes of a photo file given on the command line (regular files up to MAX_UPLOAD_BYTES only)."""
-    path = Path(path)
-    size = check_regular_file(path)
-    if size > MAX_UPLOAD_BYTES:
-        raise ImageError(
-            f"{path.name} is {fmt.megabytes(size)}; photos up to {fmt.megabytes(MAX_UPLOAD_BYTES)} are accepted."
-        )
-    return path.read_bytes()
+    """The bytes of a photo file given on the command line (regular image files up to MAX_UPLOAD_BYTES only)."""
+    return read_image_file(path, MAX_UPLOAD_BYTES)
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -82,19 +161,21 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(scaled, mode="L")
 
 
-def open_rgb(source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode an image file or bytes to an upright RGB PIL image, or raise ImageError saying why."""
+def open_rgb(
+    source: str | Path | bytes | io.BytesIO, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_UPLOAD_BYTES
+) -> Image.Image:
+    """Decode an image file or bytes to an upright RGB PIL image, or raise ImageError saying why.
+
+    Bytes and file objects (uploads) up to max_bytes; files through read_image_file."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(source)
     name = Path(source).name if isinstance(source, (str, Path)) else "upload"
     if isinstance(source, (str, Path)):
-        check_regular_file(Path(source))
+        source = io.BytesIO(read_image_file(source))
     else:
         size = _in_memory_size(source)
-        if size > MAX_UPLOAD_BYTES:
-            raise ImageError(
-                f"{name} is {fmt.megabytes(size)}; photos up to {fmt.megabytes(MAX_UPLOAD_BYTES)} are accepted."
-            )
+        if size > max_bytes:
+            raise ImageError(f"{name} is {fmt.megabytes(size)}; photos up to {fmt.megabytes(max_bytes)} are accepted.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

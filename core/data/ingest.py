@@ -24,6 +24,7 @@ from core.data.artifacts import damaged, quarantine, records
 from core.data.atomic import write_json, write_parquet
 from core.data.dataset import Dataset
 from core.data.embeddings import write_embeddings
+from core.data.fingerprints import image_digests
 from core.data.loaders import DEMO_MARKER, detect_layout, load_source, source_paths
 from core.data.paths import cache_root, data_roots
 from core.errors import DatasetError, said_when_disk_full
@@ -51,9 +52,11 @@ def _slug(name: str) -> str:
 
 
 def stat_signature(root: Path, layout: str) -> tuple:
-    """Cheap signature (names, sizes, mtimes) of a dataset's sources: changes when any source changes."""
+    """Cheap signature (names, sizes, mtimes) of a dataset's sources: changes when any source changes, and when a
+    process found its image content changed (source_marker)."""
     sig = []
-    for p in source_paths(root, layout):  # one stat each: an LFW folder has thousands, read on every page run
+    # one stat each: an LFW folder has thousands, read on every page run
+    for p in (*source_paths(root, layout), source_marker(root)):
         try:
             st = p.stat()
             sig.append((str(p), st.st_size if stat.S_ISREG(st.st_mode) else 0, st.st_mtime_ns))
@@ -87,22 +90,27 @@ def _hash_strings(h, values) -> None:
 
 
 def images_key(table: pl.DataFrame, image_dir: Path | None) -> str:
-    """What a dataset's face embeddings and pixel caches depend on: its image files' names and sizes, in row order.
+    """What a dataset's face embeddings, pixel caches and image scans depend on: its image files' content, in row
+    order (core.data.fingerprints).
 
     Touching the folder, copying the dataset (cp, rsync) or editing its annotations leaves it unchanged, so hours
-    of embedding are reused; replacing an image file changes it. "" without images.
+    of embedding are reused; replacing an image file, even by one of the same size, changes it. "" without images.
     """
     if image_dir is None:
         return ""
+    return image_digests(table["image_id"].to_list(), image_dir).key
+
+
+def _names_and_sizes_key(table: pl.DataFrame, image_dir: Path) -> str:
+    """The images key of versions before content digests (image names and sizes): found once, to adopt their work."""
     ids = table["image_id"].to_list()
     sizes: dict[str, int] = {}
-    for parent in sorted({str(Path(i).parent) for i in ids}):
-        folder = image_dir / parent
+    for parent in sorted({i.rpartition("/")[0] for i in ids}):
         try:
-            with os.scandir(folder) as it:
+            with os.scandir(image_dir / parent) as it:
                 for entry in it:
                     try:
-                        sizes[str(Path(parent) / entry.name) if parent != "." else entry.name] = entry.stat().st_size
+                        sizes[f"{parent}/{entry.name}" if parent else entry.name] = entry.stat().st_size
                     except OSError:
                         continue
         except OSError:
@@ -112,12 +120,72 @@ def images_key(table: pl.DataFrame, image_dir: Path | None) -> str:
     return h.hexdigest()
 
 
+KEYED_BY_IMAGES = ("embeddings", "pixels")  # cache/<folder>/<images key>/: work keyed by the image files
+
+
+def _adopt_older_work(cache_dir: Path, meta: dict, table: pl.DataFrame, image_dir: Path) -> None:
+    """Once per ingest folder: work stored under the names-and-sizes key of older versions moves to the content
+    key (trusted as it was then; from now on a replaced photo changes the key)."""
+    if meta.get("older_work_adopted") or not meta.get("images_key"):
+        return
+    old = _names_and_sizes_key(table, image_dir)
+    for kind in KEYED_BY_IMAGES:
+        source, target = cache_dir.parent / kind / old, cache_dir.parent / kind / meta["images_key"]
+        if source.is_dir() and not target.exists():
+            try:
+                os.rename(source, target)
+                log.info("adopted %s of %s under its content key", kind, cache_dir.name)
+            except OSError as exc:
+                log.warning("could not adopt %s: %s", source, exc)
+    write_json(cache_dir / "meta.json", meta | {"older_work_adopted": True})
+
+
+def source_marker(root: Path) -> Path:
+    """A file whose date changes when a process finds a dataset's image content changed (the server's cue to
+    open it again: a photo replaced in place changes no folder date)."""
+    name = hashlib.blake2b(os.fsencode(Path(root).absolute()), digest_size=10).hexdigest()
+    return cache_root() / "sources" / name
+
+
+def current_images_key(ds: Dataset) -> str:
+    """The images key of `ds`'s files as they are now; when it is not the one `ds` was opened with, the source
+    marker is rewritten, so every process (the server) opens the dataset again."""
+    if ds.image_dir is None:
+        return ds.images_key
+    key = images_key(ds.table, ds.image_dir)
+    if key != ds.images_key:
+        write_json(source_marker(ds.root), {"images_key": key})
+    return key
+
+
+def _refresh_images_key(cache_dir: Path, root: Path, meta: dict, table: pl.DataFrame) -> dict:
+    """The ingest meta with the images key of the files as they are now (the folder's dates miss a file replaced
+    in place, so the key is computed at every open: a stat per file, reading only files whose stat changed)."""
+    if meta.get("image_dir") is None:
+        return meta
+    image_dir = root / meta["image_dir"]
+    key = images_key(table, image_dir)
+    if key != meta.get("images_key"):
+        meta = meta | {"images_key": key}
+        write_json(cache_dir / "meta.json", meta)
+        write_json(source_marker(root), {"images_key": key})
+    _adopt_older_work(cache_dir, meta, table, image_dir)
+    return meta
+
+
 def labels_key(table: pl.DataFrame, attributes: tuple[str, ...]) -> str:
     """What a trained attribute model depends on: the image ids and their attribute labels."""
     h = hashlib.blake2b(digest_size=16)
     _hash_strings(h, [*attributes, "|", *table["image_id"].to_list()])
     if attributes:
         h.update(table.select(attributes).to_numpy().astype("uint8").tobytes())
+    return h.hexdigest()
+
+
+def identities_key(table: pl.DataFrame) -> str:
+    """The image ids and their identity labels: what the identity and duplicate checks depend on."""
+    h = hashlib.blake2b(digest_size=16)
+    _hash_strings(h, [*table["image_id"].to_list(), "|", *table["identity"].to_list()])
     return h.hexdigest()
 
 
@@ -130,7 +198,8 @@ def split_key(table: pl.DataFrame) -> str:
 
 
 def _read_cached(cache_dir: Path, root: Path, name: str) -> Dataset:
-    """The dataset from its cache folder; DatasetError when the folder's files are not what was written."""
+    """The dataset from its cache folder (its images key refreshed); DatasetError when the folder's files are not
+    what was written."""
     try:
         meta = json.loads((cache_dir / "meta.json").read_text())
         bad = damaged(cache_dir, meta.get("files", {}))
@@ -142,6 +211,7 @@ def _read_cached(cache_dir: Path, root: Path, name: str) -> Dataset:
         raise
     except Exception as exc:
         raise DatasetError(f"its files cannot be read ({exc.__class__.__name__})") from None
+    meta = _refresh_images_key(cache_dir, root, meta, table)
     image_dir = root / meta["image_dir"] if meta["image_dir"] is not None else None
     return Dataset(
         key=cache_dir.name,
@@ -196,6 +266,7 @@ def _write_cache(cache_dir: Path, root: Path, source) -> None:
                 "source": str(root),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "images_key": images_key(source.table, image_dir),
+                "older_work_adopted": False,
                 "labels_key": labels_key(source.table, tuple(source.attributes)),
                 "split_key": split_key(source.table),
                 "files": records(tmp, ["table.parquet", *(f"extra_{k}.parquet" for k in source.extra_tables)]),

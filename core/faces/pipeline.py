@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from core.data.images import open_rgb
+from core.data.images import MAX_UPLOAD_BYTES, open_rgb
 from core.errors import ImageError, ModelMissingError
 
 # Lazy imports: dlib are imported inside the functions that use them, so pages and commands that never call them do
@@ -333,10 +333,12 @@ def process_array(arr: np.ndarray, aligned: bool = False, config: FaceConfig = F
     return FaceResult(STATUS_NO_FACE)
 
 
-def process_image(source, aligned: bool = False, config: FaceConfig = FaceConfig()) -> FaceResult:
-    """Open an image safely (path or bytes) and run process_array; unreadable files -> STATUS_FAILED."""
+def process_image(
+    source, aligned: bool = False, config: FaceConfig = FaceConfig(), max_bytes: int = MAX_UPLOAD_BYTES
+) -> FaceResult:
+    """Open an image safely (path or bytes, bytes up to max_bytes) and run process_array; unreadable -> STATUS_FAILED."""
     try:
-        img = open_rgb(source)
+        img = open_rgb(source, max_bytes=max_bytes)
     except ImageError as exc:
         return FaceResult(STATUS_FAILED, error=str(exc))
     arr, scale = to_array(img)
@@ -371,6 +373,7 @@ class DescribedBatch:
     status: np.ndarray  # (n,) int8 STATUS_*
     n_faces: np.ndarray  # (n,) int16 faces detected
     errors: list[str]
+    digests: np.ndarray | None = None  # (n, 16) uint8 content digest of the bytes described (embedding jobs)
 
 
 def describe_images(

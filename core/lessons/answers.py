@@ -273,7 +273,7 @@ def classifier_scores(data: LessonData, attribute: str) -> Answer:
     try:
         y, p, _rows, threshold = _predictions(data, meta, attribute)
     except ModelFileError as exc:
-        return Answer(f"The stored predictions cannot be read ({exc}).")
+        return Answer(str(exc))  # says what happened and what to do
     why = caution(meta, attribute)
     if why:
         return Answer(
@@ -304,7 +304,7 @@ def subgroups(data: LessonData, attribute: str, by: str) -> Answer:
     try:
         y, p, rows, threshold = _predictions(data, meta, attribute)
     except ModelFileError as exc:
-        return Answer(f"The stored predictions cannot be read ({exc}).")
+        return Answer(str(exc))  # says what happened and what to do
     groups = data.ds.attribute_matrix(rows)[:, data.ds.attributes.index(by)]
     table = subgroup_metrics(y, p, groups, (f"not {by}", by), threshold).to_dicts()
     others, members, gap = table

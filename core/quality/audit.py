@@ -1,8 +1,9 @@
 """Running the checks on a dataset and finding their stored results: what each needs and depends on.
 
 The image scan runs first whenever a requested check reads pixels (and is reused while the images are unchanged);
-each check's result is stored under a token of its inputs (core.quality.store), so the page finds the results of
-the current data and asks for a new run when the data changed.
+each check's result is stored under a token of its true inputs (the image files' content, the labels it reads, the
+embeddings; core.quality.store), so the page finds the results of the current data after a harmless change (a touched
+folder, a copy) and asks for a new run only when what a check reads changed.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import numpy as np
 from core import format as fmt
 from core.data.dataset import Dataset
 from core.data.embeddings import Embeddings, load_embeddings
+from core.data.ingest import identities_key
 from core.errors import DatasetError
 from core.faces.calibration import MIN_PAIRS, calibrate, pair_counts
 from core.faces.embed_job import MODEL as DLIB_MODEL
 from core.faces.embed_job import load_face_counts, load_status
 from core.quality import duplicates, identities, images, labels
 from core.quality.scan import SCAN_VERSION, scan_images
-from core.quality.store import StoredResult, load_result, result_token, save_result
+from core.quality.store import StoredResult, has_result, load_result, quality_dir, result_token, save_result
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +118,18 @@ def missing(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> str |
 
 
 def _scan_token(ds: Dataset) -> str | None:
-    return result_token("scan", ds.key, {"version": VERSIONS["scan"]}) if ds.has_images else None
+    """The scan reads the image files: their content, in row order (the images key)."""
+    return result_token("scan", {"version": VERSIONS["scan"], "images": ds.images_key}) if ds.has_images else None
 
 
 def check_token(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> str:
     """The token of `check`'s result for the dataset's current inputs (what the page looks up)."""
     inputs = inputs or AuditInputs.of(ds)
-    depends: dict = {"version": VERSIONS[check]}
+    depends: dict = {"version": VERSIONS[check], "data": ds.images_key or ds.key}
+    if check == "labels":
+        depends["labels"] = ds.labels_key
+    elif check in ("identities", "duplicates"):
+        depends["identities"] = identities_key(ds.table)
     if check in READS_PIXELS:
         depends["scan"] = _scan_token(ds)
     if check in ("labels", "identities", "duplicates"):
@@ -146,12 +153,12 @@ def check_token(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> s
             images.BRIGHT_ABOVE,
             images.TINY_BELOW,
         ]
-    return result_token(check, ds.key, depends)
+    return result_token(check, depends)
 
 
 def load_check(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> StoredResult | None:
     """The stored result of `check` for the dataset's current inputs, or None (never run, or the data changed)."""
-    return load_result(ds.cache_dir, check, check_token(ds, check, inputs))
+    return load_result(quality_dir(ds), check, check_token(ds, check, inputs))
 
 
 def image_scan(ds: Dataset, workers: int | None = None, progress: Callable[[float, str], None] | None = None):
@@ -159,7 +166,7 @@ def image_scan(ds: Dataset, workers: int | None = None, progress: Callable[[floa
     token = _scan_token(ds)
     if token is None:
         return None
-    stored = load_result(ds.cache_dir, "scan", token, mmap=False)
+    stored = load_result(quality_dir(ds), "scan", token)
     if stored is not None:
         return stored
     t0 = time.perf_counter()
@@ -175,7 +182,7 @@ def image_scan(ds: Dataset, workers: int | None = None, progress: Callable[[floa
         "seconds": round(time.perf_counter() - t0, 1),
     }
     result = StoredResult("scan", token, summary, {"table": scan.table}, {"thumbs": scan.thumbs})
-    save_result(ds.cache_dir, result)
+    save_result(quality_dir(ds), result)
     return result
 
 
@@ -302,7 +309,7 @@ def run_audit(
             continue
         summary = result.summary | {"seconds": round(time.perf_counter() - t0, 1)}
         token = check_token(ds, check, inputs)
-        save_result(ds.cache_dir, StoredResult(check, token, summary, result.tables))
+        save_result(quality_dir(ds), StoredResult(check, token, summary, result.tables))
         out[check] = summary
     return {c: out[c] for c in checks}
 
@@ -314,7 +321,7 @@ SECONDS_PER_IMAGE = {"scan": 0.0012, "labels": 0.0008, "identities": 0.0002, "du
 def estimated_seconds(ds: Dataset, checks: Sequence[str]) -> float:
     """A rough duration of a run of `checks` on `ds` (the scan counted only when it is not stored yet)."""
     plan = stages(ds, checks)
-    scan_stored = "scan" in plan and load_result(ds.cache_dir, "scan", _scan_token(ds)) is not None
+    scan_stored = "scan" in plan and has_result(quality_dir(ds), "scan", _scan_token(ds))
     cores = max(1, os.cpu_count() or 1)
     total = 0.0
     for stage in plan:

@@ -14,17 +14,16 @@ import io
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 from PIL import Image
 
 from core.data.dataset import Dataset
-from core.data.images import MAX_PIXELS
+from core.data.images import FORMATS, MAX_PIXELS, read_image_file
+from core.processes import plain_main, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def _at_short_side(img: Image.Image, side: int) -> Image.Image:
 
 def measure_bytes(data: bytes) -> tuple[dict, np.ndarray]:
     """The measures of one image file's bytes and its thumbnail; raises on a file PIL cannot decode."""
-    img = Image.open(io.BytesIO(data))
+    img = Image.open(io.BytesIO(data), formats=FORMATS)
     width, height = img.size
     if width * height > MAX_PIXELS:
         raise ValueError(f"{width}x{height} pixels is above the decompression-bomb guard")
@@ -110,7 +109,7 @@ def scan_paths(paths: list[str | None]) -> tuple[list[dict], np.ndarray]:
         record = {"readable": False}
         if path is not None:
             try:
-                record, thumbs[i] = measure_bytes(Path(path).read_bytes())
+                record, thumbs[i] = measure_bytes(read_image_file(path))
             except Exception as exc:  # any undecodable file is reported, never raised
                 log.info("%s: %s", path, exc)
         records.append(record)
@@ -132,9 +131,9 @@ def _chunks(paths: list, workers: int):
         for start, stop in spans:
             yield (start, *scan_paths(paths[start:stop]))
         return
-    # forkserver, as in core.faces.embed_job: a parent that ran torch would hand forked workers a locked pool.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
-        futures = {pool.submit(scan_paths, paths[a:b]): a for a, b in spans}
+    with worker_pool(workers) as pool:  # its workers exit with this process (a kill -9 leaves none behind)
+        with plain_main():
+            futures = {pool.submit(scan_paths, paths[a:b]): a for a, b in spans}
         try:
             for future in as_completed(futures):
                 yield (futures[future], *future.result())

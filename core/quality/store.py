@@ -1,12 +1,15 @@
-"""Audit results on disk: cache/<dataset key>/quality/<kind>-<token>/, the token a hash of what they depend on.
+"""Audit results on disk: cache/quality/<images key>/<kind>-<token>/, the token a hash of what they depend on.
 
-Each folder holds parquet tables (and the scan's thumbnails.npy) and summary.json, written last with atomic
-renames, so a reader that finds summary.json finds every table complete. A result whose inputs changed (new
-embeddings, a rescanned folder, a new version of a check) has another token: it is simply not found and the page
-offers to run the audit again; the older folders of that kind are removed when the new one is written.
+Filed by the image files' content (core.data.artifacts.results_dir), not in the ingest folder, so touching or
+copying a dataset keeps them, as it keeps embeddings. Each folder holds parquet tables (and the scan's thumbnails.npy)
+and summary.json, written last with atomic renames, so a reader that finds summary.json finds every table complete.
+A result whose inputs changed (new embeddings, edited labels, a new version of a check) has another token: it is
+simply not found and the page offers to run the audit again; the newest KEEP_PER_KIND results of a kind are kept
+(copies of a dataset with other labels share the folder) and older ones removed. Read into memory, never mapped.
 
-A result that cannot be read (a truncated table, a damaged summary) is set aside as <folder>.damaged-<time>, so
-the page says so and offers the audit again (`was_set_aside`) instead of failing on every visit.
+A result that cannot be read (a truncated table, a damaged summary) is set aside in place as
+<folder>.damaged-<time>, so the page says so and offers the audit again (`was_set_aside`) instead of failing on every
+visit; saving a new result of that kind removes it.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from core.data.artifacts import SET_ASIDE_MARK, results_dir
 from core.data.atomic import save_npy, write_json, write_parquet
+from core.data.dataset import Dataset
 
 log = logging.getLogger(__name__)
 
 SUMMARY = "summary.json"
-DAMAGED = ".damaged-"
+KEEP_PER_KIND = 3
 # What reading a stored result can raise when one of its files is damaged or missing: polars on a truncated parquet,
 # numpy (ValueError) on a truncated .npy, json (ValueError) on a cut summary, KeyError/TypeError on an odd one.
 READ_ERRORS = (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError)
@@ -46,63 +51,79 @@ class StoredResult:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def quality_root(cache_dir: Path) -> Path:
-    return cache_dir / "quality"
+def quality_dir(ds: Dataset) -> Path:
+    """The folder of a dataset's audit results."""
+    return results_dir(ds, "quality")
 
 
-def result_token(kind: str, ds_key: str, depends: dict) -> str:
+def result_token(kind: str, depends: dict) -> str:
     """The stored name of a result from what it depends on (stable across processes)."""
-    text = json.dumps({"kind": kind, "dataset": ds_key, **depends}, sort_keys=True, default=str)
+    text = json.dumps({"kind": kind, **depends}, sort_keys=True, default=str)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def result_dir(cache_dir: Path, kind: str, token: str) -> Path:
-    return quality_root(cache_dir) / f"{kind}-{token}"
+def result_dir(folder: Path, kind: str, token: str) -> Path:
+    return folder / f"{kind}-{token}"
 
 
-def save_result(cache_dir: Path, result: StoredResult) -> Path:
-    """Write tables, arrays, then the summary; remove older results of the same kind."""
-    folder = result_dir(cache_dir, result.kind, result.token)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / SUMMARY).unlink(missing_ok=True)
+def save_result(folder: Path, result: StoredResult) -> Path:
+    """Write tables, arrays, then the summary into `folder` (quality_dir); keep the newest KEEP_PER_KIND of the kind."""
+    target = result_dir(folder, result.kind, result.token)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / SUMMARY).unlink(missing_ok=True)
     for name, frame in result.tables.items():
-        write_parquet(folder / f"{name}.parquet", frame)
+        write_parquet(target / f"{name}.parquet", frame)
     for name, array in result.arrays.items():
-        save_npy(folder / f"{name}.npy", array)
+        save_npy(target / f"{name}.npy", array)
     manifest = {"tables": sorted(result.tables), "arrays": sorted(result.arrays)}
-    write_json(folder / SUMMARY, {"kind": result.kind, "token": result.token, **manifest, "summary": result.summary})
-    for old in quality_root(cache_dir).glob(f"{result.kind}-*"):
-        if old != folder and old.is_dir():
+    write_json(target / SUMMARY, {"kind": result.kind, "token": result.token, **manifest, "summary": result.summary})
+    _remove_older(folder, result.kind)
+    return target
+
+
+def _remove_older(folder: Path, kind: str) -> None:
+    def written(path: Path) -> float:
+        try:
+            return (path / SUMMARY).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    results = sorted((p for p in folder.glob(f"{kind}-*") if p.is_dir()), key=written, reverse=True)
+    kept = [p for p in results if SET_ASIDE_MARK not in p.name][:KEEP_PER_KIND]
+    for old in results:
+        if old not in kept:  # older results and every set-aside one: a new result replaces them
             shutil.rmtree(old, ignore_errors=True)
-    return folder
 
 
-def load_result(cache_dir: Path, kind: str, token: str, mmap: bool = True) -> StoredResult | None:
-    """The stored result of `kind` with this token, or None when it was never computed for these inputs or could
-    not be read (then it is set aside: see was_set_aside)."""
-    folder = result_dir(cache_dir, kind, token)
-    if not (folder / SUMMARY).is_file():
+def has_result(folder: Path, kind: str, token: str) -> bool:
+    """Whether the result of `kind` with this token is stored (without reading it)."""
+    return (result_dir(folder, kind, token) / SUMMARY).is_file()
+
+
+def load_result(folder: Path, kind: str, token: str) -> StoredResult | None:
+    """The stored result of `kind` with this token, read into memory, or None when it was never computed for these
+    inputs."""
+    target = result_dir(folder, kind, token)
+    if not (target / SUMMARY).is_file():
         return None
     try:
-        meta = json.loads((folder / SUMMARY).read_text())
-        tables = {name: pl.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
-        arrays = {
-            name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
-            for name in meta["arrays"]
-        }
+        meta = json.loads((target / SUMMARY).read_text())
+        tables = {name: pl.read_parquet(target / f"{name}.parquet", memory_map=False) for name in meta["tables"]}
+        arrays = {name: np.load(target / f"{name}.npy", allow_pickle=False) for name in meta["arrays"]}
         return StoredResult(kind, token, meta["summary"], tables, arrays)
     except READ_ERRORS as exc:
-        _set_aside(folder, exc)
+        _set_aside(target, exc)
         return None
 
 
-def was_set_aside(cache_dir: Path, kind: str) -> bool:
+def was_set_aside(folder: Path, kind: str) -> bool:
     """Whether the last stored result of `kind` could not be read and was set aside (until a new one is saved)."""
-    return any(p.is_dir() for p in quality_root(cache_dir).glob(f"{kind}-*{DAMAGED}*"))
+    return any(p.is_dir() for p in folder.glob(f"{kind}-*{SET_ASIDE_MARK}*"))
 
 
-def _set_aside(folder: Path, exc: Exception) -> None:
+def _set_aside(target: Path, exc: Exception) -> None:
     """Move a result that cannot be read out of the way (kept for a look, never read again)."""
-    log.warning("stored result %s cannot be read (%s); set aside", folder, exc)
+    log.warning("stored result %s cannot be read (%s); set aside", target, exc)
+    stamp = f"{SET_ASIDE_MARK}{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     with contextlib.suppress(OSError):  # another session moved it first
-        os.rename(folder, folder.with_name(f"{folder.name}{DAMAGED}{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"))
+        os.rename(target, target.with_name(target.name + stamp))

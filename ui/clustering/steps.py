@@ -26,7 +26,15 @@ from core.cluster.costs import (
 )
 from core.cluster.features import FeatureMatrix
 from core.cluster.reduce import TSNE_MAX_POINTS, Reduction
-from core.cluster.store import ClusteringKey, labels_key, load_clustering, load_map, map_key, reduction_key
+from core.cluster.store import (
+    ClusteringKey,
+    clustering_dir,
+    labels_key,
+    load_clustering,
+    load_map,
+    map_key,
+    reduction_key,
+)
 from core.data.dataset import Dataset
 from core.jobs import JobSpec
 from ui import state as keys
@@ -73,7 +81,7 @@ def reduced_features(ds: Dataset, fm: FeatureMatrix, key: ClusteringKey) -> Redu
     name = spec.method.upper()
 
     def stored() -> Reduction | None:
-        coords = load_map(ds.cache_dir, reduction_key(key.features, spec), fm.rows)
+        coords = load_map(clustering_dir(ds), reduction_key(key.features, spec), fm.rows)
         return (
             None
             if coords is None
@@ -107,7 +115,7 @@ def clustering_result(ds: Dataset, fm: FeatureMatrix, key: ClusteringKey, reduce
         keys.CL_LABELS_JOB,
         clustering_seconds(spec, fm.n, reduced.coords.shape[1]),
         labels_job_spec(ds, key),
-        lambda: load_clustering(ds.cache_dir, labels_key(key), fm.rows),
+        lambda: load_clustering(clustering_dir(ds), labels_key(key), fm.rows),
     )
     return inline_or_background(step, lambda: cached.clustering(key, reduced.coords))
 
@@ -125,7 +133,7 @@ def map_coords(ds: Dataset, fm: FeatureMatrix, key: ClusteringKey, method: str) 
         name = method.upper()
 
         def stored() -> Reduction | None:
-            coords = load_map(ds.cache_dir, map_key(key.features, method), fm.rows)
+            coords = load_map(clustering_dir(ds), map_key(key.features, method), fm.rows)
             return None if coords is None else Reduction(coords, method, 2, f"{name} map computed in the background.")
 
         step = SlowStep(
