@@ -147,7 +147,7 @@ def face_index(ds: Dataset, model: str | None = None):
 
 @st.cache_data(
     max_entries=8,
-    show_spinner="Calibrating the same-person distance on this dataset's identities…",
+    show_spinner="Measuring the same-person distance on this dataset's identities (a few seconds at most)…",
     hash_funcs=DATASET_HASH,
 )
 def same_person_calibration(ds: Dataset, emb: Embeddings) -> Calibration | None:
