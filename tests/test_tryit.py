@@ -52,7 +52,7 @@ def test_real_faces_are_unlike_the_drawn_demo_and_new_drawn_people_are_not(tryit
     """One person left out of the domain is still a drawn face like the others; a real photo is not.
 
     'Like' means no farther from the dataset than 99 % of its own faces are from a stranger, so a new person may
-    have an odd face beyond it (1 of this person's 11 here: 0.480 against 0.472); real photos lie beyond 0.55."""
+    have an odd face beyond it (this person's farthest: 0.480 against 0.472); real photos lie beyond 0.55."""
     _, ds, _ = tryit_home
     emb = load_embeddings(ds, "dlib")
     identity = ds.table["identity"].to_numpy()
