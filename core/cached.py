@@ -24,7 +24,8 @@ from core.classify.store import (
     load_test_predictions,
 )
 from core.classify.train import EvaluationCounts
-from core.classify.tryit import PhotoPrediction, predict_photo
+from core.classify.tryit import FaceDomain, PhotoPrediction, predict_photo
+from core.classify.tryit import face_domain as measure_face_domain
 from core.cluster.algorithms import Clustering, cluster_by
 from core.cluster.features import FeatureKey, FeatureMatrix, build_features, feature_key
 from core.cluster.metrics import external_metrics, internal_metrics, k_distances, suggest_eps
@@ -35,6 +36,7 @@ from core.cluster.view import View
 from core.data import ingest
 from core.data.dataset import Dataset
 from core.data.embeddings import (
+    DLIB_MODEL,
     Embeddings,
     default_embedding_model,
     embeddings_version,
@@ -170,7 +172,7 @@ def face_index(ds: Dataset, model: str | None = None):
 
 @st.cache_data(
     max_entries=8,
-    show_spinner="Calibrating the same-person distance on this dataset's identities…",
+    show_spinner="Measuring the same-person distance on this dataset's identities (a few seconds at most)…",
     hash_funcs=DATASET_HASH,
 )
 def same_person_calibration(ds: Dataset, emb: Embeddings) -> Calibration | None:
@@ -288,6 +290,24 @@ def photo_prediction(model_id: str, created: str, data: bytes) -> PhotoPredictio
     """A stored model's attribute probabilities for the faces of an uploaded photo, keyed by the photo's content."""
     face_models()
     return predict_photo(stored_model(model_id, created), data)
+
+
+@st.cache_resource(
+    max_entries=4,
+    show_spinner="Measuring how far this dataset's faces lie from each other (seconds)…",
+    hash_funcs=DATASET_HASH,
+)
+def _face_domain(ds: Dataset, emb: Embeddings) -> FaceDomain | None:
+    identity = ds.table["identity"].to_numpy() if ds.has_identity else None
+    return measure_face_domain(emb.vectors, emb.has_face, identity)
+
+
+def face_domain(ds: Dataset) -> FaceDomain | None:
+    """The dataset's faces as a try-it photo is compared with them (dlib descriptors), or None without them."""
+    if DLIB_MODEL not in list_embeddings(ds):
+        return None
+    emb = current_embeddings(ds, DLIB_MODEL)
+    return None if emb is None else _face_domain(ds, emb)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

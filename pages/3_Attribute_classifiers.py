@@ -50,5 +50,5 @@ st.header("Errors")
 clf.error_gallery(ds, meta, attribute, threshold, preds)
 
 st.header("Try it on a photo")
-clf.try_it(meta)
+clf.try_it(ds, meta)
 links.share(link)

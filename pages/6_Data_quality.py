@@ -15,6 +15,7 @@ st.caption(
     "Which labels are probably wrong, which photos are filed under the wrong person, which images are copies of "
     "each other and which cannot be used. Every list is a list of suspects to look at, not a verdict."
 )
+ui.demo_note(ds)
 results = ui.audit_panel(ds)
 check = ui.check_picker()
 st.subheader(ui.CHECK_TITLES[check])

@@ -20,6 +20,7 @@ from core.faces.calibration import (
     same_person,
     same_person_rule,
     sample_pairs,
+    search_counts,
 )
 
 
@@ -89,8 +90,13 @@ def test_the_rule_takes_the_calibrated_threshold_dlibs_default_or_none():
 
     cal = calibrate(vectors, identity)
     rule = same_person_rule(labelled, "dlib", "euclidean", False, measure)
-    assert (rule.threshold, rule.basis, rule.calibration) == (cal.threshold, SamePersonBasis.CALIBRATED, cal)
+    assert (rule.threshold, rule.basis, rule.calibration) == (
+        cal.same_person.threshold,
+        SamePersonBasis.CALIBRATED,
+        cal,
+    )
     noise = calibrate(vectors, np.random.default_rng(0).permutation(identity))
+    assert noise.same_person is None  # no distance finds shuffled "people" precisely
     poor = same_person_rule(labelled, "dlib", "euclidean", False, lambda: noise)
     assert (poor.threshold, poor.basis) == (None, SamePersonBasis.POOR_SEPARATION)
     too_few = same_person_rule(labelled, "dlib", "euclidean", False, lambda: None)
@@ -108,3 +114,33 @@ def test_the_rule_takes_the_calibrated_threshold_dlibs_default_or_none():
     own = same_person_rule(demo, "dlib", "euclidean", True, measure)  # a demo image: its identities decide
     assert own.basis == SamePersonBasis.CALIBRATED
     assert len(calls) == 2  # calibrated only where identities decide
+
+
+def test_the_same_person_cut_is_the_most_finding_cut_of_the_target_precision_by_brute_force():
+    """Overlapping people: every face as a query against every other, each candidate cut on the 0.001 grid tried."""
+    vectors, identity = people(n_people=30, per_person=6, spread=0.45, seed=3)
+    cut = calibrate(vectors, identity).same_person
+    assert cut is not None and cut.queries == len(vectors)
+    d = np.sqrt(((vectors[:, None].astype(np.float64) - vectors[None]) ** 2).sum(axis=2))
+    np.fill_diagonal(d, np.inf)
+    same = identity[:, None] == identity[None, :]
+    best = None  # (same pairs found, -cut) of the most-finding precise cut, the smallest of equals
+    for t in np.round(np.arange(0.001, d[np.isfinite(d)].max() + 0.002, 0.001), 3):
+        below = d < t
+        found = int((below & same).sum())
+        if found >= 50 and found / below.sum() >= 0.95:
+            best = max(best or (0, 0.0), (found, -t))
+    assert best is not None and cut.threshold == pytest.approx(-best[1], abs=1e-9)
+    below = d < cut.threshold
+    assert cut.precision == pytest.approx((below & same).sum() / below.sum(), abs=1e-12) and cut.precision >= 0.95
+    assert cut.recall == pytest.approx((below & same).sum() / (same.sum() - len(vectors)), abs=1e-12)
+    assert 0.2 < cut.recall < 1  # a real trade-off: some photos of a person lie farther than the cut
+
+
+def test_the_same_person_cut_queries_a_seeded_sample_of_a_large_dataset():
+    vectors, identity = people(n_people=40, per_person=8)
+    groups = np.unique(identity, return_inverse=True)[1]
+    counts = search_counts(vectors, groups, max_queries=100, seed=1)
+    assert counts.queries == 100 and counts.all_below[-1] == 100 * (len(vectors) - 1)
+    assert counts.same_total == 100 * 7  # each query's 7 other photos
+    assert search_counts(vectors, groups, max_queries=100, seed=1).same_below.tolist() == counts.same_below.tolist()

@@ -128,9 +128,11 @@ def test_photo_upload_shows_probabilities(clf_env, cnn_model):
     bars = next(f for f in _chart_frames(at) if {"attribute", "probability", "threshold"} <= set(f.columns))
     probs = dict(zip(bars["attribute"], bars["probability"]))
     assert set(probs) == {"Male", "Heavy_Makeup"} and 0.0 <= probs["Male"] <= 1.0
-    yes = [a for a, p, t in zip(bars["attribute"], bars["probability"], bars["threshold"]) if p >= t]
-    said = f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}."
-    assert any(c.value.startswith(said) for c in at.caption)  # the sentence agrees with the bars
+    # The session's stand-in 'dlib' embeddings are not descriptors of these faces, so a real descriptor of one is
+    # like none of them: the answers are shown as unsure (tests/test_tryit.py checks both cases on real ones).
+    assert any("unlike the faces the model learnt from" in w.value for w in at.warning)
+    assert set(bars["answer"]) == {"unsure"}
+    assert any(c.value.startswith("The model is unsure here") for c in at.caption)
     at.file_uploader(key="clf-photo").set_value(("bad.jpg", b"no image here", "image/jpeg")).run()
     assert any("not an image" in e.value for e in at.error)
 

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.spatial.distance import cdist
 
 from core.__main__ import main
 from core.data.embeddings import load_embeddings
@@ -16,7 +17,7 @@ from core.data.loaders import DEMO_MARKER
 from core.errors import ImageError
 from core.faces import pipeline as faces
 from core.faces import search
-from core.faces.calibration import DLIB_THRESHOLD
+from core.faces.calibration import DLIB_THRESHOLD, SamePersonBasis, calibrate_embeddings, same_person_rule
 from core.faces.embed_job import load_status
 from tests.support import copy_home
 
@@ -81,19 +82,59 @@ def test_a_dataset_photo_uploaded_again_finds_itself_at_zero(embedded_demo):
 
 @pytest.mark.slow
 def test_search_command_prints_faces_and_neighbours(embedded_demo, capsys):
+    """A demo image brought back is recognised as that image, and the demo's identities decide the same person."""
     home, ds = embedded_demo
     image_id = ds.table["image_id"][0]
     code = main(["search", str(home / "data" / "demo"), "--photo", str(ds.image_path(image_id)), "-k", "4", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["faces"]) == 1 and len(out["faces"][0]["box"]) == 4
+    assert out["faces"][0]["dataset_image"] == image_id
     neighbours = out["faces"][0]["neighbours"]
     assert neighbours[0]["image_id"] == image_id and neighbours[0]["distance"] == 0.0
     assert set(neighbours[0]) == {"image_id", "identity", "distance", "same_person"} and len(neighbours) == 4
     assert [n["distance"] for n in neighbours] == sorted(n["distance"] for n in neighbours)
-    # The demo's faces are drawn: a photo brought in is nobody, even at distance 0 (as the page says).
-    assert out["same_person"] == {"threshold": None, "basis": "drawn faces"}
-    assert [n["same_person"] for n in neighbours] == [False] * 4
+    cut = calibrate_embeddings(ds, load_embeddings(ds, "dlib")).same_person
+    assert out["same_person_threshold"] == cut.threshold and out["same_person"]["basis"] == "calibrated"
+    assert out["same_person"]["precision"] == round(cut.precision, 4) >= 0.95
+    assert [n["same_person"] for n in neighbours] == [n["distance"] < cut.threshold for n in neighbours]
+    assert neighbours[0]["same_person"] is True  # itself
+
+
+@pytest.mark.slow
+def test_a_photo_that_is_not_a_demo_image_is_nobody_on_the_demo(embedded_demo, tmp_path, capsys):
+    """The same drawing made brighter is no longer one of the demo's images: no same-person claim, and it says why."""
+    home, ds = embedded_demo
+    image_id = ds.table["image_id"][0]
+    brighter = tmp_path / "brighter.png"
+    pixels = np.asarray(Image.open(ds.image_path(image_id)).convert("RGB"), np.int16)
+    Image.fromarray(np.clip(pixels * 1.3 + 20, 0, 255).astype(np.uint8)).save(brighter)
+    assert main(["search", str(home / "data" / "demo"), "--photo", str(brighter), "-k", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["faces"][0]["dataset_image"] is None and out["faces"][0]["neighbours"][0]["distance"] > 0
+    assert out["same_person_threshold"] is None and out["same_person"]["basis"] == "drawn faces"
+    assert [n["same_person"] for n in out["faces"][0]["neighbours"]] == [False] * 4
+    assert main(["search", str(home / "data" / "demo"), "--photo", str(brighter), "-k", "4"]) == 0
+    assert capsys.readouterr().out.startswith("same person: no face is called so (the photo is not one of the demo's")
+
+
+@pytest.mark.slow
+def test_probably_the_same_person_is_the_same_identity_at_least_nine_times_in_ten(embedded_demo):
+    """Every demo image as a query against every other (as the page searches: distances to 3 decimals, strictly
+    closer than the cut): of the faces called 'probably the same person', the share with the query's identity."""
+    _, ds = embedded_demo
+    emb = load_embeddings(ds, "dlib")
+    rule = same_person_rule(ds, emb.model, "euclidean", True, lambda: calibrate_embeddings(ds, emb))
+    assert rule.basis == SamePersonBasis.CALIBRATED
+    X = np.asarray(emb.vectors, np.float64)[emb.has_face]
+    who = np.asarray(ds.table["identity"].to_list(), dtype=object)[emb.has_face]
+    distances = np.round(cdist(X, X), 3)  # computed directly, not from dot products: no BLAS rounding
+    np.fill_diagonal(distances, np.inf)
+    called = distances < rule.threshold
+    same = who[:, None] == who[None, :]
+    share = (called & same).sum() / called.sum()
+    assert called.sum() >= 50 and share >= 0.9, (int(called.sum()), share)
+    assert share == pytest.approx(rule.calibration.same_person.precision, abs=0.01)  # what the page reports
 
 
 def test_search_command_marks_the_same_person_with_dlibs_threshold_without_identities(embedded_demo, tmp_path, capsys):
@@ -107,13 +148,19 @@ def test_search_command_marks_the_same_person_with_dlibs_threshold_without_ident
     image_id = ds.table["image_id"][0]
     assert main(["search", str(photos), "--photo", str(ds.image_path(image_id)), "-k", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["same_person"] == {"threshold": DLIB_THRESHOLD, "basis": "dlib default"}
+    assert out["same_person_threshold"] == DLIB_THRESHOLD
+    assert out["same_person"] == {
+        "threshold": DLIB_THRESHOLD,
+        "basis": "dlib default",
+        "precision": None,
+        "recall": None,
+    }
     neighbours = out["faces"][0]["neighbours"]
     assert neighbours[0]["image_id"] == image_id and neighbours[0]["same_person"] is True  # itself, at 0
     assert [n["same_person"] for n in neighbours] == [n["distance"] < 0.6 for n in neighbours]
     assert main(["search", str(photos), "--photo", str(ds.image_path(image_id)), "-k", "4"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == "same person: closer than 0.60 (dlib's threshold for its descriptor on photos of real people)"
+    assert printed[0] == "same person: closer than 0.600 (dlib's threshold for its descriptor on photos of real people)"
     assert printed[2].endswith(f"{image_id}    same person")
 
 

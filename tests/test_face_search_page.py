@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.spatial.distance import cdist
 from streamlit.testing.v1 import AppTest
 
 from core import cached
@@ -43,7 +44,7 @@ def tiny_demo_home(tmp_path_factory):
 @pytest.fixture
 def page_home(tiny_demo_home, tmp_path, monkeypatch):
     """A home with a tiny demo only (no embeddings)."""
-    copy_home(tiny_demo_home, tmp_path)
+    copy_home(tiny_demo_home, tmp_path, ("demo",))
     _use_home(monkeypatch, tmp_path)
     yield tmp_path
     cached.dataset_refs.clear()
@@ -214,7 +215,8 @@ def _search_dataset_image(params: dict) -> AppTest:
 
 
 def test_same_person_distance_is_calibrated_on_the_datasets_identities(page_home):
-    """Embeddings that separate identities: the page reports the calibrated cut and counts faces below it."""
+    """Embeddings that separate identities: the page reports the calibrated cut with its precision and counts faces
+    below it."""
     from core.faces.calibration import calibrate
 
     ds = open_dataset(page_home / "data" / "demo", name="demo")
@@ -223,18 +225,23 @@ def test_same_person_distance_is_calibrated_on_the_datasets_identities(page_home
     centres = {who: rng.normal(size=16) for who in set(identity)}
     vectors = np.stack([centres[w] + rng.normal(scale=0.05, size=16) for w in identity]).astype(np.float32)
     save_embeddings(ds, "buffalo", vectors, np.ones(ds.n_images, bool))
-    want = calibrate(vectors, identity, np.ones(ds.n_images, bool))
-    assert want.trustworthy
+    cut = calibrate(vectors, identity, np.ones(ds.n_images, bool)).same_person
+    assert cut is not None and cut.precision >= 0.95
     query = ds.table["image_id"][2]
     at = _search_dataset_image({"dataset": "demo", "image": query})
     assert any(
-        c.value.startswith(f"Same-person distance {want.threshold:.2f}, measured on demo's own identities")
-        and f"{want.accuracy:.1%}" in c.value
+        c.value.startswith(f"Same-person distance {cut.threshold:.3f}, measured on demo's own identities")
+        and f"{cut.precision:.1%} of the faces closer than that to a query are the same person" in c.value
         for c in at.caption
     )
-    distances = np.sqrt(((vectors.astype(np.float64) - vectors[2]) ** 2).sum(axis=1))
-    closer = int((np.delete(distances, 2) < want.threshold).sum())
-    assert any(m.value.startswith(f"**{closer:,} of {ds.n_images - 1:,}** faces are closer") for m in at.markdown)
+    distances = np.round(np.sqrt(((vectors.astype(np.float64) - vectors[2]) ** 2).sum(axis=1)), 3)
+    closer = int((np.delete(distances, 2) < cut.threshold).sum())
+    assert any(
+        m.value
+        == f"**{closer:,} of {ds.n_images - 1:,}** faces are closer than {cut.threshold:.3f}: probably the same "
+        f"person (measured on demo's own identities, {cut.precision:.1%} of the faces this close are that person)."
+        for m in at.markdown
+    )
 
 
 def test_no_same_person_claim_where_the_calibration_does_not_support_it(csv_embeddings_home):
@@ -243,3 +250,43 @@ def test_no_same_person_claim_where_the_calibration_does_not_support_it(csv_embe
     at = _search_dataset_image({"dataset": "demo", "image": ds.table["image_id"][1]})
     assert any(c.value.startswith("No face is called the same person here") for c in at.caption)
     assert not any("closer than" in m.value for m in at.markdown)
+
+
+@pytest.fixture
+def embedded_page_home(embedded_demo_home, tmp_path, monkeypatch):
+    """A copy of the session's 400-image demo with its real dlib embeddings, as the page's home."""
+    copy_home(embedded_demo_home, tmp_path, ("demo",))
+    _use_home(monkeypatch, tmp_path)
+    yield tmp_path
+    cached.dataset_refs.clear()
+
+
+@pytest.mark.slow
+def test_the_demo_says_same_person_only_at_a_measured_precision_and_knows_its_own_image(embedded_page_home):
+    """A demo image: the count sentence gives the calibrated cut and its precision. The same image uploaded: it is
+    recognised as that image (not 'a photo you bring is none of them') and searched as it."""
+    from core.faces.calibration import calibrate_embeddings
+
+    ds = open_dataset(embedded_page_home / "data" / "demo", name="demo")
+    emb = load_embeddings(ds, "dlib")
+    cut = calibrate_embeddings(ds, emb).same_person
+    assert cut is not None and cut.precision >= 0.95
+    vectors = np.asarray(emb.vectors, np.float64)
+    closer = (np.round(cdist(vectors, vectors), 3) < cut.threshold).sum(axis=1) - 1  # itself left out
+    row = int(np.argmax(np.where(emb.has_face, closer, -1)))  # a face with others of its person that close
+    query = ds.table["image_id"][row]
+    at = _search_dataset_image({"dataset": "demo", "image": query})
+    sentence = next(m.value for m in at.markdown if "faces are closer than" in m.value)
+    assert sentence.startswith(f"**{closer[row]:,} of {emb.n_valid - 1:,}** faces are closer than {cut.threshold:.3f}")
+    assert "probably the same person" in sentence
+    assert f"{cut.precision:.1%} of the faces this close are that person" in sentence
+    upload = AppTest.from_file(PAGE, default_timeout=120)
+    upload.query_params["dataset"] = "demo"
+    upload.run()
+    upload.file_uploader(key="fs-upload").set_value((query, ds.image_path(query).read_bytes(), "image/jpeg")).run()
+    assert not upload.exception, upload.exception
+    assert any(i.value.startswith(f"Your photo is {query} of demo") for i in upload.info)
+    said = " ".join(c.value for c in upload.caption)
+    assert "none of them" not in said and "Same-person distance" in said
+    first = upload.image[1].captions[0] if len(upload.image) > 1 else ""  # [0] is the photo with its boxes
+    assert first.startswith("0.000") and first.endswith("same person"), first

@@ -24,7 +24,7 @@ from core.errors import QueueFullError
 from core.faces import pipeline as faces
 from core.faces.embed_job import embed_dataset, load_face_counts, load_status
 from core.jobs import cancel_job, job_status
-from core.quality import load_check, run_audit
+from core.quality import labels, load_check, run_audit
 from core.quality.images import PROBLEMS
 from tests.support import PROJECT, copy_home, home_environment
 
@@ -128,12 +128,34 @@ def test_labels_section_shows_the_stored_estimates(audited_home):
     assert dict(shared.query_params) == {"dataset": "demo", "check": "duplicates"}  # attr left with its picker
 
 
+def test_the_demo_is_said_to_be_right_and_only_attributes_the_model_sees_are_checked(audited_home):
+    """The demo's labels are drawn: the page says its suspects are model errors, leaves out the undrawn Attractive
+    and every attribute the model cannot see, and says which and why."""
+    _, ds, _ = audited_home
+    stored = load_check(ds, "labels")
+    summary, unseen = stored.tables["summary"], stored.summary["unseen_attributes"]
+    at = run_page()
+    assert any(i.value.startswith("The demo's labels and identities are drawn") for i in at.info)
+    said = next(c.value for c in at.caption if c.value.startswith("Not checked, because the images do not show them"))
+    assert "Attractive (not drawn on the demo)" in said
+    for u in unseen:
+        assert u["attribute"] in said and (u["auc"] is None or u["auc"] < labels.MIN_AUC)
+    assert (summary["model_auc"] >= labels.MIN_AUC).all()
+    options = at.selectbox(key="dq-attr").options
+    assert "Attractive" not in options and set(options) == set(summary["attribute"])
+    assert {"Eyeglasses", "Wearing_Hat"} <= set(options)  # their 3 % flipped labels are what the check is for
+    checked = int(summary["estimated_errors"].sum())
+    assert metric(at, "Estimated wrong labels") == f"{checked:,}"
+
+
 def test_identities_section_counts(audited_home):
     _, ds, _ = audited_home
     stored = load_check(ds, "identities")
     kinds = Counter(stored.tables["suspects"]["kind"].to_list())
     at = run_page("identities")
-    assert metric(at, "Look like another identity") == f"{kinds.get(stored_kind(0), 0):,}"
+    assert kinds.get(stored_kind(0), 0) == 0  # the demo's identities are right by construction: no false alarm
+    assert metric(at, "Look like another identity") == "0"
+    assert any(f"is below {stored.summary['match_cut']:.3f}" in c.value for c in at.caption)
     assert metric(at, "Unlike their own identity") == f"{kinds.get(stored_kind(1), 0):,}"
     assert metric(at, "Identities filed twice?") == f"{stored.tables['twins'].height:,}"
     if not stored.summary["trustworthy"]:  # drawn faces: the descriptor barely separates the demo's people

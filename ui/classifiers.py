@@ -25,6 +25,7 @@ from core.classify.pixels import IMAGE_SIZES
 from core.classify.published import PUBLISHED_COLUMNS
 from core.classify.store import ClassifierMeta, caution
 from core.classify.train import EvaluationCounts, history_path_for
+from core.classify.tryit import FAMILIAR_QUANTILE, familiarity
 from core.cli.train import train_job_spec
 from core.data.celeba import judgement_note
 from core.data.dataset import Dataset
@@ -603,8 +604,9 @@ TRY_IT_NOTE = (
 )
 
 
-def try_it(meta: ClassifierMeta) -> None:
-    """Upload a photo or take one; faces found -> one bar per attribute with its decision threshold."""
+def try_it(ds: Dataset, meta: ClassifierMeta) -> None:
+    """Upload a photo or take one; faces found -> one bar per attribute with its decision threshold, shown as
+    'unsure' where the face is unlike the faces the model learnt from."""
     source = st.radio("Photo from", ["upload", "camera"], horizontal=True, key="clf-photo-source")
     if source == "upload":
         photo = st.file_uploader(
@@ -628,16 +630,62 @@ def try_it(meta: ClassifierMeta) -> None:
     if not result.faces:
         st.info("Nothing to predict: no face was found in this photo.")
         return
+    domain = cached.face_domain(ds)
     thresholds = {a: meta.threshold(a) for a in meta.attributes}
     for i, face in enumerate(result.faces):
+        known = familiarity_note(ds, domain, face.descriptor)
+        unsure = known is not None and not known[0]
         left, right = st.columns([1, 3])
         left.image(face.image, caption=f"face {i + 1}", width="stretch")
-        right.altair_chart(charts.probability_bars(face.probabilities, thresholds), width="stretch")
-        yes = [a for a, p in face.probabilities.items() if p >= thresholds.get(a, 0.5)]
-        right.caption(
-            f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}. Each black tick is the "
-            "attribute's decision threshold, the one the results table uses: a bar reaching it means yes."
-        )
+        with right:
+            if known is None:
+                st.caption(
+                    "FaceAtlas cannot tell how like the model's training faces this face is: "
+                    + (
+                        f"{ds.name} has no face embeddings to compare it with."
+                        if domain is None
+                        else "it has no face descriptor."
+                    )
+                )
+            elif unsure:
+                st.warning(known[1])
+            else:
+                st.caption(known[1])
+            st.altair_chart(charts.probability_bars(face.probabilities, thresholds, unsure), width="stretch")
+            yes = [a for a, p in face.probabilities.items() if p >= thresholds.get(a, 0.5)]
+            if unsure:
+                st.caption(
+                    "The model is unsure here: the bars are what it computes, not answers to trust. Each black tick "
+                    "is the attribute's decision threshold."
+                )
+            else:
+                st.caption(
+                    f"The model answers yes for {', '.join(yes) if yes else 'none of the attributes'}. Each black tick "
+                    "is the attribute's decision threshold, the one the results table uses: a bar reaching it means yes."
+                )
+
+
+def familiarity_note(ds: Dataset, domain, descriptor) -> tuple[bool, str] | None:
+    """(familiar, what to say) of one face against the dataset's faces; None where it cannot be told."""
+    if domain is None or descriptor is None:
+        return None
+    known = familiarity(domain, descriptor)
+    measured = (
+        f"its face descriptor is {fmt.decimal(known.distance, 2)} from the nearest of {fmt.count(len(domain.pool))} "
+        f"{ds.name} faces, while {fmt.percent(FAMILIAR_QUANTILE, 0)} of {ds.name}'s own faces have a face of another "
+        f"person within {fmt.decimal(known.usual, 2)}"
+    )
+    if known.familiar:
+        return True, f"This face is like the faces the model learnt from: {measured}."
+    drawn = (
+        " The demo's faces are drawn cartoons: a model trained on them has never seen a real face."
+        if ds.is_demo
+        else ""
+    )
+    return False, (
+        f"This photo is unlike the faces the model learnt from: {measured}.{drawn} Its probabilities are guesses, "
+        "so every answer below is shown as 'unsure'."
+    )
 
 
 def _nan0(v: float) -> float:

@@ -13,7 +13,7 @@ from core.data.embeddings import Embeddings
 from core.data.images import read_image_file
 from core.errors import ImageError, ModelMissingError
 from core.faces import calibration, search
-from core.faces.calibration import DLIB_THRESHOLD, TRUSTWORTHY_AUC, SamePersonBasis, SamePersonRule
+from core.faces.calibration import DLIB_THRESHOLD, TARGET_PRECISION, SamePersonBasis, SamePersonRule
 from core.faces.embed_job import MODEL
 from ui import links, state
 from ui.busy import one_heavy_query
@@ -156,8 +156,9 @@ def same_person_reason(ds: Dataset, rule: SamePersonRule) -> str:
         return "Same-person distances are calibrated for euclidean distance only."
     if basis == SamePersonBasis.DRAWN_FACES:
         return (
-            "The demo's faces are drawn cartoons: a photo you bring is none of them, so nothing here is the same "
-            "person; the distances show resemblance only."
+            f"Your photo is not one of {ds.name}'s images (none of their faces is at distance 0.000 from it). The "
+            "demo's people are drawn cartoons, so the person in your photo is none of them: no face here is called "
+            "the same person, and the distances show resemblance only."
         )
     if basis == SamePersonBasis.TOO_FEW_PAIRS:
         return f"{ds.name} has too few faces per identity to calibrate a same-person distance."
@@ -165,40 +166,85 @@ def same_person_reason(ds: Dataset, rule: SamePersonRule) -> str:
         return "No identity labels to calibrate these embeddings on, so no face is called the same person."
     if basis == SamePersonBasis.DLIB_DEFAULT:
         return (
-            f"{ds.name} has no identity labels to calibrate on: {DLIB_THRESHOLD} is dlib's own same-person threshold "
-            "for this descriptor on photos of real people (set by dlib's author on the LFW benchmark, where it "
-            f"reaches {fmt.percent(0.9938, digits=2)} accuracy). It does not apply to drawings or heavily edited "
-            "images."
+            f"{ds.name} has no identity labels to calibrate on: {fmt.decimal(DLIB_THRESHOLD, 3)} is dlib's own "
+            "same-person threshold for this descriptor on photos of real people (set by dlib's author on the LFW "
+            f"benchmark, where it reaches {fmt.percent(0.9938, digits=2)} accuracy). How often it is right on "
+            f"{ds.name} cannot be measured without identity labels, and it does not apply to drawings or heavily "
+            "edited images."
         )
     measured_text = (
-        f"measured on {ds.name}'s own identities ({fmt.count(measured.same_pairs)} same-person and "
-        f"{fmt.count(measured.different_pairs)} different-person pairs): a cut at {fmt.decimal(measured.threshold, 2)} "
-        f"tells them apart {fmt.percent(measured.accuracy)} of the time (balanced accuracy; ROC AUC "
-        f"{fmt.decimal(measured.auc)}); the median distance between two photos of one person is "
-        f"{fmt.decimal(measured.median_same, 2)}, between two different people "
-        f"{fmt.decimal(measured.median_different, 2)}"
+        f"the median distance between two photos of one person is {fmt.decimal(measured.median_same, 2)}, between "
+        f"two different people {fmt.decimal(measured.median_different, 2)} (ROC AUC {fmt.decimal(measured.auc)} over "
+        f"{fmt.count(measured.same_pairs)} same-person and {fmt.count(measured.different_pairs)} different-person "
+        "pairs)"
     )
     if basis == SamePersonBasis.CALIBRATED:
-        return f"Same-person distance {fmt.decimal(measured.threshold, 2)}, {measured_text}."
+        cut = measured.same_person
+        return (
+            f"Same-person distance {fmt.decimal(cut.threshold, 3)}, measured on {ds.name}'s own identities with "
+            f"{fmt.count(cut.queries)} of its faces as queries: {fmt.percent(cut.precision)} of the faces closer "
+            f"than that to a query are the same person (the cut is the largest with at least "
+            f"{fmt.percent(cut.target, 0)}), and they are {fmt.percent(cut.recall)} of the query's other photos. "
+            f"On {ds.name}, {measured_text}."
+        )
     return (
-        "No face is called the same person here: distances separate identities too poorly on this dataset "
-        f"({measured_text}; FaceAtlas needs an AUC of at least {TRUSTWORTHY_AUC})."
+        f"No face is called the same person here: on {ds.name}'s own identities no distance finds the same person "
+        f"with a precision of at least {fmt.percent(TARGET_PRECISION, 0)}; {measured_text}."
+    )
+
+
+def same_person_count(ds: Dataset, rule: SamePersonRule, closer: int, total: int) -> str:
+    """'**117 of 5,999** faces are closer than 0.312: probably the same person (…how often that is right).'"""
+    head = f"**{fmt.count(closer)} of {fmt.count(total)}** faces are closer than {fmt.decimal(rule.threshold, 3)}"
+    if not closer:
+        return f"{head}: none is likely the same person."
+    cut = rule.calibration.same_person if rule.calibration is not None else None
+    if cut is None:
+        return f"{head}: probably the same person by dlib's threshold (not measured on {ds.name}, which has no identities)."
+    return (
+        f"{head}: probably the same person (measured on {ds.name}'s own identities, "
+        f"{fmt.percent(cut.precision)} of the faces this close are that person)."
+    )
+
+
+def recognised_note(ds: Dataset, row: int) -> str:
+    """What is known about an uploaded photo that is one of the dataset's images."""
+    who = ds.table["identity"][row] if ds.has_identity else None
+    of = f", labelled as identity {who}" if who is not None else ""
+    return (
+        f"Your photo is {ds.table['image_id'][row]} of {ds.name}{of}: its face is the one stored for that image "
+        "(distance 0.000), so it is searched as that image, and it is listed first."
     )
 
 
 def results_ui(
-    ds: Dataset, index, query: np.ndarray, exclude: int | None, k: int, metric: str, rule: SamePersonRule
+    ds: Dataset,
+    index,
+    query: np.ndarray,
+    exclude: int | None,
+    k: int,
+    metric: str,
+    rule: SamePersonRule,
+    query_row: int | None = None,
 ) -> None:
-    """The k nearest faces as a gallery, then every face by distance (table and histogram)."""
+    """The k nearest faces as a gallery, then every face by distance (table and histogram).
+
+    exclude: a picked dataset image, left out of its own results; query_row: the dataset row the query is (picked,
+    or an uploaded photo recognised as one), whose identity label the hits are compared with."""
     hits = search.nearest_faces(ds, index, query, k, metric, exclude)
+    decided = calibration.same_person(hits["distance"].to_numpy(), rule.threshold)
     st.subheader(f"The {hits.height} nearest faces")
     captions = [
         f"{r['distance']:.{search.DISTANCE_DECIMALS}f} · {r['identity'] or 'no identity'}"
-        for r in hits.iter_rows(named=True)
+        + (" · same person" if same else "")
+        for r, same in zip(hits.iter_rows(named=True), decided)
     ]
     image_grid(ds, hits["image_id"].to_list(), captions=captions)
-    st.caption(f"Under each face: its {metric} distance to yours (smaller = more alike), then its identity label.")
-    who = ds.table["identity"][exclude] if exclude is not None and ds.has_identity else None
+    st.caption(
+        f"Under each face: its {metric} distance to yours (smaller = more alike), then its identity label"
+        + (", and 'same person' where it is closer than the same-person distance." if rule.threshold else ".")
+    )
+    who = ds.table["identity"][query_row] if query_row is not None and ds.has_identity else None
     if who is not None:  # a dataset image with a label: look-alikes and the same person can be told apart
         same = sum(1 for i in hits["identity"] if i == who)
         st.caption(f"{same} of the {hits.height} nearest faces are labelled with the query's identity ({who}).")
@@ -207,12 +253,8 @@ def results_ui(
     if exclude is not None:
         ranked = ranked.filter(ranked["row"] != exclude)
     if rule.threshold is not None:
-        same = int(calibration.same_person(ranked["distance"].to_numpy(), rule.threshold).sum())
-        st.markdown(
-            f"**{fmt.count(same)} of {fmt.count(ranked.height)}** faces are closer than "
-            f"{fmt.decimal(rule.threshold, 2)}: "
-            f"{'probably the same person' if same else 'none is likely the same person'}."
-        )
+        closer = int(calibration.same_person(ranked["distance"].to_numpy(), rule.threshold).sum())
+        st.markdown(same_person_count(ds, rule, closer, ranked.height))
     st.caption(same_person_reason(ds, rule))
     st.altair_chart(face_charts.distance_histogram(ranked["distance"].to_numpy(), rule.threshold), width="stretch")
     listed = first_rows(ranked.drop("row"), "faces, nearest first", "the histogram counts all of them")
@@ -240,7 +282,7 @@ def face_search_section(ds: Dataset) -> None:
             return
         k, metric = search_options_ui()
         rule = rule_for_search(ds, emb, metric, from_dataset=True)
-        results_ui(ds, index, np.asarray(emb.vectors[row]), row, k, metric, rule)
+        results_ui(ds, index, np.asarray(emb.vectors[row]), row, k, metric, rule, row)
         return
     if data is None:
         st.caption("Choose a photo to search with.")
@@ -258,8 +300,11 @@ def face_search_section(ds: Dataset) -> None:
     with picture:
         found_text = "1 face found" if len(found.boxes) == 1 else f"{len(found.boxes)} faces found"
         st.image(search.draw_boxes(found.image, found.boxes, chosen), caption=found_text)
-    rule = rule_for_search(ds, emb, metric, from_dataset=row is not None)
-    results_ui(ds, index, found.vectors[chosen], row, k, metric, rule)
+    query_row = row if row is not None else search.dataset_row_of_face(index, found.vectors[chosen])
+    if row is None and query_row is not None:
+        st.info(recognised_note(ds, query_row))
+    rule = rule_for_search(ds, emb, metric, from_dataset=query_row is not None)
+    results_ui(ds, index, found.vectors[chosen], row, k, metric, rule, query_row)
 
 
 def attribute_search_section(ds: Dataset) -> None:

@@ -15,8 +15,9 @@ from core.cli.audit import audit_job_spec
 from core.data.dataset import Dataset
 from core.quality import CHECK_TITLES, CHECKS, StoredResult
 from core.quality.audit import estimated_seconds
+from core.quality.identities import MATCH_QUANTILE
 from core.quality.images import PROBLEMS
-from core.quality.labels import MIN_IDENTITIES_PER_FOLD
+from core.quality.labels import MIN_IDENTITIES_PER_FOLD, WEAK_AUC
 from core.quality.store import quality_dir, was_set_aside
 from core.quality.tables import (
     DUPLICATE_GROUPS,
@@ -148,11 +149,23 @@ def labels_section(ds: Dataset, result: StoredResult | None) -> None:
     )
     if info.get("skipped_attributes"):
         st.caption("Too few images of one value to check: " + ", ".join(info["skipped_attributes"]) + ".")
+    if info.get("unseen_attributes"):
+        st.caption(unseen_sentence(info["unseen_attributes"], info["min_auc"]))
+    weak = summary.filter(pl.col("model_auc") < WEAK_AUC)["attribute"].to_list() if "model_auc" in summary else []
+    if weak:
+        st.caption(
+            f"Seen poorly by the model (ROC AUC below {fmt.decimal(WEAK_AUC, 2)}), so their suspects are weaker "
+            f"evidence: {', '.join(weak)}."
+        )
     if summary.is_empty():
-        st.info("No attribute has enough images of both values to be checked.")
+        st.info(
+            "No attribute that the model can see has enough images of both values to be checked."
+            if info.get("unseen_attributes")
+            else "No attribute has enough images of both values to be checked."
+        )
         return
     cols = st.columns(3)
-    cols[0].metric("Attributes checked", summary.height)
+    cols[0].metric("Attributes checked", fmt.count(summary.height))
     cols[1].metric("Estimated wrong labels", fmt.count(int(summary["estimated_errors"].sum())))
     cols[2].metric("Images scored", fmt.count(info["images"]))
     ranked = summary.sort("estimated_errors", descending=True)["attribute"].to_list()
@@ -183,9 +196,10 @@ def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
     )
     cols[1].metric("Share of images", fmt.percent(row["error_rate"], 2))
     cols[2].metric(
-        "Model balanced accuracy",
-        fmt.decimal(row["model_balanced_accuracy"]),
-        help="Out of fold, against the annotations. A weak model finds few errors and more false ones.",
+        "Model ROC AUC",
+        fmt.decimal(row["model_auc"]) if "model_auc" in row else fmt.decimal(None),
+        help="Out of fold, against the annotations: how often the model ranks an image labelled yes above one "
+        "labelled no (1 = always, 0.5 = chance). A weak model finds few errors and more false ones.",
     )
     if mine.is_empty():
         st.success(f"No {attribute} label stands out as wrong.")
@@ -211,6 +225,30 @@ def _attribute_detail(ds: Dataset, row: dict, suspects: pl.DataFrame) -> None:
     _download(mine, ds, f"suspect-{attribute}", f"Download the {attribute} suspects (CSV)", "dq-labels-attr")
 
 
+def unseen_sentence(unseen: list[dict], min_auc: float) -> str:
+    """'Not checked, because the images do not show them: Attractive (not drawn on the demo), Bald (…).'"""
+    parts = [
+        f"{u['attribute']} ({u['reason']}" + (f": ROC AUC {fmt.decimal(u['auc'], 2)})" if u["auc"] is not None else ")")
+        for u in unseen
+    ]
+    return (
+        f"Not checked, because the images do not show them: {', '.join(parts)}. A model that cannot see an attribute "
+        "disagrees with right labels as often as with wrong ones, so an attribute is checked only where the model "
+        f"ranks an image labelled yes above one labelled no at least {fmt.percent(min_auc, 0)} of the time "
+        f"(ROC AUC {fmt.decimal(min_auc, 2)})."
+    )
+
+
+def demo_note(ds: Dataset) -> None:
+    """On the demo, say that its labels and identities are right by construction: every suspect is a model error."""
+    if ds.is_demo:
+        st.info(
+            "The demo's labels and identities are drawn into its pictures by the program that made them, so none "
+            "of them is wrong: every suspect listed here is a mistake of the models that look for errors. On real "
+            "data the same lists mix such mistakes with real errors."
+        )
+
+
 # ---- suspect identity labels ----
 
 
@@ -219,11 +257,14 @@ def identities_section(ds: Dataset, result: StoredResult | None) -> None:
     if _not_available(ds, "identities", result):
         return
     info, suspects, twins = result.summary, result.tables["suspects"], result.tables["twins"]
+    match_cut = info.get("match_cut", info["threshold"])
     st.caption(
         f"Same person means closer than {fmt.decimal(info['threshold'])} (the cut between distances of same- and "
         f"different-identity pairs of this dataset's faces: balanced accuracy {fmt.decimal(info['accuracy'])}, ROC AUC "
         f"{fmt.decimal(info['auc'])}). A photo is compared with its identity's other photos and with its nearest "
-        "identities."
+        "identities: it is unlike its own when its median distance to their photos is above the cut, and it looks "
+        f"like another identity when its median distance to that one's photos is below {fmt.decimal(match_cut)}, "
+        f"as close as {fmt.percent(MATCH_QUANTILE, 0)} of the photos are to their own identity's."
     )
     if not info["trustworthy"]:
         st.warning(

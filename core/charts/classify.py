@@ -162,10 +162,18 @@ def confusion_chart(counts: dict[str, int]) -> alt.Chart:
     return (cells + text).properties(title="Confusion matrix", height=220, width=260)
 
 
-def probability_bars(probabilities: dict[str, float], thresholds: dict[str, float] | None = None) -> alt.Chart:
+ROW_STEP = 34  # pixels per attribute row of the try-it chart: a 20 px bar, its label, and air between rows
+ANSWER_COLOURS = {"yes": "#2e7d32", "no": "#9e9e9e", "unsure": "#e0a030"}
+
+
+def probability_bars(
+    probabilities: dict[str, float], thresholds: dict[str, float] | None = None, unsure: bool = False
+) -> alt.Chart:
     """One readable bar per attribute: the model's probability of 'yes', its decision threshold as a black tick.
 
-    Bars are green where the probability reaches the attribute's threshold (the model says yes), grey otherwise.
+    Bars are green where the probability reaches the attribute's threshold (the model says yes), grey otherwise;
+    with `unsure` (a photo unlike the model's training faces) every answer is 'unsure', in amber. The height grows
+    with the attributes (ROW_STEP each), so every name is shown however many there are.
     """
     thresholds = thresholds or {}
     frame = pd.DataFrame(
@@ -176,15 +184,18 @@ def probability_bars(probabilities: dict[str, float], thresholds: dict[str, floa
         }
     )
     frame["answer"] = np.where(frame["probability"] >= frame["threshold"], "yes", "no")
+    if unsure:
+        frame["answer"] = "unsure"
     frame["label"] = [f"{fmt.percent(p, 0)} → {a}" for p, a in zip(frame["probability"], frame["answer"])]
     order = frame.sort_values("probability", ascending=False)["attribute"].tolist()
-    y = alt.Y("attribute:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13))
+    y = alt.Y("attribute:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13, labelPadding=6))
     tooltip = [
         "attribute",
         alt.Tooltip("probability:Q", format=".1%", title="probability of yes"),
         alt.Tooltip("threshold:Q", format=".2f", title="says yes from"),
         alt.Tooltip("answer:N", title="answer"),
     ]
+    answers = ["unsure"] if unsure else ["yes", "no"]
     base = alt.Chart(frame).encode(y=y, tooltip=tooltip)
     bars = base.mark_bar(height=20).encode(
         x=alt.X(
@@ -195,13 +206,15 @@ def probability_bars(probabilities: dict[str, float], thresholds: dict[str, floa
         ),
         color=alt.Color(
             "answer:N",
-            scale=alt.Scale(domain=["yes", "no"], range=["#2e7d32", "#9e9e9e"]),
+            scale=alt.Scale(domain=answers, range=[ANSWER_COLOURS[a] for a in answers]),
             legend=alt.Legend(title="model's answer", orient="top"),
         ),
     )
-    ticks = base.mark_tick(color="black", thickness=3, size=24).encode(x="threshold:Q")
-    text = base.mark_text(align="left", dx=6, fontSize=12).encode(x="probability:Q", text="label:N")
-    return (bars + ticks + text).properties(height=36 * len(frame) + 20)
+    ticks = base.mark_tick(color="black", thickness=3, size=26).encode(x="threshold:Q")
+    text = base.mark_text(align="left", dx=6, fontSize=13).encode(x="probability:Q", text="label:N")
+    # A step per row rather than a fixed height: Streamlit fits a fixed-height layered chart into less room,
+    # squeezing its rows until the axis drops every other name (3 of 6 shown).
+    return (bars + ticks + text).properties(height=alt.Step(ROW_STEP), padding={"right": 70})
 
 
 def lesson_frame(meta_a: ClassifierMeta, meta_b: ClassifierMeta, label_a: str, label_b: str) -> pd.DataFrame:

@@ -25,6 +25,9 @@ from core.demo.label_model import BIAS, CELEBA_COOCCURRENCE, CELEBA_PREVALENCE, 
 from core.stats.intervals import MIN_MODEL_IMAGES
 
 ATTRIBUTE_INDEX = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
+# Labelled (with CelebA's co-occurrences, so it goes with drawn labels) but never drawn: core/demo/specs.py and
+# draw.py read every other label, so nothing in a demo picture shows it.
+UNDRAWN = ("Attractive",)
 # Kept on every image of an identity.
 PERSISTENT = (
     "Male",

@@ -21,6 +21,9 @@ from core.faces.calibration import SamePersonRule, calibrate_embeddings, same_pe
 from core.faces.neighbours import EmbeddingIndex, build_index, exact_distances, nearest, nearest_by_attributes
 
 DISTANCE_DECIMALS = 3  # distances are shown (and printed by `core search`) with this many decimals, rounded once
+# A query face this close to a stored face is that image (its distance shows as 0.000): an image of the dataset
+# uploaded again goes through the dataset's own detection path and gets its stored descriptor.
+SAME_IMAGE_DISTANCE = 0.5 * 10**-DISTANCE_DECIMALS
 BOX_COLOURS = ("#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686")
 
 
@@ -116,6 +119,12 @@ def nearest_faces(
     return ranked_frame(ds, rows, dist)
 
 
+def dataset_row_of_face(index: EmbeddingIndex, query: np.ndarray) -> int | None:
+    """The row whose stored face a (128,) query vector is (closer than SAME_IMAGE_DISTANCE), or None."""
+    rows, dist = nearest(index, query, 1)
+    return int(rows[0]) if len(rows) and dist[0] < SAME_IMAGE_DISTANCE else None
+
+
 def all_distances(ds: Dataset, index: EmbeddingIndex, query: np.ndarray, metric: str = "euclidean") -> pl.DataFrame:
     """Every dataset face with its exact distance to the query, nearest first (rows without a face left out)."""
     rows = np.flatnonzero(index.mask)
@@ -139,6 +148,7 @@ class FaceMatches:
 
     box: tuple[int, int, int, int]  # left, top, right, bottom in the photo's pixels
     neighbours: pl.DataFrame  # image_id, identity, distance, row, same_person (bool) (nearest first)
+    dataset_image: str | None  # the dataset image this face is (its stored face, at distance 0), or None
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,8 @@ class PhotoSearch:
 
 def search_photo(ds: Dataset, data: bytes, k: int = 10, metric: str = "euclidean") -> PhotoSearch:
     """Every face of a photo (largest first) with its k nearest dataset faces and the same-person decision for
-    each: the Face search page's query, with its rule (the photo is not one of the dataset's)."""
+    each: the Face search page's query, with its rule. A photo whose largest face is one of the dataset's stored
+    faces (a dataset image uploaded again) is searched as that image: on the demo its identities then decide."""
     emb = load_embeddings(ds, DLIB_MODEL)
     if emb is None:
         raise DatasetError(
@@ -160,12 +171,16 @@ def search_photo(ds: Dataset, data: bytes, k: int = 10, metric: str = "euclidean
         )
     found = faces_in_bytes(data, ds.aligned)
     index = index_for(emb)
-    rule = same_person_rule(ds, emb.model, metric, False, lambda: calibrate_embeddings(ds, emb))
+    own_rows = [dataset_row_of_face(index, vector) for vector in found.vectors]
+    in_dataset = bool(own_rows) and own_rows[0] is not None
+    rule = same_person_rule(ds, emb.model, metric, in_dataset, lambda: calibrate_embeddings(ds, emb))
+    image_ids = ds.table["image_id"]
     matches = []
-    for box, vector in zip(found.boxes_in_photo(), found.vectors):
+    for box, vector, own in zip(found.boxes_in_photo(), found.vectors, own_rows):
         hits = nearest_faces(ds, index, vector, k, metric)
         decided = same_person(hits["distance"].to_numpy(), rule.threshold)
-        matches.append(FaceMatches(box, hits.with_columns(pl.Series("same_person", decided))))
+        image = None if own is None else str(image_ids[own])
+        matches.append(FaceMatches(box, hits.with_columns(pl.Series("same_person", decided)), image))
     return PhotoSearch(matches, rule)
 
 

@@ -20,6 +20,7 @@ from core import format as fmt
 from core.data.dataset import Dataset
 from core.data.embeddings import Embeddings, load_embeddings
 from core.data.ingest import identities_key
+from core.demo.labels import UNDRAWN
 from core.errors import DatasetError
 from core.faces.calibration import MIN_PAIRS, calibrate, pair_counts
 from core.faces.embed_job import MODEL as DLIB_MODEL
@@ -37,7 +38,7 @@ CHECK_TITLES = {
     "duplicates": "Duplicates",
     "images": "Unusable images",
 }
-VERSIONS = {"scan": SCAN_VERSION, "labels": 2, "identities": 1, "duplicates": 1, "images": 1}
+VERSIONS = {"scan": SCAN_VERSION, "labels": 3, "identities": 2, "duplicates": 1, "images": 1}
 READS_PIXELS = ("labels", "duplicates", "images")
 
 # (fraction of the stage done, what is happening); the CLI turns it into job progress.
@@ -136,6 +137,7 @@ def check_token(ds: Dataset, check: str, inputs: AuditInputs | None = None) -> s
         depends["embeddings"] = _embedding_signature(inputs.embeddings)
     if check == "labels":
         depends |= {"folds": labels.N_FOLDS, "C": labels.C, "components": labels.PIXEL_COMPONENTS}
+        depends |= {"min_auc": labels.MIN_AUC, "unseen": sorted(known_unseen(ds))}
     elif check == "duplicates":
         depends["cuts"] = [
             duplicates.LOOK_RADIUS,
@@ -186,6 +188,11 @@ def image_scan(ds: Dataset, workers: int | None = None, progress: Callable[[floa
     return result
 
 
+def known_unseen(ds: Dataset) -> dict[str, str]:
+    """{attribute: why} of labels known not to show in the dataset's images (the demo's undrawn ones)."""
+    return {a: "not drawn on the demo" for a in UNDRAWN if a in ds.attributes} if ds.is_demo else {}
+
+
 def _run_labels(ds, inputs, scan, progress) -> StoredResult:
     emb = inputs.embeddings
     feats = labels.label_features(
@@ -194,13 +201,16 @@ def _run_labels(ds, inputs, scan, progress) -> StoredResult:
         None if scan is None else scan.arrays["thumbs"],
         None if scan is None else scan.tables["table"]["readable"].to_numpy(),
     )
-    found = labels.audit_labels(ds.table, ds.attributes, feats, progress=progress)
-    audited = set(found.summary["attribute"].to_list())
+    found = labels.audit_labels(ds.table, ds.attributes, feats, progress=progress, unseen=known_unseen(ds))
+    unseen = [{"attribute": u.attribute, "reason": u.reason, "auc": u.auc} for u in found.unseen]
+    checked_or_unseen = set(found.summary["attribute"].to_list()) | {u["attribute"] for u in unseen}
     summary = {
         "features": list(found.sources),
         "images": int(feats.usable.sum()),
         "attributes": found.summary.height,
-        "skipped_attributes": [a for a in ds.attributes if a not in audited],
+        "skipped_attributes": [a for a in ds.attributes if a not in checked_or_unseen],  # too few of one value
+        "unseen_attributes": unseen,
+        "min_auc": labels.MIN_AUC,
         "estimated_errors": int(found.summary["estimated_errors"].sum()),
         "folds": labels.N_FOLDS,
     }
@@ -227,6 +237,7 @@ def _run_identities(ds, inputs, scan, progress) -> StoredResult:
         "misfiled": kinds.count(identities.SUSPECT_KINDS[0]),
         "unlike": kinds.count(identities.SUSPECT_KINDS[1]),
         "twins": found.twins.height,
+        "match_cut": found.match_cut,
         "model": emb.model,
     }
     return StoredResult("identities", "", summary, {"suspects": found.suspects, "twins": found.twins})
