@@ -28,6 +28,7 @@ NOISE = "#dedede"  # points no cluster took (DBSCAN, HDBSCAN)
 DENSITY_GRID = 200  # cells per side of the grid that counts neighbours for the density colouring
 CROWDED_CELL = 20  # a point in a cell of a 150 x 150 grid with more points than this is hidden by its neighbours
 CROWDED_SHARE = 0.5  # ... and when this share of the points is, the page suggests the density colouring
+MAP_VIEW_PARAM = "mview"  # the WebGL map's view in a page link: centre x, centre y (data units), zoom (1: whole map)
 
 
 @dataclass(frozen=True)
@@ -218,3 +219,20 @@ def selected_positions(selection, coords: np.ndarray, version: str) -> np.ndarra
     except (KeyError, TypeError, ValueError):
         pass
     return np.zeros(0, np.int64)
+
+
+def parse_map_view(text: str | None) -> tuple[float, float, float] | None:
+    """A link's map view 'x,y,zoom' as three numbers (zoom > 0), or None when absent or malformed."""
+    try:
+        values = tuple(float(v) for v in (text or "").split(","))
+    except ValueError:
+        return None
+    if len(values) != 3 or not all(np.isfinite(values)) or not 0 < values[2] < 1e9:
+        return None
+    return values
+
+
+def map_view_text(view: tuple[float, float, float]) -> str:
+    """How a map view is written in a link: six significant digits for the centre, four for the zoom."""
+    x, y, zoom = view
+    return f"{x:.6g},{y:.6g},{zoom:.4g}"
