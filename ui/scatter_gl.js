@@ -559,7 +559,9 @@ class GlMap {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.width, this.height);
     const labels = this.header.labels || [];
-    if (!labels.length) return;
+    this.el.dataset.labels = "0";
+    // Names tell the overview apart; zoomed in among faces (a depth past the first) the faces speak for themselves.
+    if (!labels.length || (this.faces && this.state.faces && this.displayDepth() > 0)) return;
     ctx.font = "600 12px " + (getComputedStyle(this.el).fontFamily || "sans-serif");
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";

@@ -205,9 +205,12 @@ def _webgl_map(
     blob = cached.webgl_map(key, version, choices.colouring, choices.mode, build)
     selection = scatter_gl(charts.with_view(blob, _view_from_link(version)), key=keys.CL_MAP_GL)
     faces = " Zoom in to see faces: one per patch of the map, then every face." if ds.has_images else ""
+    names = " Names: the attributes most over-represented in each large cluster (against the whole set)" + (
+        " and its most common identity, with that identity's share of the cluster." if ds.has_identity else "."
+    )
     st.caption(
         f"{projection.method.upper()} map of all {fmt.count(fm.n)} points, drawn with WebGL. {projection.note} Scroll "
-        f"to zoom, double-click to zoom back out; hover a point to see who it is.{faces}"
+        f"to zoom, double-click to zoom back out; hover a point to see who it is.{faces}{names}"
     )
     return selected_positions(selection, projection.coords, version)
 
