@@ -38,6 +38,7 @@ from core.cluster.map_labels import MIN_LIFT, MIN_SHARE, cluster_labels
 from core.cluster.sprite_job import build_atlas
 from core.data.ingest import open_dataset
 from core.data.sprites import MISSING_GREY, atlas_folder, face_sprite, load_atlas
+from tests.cache_support import clear_streamlit_caches
 from tests.support import PROJECT
 
 # ---------------------------------------------------------------- level of detail
@@ -387,9 +388,13 @@ def faces_home(demo_home, tmp_path_factory):
 
 @pytest.fixture
 def in_faces_home(faces_home, monkeypatch):
+    """The faces home for one test; Streamlit's in-memory caches emptied around it, since another copy of the demo
+    (same image files, so the same keys) holds other embeddings in the other page tests."""
     monkeypatch.setenv("FACEATLAS_HOME", str(faces_home))
     monkeypatch.setenv("FACEATLAS_CACHE", str(faces_home / "cache"))
-    return open_dataset(faces_home / "data" / "demo", name="demo")
+    clear_streamlit_caches()
+    yield open_dataset(faces_home / "data" / "demo", name="demo")
+    clear_streamlit_caches()
 
 
 def open_page(monkeypatch, params: dict, state: dict | None = None):
