@@ -28,6 +28,7 @@ from core.classify.tryit import FaceDomain, PhotoPrediction, predict_photo
 from core.classify.tryit import face_domain as measure_face_domain
 from core.cluster.algorithms import Clustering, cluster_by
 from core.cluster.features import FeatureKey, FeatureMatrix, build_features, feature_key
+from core.cluster.lod import FaceTiles, face_tiles
 from core.cluster.metrics import external_metrics, internal_metrics, k_distances, suggest_eps
 from core.cluster.reduce import Reduction, ReductionSpec, map_2d, reduce_by
 from core.cluster.store import ClusteringKey
@@ -44,6 +45,7 @@ from core.data.embeddings import (
     load_embeddings,
 )
 from core.data.images import thumbnail_bytes
+from core.data.sprites import SpriteAtlas, atlas_version, load_atlas
 from core.data.subset import subset_rows as rows_of
 from core.errors import DatasetError
 from core.faces import pipeline as faces
@@ -365,6 +367,24 @@ def webgl_map(key: ClusteringKey, map_version: str, colour_by: str, mode: str, _
     """The WebGL map's blob of one clustering on one map, coloured one way (2.8 MB at CelebA's size, 0.4-1 s to build):
     once, not on every rerun a selection makes."""
     return _build()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def map_face_tiles(map_version: str, _coords) -> FaceTiles:
+    """The level of detail of one map's points (which faces show at which zoom, in which tile): 3 s at CelebA's size,
+    once per map."""
+    return face_tiles(_coords)
+
+
+def sprite_atlas(ds: Dataset, size: int) -> SpriteAtlas | None:
+    """The dataset's face thumbnails of `size` px (memory-mapped, shared by every session), None until built."""
+    version = atlas_version(ds, size)
+    return _sprite_atlas(ds, size, version) if version else None
+
+
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=DATASET_HASH)
+def _sprite_atlas(ds: Dataset, size: int, version: str) -> SpriteAtlas | None:
+    return load_atlas(ds, size)
 
 
 @st.cache_data(show_spinner="Scoring…", max_entries=32)

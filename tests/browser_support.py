@@ -91,8 +91,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, log_path: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run Home.py` on 127.0.0.1 with FACEATLAS_HOME=home; (process, base URL) once healthy."""
+def start_server(
+    home: Path, log_path: Path, port: int | None = None, project: Path = PROJECT
+) -> tuple[subprocess.Popen, str]:
+    """`streamlit run Home.py` on 127.0.0.1 with FACEATLAS_HOME=home; (process, base URL) once healthy. project: the
+    checkout to serve (benches serve an older one beside this one)."""
     port = port or free_port()
     env = {**os.environ, "FACEATLAS_HOME": str(home), "FACEATLAS_CACHE": str(home / "cache")}
     env.pop("FACEATLAS_DATA", None)
@@ -117,7 +120,7 @@ def start_server(home: Path, log_path: Path, port: int | None = None) -> tuple[s
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             cmd,
-            cwd=PROJECT,
+            cwd=project,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

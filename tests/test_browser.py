@@ -8,6 +8,7 @@ server's log beside it. Skips when chromium or Playwright is missing; `make brow
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
+import numpy as np
 import pytest
 
 from core.stats.intervals import Rate
@@ -410,4 +412,90 @@ def test_webgl_map_box_selection_fills_the_faces_panel(browser, server, demo_dat
         assert len(shown) == min(count, 24) and all(demo_dataset.row_of(i) is not None for i in shown), shown
     finally:
         page.screenshot(path=str(ARTIFACTS / "Clustering-webgl.png"), full_page=True)
+        context.close()
+
+
+def inside_polygon(x: float, y: float, polygon: list[list[float]]) -> bool:
+    """Crossing number, one point at a time."""
+    inside = False
+    for k in range(len(polygon)):
+        (xi, yi), (xj, yj) = polygon[k], polygon[k - 1]
+        if yi != yj and (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            inside = not inside
+    return inside
+
+
+def test_zooming_in_shows_faces_and_a_lasso_lists_exactly_the_faces_inside(browser, server, demo_dataset):
+    """The WebGL map of faces: zoomed out, points; zoomed in on a crowded spot, faces (the atlas job the page starts
+    by itself, sent tile by tile); a lasso drawn there lists in the faces panel exactly the faces whose coordinates
+    lie inside the polygon, computed here from the map's coordinates. The view is in the page's link."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/Clustering?dataset=demo&draw=webgl&sel=lasso", timeout=RENDER_TIMEOUT_S * 1000)
+        page.locator("h1").filter(has_text="Clustering").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
+        drawn = page.locator(".fa-map[data-drawn]")
+        drawn.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
+        wait_until_idle(page)
+        assert drawn.get_attribute("data-lod") == "dots"  # the whole map: points in colour
+        area = page.locator(".fa-map canvas.fa-overlay")
+        area.scroll_into_view_if_needed()
+        box = area.bounding_box()
+        # Zoom in at the point drawn last (a crowded place: the largest groups are drawn on top) until faces show.
+        px, py = drawn.evaluate(
+            "(el) => { const m = el.parentNode.__faMap, i = m.a.order[m.n - 1]; return m.toPixel(m.a.x[i], m.a.y[i]); }"
+        )
+        page.mouse.move(box["x"] + px, box["y"] + py)
+        deadline = time.monotonic() + 180  # the atlas job (400 faces) runs while we zoom
+        while time.monotonic() < deadline and int(drawn.get_attribute("data-faces") or 0) == 0:
+            if drawn.evaluate("(el) => el.parentNode.__faMap.displayDepth()") < 1:
+                page.mouse.wheel(0, -250)
+            page.wait_for_timeout(400)
+        faces = int(drawn.get_attribute("data-faces"))
+        assert faces > 0 and drawn.get_attribute("data-lod") in ("cells", "every")
+        page.screenshot(path=str(ARTIFACTS / "Clustering-faces.png"))
+        # A lasso around that crowded place: a circle of corners, as wide as leaves one page of faces inside.
+        coords = drawn.evaluate(
+            """(el) => { const m = el.parentNode.__faMap, ids = [];
+               for (let i = 0; i < m.n; i++) ids.push(m.describe(i).split("\\n")[0]);
+               return { x: [...m.a.x], y: [...m.a.y], ids, view: m.state.view, w: m.width, h: m.height }; }"""
+        )
+        view = coords["view"]
+
+        def to_data(x: float, y: float) -> list[float]:  # page pixels -> map units (the map's own view)
+            return [(x - box["x"] - coords["w"] / 2) / view["sx"] + view["cx"],
+                    (coords["h"] / 2 - (y - box["y"])) / view["sy"] + view["cy"]]  # fmt: skip
+
+        def inside(corners: list) -> list[int]:
+            polygon = [to_data(x, y) for x, y in corners]
+            return [i for i, xy in enumerate(zip(coords["x"], coords["y"])) if inside_polygon(*xy, polygon)]
+
+        centre = (box["x"] + px, box["y"] + py)
+        for share in (0.3, 0.2, 0.12, 0.07, 0.04, 0.02):
+            radius = box["height"] * share
+            corners = [
+                (centre[0] + radius * math.cos(a), centre[1] + radius * math.sin(a)) for a in np.linspace(0, 6.2, 24)
+            ]
+            if 0 < len(inside(corners)) <= 24:
+                break
+        page.mouse.move(*corners[0])
+        page.mouse.down()
+        for x, y in corners[1:]:
+            page.mouse.move(x, y)
+        page.mouse.up()
+        wait_until_idle(page)
+        polygon = drawn.evaluate("(el) => el.parentNode.__faMap.state.selection.polygon")  # what the browser sent
+        expected = [
+            coords["ids"][i] for i, xy in enumerate(zip(coords["x"], coords["y"])) if inside_polygon(*xy, polygon)
+        ]
+        assert 0 < len(expected) <= 24, len(expected)  # one page of the faces panel: every face listed
+        page.get_by_text(re.compile(r"[\d,]+ faces? selected")).first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
+        text = main_text(page)
+        assert re.search(rf"\b{len(expected):,} faces? selected", text), text[-800:]
+        panel = re.split(r"faces? selected", text)[-1].split("\nClusters\n")[0]  # the faces panel, below the map
+        listed = [image_id for image_id, _ in re.findall(r"(\S+) · cluster (\S+)", panel)]
+        assert sorted(listed) == sorted(expected)
+        assert "mview=" in page.url  # the view zoomed into is in the page's link
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "Clustering-lasso.png"), full_page=True)
         context.close()

@@ -27,6 +27,7 @@ from core.cluster.algorithms import ClusterSpec, cluster
 from core.cluster.features import FeatureSpec
 from core.cluster.metrics import external_metrics, internal_metrics
 from core.cluster.reduce import ReductionSpec, pca
+from core.cluster.sprite_job import build_atlas
 from core.cluster.store import clustering_dir, load_map, map_key
 from core.cluster.view import View, ViewOptions
 from core.data.embeddings import save_embeddings
@@ -53,6 +54,7 @@ def cluster_home(demo_home, tmp_path_factory):
     has_face = np.ones(len(vectors), bool)
     has_face[::40] = False  # some photos without a detected face
     save_embeddings(ds, "dlib", vectors, has_face, synthetic=True)
+    build_atlas(ds, 32, workers=1)  # the map's faces, so a WebGL map starts no job here (tests/test_map_faces.py does)
     yield home, ds, vectors, has_face
     for key, value in saved.items():
         if value is None:

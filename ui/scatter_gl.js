@@ -1,9 +1,11 @@
-// FaceAtlas map: every point of a 2-D map drawn with WebGL, with pan, zoom, hover, click/box/lasso selection.
+// FaceAtlas map: every point of a 2-D map drawn with WebGL, with pan, zoom, hover, click/box/lasso selection, and
+// faces by level of detail: zoomed out the points in colour; closer, one face per occupied cell; zoomed in, every face.
 // Loaded by ui/scatter_gl.py as a Streamlit components-v2 module; nothing is fetched from anywhere.
 // data: one binary blob (core/charts/cluster.py webgl_map): uint32 header length, JSON header, then the 4-byte
 // aligned arrays in the header's order, gzip-compressed (unpacked by the browser's own DecompressionStream). The
 // browser sends back only the selection's shape (box or lasso in data units, or a clicked point); Python computes
-// the points inside with the same test (core/cluster/map.py).
+// the points inside with the same test (core/cluster/map.py). Faces arrive later, a few tiles at a time, through a
+// second component (ui/map_faces.js) that also reports the view for the page's link: the map never waits for them.
 
 const VERT = `
 attribute vec2 a_pos; attribute float a_c; attribute float a_sel;
@@ -24,10 +26,27 @@ void main() {
   vec4 col = texture2D(u_palette, vec2(v_c, 0.5));
   gl_FragColor = vec4(col.rgb * v_alpha, v_alpha);
 }`;
+// A face: a square point sprite showing its slot of the faces texture (16 faces a row).
+const FACE_VERT = `
+attribute vec2 a_pos; attribute float a_slot; attribute float a_sel;
+uniform vec2 u_scale; uniform vec2 u_offset; uniform float u_size; uniform float u_has_sel; uniform vec2 u_face;
+varying vec2 v_uv; varying float v_alpha;
+void main() {
+  gl_Position = vec4(a_pos * u_scale + u_offset, 0.0, 1.0);
+  gl_PointSize = u_size;
+  v_uv = vec2(mod(a_slot, 16.0), floor(a_slot / 16.0)) * u_face;
+  v_alpha = (u_has_sel > 0.5 && a_sel < 0.5) ? 0.3 : 1.0;
+}`;
+const FACE_FRAG = `
+precision highp float; // as the vertex shader's u_face (shared uniforms must agree); texel-exact in a tall texture
+uniform sampler2D u_faces; uniform vec2 u_face; varying vec2 v_uv; varying float v_alpha;
+void main() {
+  gl_FragColor = texture2D(u_faces, v_uv + gl_PointCoord * u_face) * v_alpha;
+}`;
 const CSS = `
 .fa-map { position: relative; font: 13px/1.35 var(--st-font, sans-serif); color: var(--st-text-color, #222); }
 .fa-map canvas { display: block; width: 100%; touch-action: none; }
-.fa-map .fa-overlay { position: absolute; left: 0; top: 0; pointer-events: none; }
+.fa-map .fa-overlay, .fa-map .fa-labels { position: absolute; left: 0; top: 0; pointer-events: none; }
 .fa-map .fa-tip { position: absolute; pointer-events: none; white-space: pre; padding: 4px 7px; border-radius: 4px;
   background: var(--st-background-color, #fff); border: 1px solid rgba(128,128,128,.5); display: none; z-index: 2; }
 .fa-map .fa-bar { display: flex; gap: 4px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
@@ -40,7 +59,17 @@ const CSS = `
 .fa-map .fa-ramp { display: inline-block; width: 160px; height: 10px; margin: 0 6px; vertical-align: middle; }
 .fa-map .fa-nogl { padding: 1em; border: 1px solid rgba(128,128,128,.5); border-radius: 4px; }`;
 
+const FACE_CELL = 28; // a cell at least this many CSS pixels wide shows its face: up to ~1,000 in a 1,300 x 640 map
+const FACE_PX = 32; // a face's size on screen (CSS pixels)
+const FACES_FROM_ZOOM = 2; // the whole map (zoom 1) shows its points in colour; faces from twice as close
+const FACE_ROWS = 256; // rows of 16 faces in the faces texture: 4,096 faces at 32 px (a 512 x 8,192 texture)
+const REQUEST_WAIT_MS = 80; // a moving view asks for faces once it pauses this long
+const PENDING_MS = 8000; // tiles asked for and not received by then are asked for again
+const VIEW_WAIT_MS = 500; // the view goes into the page's link once it rests this long
+const LOD_NAMES = { dots: "points", cells: "one face per cell", every: "every face" };
+
 const STATES = (window.__faceatlasMaps = window.__faceatlasMaps || {}); // view and selection per map key: survive remounts
+const HUB = (window.__faceatlasHub = window.__faceatlasHub || {}); // map version -> {map, channel}: ui/map_faces.js
 
 function readHeader(bytes) {
   const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
@@ -48,6 +77,15 @@ function readHeader(bytes) {
 }
 
 const KINDS = { f4: Float32Array, i4: Int32Array, i2: Int16Array, u2: Uint16Array, u1: Uint8Array };
+
+function buckets(keys, count, n) { // counting sort of 0..n-1 by keys[i] < count: {starts, items}, stable
+  const starts = new Uint32Array(count + 1);
+  for (let i = 0; i < n; i++) starts[keys[i] + 1]++;
+  for (let k = 0; k < count; k++) starts[k + 1] += starts[k];
+  const fill = starts.slice(0, count), items = new Uint32Array(n);
+  for (let i = 0; i < n; i++) items[fill[keys[i]]++] = i;
+  return { starts, items };
+}
 
 async function parse(bytes) { // -> {header, arrays}; arrays in the points' own order, plus the drawing order
   const { length, header } = readHeader(bytes);
@@ -69,16 +107,12 @@ async function parse(bytes) { // -> {header, arrays}; arrays in the points' own 
   arrays.idStarts = starts;
   // Drawing order: ascending colour code, ties in point order (a counting sort, so stable): muted groups and sparse
   // points first, the distinct colours and crowded points on top. rank[i] is point i's place in it.
-  const counts = new Uint32Array(257);
-  for (let i = 0; i < header.n; i++) counts[arrays.c[i] + 1]++;
-  for (let v = 0; v < 256; v++) counts[v + 1] += counts[v];
-  const order = new Uint32Array(header.n), rank = new Uint32Array(header.n);
-  for (let i = 0; i < header.n; i++) {
-    rank[i] = counts[arrays.c[i]]++;
-    order[rank[i]] = i;
-  }
+  const { items: order } = buckets(arrays.c, 256, header.n);
+  const rank = new Uint32Array(header.n);
+  for (let d = 0; d < header.n; d++) rank[order[d]] = d;
   arrays.order = order;
   arrays.rank = rank;
+  if (header.faces) arrays.tiles = buckets(arrays.tile, arrays.tile_depth.length, header.n); // each tile's points
   return { header, arrays };
 }
 
@@ -101,10 +135,27 @@ function hexToRgb(hex) {
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }
 
+function program(gl, vert, frag, attributes, uniforms) {
+  const shader = (type, src) => {
+    const s = gl.createShader(type);
+    gl.shaderSource(s, src);
+    gl.compileShader(s);
+    return s;
+  };
+  const p = gl.createProgram();
+  gl.attachShader(p, shader(gl.VERTEX_SHADER, vert));
+  gl.attachShader(p, shader(gl.FRAGMENT_SHADER, frag));
+  gl.linkProgram(p);
+  const loc = {};
+  for (const a of attributes) loc[a] = gl.getAttribLocation(p, a);
+  for (const u of uniforms) loc[u] = gl.getUniformLocation(p, u);
+  return { p, loc };
+}
+
 class GlMap {
   constructor(root, key) {
     this.key = key;
-    this.state = STATES[key] || (STATES[key] = { view: null, version: null, selection: null });
+    this.state = STATES[key] || (STATES[key] = { view: null, version: null, selection: null, faces: true });
     const style = document.createElement("style");
     style.textContent = CSS;
     root.appendChild(style);
@@ -114,13 +165,15 @@ class GlMap {
       '<div class="fa-bar"><button data-mode="click" title="Drag to pan, click a point to select it">Pan / click</button>' +
       '<button data-mode="box" title="Drag a box to select the points inside">Box</button>' +
       '<button data-mode="lasso" title="Draw around points to select them">Lasso</button>' +
+      '<button data-act="faces" title="Show faces where you zoom in">Faces</button>' +
       '<button data-act="reset" title="Zoom back out (or double-click the map)">Reset view</button>' +
       '<button data-act="clear" title="Forget the selection (or press Escape)">Clear selection</button>' +
       '<span class="fa-count"></span></div><div class="fa-plot" style="position:relative">' +
-      '<canvas class="fa-canvas"></canvas><canvas class="fa-overlay"></canvas><div class="fa-tip"></div></div>' +
-      '<div class="fa-legend"></div>';
+      '<canvas class="fa-canvas"></canvas><canvas class="fa-labels"></canvas><canvas class="fa-overlay"></canvas>' +
+      '<div class="fa-tip"></div></div><div class="fa-legend"></div>';
     root.appendChild(this.el);
     this.canvas = this.el.querySelector(".fa-canvas");
+    this.labelCanvas = this.el.querySelector(".fa-labels");
     this.overlay = this.el.querySelector(".fa-overlay");
     this.tip = this.el.querySelector(".fa-tip");
     this.count = this.el.querySelector(".fa-count");
@@ -142,28 +195,21 @@ class GlMap {
 
   setup() {
     const gl = this.gl;
-    const shader = (type, src) => {
-      const s = gl.createShader(type);
-      gl.shaderSource(s, src);
-      gl.compileShader(s);
-      return s;
-    };
-    const p = (this.program = gl.createProgram());
-    gl.attachShader(p, shader(gl.VERTEX_SHADER, VERT));
-    gl.attachShader(p, shader(gl.FRAGMENT_SHADER, FRAG));
-    gl.linkProgram(p);
-    gl.useProgram(p);
-    this.loc = {};
-    for (const a of ["a_pos", "a_c", "a_sel"]) this.loc[a] = gl.getAttribLocation(p, a);
-    for (const u of ["u_scale", "u_offset", "u_size", "u_has_sel", "u_palette"]) this.loc[u] = gl.getUniformLocation(p, u);
-    this.buffers = { pos: gl.createBuffer(), c: gl.createBuffer(), sel: gl.createBuffer() };
+    this.dots = program(gl, VERT, FRAG, ["a_pos", "a_c", "a_sel"],
+      ["u_scale", "u_offset", "u_size", "u_has_sel", "u_palette"]);
+    this.faceProgram = program(gl, FACE_VERT, FACE_FRAG, ["a_pos", "a_slot", "a_sel"],
+      ["u_scale", "u_offset", "u_size", "u_has_sel", "u_face", "u_faces"]);
+    this.buffers = { pos: gl.createBuffer(), c: gl.createBuffer(), sel: gl.createBuffer(), near: gl.createBuffer(),
+      faces: gl.createBuffer() };
     this.texture = gl.createTexture();
+    this.uint32 = gl.getExtension("OES_element_index_uint"); // drawing the points near the view only
     gl.enable(gl.BLEND);
     gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
   }
 
   async load(bytes) {
     const ticket = (this.ticket = (this.ticket || 0) + 1);
+    this.arrived = performance.now(); // the first draw is timed from here (data-first-draw-ms)
     const { header, arrays } = await parse(bytes);
     if (ticket !== this.ticket) return; // a newer map arrived while this one was unpacking
     const same = this.state.version === header.version;
@@ -171,10 +217,12 @@ class GlMap {
     this.header = header;
     this.a = arrays;
     this.n = header.n;
+    (HUB[header.version] = HUB[header.version] || {}).map = this;
     if (!same) {
       this.state.version = header.version;
       this.state.view = null;
       this.state.selection = null;
+      this.linkView = header.view || null; // a shared link's view, applied once the canvas has its size
     }
     if (!this.gl) return;
     const gl = this.gl, { x, y, c, order } = arrays;
@@ -193,13 +241,19 @@ class GlMap {
     header.palette.forEach((hex, i) => texels.set([...hexToRgb(hex), 255], 4 * i));
     gl.bindTexture(gl.TEXTURE_2D, this.texture);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 256, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, texels);
-    for (const [k, v] of [[gl.TEXTURE_MIN_FILTER, gl.NEAREST], [gl.TEXTURE_MAG_FILTER, gl.NEAREST],
-      [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE], [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE]]) gl.texParameteri(gl.TEXTURE_2D, k, v);
+    this.nearest2d(gl);
     this.index();
+    this.facesSetup();
+    this.near = null;
     this.legend();
     this.markSelection();
     this.buttons();
     this.resize();
+  }
+
+  nearest2d(gl) {
+    for (const [k, v] of [[gl.TEXTURE_MIN_FILTER, gl.NEAREST], [gl.TEXTURE_MAG_FILTER, gl.NEAREST],
+      [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE], [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE]]) gl.texParameteri(gl.TEXTURE_2D, k, v);
   }
 
   rerun(header) { // the page ran again with the same points and colours: only the page's selection mode may differ
@@ -207,7 +261,7 @@ class GlMap {
       this.mode = header.mode;
       this.buttons();
     }
-    this.header = header;
+    this.header = { ...header, view: this.header.view };
   }
 
   index() { // a uniform grid over the points: hover finds the nearest point without scanning them all
@@ -224,24 +278,28 @@ class GlMap {
     this.bounds = [x0, x1, y0, y1];
     const G = (this.G = 256);
     const cell = new Uint32Array(this.n);
-    const starts = new Uint32Array(G * G + 1);
     for (let i = 0; i < this.n; i++) {
       const cx = Math.min(G - 1, Math.floor(((x[i] - x0) / (x1 - x0)) * G));
       const cy = Math.min(G - 1, Math.floor(((y[i] - y0) / (y1 - y0)) * G));
       cell[i] = cy * G + cx;
-      starts[cell[i] + 1]++;
     }
-    for (let k = 0; k < G * G; k++) starts[k + 1] += starts[k];
-    const fill = starts.slice(0, G * G);
-    const items = new Uint32Array(this.n);
-    for (let i = 0; i < this.n; i++) items[fill[cell[i]]++] = i;
-    this.grid = { starts, items };
+    this.grid = buckets(cell, G * G, this.n);
+  }
+
+  cellRange(v0, v1, lo, hi) { // grid columns (or rows) covering [v0, v1]
+    const G = this.G;
+    return [Math.max(0, Math.floor(((v0 - lo) / (hi - lo)) * G)), Math.min(G - 1, Math.floor(((v1 - lo) / (hi - lo)) * G))];
   }
 
   fit() {
     const [x0, x1, y0, y1] = this.bounds;
     const w = this.width, h = this.height, m = 0.04;
     return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, sx: (w * (1 - 2 * m)) / (x1 - x0), sy: (h * (1 - 2 * m)) / (y1 - y0) };
+  }
+
+  fromLink([cx, cy, zoom]) { // the view a link names: its centre and zoom over the whole map's fit
+    const f = this.fit(), z = Math.min(Math.max(zoom, 0.05), 1e6);
+    return Number.isFinite(cx) && Number.isFinite(cy) ? { cx, cy, sx: f.sx * z, sy: f.sy * z } : f;
   }
 
   toData(px, py) {
@@ -254,6 +312,11 @@ class GlMap {
     return [(x - v.cx) * v.sx + this.width / 2, this.height / 2 - (y - v.cy) * v.sy];
   }
 
+  visibleBox(marginPx = 0) { // [x0, x1, y0, y1] of the canvas in data units
+    const [x0, y1] = this.toData(-marginPx, -marginPx), [x1, y0] = this.toData(this.width + marginPx, this.height + marginPx);
+    return [x0, x1, y0, y1];
+  }
+
   resize() {
     if (!this.header || !this.gl) return;
     const dpr = window.devicePixelRatio || 1;
@@ -261,24 +324,45 @@ class GlMap {
     if (w === this.width && h === this.height && this.state.view) return this.draw();
     this.width = w;
     this.height = h;
-    for (const c of [this.canvas, this.overlay]) {
+    for (const c of [this.canvas, this.labelCanvas, this.overlay]) {
       c.width = Math.round(w * dpr);
       c.height = Math.round(h * dpr);
       c.style.width = w + "px";
       c.style.height = h + "px";
     }
-    if (!this.state.view) this.state.view = this.fit();
+    if (!this.state.view) this.state.view = this.linkView ? this.fromLink(this.linkView) : this.fit();
+    this.linkView = null;
     this.draw();
+  }
+
+  nearPoints() { // zoomed in: the points near the view (an element buffer in drawing order), else null (all)
+    const v = this.state.view, [bx0, bx1, by0, by1] = this.bounds, box = this.visibleBox();
+    const share = ((box[1] - box[0]) * (box[3] - box[2])) / ((bx1 - bx0) * (by1 - by0));
+    if (!this.uint32 || share > 0.06) return null;
+    const n = this.near;
+    if (n && n.sx <= v.sx * 2 && n.sx >= v.sx / 2 && box[0] >= n.box[0] && box[1] <= n.box[1] && box[2] >= n.box[2] &&
+      box[3] <= n.box[3]) return n;
+    const wide = [2 * box[0] - box[1], 2 * box[1] - box[0], 2 * box[2] - box[3], 2 * box[3] - box[2]]; // 3 x 3 views
+    const [cx0, cx1] = this.cellRange(wide[0], wide[1], bx0, bx1), [cy0, cy1] = this.cellRange(wide[2], wide[3], by0, by1);
+    const { starts, items } = this.grid, G = this.G, ranks = [];
+    for (let cy = cy0; cy <= cy1; cy++)
+      for (let t = starts[cy * G + cx0]; t < starts[cy * G + cx1 + 1]; t++) ranks.push(this.a.rank[items[t]]);
+    const elements = new Uint32Array(ranks).sort(); // drawing order
+    const gl = this.gl;
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.buffers.near);
+    gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, elements, gl.DYNAMIC_DRAW);
+    return (this.near = { box: wide, sx: v.sx, count: elements.length });
   }
 
   draw() {
     if (!this.gl || !this.state.view) return;
-    const gl = this.gl, v = this.state.view, L = this.loc;
+    const gl = this.gl, v = this.state.view, L = this.dots.loc;
     const dpr = window.devicePixelRatio || 1;
     gl.viewport(0, 0, this.canvas.width, this.canvas.height);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT);
     const kx = (2 * v.sx) / this.width, ky = (2 * v.sy) / this.height;
+    gl.useProgram(this.dots.p);
     gl.uniform2f(L.u_scale, kx, ky);
     gl.uniform2f(L.u_offset, -v.cx * kx, -v.cy * ky);
     gl.uniform1f(L.u_size, this.header.point_size * dpr);
@@ -286,35 +370,250 @@ class GlMap {
     gl.uniform1i(L.u_palette, 0);
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, this.texture);
-    const attr = (buffer, loc, size) => {
-      gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
-      gl.enableVertexAttribArray(loc);
-      gl.vertexAttribPointer(loc, size, gl.FLOAT, false, 0, 0);
-    };
-    attr(this.buffers.pos, L.a_pos, 2);
-    attr(this.buffers.c, L.a_c, 1);
-    attr(this.buffers.sel, L.a_sel, 1);
-    gl.drawArrays(gl.POINTS, 0, this.n);
+    this.attribute(this.buffers.pos, L.a_pos, 2, 0, 0);
+    this.attribute(this.buffers.c, L.a_c, 1, 0, 0);
+    this.attribute(this.buffers.sel, L.a_sel, 1, 0, 0);
+    const near = this.nearPoints();
+    if (near) {
+      gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.buffers.near);
+      gl.drawElements(gl.POINTS, near.count, gl.UNSIGNED_INT, 0);
+    } else gl.drawArrays(gl.POINTS, 0, this.n);
+    for (const loc of [L.a_pos, L.a_c, L.a_sel]) gl.disableVertexAttribArray(loc);
+    this.drawFaces(kx, ky, dpr);
+    this.drawLabels();
     this.el.dataset.drawn = this.header.version + ":" + this.n;
+    if (this.arrived !== undefined) {
+      this.el.dataset.firstDrawMs = (performance.now() - this.arrived).toFixed(1);
+      this.arrived = undefined;
+    }
+    this.reportView();
   }
 
-  markSelection() { // which points the current selection holds (drawn bright, the rest faded)
-    const s = this.state.selection, { x, y, rank } = this.a;
-    const mark = new Float32Array(this.n); // in drawing order, like the GPU's other buffers
-    let count = 0;
-    if (s) {
-      const bbox = s.kind === "lasso" ? polygonBox(s.polygon) : s.box;
-      for (let i = 0; i < this.n; i++) {
-        const hit = s.kind === "point" ? i === s.index
-          : insideBox(x[i], y[i], bbox) && (s.kind === "box" || insidePolygon(x[i], y[i], s.polygon));
-        if (hit) { mark[rank[i]] = 1; count++; }
+  attribute(buffer, loc, size, stride, offset) {
+    const gl = this.gl;
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
+    gl.enableVertexAttribArray(loc);
+    gl.vertexAttribPointer(loc, size, gl.FLOAT, false, stride, offset);
+  }
+
+  // ---- faces: level of detail (core/cluster/lod.py), tiles asked for through ui/map_faces.js
+
+  facesSetup() {
+    const f = this.header.faces;
+    this.faces = null;
+    this.el.dataset.lod = "dots";
+    this.el.dataset.faces = "0";
+    if (!f) return;
+    const depths = this.a.tile_depth, t = depths.length;
+    const depthEnd = new Uint32Array(f.max_depth + 1); // tiles are numbered by depth: those of depth <= d are [0, end)
+    for (let k = 0; k < t; k++) depthEnd[depths[k]] = k + 1;
+    for (let d = 1; d <= f.max_depth; d++) depthEnd[d] = Math.max(depthEnd[d], depthEnd[d - 1]);
+    this.faces = { ...f, depthEnd, tileState: new Uint8Array(t), pendingSince: new Float64Array(t),
+      slotOf: new Int32Array(this.n).fill(-1), owner: null, headRow: 0, rows: 0, size: 0, shown: 0, pending: new Set() };
+  }
+
+  displayDepth() { // the deepest depth whose cells are at least FACE_CELL pixels wide (-1: no faces at this zoom)
+    const f = this.faces, v = this.state.view, scale = Math.min(v.sx, v.sy);
+    if (v.sx < FACES_FROM_ZOOM * this.fit().sx) return -1;
+    let d = -1;
+    while (d < f.max_depth && (scale * f.side) / (f.grid * 2 ** (d + 1)) >= FACE_CELL) d++;
+    return d;
+  }
+
+  drawFaces(kx, ky, dpr) {
+    const f = this.faces;
+    if (!f || !this.state.faces) {
+      this.el.dataset.lod = "dots";
+      this.el.dataset.faces = "0";
+      return this.status();
+    }
+    const depth = this.displayDepth();
+    const box = this.visibleBox(FACE_PX / 2), inView = this.visibleBox(), want = [], shown = [];
+    let hidden = false;
+    if (depth >= 0) {
+      const { x, y, tile_depth: td, tile_x: tx, tile_y: ty, tiles } = this.a, now = performance.now();
+      const sel = this.selectedMask;
+      for (let k = 0; k < td.length; k++) {
+        const side = f.side / 2 ** td[k], nx0 = f.origin[0] + tx[k] * side, ny0 = f.origin[1] + ty[k] * side;
+        if (nx0 > box[1] || nx0 + side < box[0] || ny0 > box[3] || ny0 + side < box[2]) continue;
+        if (k >= f.depthEnd[depth]) { // a deeper tile: only whether it holds a point in view (not every face shown)
+          for (let m = tiles.starts[k]; m < tiles.starts[k + 1] && !hidden; m++)
+            hidden = insideBox(x[tiles.items[m]], y[tiles.items[m]], inView);
+          if (hidden) break;
+          continue;
+        }
+        const state = f.tileState[k];
+        if (state === 0 || (state === 1 && now - f.pendingSince[k] > PENDING_MS)) want.push(k);
+        if (state !== 2) continue;
+        for (let m = tiles.starts[k]; m < tiles.starts[k + 1]; m++) {
+          const i = tiles.items[m];
+          if (insideBox(x[i], y[i], box) && f.slotOf[i] >= 0) shown.push(x[i], y[i], f.slotOf[i], sel && sel[i] ? 1 : 0);
+        }
       }
     }
+    const count = shown.length / 4;
+    this.el.dataset.lod = depth < 0 ? "dots" : hidden ? "cells" : "every";
+    this.el.dataset.faces = String(count);
+    f.shown = count;
+    if (want.length) this.askForFaces(want);
+    if (count && f.rows) {
+      const gl = this.gl, P = this.faceProgram, L = P.loc;
+      gl.useProgram(P.p);
+      gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.faces);
+      gl.bufferData(gl.ARRAY_BUFFER, new Float32Array(shown), gl.DYNAMIC_DRAW);
+      this.attribute(this.buffers.faces, L.a_pos, 2, 16, 0);
+      this.attribute(this.buffers.faces, L.a_slot, 1, 16, 8);
+      this.attribute(this.buffers.faces, L.a_sel, 1, 16, 12);
+      const v = this.state.view;
+      gl.uniform2f(L.u_scale, kx, ky);
+      gl.uniform2f(L.u_offset, -v.cx * kx, -v.cy * ky);
+      gl.uniform1f(L.u_size, FACE_PX * dpr);
+      gl.uniform1f(L.u_has_sel, this.state.selection ? 1 : 0);
+      gl.uniform2f(L.u_face, 1 / 16, 1 / f.rows);
+      gl.uniform1i(L.u_faces, 1);
+      gl.activeTexture(gl.TEXTURE1);
+      gl.bindTexture(gl.TEXTURE_2D, f.texture);
+      if (!this.state.selection) gl.disable(gl.BLEND); // opaque faces: no blending, half the work per pixel
+      gl.drawArrays(gl.POINTS, 0, count);
+      gl.enable(gl.BLEND);
+      for (const loc of [L.a_pos, L.a_slot, L.a_sel]) gl.disableVertexAttribArray(loc);
+      gl.activeTexture(gl.TEXTURE0);
+    }
+    this.status();
+  }
+
+  askForFaces(tiles) { // each request names every tile still awaited: the page answers the newest request only
+    const f = this.faces, now = performance.now();
+    for (const k of tiles) {
+      f.tileState[k] = 1;
+      f.pendingSince[k] = now;
+      f.pending.add(k);
+    }
+    clearTimeout(this.askTimer);
+    this.askTimer = setTimeout(() => {
+      const channel = (HUB[this.header.version] || {}).channel;
+      if (channel && channel.ready) channel.want(this.header.version, [...f.pending].sort((a, b) => a - b)); // coarse first
+      else { // no faces yet: ask again on a later draw
+        for (const k of f.pending) f.tileState[k] = 0;
+        f.pending.clear();
+      }
+    }, REQUEST_WAIT_MS);
+  }
+
+  receiveFaces(h, bitmap) { // faces of h.tiles, in tile and point order, 16 a row of `bitmap` (ui/map_faces.js)
+    const f = this.faces;
+    if (!f || h.version !== this.header.version) return;
+    for (const k of h.skipped || []) { // left for the next request
+      f.tileState[k] = 0;
+      f.pending.delete(k);
+    }
+    if (!bitmap || !h.tiles.length) return this.draw();
+    const gl = this.gl;
+    if (f.size !== h.size) { // the first faces: a texture of FACE_ROWS rows of 16
+      const most = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+      f.size = h.size;
+      f.rows = Math.min(FACE_ROWS, Math.floor(most / h.size));
+      f.owner = new Int32Array(f.rows * 16).fill(-1);
+      f.texture = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, f.texture);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, 16 * h.size, f.rows * h.size, 0, gl.RGB, gl.UNSIGNED_BYTE, null);
+      this.nearest2d(gl); // faces are drawn at their own size: nearest texels are exact, and cheapest in software
+    }
+    const { tiles } = this.a, points = [];
+    for (const k of h.tiles) for (let m = tiles.starts[k]; m < tiles.starts[k + 1]; m++) points.push(tiles.items[m]);
+    const rows = Math.ceil(points.length / 16);
+    if (rows > f.rows) return;
+    if (f.headRow + rows > f.rows) f.headRow = 0; // a ring of rows: the oldest faces make room
+    for (let s = f.headRow * 16; s < (f.headRow + rows) * 16; s++) { // the faces there now lose their slot
+      const old = f.owner[s];
+      f.owner[s] = -1;
+      if (old >= 0 && f.slotOf[old] === s) {
+        f.slotOf[old] = -1;
+        f.tileState[this.a.tile[old]] = 0;
+      }
+    }
+    gl.bindTexture(gl.TEXTURE_2D, f.texture);
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, f.headRow * h.size, gl.RGB, gl.UNSIGNED_BYTE, bitmap);
+    points.forEach((i, k) => {
+      const s = f.headRow * 16 + k;
+      if (f.slotOf[i] >= 0) f.owner[f.slotOf[i]] = -1; // sent again (its tile lost another face): one slot each
+      f.slotOf[i] = s;
+      f.owner[s] = i;
+    });
+    for (const k of h.tiles) {
+      f.tileState[k] = 2;
+      f.pending.delete(k);
+    }
+    f.headRow += rows;
+    this.draw();
+  }
+
+  thumbnailCount() {
+    return this.faces ? this.faces.shown : 0;
+  }
+
+  // ---- labels of the large clusters (core/cluster/map_labels.py), largest first, none overlapping
+
+  drawLabels() {
+    const ctx = this.labelCanvas.getContext("2d"), dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.width, this.height);
+    const labels = this.header.labels || [];
+    this.el.dataset.labels = "0";
+    // Names tell the overview apart; zoomed in among faces (a depth past the first) the faces speak for themselves.
+    if (!labels.length || (this.faces && this.state.faces && this.displayDepth() > 0)) return;
+    ctx.font = "600 12px " + (getComputedStyle(this.el).fontFamily || "sans-serif");
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.lineJoin = "round";
+    const placed = [];
+    let drawn = 0;
+    for (const label of labels) {
+      const [px, py] = this.toPixel(label.x, label.y);
+      const w = ctx.measureText(label.text).width + 8, h = 18;
+      const box = [px - w / 2, py - h / 2, px + w / 2, py + h / 2];
+      if (box[2] < 0 || box[0] > this.width || box[3] < 0 || box[1] > this.height) continue;
+      if (placed.some((b) => box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1])) continue;
+      placed.push(box);
+      ctx.lineWidth = 4;
+      ctx.strokeStyle = "rgba(255,255,255,0.9)";
+      ctx.strokeText(label.text, px, py);
+      ctx.fillStyle = "#1f2430";
+      ctx.fillText(label.text, px, py);
+      drawn++;
+    }
+    this.el.dataset.labels = String(drawn);
+  }
+
+  // ---- selection, hover, interaction
+
+  markSelection() { // which points the current selection holds (drawn bright, the rest faded)
+    const s = this.state.selection, rank = this.a.rank;
+    const mark = new Float32Array(this.n); // in drawing order, like the GPU's other buffers
+    const mask = s ? new Uint8Array(this.n) : null; // in point order: the faces drawn bright
+    const inside = s ? pointsInside(s, this.a.x, this.a.y) : [];
+    for (const i of inside) {
+      mark[rank[i]] = 1;
+      mask[i] = 1;
+    }
+    const count = inside.length;
+    this.selectedMask = mask;
     const gl = this.gl;
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.sel);
     gl.bufferData(gl.ARRAY_BUFFER, mark, gl.DYNAMIC_DRAW);
-    this.count.textContent = s ? `${count.toLocaleString("en-US")} selected` : `${this.n.toLocaleString("en-US")} points`;
+    this.selected = s ? count : null;
+    this.status();
     return count;
+  }
+
+  status() {
+    const lod = this.el.dataset.lod || "dots";
+    const counts = this.selected !== null && this.selected !== undefined
+      ? `${this.selected.toLocaleString("en-US")} selected`
+      : `${this.n.toLocaleString("en-US")} points`;
+    const faces = this.faces && this.state.faces && lod !== "dots"
+      ? ` · ${LOD_NAMES[lod]}${this.faces.rows ? "" : " (faces loading…)"}` : "";
+    this.count.textContent = counts + faces;
   }
 
   select(selection) {
@@ -327,28 +626,38 @@ class GlMap {
     this.markTimer = setTimeout(() => {
       this.outline(null);
       this.draw();
-    }, this.n > 50000 ? 400 : 0);
+    }, this.n > 50000 && !this.near ? 400 : 0);
+  }
+
+  reportView() { // the view, once it rests, into the page's link (through ui/map_faces.js)
+    clearTimeout(this.viewTimer);
+    this.viewTimer = setTimeout(() => {
+      const v = this.state.view, f = this.fit(), channel = (HUB[this.header.version] || {}).channel;
+      if (v && channel) channel.view(this.header.version, [v.cx, v.cy, v.sx / f.sx]);
+    }, VIEW_WAIT_MS);
   }
 
   nearest(px, py, radius) {
     const v = this.state.view, [dx, dy] = this.toData(px, py);
-    const [x0, x1, y0, y1] = this.bounds, G = this.G, { x, y } = this.a;
+    const [x0, x1, y0, y1] = this.bounds, { x, y } = this.a;
     const rx = radius / v.sx, ry = radius / v.sy;
-    const cx0 = Math.max(0, Math.floor(((dx - rx - x0) / (x1 - x0)) * G));
-    const cx1 = Math.min(G - 1, Math.floor(((dx + rx - x0) / (x1 - x0)) * G));
-    const cy0 = Math.max(0, Math.floor(((dy - ry - y0) / (y1 - y0)) * G));
-    const cy1 = Math.min(G - 1, Math.floor(((dy + ry - y0) / (y1 - y0)) * G));
+    const [cx0, cx1] = this.cellRange(dx - rx, dx + rx, x0, x1), [cy0, cy1] = this.cellRange(dy - ry, dy + ry, y0, y1);
     if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > 4096) return -1; // zoomed far out: no hover
-    let best = -1, bestD = radius * radius;
+    const faceFirst = this.faces && this.el.dataset.lod !== "dots" ? this.faces.slotOf : null;
+    let best = -1, bestD = radius * radius, bestFace = false;
     for (let cy = cy0; cy <= cy1; cy++)
       for (let cx = cx0; cx <= cx1; cx++) {
-        const k = cy * G + cx;
+        const k = cy * this.G + cx;
         for (let t = this.grid.starts[k]; t < this.grid.starts[k + 1]; t++) {
           const i = this.grid.items[t];
           const ex = (x[i] - dx) * v.sx, ey = (y[i] - dy) * v.sy, d = ex * ex + ey * ey;
-          if (d < bestD || (d === bestD && (best < 0 || this.a.rank[i] > this.a.rank[best]))) {
-            bestD = d; // ties: the point drawn later, on top
+          const face = faceFirst !== null && faceFirst[i] >= 0 && Math.abs(ex) <= FACE_PX / 2 && Math.abs(ey) <= FACE_PX / 2;
+          // A face under the pointer wins over dots beneath it; else the nearest, ties: the point drawn on top.
+          if ((face && !bestFace) || (face === bestFace && (d < bestD || (d === bestD && best >= 0 && this.a.rank[i] > this.a.rank[best])))) {
+            if (!face && d > radius * radius) continue;
+            bestD = d;
             best = i;
+            bestFace = face;
           }
         }
       }
@@ -366,7 +675,7 @@ class GlMap {
   }
 
   hover(px, py) {
-    const i = this.nearest(px, py, 8);
+    const i = this.nearest(px, py, Math.max(8, this.faces && this.el.dataset.lod !== "dots" ? FACE_PX / 2 : 8));
     if (i < 0) { this.tip.style.display = "none"; return; }
     this.tip.textContent = this.describe(i);
     this.tip.style.display = "block";
@@ -430,7 +739,7 @@ class GlMap {
       if (d.pan || !d.moved || (this.mode !== "box" && d.path.length <= 2)) this.outline(null);
       else if (this.mode !== "box") this.outline(d.path, true);
       if (!d.moved) {
-        const i = this.nearest(...p, 10);
+        const i = this.nearest(...p, this.faces && this.el.dataset.lod !== "dots" ? FACE_PX / 2 : 10);
         if (i >= 0) this.select({ kind: "point", index: i });
         else if (this.state.selection) this.select(null);
       } else if (!d.pan && this.mode === "box") {
@@ -464,6 +773,11 @@ class GlMap {
       if (b.dataset.mode) { this.mode = b.dataset.mode; this.buttons(); }
       if (b.dataset.act === "reset") this.reset();
       if (b.dataset.act === "clear" && this.state.selection) this.select(null);
+      if (b.dataset.act === "faces") {
+        this.state.faces = !this.state.faces;
+        this.buttons();
+        this.draw();
+      }
     });
   }
 
@@ -474,6 +788,9 @@ class GlMap {
 
   buttons() {
     this.el.querySelectorAll("button[data-mode]").forEach((b) => b.classList.toggle("on", b.dataset.mode === this.mode));
+    const faces = this.el.querySelector('button[data-act="faces"]');
+    faces.style.display = this.faces ? "" : "none";
+    faces.classList.toggle("on", !!this.state.faces);
     this.overlay.parentElement.style.cursor = this.mode === "click" ? "grab" : "crosshair";
   }
 
@@ -499,6 +816,15 @@ class GlMap {
   }
 }
 
+function pointsInside(s, x, y) { // the points a selection holds, in order: the count shown before the page answers
+  const out = [];
+  if (s.kind === "point") return s.index >= 0 && s.index < x.length ? [s.index] : out;
+  const bbox = s.kind === "lasso" ? polygonBox(s.polygon) : s.box;
+  for (let i = 0; i < x.length; i++)
+    if (insideBox(x[i], y[i], bbox) && (s.kind === "box" || insidePolygon(x[i], y[i], s.polygon))) out.push(i);
+  return out;
+}
+
 function polygonBox(poly) {
   const xs = poly.map((p) => p[0]), ys = poly.map((p) => p[1]);
   return [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
@@ -517,4 +843,4 @@ export default function (component) {
     else map.load(bytes).catch(() => map.fail("This map could not be read."));
   }
 }
-export { parse }; // for tests/test_cluster_map.py (node)
+export { parse, pointsInside }; // for tests (node): tests/test_cluster_map.py, tests/test_map_faces.py

@@ -126,6 +126,10 @@ CL_MAP_GL = "cl-map-gl"
 CL_MAP_CHART = "cl-map-chart"
 CL_SELECTION = "cl-sel-signature"  # the selection whose faces are paged: a new one starts on its first page
 CL_SELECTION_PAGE = "cl-sel-page"
+CL_MAP_FACES = "cl-map-faces"  # the map's faces channel (ui/map_faces.py): the faces it wants, the view it shows
+CL_MAP_FACES_SENT = "cl-map-faces-sent"  # (map version, request number, message) last answered: a rerun resends it
+CL_MAP_LINK_VIEW = "cl-map-link-view"  # (map version, view) the map opened at: a link's, kept while the map stays
+CL_SPRITES_JOB = "cl-sprites-job"
 # results
 CL_TABLE = "cl-table"
 CL_CLUSTER = "cl-pick-cluster"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 
 import altair as alt
 import numpy as np
 import pandas as pd
 import polars as pl
+from PIL import Image
 
+from core.cluster.lod import GRID, MAX_DEPTH, TILE, FaceTiles
 from core.cluster.map import Palette
+from core.cluster.map_labels import ClusterLabel
 
 # Lazy imports: SciPy's submodules are imported inside the functions that use them, so pages and commands that never
 # call them do not pay their import time and memory on a shared server.
@@ -19,10 +23,19 @@ from core.cluster.map import Palette
 SELECTION = "picked"  # name of the point/lasso selection on the map
 VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
 DENSITY_LABELS = ("sparse", "crowded")
+FACES_PER_MESSAGE = 1024  # faces sent at once (about 0.4 MB at 32 px): a zoomed-in view fills in one or two
+FACES_QUALITY = 80  # JPEG quality of the faces sent to the map
 
 
-def cluster_map(frame: pl.DataFrame, color: str, palette: Palette | None = None, lasso: bool = False) -> alt.Chart:
-    """Scatter of x, y coloured by `color`, tooltips image_id/identity/cluster, zoom/pan, point or box selection.
+def cluster_map(
+    frame: pl.DataFrame,
+    color: str,
+    palette: Palette | None = None,
+    lasso: bool = False,
+    names: list[ClusterLabel] | None = None,
+) -> alt.Chart:
+    """Scatter of x, y coloured by `color`, tooltips image_id/identity/cluster, zoom/pan, point or box selection, and
+    the large clusters' names (core/cluster/map_labels.py) written at their places.
 
     frame: x, y, image_id, identity, cluster (str), plus the colour column: a group name of `palette` (the largest
     groups distinct, the rest muted), or a number in [0, 1] (density) when palette is None.
@@ -54,9 +67,19 @@ def cluster_map(frame: pl.DataFrame, color: str, palette: Palette | None = None,
         .add_params(select)
         .properties(height=520, width="container")
     )
+    if names:
+        chart = alt.layer(chart, *_name_layers(names))
     if not lasso:
         chart = chart.interactive()  # zoom/pan (a box selection uses the drag instead)
     return chart
+
+
+def _name_layers(names: list[ClusterLabel]) -> tuple[alt.Chart, alt.Chart]:
+    """The clusters' names as text on a white halo (two text layers: Vega-Lite draws no halo of its own)."""
+    data = pd.DataFrame({"x": [a.x for a in names], "y": [a.y for a in names], "name": [a.text for a in names]})
+    base = alt.Chart(data).encode(x="x:Q", y="y:Q", text="name:N")
+    halo = base.mark_text(fontWeight=600, fontSize=12, stroke="white", strokeWidth=4, strokeOpacity=0.9)
+    return halo, base.mark_text(fontWeight=600, fontSize=12, color="#1f2430")
 
 
 def point_size(n: int) -> float:
@@ -78,6 +101,8 @@ def webgl_map(
     mode: str = "click",
     height: int = 520,
     tip_group: bool = False,
+    faces: FaceTiles | None = None,
+    names: list[ClusterLabel] | None = None,
 ) -> bytes:
     """Every point of the map as one binary blob for ui/scatter_gl.js (what it draws, hovers and selects).
 
@@ -87,6 +112,8 @@ def webgl_map(
     stream: 202,599 points travel as ~3 MB instead of 7 MB, which a visitor on a slow link feels most. `c` is each
     point's colour code (a palette index); the browser draws in ascending code order, ties in point order (muted
     groups or sparse points first, so the distinct colours and crowded points sit on top).
+    faces: the points' level of detail (core/cluster/lod.py), for a map of faces: each point's tile and each tile's
+    node; the faces themselves come later, tile by tile (ui/map_faces.py). names: the large clusters' labels.
     """
     n = len(coords)
     header: dict = {"n": n, "version": map_version(coords), "mode": mode, "height": height}
@@ -113,9 +140,17 @@ def webgl_map(
         "ids": np.frombuffer("\n".join(np.asarray(image_ids, str).tolist()).encode(), np.uint8),
     }
     if identities is not None:
-        codes, names = pd.factorize(np.asarray(identities, str), sort=True)
-        header["identities"] = names.tolist()
-        arrays["identity"] = codes.astype(np.uint16 if len(names) <= np.iinfo(np.uint16).max else np.int32)
+        codes, people = pd.factorize(np.asarray(identities, str), sort=True)
+        header["identities"] = people.tolist()
+        arrays["identity"] = codes.astype(np.uint16 if len(people) <= np.iinfo(np.uint16).max else np.int32)
+    if faces is not None:
+        header["faces"] = {"origin": list(faces.origin), "side": faces.side, "grid": GRID, "tile": TILE,
+                           "max_depth": MAX_DEPTH}  # fmt: skip
+        arrays["tile"] = faces.tile.astype(np.uint16 if faces.n_tiles <= np.iinfo(np.uint16).max else np.int32)
+        arrays["tile_depth"] = faces.tile_depth.astype(np.uint8)
+        arrays["tile_x"] = faces.tile_x.astype(np.uint16)
+        arrays["tile_y"] = faces.tile_y.astype(np.uint16)
+    header["labels"] = [{"x": a.x, "y": a.y, "text": a.text, "size": a.size} for a in names or ()]
     header["arrays"] = [[name, a.dtype.str[1:], len(a)] for name, a in arrays.items()]
     header["digest"] = _digest(header, arrays)
     head = json.dumps(header, separators=(",", ":")).encode()
@@ -128,6 +163,61 @@ def webgl_map(
         size += a.nbytes
     # Level 1: four times faster than the default for 5% more bytes (the blob is built once per map and colouring).
     return np.uint32(len(head)).tobytes() + head + gzip.compress(b"".join(parts), compresslevel=1, mtime=0)
+
+
+def with_view(blob: bytes, view: tuple[float, float, float] | None) -> bytes:
+    """The blob with the view a page link asks for (centre x, y in data units, zoom: 1 shows the whole map), which the
+    browser opens the map at; the blob's digest is unchanged, so a map already drawn is not redrawn for it."""
+    if view is None:
+        return blob
+    length = int(np.frombuffer(blob[:4], np.uint32)[0])
+    header = json.loads(blob[4 : 4 + length])
+    header["view"] = [float(v) for v in view]
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return np.uint32(len(head)).tobytes() + head + blob[4 + length :]
+
+
+def faces_message(
+    faces: np.ndarray, rows: np.ndarray, tiles: FaceTiles, wanted: list[int], version: str, seq: int
+) -> bytes:
+    """The faces of the tiles a map asked for, as one message for ui/map_faces.js: uint32 header length, JSON header
+    (version, seq, size, the tiles sent, those left for a later message), then one JPEG holding their faces 16 a row,
+    tile after tile, each tile's points in order (FaceTiles.points).
+
+    faces: a sprite atlas (N, S, S, 3) uint8 by dataset row; rows: the dataset row of each map point. At most
+    FACES_PER_MESSAGE faces (always the first tile); unknown tile numbers are left out.
+    """
+    size = faces.shape[1]
+    known = [int(t) for t in wanted if 0 <= int(t) < tiles.n_tiles]
+    sent, points, total = [], [], 0
+    for t in known:
+        members = tiles.points(t)
+        if sent and total + len(members) > FACES_PER_MESSAGE:
+            break
+        sent.append(t)
+        points.append(members)
+        total += len(members)
+    picked = np.asarray(rows)[np.concatenate(points)] if points else np.zeros(0, np.int64)
+    grid = np.full((max(1, -(-len(picked) // TILE)) * TILE, size, size, 3), 255, np.uint8)
+    grid[: len(picked)] = faces[picked]
+    image = grid.reshape(-1, TILE, size, size, 3).transpose(0, 2, 1, 3, 4).reshape(-1, TILE * size, 3)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=FACES_QUALITY)
+    header = {"version": version, "ready": True, "seq": seq, "size": size, "tiles": sent, "skipped": known[len(sent) :]}
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return np.uint32(len(head)).tobytes() + head + buffer.getvalue()
+
+
+def channel_message(version: str, ready: bool) -> bytes:
+    """The faces channel's message before any faces are asked for: which map, and whether its faces can be sent."""
+    head = json.dumps({"version": version, "ready": ready, "seq": 0}, separators=(",", ":")).encode()
+    return np.uint32(len(head)).tobytes() + head
+
+
+def read_faces_message(message: bytes) -> tuple[dict, np.ndarray]:
+    """The header and the faces image (rows x 16 faces) of a faces_message (for tests and benches)."""
+    length = int(np.frombuffer(message[:4], np.uint32)[0])
+    return json.loads(message[4 : 4 + length]), np.asarray(Image.open(io.BytesIO(message[4 + length :])))
 
 
 def _digest(header: dict, arrays: dict[str, np.ndarray]) -> str:

@@ -26,7 +26,7 @@ from core import format as fmt
 from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
-from core.data.images import open_rgb
+from core.data.images import face_square, open_rgb
 from core.errors import CacheError, ImageError
 
 # Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
@@ -35,19 +35,6 @@ from core.errors import CacheError, ImageError
 log = logging.getLogger(__name__)
 
 IMAGE_SIZES = (64, 80, 96, 112, 128)
-# CelebA aligned crops are 178x218 with the face centred; this square keeps the face and hair.
-ALIGNED_SQUARE = (0, 20, 178, 198)
-
-
-def face_square(img: Image.Image, aligned: bool) -> Image.Image:
-    """The square region a pixel model sees: CelebA's face square for aligned crops, else the centre square."""
-    if aligned and img.size == (178, 218):
-        return img.crop(ALIGNED_SQUARE)
-    side = min(img.size)
-    left, top = (img.width - side) // 2, (img.height - side) // 2
-    if aligned:  # other aligned layouts: keep the upper-centre square where the face sits
-        top = max(0, min(top, (img.height - side) // 3))
-    return img.crop((left, top, left + side, top + side))
 
 
 def image_to_array(img: Image.Image, size: int, aligned: bool = True) -> np.ndarray:

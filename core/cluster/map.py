@@ -34,6 +34,7 @@ CROWDED_SHARE = 0.5  # ... and when this share of the points is, the page sugges
 # lasso of 550,000 corners took 14.6 s of CPU). A browser drawing on the map stays far below them.
 MAX_SELECTION_VERTICES = 256  # lasso corners; ui/scatter_gl.js sends at most ~200
 MAX_LASSO_TESTS = 64_000_000  # corners x points in the lasso's bounding box (in_polygon's work): ~1.5 s here
+MAP_VIEW_PARAM = "mview"  # the WebGL map's view in a page link: centre x, centre y (data units), zoom (1: whole map)
 
 
 @dataclass(frozen=True)
@@ -279,3 +280,20 @@ def selected_positions(selection, coords: np.ndarray, version: str) -> np.ndarra
     except (KeyError, TypeError, ValueError):
         pass
     return np.zeros(0, np.int64)
+
+
+def parse_map_view(text: str | None) -> tuple[float, float, float] | None:
+    """A link's map view 'x,y,zoom' as three numbers (zoom > 0), or None when absent or malformed."""
+    try:
+        values = tuple(float(v) for v in (text or "").split(","))
+    except ValueError:
+        return None
+    if len(values) != 3 or not all(np.isfinite(values)) or not 0 < values[2] < 1e9:
+        return None
+    return values
+
+
+def map_view_text(view: tuple[float, float, float]) -> str:
+    """How a map view is written in a link: six significant digits for the centre, four for the zoom."""
+    x, y, zoom = view
+    return f"{x:.6g},{y:.6g},{zoom:.4g}"

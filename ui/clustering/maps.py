@@ -1,5 +1,7 @@
 """The Clustering page's map: every point (WebGL) or a sample (Altair), coloured by cluster, identity, an attribute or
-density; a click, box or lasso selection shows its faces beside the map, page by page."""
+density, its large clusters named; the WebGL map shows faces as one zooms in (a sprite atlas built once per dataset,
+sent tile by tile) and keeps its view in the page's link; a click, box or lasso selection shows its faces below the
+map, page by page."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ import streamlit as st
 from core import cached
 from core import format as fmt
 from core.charts import cluster as charts
+from core.cli.sprites import sprites_job_spec
 from core.cluster.algorithms import Clustering
 from core.cluster.features import FeatureMatrix
 from core.cluster.map import (
     ALTAIR_MAX,
     CROWDED_SHARE,
     MAP_DRAW_MAX,
+    MAP_VIEW_PARAM,
     SELECT_MODES,
     Palette,
     cluster_names,
@@ -27,17 +31,24 @@ from core.cluster.map import (
     drawn_positions,
     largest_first,
     map_frame,
+    map_view_text,
+    parse_map_view,
     picked_image_ids,
     present_absent,
     selected_positions,
 )
+from core.cluster.map_labels import ClusterLabel, cluster_labels
 from core.cluster.reduce import Reduction
+from core.cluster.sprite_job import atlas_seconds
 from core.cluster.store import ClusteringKey
 from core.data.dataset import Dataset
+from core.data.sprites import SPRITE_SIZES
 from ui import links
 from ui import state as keys
 from ui.clustering.steps import map_coords
 from ui.gallery import image_grid
+from ui.jobs import job_launcher
+from ui.map_faces import faces_channel, read_channel
 from ui.scatter_gl import scatter_gl
 
 DRAW_LABELS = {
@@ -47,9 +58,12 @@ DRAW_LABELS = {
 }
 SELECT_HELP = (
     "Click: drag to pan, click a point. Box: drag a box. Lasso (WebGL): draw around points. Scroll to zoom; the "
-    "faces appear beside the map."
+    "faces appear below the map."
 )
 FACES_PAGE = 24  # thumbnails per page of a map selection
+FACES_COLUMNS = 8
+MAP_HEIGHT = 640  # pixels; the map takes the page's width
+FACE_SIZE = SPRITE_SIZES[0]  # pixels per face on the map
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,8 @@ def map_section(ds: Dataset, fm: FeatureMatrix, key: ClusteringKey, method: str,
     drawn_with = draw_method(choices.draw, fm.n, choices.mode)
     palette = _map_colours(ds, fm, result, choices.color_by, choices.attribute)
     _map_and_faces(ds, fm, key, result, projection, palette, choices, drawn_with)
+    if drawn_with == "webgl":
+        _map_faces(ds, fm, projection)
     if choices.color_by != "density" and crowded_share(projection.coords) > CROWDED_SHARE:
         st.caption("Most points here sit on top of others: colour by density to see where they crowd.")
 
@@ -150,16 +166,13 @@ def _map_and_faces(
     choices: MapChoices,
     drawn_with: str,
 ):
-    """The map and the faces its selection holds: a selection or a page turn reruns only this (a fragment), not the
-    whole page (0.85 s at CelebA's size on busy cores)."""
-    left, right = st.columns([3, 2])
-    with left:
-        if drawn_with == "webgl":
-            picked = _webgl_map(ds, fm, key, result, projection, palette, choices)
-        else:
-            picked = _altair_map(ds, fm, key, result, projection, palette, choices.mode)
-    with right:
-        _selection_faces(ds, fm, result, picked)
+    """The map at the page's width and, below it, the faces its selection holds: a selection or a page turn reruns
+    only this (a fragment), not the whole page (0.85 s at CelebA's size on busy cores)."""
+    if drawn_with == "webgl":
+        picked = _webgl_map(ds, fm, key, result, projection, palette, choices)
+    else:
+        picked = _altair_map(ds, fm, key, result, projection, palette, choices.mode)
+    _selection_faces(ds, fm, result, picked)
 
 
 def _webgl_map(
@@ -183,16 +196,80 @@ def _webgl_map(
             identities,
             palette if palette is not None else density(projection.coords),
             mode=choices.mode,
+            height=MAP_HEIGHT,
             tip_group=choices.attribute is not None,
+            faces=cached.map_face_tiles(version, projection.coords) if ds.has_images else None,
+            names=map_names(ds, fm, result, projection),
         )
 
     blob = cached.webgl_map(key, version, choices.colouring, choices.mode, build)
-    selection = scatter_gl(blob, key=keys.CL_MAP_GL)
+    selection = scatter_gl(charts.with_view(blob, _view_from_link(version)), key=keys.CL_MAP_GL)
+    faces = " Zoom in to see faces: one per patch of the map, then every face." if ds.has_images else ""
+    names = " Names: the attributes most over-represented in each large cluster (against the whole set)" + (
+        " and its most common identity, with that identity's share of the cluster." if ds.has_identity else "."
+    )
     st.caption(
         f"{projection.method.upper()} map of all {fmt.count(fm.n)} points, drawn with WebGL. {projection.note} Scroll "
-        "to zoom, double-click to zoom back out; hover a point to see who it is."
+        f"to zoom, double-click to zoom back out; hover a point to see who it is.{faces}{names}"
     )
     return selected_positions(selection, projection.coords, version)
+
+
+def map_names(ds: Dataset, fm: FeatureMatrix, result: Clustering, projection: Reduction) -> list[ClusterLabel]:
+    """The large clusters' names and places on this map: distinctive attributes, majority identity and purity."""
+    identities = ds.table["identity"].gather(fm.rows).to_numpy() if ds.has_identity else None
+    attributes = cached.attribute_matrix(ds)[fm.rows]
+    return cluster_labels(projection.coords, result.labels, attributes, ds.attributes, identities)
+
+
+def _view_from_link(version: str) -> tuple[float, float, float] | None:
+    """The view a shared link opens this map at: read once, when the session first draws a map; a later map (other
+    positions) starts from its whole extent and the link's view is dropped."""
+    kept = st.session_state.get(keys.CL_MAP_LINK_VIEW)
+    if kept is None:
+        kept = (version, parse_map_view(st.query_params.get(MAP_VIEW_PARAM)))
+    elif kept[0] != version:
+        links.forget(MAP_VIEW_PARAM)
+        kept = (version, None)
+    st.session_state[keys.CL_MAP_LINK_VIEW] = kept
+    return kept[1]
+
+
+def _map_faces(ds: Dataset, fm: FeatureMatrix, projection: Reduction) -> None:
+    """The faces the WebGL map shows as it zooms in: the atlas job's progress while it is built, then the channel
+    that sends them tile by tile; the map's view goes into the page's link either way."""
+    atlas = cached.sprite_atlas(ds, FACE_SIZE) if ds.has_images else None
+    if ds.has_images and atlas is None:
+        job_launcher(
+            sprites_job_spec(ds, FACE_SIZE),
+            "Faces for the map",
+            "Prepare the map's faces again",
+            key=keys.CL_SPRITES_JOB,
+            expected=atlas_seconds(ds.n_images),
+            auto_start=True,
+        )
+    _faces_channel(ds, fm, projection, atlas is not None)
+
+
+@st.fragment
+def _faces_channel(ds: Dataset, fm: FeatureMatrix, projection: Reduction, ready: bool) -> None:
+    """Answers the map's requests for faces and keeps its view in the link: a fragment of its own, so a request
+    (a few a second while one zooms) reruns only this."""
+    version = charts.map_version(projection.coords)
+    asked = read_channel(st.session_state.get(keys.CL_MAP_FACES), version)
+    if asked.view is not None:
+        links.remember(MAP_VIEW_PARAM, map_view_text(asked.view))
+    message = charts.channel_message(version, ready)
+    if ready and asked.seq:
+        sent = st.session_state.get(keys.CL_MAP_FACES_SENT)
+        if sent is not None and sent[:2] == (version, asked.seq):
+            message = sent[2]  # the page ran again: the same answer, which the browser already holds
+        else:
+            atlas = cached.sprite_atlas(ds, FACE_SIZE)
+            tiles = cached.map_face_tiles(version, projection.coords)
+            message = charts.faces_message(atlas.faces, fm.rows, tiles, list(asked.tiles), version, asked.seq)
+            st.session_state[keys.CL_MAP_FACES_SENT] = (version, asked.seq, message)
+    faces_channel(message, keys.CL_MAP_FACES)
 
 
 def _altair_map(
@@ -214,7 +291,13 @@ def _altair_map(
     else:
         frame = frame.with_columns(pl.Series("density", density(projection.coords)[drawn]))
     event = st.altair_chart(
-        charts.cluster_map(frame, "colour" if palette is not None else "density", palette, lasso=mode != "click"),
+        charts.cluster_map(
+            frame,
+            "colour" if palette is not None else "density",
+            palette,
+            lasso=mode != "click",
+            names=map_names(ds, fm, result, projection),
+        ),
         on_select="rerun",
         selection_mode=charts.SELECTION,
         key=keys.CL_MAP_CHART,
@@ -261,4 +344,4 @@ def _selection_faces(ds: Dataset, fm: FeatureMatrix, result: Clustering, picked:
     )
     ids = ds.table["image_id"].to_numpy()[fm.rows[shown]]
     names = cluster_names(result.labels[shown])
-    image_grid(ds, list(ids), [f"{i} · cluster {c}" for i, c in zip(ids, names)], columns=4)
+    image_grid(ds, list(ids), [f"{i} · cluster {c}" for i, c in zip(ids, names)], columns=FACES_COLUMNS)
