@@ -22,6 +22,7 @@ from core import format as fmt
 from core.data.artifacts import quarantine
 from core.data.dataset import Dataset
 from core.data.images import SOURCE_SIZE, face_square, open_rgb
+from core.data.pixel_rows import PixelRows
 
 SPRITE_SIZES = (32, 64)  # pixels per face; the map draws 32
 MISSING_GREY = 205  # a face that could not be read: a plain grey square
@@ -32,7 +33,7 @@ PARTIAL = ("faces.partial.npy", "ok.partial.npy", "done.partial.npy")  # a build
 class SpriteAtlas:
     """Every image of a dataset as a size x size face: faces[i] is table row i."""
 
-    faces: np.ndarray  # (N, size, size, 3) uint8, memory-mapped
+    faces: PixelRows  # (N, size, size, 3) uint8, read on demand
     ok: np.ndarray  # (N,) bool: the image was read
     size: int
 
@@ -48,13 +49,15 @@ def check_size(size: int) -> None:
 
 
 def load_atlas(ds: Dataset, size: int) -> SpriteAtlas | None:
-    """The finished atlas (memory-mapped), or None when not built. A file of the wrong shape is set aside (with a
+    """The finished atlas (rows read on demand, never memory-mapped: a truncated file must not kill the server), or None when not built. A file of the wrong shape is set aside (with a
     notice) and reads as absent, so it is built again; too large to checksum at every load, like the pixel cache."""
     folder = atlas_folder(ds, size)
     if not (folder / "meta.json").is_file():
         return None
     try:
-        faces = np.load(folder / "faces.npy", mmap_mode="r", allow_pickle=False)
+        faces = PixelRows(
+            folder / "faces.npy", f"{size}px face thumbnails", ds.key, "Open the map again to rebuild them."
+        )
         ok = np.load(folder / "ok.npy", allow_pickle=False)
         if faces.shape != (ds.n_images, size, size, 3) or ok.shape != (ds.n_images,) or faces.dtype != np.uint8:
             raise ValueError(f"shapes {faces.shape} and {ok.shape} do not match {fmt.count(ds.n_images)} images")

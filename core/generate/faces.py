@@ -21,6 +21,7 @@ from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
 from core.data.images import open_rgb
+from core.data.pixel_rows import PixelRows
 from core.errors import DatasetError, ImageError
 from core.faces.pipeline import ALIGNED_SIZE
 
@@ -74,12 +75,14 @@ def aligned_faces_paths(ds: Dataset) -> tuple[Path, Path]:
     return folder / f"faces_{FACE_SIZE}.npy", folder / f"faces_{FACE_SIZE}_ok.npy"
 
 
-def _load_aligned(ds: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+def _load_aligned(ds: Dataset) -> tuple[PixelRows, np.ndarray] | None:
     array_path, ok_path = aligned_faces_paths(ds)
     if not ok_path.is_file() or not array_path.is_file():
         return None
     try:
-        pixels = np.load(array_path, mmap_mode="r", allow_pickle=False)
+        pixels = PixelRows(
+            array_path, "aligned faces of the generator", ds.key, "Train the generator again to rebuild them."
+        )
         ok = np.load(ok_path, allow_pickle=False)
         if pixels.shape != (ds.n_images, FACE_SIZE, FACE_SIZE, 3) or ok.shape != (ds.n_images,):
             raise ValueError(f"shapes {pixels.shape} and {ok.shape} do not match {ds.n_images:,} images")
