@@ -320,6 +320,22 @@ def test_balanced_thresholds_pick_the_cut_a_rare_attribute_needs():
     assert balanced_thresholds(np.zeros((5, 1)), np.full((5, 1), 0.3))[0] == 0.5  # one class only
 
 
+def test_balanced_thresholds_match_a_brute_force_search_and_take_the_lowest_tie():
+    rng = np.random.default_rng(3)
+    y = (rng.random((400, 3)) < [0.05, 0.3, 0.5]).astype(np.uint8)
+    p = np.clip(0.2 * y + rng.random((400, 3)) * 0.6, 0, 1).round(4)
+    cuts = balanced_thresholds(y, p)
+    for j in range(3):  # every cut of the 0.001 grid scored by binary_metrics: none beats the chosen one
+        grid = np.round(np.arange(1, 1000) / 1000, 3)
+        best = max(binary_metrics(y[:, j], p[:, j], c)["balanced_accuracy"] for c in grid)
+        assert binary_metrics(y[:, j], p[:, j], cuts[j])["balanced_accuracy"] == pytest.approx(best, abs=1e-12)
+    # Separated classes: every cut between the highest negative (0.031) and the lowest positive (0.4) ties, and the
+    # chosen one sits just above the negatives (the rare positives unseen in validation may score lower than these).
+    labels = np.array([0] * 50 + [1] * 5)
+    scores = np.r_[np.linspace(0.0, 0.031, 50), [0.4, 0.5, 0.6, 0.7, 0.8]]
+    assert balanced_thresholds(labels[:, None], scores[:, None])[0] == 0.032
+
+
 def test_training_predicts_every_image_for_the_clustering_page(clf_env, logreg_model):
     """A trained model's probabilities for every row are stored: the Clustering page's predicted-attribute space."""
     predictions = load_predictions(clf_env.cache_dir, logreg_model.model_id)

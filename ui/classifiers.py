@@ -12,6 +12,8 @@ from core import cached
 from core import format as fmt
 from core.charts import classify as charts
 from core.classify.metrics import (
+    THRESHOLD_DECIMALS,
+    THRESHOLD_STEP,
     below_majority,
     binary_metrics,
     confusion_counts,
@@ -338,7 +340,7 @@ def results(ds: Dataset, meta: ClassifierMeta) -> None:
         width="stretch",
         key="clf-results-table",
         column_config={
-            "threshold": st.column_config.NumberColumn(format="%.2f", help="Decision threshold these figures use."),
+            "threshold": st.column_config.NumberColumn(format="%.3f", help="Decision threshold these figures use."),
             **{
                 k: st.column_config.NumberColumn(k.replace("_", " "), format="%.3f", help=METRIC_HELP[k])
                 for k in charts.TABLE_COLUMNS
@@ -429,24 +431,25 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     note = judgement_note((attribute,))
     if note:
         st.caption(f"**About this label.** {note}")
-    chosen = round(meta.threshold(attribute), 2)
+    chosen = round(meta.threshold(attribute), THRESHOLD_DECIMALS)
     _open_at_model_threshold(meta, attribute, chosen)
     threshold = st.slider(
         "Decision threshold",
         0.0,
         1.0,
         chosen,
-        0.01,
+        THRESHOLD_STEP,
+        format="%.3f",
         key=state.CLF_THRESHOLD,
-        help=f"The results table uses {fmt.decimal(chosen, 2)} for {attribute}, the cut with the best "
+        help=f"The results table uses {fmt.decimal(chosen, THRESHOLD_DECIMALS)} for {attribute}, the cut with the best "
         "balanced accuracy on the validation split.",
     )
-    links.remember("thr", round(threshold, 2), chosen)
+    links.remember("thr", round(threshold, THRESHOLD_DECIMALS), chosen)
     st.caption(
-        f"Every figure in this section uses the threshold on the slider, {fmt.decimal(threshold, 2)}"
+        f"Every figure in this section uses the threshold on the slider, {fmt.decimal(threshold, THRESHOLD_DECIMALS)}"
         + (
-            f" (the model's own, used in the results table, is {fmt.decimal(chosen, 2)})."
-            if round(threshold, 2) != chosen
+            f" (the model's own, used in the results table, is {fmt.decimal(chosen, THRESHOLD_DECIMALS)})."
+            if round(threshold, THRESHOLD_DECIMALS) != chosen
             else ": the model's own, the one the results table uses."
         )
     )
@@ -482,7 +485,7 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
         c[3].metric("Recall", fmt.percent(m["recall"]), help=METRIC_HELP["recall"])
         c[3].caption(rates["recall"].describe("labelled yes found"))
         st.caption(
-            f"At threshold {fmt.decimal(threshold, 2)}, the model says yes to {fmt.count(counts['tp'] + counts['fp'])} "
+            f"At threshold {fmt.decimal(threshold, THRESHOLD_DECIMALS)}, the model says yes to {fmt.count(counts['tp'] + counts['fp'])} "
             f"of the {fmt.count(n)} test images; {fmt.count(counts['tp'])} of them are labelled {attribute} and it "
             f"misses {fmt.count(counts['fn'])} that are."
         )
@@ -510,7 +513,9 @@ def _open_at_model_threshold(meta: ClassifierMeta, attribute: str, chosen: float
     if first:
         links.restore(state.CLF_THRESHOLD_URL, "thr", float, links.between(0.0, 1.0))
         if state.CLF_THRESHOLD_URL in st.session_state:
-            st.session_state[state.CLF_THRESHOLD] = round(st.session_state.pop(state.CLF_THRESHOLD_URL), 2)
+            st.session_state[state.CLF_THRESHOLD] = round(
+                st.session_state.pop(state.CLF_THRESHOLD_URL), THRESHOLD_DECIMALS
+            )
 
 
 def subgroup_view(ds: Dataset, meta: ClassifierMeta, attribute: str, threshold: float, preds: dict) -> None:

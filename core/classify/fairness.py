@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core import format as fmt
+from core.classify.metrics import THRESHOLD_DECIMALS
 from core.classify.models import check_choice
 from core.classify.store import ClassifierMeta
 from core.data.dataset import Dataset
@@ -327,7 +328,7 @@ def audit_model(
         predictions["probs"][:, j],
         group_codes(values),
         group_names(groups_by),
-        round(meta.threshold(target), 2),  # as the results table and the threshold slider use it
+        round(meta.threshold(target), THRESHOLD_DECIMALS),  # as the results table and the threshold slider use it
         worst_by,
         model_id=meta.model_id,
         target=target,
@@ -492,13 +493,13 @@ def tradeoff_sentence(audit: FairnessAudit, tradeoff: Tradeoff) -> str:
     """The model's one threshold beside per-group thresholds that give every group the overall true-positive rate."""
     model, equalised = tradeoff.model, tradeoff.equalised
     text = (
-        f"One threshold ({fmt.decimal(audit.threshold, 2)}) for everyone: accuracy {fmt.percent(model.accuracy)}, "
+        f"One threshold ({fmt.decimal(audit.threshold, THRESHOLD_DECIMALS)}) for everyone: accuracy {fmt.percent(model.accuracy)}, "
         f"true-positive rates {fmt.points(model.tpr_gap)} apart."
     )
     if equalised is None:
         return text
     cuts = ", ".join(
-        f"{name} {fmt.decimal(t, 2)}"
+        f"{name} {fmt.decimal(t, THRESHOLD_DECIMALS)}"
         for code, (name, t) in enumerate(zip(audit.names, equalised.thresholds))
         if (audit.codes == code).any()
     )

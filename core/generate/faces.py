@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.classify.pixels import ALIGNED_SQUARE, build_pixel_cache, image_to_array
+from core.classify.pixels import build_pixel_cache, image_to_array
 from core.data.artifacts import quarantine
 from core.data.atomic import save_npy
 from core.data.dataset import Dataset
-from core.data.images import open_rgb
+from core.data.images import ALIGNED_SQUARE, open_rgb
 from core.data.pixel_rows import PixelRows
 from core.errors import DatasetError, ImageError
 from core.faces.pipeline import ALIGNED_SIZE

@@ -13,7 +13,7 @@ import numpy as np
 
 from core import format as fmt
 from core.classify.fairness import WORST_BY, audit_model, threshold_tradeoff, tradeoff_sentence, worst_sentence
-from core.classify.metrics import binary_metrics, subgroup_metrics
+from core.classify.metrics import THRESHOLD_DECIMALS, binary_metrics, subgroup_metrics
 from core.classify.store import caution
 from core.cluster.algorithms import EPS_FLOOR, Clustering, ClusterSpec, cluster_by
 from core.cluster.features import FeatureMatrix, FeatureSpec, build_features
@@ -262,7 +262,12 @@ def _predictions(data: LessonData, meta, attribute: str):
     """(labels, probabilities, rows, threshold) of one attribute on the model's test split, as the page reads them."""
     preds = data.test_predictions(meta)
     j = meta.attributes.index(attribute)
-    return preds["labels"][:, j], preds["probs"][:, j], preds["rows"], round(meta.threshold(attribute), 2)
+    return (
+        preds["labels"][:, j],
+        preds["probs"][:, j],
+        preds["rows"],
+        round(meta.threshold(attribute), THRESHOLD_DECIMALS),
+    )
 
 
 def classifier_scores(data: LessonData, attribute: str) -> Answer:
@@ -283,7 +288,7 @@ def classifier_scores(data: LessonData, attribute: str) -> Answer:
         )
     m = binary_metrics(y, p, threshold)
     return Answer(
-        f"At threshold {fmt.decimal(threshold, 2)} the classifier is right on {fmt.percent(m['accuracy'])} of the test "
+        f"At threshold {fmt.decimal(threshold, THRESHOLD_DECIMALS)} the classifier is right on {fmt.percent(m['accuracy'])} of the test "
         f"images; always answering the majority would be right on {fmt.percent(m['majority_accuracy'])}. Balanced "
         f"accuracy, the mean of its hit rates on images with and without {attribute}, is "
         f"{fmt.percent(m['balanced_accuracy'])}: that is the figure to compare across attributes.",
