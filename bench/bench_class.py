@@ -16,10 +16,11 @@ once (not measured), then the students come:
 Students are Streamlit websocket clients (tests/streamlit_client.py), not browser contexts: a client sends and
 receives what the page's frontend would (reruns with the page, its query string and widget states; fragments'
 auto-reruns; the upload's PUT; the page's HTML, scripts, styles and images once per session), so the server does
-the same work. A headless Chromium context costs this 2-core machine about 40 times the client CPU and 100+ MB per
-student (--compare-clients measures it on the same server), so 30 browsers would measure Chromium competing with
-the server for the same two cores rather than the server; what the clients leave out is rendering, which happens
-on the students' own machines.
+the same work (server CPU per session: 0.25 s for a client, 0.27 s for a browser, measured). A headless Chromium
+context costs this 2-core machine about 100 times the client CPU (5 s against 0.04 s for opening the lesson and
+revealing one answer) and about 190 MB against 0.3 MB per student (--compare-clients measures it on the same
+server), so 30 browsers would measure Chromium competing with the server for the same two cores rather than the
+server; what the clients leave out is rendering, which happens on the students' own machines.
 
 Per interaction: seconds from the action until the last script run it caused has finished (the page is idle),
 its errors (exception boxes, st.error alerts) and reconnects. Memory: RSS of the server and of the server with its
@@ -358,12 +359,14 @@ async def _ws_visits(base: str, k: int, lesson: Lesson) -> None:
         await client.close()
 
 
-async def _browser_visits(base: str, k: int, lesson: Lesson) -> float:
-    """k Chromium contexts open the lesson and reveal step 1; returns the peak RSS (MB) of the browser side."""
+async def _browser_visits(base: str, k: int, lesson: Lesson) -> tuple[float, float]:
+    """k Chromium contexts open the lesson and reveal step 1; returns what the browser side grew by once launched:
+    (MB of proportional memory, CPU seconds), measured before it closes (its processes are gone after)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await launch_chromium(pw.chromium)
+        mb0, cpu0 = _browser_pss_mb(), browser_cpu_s()
         contexts = [await browser.new_context(viewport={"width": 1280, "height": 800}) for _ in range(k)]
 
         async def visit(context) -> None:
@@ -377,18 +380,29 @@ async def _browser_visits(base: str, k: int, lesson: Lesson) -> float:
             await settle(page, t0, "Lessons")
 
         await asyncio.gather(*(visit(c) for c in contexts))
-        rss = _browser_rss_mb()
+        grown = (_browser_pss_mb() - mb0, browser_cpu_s() - cpu0)
         await browser.close()
-    return rss
+    return grown
 
 
-def _browser_rss_mb() -> float:
+def _browser_pss_mb() -> float:
+    """Proportional set size (shared pages split between the processes sharing them) of the Playwright driver trees
+    (the driver and the Chromium it runs): RSS would count Chromium's shared pages once per process."""
     total = 0
     for pid in descendants(os.getpid())[1:]:
         with contextlib.suppress(OSError):
-            if b"playwright" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                total += sum(_status_kb(p, "VmRSS") for p in descendants(pid))
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"playwright" in cmdline and b"run-driver" in cmdline:
+                total += sum(_pss_kb(p) for p in descendants(pid))
     return total / 1024
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in lines if line.startswith("Pss:")), 0)
 
 
 def own_rss_mb() -> float:
@@ -407,11 +421,11 @@ def compare_clients(base: str, server_pid: int, k: int, lesson: Lesson) -> dict[
         "server_cpu_s": (process_cpu_s(server_pid) - server0) / k,
     }
     if CHROMIUM.exists():
-        cpu0, server0 = browser_cpu_s(), process_cpu_s(server_pid)
-        rss = asyncio.run(_browser_visits(base, k, lesson))
+        server0 = process_cpu_s(server_pid)
+        mb, cpu = asyncio.run(_browser_visits(base, k, lesson))
         out["browser context"] = {
-            "client_cpu_s": (browser_cpu_s() - cpu0) / k,
-            "client_mb": rss / k,
+            "client_cpu_s": cpu / k,
+            "client_mb": mb / k,
             "server_cpu_s": (process_cpu_s(server_pid) - server0) / k,
         }
     return out
