@@ -60,7 +60,7 @@ from core.lessons.model import Lesson
 from tests.browser_support import CHROMIUM, launch_chromium, start_server, stop_server
 from tests.streamlit_client import StreamlitClient
 
-SLOW = True  # about 10 minutes; bench.run_all --skip-slow leaves it out
+SLOW = True  # about 17 minutes (the class, one student alone, the comparison); bench.run_all --skip-slow leaves it out
 LESSON = "base-rates"
 MEMORY_CAP_BYTES = int(2.7e9)  # Community Cloud's largest app (690 MB to 2.7 GB)
 SAMPLE_S = 0.5
