@@ -9,6 +9,8 @@ tuples, ints, frozen specs) and the dataset itself, hashed by its key
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +69,8 @@ from core.lessons.data import LessonData
 from core.quality.audit import CHECKS, AuditInputs, check_token, missing
 from core.quality.store import StoredResult, load_result, quality_dir
 from core.stats import relations as stats
+
+log = logging.getLogger(__name__)
 
 
 def _dataset_token(ds: Dataset) -> str:
@@ -145,10 +149,27 @@ def thumbnail(ds: Dataset, image_id: str, size: int) -> bytes | None:
 
 @st.cache_resource(show_spinner="Loading the face models…")
 def face_models() -> bool:
-    """Load dlib's detector, landmark and descriptor models once per server (raises ModelMissingError)."""
-    for name in ("hog", "landmarks5", "descriptor"):
-        faces.load_dlib_model(name)
+    """Load dlib's detector, landmark and descriptor models and the descriptor backend once per server (raises
+    ModelMissingError)."""
+    faces.warm_up()
     return True
+
+
+@st.cache_resource(show_spinner=False)
+def face_models_warming() -> threading.Thread:
+    """Start loading the face models in a background thread, once per server: a page where a photo may come next
+    calls it when shown, so the photo chosen seconds later does not wait for them (face_models then finds them
+    loaded). A failure is left to face_models, which says what to do."""
+    worker = threading.Thread(target=_warm_quietly, name="face-models-warm-up", daemon=True)
+    worker.start()
+    return worker
+
+
+def _warm_quietly() -> None:
+    try:
+        faces.warm_up()
+    except Exception:  # face_models raises it again, where a page can say what to do
+        log.info("warming up the face models failed; the first photo will say why", exc_info=True)
 
 
 @st.cache_data(max_entries=16, show_spinner="Finding faces…")

@@ -268,6 +268,7 @@ def face_search_section(ds: Dataset) -> None:
         embeddings_prerequisite(ds, "searching faces by look-alike", key="fs-embed")
         return
     st.caption(f"Searching {fmt.count(emb.n_valid)} faces ({emb.model} embeddings, {emb.dim} numbers each).")
+    cached.face_models_warming()  # while the visitor picks a photo
     data, image_id = query_source_ui(ds)
     row = ds.row_of(image_id) if image_id else None
     if emb.model != MODEL:

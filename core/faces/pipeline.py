@@ -225,6 +225,20 @@ def describe_chips(chips: np.ndarray, mirror: bool = True, backend: str = DEFAUL
     return ((both[:n] + both[n:]) / 2).astype(np.float32)
 
 
+SEARCH_MODELS = ("hog", "landmarks5", "descriptor")  # the dlib models a photo's search loads
+
+
+def warm_up(backend: str = DEFAULT_BACKEND) -> None:
+    """Load what finding and describing a photo's faces needs, and run the descriptor once, in this process.
+
+    The first photo otherwise waits for all of it (the torch import, the weights, a first pass: 2.6 s of CPU,
+    15 s on a busy 2-core machine); everything stays loaded for the process (raises ModelMissingError).
+    """
+    for name in SEARCH_MODELS:
+        load_dlib_model(name)
+    describe_chips(np.zeros((1, CHIP_SIZE, CHIP_SIZE, 3), np.uint8), mirror=False, backend=backend)
+
+
 # ---------------------------------------------------------------- detection and alignment
 
 
