@@ -419,7 +419,9 @@ def test_without_faces_yet_the_map_starts_their_job_and_draws_its_points(in_face
     import ui.jobs
 
     started = []
-    monkeypatch.setattr(ui.jobs, "start_job", lambda kind, argv: started.append((kind, list(argv))) or "recorded")
+    monkeypatch.setattr(
+        ui.jobs, "start_job", lambda kind, argv, owner=None: started.append((kind, list(argv))) or "recorded"
+    )
     at, blobs, messages = open_page(monkeypatch, {"dataset": "demo", "draw": "webgl"})
     job = sprites_job_spec(in_faces_home)
     assert started == [(job.kind, list(job.argv))]
