@@ -22,7 +22,7 @@ from core.cluster.reduce import ReductionSpec, reduce_by
 from core.cluster.view import View, ViewOptions
 from core.data.subset import Subset, subset_rows
 from core.errors import DatasetError, ModelFileError
-from core.faces.calibration import TRUSTWORTHY_AUC, calibrate
+from core.faces.calibration import TARGET_PRECISION, calibrate
 from core.faces.search import DISTANCE_DECIMALS, all_distances, index_for, nearest_faces
 from core.lessons.data import LESSON_MODEL_WORDS, LessonData
 from core.lessons.model import Answer, Figure, unavailable
@@ -558,21 +558,33 @@ def same_person_distance(data: LessonData) -> Answer:
     if calibration is None:
         return Answer(f"{ds.name} has too few faces per identity to calibrate a same-person distance.")
     c = calibration
-    shown = f"a cut at {fmt.decimal(c.threshold, 2)} tells them apart {fmt.percent(c.accuracy)} of the time"
     medians = (
         f"the median distance between two photos of one person is {fmt.decimal(c.median_same, 2)}, between two "
         f"different people {fmt.decimal(c.median_different, 2)}"
     )
-    verdict = (
-        "Good enough for the page to call faces below the cut the same person."
-        if c.trustworthy
-        else f"Too weak (the page needs an AUC of at least {TRUSTWORTHY_AUC}), so it calls no face the same person."
+    measured = (
+        f"Measured on {fmt.count(c.same_pairs)} pairs of photos of one person and {fmt.count(c.different_pairs)} "
+        f"pairs of different people: {medians} (ROC AUC {fmt.decimal(c.auc)})."
     )
+    cut = c.same_person
+    if cut is None:
+        shown = "No face is called the same person here"
+        return Answer(
+            f"{measured} {shown}: no distance finds the same person with a precision of at least "
+            f"{fmt.percent(TARGET_PRECISION, 0)}.",
+            (Figure("no claim", shown, "text"), Figure("medians", medians, "text")),
+        )
+    line = f"Same-person distance {fmt.decimal(cut.threshold, 3)}"
+    precision = f"{fmt.percent(cut.precision)} of the faces closer than that to a query are the same person"
     return Answer(
-        f"Measured on {fmt.count(c.same_pairs)} pairs of photos of one person and {fmt.count(c.different_pairs)} pairs "
-        f"of different people: {medians}. {shown[0].upper() + shown[1:]} (balanced accuracy; ROC AUC "
-        f"{fmt.decimal(c.auc)}). {verdict}",
-        (Figure("calibrated cut", shown, "text"), Figure("medians", medians, "text")),
+        f"{measured} The page draws the line at {fmt.decimal(cut.threshold, 3)}: {precision}, and they are "
+        f"{fmt.percent(cut.recall)} of the query's other photos. Two photos of one person can still be farther apart "
+        "than that (the line is set for precision), so a face beyond it is not proof of a stranger.",
+        (
+            Figure("same-person distance", line, "text"),
+            Figure("precision", precision, "text"),
+            Figure("medians", medians, "text"),
+        ),
     )
 
 
