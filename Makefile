@@ -31,8 +31,9 @@ browser:
 	    || echo "apt-get could not install chromium: browser tests will be skipped"; \
 	else echo "chromium not installed (installing it needs root and apt-get): browser tests will be skipped"; fi
 
-# The whole suite (what CI runs); markers and --durations come from pyproject.toml.
-test: demo browser
+# The whole suite (what CI runs); markers and --durations come from pyproject.toml. Tests draw their own small
+# demos in temporary homes, so the 6,000-image demo is not drawn first.
+test: setup browser
 	$(PY) -m pytest -q tests
 
 # The edit loop: everything but the slow, browser and Ray tests (not a substitute for `make test`).
