@@ -118,7 +118,12 @@ def _images_key_now(ds: Dataset) -> str:
     return ingest.current_images_key(ds)
 
 
-@st.cache_resource(show_spinner="Loading dataset…", max_entries=8)
+# Measured on a 202,599-image CelebA-shaped set: 42 s the first time (parsing, a content digest per file), then cached.
+@st.cache_resource(
+    show_spinner="Reading the dataset once: its annotations and a fingerprint of every image file (about 20 s per "
+    "100,000 images; later visits are instant)…",
+    max_entries=8,
+)
 def _dataset(path: str, name: str, signature: tuple) -> Dataset:
     return ingest.ingest(Path(path), name)
 
