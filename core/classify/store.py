@@ -20,7 +20,7 @@ import numpy as np
 
 from core import format as fmt
 from core.classify.models import LogisticModel, TrainConfig, build_net, to_chw_float
-from core.data.artifacts import damaged, is_set_aside, quarantine, records
+from core.data.artifacts import damaged, quarantine, records, stored_metas
 from core.data.atomic import save_npy, write_json
 from core.data.paths import cache_root
 from core.errors import ModelFileError
@@ -138,17 +138,13 @@ def list_models(dataset_key: str | None = None, labels_key: str = "") -> list[Cl
     Matching on the labels keeps a model listed after harmless changes to its dataset (a touched image folder,
     a copy, an edited partition file) that give the dataset a new key.
     """
-    metas = []
-    for folder in models_root().iterdir():
-        if folder.name.startswith(".") or is_set_aside(folder) or not (folder / "meta.json").is_file():
-            continue
-        try:
-            meta = read_meta(folder.name)
-        except ModelFileError:
-            continue
-        if dataset_key is None or meta.dataset_key == dataset_key or (labels_key and meta.labels_key == labels_key):
-            metas.append(meta)
-    return sorted(metas, key=lambda m: m.created, reverse=True)
+
+    def of_dataset(meta: ClassifierMeta) -> bool:
+        return (
+            dataset_key is None or meta.dataset_key == dataset_key or bool(labels_key and meta.labels_key == labels_key)
+        )
+
+    return stored_metas(models_root(), read_meta, of_dataset, newest=lambda m: m.created)
 
 
 def read_meta(model_id: str) -> ClassifierMeta:

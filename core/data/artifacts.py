@@ -13,10 +13,13 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from core.data.dataset import Dataset
 from core.data.paths import cache_root
+from core.errors import ModelFileError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,9 @@ REPAIRS_FILE = "repairs.jsonl"
 NOTICE_MAX_AGE_S = 24 * 3600
 SET_ASIDE_DIR = "set-aside"
 SET_ASIDE_MARK = ".damaged-"  # in the name of whatever was set aside (also in place, by versions before the folder)
+META_FILE = "meta.json"  # written last into a stored artefact's folder: without it the folder is incomplete
+
+Meta = TypeVar("Meta")
 
 
 def results_dir(ds: Dataset, kind: str) -> Path:
@@ -71,6 +77,35 @@ def is_set_aside(path: Path) -> bool:
         return path.resolve().is_relative_to((cache_root() / SET_ASIDE_DIR).resolve())
     except (OSError, RuntimeError):
         return False
+
+
+def complete_folders(root: Path) -> list[Path]:
+    """The stored artefacts' folders under `root` whose meta.json is written; hidden (temporary) and set-aside ones
+    are skipped."""
+    if not root.is_dir():
+        return []
+    return [
+        p for p in root.iterdir() if not p.name.startswith(".") and not is_set_aside(p) and (p / META_FILE).is_file()
+    ]
+
+
+def stored_metas(
+    root: Path, read_meta: Callable[[str], Meta | None], keep: Callable[[Meta], bool], newest: Callable[[Meta], str]
+) -> list[Meta]:
+    """The metas of the complete artefacts under `root` that `keep` accepts, newest first by `newest` (an ISO time).
+
+    `read_meta` reads one by its folder's name; one it cannot read (ModelFileError) or finds unfinished (None) is
+    not listed.
+    """
+    metas = []
+    for folder in complete_folders(root):
+        try:
+            meta = read_meta(folder.name)
+        except ModelFileError:
+            continue
+        if meta is not None and keep(meta):
+            metas.append(meta)
+    return sorted(metas, key=newest, reverse=True)
 
 
 def set_aside_path(path: Path) -> Path:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from core.classify.store import load_state_dict
-from core.data.artifacts import damaged, quarantine, records
+from core.data.artifacts import damaged, quarantine, records, stored_metas
 from core.data.atomic import save_npy, write_json
 from core.data.dataset import Dataset
 from core.data.paths import cache_root
@@ -141,21 +141,13 @@ def write_meta(meta: GeneratorMeta) -> GeneratorMeta:
 def list_generators(ds: Dataset) -> list[GeneratorMeta]:
     """The dataset's generators that finished at least one epoch (same image files; conditional ones also the same
     labels), most recently trained first."""
-    metas = []
-    for folder in generators_root().iterdir():
-        if folder.name.startswith(".") or not (folder / "meta.json").is_file():
-            continue
-        try:
-            meta = read_meta(folder.name)
-        except ModelFileError:
-            continue
-        if meta is None or meta.epochs_done < 1:
-            continue
+
+    def of_dataset(meta: GeneratorMeta) -> bool:
         same_images = meta.images_key == (ds.images_key or ds.key) or meta.dataset_key == ds.key
         same_labels = not meta.config.conditional or meta.labels_key == ds.labels_key
-        if same_images and same_labels:
-            metas.append(meta)
-    return sorted(metas, key=lambda m: m.updated, reverse=True)
+        return meta.epochs_done >= 1 and same_images and same_labels
+
+    return stored_metas(generators_root(), read_meta, of_dataset, newest=lambda m: m.updated)
 
 
 def verified(meta: GeneratorMeta) -> GeneratorMeta:
