@@ -13,7 +13,7 @@ from core.generate import report, store
 from core.generate.audit import AUDIT_SAMPLES, GeneratorAudit, audit_generator
 from core.generate.models import DEFAULT_EPOCHS, IMAGE_SIZES, GanConfig
 from core.generate.train import train_generator
-from core.jobs import JobSpec, ProgressReporter
+from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 
 COMMAND = "generate"
 HELP = (
@@ -24,9 +24,9 @@ HELP = (
 
 def generate_job_spec(ds: Dataset, config: GanConfig, epochs: int, samples: int = AUDIT_SAMPLES) -> JobSpec:
     """The background job that trains `config` on a dataset to `epochs` epochs and audits it (the page starts it)."""
-    argv = [COMMAND, str(ds.root), "--name", ds.name, "--epochs", str(epochs), "--image-size", str(config.image_size)]
+    options = ["--epochs", str(epochs), "--image-size", str(config.image_size)]
     if config.attributes:
-        argv += ["--attributes", ",".join(config.attributes)]
+        options += ["--attributes", ",".join(config.attributes)]
     defaults = GanConfig()
     for flag, value, default in (
         ("--width", config.width, defaults.width),
@@ -36,8 +36,8 @@ def generate_job_spec(ds: Dataset, config: GanConfig, epochs: int, samples: int 
         ("--samples", samples, AUDIT_SAMPLES),
     ):
         if value != default:
-            argv += [flag, str(value)]
-    return JobSpec("generate", tuple(argv))
+            options += [flag, str(value)]
+    return dataset_job_spec(COMMAND, ds, *options)
 
 
 def add_arguments(parser) -> None:

@@ -15,7 +15,7 @@ from core.classify.pixels import IMAGE_SIZES
 from core.classify.train import HISTORY_FILE, train_attribute_model
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
-from core.jobs import JobSpec, ProgressReporter
+from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 
 DEFAULTS = TrainConfig()  # the page's defaults: the command trains what the page's Train button would
 COMMAND = "train"
@@ -24,11 +24,10 @@ HELP = "Train an attribute classifier, measure it on the test split and save it 
 
 def train_job_spec(ds: Dataset, config: TrainConfig) -> JobSpec:
     """The background job that trains `config` on a dataset (what the classifiers page starts)."""
-    argv = [COMMAND, str(ds.root), "--name", ds.name, "--model", config.model]
-    argv += ["--attributes", ",".join(config.attributes), "--loss", config.loss, "--epochs", str(config.epochs)]
-    argv += ["--image-size", str(config.image_size)]
-    argv += ["--pos-weight"] * config.pos_weight + ["--augment" if config.augment else "--no-augment"]
-    return JobSpec("train", tuple(argv))
+    options = ["--model", config.model, "--attributes", ",".join(config.attributes), "--loss", config.loss]
+    options += ["--epochs", str(config.epochs), "--image-size", str(config.image_size)]
+    options += ["--pos-weight"] * config.pos_weight + ["--augment" if config.augment else "--no-augment"]
+    return dataset_job_spec(COMMAND, ds, *options)
 
 
 def add_arguments(parser) -> None:
