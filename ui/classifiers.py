@@ -431,7 +431,7 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     note = judgement_note((attribute,))
     if note:
         st.caption(f"**About this label.** {note}")
-    chosen = round(meta.threshold(attribute), THRESHOLD_DECIMALS)
+    chosen = meta.threshold(attribute)
     _open_at_model_threshold(meta, attribute, chosen)
     threshold = st.slider(
         "Decision threshold",

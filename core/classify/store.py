@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from core import format as fmt
+from core.classify.metrics import THRESHOLD_DECIMALS
 from core.classify.models import LogisticModel, TrainConfig, build_net, to_chw_float
 from core.data.artifacts import damaged, quarantine, records, stored_metas
 from core.data.atomic import save_npy, write_json
@@ -67,7 +68,8 @@ class ClassifierMeta:
     files: dict = field(default_factory=dict)  # {file name: {"size", "blake2b"}} as written, checked before use
 
     def threshold(self, attribute: str) -> float:
-        return float(self.thresholds.get(attribute, 0.5))
+        """The attribute's decision threshold, to THRESHOLD_DECIMALS as every reader uses it (table, slider, answers)."""
+        return round(float(self.thresholds.get(attribute, 0.5)), THRESHOLD_DECIMALS)
 
     def to_json(self) -> dict:
         out = asdict(self)
