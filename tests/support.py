@@ -8,7 +8,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +33,18 @@ WILD_HOME_IDENTITIES = 12  # people of the wild sample in conftest's wild_home (
 
 def needs(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not present (../shared absent)")
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 300, poll_s: float = 0.2):
+    """predicate()'s first true value, polled (for a job or process to reach a state); the timeout is a safety net
+    on a loaded machine, not a timing check."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError(f"gave up after {timeout_s:.0f}s")
 
 
 def wild_identities(n: int) -> dict[str, list[str]]:
