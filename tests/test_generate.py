@@ -243,6 +243,14 @@ def test_the_job_resumes_after_a_kill(gen_env):
         assert load_audit(meta)[0].copying.generated == 16
 
 
+def test_the_command_says_in_a_sentence_what_it_cannot_do(tmp_path, capsys):
+    """A setting it cannot use: exit status 2, the sentence on stderr and, with --json, as the object's error."""
+    assert cli(["generate", str(tmp_path), "--samples", "0", "--json"]) == 2
+    said = capsys.readouterr()
+    assert json.loads(said.out) == {"error": "The audit needs at least 1 sample (--samples)."}
+    assert said.err.strip() == "error: The audit needs at least 1 sample (--samples)."
+
+
 def test_the_command_prints_the_issues_keys(gen_env, capsys):
     ds, meta = gen_env.ds, gen_env.generator
     with private_cache(gen_env.cache):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from core import format as fmt
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
+from core.errors import FaceAtlasError
 from core.generate import report, store
 from core.generate.audit import AUDIT_SAMPLES, GeneratorAudit, audit_generator
 from core.generate.models import DEFAULT_EPOCHS, IMAGE_SIZES, GanConfig
@@ -79,12 +79,8 @@ def run(args) -> int:
         ds = open_dataset(args.dataset, name=args.name)
         trained = train_generator(ds, config, args.epochs, reporter, args.device)
         audit = audit_generator(ds, trained.meta, args.samples, reporter)
-    except ValueError as exc:
-        reporter.fail(str(exc))
-        if args.json:
-            print(json.dumps({"error": str(exc)}))
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # a setting or dataset it cannot use: core.__main__ says so (progress, --json, stderr)
+        raise FaceAtlasError(str(exc)) from None
     meta = trained.meta
     checkpoint = store.shown_path(store.generator_folder(meta.generator_id) / "checkpoint.pt")
     summary = json_summary(meta.epochs_done, time.perf_counter() - t0, checkpoint, audit)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from core.classify.pixels import IMAGE_SIZES
 from core.classify.train import HISTORY_FILE, train_attribute_model
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
+from core.errors import FaceAtlasError
 from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 
 DEFAULTS = TrainConfig()  # the page's defaults: the command trains what the page's Train button would
@@ -84,12 +84,8 @@ def run(args) -> int:
     try:
         ds = open_dataset(args.dataset, name=args.name)
         meta = train_attribute_model(ds, config, reporter, history_path)
-    except ValueError as exc:
-        reporter.fail(str(exc))
-        if args.json:
-            print(json.dumps({"error": str(exc)}))
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # a setting or dataset it cannot use: core.__main__ says so (progress, --json, stderr)
+        raise FaceAtlasError(str(exc)) from None
     summary = {
         "model_id": meta.model_id,
         "attributes": {a: {k: m[k] for k in CLI_METRICS} for a, m in meta.metrics.items()},
