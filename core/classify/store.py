@@ -21,7 +21,7 @@ import numpy as np
 from core import format as fmt
 from core.classify.metrics import THRESHOLD_DECIMALS
 from core.classify.models import LogisticModel, TrainConfig, build_net, to_chw_float
-from core.data.artifacts import damaged, quarantine, records, stored_metas
+from core.data.artifacts import artefact_folder, damaged, quarantine, read_meta_json, records, stored_metas
 from core.data.atomic import save_npy, write_json
 from core.data.paths import cache_root
 from core.errors import ModelFileError
@@ -150,20 +150,11 @@ def list_models(dataset_key: str | None = None, labels_key: str = "") -> list[Cl
 
 
 def read_meta(model_id: str) -> ClassifierMeta:
-    path = _folder(model_id) / "meta.json"
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise ModelFileError(f"Model {model_id} has no readable meta.json; train it again.") from None
-    if not isinstance(raw, dict):
-        raise ModelFileError(f"meta.json of {model_id} is not a model description; train it again.")
-    return ClassifierMeta.from_json(raw)
+    return ClassifierMeta.from_json(read_meta_json(_folder(model_id), "model"))
 
 
 def _folder(model_id: str) -> Path:
-    if "/" in model_id or "\\" in model_id or model_id.startswith("."):
-        raise ModelFileError(f"{model_id!r} is not a model id.")
-    return models_root() / model_id
+    return artefact_folder(models_root(), model_id, "model")
 
 
 def load_state_dict(path: Path) -> dict:

@@ -79,6 +79,24 @@ def is_set_aside(path: Path) -> bool:
         return False
 
 
+def artefact_folder(root: Path, artefact_id: str, noun: str) -> Path:
+    """root/<artefact_id>; ModelFileError when the id is not a plain folder name (a path, a hidden or empty name)."""
+    if not artefact_id or "/" in artefact_id or "\\" in artefact_id or artefact_id.startswith("."):
+        raise ModelFileError(f"{artefact_id!r} is not a {noun} id.")
+    return root / artefact_id
+
+
+def read_meta_json(folder: Path, noun: str) -> dict:
+    """A stored artefact's meta.json as a dict; ModelFileError (train it again) when it is unreadable or not one."""
+    try:
+        raw = json.loads((folder / META_FILE).read_text())
+    except (OSError, ValueError):
+        raise ModelFileError(f"{noun.capitalize()} {folder.name} has no readable meta.json; train it again.") from None
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"meta.json of {folder.name} is not a {noun} description; train it again.")
+    return raw
+
+
 def complete_folders(root: Path) -> list[Path]:
     """The stored artefacts' folders under `root` whose meta.json is written; hidden (temporary) and set-aside ones
     are skipped."""

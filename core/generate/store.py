@@ -28,7 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from core.classify.store import load_state_dict
-from core.data.artifacts import damaged, quarantine, records, stored_metas
+from core.data.artifacts import (
+    META_FILE,
+    artefact_folder,
+    damaged,
+    quarantine,
+    read_meta_json,
+    records,
+    stored_metas,
+)
 from core.data.atomic import save_npy, write_json
 from core.data.dataset import Dataset
 from core.data.paths import cache_root
@@ -111,23 +119,15 @@ def generator_id(ds: Dataset, config: GanConfig) -> str:
 
 
 def generator_folder(generator_id: str) -> Path:
-    if "/" in generator_id or "\\" in generator_id or generator_id.startswith(".") or not generator_id:
-        raise ModelFileError(f"{generator_id!r} is not a generator id.")
-    return generators_root() / generator_id
+    return artefact_folder(generators_root(), generator_id, "generator")
 
 
 def read_meta(generator_id: str) -> GeneratorMeta | None:
     """The generator's meta, or None when it never finished an epoch; ModelFileError when meta.json is garbled."""
-    path = generator_folder(generator_id) / "meta.json"
-    if not path.is_file():
+    folder = generator_folder(generator_id)
+    if not (folder / META_FILE).is_file():
         return None
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise ModelFileError(f"Generator {generator_id} has no readable meta.json; train it again.") from None
-    if not isinstance(raw, dict):
-        raise ModelFileError(f"meta.json of {generator_id} is not a generator description; train it again.")
-    return GeneratorMeta.from_json(raw)
+    return GeneratorMeta.from_json(read_meta_json(folder, "generator"))
 
 
 def write_meta(meta: GeneratorMeta) -> GeneratorMeta:
