@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -37,7 +36,7 @@ from core.data.artifacts import (
     records,
     stored_metas,
 )
-from core.data.atomic import save_npy, write_json
+from core.data.atomic import replaced_atomically, save_npy, write_json
 from core.data.dataset import Dataset
 from core.data.paths import cache_root
 from core.errors import ModelFileError
@@ -167,12 +166,8 @@ def save_torch(path: Path, obj: dict) -> None:
     """torch.save to a temp file beside `path`, then rename (a reader never sees half a checkpoint)."""
     import torch
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with replaced_atomically(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(generator_id: str) -> dict | None:
