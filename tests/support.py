@@ -35,6 +35,17 @@ def needs(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not present (../shared absent)")
 
 
+def opened_at(page: str, params: dict, timeout_s: float = 120):
+    """The AppTest of `page` (a script path) opened from a link with `params`, run once; it must raise nothing."""
+    from streamlit.testing.v1 import AppTest  # here: most test modules never run a page
+
+    at = AppTest.from_file(page, default_timeout=timeout_s)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def wait_for(predicate: Callable[[], object], timeout_s: float = 300, poll_s: float = 0.2):
     """predicate()'s first true value, polled (for a job or process to reach a state); the timeout is a safety net
     on a loaded machine, not a timing check."""

@@ -39,7 +39,7 @@ from core.jobs import job_status, jobs_root, start_job
 from core.lessons.catalogue import lesson_by_id
 from core.lessons.data import LessonData
 from tests.cache_support import private_cache
-from tests.support import PROJECT, wait_for
+from tests.support import PROJECT, opened_at, wait_for
 
 PAGE = str(PROJECT / "pages" / "8_Generated_faces.py")
 TINY = GanConfig(image_size=16, width=8, batch_size=32)
@@ -71,10 +71,7 @@ def gen_env(demo_home, tmp_path_factory):
 
 
 def _page(**params) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update({"dataset": "demo", **params})
-    at.run()
-    assert not at.exception, at.exception
+    at = opened_at(PAGE, {"dataset": "demo", **params})
     assert not at.error, [e.value for e in at.error]
     return at
 
