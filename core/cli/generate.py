@@ -6,6 +6,7 @@ import json
 import time
 
 from core import format as fmt
+from core.cli import comma_list
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.errors import FaceAtlasError
@@ -67,7 +68,7 @@ def run(args) -> int:
     reporter = ProgressReporter(args.progress_file)
     config = GanConfig(
         image_size=args.image_size,
-        attributes=tuple(a.strip() for a in args.attributes.split(",") if a.strip()),
+        attributes=comma_list(args.attributes),
         width=args.width,
         batch_size=args.batch_size,
         max_images=args.max_images,

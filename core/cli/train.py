@@ -12,6 +12,7 @@ from core.classify.metrics import CLI_METRICS, below_majority
 from core.classify.models import LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.train import HISTORY_FILE, train_attribute_model
+from core.cli import comma_list
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.errors import FaceAtlasError
@@ -69,7 +70,7 @@ def run(args) -> int:
         raise SystemExit(f"error: --model {args.model} works on {MODEL_FEATURES[args.model]}, not {args.features}")
     config = TrainConfig(
         model=args.model,
-        attributes=tuple(a.strip() for a in args.attributes.split(",") if a.strip()),
+        attributes=comma_list(args.attributes),
         epochs=args.epochs,
         image_size=args.image_size,
         loss=args.loss,
