@@ -58,6 +58,17 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 300, poll_s: fl
     raise AssertionError(f"gave up after {timeout_s:.0f}s")
 
 
+def inside_polygon(x: float, y: float, polygon: list) -> bool:
+    """Whether (x, y) lies inside `polygon` ([(x, y), ...]): crossing number, one point at a time (plain Python, as a
+    user would count; the map's selections are checked against it)."""
+    inside = False
+    for k in range(len(polygon)):
+        (xi, yi), (xj, yj) = polygon[k], polygon[k - 1]
+        if yi != yj and (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            inside = not inside
+    return inside
+
+
 def wild_identities(n: int) -> dict[str, list[str]]:
     """{identity: its photo names, sorted} for the n smallest identity labels of the wild sample."""
     groups: dict[str, list[str]] = {}

@@ -33,7 +33,7 @@ from tests.browser_support import (
     served,
     wait_until_idle,
 )
-from tests.support import copy_home
+from tests.support import copy_home, inside_polygon
 
 pytestmark = pytest.mark.browser
 
@@ -380,16 +380,6 @@ def test_webgl_map_box_selection_fills_the_faces_panel(browser, server, demo_dat
         assert re.search(rf"\b{count:,} faces? selected", text), text[-800:]
         shown = [image_id for image_id, _ in re.findall(r"(\S+) · cluster (\S+)", text)]
         assert len(shown) == min(count, 24) and all(demo_dataset.row_of(i) is not None for i in shown), shown
-
-
-def inside_polygon(x: float, y: float, polygon: list[list[float]]) -> bool:
-    """Crossing number, one point at a time."""
-    inside = False
-    for k in range(len(polygon)):
-        (xi, yi), (xj, yj) = polygon[k], polygon[k - 1]
-        if yi != yj and (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
-            inside = not inside
-    return inside
 
 
 def test_zooming_in_shows_faces_and_a_lasso_lists_exactly_the_faces_inside(browser, server, demo_dataset):
