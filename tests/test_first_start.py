@@ -38,7 +38,7 @@ DEMO_IMAGES = 120
 FIRST_VISIT_TIMEOUT_S = 600
 EMBED_TIMEOUT_S = 900  # generous: a safety net on a loaded machine, not a timing check
 PREVALENCE_CHART_WITHIN_S = 30  # the bound: the chart of an empty start's Dataset page, labels only
-ESTIMATE = re.compile(r"about \d+(\.\d)? (seconds|minutes|hours)")
+ESTIMATE = re.compile(r"about \d+(\.\d)? (seconds?|minutes?|hours?)")  # fmt.about: "about 1 second" too
 HALF_DRAWN = "demo-half"
 HALF_IMAGES = 60
 
