@@ -385,3 +385,31 @@ def test_a_pixel_cache_shrunk_while_a_model_trains_fails_with_a_sentence(tmp_pat
     assert list(isolated_cache.rglob("pixels_64.npy*damaged*"))  # out of the way …
     assert load_pixel_cache(ds, 64) is None  # … so the next training decodes the images again
     assert build_pixel_cache(ds, 64)[1].all()
+
+
+@pytest.mark.parametrize("balanced", [False, True])
+def test_logistic_model_matches_one_scikit_learn_fit_per_attribute(balanced):
+    """The attributes fitted side by side (threads, float32 features) give each attribute's own scikit-learn fit;
+    an attribute with one class predicts its prior; progress counts every attribute."""
+    from sklearn.linear_model import LogisticRegression
+
+    from core.classify.models import LogisticModel
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(2.0, 3.0, size=(600, 6))
+    Y = np.column_stack(
+        [
+            (X[:, 0] + rng.normal(0, 2, 600) > 2).astype(np.uint8),
+            (X[:, 1] - X[:, 2] + rng.normal(0, 4, 600) > 6).astype(np.uint8),  # rare
+            np.ones(600, np.uint8),  # one class
+        ]
+    )
+    progress = []
+    model = LogisticModel(balanced=balanced).fit(X, Y, on_fitted=progress.append)
+    assert progress == [1, 2, 3]
+    probs = model.predict_proba(X)
+    Z = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
+    for j in range(2):
+        clf = LogisticRegression(class_weight="balanced" if balanced else None, max_iter=500).fit(Z, Y[:, j])
+        np.testing.assert_allclose(probs[:, j], clf.predict_proba(Z)[:, 1], atol=2e-3)
+    assert np.allclose(probs[:, 2], 1 - 1e-4, atol=1e-6)

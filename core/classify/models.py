@@ -6,9 +6,13 @@ their input normalisation as buffers, so a state dict alone restores them exactl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+from core.processes import usable_cores
 
 # Lazy imports: scikit-learn, torch are imported inside the functions that use them, so pages and commands that
 # never call them do not pay their import time and memory on a shared server.
@@ -61,36 +65,50 @@ class TrainConfig:
 
 
 class LogisticModel:
-    """One L2-regularised logistic regression per attribute on standardised features."""
+    """One L2-regularised logistic regression per attribute on standardised features.
+
+    The attributes are fitted in parallel threads (scikit-learn's lbfgs spends its time in NumPy, which releases
+    the GIL), each on one BLAS thread and on float32 features: OpenBLAS's own threads spin against each other on a
+    busy 2-core machine (40 attributes on 160,000 CelebA-size embeddings took 13 min that way, minutes less here),
+    and float32 halves the memory each step reads.
+    """
 
     def __init__(self, C: float = 1.0, balanced: bool = False, max_iter: int = 500):
         self.C = C
         self.balanced = balanced
         self.max_iter = max_iter
 
-    def fit(self, X: np.ndarray, Y: np.ndarray) -> LogisticModel:
-        """X (N, D) float, Y (N, A) 0/1; an attribute with one class in training predicts its prior."""
-        from sklearn.linear_model import LogisticRegression
+    def fit(self, X: np.ndarray, Y: np.ndarray, on_fitted: Callable[[int], None] | None = None) -> LogisticModel:
+        """X (N, D) float, Y (N, A) 0/1; an attribute with one class in training predicts its prior.
+
+        on_fitted(done) is called as each attribute's fit ends (progress)."""
+        from threadpoolctl import threadpool_limits
 
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0) + 1e-6
-        Z = (X - self.mean_) / self.scale_
+        Z = ((X - self.mean_) / self.scale_).astype(np.float32)
         Y = np.asarray(Y).reshape(len(Y), -1)
         self.coef_ = np.zeros((Y.shape[1], X.shape[1]))
         self.intercept_ = np.zeros(Y.shape[1])
-        for j in range(Y.shape[1]):
-            y = Y[:, j]
-            if y.min() == y.max():
-                p = np.clip(y.mean(), 1e-4, 1 - 1e-4)
-                self.intercept_[j] = np.log(p / (1 - p))
-                continue
-            clf = LogisticRegression(
-                C=self.C, max_iter=self.max_iter, class_weight="balanced" if self.balanced else None
-            )
-            clf.fit(Z, y)
-            self.coef_[j], self.intercept_[j] = clf.coef_[0], clf.intercept_[0]
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(usable_cores()) as pool:
+            for done, (j, (coef, intercept)) in enumerate(
+                zip(range(Y.shape[1]), pool.map(lambda y: self._fit_one(Z, y), Y.T)), start=1
+            ):
+                self.coef_[j], self.intercept_[j] = coef, intercept
+                if on_fitted is not None:
+                    on_fitted(done)
         return self
+
+    def _fit_one(self, Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+        if y.min() == y.max():
+            p = np.clip(y.mean(), 1e-4, 1 - 1e-4)
+            return np.zeros(Z.shape[1]), float(np.log(p / (1 - p)))
+        from sklearn.linear_model import LogisticRegression
+
+        clf = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight="balanced" if self.balanced else None)
+        clf.fit(Z, y)
+        return clf.coef_[0].astype(np.float64), float(clf.intercept_[0])
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, A) float32 probabilities."""

@@ -236,8 +236,9 @@ def _take(inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _fit_logreg(X: np.ndarray, Y: np.ndarray, config: TrainConfig, reporter: ProgressReporter) -> LogisticModel:
-    reporter.update(0, f"fitting {Y.shape[1]} logistic regressions on {fmt.count(len(X))} faces", total=1, force=True)
-    return LogisticModel(balanced=config.pos_weight).fit(X, Y)
+    what = f"fitting {Y.shape[1]} logistic regressions on {fmt.count(len(X))} faces"
+    reporter.update(0, what, total=Y.shape[1], force=True)
+    return LogisticModel(balanced=config.pos_weight).fit(X, Y, on_fitted=lambda done: reporter.update(done, what))
 
 
 def _fit_torch(inputs, labels, split: Split, config: TrainConfig, extra: dict, reporter, history, history_path):
