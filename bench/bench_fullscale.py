@@ -55,6 +55,7 @@ SLOW = True  # hours of preparation, tens of minutes of browsing
 SETTLE_S = 1.0
 POLL_S = 0.15
 PAGE_TIMEOUT_S = 900  # one page on a busy machine, cold caches included
+ACTION_TIMEOUT_S = 60  # finding and using a widget (a missing one is reported, not waited on for 15 min)
 JOB_TIMEOUT_S = 4 * 3600
 VIEWPORT = {"width": 1366, "height": 900}
 SELECT_TARGET = 50_000  # points a box selection on the full map should hold (the issue's target)
@@ -230,6 +231,7 @@ class Browser:
     base: str
     chromium: object
     name: str = ""
+    notes: list[str] = field(default_factory=list)
     page: object = None
     context: object = None
 
@@ -237,7 +239,7 @@ class Browser:
         """A new browser context: a new Streamlit session (the last one is closed)."""
         self.close()
         self.context = self.chromium.new_context(viewport=VIEWPORT)
-        self.context.set_default_timeout(PAGE_TIMEOUT_S * 1000)
+        self.context.set_default_timeout(ACTION_TIMEOUT_S * 1000)
         self.page = self.context.new_page()
 
     def close(self) -> None:
@@ -247,7 +249,9 @@ class Browser:
 
     def open(self, path: str, title: str, params: str = "", timeout_s: float = PAGE_TIMEOUT_S) -> float:
         t0 = time.perf_counter()
-        self.page.goto(f"{self.base}/{path}?dataset={self.name}{params}", wait_until="domcontentloaded")
+        self.page.goto(
+            f"{self.base}/{path}?dataset={self.name}{params}", wait_until="domcontentloaded", timeout=timeout_s * 1000
+        )
         return settle(self.page, t0, title, timeout_s)
 
     def act(self, action: Callable[[], None], title: str) -> float:
@@ -277,7 +281,7 @@ class Browser:
         box.press("Enter")
 
     def segment(self, key: str, label: str) -> None:
-        self.widget(key).get_by_role("button", name=label, exact=True).click()
+        self.widget(key).get_by_text(label, exact=True).click()
 
     def text(self) -> str:
         return self.page.locator('[data-testid="stMain"]').inner_text()
@@ -360,28 +364,44 @@ def select_about(b: Browser, n: int, target: int) -> tuple[float, int]:
 def widget_changes(b: Browser, ds, model_id: str, photo: Path) -> dict[str, float]:
     """The main widget changes of each page, one at a time, each from a fresh view of its page."""
     out = {}
+
+    def change(label: str, action: Callable[[], None], title: str) -> None:
+        try:
+            out[label] = b.act(action, title)
+        except Exception as error:  # a widget the page no longer has: say so, go on with the others
+            shot = PROJECT / "cache" / f"bench-fullscale-{re.sub(r'[^a-z0-9]+', '-', label.lower())}.png"
+            with contextlib.suppress(Exception):
+                b.page.screenshot(path=str(shot), full_page=True)
+            note = f"{b.name}: '{label}' could not be done ({type(error).__name__}; screenshot {shot.name})"
+            print(note, flush=True)
+            b.notes.append(note)
+
     people = ds.table["identity"].drop_nulls().unique().sort().to_list()
     b.open("Dataset", "Dataset")
-    out["Dataset: add a donut (Bald)"] = b.act(lambda: b.add(state.DONUT_ATTRIBUTES, "Bald"), "Dataset")
-    out["Dataset: split the bars by partition"] = b.act(lambda: b.radio(state.PREVALENCE_SPLIT, "partition"), "Dataset")
-    out["Dataset: gallery page 2"] = b.act(lambda: b.number(state.GALLERY_PAGE, 2), "Dataset")
-    out["Dataset: pick an identity"] = b.act(lambda: b.pick(state.IDENTITY, f"{people[0]} ("), "Dataset")
+    change("Dataset: add a donut (Bald)", lambda: b.add(state.DONUT_ATTRIBUTES, "Bald"), "Dataset")
+    change("Dataset: split the bars by partition", lambda: b.radio(state.PREVALENCE_SPLIT, "partition"), "Dataset")
+    change("Dataset: gallery page 2", lambda: b.number(state.GALLERY_PAGE, 2), "Dataset")
+    change("Dataset: pick an identity", lambda: b.pick(state.IDENTITY, f"{people[0]} ("), "Dataset")
     b.open("Attribute_relations", "Attribute relations")
-    out["Relations: measure lift"] = b.act(lambda: b.segment(state.MEASURE, "lift"), "Attribute relations")
-    out["Relations: condition on an attribute (Male)"] = b.act(
-        lambda: b.add(state.filter_attributes(state.RELATIONS_FILTER), "Male"), "Attribute relations"
+    change("Relations: measure lift", lambda: b.segment(state.MEASURE, "lift"), "Attribute relations")
+    change(
+        "Relations: condition on an attribute (Male)",
+        lambda: b.add(state.filter_attributes(state.RELATIONS_FILTER), "Male"),
+        "Attribute relations",
     )
-    out["Relations: drill into a pair"] = b.act(lambda: b.pick(state.PAIR_B, "Eyeglasses"), "Attribute relations")
+    change("Relations: drill into a pair", lambda: b.pick(state.PAIR_B, "Eyeglasses"), "Attribute relations")
     b.open("Attribute_classifiers", "Attribute classifiers", f"&model={model_id}")
-    out["Classifiers: subgroups by Male"] = b.act(lambda: b.pick(state.CLF_GROUP_BY, "Male"), "Attribute classifiers")
+    change("Classifiers: subgroups by Male", lambda: b.pick(state.CLF_GROUP_BY, "Male"), "Attribute classifiers")
     b.open("Clustering", "Clustering")
-    out["Clustering: colour by identity"] = b.act(lambda: b.pick(state.CL_COLOUR, "identity"), "Clustering")
+    change("Clustering: colour by identity", lambda: b.pick(state.CL_COLOUR, "identity"), "Clustering")
     b.open("Data_quality", "Data quality")
     for check in CHECKS[1:]:
-        out[f"Data quality: show {check}"] = b.act(lambda c=check: b.segment(state.DQ_CHECK, c), "Data quality")
+        change(f"Data quality: show {check}", lambda c=check: b.segment(state.DQ_CHECK, c), "Data quality")
     b.open("Face_search", "Face search")
-    out["Face search: upload a photo (faces found, then searched)"] = b.act(
-        lambda: b.widget("fs-upload").locator('input[type="file"]').set_input_files(str(photo)), "Face search"
+    change(
+        "Face search: upload a photo (faces found, then searched)",
+        lambda: b.widget("fs-upload").locator('input[type="file"]').set_input_files(str(photo)),
+        "Face search",
     )
     return out
 
@@ -457,6 +477,9 @@ def timing_phase(b: Browser, ds, model_id: str, photo: Path, figures: Figures) -
     b.session()
     for what, seconds in widget_changes(b, ds, model_id, photo).items():
         figures.put(f"widget: {what}", ds.name, seconds)
+    for note in b.notes:
+        figures.note(note)
+    b.notes.clear()
     b.session()
     steps = lesson_steps(b)
     slowest = max(steps, key=steps.get)
