@@ -551,24 +551,17 @@ class GlMap {
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     ctx.lineJoin = "round";
-    const placed = [];
-    let drawn = 0;
-    for (const label of labels) {
-      const [px, py] = this.toPixel(label.x, label.y);
-      const w = ctx.measureText(label.text).width + 8, h = 18;
-      const box = [px - w / 2, py - h / 2, px + w / 2, py + h / 2];
-      if (box[2] < 0 || box[0] > this.width || box[3] < 0 || box[1] > this.height) continue;
-      if (placed.some((b) => box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1])) continue;
-      placed.push(box);
+    const placed = placeLabels(labels.map((label) => ({ text: label.text, at: this.toPixel(label.x, label.y) })),
+      this.width, this.height, (text) => ctx.measureText(text).width);
+    for (const { text, x, y } of placed) {
       ctx.lineWidth = 4;
       ctx.strokeStyle = "rgba(255,255,255,0.9)";
-      ctx.strokeText(label.text, px, py);
+      ctx.strokeText(text, x, y);
       ctx.fillStyle = "#1f2430";
-      ctx.fillText(label.text, px, py);
-      drawn++;
+      ctx.fillText(text, x, y);
     }
-    this.el.dataset.labels = String(drawn);
-    return drawn;
+    this.el.dataset.labels = String(placed.length);
+    return placed.length;
   }
 
   // ---- selection, hover, interaction
@@ -812,6 +805,27 @@ function pointsInside(s, x, y) { // the points a selection holds, in order: the 
   return out;
 }
 
+const LABEL_PAD = 4; // pixels of halo around a name
+const LABEL_HEIGHT = 18;
+
+// Where the clusters' names go on a width x height canvas: labels [{text, at: [x, y] in pixels}], most important
+// first. A name whose place is in view is kept whole inside the canvas (moved in from an edge); one that would then
+// overlap a name placed before it, or that is wider than the canvas, is left out. -> [{text, x, y, box}]: the name's
+// centre and its box [left, top, right, bottom], none overlapping, all inside [0, width] x [0, height].
+function placeLabels(labels, width, height, textWidth) {
+  const placed = [];
+  for (const { text, at: [px, py] } of labels) {
+    if (!(px >= 0 && px <= width && py >= 0 && py <= height)) continue; // its cluster's place is out of view
+    const w = textWidth(text) + 2 * LABEL_PAD, h = LABEL_HEIGHT;
+    if (w > width || h > height) continue;
+    const x = Math.min(Math.max(px, w / 2), width - w / 2), y = Math.min(Math.max(py, h / 2), height - h / 2);
+    const box = [x - w / 2, y - h / 2, x + w / 2, y + h / 2];
+    if (placed.some(({ box: b }) => box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1])) continue;
+    placed.push({ text, x, y, box });
+  }
+  return placed;
+}
+
 function polygonBox(poly) {
   const xs = poly.map((p) => p[0]), ys = poly.map((p) => p[1]);
   return [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
@@ -830,4 +844,4 @@ export default function (component) {
     else map.load(bytes).catch(() => map.fail("This map could not be read."));
   }
 }
-export { parse, pointsInside }; // for tests (node): tests/test_cluster_map.py, tests/test_map_faces.py
+export { parse, placeLabels, pointsInside }; // for tests (node): tests/test_cluster_map.py, test_map_faces.py
