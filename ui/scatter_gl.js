@@ -49,10 +49,13 @@ const FACE_ROWS = 256; // rows of 16 faces the browser keeps: 4,096 faces at 32 
 const REQUEST_WAIT_MS = 80; // a moving view asks for faces once it pauses this long
 const PENDING_MS = 8000; // tiles asked for and not received by then are asked for again
 const VIEW_WAIT_MS = 500; // the view goes into the page's link once it rests this long
+const MARK_WAIT_MS = 1500; // a large selection is drawn once the page has answered, or after this long
 const LOD_NAMES = { dots: "points", cells: "one face per cell", every: "every face" };
 
 const STATES = (window.__faceatlasMaps = window.__faceatlasMaps || {}); // view and selection per map key: survive remounts
 const HUB = (window.__faceatlasHub = window.__faceatlasHub || {}); // map version -> {map, channel}: ui/map_faces.js
+const BLOBS = (window.__faceatlasBlobs = window.__faceatlasBlobs || new Map()); // digest -> the last maps' blobs
+const BLOBS_KEPT = 2;
 
 function readHeader(bytes) {
   const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
@@ -599,13 +602,28 @@ class GlMap {
     this.state.selection = selection;
     this.setStateValue("selection", selection ? { ...selection, version: this.header.version } : null);
     this.markSelection(); // the count at once
-    // Redrawing 200,000 points holds the browser ~0.3-0.5 s where it draws in software: the box or lasso outline
-    // stays up while the page answers (the faces panel, ~0.2 s), then the selection is drawn bright.
+    // Redrawing 200,000 points holds the browser ~0.3-0.5 s where it draws in software, on the cores that also show
+    // the page's answer: the box or lasso outline stays up until the page has answered (the faces panel, ~0.2 s) and
+    // the browser is idle, then the selection is drawn bright (after MARK_WAIT_MS at the latest).
     clearTimeout(this.markTimer);
-    this.markTimer = setTimeout(() => {
+    const mark = () => {
+      clearTimeout(this.markTimer);
+      this.afterAnswer = null;
       this.outline(null);
       this.draw();
-    }, this.n > 50000 && !this.near ? 400 : 0);
+    };
+    if (this.n > 50000 && !this.near && selection) {
+      this.afterAnswer = mark;
+      this.markTimer = setTimeout(mark, MARK_WAIT_MS);
+    } else mark();
+  }
+
+  answered() { // the page ran again (this component drawn anew): its answer to a selection is being shown
+    const mark = this.afterAnswer;
+    if (!mark) return;
+    this.afterAnswer = null;
+    if (window.requestIdleCallback) requestIdleCallback(mark, { timeout: 300 });
+    else setTimeout(mark, 100);
   }
 
   reportView() { // the view, once it rests, into the page's link (through ui/map_faces.js)
@@ -831,17 +849,29 @@ function polygonBox(poly) {
   return [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
 }
 
+function keepBlob(digest, bytes) { // the page sends a map whole once, then its header alone (ui/scatter_gl.py)
+  BLOBS.delete(digest);
+  BLOBS.set(digest, bytes);
+  while (BLOBS.size > BLOBS_KEPT) BLOBS.delete(BLOBS.keys().next().value);
+}
+
 export default function (component) {
   const { data, parentElement, setStateValue, key } = component;
   let map = parentElement.__faMap;
   if (!map) map = parentElement.__faMap = new GlMap(parentElement, key || "map");
   map.setStateValue = setStateValue;
+  map.answered();
   if (data && data !== map.bytes) {
     map.bytes = data;
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-    const { header } = readHeader(bytes);
+    const { length, header } = readHeader(bytes);
+    const whole = bytes.length > 4 + length ? bytes : null, kept = BLOBS.get(header.digest);
+    if (whole) keepBlob(header.digest, whole);
     if (map.header && map.header.digest === header.digest) map.rerun(header); // the same map sent again
-    else map.load(bytes).catch(() => map.fail("This map could not be read."));
+    else if (whole || kept) {
+      map.load(whole || kept).then(() => !whole && map.header && map.rerun(header))
+        .catch(() => map.fail("This map could not be read."));
+    } else setStateValue("need", `${header.digest}:${Date.now()}`); // a header alone, for a map not held: ask for it
   }
 }
 export { parse, placeLabels, pointsInside }; // for tests (node): tests/test_cluster_map.py, test_map_faces.py
