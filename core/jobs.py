@@ -32,6 +32,7 @@ from pathlib import Path
 
 from core import format as fmt
 from core.data.atomic import write_json
+from core.data.dataset import Dataset
 from core.data.paths import PROJECT_ROOT, cache_root
 from core.errors import QueueFullError, said_when_disk_full
 from core.processes import pid_alive, stop_leftovers
@@ -102,6 +103,12 @@ def jobs_root() -> Path:
     with contextlib.suppress(OSError):  # a full disk: readers find no job, and starting one says why it cannot
         root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def dataset_job_spec(command: str, ds: Dataset, *options: str, kind: str = "") -> JobSpec:
+    """The job `python -m core <command> <dataset folder> --name <its name> <options>`, of `kind` (the command's name
+    unless said): how every page's job names its dataset, so the same work on the same dataset has one job id."""
+    return JobSpec(kind or command, (command, str(ds.root), "--name", ds.name, *options))
 
 
 def job_id_for(kind: str, argv: list[str]) -> str:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -85,6 +87,32 @@ def metric_value(page, label: str) -> str:
     return metric.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+def wait_for_page(page, title: str) -> None:
+    """Until the page titled `title` has rendered and settled."""
+    page.locator("h1").filter(has_text=title).first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
+    wait_until_idle(page)
+
+
+def open_page(page, url: str, title: str, wait_until: str = "load") -> None:
+    """Go to `url` and wait until the page titled `title` has rendered and settled."""
+    page.goto(url, wait_until=wait_until, timeout=RENDER_TIMEOUT_S * 1000)
+    wait_for_page(page, title)
+
+
+@contextmanager
+def browser_page(browser, screenshot: Path | None = None) -> Iterator:
+    """A page in a browser session of its own (a new visitor, the tests' viewport) for the block; as the block ends,
+    whatever happened, a full-page screenshot to `screenshot` when given, then the session is closed."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot), full_page=True)
+        context.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -140,6 +168,16 @@ def start_server(
             time.sleep(0.3)
     stop_server(proc)
     raise RuntimeError(f"streamlit did not answer within {START_TIMEOUT_S}s: {log_tail(log_path)}")
+
+
+@contextmanager
+def served(home: Path, log_path: Path) -> Iterator[str]:
+    """The app served on `home` for the block (start_server): its base URL; stopped when the block ends."""
+    proc, url = start_server(home, log_path)
+    try:
+        yield url
+    finally:
+        stop_server(proc)
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +33,40 @@ WILD_HOME_IDENTITIES = 12  # people of the wild sample in conftest's wild_home (
 
 def needs(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not present (../shared absent)")
+
+
+def opened_at(page: str, params: dict, timeout_s: float = 120):
+    """The AppTest of `page` (a script path) opened from a link with `params`, run once; it must raise nothing."""
+    from streamlit.testing.v1 import AppTest  # here: most test modules never run a page
+
+    at = AppTest.from_file(page, default_timeout=timeout_s)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 300, poll_s: float = 0.2):
+    """predicate()'s first true value, polled (for a job or process to reach a state); the timeout is a safety net
+    on a loaded machine, not a timing check."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError(f"gave up after {timeout_s:.0f}s")
+
+
+def inside_polygon(x: float, y: float, polygon: list) -> bool:
+    """Whether (x, y) lies inside `polygon` ([(x, y), ...]): crossing number, one point at a time (plain Python, as a
+    user would count; the map's selections are checked against it)."""
+    inside = False
+    for k in range(len(polygon)):
+        (xi, yi), (xj, yj) = polygon[k], polygon[k - 1]
+        if yi != yj and (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            inside = not inside
+    return inside
 
 
 def wild_identities(n: int) -> dict[str, list[str]]:

@@ -12,7 +12,6 @@ import shutil
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from bench.synthetic_embeddings import identity_embeddings
 from core import cached
@@ -23,7 +22,7 @@ from core.faces.calibration import MIN_PAIRS
 from core.jobs import JobStatus
 from core.quality import CHECK_TITLES, run_audit
 from core.quality.audit import missing
-from tests.support import PROJECT, home_environment
+from tests.support import PROJECT, home_environment, opened_at
 from ui.jobs import failure_text
 
 PAGE = str(PROJECT / "pages" / "6_Data_quality.py")
@@ -72,10 +71,7 @@ def test_the_command_reports_the_skip_and_succeeds(small_lfw, capsys):
 
 
 def test_the_page_does_not_offer_it(small_lfw):
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update({"dataset": "lfw", "check": "identities"})
-    at.run()
-    assert not at.exception, at.exception
+    at = opened_at(PAGE, {"dataset": "lfw", "check": "identities"})
     offered = [i.value for i in at.info if "Not yet run" in i.value]
     assert not any(CHECK_TITLES["identities"].lower() in text for text in offered), offered
     assert any(f"lfw make {SAME_PAIRS}" in i.value for i in at.info), [i.value for i in at.info]

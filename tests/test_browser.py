@@ -25,15 +25,15 @@ from tests.browser_support import (
     ARTIFACTS,
     PROJECT,
     RENDER_TIMEOUT_S,
-    VIEWPORT,
+    browser_page,
     log_tail,
     main_text,
     metric_value,
-    start_server,
-    stop_server,
+    open_page,
+    served,
     wait_until_idle,
 )
-from tests.support import copy_home
+from tests.support import copy_home, inside_polygon
 
 pytestmark = pytest.mark.browser
 
@@ -48,11 +48,8 @@ def browser_home(embedded_demo_home, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(browser, browser_home):
-    proc, url = start_server(browser_home, ARTIFACTS / "streamlit.log")
-    try:
+    with served(browser_home, ARTIFACTS / "streamlit.log") as url:
         yield url
-    finally:
-        stop_server(proc)
 
 
 # ---------------------------------------------------------------- waiting and checking
@@ -239,9 +236,7 @@ def lessons_reveal_and_open(page, ds) -> None:
     assert "dataset=demo" in href, href
     opened = page.context.new_page()  # the step's link in a new tab: what a student opening it sees
     try:
-        opened.goto(urljoin(page.url, href), timeout=RENDER_TIMEOUT_S * 1000)
-        opened.locator("h1").filter(has_text="Dataset").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-        wait_until_idle(opened)
+        open_page(opened, urljoin(page.url, href), "Dataset")
         assert expected in main_text(opened)
     finally:
         opened.close()
@@ -310,32 +305,21 @@ def test_every_page_file_has_a_browser_case():
 
 @pytest.mark.parametrize("case", PAGES, ids=[c.path or "Home" for c in PAGES])
 def test_page_in_browser(browser, server, demo_dataset, case):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
     shot = ARTIFACTS / f"{case.path or 'Home'}.png"
-    try:
-        page.goto(f"{server}/{case.path}", wait_until="domcontentloaded", timeout=RENDER_TIMEOUT_S * 1000)
-        page.locator("h1").filter(has_text=case.title).first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-        wait_until_idle(page)
+    with browser_page(browser, shot) as page:
+        open_page(page, f"{server}/{case.path}", case.title, wait_until="domcontentloaded")
         assert not problems_shown(page), (problems_shown(page), log_tail(ARTIFACTS / "streamlit.log"))
         case.interact(page, demo_dataset)
         assert not problems_shown(page), (problems_shown(page), log_tail(ARTIFACTS / "streamlit.log"))
         assert page.locator("h1").filter(has_text=case.title).count() >= 1
-    finally:
-        page.screenshot(path=str(shot), full_page=True)
-        context.close()
     assert shot.stat().st_size > 1000
 
 
 def test_a_shared_link_reopens_the_view(browser, server, demo_dataset):
     """A view set by clicking is in the address bar; that address opened in a new browser session shows the same
     numbers, and the 'Copy link to this view' control offers the same address."""
-    first = browser.new_context(viewport=VIEWPORT)
-    page = first.new_page()
-    try:
-        page.goto(f"{server}/Attribute_relations?dataset=demo&where=Young:1", timeout=RENDER_TIMEOUT_S * 1000)
-        page.locator("h1").filter(has_text="Attribute relations").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-        wait_until_idle(page)
+    with browser_page(browser, ARTIFACTS / "shared-link-source.png") as page:
+        open_page(page, f"{server}/Attribute_relations?dataset=demo&where=Young:1", "Attribute relations")
         young = demo_dataset.table.filter(demo_dataset.table["Young"] == 1)
         assert metric_value(page, "Images in the subset") == f"{young.height:,}"  # the filter came from the URL
         select_option(page, "pair_a", "Smiling")
@@ -348,33 +332,19 @@ def test_a_shared_link_reopens_the_view(browser, server, demo_dataset):
         copied = page.locator('[data-testid="stCode"]').first.inner_text()
         assert "pair_a=Smiling" in copied and "where=Young:1" in copied, copied
         address = page.url
-    finally:
-        page.screenshot(path=str(ARTIFACTS / "shared-link-source.png"), full_page=True)
-        first.close()
-    second = browser.new_context(viewport=VIEWPORT)
-    page = second.new_page()
-    try:
-        page.goto(address, timeout=RENDER_TIMEOUT_S * 1000)
-        page.locator("h1").filter(has_text="Attribute relations").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-        wait_until_idle(page)
+    with browser_page(browser, ARTIFACTS / "shared-link-opened.png") as page:
+        open_page(page, address, "Attribute relations")
         assert not problems_shown(page), problems_shown(page)
         assert metric_value(page, "Images in the subset") == f"{young.height:,}"
         assert metric_value(page, "P(Smiling | Eyeglasses)") == shown
         assert widget(page, "pair_b").locator("input").input_value() == "Eyeglasses"
-    finally:
-        page.screenshot(path=str(ARTIFACTS / "shared-link-opened.png"), full_page=True)
-        second.close()
 
 
 def test_webgl_map_box_selection_fills_the_faces_panel(browser, server, demo_dataset):
     """Clustering drawn with WebGL: the map draws every point; a box dragged on it selects points (the map counts
     them in the browser), and the faces panel shows the same count (computed again on the server) and their faces."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    try:
-        page.goto(f"{server}/Clustering?dataset=demo&draw=webgl&sel=box", timeout=RENDER_TIMEOUT_S * 1000)
-        page.locator("h1").filter(has_text="Clustering").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-        wait_until_idle(page)
+    with browser_page(browser, ARTIFACTS / "Clustering-webgl.png") as page:
+        open_page(page, f"{server}/Clustering?dataset=demo&draw=webgl&sel=box", "Clustering")
         drawn = page.locator(".fa-map[data-drawn]")
         drawn.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
         n = int(drawn.get_attribute("data-drawn").split(":")[1])
@@ -410,28 +380,13 @@ def test_webgl_map_box_selection_fills_the_faces_panel(browser, server, demo_dat
         assert re.search(rf"\b{count:,} faces? selected", text), text[-800:]
         shown = [image_id for image_id, _ in re.findall(r"(\S+) · cluster (\S+)", text)]
         assert len(shown) == min(count, 24) and all(demo_dataset.row_of(i) is not None for i in shown), shown
-    finally:
-        page.screenshot(path=str(ARTIFACTS / "Clustering-webgl.png"), full_page=True)
-        context.close()
-
-
-def inside_polygon(x: float, y: float, polygon: list[list[float]]) -> bool:
-    """Crossing number, one point at a time."""
-    inside = False
-    for k in range(len(polygon)):
-        (xi, yi), (xj, yj) = polygon[k], polygon[k - 1]
-        if yi != yj and (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
-            inside = not inside
-    return inside
 
 
 def test_zooming_in_shows_faces_and_a_lasso_lists_exactly_the_faces_inside(browser, server, demo_dataset):
     """The WebGL map of faces: zoomed out, points; zoomed in on a crowded spot, faces (the atlas job the page starts
     by itself, sent tile by tile); a lasso drawn there lists in the faces panel exactly the faces whose coordinates
     lie inside the polygon, computed here from the map's coordinates. The view is in the page's link."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    try:
+    with browser_page(browser, ARTIFACTS / "Clustering-lasso.png") as page:
         page.goto(f"{server}/Clustering?dataset=demo&draw=webgl&sel=lasso", timeout=RENDER_TIMEOUT_S * 1000)
         page.locator("h1").filter(has_text="Clustering").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
         drawn = page.locator(".fa-map[data-drawn]")
@@ -496,6 +451,3 @@ def test_zooming_in_shows_faces_and_a_lasso_lists_exactly_the_faces_inside(brows
         listed = [image_id for image_id, _ in re.findall(r"(\S+) · cluster (\S+)", panel)]
         assert sorted(listed) == sorted(expected)
         assert "mview=" in page.url  # the view zoomed into is in the page's link
-    finally:
-        page.screenshot(path=str(ARTIFACTS / "Clustering-lasso.png"), full_page=True)
-        context.close()

@@ -13,12 +13,12 @@ import pytest
 from core.stats.intervals import Rate
 from tests.browser_support import (
     ARTIFACTS,
-    RENDER_TIMEOUT_S,
-    VIEWPORT,
+    browser_page,
     log_tail,
     main_text,
-    start_server,
-    stop_server,
+    open_page,
+    served,
+    wait_for_page,
     wait_until_idle,
 )
 from tests.support import copy_home
@@ -33,11 +33,8 @@ OTHER = "annotations_only"  # made by the demo_home fixture: the demo's labels w
 @pytest.fixture(scope="module")
 def server(browser, demo_home, tmp_path_factory):
     home = copy_home(demo_home, tmp_path_factory.mktemp("history-home"), ("demo", OTHER))
-    proc, url = start_server(home, ARTIFACTS / "history-streamlit.log")
-    try:
+    with served(home, ARTIFACTS / "history-streamlit.log") as url:
         yield url
-    finally:
-        stop_server(proc)
 
 
 def widget(page, key: str):
@@ -56,15 +53,13 @@ def chosen(page, key: str) -> str:
 
 def open_from_sidebar(page, title: str) -> None:
     page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-    page.locator("h1", has_text=title).first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-    wait_until_idle(page)
+    wait_for_page(page, title)
 
 
 def press(page, button: str, title: str) -> None:
     """Back or Forward; waits for the page titled `title` to settle."""
     (page.go_back if button == "back" else page.go_forward)(wait_until="commit")
-    page.locator("h1", has_text=title).first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-    wait_until_idle(page)
+    wait_for_page(page, title)
 
 
 def pick(page, key: str, option: str) -> None:
@@ -94,53 +89,47 @@ def test_back_and_forward_restore_each_pages_view(browser, server, demo_dataset)
     ds = demo_dataset
     person = str(ds.table["identity"].value_counts(sort=True)["identity"][0])
     images = int((ds.table["identity"] == person).sum())
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    try:
-        page.goto(f"{server}/?dataset=demo", timeout=RENDER_TIMEOUT_S * 1000)
-        page.locator("h1", has_text="FaceAtlas").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-        wait_until_idle(page)
-        open_from_sidebar(page, "Dataset")
-        widget(page, "prev-split").get_by_text("partition", exact=True).click()
-        wait_until_idle(page)
-        pick(page, "donut-attrs", DONUT)
-        pick(page, "identity", f"{person} ({images} images)")
-        donut = f"{DONUT}: yes in {Rate(int(ds.table[DONUT].sum()), ds.n_images).describe()}"
-        shown = (donut, f"Identity {person}: {images} images")
-        dataset = dataset_view(page, *shown)
-        assert dataset == {"split": "partition", "donut shown": True, "person shown": True}, dataset
-        dataset_address = page.url
-        open_from_sidebar(page, "Attribute relations")
-        widget(page, "measure").get_by_text("lift", exact=True).click()
-        wait_until_idle(page)
-        relations = relations_view(page)
-        assert relations == {"measure": "lift", "lift colours": True}, relations
-        relations_address = page.url
-        open_from_sidebar(page, "Face search")
-        search_address = page.url
+    with browser_page(browser, ARTIFACTS / "history.png") as page:
+        try:
+            open_page(page, f"{server}/?dataset=demo", "FaceAtlas")
+            open_from_sidebar(page, "Dataset")
+            widget(page, "prev-split").get_by_text("partition", exact=True).click()
+            wait_until_idle(page)
+            pick(page, "donut-attrs", DONUT)
+            pick(page, "identity", f"{person} ({images} images)")
+            donut = f"{DONUT}: yes in {Rate(int(ds.table[DONUT].sum()), ds.n_images).describe()}"
+            shown = (donut, f"Identity {person}: {images} images")
+            dataset = dataset_view(page, *shown)
+            assert dataset == {"split": "partition", "donut shown": True, "person shown": True}, dataset
+            dataset_address = page.url
+            open_from_sidebar(page, "Attribute relations")
+            widget(page, "measure").get_by_text("lift", exact=True).click()
+            wait_until_idle(page)
+            relations = relations_view(page)
+            assert relations == {"measure": "lift", "lift colours": True}, relations
+            relations_address = page.url
+            open_from_sidebar(page, "Face search")
+            search_address = page.url
 
-        press(page, "back", "Attribute relations")
-        assert (page.url, relations_view(page)) == (relations_address, relations)
-        press(page, "back", "Dataset")
-        assert (page.url, dataset_view(page, *shown)) == (dataset_address, dataset)
-        press(page, "back", "FaceAtlas")
-        assert "/?dataset=demo" in page.url
+            press(page, "back", "Attribute relations")
+            assert (page.url, relations_view(page)) == (relations_address, relations)
+            press(page, "back", "Dataset")
+            assert (page.url, dataset_view(page, *shown)) == (dataset_address, dataset)
+            press(page, "back", "FaceAtlas")
+            assert "/?dataset=demo" in page.url
 
-        press(page, "forward", "Dataset")
-        assert (page.url, dataset_view(page, *shown)) == (dataset_address, dataset)
-        press(page, "forward", "Attribute relations")
-        assert (page.url, relations_view(page)) == (relations_address, relations)
-        press(page, "forward", "Face search")
-        assert page.url == search_address
+            press(page, "forward", "Dataset")
+            assert (page.url, dataset_view(page, *shown)) == (dataset_address, dataset)
+            press(page, "forward", "Attribute relations")
+            assert (page.url, relations_view(page)) == (relations_address, relations)
+            press(page, "forward", "Face search")
+            assert page.url == search_address
 
-        pick(page, "dataset_picker", OTHER)
-        assert f"dataset={OTHER}" in page.url
-        press(page, "back", "Attribute relations")
-        assert (page.url, relations_view(page)) == (relations_address, relations)
-        assert widget(page, "dataset_picker").locator("input").input_value() == "demo"
-    except AssertionError:
-        print(log_tail(ARTIFACTS / "history-streamlit.log"))
-        raise
-    finally:
-        page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
-        context.close()
+            pick(page, "dataset_picker", OTHER)
+            assert f"dataset={OTHER}" in page.url
+            press(page, "back", "Attribute relations")
+            assert (page.url, relations_view(page)) == (relations_address, relations)
+            assert widget(page, "dataset_picker").locator("input").input_value() == "demo"
+        except AssertionError:
+            print(log_tail(ARTIFACTS / "history-streamlit.log"))
+            raise

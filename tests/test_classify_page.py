@@ -15,7 +15,7 @@ from core.classify.models import TrainConfig
 from core.classify.store import load_test_predictions
 from core.classify.train import train_attribute_model
 from core.jobs import job_status
-from tests.support import PROJECT
+from tests.support import PROJECT, opened_at
 
 PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
 
@@ -180,10 +180,7 @@ def test_the_lessons_train_button_keeps_it_open_and_compares_the_new_model(clf_e
     """Open from its link (why=1), the loss lesson trains the same model with MSE: it stays open while the job runs
     and when the new model is picked, and compares that model with the one it came from."""
     bce = train_attribute_model(clf_env, TrainConfig(model="mlp", attributes=("Male", "Smiling"), epochs=3))
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update({"model": bce.model_id, "why": "1"})
-    at.run()
-    assert not at.exception, at.exception
+    at = opened_at(PAGE, {"model": bce.model_id, "why": "1"})
     assert _lesson_open(at)
     trained = _train(at, "clf-lesson-train")
     assert at.selectbox(key="clf-model-pick").value == trained
@@ -217,10 +214,7 @@ def test_view_round_trips_through_the_url(clf_env, logreg_model):
         "thr": "0.3",
         "by": "Eyeglasses",
     }
-    again = AppTest.from_file(PAGE, default_timeout=120)
-    again.query_params.update(params)
-    again.run()
-    assert not again.exception, again.exception
+    again = opened_at(PAGE, params)
     assert dict(again.query_params) == params
     assert again.slider(key="clf-threshold").value == 0.3
     assert [(m.label, m.value) for m in again.metric] == [(m.label, m.value) for m in at.metric]

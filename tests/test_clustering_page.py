@@ -34,7 +34,7 @@ from core.cluster.view import View, ViewOptions
 from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
-from tests.support import PROJECT
+from tests.support import PROJECT, opened_at
 from ui import state as keys
 
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
@@ -171,10 +171,7 @@ def test_sweeps_are_kept_readable_and_in_the_link_until_their_inputs_change(clus
     clusters = at.selectbox(key="cl-pick-cluster")
     clusters.select(clusters.options[-1]).run()  # another click on the page: the sweeps stay
     assert frame_with(at, "Algorithm").equals(side)
-    shared = AppTest.from_file(PAGE, default_timeout=180)
-    shared.query_params.update({k: v if isinstance(v, str) else v[0] for k, v in dict(at.query_params).items()})
-    shared.run()
-    assert not shared.exception, shared.exception
+    shared = opened_at(PAGE, {k: v if isinstance(v, str) else v[0] for k, v in dict(at.query_params).items()}, 180)
     assert frame_with(shared, "Algorithm")["Clusters"].to_list() == side["Clusters"].to_list()
     at.number_input(key="cl-sweep-kmax").set_value(12).run()
     assert not any("Algorithm" in d.value.columns for d in at.dataframe)
@@ -309,10 +306,7 @@ def test_view_round_trips_through_the_url(cluster_home):
         "draw": "webgl",
         "cluster": "2",
     }
-    again = AppTest.from_file(PAGE, default_timeout=180)
-    again.query_params.update(params)
-    again.run()
-    assert not again.exception, again.exception
+    again = opened_at(PAGE, params, 180)
     assert dict(again.query_params) == params
     for label in ("Clusters", "Silhouette", "Davies–Bouldin", "Calinski–Harabasz", "ARI", "BCubed F1"):
         assert metric(again, label) == metric(at, label), label
@@ -359,10 +353,7 @@ def test_webgl_map_draws_every_point_and_a_box_selection_pages_through_its_faces
     monkeypatch.setattr(
         ui.clustering.maps, "scatter_gl", lambda blob, key: blobs.append(blob) or browser.get("selection")
     )
-    at = AppTest.from_file(PAGE, default_timeout=180)
-    at.query_params.update({"dataset": "demo", "draw": "webgl", "sel": "box"})
-    at.run()
-    assert not at.exception, at.exception
+    at = opened_at(PAGE, {"dataset": "demo", "draw": "webgl", "sel": "box"}, 180)
     rows = np.flatnonzero(has_face)
     header, arrays = read_webgl_map(blobs[-1])
     assert header["n"] == len(rows) and header["mode"] == "box"
@@ -398,10 +389,7 @@ def test_the_map_is_sent_whole_once_then_its_header_alone_until_the_browser_asks
     holds it asks ("need") and gets it whole again, once per ask."""
     sent = []
     monkeypatch.setattr(ui.scatter_gl, "_component", lambda: lambda **kwargs: sent.append(kwargs["data"]) or {})
-    at = AppTest.from_file(PAGE, default_timeout=180)
-    at.query_params.update({"dataset": "demo", "draw": "webgl", "sel": "box"})
-    at.run()
-    assert not at.exception, at.exception
+    at = opened_at(PAGE, {"dataset": "demo", "draw": "webgl", "sel": "box"}, 180)
     at.run()
     whole, again = sent[0], sent[-1]
     header, arrays = read_webgl_map(whole)
@@ -418,10 +406,7 @@ def test_the_map_is_sent_whole_once_then_its_header_alone_until_the_browser_asks
 def test_density_colouring_comes_from_the_url(cluster_home, monkeypatch):
     blobs = []
     monkeypatch.setattr(ui.clustering.maps, "scatter_gl", lambda blob, key: blobs.append(blob))
-    at = AppTest.from_file(PAGE, default_timeout=180)
-    at.query_params.update({"dataset": "demo", "draw": "webgl", "color": "density"})
-    at.run()
-    assert not at.exception, at.exception
+    at = opened_at(PAGE, {"dataset": "demo", "draw": "webgl", "color": "density"}, 180)
     assert at.selectbox(key="cl-color").value == "density" and at.selectbox(key="cl-draw").value == "webgl"
     header, arrays = read_webgl_map(blobs[-1])
     assert header["colorbar"] and not header["legend"]
@@ -430,10 +415,7 @@ def test_density_colouring_comes_from_the_url(cluster_home, monkeypatch):
 
 
 def test_an_identity_algorithm_on_attributes_says_why_it_finds_so_many_groups(cluster_home):
-    at = AppTest.from_file(PAGE, default_timeout=180)
-    at.query_params.update({"dataset": "demo", "space": "attributes", "algo": "chinese_whispers"})
-    at.run()
-    assert not at.exception, at.exception
+    at = opened_at(PAGE, {"dataset": "demo", "space": "attributes", "algo": "chinese_whispers"}, 180)
     clusters = metric(at, "Clusters")
     said = [w.value for w in at.warning if "groups faces by person, which needs face embeddings" in w.value]
     assert len(said) == 1 and f"hence {clusters} groups" in said[0], [w.value for w in at.warning]

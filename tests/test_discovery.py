@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import cached
 from core.data.ingest import discover, open_dataset
 from core.data.loaders import detect_layout
-from tests.support import PROJECT, home_environment, jpeg_bytes
+from tests.support import PROJECT, home_environment, jpeg_bytes, opened_at
 
 HOME = str(PROJECT / "Home.py")
 EMPTY_FOLDERS = 10_000
@@ -67,11 +67,7 @@ def test_a_folder_of_empty_folders_is_no_dataset(tmp_path):
 
 
 def open_home(params: dict) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=90)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return opened_at(HOME, params, 90)
 
 
 def test_a_link_to_the_lfw_folder_opens_it(lfw_home):

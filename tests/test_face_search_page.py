@@ -21,7 +21,7 @@ from core.demo import generate_demo
 from core.faces import pipeline as faces
 from core.faces.embed_job import load_status
 from core.jobs import cancel_job, job_id_for, job_status
-from tests.support import PROJECT, WILD_SAMPLE, copy_home, needs
+from tests.support import PROJECT, WILD_SAMPLE, copy_home, needs, opened_at
 
 PAGE = str(PROJECT / "pages" / "5_Face_search.py")
 
@@ -188,30 +188,20 @@ def test_view_round_trips_through_the_url(csv_embeddings_home):
     assert not at.exception, at.exception
     params = dict(at.query_params)
     assert params == {"dataset": "demo", "image": query, "k": "5", "metric": "cosine"}  # image implies the source
-    again = AppTest.from_file(PAGE, default_timeout=60)
-    again.query_params.update(params)
-    again.run()
-    assert not again.exception, again.exception
+    again = opened_at(PAGE, params, 60)
     assert _distance_table(again).equals(_distance_table(at))
     assert [i.captions for i in again.image] == [i.captions for i in at.image]
     assert len(_distance_table(again)) == ds.n_images - 1  # every other image, by distance
     # The attribute tab.
     params = {"dataset": "demo", "tab": "attributes", "has": "Male,Eyeglasses", "n": "4"}
-    attrs = AppTest.from_file(PAGE, default_timeout=60)
-    attrs.query_params.update(params)
-    attrs.run()
-    assert not attrs.exception, attrs.exception
+    attrs = opened_at(PAGE, params, 60)
     assert attrs.multiselect(key="fs-attr-present").value == ["Male", "Eyeglasses"]
     assert len(_distance_table(attrs)) == 4
     assert dict(attrs.query_params) == params
 
 
 def _search_dataset_image(params: dict) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return opened_at(PAGE, params, 60)
 
 
 def test_same_person_distance_is_calibrated_on_the_datasets_identities(page_home):

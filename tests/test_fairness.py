@@ -27,7 +27,7 @@ from core.classify.metrics import attribute_metrics
 from core.classify.store import load_classifier, load_test_predictions, new_model_id, read_meta, save_model
 from core.data.embeddings import load_embeddings
 from tests.cache_support import clear_streamlit_caches
-from tests.support import PROJECT
+from tests.support import PROJECT, opened_at
 
 PAGE = str(PROJECT / "pages" / "3_Attribute_classifiers.py")
 Z = 1.959963984540054
@@ -231,11 +231,7 @@ def test_cli_prints_the_same_figures(clf_env, logreg_model, capsys):
 
 
 def _page(model_id: str, **params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update({"model": model_id, **params})
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return opened_at(PAGE, {"model": model_id, **params})
 
 
 def _metric(at, label):
@@ -266,10 +262,7 @@ def test_fairness_section_shows_the_audit_and_keeps_it_in_the_url(clf_env, logre
     query = int(np.flatnonzero(clf_env.table["image_id"].to_numpy()[audit.rows] == face)[0])
     found = nearest_answered_otherwise(emb.vectors[audit.rows], audit.answers, query, emb.has_face[audit.rows])
     assert any(c.value.startswith(f"{fmt.decimal(found.distance, 3)} apart") for c in at.caption)
-    again = AppTest.from_file(PAGE, default_timeout=120)
-    again.query_params.update(params)
-    again.run()
-    assert not again.exception, again.exception
+    again = opened_at(PAGE, params)
     assert _metric(again, "Equal-opportunity difference") == _metric(at, "Equal-opportunity difference")
     assert again.multiselect(key="clf-fair-groups").value == ["Male", "Young"]
 

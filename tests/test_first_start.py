@@ -24,12 +24,12 @@ from core.demo import drawing as demo_drawing
 from core.jobs import cancel_job
 from tests.browser_support import (
     ARTIFACTS,
-    VIEWPORT,
+    browser_page,
     log_tail,
     main_text,
     metric_value,
-    start_server,
-    stop_server,
+    open_page,
+    served,
     wait_until_idle,
 )
 from tests.support import PROJECT
@@ -38,7 +38,7 @@ DEMO_IMAGES = 120
 FIRST_VISIT_TIMEOUT_S = 600
 EMBED_TIMEOUT_S = 900  # generous: a safety net on a loaded machine, not a timing check
 PREVALENCE_CHART_WITHIN_S = 30  # the bound: the chart of an empty start's Dataset page, labels only
-ESTIMATE = re.compile(r"about \d+(\.\d)? (seconds|minutes|hours)")
+ESTIMATE = re.compile(r"about \d+(\.\d)? (seconds?|minutes?|hours?)")  # fmt.about: "about 1 second" too
 HALF_DRAWN = "demo-half"
 HALF_IMAGES = 60
 
@@ -72,33 +72,31 @@ def test_an_empty_start_shows_the_prevalence_chart_while_the_faces_are_drawn(bro
     home = tmp_path / "empty"
     home.mkdir()
     monkeypatch.setenv("FACEATLAS_DEMO_IMAGES", str(DEFAULT_IMAGES))  # the real first start: 6,000 faces
-    proc, url = start_server(home, ARTIFACTS / "first_start_prevalence.log")
-    context = browser.new_context(viewport=VIEWPORT)
-    try:
-        page = context.new_page()
-        page.goto(f"{url}/Dataset", wait_until="commit")
-        deadline, waits = time.monotonic() + PREVALENCE_CHART_WITHIN_S, []
-        chart = page.locator('[data-testid="stVegaLiteChart"]').first
-        while time.monotonic() < deadline and not chart.is_visible():
-            text = page.locator("body").inner_text()
-            if "Preparing the demo dataset" in text or "Drawing the demo's faces" in text:
-                waits.append(text)
-            page.wait_for_timeout(100)
-        assert chart.is_visible(), f"no prevalence chart within {PREVALENCE_CHART_WITHIN_S}s: {main_text(page)[-600:]}"
-        text = main_text(page)
-        assert "Attribute prevalence" in text
-        for seen in waits:  # every wait says how long, from the first second
-            line = next(line for line in seen.splitlines() if "the demo" in line.lower())
-            assert ESTIMATE.search(line), line
-        if demo_stage(home / "data" / "demo") == "images":  # the faces are still being drawn (2 cores: a minute)
-            assert "Drawing the demo's faces" in text and ESTIMATE.search(text), text[:800]
-            assert "The faces are still being drawn" in text
-        page.screenshot(path=str(ARTIFACTS / "first_start_prevalence.png"))
-    finally:
-        context.close()
-        monkeypatch.setenv("FACEATLAS_CACHE", str(home / "cache"))
-        cancel_job(demo_job_spec(home / "data" / "demo").job_id)  # the rest of the drawing is not this test's
-        stop_server(proc)
+    with served(home, ARTIFACTS / "first_start_prevalence.log") as url, browser_page(browser) as page:
+        try:
+            page.goto(f"{url}/Dataset", wait_until="commit")
+            deadline, waits = time.monotonic() + PREVALENCE_CHART_WITHIN_S, []
+            chart = page.locator('[data-testid="stVegaLiteChart"]').first
+            while time.monotonic() < deadline and not chart.is_visible():
+                text = page.locator("body").inner_text()
+                if "Preparing the demo dataset" in text or "Drawing the demo's faces" in text:
+                    waits.append(text)
+                page.wait_for_timeout(100)
+            assert chart.is_visible(), (
+                f"no prevalence chart within {PREVALENCE_CHART_WITHIN_S}s: {main_text(page)[-600:]}"
+            )
+            text = main_text(page)
+            assert "Attribute prevalence" in text
+            for seen in waits:  # every wait says how long, from the first second
+                line = next(line for line in seen.splitlines() if "the demo" in line.lower())
+                assert ESTIMATE.search(line), line
+            if demo_stage(home / "data" / "demo") == "images":  # the faces are still being drawn (2 cores: a minute)
+                assert "Drawing the demo's faces" in text and ESTIMATE.search(text), text[:800]
+                assert "The faces are still being drawn" in text
+            page.screenshot(path=str(ARTIFACTS / "first_start_prevalence.png"))
+        finally:
+            monkeypatch.setenv("FACEATLAS_CACHE", str(home / "cache"))
+            cancel_job(demo_job_spec(home / "data" / "demo").job_id)  # the rest of the drawing is not this test's
 
 
 @pytest.mark.browser
@@ -109,10 +107,7 @@ def test_two_first_visitors_share_one_drawing_and_the_embeddings_follow(browser,
     monkeypatch.setenv("FACEATLAS_AUTO_EMBED", "1")
     monkeypatch.setenv("FACEATLAS_DEMO_IMAGES", str(DEMO_IMAGES))
     log = ARTIFACTS / "first_start.log"
-    proc, url = start_server(home, log)
-    try:
-        first, second = browser.new_context(viewport=VIEWPORT), browser.new_context(viewport=VIEWPORT)
-        one, two = first.new_page(), second.new_page()
+    with served(home, log) as url, browser_page(browser) as one, browser_page(browser) as two:
         one.goto(url, wait_until="commit")
         two.goto(url, wait_until="commit")
         saw_progress = _wait_for_overview(one, FIRST_VISIT_TIMEOUT_S)
@@ -127,16 +122,10 @@ def test_two_first_visitors_share_one_drawing_and_the_embeddings_follow(browser,
         assert len(embed) == 1, embed  # started once, by whichever visitor came first
         embed = _wait_for_job(home, "embed", EMBED_TIMEOUT_S)
         assert embed[0]["state"] == "done", embed
-        one.goto(f"{url}/Face_search", wait_until="domcontentloaded")
-        one.locator("h1").filter(has_text="Face search").first.wait_for(timeout=60_000)
-        wait_until_idle(one)
+        open_page(one, f"{url}/Face_search", "Face search", wait_until="domcontentloaded")
         text = main_text(one)
         assert "no face embeddings yet" not in text and "Searching" in text, text[-600:]
         one.screenshot(path=str(ARTIFACTS / "first_start_face_search.png"))
-        first.close()
-        second.close()
-    finally:
-        stop_server(proc)
     server_log = log_tail(log, 200_000)
     assert "bootstrapping phase" not in server_log and "Traceback" not in server_log, server_log[-3000:]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +39,13 @@ from core.jobs import job_status, jobs_root, start_job
 from core.lessons.catalogue import lesson_by_id
 from core.lessons.data import LessonData
 from tests.cache_support import private_cache
-from tests.support import PROJECT
+from tests.support import PROJECT, opened_at, wait_for
 
 PAGE = str(PROJECT / "pages" / "8_Generated_faces.py")
 TINY = GanConfig(image_size=16, width=8, batch_size=32)
 SAMPLES = 64
 SCORED = ("Male", "Smiling")
+JOB_WAIT_S = 600  # a safety net on a loaded machine, not a timing
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,7 @@ def gen_env(demo_home, tmp_path_factory):
 
 
 def _page(**params) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update({"dataset": "demo", **params})
-    at.run()
-    assert not at.exception, at.exception
+    at = opened_at(PAGE, {"dataset": "demo", **params})
     assert not at.error, [e.value for e in at.error]
     return at
 
@@ -204,16 +201,6 @@ def test_a_checkpoint_that_would_run_code_is_refused(gen_env, tmp_path, monkeypa
     assert not (tmp_path / "ran").exists()
 
 
-def _wait(predicate, timeout_s: float = 600, poll_s: float = 0.05):  # a safety net, not a timing
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError(f"gave up after {timeout_s:.0f}s")
-
-
 def _epochs_stored(gid: str) -> int:
     meta = store.read_meta(gid)
     return meta.epochs_done if meta else 0
@@ -231,17 +218,17 @@ def test_the_job_resumes_after_a_kill(gen_env):
         start_job(long.kind, list(long.argv))
         pid = json.loads((jobs_root() / long.job_id / "spec.json").read_text())["pid"]
         try:
-            _wait(lambda: _epochs_stored(gid) >= 1)
+            wait_for(lambda: _epochs_stored(gid) >= 1, JOB_WAIT_S, poll_s=0.05)  # killed soon after epoch 1
         finally:
             os.killpg(pid, signal.SIGKILL)
-        _wait(lambda: job_status(long.job_id).finished, 30)
+        wait_for(lambda: job_status(long.job_id).finished, 30)
         assert job_status(long.job_id).state == "failed"
         k = int(store.load_checkpoint(gid)["epoch"])
         assert 1 <= k < 500
         grids_before = np.load(store.generator_folder(gid) / "grids.npy")[: k + 1]
         short = generate_job_spec(ds, config, k + 1, samples=16)
         start_job(short.kind, list(short.argv))
-        _wait(lambda: job_status(short.job_id).finished)
+        wait_for(lambda: job_status(short.job_id).finished, JOB_WAIT_S)
         status = job_status(short.job_id)
         assert status.state == "done", status
         assert status.result == {"generator_id": gid, "epochs": k + 1, "resumed_from": k}
@@ -251,6 +238,14 @@ def test_the_job_resumes_after_a_kill(gen_env):
         assert np.array_equal(store.load_grids(meta)[: k + 1], grids_before)
         assert store.load_checkpoint(gid)["epoch"] == k + 1
         assert load_audit(meta)[0].copying.generated == 16
+
+
+def test_the_command_says_in_a_sentence_what_it_cannot_do(tmp_path, capsys):
+    """A setting it cannot use: exit status 2, the sentence on stderr and, with --json, as the object's error."""
+    assert cli(["generate", str(tmp_path), "--samples", "0", "--json"]) == 2
+    said = capsys.readouterr()
+    assert json.loads(said.out) == {"error": "The audit needs at least 1 sample (--samples)."}
+    assert said.err.strip() == "error: The audit needs at least 1 sample (--samples)."
 
 
 def test_the_command_prints_the_issues_keys(gen_env, capsys):

@@ -20,21 +20,9 @@ from core.demo import generate_demo
 from core.errors import QueueFullError
 from core.jobs import JobSpec, cancel_job, job_status, jobs_root, start_job
 from core.quality.scan import IN_PROCESS_BELOW
-from tests.support import PROJECT, copy_home, seed_face_weights, write_celeba
+from tests.support import PROJECT, copy_home, seed_face_weights, wait_for, write_celeba
 
 pytestmark = pytest.mark.slow
-
-WAIT_S = 300
-
-
-def _wait(predicate, timeout_s: float = WAIT_S, poll_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError(f"gave up after {timeout_s:.0f}s")
 
 
 def _group(pgid: int) -> list[int]:
@@ -63,8 +51,8 @@ def test_sessions_starting_the_same_job_at_once_start_it_once(isolated_cache, tm
         t.join()
     assert set(ids) == {job.job_id}
     spec = json.loads((jobs_root() / job.job_id / "spec.json").read_text())
-    _wait(lambda: job_status(job.job_id).finished)
-    _wait(lambda: not _group(spec["pid"]), 30)  # it ended, leaving nothing behind
+    wait_for(lambda: job_status(job.job_id).finished)
+    wait_for(lambda: not _group(spec["pid"]), 30)  # it ended, leaving nothing behind
     assert job_status(job.job_id).state == "done"
     log = (jobs_root() / job.job_id / "log.txt").read_text()
     assert log.count("demo dataset: 30 images") == 1, log  # one process drew it
@@ -91,14 +79,14 @@ def test_a_job_beyond_the_servers_cap_waits_in_a_visible_queue(isolated_cache, m
             procs.append(subprocess.Popen([sys.executable, "-c", SLOT_HOLDER, str(progress[k])], cwd=PROJECT))
             (folder / "spec.json").write_text(json.dumps({"kind": "hold", "argv": [], "pid": procs[k].pid}))
             if k < 4:
-                _wait(lambda k=k: Path(f"{progress[k]}.held").exists(), 60)
-        _wait(lambda: job_status("hold-4").message.startswith("queued"), 60)
+                wait_for(lambda k=k: Path(f"{progress[k]}.held").exists(), 60)
+        wait_for(lambda: job_status("hold-4").message.startswith("queued"), 60)
         fifth = job_status("hold-4")
         assert fifth.state == "queued" and "4 jobs are running" in fifth.message
         time.sleep(2)
         assert not Path(f"{progress[4]}.held").exists()  # still waiting while four hold their slots
         procs[1].kill()  # a job ends (however it ends): its slot is free again
-        _wait(lambda: Path(f"{progress[4]}.held").exists(), 60)
+        wait_for(lambda: Path(f"{progress[4]}.held").exists(), 60)
     finally:
         for p in procs:
             p.kill()
@@ -124,13 +112,13 @@ def test_killing_a_job_leaves_no_workers_and_it_resumes(small_demo):
     job = JobSpec("embed", ("embed", str(small_demo), "--name", "demo", "--workers", "2", "--chunk-size", "4"))
     start_job(job.kind, list(job.argv))
     pid = json.loads((jobs_root() / job.job_id / "spec.json").read_text())["pid"]
-    _wait(lambda: job_status(job.job_id).done >= 8 and len(_group(pid)) >= 3)  # workers are busy
+    wait_for(lambda: job_status(job.job_id).done >= 8 and len(_group(pid)) >= 3)  # workers are busy
     os.kill(pid, signal.SIGKILL)
-    _wait(lambda: not _group(pid), 30)  # forkserver, workers and resource tracker all gone
+    wait_for(lambda: not _group(pid), 30)  # forkserver, workers and resource tracker all gone
     status = job_status(job.job_id)
     assert status.state == "failed" and "stopped unexpectedly" in status.error and "Traceback" not in status.error
     start_job(job.kind, list(job.argv))  # resume: chunks written before the kill are kept
-    _wait(lambda: job_status(job.job_id).finished)
+    wait_for(lambda: job_status(job.job_id).finished)
     status = job_status(job.job_id)
     assert status.state == "done" and status.result["resumed"] >= 8 and status.result["embedded"] == 96
 
@@ -141,7 +129,7 @@ def test_a_failed_job_says_why_in_a_sentence_not_a_traceback(isolated_cache, sma
     for job in (user, unexpected):
         start_job(job.kind, list(job.argv))
     for job in (user, unexpected):
-        _wait(lambda job=job: job_status(job.job_id).finished, 120)
+        wait_for(lambda job=job: job_status(job.job_id).finished, 120)
     mistake, crash = job_status(user.job_id), job_status(unexpected.job_id)
     assert mistake.state == "failed" and "No dataset folder or name" in mistake.error
     assert crash.state == "failed" and "unexpected error" in crash.error
@@ -154,9 +142,9 @@ def test_cancel_stops_the_whole_process_group(small_demo):
     job = JobSpec("embed", ("embed", str(small_demo), "--name", "demo", "--workers", "2", "--chunk-size", "4"))
     start_job(job.kind, list(job.argv))
     pid = json.loads((jobs_root() / job.job_id / "spec.json").read_text())["pid"]
-    _wait(lambda: len(_group(pid)) >= 3)
+    wait_for(lambda: len(_group(pid)) >= 3)
     cancel_job(job.job_id)
-    _wait(lambda: not _group(pid), 30)
+    wait_for(lambda: not _group(pid), 30)
     assert job_status(job.job_id).state == "cancelled"
 
 
@@ -188,10 +176,10 @@ def test_an_audit_killed_with_9_leaves_no_scan_workers(isolated_cache, tmp_path)
     command = [sys.executable, "-m", "core", "audit", str(root), "--checks", "images", "--workers", "2"]
     proc = subprocess.Popen(command, cwd=PROJECT, start_new_session=True, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: len(_group(proc.pid)) >= 4)  # the command, the forkserver, its workers (and resource tracker)
+        wait_for(lambda: len(_group(proc.pid)) >= 4)  # the command, the forkserver, its workers (and resource tracker)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        _wait(lambda: not _group(proc.pid), 60)  # every process it started ended with it
+        wait_for(lambda: not _group(proc.pid), 60)  # every process it started ended with it
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # on failure: what it left behind
@@ -203,7 +191,7 @@ def _holding_a_slot(name: str) -> subprocess.Popen:
     folder.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", SLOT_HOLDER, str(folder / "progress.json")], cwd=PROJECT)
     (folder / "spec.json").write_text(json.dumps({"kind": "hold", "argv": [], "pid": proc.pid}))
-    _wait(lambda: Path(f"{folder / 'progress.json'}.held").exists(), 60)
+    wait_for(lambda: Path(f"{folder / 'progress.json'}.held").exists(), 60)
     return proc
 
 
@@ -243,5 +231,5 @@ def test_the_queue_is_bounded_and_a_queued_job_holds_no_process(isolated_cache, 
         holder.kill()
         holder.wait()
     for job in jobs[:3]:  # the slot freed, the queue moves on by itself, one job at a time
-        _wait(lambda job=job: job_status(job.job_id).state == "done", 180)
+        wait_for(lambda job=job: job_status(job.job_id).state == "done", 180)
     assert job_status(jobs[3].job_id) is None  # refused, never queued

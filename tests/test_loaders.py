@@ -135,6 +135,24 @@ def test_empty_folder(tmp_path, isolated_cache):
         ingest(tmp_path / "empty")
 
 
+def test_celeba_optional_tables_load_or_are_skipped_with_a_warning(tmp_path, isolated_cache):
+    """A readable bbox file is kept beside the table; a landmarks file that is no table is skipped, and said."""
+    root = tmp_path / "c"
+    write_celeba(root)
+    (root / "Anno" / "list_bbox_celeba.txt").write_text(
+        "4\nimage_id x_1 y_1 width height\n" + "".join(f"{i} 95 71 226 313\n" for i in IDS)
+    )
+    (root / "Anno" / "list_landmarks_align_celeba.txt").write_text("not a number\n")
+    ds = ingest(root)
+    assert (ds.cache_dir / "extra_bbox.parquet").is_file()
+    assert pl.read_parquet(ds.cache_dir / "extra_bbox.parquet")["width"].to_list() == [226] * 4
+    assert not (ds.cache_dir / "extra_landmarks.parquet").exists()
+    assert [w for w in ds.warnings if w.endswith("(optional file skipped)")] == [
+        "list_landmarks_align_celeba.txt, line 1: expected the number of images, found 'not a number'. "
+        "(optional file skipped)"
+    ]
+
+
 def test_kaggle_layout(tmp_path, isolated_cache):
     root = tmp_path / "k"
     images = root / "img_align_celeba" / "img_align_celeba"

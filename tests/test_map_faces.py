@@ -39,7 +39,7 @@ from core.cluster.sprite_job import build_atlas
 from core.data.ingest import open_dataset
 from core.data.sprites import MISSING_GREY, atlas_folder, face_sprite, load_atlas
 from tests.cache_support import clear_streamlit_caches
-from tests.support import PROJECT
+from tests.support import PROJECT, inside_polygon
 
 # ---------------------------------------------------------------- level of detail
 
@@ -344,16 +344,6 @@ def test_a_map_view_reads_back_from_its_link_text():
 
 
 # ---------------------------------------------------------------- selections against the coordinates
-
-
-def inside_polygon(x: float, y: float, polygon: list[tuple[float, float]]) -> bool:
-    """Crossing number, one point at a time (plain Python, as a user would count)."""
-    inside = False
-    for k in range(len(polygon)):
-        (xi, yi), (xj, yj) = polygon[k], polygon[k - 1]
-        if yi != yj and (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
-            inside = not inside
-    return inside
 
 
 def random_selection(rng, coords: np.ndarray) -> dict:

@@ -15,12 +15,10 @@ import pytest
 from tests.browser_support import (
     APP_PAGES,
     ARTIFACTS,
-    RENDER_TIMEOUT_S,
-    VIEWPORT,
+    browser_page,
     log_tail,
-    start_server,
-    stop_server,
-    wait_until_idle,
+    open_page,
+    served,
 )
 from tests.support import copy_home
 
@@ -34,11 +32,8 @@ LINKED_JS = """() => Array.from(document.querySelectorAll('link[href], script[sr
 @pytest.fixture(scope="module")
 def offline_server(browser, demo_home, tmp_path_factory):
     home = copy_home(demo_home, tmp_path_factory.mktemp("offline_home"), ("demo",))
-    proc, url = start_server(home, ARTIFACTS / "streamlit-offline.log")
-    try:
+    with served(home, ARTIFACTS / "streamlit-offline.log") as url:
         yield url
-    finally:
-        stop_server(proc)
 
 
 def elsewhere(address: str, app: str) -> bool:
@@ -49,7 +44,6 @@ def elsewhere(address: str, app: str) -> bool:
 
 def visit(browser, url: str, path: str, title: str) -> tuple[list[str], list[str]]:
     """(requests to other hosts, addresses on other hosts the document links) while `path` opens and settles."""
-    context = browser.new_context(viewport=VIEWPORT)
     asked: list[str] = []
 
     def route(request_route) -> None:
@@ -59,18 +53,12 @@ def visit(browser, url: str, path: str, title: str) -> tuple[list[str], list[str
         else:
             request_route.continue_()
 
-    context.route("**/*", route)
-    context.on("request", lambda request: elsewhere(request.url, url) and asked.append(request.url))
-    page = context.new_page()
-    try:
-        page.goto(f"{url}/{path}", wait_until="domcontentloaded", timeout=RENDER_TIMEOUT_S * 1000)
-        page.locator("h1").filter(has_text=title).first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-        wait_until_idle(page)
+    with browser_page(browser, ARTIFACTS / f"offline-{path or 'Home'}.png") as page:
+        page.context.route("**/*", route)  # before anything is asked: the page is still blank
+        page.context.on("request", lambda request: elsewhere(request.url, url) and asked.append(request.url))
+        open_page(page, f"{url}/{path}", title, wait_until="domcontentloaded")
         page.wait_for_timeout(1000)  # the favicon and late fonts are set after the first render
         linked = [a for a in page.evaluate(LINKED_JS) if elsewhere(a, url)]
-    finally:
-        page.screenshot(path=str(ARTIFACTS / f"offline-{path or 'Home'}.png"), full_page=True)
-        context.close()
     return sorted(set(asked)), sorted(set(linked))
 
 
@@ -84,16 +72,10 @@ def test_no_page_asks_another_host(browser, offline_server, path, title):
 
 def test_the_page_icon_comes_with_the_app(browser, offline_server):
     """Home's icon is the app's own picture (a Material icon name makes Streamlit point at a Google font host)."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    try:
-        page.goto(offline_server, wait_until="domcontentloaded", timeout=RENDER_TIMEOUT_S * 1000)
-        page.locator("h1").filter(has_text="FaceAtlas").first.wait_for(timeout=RENDER_TIMEOUT_S * 1000)
-        wait_until_idle(page)
+    with browser_page(browser) as page:
+        open_page(page, offline_server, "FaceAtlas", wait_until="domcontentloaded")
         icon = page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
         assert not elsewhere(icon, offline_server), icon
         if not icon.startswith("data:image/"):  # else served by the app: it answers with a picture
             response = page.request.get(icon)
             assert response.ok and response.headers["content-type"].startswith("image/"), (icon, response.headers)
-    finally:
-        context.close()

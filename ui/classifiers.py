@@ -96,14 +96,9 @@ def train_form(ds: Dataset) -> TrainConfig | None:
         counts = cached.evaluation_counts(ds)
         scorable = [a for a in ds.attributes if counts[a].scorable]
         default = [a for a in SHOWCASE if a in scorable] or scorable[:5]
-        links.restore(state.CLF_ATTRIBUTES, "attrs", links.as_list, links.all_of(ds.attributes))
-        attributes = st.multiselect(
-            "Attributes (one for a single-attribute model)",
-            ds.attributes,
-            default=None if state.CLF_ATTRIBUTES in st.session_state else default,
-            key=state.CLF_ATTRIBUTES,
+        attributes = links.synced_multiselect(
+            "attrs", state.CLF_ATTRIBUTES, "Attributes (one for a single-attribute model)", ds.attributes, default
         )
-        links.remember("attrs", attributes, default)
         thin_test_split_note(attributes, counts)
         loss = links.synced(
             "loss",
@@ -431,7 +426,7 @@ def threshold_view(ds: Dataset, meta: ClassifierMeta) -> tuple[str, float, dict]
     note = judgement_note((attribute,))
     if note:
         st.caption(f"**About this label.** {note}")
-    chosen = round(meta.threshold(attribute), THRESHOLD_DECIMALS)
+    chosen = meta.threshold(attribute)
     _open_at_model_threshold(meta, attribute, chosen)
     threshold = st.slider(
         "Decision threshold",

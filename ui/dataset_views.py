@@ -88,14 +88,7 @@ def donut_section(ds: Dataset) -> None:
         st.caption(NO_ATTRIBUTES)
         return
     default = [a for a in DEFAULT_DONUTS if a in ds.attributes] or list(ds.attributes[:3])
-    links.restore(state.DONUT_ATTRIBUTES, "donuts", links.as_list, links.all_of(ds.attributes))
-    picked = st.multiselect(
-        "Attributes",
-        ds.attributes,
-        default=None if state.DONUT_ATTRIBUTES in st.session_state else default,
-        key=state.DONUT_ATTRIBUTES,
-    )
-    links.remember("donuts", picked, default)
+    picked = links.synced_multiselect("donuts", state.DONUT_ATTRIBUTES, "Attributes", ds.attributes, default)
     if not picked:
         st.caption("Pick attributes to see their share of images.")
         return

@@ -322,11 +322,9 @@ def attribute_search_section(ds: Dataset) -> None:
     exclude = None
     if how == "Choose them":
         links.forget("like")
-        links.restore(state.FS_ATTRIBUTES_PRESENT, "has", links.as_list, links.all_of(ds.attributes))
-        present = st.multiselect(
-            "Attributes present (all others absent)", ds.attributes, key=state.FS_ATTRIBUTES_PRESENT
+        present = links.synced_multiselect(
+            "has", state.FS_ATTRIBUTES_PRESENT, "Attributes present (all others absent)", ds.attributes
         )
-        links.remember("has", present, [])
         query = np.array([a in present for a in ds.attributes], np.uint8)
     else:
         links.forget("has")

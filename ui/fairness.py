@@ -73,15 +73,15 @@ def audit_choices(ds: Dataset, meta: ClassifierMeta, attribute: str) -> AuditCho
     follow_default(FAIR_GROUPS, default)  # Male's default is Young
     c2, c3 = st.columns([2, 1])
     with c2:
-        links.restore(FAIR_GROUPS, "fby", links.as_list, lambda v: links.all_of(options)(v) and len(v) <= 2)
-        groups_by = st.multiselect(
+        groups_by = links.synced_multiselect(
+            "fby",
+            FAIR_GROUPS,
             f"Group the faces by (one or {MAX_GROUP_ATTRIBUTES} attributes)",
             options,
-            default=None if FAIR_GROUPS in st.session_state else default,
+            default,
+            valid=lambda v: links.all_of(options)(v) and len(v) <= 2,
             max_selections=MAX_GROUP_ATTRIBUTES,
-            key=FAIR_GROUPS,
         )
-        links.remember("fby", groups_by, default)
     with c3:
         sources = list(GROUP_SOURCES) if ds.has_identity else ["image"]
         source = links.synced(

@@ -98,20 +98,15 @@ def train_form(ds: Dataset) -> tuple[GanConfig, int]:
             links.between(1, MAX_EPOCHS),
         )
     with c3:
-        links.restore(
-            state.GEN_ATTRIBUTES,
+        attributes = links.synced_multiselect(
             "attrs",
-            links.as_list,
-            lambda v: links.all_of(ds.attributes)(v) and len(v) <= MAX_CONDITIONS,
-        )
-        attributes = st.multiselect(
+            state.GEN_ATTRIBUTES,
             f"Condition on attributes (optional, at most {MAX_CONDITIONS})",
             ds.attributes,
-            key=state.GEN_ATTRIBUTES,
+            valid=lambda v: links.all_of(ds.attributes)(v) and len(v) <= MAX_CONDITIONS,
             max_selections=MAX_CONDITIONS,
             help="Both networks see these labels, so you can then ask for faces with or without each.",
         )
-        links.remember("attrs", attributes, [])
     return GanConfig(image_size=int(image_size), attributes=tuple(attributes)), int(epochs)
 
 

@@ -137,6 +137,26 @@ def synced(
     return value
 
 
+def synced_multiselect(
+    name: str,
+    key: str,
+    label: str,
+    options: list,
+    default: list | None = None,
+    valid: Callable[[Any], bool] | None = None,
+    **widget_args: Any,
+) -> list:
+    """A multiselect kept in the link as name=a,b (restore, draw, remember): it starts at `default` until the session
+    or the link holds a choice; `valid` (all_of the options unless given) judges a value from the link."""
+    default = list(default or [])
+
+    def draw() -> list:
+        start = None if key in st.session_state else default  # a widget seeded by its key takes no default too
+        return st.multiselect(label, options, default=start, key=key, **widget_args)
+
+    return synced(name, key, default, draw, as_list, valid or all_of(options))
+
+
 def one_of(options: Iterable) -> Callable[[Any], bool]:
     allowed = set(options)
     return lambda value: value in allowed

@@ -328,7 +328,7 @@ def audit_model(
         predictions["probs"][:, j],
         group_codes(values),
         group_names(groups_by),
-        round(meta.threshold(target), THRESHOLD_DECIMALS),  # as the results table and the threshold slider use it
+        meta.threshold(target),  # as the results table and the threshold slider use it
         worst_by,
         model_id=meta.model_id,
         target=target,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from PIL import Image
 
 from core import format as fmt
 from core.data.artifacts import quarantine
-from core.data.atomic import save_npy
+from core.data.atomic import replaced_atomically, save_npy
 from core.data.dataset import Dataset
 from core.data.images import face_square, open_rgb
 from core.data.pixel_rows import PixelRows
@@ -83,30 +82,25 @@ def build_pixel_cache(
     if not ds.has_images:
         raise ValueError(f"{ds.name} has no image files, so a model from pixels cannot be trained; use embeddings.")
     array_path, ok_path = pixel_cache_paths(ds, size)
-    array_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = array_path.with_name(f".{array_path.name}.{os.getpid()}.tmp")
     n = ds.n_images
     ok = np.zeros(n, dtype=bool)
     blank = bytes(size * size * 3)
-    try:
-        with open(tmp, "wb") as out:  # written in row order with plain writes (a map of it could SIGBUS too)
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False}
-            np.lib.format.write_array_header_2_0(out, header | {"shape": (n, size, size, 3)})
-            for i, image_id in enumerate(ds.table["image_id"].to_list()):
-                row = blank
-                path = ds.image_path(image_id)
-                if path is not None:
-                    try:
-                        row = image_to_array(open_rgb(path), size, ds.aligned or ds.is_demo).tobytes()
-                        ok[i] = True
-                    except ImageError as exc:
-                        log.warning("skipping %s: %s", image_id, exc)
-                out.write(row)
-                if progress and (i % 200 == 0 or i == n - 1):
-                    progress(i + 1, n)
-        os.replace(tmp, array_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # Written in row order with plain writes (a map of it could SIGBUS too).
+    with replaced_atomically(array_path) as tmp, open(tmp, "wb") as out:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False}
+        np.lib.format.write_array_header_2_0(out, header | {"shape": (n, size, size, 3)})
+        for i, image_id in enumerate(ds.table["image_id"].to_list()):
+            row = blank
+            path = ds.image_path(image_id)
+            if path is not None:
+                try:
+                    row = image_to_array(open_rgb(path), size, ds.aligned or ds.is_demo).tobytes()
+                    ok[i] = True
+                except ImageError as exc:
+                    log.warning("skipping %s: %s", image_id, exc)
+            out.write(row)
+            if progress and (i % 200 == 0 or i == n - 1):
+                progress(i + 1, n)
     save_npy(ok_path, ok)
     return load_pixel_cache(ds, size)
 

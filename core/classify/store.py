@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from core import format as fmt
+from core.classify.metrics import THRESHOLD_DECIMALS
 from core.classify.models import LogisticModel, TrainConfig, build_net, to_chw_float
-from core.data.artifacts import damaged, is_set_aside, quarantine, records
+from core.data.artifacts import artefact_folder, damaged, quarantine, read_meta_json, records, stored_metas
 from core.data.atomic import save_npy, write_json
 from core.data.paths import cache_root
 from core.errors import ModelFileError
@@ -67,7 +68,8 @@ class ClassifierMeta:
     files: dict = field(default_factory=dict)  # {file name: {"size", "blake2b"}} as written, checked before use
 
     def threshold(self, attribute: str) -> float:
-        return float(self.thresholds.get(attribute, 0.5))
+        """The attribute's decision threshold, to THRESHOLD_DECIMALS as every reader uses it (table, slider, answers)."""
+        return round(float(self.thresholds.get(attribute, 0.5)), THRESHOLD_DECIMALS)
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -138,34 +140,21 @@ def list_models(dataset_key: str | None = None, labels_key: str = "") -> list[Cl
     Matching on the labels keeps a model listed after harmless changes to its dataset (a touched image folder,
     a copy, an edited partition file) that give the dataset a new key.
     """
-    metas = []
-    for folder in models_root().iterdir():
-        if folder.name.startswith(".") or is_set_aside(folder) or not (folder / "meta.json").is_file():
-            continue
-        try:
-            meta = read_meta(folder.name)
-        except ModelFileError:
-            continue
-        if dataset_key is None or meta.dataset_key == dataset_key or (labels_key and meta.labels_key == labels_key):
-            metas.append(meta)
-    return sorted(metas, key=lambda m: m.created, reverse=True)
+
+    def of_dataset(meta: ClassifierMeta) -> bool:
+        return (
+            dataset_key is None or meta.dataset_key == dataset_key or bool(labels_key and meta.labels_key == labels_key)
+        )
+
+    return stored_metas(models_root(), read_meta, of_dataset, newest=lambda m: m.created)
 
 
 def read_meta(model_id: str) -> ClassifierMeta:
-    path = _folder(model_id) / "meta.json"
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise ModelFileError(f"Model {model_id} has no readable meta.json; train it again.") from None
-    if not isinstance(raw, dict):
-        raise ModelFileError(f"meta.json of {model_id} is not a model description; train it again.")
-    return ClassifierMeta.from_json(raw)
+    return ClassifierMeta.from_json(read_meta_json(_folder(model_id), "model"))
 
 
 def _folder(model_id: str) -> Path:
-    if "/" in model_id or "\\" in model_id or model_id.startswith("."):
-        raise ModelFileError(f"{model_id!r} is not a model id.")
-    return models_root() / model_id
+    return artefact_folder(models_root(), model_id, "model")
 
 
 def load_state_dict(path: Path) -> dict:

@@ -10,7 +10,7 @@ from core import format as fmt
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.errors import DatasetError
-from core.jobs import JobSpec, ProgressReporter
+from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 from core.quality import CHECK_TITLES, CHECKS, parse_checks, run_audit
 from core.quality.audit import stages
 
@@ -20,7 +20,7 @@ HELP = "Audit a dataset: suspect attribute and identity labels, duplicate and un
 
 def audit_job_spec(ds: Dataset, checks: tuple[str, ...] = CHECKS) -> JobSpec:
     """The background job that audits a dataset (what the Data quality page starts)."""
-    return JobSpec("audit", (COMMAND, str(ds.root), "--name", ds.name, "--checks", ",".join(checks)))
+    return dataset_job_spec(COMMAND, ds, "--checks", ",".join(checks))
 
 
 def add_arguments(parser) -> None:

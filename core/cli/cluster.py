@@ -33,42 +33,44 @@ from core.data.dataset import Dataset
 from core.data.embeddings import load_embeddings
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
-from core.jobs import JobSpec, ProgressReporter
+from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 
 COMMAND = "cluster"
 HELP = "Cluster a dataset's faces (by embedding or attributes) and print metrics."
 
 
-def _features_argv(ds: Dataset, features: FeatureKey) -> list[str]:
-    """The command line naming one feature matrix (the page's FeatureKey) for a background job."""
+def _features_options(features: FeatureKey) -> list[str]:
+    """The options naming one feature matrix (the page's FeatureKey) for a background job."""
     spec = features.spec
-    argv = [COMMAND, str(ds.root), "--name", ds.name, "--features", spec.space, "--weighting", spec.weighting]
-    argv += ["--max-points", str(features.max_points), "--seed", str(features.seed)]
-    argv += ["--subset-json", features.subset.to_json()]
+    options = ["--features", spec.space, "--weighting", spec.weighting]
+    options += ["--max-points", str(features.max_points), "--seed", str(features.seed)]
+    options += ["--subset-json", features.subset.to_json()]
     if spec.attributes:
-        argv += ["--attributes", ",".join(spec.attributes)]
+        options += ["--attributes", ",".join(spec.attributes)]
     if spec.standardise:
-        argv.append("--standardise")
+        options.append("--standardise")
     if spec.model:
-        argv += ["--model", spec.model]
-    return argv
+        options += ["--model", spec.model]
+    return options
 
 
 def map_job_spec(ds: Dataset, features: FeatureKey, method: str = "umap") -> JobSpec:
     """The background job that computes and stores the 2-D `method` map (umap, tsne) of the matrix `features` names."""
-    return JobSpec("cluster-map", (*_features_argv(ds, features), "--save-map", method))
+    options = (*_features_options(features), "--save-map", method)
+    return dataset_job_spec(COMMAND, ds, *options, kind="cluster-map")
 
 
 def reduction_job_spec(ds: Dataset, features: FeatureKey, reduction: ReductionSpec) -> JobSpec:
     """The background job that computes and stores a reduction (UMAP) before clustering (one job per reduced matrix,
     whatever clustering follows)."""
-    return JobSpec("cluster-reduce", (*_features_argv(ds, features), "--reduction-json", reduction.to_json()))
+    options = (*_features_options(features), "--reduction-json", reduction.to_json())
+    return dataset_job_spec(COMMAND, ds, *options, kind="cluster-reduce")
 
 
 def labels_job_spec(ds: Dataset, key: ClusteringKey) -> JobSpec:
     """The background job that computes the clustering the key names and stores the labels the page shows."""
-    argv = (*_features_argv(ds, key.features), "--reduction-json", key.reduction.to_json())
-    return JobSpec("cluster-labels", (*argv, "--cluster-json", key.clustering.to_json()))
+    options = (*_features_options(key.features), "--reduction-json", key.reduction.to_json())
+    return dataset_job_spec(COMMAND, ds, *options, "--cluster-json", key.clustering.to_json(), kind="cluster-labels")
 
 
 def add_arguments(parser) -> None:

@@ -13,7 +13,7 @@ from core.data.ingest import open_dataset
 from core.faces.embed_job import DEFAULT_CHUNK, embed_dataset
 from core.faces.pipeline import DEFAULT_BACKEND, DESCRIPTOR_BACKENDS, FaceConfig
 from core.faces.ray_runner import RayTarget
-from core.jobs import JobSpec, ProgressReporter
+from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 
 COMMAND = "embed"
 HELP = "Compute (or resume) the dlib face embeddings of every image of a dataset."
@@ -24,7 +24,7 @@ RAY_ENV_VAR = "FACEATLAS_RAY"
 def embed_job_spec(ds: Dataset) -> JobSpec:
     """The background job that embeds a dataset's faces (what the pages start); on Ray when FACEATLAS_RAY is set."""
     ray = os.environ.get(RAY_ENV_VAR, "").strip()
-    return JobSpec("embed", (COMMAND, str(ds.root), "--name", ds.name, *(("--ray", ray) if ray else ())))
+    return dataset_job_spec(COMMAND, ds, *(("--ray", ray) if ray else ()))
 
 
 def add_arguments(parser) -> None:

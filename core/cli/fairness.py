@@ -14,6 +14,7 @@ from core.classify.fairness import (
     threshold_tradeoff,
 )
 from core.classify.store import list_models, load_test_predictions, verified_meta
+from core.cli import comma_list
 from core.data.embeddings import load_embeddings
 from core.data.ingest import open_dataset
 from core.errors import DatasetError
@@ -50,7 +51,7 @@ def run(args) -> int:
             f"No trained model of {ds.name} predicts {args.target}: train one first (`python -m core train`)."
         )
     meta = verified_meta(model_id)
-    groups = tuple(a.strip() for a in args.groups.split(",") if a.strip())
+    groups = comma_list(args.groups)
     try:
         audit = audit_model(ds, meta, load_test_predictions(model_id), args.target, groups, args.by, args.worst_by)
     except ValueError as exc:

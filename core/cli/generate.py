@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from core import format as fmt
+from core.cli import comma_list
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
+from core.errors import FaceAtlasError
 from core.generate import report, store
 from core.generate.audit import AUDIT_SAMPLES, GeneratorAudit, audit_generator
 from core.generate.models import DEFAULT_EPOCHS, IMAGE_SIZES, GanConfig
 from core.generate.train import train_generator
-from core.jobs import JobSpec, ProgressReporter
+from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 
 COMMAND = "generate"
 HELP = (
@@ -24,9 +25,9 @@ HELP = (
 
 def generate_job_spec(ds: Dataset, config: GanConfig, epochs: int, samples: int = AUDIT_SAMPLES) -> JobSpec:
     """The background job that trains `config` on a dataset to `epochs` epochs and audits it (the page starts it)."""
-    argv = [COMMAND, str(ds.root), "--name", ds.name, "--epochs", str(epochs), "--image-size", str(config.image_size)]
+    options = ["--epochs", str(epochs), "--image-size", str(config.image_size)]
     if config.attributes:
-        argv += ["--attributes", ",".join(config.attributes)]
+        options += ["--attributes", ",".join(config.attributes)]
     defaults = GanConfig()
     for flag, value, default in (
         ("--width", config.width, defaults.width),
@@ -36,8 +37,8 @@ def generate_job_spec(ds: Dataset, config: GanConfig, epochs: int, samples: int 
         ("--samples", samples, AUDIT_SAMPLES),
     ):
         if value != default:
-            argv += [flag, str(value)]
-    return JobSpec("generate", tuple(argv))
+            options += [flag, str(value)]
+    return dataset_job_spec(COMMAND, ds, *options)
 
 
 def add_arguments(parser) -> None:
@@ -67,7 +68,7 @@ def run(args) -> int:
     reporter = ProgressReporter(args.progress_file)
     config = GanConfig(
         image_size=args.image_size,
-        attributes=tuple(a.strip() for a in args.attributes.split(",") if a.strip()),
+        attributes=comma_list(args.attributes),
         width=args.width,
         batch_size=args.batch_size,
         max_images=args.max_images,
@@ -79,12 +80,8 @@ def run(args) -> int:
         ds = open_dataset(args.dataset, name=args.name)
         trained = train_generator(ds, config, args.epochs, reporter, args.device)
         audit = audit_generator(ds, trained.meta, args.samples, reporter)
-    except ValueError as exc:
-        reporter.fail(str(exc))
-        if args.json:
-            print(json.dumps({"error": str(exc)}))
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # a setting or dataset it cannot use: core.__main__ says so (progress, --json, stderr)
+        raise FaceAtlasError(str(exc)) from None
     meta = trained.meta
     checkpoint = store.shown_path(store.generator_folder(meta.generator_id) / "checkpoint.pt")
     summary = json_summary(meta.epochs_done, time.perf_counter() - t0, checkpoint, audit)

@@ -14,7 +14,7 @@ from core.cluster.sprite_job import build_atlas
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
 from core.data.sprites import SPRITE_SIZES
-from core.jobs import JobSpec, ProgressReporter
+from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 
 COMMAND = "sprites"
 HELP = "Decode every image once into small face thumbnails for the Clustering page's map of faces."
@@ -22,7 +22,7 @@ HELP = "Decode every image once into small face thumbnails for the Clustering pa
 
 def sprites_job_spec(ds: Dataset, size: int = SPRITE_SIZES[0]) -> JobSpec:
     """The background job that builds the dataset's sprite atlas of `size` px (one per image files and size)."""
-    return JobSpec("sprites", (COMMAND, str(ds.root), "--name", ds.name, "--size", str(size)))
+    return dataset_job_spec(COMMAND, ds, "--size", str(size))
 
 
 def add_arguments(parser) -> None:

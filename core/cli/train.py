@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -13,9 +12,11 @@ from core.classify.metrics import CLI_METRICS, below_majority
 from core.classify.models import LOSSES, MODEL_FEATURES, MODELS, TrainConfig
 from core.classify.pixels import IMAGE_SIZES
 from core.classify.train import HISTORY_FILE, train_attribute_model
+from core.cli import comma_list
 from core.data.dataset import Dataset
 from core.data.ingest import open_dataset
-from core.jobs import JobSpec, ProgressReporter
+from core.errors import FaceAtlasError
+from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 
 DEFAULTS = TrainConfig()  # the page's defaults: the command trains what the page's Train button would
 COMMAND = "train"
@@ -24,11 +25,10 @@ HELP = "Train an attribute classifier, measure it on the test split and save it 
 
 def train_job_spec(ds: Dataset, config: TrainConfig) -> JobSpec:
     """The background job that trains `config` on a dataset (what the classifiers page starts)."""
-    argv = [COMMAND, str(ds.root), "--name", ds.name, "--model", config.model]
-    argv += ["--attributes", ",".join(config.attributes), "--loss", config.loss, "--epochs", str(config.epochs)]
-    argv += ["--image-size", str(config.image_size)]
-    argv += ["--pos-weight"] * config.pos_weight + ["--augment" if config.augment else "--no-augment"]
-    return JobSpec("train", tuple(argv))
+    options = ["--model", config.model, "--attributes", ",".join(config.attributes), "--loss", config.loss]
+    options += ["--epochs", str(config.epochs), "--image-size", str(config.image_size)]
+    options += ["--pos-weight"] * config.pos_weight + ["--augment" if config.augment else "--no-augment"]
+    return dataset_job_spec(COMMAND, ds, *options)
 
 
 def add_arguments(parser) -> None:
@@ -70,7 +70,7 @@ def run(args) -> int:
         raise SystemExit(f"error: --model {args.model} works on {MODEL_FEATURES[args.model]}, not {args.features}")
     config = TrainConfig(
         model=args.model,
-        attributes=tuple(a.strip() for a in args.attributes.split(",") if a.strip()),
+        attributes=comma_list(args.attributes),
         epochs=args.epochs,
         image_size=args.image_size,
         loss=args.loss,
@@ -85,12 +85,8 @@ def run(args) -> int:
     try:
         ds = open_dataset(args.dataset, name=args.name)
         meta = train_attribute_model(ds, config, reporter, history_path)
-    except ValueError as exc:
-        reporter.fail(str(exc))
-        if args.json:
-            print(json.dumps({"error": str(exc)}))
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # a setting or dataset it cannot use: core.__main__ says so (progress, --json, stderr)
+        raise FaceAtlasError(str(exc)) from None
     summary = {
         "model_id": meta.model_id,
         "attributes": {a: {k: m[k] for k in CLI_METRICS} for a, m in meta.metrics.items()},

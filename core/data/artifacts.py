@@ -13,10 +13,13 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from core.data.dataset import Dataset
 from core.data.paths import cache_root
+from core.errors import ModelFileError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,9 @@ REPAIRS_FILE = "repairs.jsonl"
 NOTICE_MAX_AGE_S = 24 * 3600
 SET_ASIDE_DIR = "set-aside"
 SET_ASIDE_MARK = ".damaged-"  # in the name of whatever was set aside (also in place, by versions before the folder)
+META_FILE = "meta.json"  # written last into a stored artefact's folder: without it the folder is incomplete
+
+Meta = TypeVar("Meta")
 
 
 def results_dir(ds: Dataset, kind: str) -> Path:
@@ -71,6 +77,53 @@ def is_set_aside(path: Path) -> bool:
         return path.resolve().is_relative_to((cache_root() / SET_ASIDE_DIR).resolve())
     except (OSError, RuntimeError):
         return False
+
+
+def artefact_folder(root: Path, artefact_id: str, noun: str) -> Path:
+    """root/<artefact_id>; ModelFileError when the id is not a plain folder name (a path, a hidden or empty name)."""
+    if not artefact_id or "/" in artefact_id or "\\" in artefact_id or artefact_id.startswith("."):
+        raise ModelFileError(f"{artefact_id!r} is not a {noun} id.")
+    return root / artefact_id
+
+
+def read_meta_json(folder: Path, noun: str) -> dict:
+    """A stored artefact's meta.json as a dict; ModelFileError (train it again) when it is unreadable or not one."""
+    try:
+        raw = json.loads((folder / META_FILE).read_text())
+    except (OSError, ValueError):
+        raise ModelFileError(f"{noun.capitalize()} {folder.name} has no readable meta.json; train it again.") from None
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"meta.json of {folder.name} is not a {noun} description; train it again.")
+    return raw
+
+
+def complete_folders(root: Path) -> list[Path]:
+    """The stored artefacts' folders under `root` whose meta.json is written; hidden (temporary) and set-aside ones
+    are skipped."""
+    if not root.is_dir():
+        return []
+    return [
+        p for p in root.iterdir() if not p.name.startswith(".") and not is_set_aside(p) and (p / META_FILE).is_file()
+    ]
+
+
+def stored_metas(
+    root: Path, read_meta: Callable[[str], Meta | None], keep: Callable[[Meta], bool], newest: Callable[[Meta], str]
+) -> list[Meta]:
+    """The metas of the complete artefacts under `root` that `keep` accepts, newest first by `newest` (an ISO time).
+
+    `read_meta` reads one by its folder's name; one it cannot read (ModelFileError) or finds unfinished (None) is
+    not listed.
+    """
+    metas = []
+    for folder in complete_folders(root):
+        try:
+            meta = read_meta(folder.name)
+        except ModelFileError:
+            continue
+        if meta is not None and keep(meta):
+            metas.append(meta)
+    return sorted(metas, key=newest, reverse=True)
 
 
 def set_aside_path(path: Path) -> Path:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +26,22 @@ def _temp_beside(path: Path) -> Path:
     return Path(tmp)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """A temp file beside `path` for the block to write, renamed onto `path` when the block ends; removed when the
+    block fails (a full disk: DiskFullError)."""
     tmp = _temp_beside(path)
     try:
         with said_when_disk_full(SAVING, tmp.parent):
-            tmp.write_bytes(data)
+            yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    with replaced_atomically(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path: Path, obj) -> None:
@@ -39,21 +49,11 @@ def write_json(path: Path, obj) -> None:
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = _temp_beside(path)
-    try:
-        with said_when_disk_full(SAVING, tmp.parent), open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replaced_atomically(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array, allow_pickle=False)
 
 
 def write_parquet(path: Path, frame) -> None:
     """frame: a polars DataFrame."""
-    tmp = _temp_beside(path)
-    try:
-        with said_when_disk_full(SAVING, tmp.parent):
-            frame.write_parquet(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replaced_atomically(path) as tmp:
+        frame.write_parquet(tmp)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.artifacts import damaged, is_set_aside, quarantine, records
+from core.data.artifacts import complete_folders, damaged, quarantine, records
 from core.data.atomic import save_npy, write_json
 from core.data.dataset import Dataset
 
@@ -60,14 +60,7 @@ def embeddings_root(ds: Dataset) -> Path:
 
 def list_embeddings(ds: Dataset) -> list[str]:
     """Model names with a complete embedding matrix for this dataset (meta.json is written last)."""
-    root = embeddings_root(ds)
-    if not root.is_dir():
-        return []
-    return sorted(
-        p.name
-        for p in root.iterdir()
-        if not p.name.startswith(".") and not is_set_aside(p) and (p / "meta.json").is_file()
-    )
+    return sorted(p.name for p in complete_folders(embeddings_root(ds)))
 
 
 def save_embeddings(ds: Dataset, model: str, vectors: np.ndarray, has_face: np.ndarray, **meta) -> Path:

@@ -13,6 +13,7 @@ import codecs
 import io
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -490,17 +491,27 @@ def load_celeba(root: Path) -> Source:
     partition = _read_partition_txt(files["partition"], warnings) if files["partition"] else None
     table = _order_columns(_with_identity_partition(frame, identity, partition), attributes)
     _warn_unmatched(table, identity, partition, warnings)
-    extra_tables = {}
-    for key in ("bbox", "landmarks"):
-        if files[key]:
-            try:
-                extra_tables[key], _ = read_whitespace_table(files[key], count_line=True, header=True)
-            except DatasetError as exc:
-                warnings.append(f"{exc} (optional file skipped)")
+    extra_tables = _optional_tables(
+        files, lambda path: read_whitespace_table(path, count_line=True, header=True)[0], warnings
+    )
     image_dir = _pick_image_dir(_celeba_image_dir_candidates(root))
     found = _count_present(table, image_dir, warnings)
     aligned = (image_dir is not None and "align" in str(image_dir).lower()) or (root / DEMO_MARKER).exists()
     return Source("celeba", table, tuple(attributes), image_dir, warnings, found, aligned, extra_tables=extra_tables)
+
+
+def _optional_tables(
+    files: dict[str, Path | None], read: Callable[[Path], pl.DataFrame], warnings: list[str]
+) -> dict[str, pl.DataFrame]:
+    """The optional bbox and landmarks tables, each as `read` reads it; one it cannot read is skipped and said."""
+    tables = {}
+    for key in ("bbox", "landmarks"):
+        if files[key]:
+            try:
+                tables[key] = read(files[key])
+            except DatasetError as exc:
+                warnings.append(f"{exc} (optional file skipped)")
+    return tables
 
 
 def _warn_unmatched(
@@ -527,6 +538,12 @@ def _read_csv(path: Path) -> pl.DataFrame:
     except Exception as exc:  # polars' parse errors are long; keep the first line
         first = str(exc).strip().splitlines()[0][:160]
         raise DatasetError(f"{path.name}: could not be read as CSV ({first}).") from None
+
+
+def _read_image_csv(path: Path) -> pl.DataFrame:
+    """A CSV of per-image rows (bbox, landmarks) with its image column named image_id."""
+    frame = _read_csv(path)
+    return frame.rename({_image_column(frame, path): "image_id"})
 
 
 def _image_column(frame: pl.DataFrame, path: Path) -> str:
@@ -582,14 +599,7 @@ def load_kaggle(root: Path) -> Source:
     identity = _read_identity_txt(files["identity"], warnings) if files["identity"] else None
     table = _order_columns(_with_identity_partition(frame, identity, partition), attributes)
     _warn_unmatched(table, identity, partition, warnings)
-    extra_tables = {}
-    for key in ("bbox", "landmarks"):
-        if files[key]:
-            try:
-                extra = _read_csv(files[key])
-                extra_tables[key] = extra.rename({_image_column(extra, files[key]): "image_id"})
-            except DatasetError as exc:
-                warnings.append(f"{exc} (optional file skipped)")
+    extra_tables = _optional_tables(files, _read_image_csv, warnings)
     image_dir = _pick_image_dir(_kaggle_image_dir_candidates(root))
     found = _count_present(table, image_dir, warnings)
     return Source(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ import numpy as np
 from core.classify.models import TrainConfig
 from core.classify.store import ClassifierMeta, caution, list_models, load_classifier
 from core.data.artifacts import damaged, quarantine, records
-from core.data.atomic import write_json
+from core.data.atomic import replaced_atomically, write_json
 from core.data.dataset import Dataset
 from core.data.embeddings import Embeddings, embeddings_version, list_embeddings, load_embeddings
 from core.errors import ModelFileError
@@ -415,12 +414,8 @@ def _prevalence(ds, meta, rows, space, generated, real_faces, generated_features
 def _save_audit(meta: GeneratorMeta, audit: GeneratorAudit, arrays: dict[str, np.ndarray]) -> GeneratorAudit:
     """audit.npz (atomically), then audit.json with its record: a reader never sees one without the other."""
     folder = store.generator_folder(meta.generator_id)
-    tmp = folder / f".audit.{os.getpid()}.npz"
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, folder / "audit.npz")
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replaced_atomically(folder / "audit.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     audit = replace(audit, files=records(folder, ["audit.npz"]))
     write_json(folder / "audit.json", audit.to_json())
     return audit

@@ -10,7 +10,6 @@ to whole pixel values, so every size is cut from the same faces.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from core.classify.pixels import build_pixel_cache, image_to_array
 from core.data.artifacts import quarantine
-from core.data.atomic import save_npy
+from core.data.atomic import replaced_atomically, save_npy
 from core.data.dataset import Dataset
 from core.data.images import ALIGNED_SQUARE, open_rgb
 from core.data.pixel_rows import PixelRows
@@ -112,12 +111,10 @@ def _aligned_photo_faces(ds: Dataset, progress) -> tuple[np.ndarray, np.ndarray]
     if cached is not None:
         return cached
     array_path, ok_path = aligned_faces_paths(ds)
-    array_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = array_path.with_name(f".{array_path.name}.{os.getpid()}.tmp")
     n = ds.n_images
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, FACE_SIZE, FACE_SIZE, 3))
     ok = np.zeros(n, dtype=bool)
-    try:
+    with replaced_atomically(array_path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, FACE_SIZE, FACE_SIZE, 3))
         for i, image_id in enumerate(ds.table["image_id"].to_list()):
             path = ds.image_path(image_id)
             if path is not None and path.is_file():
@@ -132,9 +129,6 @@ def _aligned_photo_faces(ds: Dataset, progress) -> tuple[np.ndarray, np.ndarray]
                 progress(i + 1, n)
         out.flush()
         del out
-        os.replace(tmp, array_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     save_npy(ok_path, ok)
     return _load_aligned(ds)
 

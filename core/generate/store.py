@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -28,8 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from core.classify.store import load_state_dict
-from core.data.artifacts import damaged, quarantine, records
-from core.data.atomic import save_npy, write_json
+from core.data.artifacts import (
+    META_FILE,
+    artefact_folder,
+    damaged,
+    quarantine,
+    read_meta_json,
+    records,
+    stored_metas,
+)
+from core.data.atomic import replaced_atomically, save_npy, write_json
 from core.data.dataset import Dataset
 from core.data.paths import cache_root
 from core.errors import ModelFileError
@@ -111,23 +118,15 @@ def generator_id(ds: Dataset, config: GanConfig) -> str:
 
 
 def generator_folder(generator_id: str) -> Path:
-    if "/" in generator_id or "\\" in generator_id or generator_id.startswith(".") or not generator_id:
-        raise ModelFileError(f"{generator_id!r} is not a generator id.")
-    return generators_root() / generator_id
+    return artefact_folder(generators_root(), generator_id, "generator")
 
 
 def read_meta(generator_id: str) -> GeneratorMeta | None:
     """The generator's meta, or None when it never finished an epoch; ModelFileError when meta.json is garbled."""
-    path = generator_folder(generator_id) / "meta.json"
-    if not path.is_file():
+    folder = generator_folder(generator_id)
+    if not (folder / META_FILE).is_file():
         return None
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise ModelFileError(f"Generator {generator_id} has no readable meta.json; train it again.") from None
-    if not isinstance(raw, dict):
-        raise ModelFileError(f"meta.json of {generator_id} is not a generator description; train it again.")
-    return GeneratorMeta.from_json(raw)
+    return GeneratorMeta.from_json(read_meta_json(folder, "generator"))
 
 
 def write_meta(meta: GeneratorMeta) -> GeneratorMeta:
@@ -141,21 +140,13 @@ def write_meta(meta: GeneratorMeta) -> GeneratorMeta:
 def list_generators(ds: Dataset) -> list[GeneratorMeta]:
     """The dataset's generators that finished at least one epoch (same image files; conditional ones also the same
     labels), most recently trained first."""
-    metas = []
-    for folder in generators_root().iterdir():
-        if folder.name.startswith(".") or not (folder / "meta.json").is_file():
-            continue
-        try:
-            meta = read_meta(folder.name)
-        except ModelFileError:
-            continue
-        if meta is None or meta.epochs_done < 1:
-            continue
+
+    def of_dataset(meta: GeneratorMeta) -> bool:
         same_images = meta.images_key == (ds.images_key or ds.key) or meta.dataset_key == ds.key
         same_labels = not meta.config.conditional or meta.labels_key == ds.labels_key
-        if same_images and same_labels:
-            metas.append(meta)
-    return sorted(metas, key=lambda m: m.updated, reverse=True)
+        return meta.epochs_done >= 1 and same_images and same_labels
+
+    return stored_metas(generators_root(), read_meta, of_dataset, newest=lambda m: m.updated)
 
 
 def verified(meta: GeneratorMeta) -> GeneratorMeta:
@@ -175,12 +166,8 @@ def save_torch(path: Path, obj: dict) -> None:
     """torch.save to a temp file beside `path`, then rename (a reader never sees half a checkpoint)."""
     import torch
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with replaced_atomically(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(generator_id: str) -> dict | None:

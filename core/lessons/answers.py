@@ -266,7 +266,7 @@ def _predictions(data: LessonData, meta, attribute: str):
         preds["labels"][:, j],
         preds["probs"][:, j],
         preds["rows"],
-        round(meta.threshold(attribute), THRESHOLD_DECIMALS),
+        meta.threshold(attribute),
     )
 
 

@@ -81,13 +81,26 @@ class MapChoices:
         return f"attribute:{self.attribute}" if self.attribute else self.color_by
 
 
+@dataclass(frozen=True)
+class MapContext:
+    """What one drawing of the map shows: the clustering on its 2-D projection, coloured and selected as chosen."""
+
+    ds: Dataset
+    fm: FeatureMatrix
+    key: ClusteringKey
+    result: Clustering
+    projection: Reduction
+    palette: Palette | None  # None: coloured by density
+    choices: MapChoices
+
+
 def map_section(ds: Dataset, fm: FeatureMatrix, key: ClusteringKey, method: str, result: Clustering) -> None:
     """The map of the features in `method` (pca, umap, tsne) and the faces its selection holds."""
     projection = map_coords(ds, fm, key, method)
     choices = _map_choices(ds)
     drawn_with = draw_method(choices.draw, fm.n, choices.mode)
     palette = _map_colours(ds, fm, result, choices.color_by, choices.attribute)
-    _map_and_faces(ds, fm, key, result, projection, palette, choices, drawn_with)
+    _map_and_faces(MapContext(ds, fm, key, result, projection, palette, choices), drawn_with)
     if drawn_with == "webgl":
         _map_faces(ds, fm, projection)
     if choices.color_by != "density" and crowded_share(projection.coords) > CROWDED_SHARE:
@@ -156,35 +169,16 @@ def _map_choices(ds: Dataset) -> MapChoices:
 
 
 @st.fragment
-def _map_and_faces(
-    ds: Dataset,
-    fm: FeatureMatrix,
-    key: ClusteringKey,
-    result: Clustering,
-    projection: Reduction,
-    palette: Palette | None,
-    choices: MapChoices,
-    drawn_with: str,
-):
+def _map_and_faces(ctx: MapContext, drawn_with: str):
     """The map at the page's width and, below it, the faces its selection holds: a selection or a page turn reruns
     only this (a fragment), not the whole page (0.85 s at CelebA's size on busy cores)."""
-    if drawn_with == "webgl":
-        picked = _webgl_map(ds, fm, key, result, projection, palette, choices)
-    else:
-        picked = _altair_map(ds, fm, key, result, projection, palette, choices.mode)
-    _selection_faces(ds, fm, result, picked)
+    picked = _webgl_map(ctx) if drawn_with == "webgl" else _altair_map(ctx)
+    _selection_faces(ctx.ds, ctx.fm, ctx.result, picked)
 
 
-def _webgl_map(
-    ds: Dataset,
-    fm: FeatureMatrix,
-    key: ClusteringKey,
-    result: Clustering,
-    projection: Reduction,
-    palette: Palette | None,
-    choices: MapChoices,
-) -> np.ndarray:
+def _webgl_map(ctx: MapContext) -> np.ndarray:
     """Every point, drawn by the browser's GPU; returns the positions the selection holds."""
+    ds, fm, result, projection, palette, choices = ctx.ds, ctx.fm, ctx.result, ctx.projection, ctx.palette, ctx.choices
     version = charts.map_version(projection.coords)
 
     def build() -> bytes:
@@ -202,7 +196,7 @@ def _webgl_map(
             names=map_names(ds, fm, result, projection),
         )
 
-    blob = cached.webgl_map(key, version, choices.colouring, choices.mode, build)
+    blob = cached.webgl_map(ctx.key, version, choices.colouring, choices.mode, build)
     selection = scatter_gl(charts.with_view(blob, _view_from_link(version)), key=keys.CL_MAP_GL)
     faces = " Zoom in to see faces: one per patch of the map, then every face." if ds.has_images else ""
     names = " Names: the attributes most over-represented in each large cluster (against the whole set)" + (
@@ -272,19 +266,13 @@ def _faces_channel(ds: Dataset, fm: FeatureMatrix, projection: Reduction, ready:
     faces_channel(message, keys.CL_MAP_FACES)
 
 
-def _altair_map(
-    ds: Dataset,
-    fm: FeatureMatrix,
-    key: ClusteringKey,
-    result: Clustering,
-    projection: Reduction,
-    palette: Palette | None,
-    mode: str,
-) -> np.ndarray:
+def _altair_map(ctx: MapContext) -> np.ndarray:
     """At most MAP_DRAW_MAX points with Altair; returns the positions (in the whole map) the selection holds."""
+    ds, fm, result, projection, palette = ctx.ds, ctx.fm, ctx.result, ctx.projection, ctx.palette
+    mode = ctx.choices.mode
     if mode == "lasso":
         st.caption("Lasso needs the WebGL map: using a box here.")
-    drawn = drawn_positions(fm.n, key.features.seed)
+    drawn = drawn_positions(fm.n, ctx.key.features.seed)
     frame = map_frame(ds, fm.rows[drawn], projection.coords[drawn], result.labels[drawn], None)
     if palette is not None:
         frame = frame.with_columns(pl.Series("colour", np.asarray(palette.names)[palette.group[drawn]]))
