@@ -1,4 +1,4 @@
-"""The Clustering page's map of faces in a real browser, beside today's map in the same run -> docs/bench/map.md.
+"""The Clustering page's map of faces in a real browser, beside the map before in the same run -> docs/bench/map.md.
 
 `python -m bench.bench_map [--home DIR]` (tens of minutes on 2 cores; run under nice). Two datasets in a private home:
 - the 202,599-image CelebA stand-in (bench/standin_celeba.py: annotations, identities, stand-in embeddings) with an
@@ -9,7 +9,7 @@ The sprite atlas of each is built first, by the job the page starts (`python -m 
 each map, headless Debian chromium (Playwright, the test suite's flags: software WebGL, no GPU) opens the page URL:
 page load to the map drawn, and in the browser the first draw from the map's data arriving; frames per second while
 panning zoomed in on about 1,000 faces (requestAnimationFrame) and how long those faces took to arrive; then boxes of
-growing size dragged, each timed until the faces panel shows the selected count. "Today's map" is the page of git
+growing size dragged, each timed until the faces panel shows the selected count. "Before" is the page of git
 revision BASELINE (a worktree of it, served from the same home) measured the same way. The browser runs on the same
 cores as the server; the load average is read before and after each map.
 """
@@ -37,7 +37,7 @@ DEMO = {"dataset": "demo", "n": "6000", "algo": "kmeans", "k": "50"}
 BOXES = (0.02, 0.08, 0.3)  # half-width of the dragged box, as a share of the map's size (few, ~50,000, most points)
 TIMEOUT_S = 300
 LOADS = 3  # page loads timed per map (median shown): one load swings by a second on 2 shared cores
-BASELINE = "913338f"  # main before issue 31: today's map
+BASELINE = "5975fa3"  # main before issue 31's second step: faces drawn by WebGL, the map blob sent on every rerun
 VIEWPORT = {"width": 1920, "height": 1080}  # a wide screen: the map (the page's width) holds about 1,000 faces
 FACES = 1_000  # faces in view while panning
 PAN_SECONDS = 4.0
@@ -137,7 +137,7 @@ def drag_box(page, frac: float) -> tuple[int, float, float]:
 
 
 # In the page: zoomed so that the cells of one depth are 29 px wide (the most faces a depth shows), centred on a
-# point, the view showing the nearest number of faces to `target`; today's map (no faces) gets the same view.
+# point, the view showing the nearest number of faces to `target`; the map before gets the same view.
 FACES_VIEW_JS = """(target) => {
   const host = [...document.querySelectorAll('*')].find((h) => h.shadowRoot && h.shadowRoot.querySelector('.fa-map'));
   const m = host.shadowRoot.querySelector('.fa-map').parentNode.__faMap, f = m.header.faces;
@@ -237,12 +237,13 @@ def query(params: dict) -> str:
     return "&".join(f"{k}={v}" for k, v in params.items())
 
 
-CASES = (  # label, dataset params, map params, which page (new or today's), faces view (True: find it; a label: its)
+CASES = (  # label, dataset params, map params, which page (new or before), faces view (True: find it; a label: its)
     ("202,599 stand-in · WebGL, map of faces", STANDIN, {"draw": "webgl", "sel": "box"}, "new", True),
-    ("202,599 stand-in · WebGL, today's map", STANDIN, {"draw": "webgl", "sel": "box"}, "today",
+    (f"202,599 stand-in · WebGL, before ({BASELINE})", STANDIN, {"draw": "webgl", "sel": "box"}, "before",
      "202,599 stand-in · WebGL, map of faces"),
     ("6,000 demo · WebGL, map of faces", DEMO, {"draw": "webgl", "sel": "box"}, "new", True),
-    ("6,000 demo · WebGL, today's map", DEMO, {"draw": "webgl", "sel": "box"}, "today", "6,000 demo · WebGL, map of faces"),
+    (f"6,000 demo · WebGL, before ({BASELINE})", DEMO, {"draw": "webgl", "sel": "box"}, "before",
+     "6,000 demo · WebGL, map of faces"),
     ("6,000 demo · Altair (the fallback for small maps)", DEMO, {"draw": "altair", "sel": "box"}, "new", False),
 )  # fmt: skip
 
@@ -282,7 +283,7 @@ def build_sprites(data_dir: Path, name: str) -> dict:
 
 
 def baseline_checkout(revision: str, where: Path) -> Path | None:
-    """A worktree of this repository at `revision` (today's map), or None when git cannot make one."""
+    """A worktree of this repository at `revision` (the map before), or None when git cannot make one."""
     if not where.exists():
         made = subprocess.run(["git", "worktree", "add", "--detach", str(where), revision], cwd=PROJECT,
                               capture_output=True, text=True)  # fmt: skip
@@ -315,8 +316,7 @@ def demo_with_embeddings(data_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--home", type=Path, default=None, help="keep the stand-in here between runs")
-    parser.add_argument("--port", type=int, default=None)
-    parser.add_argument("--baseline", default=BASELINE, help="git revision of today's map")
+    parser.add_argument("--baseline", default=BASELINE, help="git revision of the map before")
     parser.add_argument("--only", default="", help="comma-separated case labels' starts (default: every case)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
@@ -343,34 +343,36 @@ def main() -> None:
             load_before = load_average()
             sprites[name] = build_sprites(home / "data", name) | {"load": f"{load_before} → {load_average()}"}
             print("sprites", name, sprites[name], flush=True)
-        checkouts = {"new": PROJECT, "today": baseline_checkout(args.baseline, Path(tmp) / "baseline")}
+        checkouts = {"new": PROJECT, "before": baseline_checkout(args.baseline, Path(tmp) / "baseline")}
         results: dict[str, dict] = {}
+        servers = {}
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright.chromium)
-            for which in ("new", "today"):
-                cases = [c for c in chosen if c[3] == which]
-                if not cases or checkouts[which] is None:
-                    continue
-                proc, url = start_server(home, home / f"streamlit-{which}.log", args.port, project=checkouts[which])
-                try:
-                    for label, params, extra, _, view in cases:
-                        if isinstance(view, str):
-                            view = (results.get(view, {}).get("panning") or {}).get("view", False)
-                        address = f"{url}/Clustering?{query({**params, **extra})}"
-                        measure(browser, address, home / "warm.png", boxes=())  # the server's caches warm
-                        loads = [measure(browser, address, home / "load.png", boxes=()) for _ in range(LOADS - 1)]
-                        shot = home / f"map-{len(results)}.png"
-                        results[label] = measure(browser, address, shot, view=view)
-                        results[label]["loads"] = sorted([*(m["drawn"] for m in loads), results[label]["drawn"]])
-                        firsts = [m["first"] for m in (*loads, results[label]) if m["first"] is not None]
-                        results[label]["firsts"] = sorted(firsts)
-                        print(label, results[label], flush=True)
-                finally:
+            try:  # both pages served at once: each case beside its baseline, in turn (the load drifts)
+                for which, project in checkouts.items():
+                    if project is not None and any(c[3] == which for c in chosen):
+                        servers[which] = start_server(home, home / f"streamlit-{which}.log", project=project)
+                for label, params, extra, which, view in chosen:
+                    if which not in servers:
+                        continue
+                    if isinstance(view, str):
+                        view = (results.get(view, {}).get("panning") or {}).get("view", False)
+                    address = f"{servers[which][1]}/Clustering?{query({**params, **extra})}"
+                    measure(browser, address, home / "warm.png", boxes=())  # the server's caches warm
+                    loads = [measure(browser, address, home / "load.png", boxes=()) for _ in range(LOADS - 1)]
+                    shot = home / f"map-{len(results)}.png"
+                    results[label] = measure(browser, address, shot, view=view)
+                    results[label]["loads"] = sorted([*(m["drawn"] for m in loads), results[label]["drawn"]])
+                    firsts = [m["first"] for m in (*loads, results[label]) if m["first"] is not None]
+                    results[label]["firsts"] = sorted(firsts)
+                    print(label, results[label], flush=True)
+            finally:
+                for proc, _ in servers.values():
                     stop_server(proc)
-            browser.close()
-        if checkouts["today"] is not None:
-            subprocess.run(["git", "worktree", "remove", "--force", str(checkouts["today"])], cwd=PROJECT)
-    write_section("map", "Clustering map of faces, beside today's map (headless Chromium)", report(results, sprites))
+                browser.close()
+        if checkouts["before"] is not None:
+            subprocess.run(["git", "worktree", "remove", "--force", str(checkouts["before"])], cwd=PROJECT)
+    write_section("map", "Clustering map of faces, beside the map before (headless Chromium)", report(results, sprites))
 
 
 def report(results: dict, sprites: dict) -> str:
@@ -394,11 +396,12 @@ def report(results: dict, sprites: dict) -> str:
         f"Page load to the map drawn: median of {LOADS} loads (fastest-slowest), each in a fresh browser context (no "
         "cached scripts); first draw: in the browser, from the map's data arriving until its first frame (the new map "
         "records it). Panning: frames per second while the view moves 4 px a frame back and forth for "
-        f"{PAN_SECONDS:.0f} s, zoomed in on about {FACES:,} faces (today's map: the same view, points only), and how "
+        f"{PAN_SECONDS:.0f} s, zoomed in on about {FACES:,} faces (the map before: the same view), and how "
         "long those faces took to arrive. Box selections: the count the faces panel shows, seconds from releasing "
         "the mouse until the panel shows it, and in brackets until the whole page is idle again. Each page is "
-        f"opened once before (the server's caches warm). Browser window {VIEWPORT['width']} x {VIEWPORT['height']}; "
-        "today's map is drawn in the left 3/5 of the page, the map of faces at the page's width.\n\n"
+        f"opened once before (the server's caches warm). Browser window {VIEWPORT['width']} x {VIEWPORT['height']}, "
+        f"the map at the page's width. Before: the page at {BASELINE}, faces drawn by WebGL point sprites, the map's "
+        "blob sent with every rerun.\n\n"
         + table(
             [
                 "map",
@@ -417,9 +420,24 @@ def report(results: dict, sprites: dict) -> str:
         "1,000 faces in view at 30 frames/s or more, a 50,000-face selection in the panel within 300 ms of releasing "
         "the mouse (1 s on a loaded machine), the atlas built within 5 minutes on 2 cores. Chromium draws WebGL in "
         "software here (SwiftShader, no GPU) on the same 2 cores as the server and other work. The Altair map selects "
-        "among its 20,000-point sample only; the stand-in's faces are the demo's 6,000 in turn.\n\n" + CHOICE
+        "among its 20,000-point sample only; the stand-in's faces are the demo's 6,000 in turn.\n\n"
+        + PROFILE
+        + "\n"
+        + CHOICE
     )
 
+
+PROFILE = """Where the time went (measured once while changing it, not rerun by this bench; 202,599 points, about 1,080
+faces in view, each figure beside its baseline in the same browser session, load 5-9). A panning frame of the map
+before: 17-21 frames/s; without drawing the faces 50-55, without the points 25, without clearing the empty names
+layer 23, nothing drawn 60. So the faces cost most: WebGL's textured point sprites for 1,000 faces of 32 px, about
+30 ms a frame in software WebGL (instanced quads were slower still: 11 against 15 frames/s). Now the faces are pixel
+copies on a 2-D canvas (29-35 frames/s against 17-26), the points under a drawn face are left out and only the points
+of 2 x 2 views are kept near, empty layers are hidden (31-39 against 17-26; on the 6,000 demo, 28-32 against 20-24,
+three pans each, twice, load 4-5). A selection: the page's rerun sent the map's 2.8 MB blob again, which Streamlit
+copies and hashes on every run (18-45 ms of the server's time; now its header alone, 2-4 ms); the faces panel's 24
+thumbnails (about 1.2 ms each to read and shrink, cached), the page's answer and its drawing make the rest.
+"""
 
 CHOICE = """Why a small WebGL component of our own (ui/scatter_gl.js, a Streamlit components-v2 module shipped with the
 app) rather than `st.plotly_chart` with a `scattergl` trace — measured once while choosing, not rerun by this

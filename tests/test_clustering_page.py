@@ -19,6 +19,7 @@ import ui.clustering.maps
 import ui.clustering.results
 import ui.clustering.steps
 import ui.jobs
+import ui.scatter_gl
 from core import cached
 from core.__main__ import main
 from core.charts.cluster import read_webgl_map
@@ -34,6 +35,7 @@ from core.data.embeddings import save_embeddings
 from core.data.ingest import open_dataset
 from core.data.subset import Subset
 from tests.support import PROJECT, opened_at
+from ui import state as keys
 
 PAGE = str(PROJECT / "pages" / "4_Clustering.py")
 
@@ -379,6 +381,26 @@ def test_webgl_map_draws_every_point_and_a_box_selection_pages_through_its_faces
     browser["selection"] = {**browser["selection"], "version": "a map drawn before"}
     at.run()
     assert shown_faces(at) == elsewhere  # a selection made on other positions picks nothing here
+
+
+def test_the_map_is_sent_whole_once_then_its_header_alone_until_the_browser_asks_for_it(cluster_home, monkeypatch):
+    """Streamlit copies and hashes a component's data on every run: the WebGL map's blob goes to the browser whole
+    once; on later runs (a selection, a page turn) only its header, which names it by digest; a browser that no longer
+    holds it asks ("need") and gets it whole again, once per ask."""
+    sent = []
+    monkeypatch.setattr(ui.scatter_gl, "_component", lambda: lambda **kwargs: sent.append(kwargs["data"]) or {})
+    at = opened_at(PAGE, {"dataset": "demo", "draw": "webgl", "sel": "box"}, 180)
+    at.run()
+    whole, again = sent[0], sent[-1]
+    header, arrays = read_webgl_map(whole)
+    assert len(arrays["x"]) == header["n"] > 0
+    head = 4 + int.from_bytes(whole[:4], "little")
+    assert again == whole[:head] and len(whole) > head  # the header alone, the same header
+    at.session_state[keys.CL_MAP_GL] = {"selection": None, "need": f"{header['digest']}:1"}
+    at.run()
+    assert sent[-1] == whole  # asked for: sent whole
+    at.run()
+    assert sent[-1] == whole[:head]  # and only once for that ask
 
 
 def test_density_colouring_comes_from_the_url(cluster_home, monkeypatch):

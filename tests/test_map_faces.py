@@ -237,6 +237,86 @@ def test_cluster_names_are_the_highest_lift_attributes_and_the_majority_identity
 # ---------------------------------------------------------------- the map's blob, its view in a link
 
 
+NODE_LABELS = """
+globalThis.window = {};
+const { placeLabels } = await import(process.argv[2]);
+const cases = JSON.parse(require("fs").readFileSync(process.argv[3], "utf8"));
+console.log(JSON.stringify(cases.map(({ labels, width, height }) => placeLabels(labels, width, height, (t) => 7 * t.length))));
+"""
+
+
+def place_labels(tmp_path, cases: list[dict]) -> list[list[dict]]:
+    """ui/scatter_gl.js's placeLabels, run by node on each case (a name is 7 px a character wide)."""
+    module = tmp_path / "scatter_gl.mjs"
+    module.write_text((PROJECT / "ui" / "scatter_gl.js").read_text())
+    (tmp_path / "labels.json").write_text(json.dumps(cases))
+    script = tmp_path / "labels.cjs"
+    script.write_text(f"(async () => {{ {NODE_LABELS} }})();")
+    out = subprocess.run(["node", script, module.as_uri(), tmp_path / "labels.json"], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_cluster_names_stay_whole_inside_the_map_and_a_lower_ranked_one_gives_way(tmp_path):
+    """Names at the map's edges are moved in, whole; of two that would overlap, the larger cluster's is kept; a name
+    whose cluster is out of view, or wider than the map, is not drawn."""
+    width, height = 400, 300
+    labels = [
+        {"text": "Male · Eyeglasses", "at": [2, 150]},  # 17 characters: 127 px with its halo, at the left edge
+        {"text": "Smiling", "at": [399, 299]},  # the bottom right corner
+        {"text": "Bald", "at": [200, 0]},  # the top edge
+        {"text": "Young", "at": [30, 155]},  # over the first name once that is moved in: gives way
+        {"text": "Blond_Hair", "at": [-5, 100]},  # its cluster is out of view
+        {"text": "x" * 60, "at": [200, 200]},  # wider than the map
+    ]
+    [placed] = place_labels(tmp_path, [{"labels": labels, "width": width, "height": height}])
+    assert [p["text"] for p in placed] == ["Male · Eyeglasses", "Smiling", "Bald"]
+    assert [p["box"] for p in placed] == [
+        [0, 141, 127, 159],  # moved right to the edge, its height kept
+        [400 - 57, 300 - 18, 400, 300],  # moved up and left into the corner
+        [200 - 18, 0, 200 + 18, 18],  # moved down
+    ]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_placed_names_never_overlap_nor_leave_the_map_and_only_a_collision_hides_one(tmp_path):
+    """Random names on random maps: every name drawn lies inside the map and overlaps no other; a name left out
+    whose cluster is in view and that fits overlaps one drawn before it (the larger cluster's)."""
+    rng = np.random.default_rng(4)
+    cases = []
+    for _ in range(40):
+        width, height = int(rng.integers(150, 1400)), int(rng.integers(100, 700))
+        places = rng.uniform((-50, -50), (width + 50, height + 50), (int(rng.integers(1, 25)), 2))
+        labels = [{"text": f"{k}:" + "n" * int(rng.integers(1, 40)), "at": at} for k, at in enumerate(places.tolist())]
+        cases.append({"labels": labels, "width": width, "height": height})
+    for case, placed in zip(cases, place_labels(tmp_path, cases)):
+        width, height = case["width"], case["height"]
+        for k, p in enumerate(placed):
+            left, top, right, bottom = p["box"]
+            assert left >= 0 and top >= 0 and right <= width and bottom <= height, (p, width, height)
+            assert (right - left, bottom - top) == pytest.approx((7 * len(p["text"]) + 8, 18))
+            assert not any(overlap(p["box"], q["box"]) for q in placed[:k])
+        drawn = {p["text"]: p for p in placed}
+        order = [label["text"] for label in case["labels"]]
+        assert [p["text"] for p in placed] == [t for t in order if t in drawn]  # the larger clusters' first
+        for k, label in enumerate(case["labels"]):
+            (x, y), w = label["at"], 7 * len(label["text"]) + 8
+            in_view = 0 <= x <= width and 0 <= y <= height and w <= width
+            if label["text"] in drawn:
+                assert in_view
+            elif in_view:  # left out: where it would have gone, it overlaps a name drawn before it
+                cx, cy = min(max(x, w / 2), width - w / 2), min(max(y, 9), height - 9)
+                box = [cx - w / 2, cy - 9, cx + w / 2, cy + 9]
+                earlier = [drawn[t]["box"] for t in order[:k] if t in drawn]
+                assert any(overlap(box, b) for b in earlier), (label, earlier)
+
+
 def test_the_blob_carries_each_points_tile_and_the_cluster_names():
     coords = clumpy(900, 6)
     labels = np.repeat(np.arange(9), 100)

@@ -33,4 +33,4 @@ def image_grid(
             if data is None:
                 st.caption(f"{image_id}: image unavailable")
             else:
-                st.image(data, caption=caption, width="stretch")
+                st.image(data, caption=caption, width="stretch", output_format="JPEG")  # as made: not decoded again

@@ -26,27 +26,10 @@ void main() {
   vec4 col = texture2D(u_palette, vec2(v_c, 0.5));
   gl_FragColor = vec4(col.rgb * v_alpha, v_alpha);
 }`;
-// A face: a square point sprite showing its slot of the faces texture (16 faces a row).
-const FACE_VERT = `
-attribute vec2 a_pos; attribute float a_slot; attribute float a_sel;
-uniform vec2 u_scale; uniform vec2 u_offset; uniform float u_size; uniform float u_has_sel; uniform vec2 u_face;
-varying vec2 v_uv; varying float v_alpha;
-void main() {
-  gl_Position = vec4(a_pos * u_scale + u_offset, 0.0, 1.0);
-  gl_PointSize = u_size;
-  v_uv = vec2(mod(a_slot, 16.0), floor(a_slot / 16.0)) * u_face;
-  v_alpha = (u_has_sel > 0.5 && a_sel < 0.5) ? 0.3 : 1.0;
-}`;
-const FACE_FRAG = `
-precision highp float; // as the vertex shader's u_face (shared uniforms must agree); texel-exact in a tall texture
-uniform sampler2D u_faces; uniform vec2 u_face; varying vec2 v_uv; varying float v_alpha;
-void main() {
-  gl_FragColor = texture2D(u_faces, v_uv + gl_PointCoord * u_face) * v_alpha;
-}`;
 const CSS = `
 .fa-map { position: relative; font: 13px/1.35 var(--st-font, sans-serif); color: var(--st-text-color, #222); }
 .fa-map canvas { display: block; width: 100%; touch-action: none; }
-.fa-map .fa-overlay, .fa-map .fa-labels { position: absolute; left: 0; top: 0; pointer-events: none; }
+.fa-map .fa-overlay, .fa-map .fa-faces { position: absolute; left: 0; top: 0; pointer-events: none; }
 .fa-map .fa-tip { position: absolute; pointer-events: none; white-space: pre; padding: 4px 7px; border-radius: 4px;
   background: var(--st-background-color, #fff); border: 1px solid rgba(128,128,128,.5); display: none; z-index: 2; }
 .fa-map .fa-bar { display: flex; gap: 4px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
@@ -62,14 +45,17 @@ const CSS = `
 const FACE_CELL = 28; // a cell at least this many CSS pixels wide shows its face: up to ~1,000 in a 1,300 x 640 map
 const FACE_PX = 32; // a face's size on screen (CSS pixels)
 const FACES_FROM_ZOOM = 2; // the whole map (zoom 1) shows its points in colour; faces from twice as close
-const FACE_ROWS = 256; // rows of 16 faces in the faces texture: 4,096 faces at 32 px (a 512 x 8,192 texture)
+const FACE_ROWS = 256; // rows of 16 faces the browser keeps: 4,096 faces at 32 px (a 512 x 8,192 canvas)
 const REQUEST_WAIT_MS = 80; // a moving view asks for faces once it pauses this long
 const PENDING_MS = 8000; // tiles asked for and not received by then are asked for again
 const VIEW_WAIT_MS = 500; // the view goes into the page's link once it rests this long
+const MARK_WAIT_MS = 1500; // a large selection is drawn once the page has answered, or after this long
 const LOD_NAMES = { dots: "points", cells: "one face per cell", every: "every face" };
 
 const STATES = (window.__faceatlasMaps = window.__faceatlasMaps || {}); // view and selection per map key: survive remounts
 const HUB = (window.__faceatlasHub = window.__faceatlasHub || {}); // map version -> {map, channel}: ui/map_faces.js
+const BLOBS = (window.__faceatlasBlobs = window.__faceatlasBlobs || new Map()); // digest -> the last maps' blobs
+const BLOBS_KEPT = 2;
 
 function readHeader(bytes) {
   const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
@@ -169,12 +155,13 @@ class GlMap {
       '<button data-act="reset" title="Zoom back out (or double-click the map)">Reset view</button>' +
       '<button data-act="clear" title="Forget the selection (or press Escape)">Clear selection</button>' +
       '<span class="fa-count"></span></div><div class="fa-plot" style="position:relative">' +
-      '<canvas class="fa-canvas"></canvas><canvas class="fa-labels"></canvas><canvas class="fa-overlay"></canvas>' +
+      '<canvas class="fa-canvas"></canvas><canvas class="fa-faces"></canvas><canvas class="fa-overlay"></canvas>' +
       '<div class="fa-tip"></div></div><div class="fa-legend"></div>';
     root.appendChild(this.el);
     this.canvas = this.el.querySelector(".fa-canvas");
-    this.labelCanvas = this.el.querySelector(".fa-labels");
+    this.faceCanvas = this.el.querySelector(".fa-faces"); // faces and cluster names (2-D: see drawFaces)
     this.overlay = this.el.querySelector(".fa-overlay");
+    this.overlay.style.visibility = "hidden"; // shown while a box or lasso is drawn
     this.tip = this.el.querySelector(".fa-tip");
     this.count = this.el.querySelector(".fa-count");
     this.gl = this.canvas.getContext("webgl", { antialias: false, premultipliedAlpha: true, preserveDrawingBuffer: false });
@@ -197,10 +184,7 @@ class GlMap {
     const gl = this.gl;
     this.dots = program(gl, VERT, FRAG, ["a_pos", "a_c", "a_sel"],
       ["u_scale", "u_offset", "u_size", "u_has_sel", "u_palette"]);
-    this.faceProgram = program(gl, FACE_VERT, FACE_FRAG, ["a_pos", "a_slot", "a_sel"],
-      ["u_scale", "u_offset", "u_size", "u_has_sel", "u_face", "u_faces"]);
-    this.buffers = { pos: gl.createBuffer(), c: gl.createBuffer(), sel: gl.createBuffer(), near: gl.createBuffer(),
-      faces: gl.createBuffer() };
+    this.buffers = { pos: gl.createBuffer(), c: gl.createBuffer(), sel: gl.createBuffer(), near: gl.createBuffer() };
     this.texture = gl.createTexture();
     this.uint32 = gl.getExtension("OES_element_index_uint"); // drawing the points near the view only
     gl.enable(gl.BLEND);
@@ -324,7 +308,7 @@ class GlMap {
     if (w === this.width && h === this.height && this.state.view) return this.draw();
     this.width = w;
     this.height = h;
-    for (const c of [this.canvas, this.labelCanvas, this.overlay]) {
+    for (const c of [this.canvas, this.faceCanvas, this.overlay]) {
       c.width = Math.round(w * dpr);
       c.height = Math.round(h * dpr);
       c.style.width = w + "px";
@@ -338,20 +322,26 @@ class GlMap {
   nearPoints() { // zoomed in: the points near the view (an element buffer in drawing order), else null (all)
     const v = this.state.view, [bx0, bx1, by0, by1] = this.bounds, box = this.visibleBox();
     const share = ((box[1] - box[0]) * (box[3] - box[2])) / ((bx1 - bx0) * (by1 - by0));
-    if (!this.uint32 || share > 0.06) return null;
-    const n = this.near;
-    if (n && n.sx <= v.sx * 2 && n.sx >= v.sx / 2 && box[0] >= n.box[0] && box[1] <= n.box[1] && box[2] >= n.box[2] &&
-      box[3] <= n.box[3]) return n;
-    const wide = [2 * box[0] - box[1], 2 * box[1] - box[0], 2 * box[2] - box[3], 2 * box[3] - box[2]]; // 3 x 3 views
+    if (!this.uint32 || share > 0.06) return (this.near = null);
+    // Among faces, a point whose face is drawn (depth <= the faces' depth, its face received) is hidden by it: left out.
+    const f = this.faces, depth = f && this.state.faces && f.rows ? this.displayDepth() : -1;
+    const received = depth >= 0 ? f.received : 0, n = this.near;
+    if (n && n.depth === depth && n.received === received && n.sx <= v.sx * 2 && n.sx >= v.sx / 2 &&
+      box[0] >= n.box[0] && box[1] <= n.box[1] && box[2] >= n.box[2] && box[3] <= n.box[3]) return n;
+    const mx = (box[1] - box[0]) / 2, my = (box[3] - box[2]) / 2; // 2 x 2 views around this one
+    const wide = [box[0] - mx, box[1] + mx, box[2] - my, box[3] + my];
     const [cx0, cx1] = this.cellRange(wide[0], wide[1], bx0, bx1), [cy0, cy1] = this.cellRange(wide[2], wide[3], by0, by1);
-    const { starts, items } = this.grid, G = this.G, ranks = [];
+    const { starts, items } = this.grid, G = this.G, { rank, tile, tile_depth: td } = this.a, ranks = [];
     for (let cy = cy0; cy <= cy1; cy++)
-      for (let t = starts[cy * G + cx0]; t < starts[cy * G + cx1 + 1]; t++) ranks.push(this.a.rank[items[t]]);
+      for (let t = starts[cy * G + cx0]; t < starts[cy * G + cx1 + 1]; t++) {
+        const i = items[t];
+        if (depth < 0 || f.slotOf[i] < 0 || td[tile[i]] > depth || f.tileState[tile[i]] !== 2) ranks.push(rank[i]);
+      }
     const elements = new Uint32Array(ranks).sort(); // drawing order
     const gl = this.gl;
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.buffers.near);
     gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, elements, gl.DYNAMIC_DRAW);
-    return (this.near = { box: wide, sx: v.sx, count: elements.length });
+    return (this.near = { box: wide, sx: v.sx, depth, received, count: elements.length });
   }
 
   draw() {
@@ -379,8 +369,7 @@ class GlMap {
       gl.drawElements(gl.POINTS, near.count, gl.UNSIGNED_INT, 0);
     } else gl.drawArrays(gl.POINTS, 0, this.n);
     for (const loc of [L.a_pos, L.a_c, L.a_sel]) gl.disableVertexAttribArray(loc);
-    this.drawFaces(kx, ky, dpr);
-    this.drawLabels();
+    this.drawLayer(dpr);
     this.el.dataset.drawn = this.header.version + ":" + this.n;
     if (this.arrived !== undefined) {
       this.el.dataset.firstDrawMs = (performance.now() - this.arrived).toFixed(1);
@@ -409,7 +398,7 @@ class GlMap {
     for (let k = 0; k < t; k++) depthEnd[depths[k]] = k + 1;
     for (let d = 1; d <= f.max_depth; d++) depthEnd[d] = Math.max(depthEnd[d], depthEnd[d - 1]);
     this.faces = { ...f, depthEnd, tileState: new Uint8Array(t), pendingSince: new Float64Array(t),
-      slotOf: new Int32Array(this.n).fill(-1), owner: null, headRow: 0, rows: 0, size: 0, shown: 0, pending: new Set() };
+      slotOf: new Int32Array(this.n).fill(-1), received: 0, owner: null, headRow: 0, rows: 0, size: 0, shown: 0, pending: new Set() };
   }
 
   displayDepth() { // the deepest depth whose cells are at least FACE_CELL pixels wide (-1: no faces at this zoom)
@@ -420,19 +409,33 @@ class GlMap {
     return d;
   }
 
-  drawFaces(kx, ky, dpr) {
+  drawLayer(dpr) { // faces and names, on a 2-D canvas above the points; cleared only when something was on it
+    const ctx = this.faceCanvas.getContext("2d");
+    if (this.layerDrawn) {
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, this.faceCanvas.width, this.faceCanvas.height);
+    }
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.layerDrawn = this.drawFaces(ctx) + this.drawLabels(ctx) > 0;
+    this.faceCanvas.style.visibility = this.layerDrawn ? "" : "hidden"; // an empty layer costs the browser nothing
+  }
+
+  // Faces are drawn by the 2-D canvas, not WebGL: each is a 32 px copy from the faces kept (pixel-aligned, unscaled),
+  // a plain copy of pixels where the browser draws in software; WebGL's textured point sprites (or quads, slower still)
+  // cost ~30 ms a frame for 1,000 faces there (bench/bench_map.py, docs/bench/map.md).
+  drawFaces(ctx) { // -> how many faces it drew
     const f = this.faces;
     if (!f || !this.state.faces) {
       this.el.dataset.lod = "dots";
       this.el.dataset.faces = "0";
-      return this.status();
+      this.status();
+      return 0;
     }
     const depth = this.displayDepth();
     const box = this.visibleBox(FACE_PX / 2), inView = this.visibleBox(), want = [], shown = [];
     let hidden = false;
     if (depth >= 0) {
       const { x, y, tile_depth: td, tile_x: tx, tile_y: ty, tiles } = this.a, now = performance.now();
-      const sel = this.selectedMask;
       for (let k = 0; k < td.length; k++) {
         const side = f.side / 2 ** td[k], nx0 = f.origin[0] + tx[k] * side, ny0 = f.origin[1] + ty[k] * side;
         if (nx0 > box[1] || nx0 + side < box[0] || ny0 > box[3] || ny0 + side < box[2]) continue;
@@ -447,39 +450,30 @@ class GlMap {
         if (state !== 2) continue;
         for (let m = tiles.starts[k]; m < tiles.starts[k + 1]; m++) {
           const i = tiles.items[m];
-          if (insideBox(x[i], y[i], box) && f.slotOf[i] >= 0) shown.push(x[i], y[i], f.slotOf[i], sel && sel[i] ? 1 : 0);
+          if (insideBox(x[i], y[i], box) && f.slotOf[i] >= 0) shown.push(i);
         }
       }
     }
-    const count = shown.length / 4;
     this.el.dataset.lod = depth < 0 ? "dots" : hidden ? "cells" : "every";
-    this.el.dataset.faces = String(count);
-    f.shown = count;
+    this.el.dataset.faces = String(shown.length);
+    f.shown = shown.length;
     if (want.length) this.askForFaces(want);
-    if (count && f.rows) {
-      const gl = this.gl, P = this.faceProgram, L = P.loc;
-      gl.useProgram(P.p);
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.faces);
-      gl.bufferData(gl.ARRAY_BUFFER, new Float32Array(shown), gl.DYNAMIC_DRAW);
-      this.attribute(this.buffers.faces, L.a_pos, 2, 16, 0);
-      this.attribute(this.buffers.faces, L.a_slot, 1, 16, 8);
-      this.attribute(this.buffers.faces, L.a_sel, 1, 16, 12);
-      const v = this.state.view;
-      gl.uniform2f(L.u_scale, kx, ky);
-      gl.uniform2f(L.u_offset, -v.cx * kx, -v.cy * ky);
-      gl.uniform1f(L.u_size, FACE_PX * dpr);
-      gl.uniform1f(L.u_has_sel, this.state.selection ? 1 : 0);
-      gl.uniform2f(L.u_face, 1 / 16, 1 / f.rows);
-      gl.uniform1i(L.u_faces, 1);
-      gl.activeTexture(gl.TEXTURE1);
-      gl.bindTexture(gl.TEXTURE_2D, f.texture);
-      if (!this.state.selection) gl.disable(gl.BLEND); // opaque faces: no blending, half the work per pixel
-      gl.drawArrays(gl.POINTS, 0, count);
-      gl.enable(gl.BLEND);
-      for (const loc of [L.a_pos, L.a_slot, L.a_sel]) gl.disableVertexAttribArray(loc);
-      gl.activeTexture(gl.TEXTURE0);
-    }
+    if (shown.length && f.atlas) this.paintFaces(ctx, shown);
     this.status();
+    return shown.length;
+  }
+
+  paintFaces(ctx, shown) { // the faces of points `shown`, in order; with a selection, the others faded
+    const f = this.faces, S = f.size, { x, y } = this.a, sel = this.state.selection ? this.selectedMask : null;
+    const v = this.state.view, ox = this.width / 2 - v.cx * v.sx - FACE_PX / 2, oy = this.height / 2 + v.cy * v.sy - FACE_PX / 2;
+    ctx.imageSmoothingEnabled = false;
+    for (const i of shown) {
+      const s = f.slotOf[i];
+      ctx.globalAlpha = sel && !sel[i] ? 0.3 : 1;
+      ctx.drawImage(f.atlas, (s & 15) * S, (s >> 4) * S, S, S, Math.round(ox + x[i] * v.sx), Math.round(oy - y[i] * v.sy),
+        FACE_PX, FACE_PX);
+    }
+    ctx.globalAlpha = 1;
   }
 
   askForFaces(tiles) { // each request names every tile still awaited: the page answers the newest request only
@@ -508,16 +502,13 @@ class GlMap {
       f.pending.delete(k);
     }
     if (!bitmap || !h.tiles.length) return this.draw();
-    const gl = this.gl;
-    if (f.size !== h.size) { // the first faces: a texture of FACE_ROWS rows of 16
-      const most = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    if (f.size !== h.size) { // the first faces: a canvas of FACE_ROWS rows of 16
       f.size = h.size;
-      f.rows = Math.min(FACE_ROWS, Math.floor(most / h.size));
+      f.rows = FACE_ROWS;
       f.owner = new Int32Array(f.rows * 16).fill(-1);
-      f.texture = gl.createTexture();
-      gl.bindTexture(gl.TEXTURE_2D, f.texture);
-      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, 16 * h.size, f.rows * h.size, 0, gl.RGB, gl.UNSIGNED_BYTE, null);
-      this.nearest2d(gl); // faces are drawn at their own size: nearest texels are exact, and cheapest in software
+      f.atlas = document.createElement("canvas");
+      f.atlas.width = 16 * h.size;
+      f.atlas.height = f.rows * h.size;
     }
     const { tiles } = this.a, points = [];
     for (const k of h.tiles) for (let m = tiles.starts[k]; m < tiles.starts[k + 1]; m++) points.push(tiles.items[m]);
@@ -532,8 +523,7 @@ class GlMap {
         f.tileState[this.a.tile[old]] = 0;
       }
     }
-    gl.bindTexture(gl.TEXTURE_2D, f.texture);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, f.headRow * h.size, gl.RGB, gl.UNSIGNED_BYTE, bitmap);
+    f.atlas.getContext("2d").drawImage(bitmap, 0, f.headRow * h.size);
     points.forEach((i, k) => {
       const s = f.headRow * 16 + k;
       if (f.slotOf[i] >= 0) f.owner[f.slotOf[i]] = -1; // sent again (its tile lost another face): one slot each
@@ -545,6 +535,7 @@ class GlMap {
       f.pending.delete(k);
     }
     f.headRow += rows;
+    f.received++;
     this.draw();
   }
 
@@ -554,35 +545,26 @@ class GlMap {
 
   // ---- labels of the large clusters (core/cluster/map_labels.py), largest first, none overlapping
 
-  drawLabels() {
-    const ctx = this.labelCanvas.getContext("2d"), dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, this.width, this.height);
+  drawLabels(ctx) { // -> how many names it drew
     const labels = this.header.labels || [];
     this.el.dataset.labels = "0";
     // Names tell the overview apart; zoomed in among faces (a depth past the first) the faces speak for themselves.
-    if (!labels.length || (this.faces && this.state.faces && this.displayDepth() > 0)) return;
+    if (!labels.length || (this.faces && this.state.faces && this.displayDepth() > 0)) return 0;
     ctx.font = "600 12px " + (getComputedStyle(this.el).fontFamily || "sans-serif");
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     ctx.lineJoin = "round";
-    const placed = [];
-    let drawn = 0;
-    for (const label of labels) {
-      const [px, py] = this.toPixel(label.x, label.y);
-      const w = ctx.measureText(label.text).width + 8, h = 18;
-      const box = [px - w / 2, py - h / 2, px + w / 2, py + h / 2];
-      if (box[2] < 0 || box[0] > this.width || box[3] < 0 || box[1] > this.height) continue;
-      if (placed.some((b) => box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1])) continue;
-      placed.push(box);
+    const placed = placeLabels(labels.map((label) => ({ text: label.text, at: this.toPixel(label.x, label.y) })),
+      this.width, this.height, (text) => ctx.measureText(text).width);
+    for (const { text, x, y } of placed) {
       ctx.lineWidth = 4;
       ctx.strokeStyle = "rgba(255,255,255,0.9)";
-      ctx.strokeText(label.text, px, py);
+      ctx.strokeText(text, x, y);
       ctx.fillStyle = "#1f2430";
-      ctx.fillText(label.text, px, py);
-      drawn++;
+      ctx.fillText(text, x, y);
     }
-    this.el.dataset.labels = String(drawn);
+    this.el.dataset.labels = String(placed.length);
+    return placed.length;
   }
 
   // ---- selection, hover, interaction
@@ -620,13 +602,28 @@ class GlMap {
     this.state.selection = selection;
     this.setStateValue("selection", selection ? { ...selection, version: this.header.version } : null);
     this.markSelection(); // the count at once
-    // Redrawing 200,000 points holds the browser ~0.3-0.5 s where it draws in software: the box or lasso outline
-    // stays up while the page answers (the faces panel, ~0.2 s), then the selection is drawn bright.
+    // Redrawing 200,000 points holds the browser ~0.3-0.5 s where it draws in software, on the cores that also show
+    // the page's answer: the box or lasso outline stays up until the page has answered (the faces panel, ~0.2 s) and
+    // the browser is idle, then the selection is drawn bright (after MARK_WAIT_MS at the latest).
     clearTimeout(this.markTimer);
-    this.markTimer = setTimeout(() => {
+    const mark = () => {
+      clearTimeout(this.markTimer);
+      this.afterAnswer = null;
       this.outline(null);
       this.draw();
-    }, this.n > 50000 && !this.near ? 400 : 0);
+    };
+    if (this.n > 50000 && !this.near && selection) {
+      this.afterAnswer = mark;
+      this.markTimer = setTimeout(mark, MARK_WAIT_MS);
+    } else mark();
+  }
+
+  answered() { // the page ran again (this component drawn anew): its answer to a selection is being shown
+    const mark = this.afterAnswer;
+    if (!mark) return;
+    this.afterAnswer = null;
+    if (window.requestIdleCallback) requestIdleCallback(mark, { timeout: 300 });
+    else setTimeout(mark, 100);
   }
 
   reportView() { // the view, once it rests, into the page's link (through ui/map_faces.js)
@@ -689,6 +686,7 @@ class GlMap {
     const ctx = this.overlay.getContext("2d"), dpr = window.devicePixelRatio || 1;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.width, this.height);
+    this.overlay.style.visibility = points && points.length >= 2 ? "" : "hidden"; // nor does an empty overlay
     if (!points || points.length < 2) return;
     ctx.beginPath();
     points.forEach(([px, py], k) => (k ? ctx.lineTo(px, py) : ctx.moveTo(px, py)));
@@ -825,9 +823,36 @@ function pointsInside(s, x, y) { // the points a selection holds, in order: the 
   return out;
 }
 
+const LABEL_PAD = 4; // pixels of halo around a name
+const LABEL_HEIGHT = 18;
+
+// Where the clusters' names go on a width x height canvas: labels [{text, at: [x, y] in pixels}], most important
+// first. A name whose place is in view is kept whole inside the canvas (moved in from an edge); one that would then
+// overlap a name placed before it, or that is wider than the canvas, is left out. -> [{text, x, y, box}]: the name's
+// centre and its box [left, top, right, bottom], none overlapping, all inside [0, width] x [0, height].
+function placeLabels(labels, width, height, textWidth) {
+  const placed = [];
+  for (const { text, at: [px, py] } of labels) {
+    if (!(px >= 0 && px <= width && py >= 0 && py <= height)) continue; // its cluster's place is out of view
+    const w = textWidth(text) + 2 * LABEL_PAD, h = LABEL_HEIGHT;
+    if (w > width || h > height) continue;
+    const x = Math.min(Math.max(px, w / 2), width - w / 2), y = Math.min(Math.max(py, h / 2), height - h / 2);
+    const box = [x - w / 2, y - h / 2, x + w / 2, y + h / 2];
+    if (placed.some(({ box: b }) => box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1])) continue;
+    placed.push({ text, x, y, box });
+  }
+  return placed;
+}
+
 function polygonBox(poly) {
   const xs = poly.map((p) => p[0]), ys = poly.map((p) => p[1]);
   return [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+}
+
+function keepBlob(digest, bytes) { // the page sends a map whole once, then its header alone (ui/scatter_gl.py)
+  BLOBS.delete(digest);
+  BLOBS.set(digest, bytes);
+  while (BLOBS.size > BLOBS_KEPT) BLOBS.delete(BLOBS.keys().next().value);
 }
 
 export default function (component) {
@@ -835,12 +860,18 @@ export default function (component) {
   let map = parentElement.__faMap;
   if (!map) map = parentElement.__faMap = new GlMap(parentElement, key || "map");
   map.setStateValue = setStateValue;
+  map.answered();
   if (data && data !== map.bytes) {
     map.bytes = data;
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-    const { header } = readHeader(bytes);
+    const { length, header } = readHeader(bytes);
+    const whole = bytes.length > 4 + length ? bytes : null, kept = BLOBS.get(header.digest);
+    if (whole) keepBlob(header.digest, whole);
     if (map.header && map.header.digest === header.digest) map.rerun(header); // the same map sent again
-    else map.load(bytes).catch(() => map.fail("This map could not be read."));
+    else if (whole || kept) {
+      map.load(whole || kept).then(() => !whole && map.header && map.rerun(header))
+        .catch(() => map.fail("This map could not be read."));
+    } else setStateValue("need", `${header.digest}:${Date.now()}`); // a header alone, for a map not held: ask for it
   }
 }
-export { parse, pointsInside }; // for tests (node): tests/test_cluster_map.py, tests/test_map_faces.py
+export { parse, placeLabels, pointsInside }; // for tests (node): tests/test_cluster_map.py, test_map_faces.py

@@ -123,6 +123,7 @@ CL_COLOUR_ATTRIBUTE = "cl-color-attr"
 CL_SELECT_MODE = "cl-select-mode"
 CL_DRAW = "cl-draw"
 CL_MAP_GL = "cl-map-gl"
+MAP_GL_SENT = "map-gl-sent"  # {map widget key: (digest, the browser's last ask)}: the map blob the browser holds
 CL_MAP_CHART = "cl-map-chart"
 CL_SELECTION = "cl-sel-signature"  # the selection whose faces are paged: a new one starts on its first page
 CL_SELECTION_PAGE = "cl-sel-page"
