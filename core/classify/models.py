@@ -92,12 +92,10 @@ class LogisticModel:
         self.coef_ = np.zeros((Y.shape[1], X.shape[1]))
         self.intercept_ = np.zeros(Y.shape[1])
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(usable_cores()) as pool:
-            for done, (j, (coef, intercept)) in enumerate(
-                zip(range(Y.shape[1]), pool.map(lambda y: self._fit_one(Z, y), Y.T)), start=1
-            ):
+            for j, (coef, intercept) in enumerate(pool.map(lambda y: self._fit_one(Z, y), Y.T)):
                 self.coef_[j], self.intercept_[j] = coef, intercept
                 if on_fitted is not None:
-                    on_fitted(done)
+                    on_fitted(j + 1)
         return self
 
     def _fit_one(self, Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:

@@ -44,6 +44,7 @@ from core.data.dataset import Dataset
 from core.data.embeddings import load_embeddings
 from core.data.split import Split, split_rows
 from core.jobs import ProgressReporter, jobs_root
+from core.processes import usable_cores
 
 # Lazy imports: torch are imported inside the functions that use them, so pages and commands that never call them do
 # not pay their import time and memory on a shared server.
@@ -109,10 +110,7 @@ def validate_config(ds: Dataset, config: TrainConfig) -> TrainConfig:
 def set_torch_threads() -> int:
     import torch
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     # Half the cores: on a shared or hyper-threaded CPU more threads mostly contend (measured: 1 thread
     # beat 2 by 3x on a busy 2-core machine). FACEATLAS_TORCH_THREADS overrides.
     threads = int(os.environ.get("FACEATLAS_TORCH_THREADS", 0)) or max(1, min(cores // 2, 8))
