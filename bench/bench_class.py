@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_load import _status_kb, browser_cpu_s, descendants, settle, tree_cpu_s
+from bench.bench_load import browser_cpu_s, descendants, settle, status_kb, tree_cpu_s
 from bench.common import SHARED, fmt_s, table, write_section
 from core.demo import DEFAULT_IMAGES, generate_demo
 from core.lessons.catalogue import LESSONS
@@ -144,8 +144,8 @@ class MemorySeries(threading.Thread):
         self._stop_event = threading.Event()
 
     def sample(self) -> tuple[float, float]:
-        server = _status_kb(self.pid, "VmRSS") / 1024
-        tree = sum(_status_kb(p, "VmRSS") for p in descendants(self.pid)) / 1024
+        server = status_kb(self.pid, "VmRSS") / 1024
+        tree = sum(status_kb(p, "VmRSS") for p in descendants(self.pid)) / 1024
         return server, tree
 
     def run(self) -> None:
@@ -406,7 +406,7 @@ def _pss_kb(pid: int) -> int:
 
 
 def own_rss_mb() -> float:
-    return _status_kb(os.getpid(), "VmRSS") / 1024
+    return status_kb(os.getpid(), "VmRSS") / 1024
 
 
 def compare_clients(base: str, server_pid: int, k: int, lesson: Lesson) -> dict[str, dict[str, float]]:

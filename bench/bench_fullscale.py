@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_load import MemoryWatch, _status_kb
+from bench.bench_load import MemoryWatch, rss_mb, status_kb
 from bench.common import PROJECT, fmt_s, table, write_section
 from core.classify.models import TrainConfig
 from core.cli.audit import audit_job_spec
@@ -99,10 +99,6 @@ class LoadWatch(threading.Thread):
         self.join(5)
         s = self.samples or [os.getloadavg()[0]]
         return f"load average {min(s):.1f}-{max(s):.1f} (median {statistics.median(s):.1f}) on {os.cpu_count()} cores"
-
-
-def rss_mb(pid: int) -> float:
-    return _status_kb(pid, "VmRSS") / 1024
 
 
 # ---------------------------------------------------------------- results
@@ -446,7 +442,7 @@ def memory_phase(b: Browser, pid: int, ds, model_id: str, figures: Figures) -> N
     visit_everything(b, ds, model_id, figures, None)
     figures.put("memory: two sessions (MB)", ds.name, rss_mb(pid))
     figures.put("memory: peak of the server and its jobs (MB)", ds.name, watch.stop())
-    figures.put("memory: server's own peak (MB)", ds.name, _status_kb(pid, "VmHWM") / 1024)
+    figures.put("memory: server's own peak (MB)", ds.name, status_kb(pid, "VmHWM") / 1024)
     keep.close()
 
 

@@ -52,7 +52,7 @@ BURN = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() 
 # ---------------------------------------------------------------- server memory from /proc
 
 
-def _status_kb(pid: int, field_name: str) -> int:
+def status_kb(pid: int, field_name: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field_name + ":"):
@@ -60,6 +60,11 @@ def _status_kb(pid: int, field_name: str) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory in MB (0 once it is gone)."""
+    return status_kb(pid, "VmRSS") / 1024
 
 
 def descendants(pid: int) -> list[int]:
@@ -117,7 +122,7 @@ class MemoryWatch(threading.Thread):
         self._stop_event = threading.Event()
 
     def tree_rss_mb(self) -> float:
-        return sum(_status_kb(p, "VmRSS") for p in descendants(self.pid)) / 1024
+        return sum(status_kb(p, "VmRSS") for p in descendants(self.pid)) / 1024
 
     def run(self) -> None:
         while not self._stop_event.is_set():
@@ -270,7 +275,7 @@ def run_scenario(home: Path, scenario: Scenario, rounds: int, logs: Path) -> Out
         server_cpu = tree_cpu_s(proc.pid) - server_cpu0
         stop_burners(burners)
         peak = watch.stop()
-        hwm = _status_kb(proc.pid, "VmHWM") / 1024
+        hwm = status_kb(proc.pid, "VmHWM") / 1024
     finally:
         stop_burners(burners)
         stop_server(proc)

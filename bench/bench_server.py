@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.bench_load import PAGE_TIMEOUT_S, MemoryWatch, _status_kb, settle
+from bench.bench_load import PAGE_TIMEOUT_S, MemoryWatch, rss_mb, settle
 from bench.common import fmt_s, table, write_section
 from core.classify.models import TrainConfig
 from core.classify.train import train_attribute_model
@@ -148,10 +148,6 @@ async def run_uploads(base: str, photos: list[Path]) -> tuple[list[float], list[
         wall = time.perf_counter() - t0
         await browser.close()
     return times, errors, wall
-
-
-def rss_mb(pid: int) -> float:
-    return _status_kb(pid, "VmRSS") / 1024
 
 
 def faceless_pngs(folder: Path, n: int = 4) -> list[Path]:
