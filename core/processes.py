@@ -8,11 +8,15 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -121,3 +125,16 @@ def usable_cores() -> int:
     except (OSError, ValueError):
         pass
     return max(1, cores)
+
+
+def map_in_threads(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    """fn(item) for each item, in order, computed in one thread per usable core, each with single-threaded BLAS.
+
+    numpy's matrix products release the GIL, so the threads fill the cores. Left alone, OpenBLAS spreads every
+    product over all cores, and on a busy machine its threads spin against each other (a gradient product of the
+    classifier's fits: 7.2 s with them, 0.17 s on one thread).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(usable_cores()) as pool:
+        yield from pool.map(fn, items)

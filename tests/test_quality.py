@@ -410,6 +410,23 @@ def test_principal_axes_capture_the_leading_variance():
 # ---- the page's tables as people read them (core/quality/tables.py)
 
 
+
+def test_projected_look_distance_is_a_lower_bound_that_drops_unlike_pairs():
+    rng = np.random.default_rng(8)
+    base = rng.integers(0, 256, (300, 30, 24, 3)).astype(np.float32)
+    smooth = (base + np.roll(base, 1, axis=1) + np.roll(base, 1, axis=2)) / 3  # some spatial structure to crop
+    copies = duplicates.centre_crops(smooth[:40], 0.92) + rng.normal(0, 2, (40, 30, 24, 3))  # zoomed, re-noised
+    thumbs = np.clip(np.concatenate([smooth, copies]), 0, 255).astype(np.uint8)
+    projection = duplicates.look_projection(thumbs, np.ones(len(thumbs), bool))
+    a = np.concatenate([np.arange(40), rng.integers(0, 340, 400)])
+    b = np.concatenate([300 + np.arange(40), rng.integers(0, 340, 400)])
+    bound = duplicates.look_distance_bound(thumbs, projection, a, b)
+    exact = duplicates.look_distances(thumbs, a, b)
+    assert np.all(bound <= exact + duplicates.BOUND_SLACK)
+    assert np.all(exact[:40] <= duplicates.LOOK_RADIUS)  # the planted copies stay within the cut...
+    unlike = (a != b) & (np.arange(len(a)) >= 40) & (np.abs(a - b) != 300)
+    assert np.mean(bound[unlike] > duplicates.LOOK_RADIUS) > 0.9  # ...while most unrelated pairs are dropped unread
+
 def test_tables_name_every_column_and_spell_every_value():
     """Known columns get their titles and spellings; a column an audit adds later gets a plain title and a spelling
     by its type, so the page never shows a machine name, a 6-decimal float or 'None'."""
@@ -501,3 +518,16 @@ def test_the_demos_identities_are_all_right_and_moved_photos_are_found_precisely
     flagged = set(misfiled(planted)["row"].to_list())
     found = len(flagged & set(moved.tolist()))
     assert found >= 0.8 * len(moved) and found >= 0.9 * len(flagged), (found, len(moved), len(flagged))
+
+
+def test_audit_clock_says_the_time_left_at_the_pace_kept_so_far():
+    from core.quality.audit import PRIOR_SECONDS, START_SECONDS, AuditClock
+
+    now = [0.0]
+    clock = AuditClock({"scan": 100.0, "labels": 300.0}, clock=lambda: now[0])
+    assert clock.left("scan", 0.0) == pytest.approx(400.0 * PRIOR_SECONDS / (START_SECONDS + PRIOR_SECONDS))
+    now[0] = START_SECONDS + 100.0  # on time: the scan done when expected
+    assert clock.left("labels", 0.0) == pytest.approx(300.0)
+    now[0] = 3 * (START_SECONDS + 200.0) + 2 * PRIOR_SECONDS  # three times slower than expected
+    assert clock.left("labels", 1 / 3) == pytest.approx(3 * 200.0)
+    assert clock.left("labels", 1.0) == 0.0

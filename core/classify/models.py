@@ -7,12 +7,11 @@ their input normalisation as buffers, so a state dict alone restores them exactl
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.processes import usable_cores
+from core.processes import map_in_threads
 
 # Lazy imports: scikit-learn, torch are imported inside the functions that use them, so pages and commands that
 # never call them do not pay their import time and memory on a shared server.
@@ -82,8 +81,6 @@ class LogisticModel:
         """X (N, D) float, Y (N, A) 0/1; an attribute with one class in training predicts its prior.
 
         on_fitted(done) is called as each attribute's fit ends (progress)."""
-        from threadpoolctl import threadpool_limits
-
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0) + 1e-6
@@ -91,11 +88,10 @@ class LogisticModel:
         Y = np.asarray(Y).reshape(len(Y), -1)
         self.coef_ = np.zeros((Y.shape[1], X.shape[1]))
         self.intercept_ = np.zeros(Y.shape[1])
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(usable_cores()) as pool:
-            for j, (coef, intercept) in enumerate(pool.map(lambda y: self._fit_one(Z, y), Y.T)):
-                self.coef_[j], self.intercept_[j] = coef, intercept
-                if on_fitted is not None:
-                    on_fitted(j + 1)
+        for j, (coef, intercept) in enumerate(map_in_threads(lambda y: self._fit_one(Z, y), Y.T)):
+            self.coef_[j], self.intercept_[j] = coef, intercept
+            if on_fitted is not None:
+                on_fitted(j + 1)
         return self
 
     def _fit_one(self, Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:

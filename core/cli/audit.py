@@ -12,7 +12,7 @@ from core.data.ingest import open_dataset
 from core.errors import DatasetError
 from core.jobs import JobSpec, ProgressReporter, dataset_job_spec
 from core.quality import CHECK_TITLES, CHECKS, parse_checks, run_audit
-from core.quality.audit import stages
+from core.quality.audit import AuditClock, stage_seconds, stages
 
 COMMAND = "audit"
 HELP = "Audit a dataset: suspect attribute and identity labels, duplicate and unusable images (results cached)."
@@ -70,12 +70,13 @@ def run(args) -> int:
     # Progress counts images: every stage goes over the dataset once.
     total = max(1, len(plan)) * ds.n_images
     t0 = time.perf_counter()
+    clock = AuditClock(stage_seconds(ds, checks))
 
     def progress(stage: str, fraction: float, message: str) -> None:
         step = plan.index(stage) if stage in plan else 0
         done = int((step + min(max(fraction, 0.0), 1.0)) * ds.n_images)
         text = f"step {step + 1} of {len(plan)}: {message}"
-        reporter.update(done, text, total=total, force=fraction == 0.0)
+        reporter.update(done, text, total=total, force=fraction == 0.0, left_s=clock.left(stage, fraction))
         print(f"\raudit {ds.name}: {text}   ", end="", file=sys.stderr, flush=True)
 
     try:

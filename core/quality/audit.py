@@ -9,7 +9,6 @@ folder, a copy) and asks for a new run only when what a check reads changed.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from core.errors import DatasetError
 from core.faces.calibration import MIN_PAIRS, calibrate, pair_counts
 from core.faces.embed_job import MODEL as DLIB_MODEL
 from core.faces.embed_job import load_face_counts, load_status
+from core.processes import usable_cores
 from core.quality import duplicates, identities, images, labels
 from core.quality.scan import SCAN_VERSION, scan_images
 from core.quality.store import StoredResult, has_result, load_result, quality_dir, result_token, save_result
@@ -325,22 +325,57 @@ def run_audit(
     return {c: out[c] for c in checks}
 
 
-# Seconds per image of each stage on the 2-core reference machine (docs/bench/quality.md); the scan divides by cores.
-SECONDS_PER_IMAGE = {"scan": 0.0012, "labels": 0.0008, "identities": 0.0002, "duplicates": 0.0004, "images": 0.00001}
+# (fixed seconds, seconds per image) of each stage on the 2-core reference machine, measured on the 6,000-image demo
+# and the 202,599-image drawn set (docs/bench/fullscale.md); the scan's are divided among the cores.
+STAGE_SECONDS = {
+    "scan": (1.5, 0.0006),
+    "labels": (4.0, 0.00055),
+    "identities": (0.5, 0.00015),
+    "duplicates": (1.0, 0.0003),
+    "images": (0.0, 0.00001),
+}
+START_SECONDS = 3.0  # a new process importing numpy, polars, scipy
+PRIOR_SECONDS = 10.0  # the expected pace weighs as much as this many seconds measured (early progress is noisy)
+
+
+def stage_seconds(ds: Dataset, checks: Sequence[str]) -> dict[str, float]:
+    """{stage: expected seconds} of a run of `checks` on `ds`, in order (a stored scan costs nothing)."""
+    plan = stages(ds, checks)
+    scan_stored = "scan" in plan and has_result(quality_dir(ds), "scan", _scan_token(ds))
+    cores = max(1, usable_cores())
+    out = {}
+    for stage in plan:
+        fixed, per_image = STAGE_SECONDS[stage]
+        seconds = fixed + per_image * ds.n_images
+        out[stage] = (0.0 if scan_stored else seconds * 2 / cores) if stage == "scan" else seconds
+    return out
 
 
 def estimated_seconds(ds: Dataset, checks: Sequence[str]) -> float:
-    """A rough duration of a run of `checks` on `ds` (the scan counted only when it is not stored yet)."""
-    plan = stages(ds, checks)
-    scan_stored = "scan" in plan and has_result(quality_dir(ds), "scan", _scan_token(ds))
-    cores = max(1, os.cpu_count() or 1)
-    total = 0.0
-    for stage in plan:
-        if stage == "scan":
-            total += 0.0 if scan_stored else SECONDS_PER_IMAGE["scan"] * 2 / cores * ds.n_images
-        else:
-            total += SECONDS_PER_IMAGE[stage] * ds.n_images
-    return total + 5.0  # start-up: a new process importing numpy, polars, scipy
+    """How long a run of `checks` on `ds` should take on a quiet machine (the scan counted when not stored yet)."""
+    return START_SECONDS + sum(stage_seconds(ds, checks).values())
+
+
+class AuditClock:
+    """Seconds an audit has left: its stages' expected seconds, at the pace this machine has kept so far.
+
+    On a busy machine every stage runs slower alike, so how far behind the finished work is says how far behind
+    the rest will be (the audit at CelebA's size took 3x its quiet-machine time beside other work).
+    """
+
+    def __init__(self, expected: dict[str, float], clock: Callable[[], float] = time.monotonic) -> None:
+        self.expected = expected
+        self.clock = clock
+        self.started = clock()
+
+    def left(self, stage: str, fraction: float) -> float:
+        """Seconds left while `stage` is `fraction` done."""
+        names = list(self.expected)
+        at = names.index(stage) if stage in names else 0
+        done = sum(self.expected[s] for s in names[:at]) + min(max(fraction, 0.0), 1.0) * self.expected.get(stage, 0.0)
+        elapsed = self.clock() - self.started
+        pace = (elapsed + PRIOR_SECONDS) / (START_SECONDS + done + PRIOR_SECONDS)
+        return max(sum(self.expected.values()) - done, 0.0) * pace
 
 
 def stages(ds: Dataset, checks: Sequence[str]) -> list[str]:

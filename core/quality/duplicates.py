@@ -27,8 +27,9 @@ import numpy as np
 import polars as pl
 from PIL import Image
 
+from core import format as fmt
 from core.data.images import MAX_PIXELS
-from core.quality.neighbours import close_pairs
+from core.quality.neighbours import close_pairs, pair_distances
 from core.quality.projection import principal_axes
 
 # Lazy imports: scipy.sparse.csgraph is imported inside the function that uses it.
@@ -43,6 +44,7 @@ FACELESS_NEIGHBOURS = 10  # nearest thumbnails each photo without a face is comp
 LOOK_COMPONENTS = 64  # thumbnail projection the photos without a face are searched by
 FLAT_STD = 4.0  # thumbnails whose grey levels vary less than this (0-255) are blank, not compared
 CROPS = (0.96, 0.92, 0.88)  # centred crops (share of width and height) tried against the other thumbnail
+BOUND_SLACK = 1e-3  # float32 rounding of the projected bound (far below the cuts' spacing)
 PAIR_CHUNK = 5_000  # candidate pairs verified at once (bounds the memory of the cropped thumbnails)
 
 ProgressFn = Callable[[float, str], None]
@@ -66,8 +68,11 @@ def look_vectors(thumbs: np.ndarray) -> np.ndarray:
 
 def _flat(thumbs: np.ndarray) -> np.ndarray:
     """(N,) bool: thumbnails of (nearly) one colour; they all look alike and say nothing about being copies."""
-    flat = np.asarray(thumbs, np.float32).reshape(len(thumbs), -1)
-    return flat.std(axis=1) < FLAT_STD
+    out = np.zeros(len(thumbs), bool)
+    for start in range(0, len(thumbs), 20_000):  # in blocks: a float copy of every thumbnail is gigabytes
+        block = np.asarray(thumbs[start : start + 20_000], np.float32).reshape(-1, np.prod(thumbs.shape[1:]))
+        out[start : start + 20_000] = block.std(axis=1) < FLAT_STD
+    return out
 
 
 def _resample_matrix(n: int, share: float) -> np.ndarray:
@@ -145,20 +150,54 @@ class _RowImages:
         return self.images[int(row)]
 
 
-def look_projection(thumbs: np.ndarray, ok: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(N, LOOK_COMPONENTS) float32 PCA scores of the look vectors (fitted on a seeded sample, computed in blocks).
+@dataclass(frozen=True)
+class LookProjection:
+    """Look vectors projected on their leading principal axes (orthonormal, so no distance grows)."""
+
+    axes: np.ndarray  # (h * w * 3, k) float32
+    scores: np.ndarray  # (N, k) float32: each row's uncropped look vector projected; zeros for unusable rows
+
+    def project(self, thumbs: np.ndarray, rows: np.ndarray, share: float | None = None) -> np.ndarray:
+        """(len(rows), k) float32 projections of those rows' look vectors, of their centred `share` crop if given."""
+        out = np.empty((len(rows), self.axes.shape[1]), np.float32)
+        for start in range(0, len(rows), 20_000):
+            images = thumbs[rows[start : start + 20_000]]
+            if share is not None:
+                images = centre_crops(images, share)
+            out[start : start + 20_000] = look_vectors(images) @ self.axes  # no centring: see look_projection
+        return out
+
+
+def look_projection(thumbs: np.ndarray, ok: np.ndarray, seed: int = 0) -> LookProjection:
+    """PCA of the look vectors (LOOK_COMPONENTS axes fitted on a seeded sample), every usable row projected.
 
     A projection never lengthens a distance, so pairs farther apart here are farther apart as thumbnails too.
     """
     rows = np.flatnonzero(ok)
     rng = np.random.default_rng(seed)
     sample = look_vectors(thumbs[np.sort(rng.choice(rows, min(len(rows), 20_000), replace=False))])
-    basis = principal_axes(sample, LOOK_COMPONENTS, seed)[1].astype(np.float32).T
-    out = np.zeros((len(thumbs), basis.shape[1]), np.float32)
-    for start in range(0, len(thumbs), 20_000):  # no centring: differences of projections project differences
-        out[start : start + 20_000] = look_vectors(thumbs[start : start + 20_000]) @ basis
-    out[~ok] = 0.0
-    return out
+    projection = LookProjection(principal_axes(sample, LOOK_COMPONENTS, seed)[1].astype(np.float32).T, np.zeros(0))
+    # No centring: differences of projections are projections of differences.
+    scores = np.zeros((len(thumbs), projection.axes.shape[1]), np.float32)
+    scores[rows] = projection.project(thumbs, rows)
+    return LookProjection(projection.axes, scores)
+
+
+def look_distance_bound(thumbs: np.ndarray, projection: LookProjection, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(m,) float32 lower bound of each pair's look_distances: the same least over crops, of projected vectors.
+
+    Each crop's distance is at least its projected distance, so a pair whose bound exceeds LOOK_RADIUS is no copy;
+    the full comparison is left to the rest (on the CelebA-size drawn set 356 of 305,544 pairs, a minute saved).
+    """
+    rows = np.unique(np.concatenate([a, b]))
+    where = np.searchsorted(rows, [a, b])
+    uncropped = projection.scores
+    best = np.linalg.norm(uncropped[a] - uncropped[b], axis=1)
+    for share in CROPS:
+        cropped = projection.project(thumbs, rows, share)
+        best = np.minimum(best, np.linalg.norm(cropped[where[0]] - uncropped[b], axis=1))
+        best = np.minimum(best, np.linalg.norm(uncropped[a] - cropped[where[1]], axis=1))
+    return best
 
 
 def faceless_candidates(proj: np.ndarray, ok: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,25 +238,38 @@ def near_pairs(
     vectors: np.ndarray | None,
     has_face: np.ndarray | None,
     paths: Sequence | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row pairs that look like copies, from (N, h, w, 3) thumbnails and/or (N, D) face descriptors (either may be None).
 
     With thumbnails, the thumbnails decide (LOOK_RADIUS, then FINE_RADIUS on the files at `paths`, one per row)
     among the candidates: descriptor neighbours within CANDIDATE_RADIUS, and for rows without a face, thumbnail
-    neighbours. Without thumbnails, descriptors within EMBEDDING_RADIUS.
+    neighbours. Without thumbnails, descriptors within EMBEDDING_RADIUS. progress(fraction, message) of this step.
     """
+
+    def tell(fraction: float, message: str) -> None:
+        if progress:
+            progress(fraction, message)
+
     n = len(thumbs) if thumbs is not None else len(vectors) if vectors is not None else 0
     face = np.zeros(n, bool) if has_face is None or vectors is None else np.asarray(has_face, bool)
     ok = np.zeros(n, bool) if thumbs is None else np.asarray(readable, bool) & ~_flat(thumbs)
     cand_a, cand_b = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     if face.any():
+        tell(0.0, "pairing faces that look alike")
         rows = np.flatnonzero(face)
         found = close_pairs(np.asarray(vectors)[rows], CANDIDATE_RADIUS if thumbs is not None else EMBEDDING_RADIUS)
         cand_a.append(rows[found.a])
         cand_b.append(rows[found.b])
     if thumbs is None:
         return np.concatenate(cand_a), np.concatenate(cand_b)
-    proj = look_projection(thumbs, ok) if ok.any() else np.zeros((n, 1), np.float32)
+    tell(0.2, "projecting thumbnails")
+    projection = (
+        look_projection(thumbs, ok)
+        if ok.any()
+        else LookProjection(np.zeros((1, 1), np.float32), np.zeros((n, 1), np.float32))
+    )
+    proj = projection.scores
     a, b = faceless_candidates(proj, ok, np.flatnonzero(ok & ~face))
     a, b = np.concatenate([*cand_a, a]), np.concatenate([*cand_b, b])
     lo, hi = np.minimum(a, b), np.maximum(a, b)
@@ -225,20 +277,18 @@ def near_pairs(
     a, b = codes // max(n, 1), codes % max(n, 1)
     both = ok[a] & ok[b]
     # Pairs where a thumbnail is missing or blank stand on the descriptors alone, at the strict cut.
-    keep = ~both & face[a] & face[b] & (_descriptor_distances(vectors, a, b) <= EMBEDDING_RADIUS)
+    keep = ~both & face[a] & face[b]
+    keep[keep] = pair_distances(vectors, a[keep], b[keep]) <= EMBEDDING_RADIUS
     # Projected thumbnails first (cheap, never closer than the thumbnails), then the crop-aware comparison.
     near = both & (np.sqrt(((proj[a] - proj[b]) ** 2).sum(axis=1)) <= CANDIDATE_LOOK_RADIUS + 1e-3)
+    tell(0.4, f"comparing {fmt.count(int(near.sum()))} pairs of thumbnails")
+    near[near] = look_distance_bound(thumbs, projection, a[near], b[near]) <= LOOK_RADIUS + BOUND_SLACK
     keep[near] = look_distances(thumbs, a[near], b[near]) <= LOOK_RADIUS
     if paths is not None:
         fine = keep & both
+        tell(0.8, f"reading {fmt.count(int(fine.sum()))} likely pairs again from their files")
         keep[fine] = fine_look_distances(paths, a[fine], b[fine]) <= FINE_RADIUS
     return a[keep], b[keep]
-
-
-def _descriptor_distances(vectors: np.ndarray | None, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if vectors is None or not len(a):
-        return np.full(len(a), np.inf)
-    return np.sqrt(((np.asarray(vectors[a], np.float64) - np.asarray(vectors[b], np.float64)) ** 2).sum(axis=1))
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -316,9 +366,8 @@ def audit_duplicates(
     """Exact and near duplicate groups from the image scan (content hashes, thumbnails) and/or face descriptors."""
     content = scan_table["content_hash"].to_list() if scan_table is not None else [None] * table.height
     readable = scan_table["readable"].to_numpy() if scan_table is not None else None
-    if progress:
-        progress(0.1, "searching near copies (face descriptors and thumbnails)")
-    a, b = near_pairs(thumbs if scan_table is not None else None, readable, vectors, has_face, paths)
+    near = (lambda f, m: progress(0.05 + 0.85 * f, m)) if progress else None
+    a, b = near_pairs(thumbs if scan_table is not None else None, readable, vectors, has_face, paths, near)
     if progress:
         progress(0.9, "grouping duplicates")
     return group_duplicates(table, content, a, b)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from core.processes import map_in_threads
 from core.quality.projection import principal_axes
 
 # Lazy imports: scipy.optimize and cleanlab are imported inside the functions that use them.
@@ -77,9 +78,9 @@ def thumbnail_components(thumbs: np.ndarray, usable: np.ndarray, components: int
     sample = np.sort(rng.choice(rows, min(len(rows), PCA_SAMPLE), replace=False))
     mean, basis = principal_axes(flat[sample].astype(np.float64) / 255.0, components, seed)
     out = np.zeros((len(flat), len(basis)))
-    for start in range(0, len(flat), 50_000):
-        block = flat[start : start + 50_000].astype(np.float64) / 255.0
-        out[start : start + 50_000] = (block - mean) @ basis.T
+    for start in range(0, len(flat), 10_000):  # float64 copies of a block only: all of CelebA's would be 3.5 GB
+        block = flat[start : start + 10_000].astype(np.float64) / 255.0
+        out[start : start + 10_000] = (block - mean) @ basis.T
     out[~usable] = 0.0
     return out
 
@@ -194,15 +195,21 @@ def out_of_fold_probabilities(
     probs = np.zeros(Y.shape)
     n_folds = int(folds.max()) + 1 if len(folds) else 0
     rng = np.random.default_rng(seed)
-    for k in range(n_folds):
+    trains = []
+    for k in range(n_folds):  # drawn in fold order, so the samples do not depend on the threads
+        train = np.flatnonzero(folds != k)
+        trains.append(np.sort(rng.choice(train, MAX_FIT_ROWS, replace=False)) if len(train) > MAX_FIT_ROWS else train)
+
+    def fit(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return fit_logistic(X[train], Y[train], None if weights is None else weights[train])
+
+    if progress:
+        progress(0.0, f"fitting {n_folds} folds")
+    for k, (W, b) in enumerate(map_in_threads(fit, trains)):  # the folds' fits are independent: one per core
         test = folds == k
-        train = np.flatnonzero(~test)
-        if len(train) > MAX_FIT_ROWS:
-            train = np.sort(rng.choice(train, MAX_FIT_ROWS, replace=False))
-        if progress:
-            progress(k / n_folds, f"fold {k + 1} of {n_folds}")
-        W, b = fit_logistic(X[train], Y[train], None if weights is None else weights[train])
         probs[test] = 1.0 / (1.0 + np.exp(-(X[test] @ W + b)))
+        if progress:
+            progress((k + 1) / n_folds, f"fold {k + 1} of {n_folds} fitted")
     return probs
 
 

@@ -39,8 +39,8 @@ def _empty() -> ClosePairs:
     return ClosePairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
-def _exact_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """float64 euclidean distances of row pairs (the re-measure that makes results BLAS-independent)."""
+def pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(m,) float64 euclidean distances of row pairs, in blocks (the re-measure that makes results BLAS-independent)."""
     out = np.empty(len(a))
     for start in range(0, len(a), 65_536):
         xa = np.asarray(X[a[start : start + 65_536]], np.float64)
@@ -58,7 +58,7 @@ def _finish(X: np.ndarray, a: list, b: list, radius: float) -> ClosePairs:
     keep = lo != hi
     codes = np.unique(lo[keep] * np.int64(len(X)) + hi[keep])
     lo, hi = codes // len(X), codes % len(X)
-    dist = _exact_distances(X, lo, hi)
+    dist = pair_distances(X, lo, hi)
     within = dist <= radius
     return ClosePairs(lo[within], hi[within], dist[within])
 
