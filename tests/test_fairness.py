@@ -318,3 +318,13 @@ def test_group_choice_follows_the_attribute_until_chosen_by_hand(clf_env, logreg
     at.selectbox(key="clf-thr-attr").select("Blond_Hair").run()
     assert at.multiselect(key="clf-fair-groups").value == ["Young"]
     assert at.query_params["fby"] == "Young"
+
+
+def test_the_face_picker_lists_the_first_faces_and_the_one_a_link_opened():
+    from ui.fairness import listed_choices
+
+    faces = [f"{i:06d}.jpg" for i in range(2_000)]
+    assert listed_choices(faces, None, 500) == faces[:500]
+    assert listed_choices(faces, faces[3], 500) == faces[:500]
+    assert listed_choices(faces, faces[1_500], 500) == [*faces[:500], faces[1_500]]
+    assert listed_choices(faces, "not-a-test-face.jpg", 500) == faces[:500]
