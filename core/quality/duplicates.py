@@ -150,37 +150,41 @@ class _RowImages:
         return self.images[int(row)]
 
 
+def projected_looks(thumbs: np.ndarray, rows: np.ndarray, axes: np.ndarray, share: float | None = None) -> np.ndarray:
+    """(len(rows), k) float32: those rows' look vectors (of their centred `share` crop if given) on (D, k) axes.
+
+    No centring: differences of projections are then projections of differences.
+    """
+    out = np.empty((len(rows), axes.shape[1]), np.float32)
+    for start in range(0, len(rows), 20_000):
+        images = thumbs[rows[start : start + 20_000]]
+        if share is not None:
+            images = centre_crops(images, share)
+        out[start : start + 20_000] = look_vectors(images) @ axes
+    return out
+
+
 @dataclass(frozen=True)
 class LookProjection:
-    """Look vectors projected on their leading principal axes (orthonormal, so no distance grows)."""
+    """Look vectors on their leading principal axes (orthonormal, so no distance grows by projecting)."""
 
     axes: np.ndarray  # (h * w * 3, k) float32
     scores: np.ndarray  # (N, k) float32: each row's uncropped look vector projected; zeros for unusable rows
 
-    def project(self, thumbs: np.ndarray, rows: np.ndarray, share: float | None = None) -> np.ndarray:
-        """(len(rows), k) float32 projections of those rows' look vectors, of their centred `share` crop if given."""
-        out = np.empty((len(rows), self.axes.shape[1]), np.float32)
-        for start in range(0, len(rows), 20_000):
-            images = thumbs[rows[start : start + 20_000]]
-            if share is not None:
-                images = centre_crops(images, share)
-            out[start : start + 20_000] = look_vectors(images) @ self.axes  # no centring: see look_projection
-        return out
-
 
 def look_projection(thumbs: np.ndarray, ok: np.ndarray, seed: int = 0) -> LookProjection:
-    """PCA of the look vectors (LOOK_COMPONENTS axes fitted on a seeded sample), every usable row projected.
-
-    A projection never lengthens a distance, so pairs farther apart here are farther apart as thumbnails too.
-    """
+    """PCA of the look vectors (LOOK_COMPONENTS axes fitted on a seeded sample), every usable row projected."""
     rows = np.flatnonzero(ok)
+    if not len(rows):
+        return LookProjection(
+            np.zeros((thumbs[0].size if len(thumbs) else 1, 1), np.float32), np.zeros((len(thumbs), 1), np.float32)
+        )
     rng = np.random.default_rng(seed)
     sample = look_vectors(thumbs[np.sort(rng.choice(rows, min(len(rows), 20_000), replace=False))])
-    projection = LookProjection(principal_axes(sample, LOOK_COMPONENTS, seed)[1].astype(np.float32).T, np.zeros(0))
-    # No centring: differences of projections are projections of differences.
-    scores = np.zeros((len(thumbs), projection.axes.shape[1]), np.float32)
-    scores[rows] = projection.project(thumbs, rows)
-    return LookProjection(projection.axes, scores)
+    axes = principal_axes(sample, LOOK_COMPONENTS, seed)[1].astype(np.float32).T
+    scores = np.zeros((len(thumbs), axes.shape[1]), np.float32)
+    scores[rows] = projected_looks(thumbs, rows, axes)
+    return LookProjection(axes, scores)
 
 
 def look_distance_bound(thumbs: np.ndarray, projection: LookProjection, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -194,7 +198,7 @@ def look_distance_bound(thumbs: np.ndarray, projection: LookProjection, a: np.nd
     uncropped = projection.scores
     best = np.linalg.norm(uncropped[a] - uncropped[b], axis=1)
     for share in CROPS:
-        cropped = projection.project(thumbs, rows, share)
+        cropped = projected_looks(thumbs, rows, projection.axes, share)
         best = np.minimum(best, np.linalg.norm(cropped[where[0]] - uncropped[b], axis=1))
         best = np.minimum(best, np.linalg.norm(uncropped[a] - cropped[where[1]], axis=1))
     return best
@@ -264,11 +268,7 @@ def near_pairs(
     if thumbs is None:
         return np.concatenate(cand_a), np.concatenate(cand_b)
     tell(0.2, "projecting thumbnails")
-    projection = (
-        look_projection(thumbs, ok)
-        if ok.any()
-        else LookProjection(np.zeros((1, 1), np.float32), np.zeros((n, 1), np.float32))
-    )
+    projection = look_projection(thumbs, ok)
     proj = projection.scores
     a, b = faceless_candidates(proj, ok, np.flatnonzero(ok & ~face))
     a, b = np.concatenate([*cand_a, a]), np.concatenate([*cand_b, b])
