@@ -175,12 +175,13 @@ def prepare_jobs(ds, figures: Figures, audit: bool) -> str:
     figures.put("k-means k=100 job (every face)", ds.name, run_job(spec.kind, spec.argv))
     stored = {c: load_check(ds, c) for c in CHECKS}
     if all(r is not None for r in stored.values()):
-        seconds = sum(float(r.summary.get("seconds", 0)) for r in stored.values())
-        figures.note(
-            f"{ds.name}: the audit's results were stored by an earlier run; its checks took {fmt_s(seconds)} then "
-            "(the image scan not included)."
-        )
-        figures.put("audit job", ds.name, seconds)
+        if figures.get("audit job", ds.name) is None:  # a job timed by an earlier run of this bench is kept
+            seconds = sum(float(r.summary.get("seconds", 0)) for r in stored.values())
+            figures.note(
+                f"{ds.name}: the audit's results were stored by an earlier run; its checks took {fmt_s(seconds)} "
+                "then (the image scan not included)."
+            )
+            figures.put("audit job", ds.name, seconds)
     elif audit:
         spec = audit_job_spec(ds)
         figures.put("audit job", ds.name, run_job(spec.kind, spec.argv))

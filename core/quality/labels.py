@@ -205,7 +205,8 @@ def out_of_fold_probabilities(
 
     if progress:
         progress(0.0, f"fitting {n_folds} folds")
-    for k, (W, b) in enumerate(map_in_threads(fit, trains)):  # the folds' fits are independent: one per core
+    # The folds' fits are independent: one per core (SciPy's L-BFGS-B is re-entrant since 1.15, its C rewrite).
+    for k, (W, b) in enumerate(map_in_threads(fit, trains)):
         test = folds == k
         probs[test] = 1.0 / (1.0 + np.exp(-(X[test] @ W + b)))
         if progress:
