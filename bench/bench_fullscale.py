@@ -11,7 +11,8 @@ Needs both sets drawn and embedded in the home (default: the project's data/ and
     python -m bench.bench_fullscale [--home DIR] [--full demo-celeba] [--small demo] [--no-audit]
 
 Order: the jobs the pages read (a logistic regression on every embedding, the four audit checks) run first through
-core.jobs as the pages start them, timed; then one fresh server. Memory: one session opens every page of the full
+core.jobs as the pages start them, timed (with k-means, k=100, of every face); then each page's Python alone (AppTest in
+this process, warm); then one fresh server. Memory: one session opens every page of the full
 set (cold caches; its first loads are reported too) and then a second session does the same (the per-session
 increase). Timings: for each set a warm-up visit of every view, then each view opened in a new session (a first
 load on warm caches: the frontend's own start included) and its widgets changed one at a time. A page's time runs
@@ -30,6 +31,7 @@ import statistics
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +119,7 @@ class Figures:
 
     path: Path
     values: dict[tuple[str, str], float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # {what it is about: the note}, a new one replacing the old
     loads: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -126,7 +128,8 @@ class Figures:
             return cls(path)
         saved = json.loads(path.read_text())
         values = {(v["what"], v["name"]): v["value"] for v in saved["values"]}
-        return cls(path, values, saved["notes"], saved["loads"])
+        notes = saved["notes"] if isinstance(saved["notes"], dict) else {n: n for n in saved["notes"]}
+        return cls(path, values, notes, saved["loads"])
 
     def save(self) -> None:
         values = [{"what": w, "name": n, "value": v} for (w, n), v in self.values.items()]
@@ -138,8 +141,9 @@ class Figures:
         self.save()
         return value
 
-    def note(self, text: str) -> None:
-        self.notes.append(text)
+    def note(self, text: str, about: str | None = None) -> None:
+        """Say `text` under the tables; a later note `about` the same thing replaces it."""
+        self.notes[about or text] = text
         self.save()
 
     def get(self, what: str, name: str) -> float | None:
@@ -472,6 +476,8 @@ def timing_phase(b: Browser, ds, model_id: str, photo: Path, figures: Figures) -
         figures.put(f"first load: {name}", ds.name, b.open(path, title, params))
         if b.errors():
             figures.note(f"{ds.name} {name}: {b.errors()} error boxes")
+        b.page = b.context.new_page()  # a returning visitor: the app's scripts in the browser's cache
+        figures.put(f"first load, scripts cached: {name}", ds.name, b.open(path, title, params))
     b.session()
     figures.put(
         "first load: Attribute classifiers (results table)",
@@ -496,8 +502,48 @@ def timing_phase(b: Browser, ds, model_id: str, photo: Path, figures: Figures) -
     slowest = max(steps, key=steps.get)
     figures.put("Lessons: median step", ds.name, statistics.median(steps.values()))
     figures.put("Lessons: slowest step", ds.name, steps[slowest])
-    figures.note(f"{ds.name}: slowest lesson step {slowest} ({fmt_s(steps[slowest])}) of {len(steps)}.")
+    figures.note(
+        f"{ds.name}: slowest lesson step {slowest} ({fmt_s(steps[slowest])}) of {len(steps)}.",
+        f"slowest step {ds.name}",
+    )
     b.close()
+
+
+def page_file(path: str) -> Path:
+    """The script behind a URL path ("" is Home)."""
+    return PROJECT / "Home.py" if not path else next((PROJECT / "pages").glob(f"*_{path}.py"))
+
+
+def server_phase(ds, model_id: str, figures: Figures) -> None:
+    """The server's own run of each view and of picking an identity (AppTest in this process, caches warm: the
+    median of two runs after a first): how much of a browser's time is the page's Python."""
+    from streamlit.testing.v1 import AppTest
+
+    def timed_runs(path: str, params: str, change: Callable | None = None) -> float:
+        seconds = []
+        for _ in range(3):  # each view through Home, as a visitor arrives (so page links resolve)
+            at = AppTest.from_file(str(page_file("")), default_timeout=PAGE_TIMEOUT_S)
+            at.query_params.update(dict(urllib.parse.parse_qsl(f"dataset={ds.name}{params}")))
+            t0 = time.perf_counter()
+            at.run()
+            if path:
+                at.switch_page(str(page_file(path).relative_to(PROJECT)))
+                t0 = time.perf_counter()
+                at.run()
+            if change is not None:
+                t0 = time.perf_counter()
+                change(at).run()
+            seconds.append(time.perf_counter() - t0)
+            if at.exception:
+                raise RuntimeError(f"{path}: {at.exception}")
+        return statistics.median(seconds[1:])
+
+    views = [*VIEWS, ("Attribute classifiers (results table)", "Attribute_classifiers", "", f"&model={model_id}")]
+    for name, path, _, params in views:
+        figures.put(f"server run: {name}", ds.name, timed_runs(path, params))
+    person = ds.table["identity"].drop_nulls().unique().sort().to_list()[0]
+    pick = timed_runs("Dataset", "", lambda at: at.selectbox(key=state.IDENTITY).set_value(person))
+    figures.put("server run: Dataset: pick an identity", ds.name, pick)
 
 
 # ---------------------------------------------------------------- the report
@@ -509,6 +555,7 @@ def report(figures: Figures, small: str, full: str) -> list[list]:
     def target_of(what: str) -> tuple[float | None, str]:
         rules = [
             ("k-means k=100 job", "kmeans all"),
+            ("server run:", None),
             ("cold first load", None),
             ("memory: one session", "memory mb"),
             ("classifier job", "classifier job"),
@@ -524,6 +571,8 @@ def report(figures: Figures, small: str, full: str) -> list[list]:
             ("widget: Face search", None),  # detection included: the target is the search after it
             ("widget:", "widget"),
             ("first load: Clustering", "clustering default"),
+            ("scripts cached: Clustering", "clustering default"),
+            ("first load, scripts cached", "first load"),
             ("first load:", "first load"),
         ]
         for prefix, key in rules:
@@ -577,8 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-audit", action="store_true", help="skip the audit job when its results are missing")
     parser.add_argument(
         "--phases",
-        default="jobs,memory,small,full",
-        help="what to measure now (figures measured before are kept): jobs, memory, small, full",
+        default="jobs,server,memory,small,full",
+        help="what to measure now (figures measured before are kept): jobs, server, memory, small, full",
     )
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
@@ -609,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
         figures.loads["jobs"] = load.stop()
         figures.save()
     models = {name: models.get(name) or newest_logreg(ds) for name, ds in datasets.items()}
+    if "server" in phases:
+        for name, ds in datasets.items():
+            server_phase(ds, models[name], figures)
     browsing = [p for p in phases if p in ("memory", "small", "full")]
     if browsing:
         load = LoadWatch()
@@ -646,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     if figures.notes:
-        body += ["", *[f"- {n}" for n in figures.notes]]
+        body += ["", *[f"- {n}" for n in figures.notes.values()]]
     body += ["", READING]
     write_section("fullscale", "Every page at CelebA's size, in a browser", "\n".join(body))
     return 0
