@@ -602,18 +602,29 @@ def report(figures: Figures, small: str, full: str) -> list[list]:
 
 READING = """### Reading these figures
 
-- A first load is a new browser session: Streamlit's frontend starts, connects, and the page runs until the state
-  it then keeps for 1 s (that second not counted). On this machine that floor is about 1.6 s (Home on either set), so the 2 s target leaves the page itself
-  under half a second. The ratio column is the part that grows with the data: most pages are within 1.0-1.3x of
-  the demo, and the server's own run of a page is far inside the target (AppTest on the full set, warm: Home
-  0.14 s, Dataset 0.15-0.32 s, Attribute relations 0.22 s).
-- Most targets missed at full size are missed on the 6,000-face demo too (first loads of Dataset, Attribute
-  relations, Clustering, Data quality and the classifier's table; conditioning on Male; Clustering's colour);
-  drilling into a pair is 1.03 s (demo 0.85 s). Three grow with the data and are not traced yet: Lessons' first load
-  (4.98 s; every step opened afterwards in the same session <= 2.8 s), picking an identity (typing into a
-  selectbox of 10,177 people) and showing the identities check.
-- The jobs ran beside other work (load in the header): the classifier's CPU (114 s over 2 threads) says about 60 s
-  on a quiet machine, and the audit's process held 63% of a core when sampled in its near-copy step.
+- A first load is a new browser session in a new browser context: Streamlit's frontend is fetched and starts,
+  connects, and the page runs until the state it then keeps for 1 s (that second not counted). Where its time goes,
+  measured on the full set: the server's first message reaches the browser 1.1-1.5 s after the navigation (the
+  frontend's scripts fetched and started: Home, with little to draw, is 1.5-1.9 s on either set); the page's own
+  Python takes 0.02-0.55 s (the "server run" rows: AppTest, caches warm); the rest is the browser drawing charts and
+  fetching thumbnails (Dataset: the last of its 27 thumbnails is requested 1.2 s after the server's last message).
+  So a page with charts misses 2 s on the 6,000-face demo as well, and the ratio column is what grows with the data.
+  A returning visitor, whose browser keeps the app's scripts, sees the "scripts cached" rows.
+- What grew with the data, found by the websocket messages' sizes and mended: the classifier page sent every test
+  face to the fairness section's face picker (1 MB at CelebA's size; now the first 500, and any face a link
+  opens: the page's largest message 25 kB). Still growing: picking one of 10,177 identities (a 180 kB selectbox whose
+  options the browser filters as one types; the server's rerun 0.19 s), and Data quality's identities and images
+  views, which show a fixed number of suspects with their photos: the drawn set fills them (8 photos and 8 pairs
+  side by side, 136 thumbnails) where the demo has 2 and 1 (26).
+- Browsing ran beside the bench's own Chromium (load in the header) and its slowest figures move from run to run:
+  the lessons' slowest step was a different step in each of this stop's three runs (2.78 s, 3.15 s, 3.72 s); those
+  three steps opened again at load 1.5 took 1.65-1.76 s.
+- The jobs ran through core.jobs at a lower priority, as the pages start them (load in the header). The audit:
+  4.7 min (14.5 min in the last run, at load 3.8): near-copy checks now compare thumbnails only where a projected
+  lower bound of their crop-aware distance allows (356 of 305,544 candidate pairs), the label check's folds are
+  fitted side by side, and the job's time left follows the pace it keeps. The classifier job is the same work each
+  time and took 49-78 s within this hour on this machine (its CPU 78-106 s over 2 threads: the machine's speed
+  varied, not the job).
 - The box selection aims at 50,000 faces in up to three tries and kept the closest it got.
 """
 
