@@ -410,7 +410,6 @@ def test_principal_axes_capture_the_leading_variance():
 # ---- the page's tables as people read them (core/quality/tables.py)
 
 
-
 def test_projected_look_distance_is_a_lower_bound_that_drops_unlike_pairs():
     rng = np.random.default_rng(8)
     base = rng.integers(0, 256, (300, 30, 24, 3)).astype(np.float32)
@@ -426,6 +425,7 @@ def test_projected_look_distance_is_a_lower_bound_that_drops_unlike_pairs():
     assert np.all(exact[:40] <= duplicates.LOOK_RADIUS)  # the planted copies stay within the cut...
     unlike = (a != b) & (np.arange(len(a)) >= 40) & (np.abs(a - b) != 300)
     assert np.mean(bound[unlike] > duplicates.LOOK_RADIUS) > 0.9  # ...while most unrelated pairs are dropped unread
+
 
 def test_tables_name_every_column_and_spell_every_value():
     """Known columns get their titles and spellings; a column an audit adds later gets a plain title and a spelling
