@@ -10,12 +10,12 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from core.data.dataset import Dataset
+from core.distances import pair_distances
 from core.faces.calibration import (
     DLIB_THRESHOLD,
     SamePersonBasis,
     best_threshold,
     calibrate,
-    pair_distances,
     roc_auc,
     same_person,
     same_person_rule,
@@ -59,7 +59,7 @@ def test_calibration_of_separable_people_and_of_noise():
     vectors, identity = people()
     cal = calibrate(vectors, identity)
     assert cal.auc > 0.99 and cal.accuracy > 0.97 and cal.trustworthy
-    d = pair_distances(vectors, np.array([[0, 1], [0, 8]]))
+    d = pair_distances(vectors, np.array([0, 0]), np.array([1, 8]))
     assert d[0] < cal.threshold < d[1]  # same person below, another person above
     shuffled = np.random.default_rng(0).permutation(identity)
     noise = calibrate(vectors, shuffled)

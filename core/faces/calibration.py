@@ -27,6 +27,7 @@ import polars as pl
 
 from core.data.dataset import Dataset
 from core.data.embeddings import DLIB_MODEL, Embeddings
+from core.distances import pair_distances
 
 DLIB_THRESHOLD = 0.6  # dlib's published same-person cut for its descriptor on real photos (LFW)
 MAX_PAIRS = 20_000  # pairs of each kind: plenty for a threshold, cheap at CelebA scale
@@ -127,15 +128,6 @@ def sample_pairs(identity: Sequence, max_pairs: int = MAX_PAIRS, seed: int = 0) 
     keep = group[a] != group[b]
     different = np.unique(np.sort(np.column_stack([known[a[keep]], known[b[keep]]]), axis=1), axis=0)[:max_pairs]
     return same.astype(np.int64), different.astype(np.int64)
-
-
-def pair_distances(vectors: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """(k,) float64 euclidean distances of (k, 2) index pairs, computed in float64 (no BLAS-dependent rounding)."""
-    if not len(pairs):
-        return np.zeros(0)
-    a = np.asarray(vectors[pairs[:, 0]], np.float64)
-    b = np.asarray(vectors[pairs[:, 1]], np.float64)
-    return np.sqrt(((a - b) ** 2).sum(axis=1))
 
 
 def best_threshold(same: np.ndarray, different: np.ndarray) -> tuple[float, float]:
@@ -269,7 +261,8 @@ def calibrate(
     same, different = sample_pairs(labels, seed=seed)
     if len(same) < MIN_PAIRS or len(different) < MIN_PAIRS:
         return None
-    d_same, d_diff = pair_distances(vectors, same), pair_distances(vectors, different)
+    d_same = pair_distances(vectors, same[:, 0], same[:, 1])
+    d_diff = pair_distances(vectors, different[:, 0], different[:, 1])
     threshold, accuracy = best_threshold(d_same, d_diff)
     return Calibration(
         threshold=round(threshold, 4),

@@ -29,7 +29,8 @@ from PIL import Image
 
 from core import format as fmt
 from core.data.images import MAX_PIXELS
-from core.quality.neighbours import close_pairs, pair_distances
+from core.distances import pair_distances
+from core.quality.neighbours import close_pairs
 from core.quality.projection import principal_axes
 
 # Lazy imports: scipy.sparse.csgraph is imported inside the function that uses it.
@@ -45,6 +46,7 @@ LOOK_COMPONENTS = 64  # thumbnail projection the photos without a face are searc
 FLAT_STD = 4.0  # thumbnails whose grey levels vary less than this (0-255) are blank, not compared
 CROPS = (0.96, 0.92, 0.88)  # centred crops (share of width and height) tried against the other thumbnail
 BOUND_SLACK = 1e-3  # float32 rounding of the projected bound (far below the cuts' spacing)
+ROWS_PER_BLOCK = 20_000  # thumbnails turned into floats at once (a float copy of every one is gigabytes)
 PAIR_CHUNK = 5_000  # candidate pairs verified at once (bounds the memory of the cropped thumbnails)
 
 ProgressFn = Callable[[float, str], None]
@@ -69,9 +71,9 @@ def look_vectors(thumbs: np.ndarray) -> np.ndarray:
 def _flat(thumbs: np.ndarray) -> np.ndarray:
     """(N,) bool: thumbnails of (nearly) one colour; they all look alike and say nothing about being copies."""
     out = np.zeros(len(thumbs), bool)
-    for start in range(0, len(thumbs), 20_000):  # in blocks: a float copy of every thumbnail is gigabytes
-        block = np.asarray(thumbs[start : start + 20_000], np.float32).reshape(-1, np.prod(thumbs.shape[1:]))
-        out[start : start + 20_000] = block.std(axis=1) < FLAT_STD
+    for start in range(0, len(thumbs), ROWS_PER_BLOCK):
+        block = np.asarray(thumbs[start : start + ROWS_PER_BLOCK], np.float32)
+        out[start : start + ROWS_PER_BLOCK] = block.reshape(len(block), -1).std(axis=1) < FLAT_STD
     return out
 
 
@@ -156,11 +158,11 @@ def projected_looks(thumbs: np.ndarray, rows: np.ndarray, axes: np.ndarray, shar
     No centring: differences of projections are then projections of differences.
     """
     out = np.empty((len(rows), axes.shape[1]), np.float32)
-    for start in range(0, len(rows), 20_000):
-        images = thumbs[rows[start : start + 20_000]]
+    for start in range(0, len(rows), ROWS_PER_BLOCK):
+        images = thumbs[rows[start : start + ROWS_PER_BLOCK]]
         if share is not None:
             images = centre_crops(images, share)
-        out[start : start + 20_000] = look_vectors(images) @ axes
+        out[start : start + ROWS_PER_BLOCK] = look_vectors(images) @ axes
     return out
 
 
@@ -175,10 +177,11 @@ class LookProjection:
 def look_projection(thumbs: np.ndarray, ok: np.ndarray, seed: int = 0) -> LookProjection:
     """PCA of the look vectors (LOOK_COMPONENTS axes fitted on a seeded sample), every usable row projected."""
     rows = np.flatnonzero(ok)
-    if not len(rows):
+    if not len(rows):  # nothing to project: one zero axis, every score zero
         return LookProjection(
-            np.zeros((thumbs[0].size if len(thumbs) else 1, 1), np.float32), np.zeros((len(thumbs), 1), np.float32)
+            np.zeros((int(np.prod(thumbs.shape[1:])), 1), np.float32), np.zeros((len(thumbs), 1), np.float32)
         )
+
     rng = np.random.default_rng(seed)
     sample = look_vectors(thumbs[np.sort(rng.choice(rows, min(len(rows), 20_000), replace=False))])
     axes = principal_axes(sample, LOOK_COMPONENTS, seed)[1].astype(np.float32).T

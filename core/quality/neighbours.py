@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.distances import pair_distances
+
 EXACT_BELOW = 6_000  # fewer rows than this: compare all pairs (cheaper than building cells)
 PROBES = 4  # cells each row is compared with
 KMEANS_ITERATIONS = 8
@@ -37,16 +39,6 @@ class ClosePairs:
 
 def _empty() -> ClosePairs:
     return ClosePairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-
-
-def pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(m,) float64 euclidean distances of row pairs, in blocks (the re-measure that makes results BLAS-independent)."""
-    out = np.empty(len(a))
-    for start in range(0, len(a), 65_536):
-        xa = np.asarray(X[a[start : start + 65_536]], np.float64)
-        xb = np.asarray(X[b[start : start + 65_536]], np.float64)
-        out[start : start + 65_536] = np.sqrt(((xa - xb) ** 2).sum(axis=1))
-    return out
 
 
 def _finish(X: np.ndarray, a: list, b: list, radius: float) -> ClosePairs:
