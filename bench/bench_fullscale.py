@@ -622,9 +622,9 @@ READING = """### Reading these figures
 - The jobs ran through core.jobs at a lower priority, as the pages start them (load in the header). The audit:
   4.7 min (14.5 min in the last run, at load 3.8): near-copy checks now compare thumbnails only where a projected
   lower bound of their crop-aware distance allows (356 of 305,544 candidate pairs), the label check's folds are
-  fitted side by side, and the job's time left follows the pace it keeps. The classifier job is the same work each
-  time and took 49-78 s within this hour on this machine (its CPU 78-106 s over 2 threads: the machine's speed
-  varied, not the job).
+  fitted side by side, and the job's time left follows the pace it keeps. The classifier job fits its 40 logistic
+  regressions in lockstep (core.classify.lockstep: scikit-learn's fit per attribute, the features read once per
+  round for all of them): 19 s, where one fit after another in threads took 49-78 s (docs/bench/classify.md).
 - The box selection aims at 50,000 faces in up to three tries and kept the closest it got.
 """
 

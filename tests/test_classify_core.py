@@ -413,3 +413,74 @@ def test_logistic_model_matches_one_scikit_learn_fit_per_attribute(balanced):
         clf = LogisticRegression(class_weight="balanced" if balanced else None, max_iter=500).fit(Z, Y[:, j])
         np.testing.assert_allclose(probs[:, j], clf.predict_proba(Z)[:, 1], atol=2e-3)
     assert np.allclose(probs[:, 2], 1 - 1e-4, atol=1e-6)
+
+
+def _lockstep_problem(n: int = 3000, attributes: int = 8):
+    """Features and attributes that fits finish at different rounds (from nearly separable to nearly noise)."""
+    rng = np.random.default_rng(5)
+    Z = rng.normal(size=(n, 10)).astype(np.float32)
+    noise = np.linspace(0.2, 6.0, attributes)
+    Y = (Z[:, :attributes] + rng.normal(size=(n, attributes)) * noise > 0.5).astype(np.uint8)
+    return Z, Y
+
+
+@pytest.mark.parametrize("balanced", [False, True])
+def test_lockstep_fits_are_each_attributes_own_scikit_learn_fit(balanced):
+    """Eight fits that need different numbers of rounds, answered together in whatever order their threads ask:
+    each is the scikit-learn fit of its own attribute (a round that mixed up columns fails here)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from core.classify.lockstep import FitSettings, fit_logistic_columns
+
+    Z, Y = _lockstep_problem()
+    coef, intercept = fit_logistic_columns(Z, Y, FitSettings(balanced=balanced, max_iter=500))
+    for j in range(Y.shape[1]):
+        clf = LogisticRegression(class_weight="balanced" if balanced else None, max_iter=500, tol=1e-10)
+        clf.fit(Z.astype(np.float64), Y[:, j])
+        logits = Z @ coef[j] + intercept[j]
+        np.testing.assert_allclose(logits, clf.decision_function(Z), rtol=5e-3, atol=0.02, err_msg=f"attribute {j}")
+
+
+def test_lockstep_fits_do_not_depend_on_the_cores(monkeypatch):
+    """The rows are summed in fixed blocks in a fixed order: one core or three give the same numbers."""
+    import core.classify.lockstep as lockstep
+
+    Z, Y = _lockstep_problem(n=9000)  # more than two blocks
+    fits = []
+    for cores in (1, 3):
+        monkeypatch.setattr(lockstep, "usable_cores", lambda cores=cores: cores)
+        fits.append(lockstep.fit_logistic_columns(Z, Y, lockstep.FitSettings()))
+    np.testing.assert_array_equal(fits[0][0], fits[1][0])
+    np.testing.assert_array_equal(fits[0][1], fits[1][1])
+
+
+def test_a_failing_round_stops_every_lockstep_fit(monkeypatch):
+    """An error while answering a round reaches the caller; no fit is left waiting for the others."""
+    import threading
+
+    import core.classify.lockstep as lockstep
+
+    rounds = []
+    answer = lockstep._Round._losses_and_gradients
+
+    def fail_on_third(self, columns, thetas):
+        rounds.append(len(columns))
+        if len(rounds) == 3:
+            raise MemoryError("no room")
+        return answer(self, columns, thetas)
+
+    monkeypatch.setattr(lockstep._Round, "_losses_and_gradients", fail_on_third)
+    Z, Y = _lockstep_problem()
+    outcome = []
+
+    def run():
+        try:
+            lockstep.fit_logistic_columns(Z, Y, lockstep.FitSettings())
+        except MemoryError as error:
+            outcome.append(str(error))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert outcome == ["no room"]
