@@ -320,11 +320,16 @@ def test_group_choice_follows_the_attribute_until_chosen_by_hand(clf_env, logreg
     assert at.query_params["fby"] == "Young"
 
 
-def test_the_face_picker_lists_the_first_faces_and_the_one_a_link_opened():
-    from ui.fairness import listed_choices
+def test_long_pickers_list_the_first_choices_the_matches_and_the_chosen_ones():
+    from ui.long_lists import listed_choices, matching
 
     faces = [f"{i:06d}.jpg" for i in range(2_000)]
-    assert listed_choices(faces, None, 500) == faces[:500]
-    assert listed_choices(faces, faces[3], 500) == faces[:500]
-    assert listed_choices(faces, faces[1_500], 500) == [*faces[:500], faces[1_500]]
-    assert listed_choices(faces, "not-a-test-face.jpg", 500) == faces[:500]
+    assert listed_choices(faces, [None], 500) == faces[:500]
+    assert listed_choices(faces, [faces[3]], 500) == faces[:500]
+    assert listed_choices(faces, [faces[1_500]], 500) == [*faces[:500], faces[1_500]]
+    assert listed_choices(faces, ["not-a-test-face.jpg"], 500) == faces[:500]
+    found = matching(faces, " 0015 ")
+    assert found[:3] == ["000015.jpg", "000150.jpg", "000151.jpg"] and len(found) == 1 + 10 + 100
+    assert listed_choices(found, [faces[7]], 500, among=faces) == [*found, faces[7]]  # chosen, though not a match
+    assert matching(["Anna_B", "anna_c", "Bob"], "ANNA") == ["Anna_B", "anna_c"]
+    assert matching(["a", "b"], "  ") == ["a", "b"]

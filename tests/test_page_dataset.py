@@ -7,7 +7,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.stats.intervals import Rate
+from core.stats.relations import images_per_identity
 from tests.support import PROJECT
+from ui import long_lists
 
 PAGE = str(PROJECT / "pages" / "1_Dataset.py")
 
@@ -123,6 +125,50 @@ def test_identity_from_shared_link(demo_home, table):
     assert not at.exception, at.exception
     assert at.selectbox(key="identity").value == identity
     assert any(s.value == f"Identity {identity}: {n_images} images" for s in at.subheader)
+
+
+def test_many_identities_are_found_by_search_not_all_sent(demo_home, table, monkeypatch):
+    """Above LISTED identities the picker lists the first LISTED (most images first) and a search box finds any
+    other; the person stays picked whatever is searched next, and a link opens one beyond the listed ones."""
+    monkeypatch.setattr(long_lists, "LISTED", 5)
+    order = images_per_identity(table)
+    last, its_images = order["identity"].to_list()[-1], int(order["images"].to_list()[-1])
+    at = _page()
+    assert [o.split(" ")[0] for o in at.selectbox(key="identity").options] == order["identity"].to_list()[:5]
+    assert f"Listing the first 5 of {len(order)} identities (most images first): type above to find any other." in (
+        _captions(at)
+    )
+    at.text_input(key="identity-search").input(f" {last} ").run()
+    matches = [i for i in order["identity"].to_list() if last in i]
+    assert [o.split(" ")[0] for o in at.selectbox(key="identity").options] == matches[:5]
+    at.selectbox(key="identity").select(last).run()
+    assert any(s.value == f"Identity {last}: {its_images} images" for s in at.subheader)
+    assert at.query_params["identity"] == last
+    at.text_input(key="identity-search").input("no such person").run()
+    assert "No identities contain “no such person”." in _captions(at)
+    assert at.selectbox(key="identity").value == last  # still picked, still an option
+    assert any(s.value == f"Identity {last}: {its_images} images" for s in at.subheader)
+
+    linked = AppTest.from_file(PAGE, default_timeout=60)
+    linked.query_params["dataset"] = "demo"
+    linked.query_params["identity"] = last
+    linked.run()
+    assert linked.selectbox(key="identity").value == last
+    assert len(linked.selectbox(key="identity").options) == 6
+
+
+def test_many_identities_in_the_gallery_filter_are_found_by_search(demo_home, table, monkeypatch):
+    monkeypatch.setattr(long_lists, "LISTED", 5)
+    people = sorted(table["identity"].unique().to_list())
+    far = people[-1]
+    at = _page()
+    assert at.multiselect(key="gallery-identities").options == people[:5]
+    at.text_input(key="gallery-identities-search").input(far).run()
+    assert far in at.multiselect(key="gallery-identities").options
+    at.multiselect(key="gallery-identities").set_value([far]).run()
+    at.text_input(key="gallery-identities-search").input("").run()
+    assert at.multiselect(key="gallery-identities").options == [*people[:5], far]  # the chosen one stays listed
+    assert _metric(at, "Matching images") == f"{int((table['identity'] == far).sum()):,}"
 
 
 def test_dataset_without_attributes_still_shows_identities(people_home):

@@ -15,7 +15,7 @@ from core.data.dataset import Dataset
 from core.data.subset import Subset
 from core.stats import relations as stats
 from core.stats.intervals import Rate
-from ui import links, state
+from ui import links, long_lists, state
 from ui.demo_drawing import images_missing_text
 from ui.filters import subset_ui
 from ui.gallery import image_grid
@@ -126,9 +126,16 @@ def identity_section(ds: Dataset) -> None:
     st.altair_chart(stats_charts.identity_histogram(counts), width="stretch")
     by_id = dict(zip(counts["identity"], counts["images"]))
     links.restore(state.IDENTITY, "identity", valid=by_id.__contains__)  # a shared link opens on that person
+    options = long_lists.searchable_options(
+        counts["identity"].tolist(),
+        [st.session_state.get(state.IDENTITY)],
+        "identities",
+        state.IDENTITY_SEARCH,
+        "most images first",
+    )
     identity = st.selectbox(
         "Identity (type to search)",
-        counts["identity"].tolist(),
+        options,
         index=None,
         key=state.IDENTITY,
         format_func=_identity_label(by_id),

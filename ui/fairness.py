@@ -32,8 +32,8 @@ from core.classify.fairness import (
 from core.classify.store import ClassifierMeta
 from core.data.dataset import Dataset
 from core.stats.intervals import MIN_MODEL_IMAGES, MIN_MODEL_POSITIVES
-from ui import links
-from ui.state import FAIR_DEFAULTS, FAIR_FACE, FAIR_GROUPS, FAIR_SOURCE, FAIR_WORST_BY
+from ui import links, long_lists
+from ui.state import FAIR_DEFAULTS, FAIR_FACE, FAIR_FACE_SEARCH, FAIR_GROUPS, FAIR_SOURCE, FAIR_WORST_BY
 
 DEFAULT_GROUPS = ("Male", "Young", "Pale_Skin")
 RATE_COLUMNS = {
@@ -43,8 +43,8 @@ RATE_COLUMNS = {
     "fpr": "false-positive rate",
 }
 SMALL_STYLE = "color: #9e9e9e; font-style: italic"
-# Test faces listed in the picker: all of CelebA's 20,000 were a 1 MB message to every visitor, most of a second.
-FACE_CHOICES = 500
+# Test faces in the picker: all of CelebA's 20,000 were a 1 MB message to every visitor (ui.long_lists lists 500).
+SEARCH_ORDER = "the worst group's mistakes first"
 
 
 @dataclass(frozen=True)
@@ -228,14 +228,6 @@ def tradeoff_view(audit: FairnessAudit) -> None:
     )
 
 
-def listed_choices(choices: list[str], current: str | None, limit: int = FACE_CHOICES) -> list[str]:
-    """The first `limit` choices, and the current one wherever it stands (a link may open any)."""
-    listed = choices[:limit]
-    if current is not None and current not in listed and current in choices:
-        listed.append(current)
-    return listed
-
-
 def _face_label(audit: FairnessAudit, image_ids: np.ndarray, i: int) -> str:
     said = "yes" if audit.answers[i] else "no"
     truth = "yes" if audit.labels[i] else "no"
@@ -264,14 +256,14 @@ def counterpart_view(ds: Dataset, audit: FairnessAudit) -> None:
         default,
         lambda: st.selectbox(
             "A test face (the worst group's mistakes first)",
-            listed_choices(list(by_image), st.session_state.get(FAIR_FACE)),
+            long_lists.searchable_options(
+                list(by_image), [st.session_state.get(FAIR_FACE)], "test faces", FAIR_FACE_SEARCH, SEARCH_ORDER
+            ),
             format_func=lambda name: _face_label(audit, image_ids, by_image[name]),
             key=FAIR_FACE,
         ),
         valid=by_image.__contains__,
     )
-    if len(by_image) > FACE_CHOICES:
-        st.caption(f"The first {fmt.count(FACE_CHOICES)} of {fmt.count(len(by_image))} test faces are listed.")
     query = by_image[image]
     found = nearest_answered_otherwise(emb.vectors[audit.rows], audit.answers, query, emb.has_face[audit.rows])
     if found is None:

@@ -7,7 +7,7 @@ import streamlit as st
 from core.data.dataset import Dataset
 from core.data.subset import MAX_TOP_IDENTITIES as MAX_TOP
 from core.data.subset import Subset
-from ui import links, state
+from ui import links, long_lists, state
 
 CHOICES = ("any", "present", "absent")
 
@@ -41,7 +41,14 @@ def subset_ui(ds: Dataset, key: str, identities: bool = False, top_identities: b
     if identities and ds.has_identity:
         options = ds.table["identity"].drop_nulls().unique().sort().to_list()
         links.restore(state.filter_identities(key), "ids", links.as_list, links.all_of(options))
-        chosen_ids = tuple(st.multiselect("Identities", options, key=state.filter_identities(key)))
+        listed = long_lists.searchable_options(
+            options,
+            st.session_state.get(state.filter_identities(key), []),
+            "identities",
+            state.filter_identities_search(key),
+            "in order",
+        )
+        chosen_ids = tuple(st.multiselect("Identities", listed, key=state.filter_identities(key)))
     top = 0
     if top_identities and ds.has_identity:
         links.restore(state.filter_top(key), "top", int, links.between(0, MAX_TOP))

@@ -44,6 +44,11 @@ def filter_identities(prefix: str) -> str:
     return f"{prefix}-identities"
 
 
+def filter_identities_search(prefix: str) -> str:
+    """The search box above the identities multiselect (ui.long_lists: on datasets with many identities)."""
+    return f"{prefix}-identities-search"
+
+
 def filter_top(prefix: str) -> str:
     return f"{prefix}-top"
 
@@ -56,6 +61,7 @@ PREVALENCE_SPLIT = "prev-split"  # radio: how the prevalence bars are split
 PREVALENCE_SPLIT_ATTRIBUTE = "prev-split-attr"  # selectbox: the attribute they are split by
 DONUT_ATTRIBUTES = "donut-attrs"
 IDENTITY = "identity"  # selectbox: the identity explored
+IDENTITY_SEARCH = "identity-search"  # the search box above it (ui.long_lists: on datasets with many identities)
 GALLERY_FILTER = "gallery"  # the gallery's Subset filter prefix
 GALLERY_PAGE = "gallery-page"
 
@@ -93,6 +99,7 @@ FAIR_GROUPS = "clf-fair-groups"  # one or two attributes the faces are grouped b
 FAIR_SOURCE = "clf-fair-source"  # a face's group from its own label or its person's usual one
 FAIR_WORST_BY = "clf-fair-worst-by"  # the figure the worst group is found by
 FAIR_FACE = "clf-fair-face"  # the test face compared with its nearest face answered the other way
+FAIR_FACE_SEARCH = "clf-fair-face-search"  # the search box above its picker (ui.long_lists: many test faces)
 FAIR_DEFAULTS = "clf-fair-defaults"  # {widget key: the default it was last drawn with}, so untouched ones follow
 
 # ---- Clustering
