@@ -56,8 +56,9 @@ from core.faces.search import all_distances, index_for, nearest_faces
 from core.jobs import job_status, start_job
 from core.lessons.catalogue import LESSONS
 from core.quality.audit import CHECKS, load_check
+from core.stats.relations import images_per_identity
 from tests.browser_support import CHROMIUM, IDLE_JS, is_idle, launch_chromium, start_server, stop_server
-from ui import state
+from ui import long_lists, state
 
 SLOW = True  # hours of preparation, tens of minutes of browsing
 SETTLE_S = 1.0
@@ -290,10 +291,14 @@ class Browser:
     def radio(self, key: str, label: str) -> None:
         self.widget(key).get_by_text(label, exact=True).click()
 
-    def number(self, key: str, value: int) -> None:
+    def fill(self, key: str, value: str) -> None:
+        """A text or number input: its text replaced, then Enter."""
         box = self.widget(key).locator("input")
-        box.fill(str(value))
+        box.fill(value)
         box.press("Enter")
+
+    def number(self, key: str, value: int) -> None:
+        self.fill(key, str(value))
 
     def segment(self, key: str, label: str) -> None:
         self.widget(key).get_by_text(label, exact=True).click()
@@ -307,6 +312,22 @@ class Browser:
     def wait_for_heading(self, text: str, timeout_s: float) -> None:
         self.page.get_by_role("heading", name=text, exact=True).first.wait_for(timeout=timeout_s * 1000)
 
+
+FIRST_LOADS = 3  # each first load is the median of this many (one load moves by half a second on a busy machine)
+BARE_TITLE = "A bare page"
+BARE_PAGE = f"""import altair as alt
+import pandas as pd
+import streamlit as st
+
+st.title("{BARE_TITLE}")
+st.write("Nothing of the app: Streamlit alone.")
+if st.query_params.get("chart"):
+    st.altair_chart(alt.Chart(pd.DataFrame({{"x": ["a", "b"], "n": [1, 2]}})).mark_bar().encode(x="x", y="n"))
+"""
+BARE_ROWS = {  # URL parameters of the bare page -> its row
+    "": "a bare Streamlit page, title only (no app: the floor)",
+    "&chart=1": "a bare Streamlit page with one small Altair chart (Streamlit's chart code fetched and started)",
+}
 
 # The views measured on each set: (label, URL path, page title, extra URL parameters). Clustering's "all points"
 # views are added per set (their n is the set's size).
@@ -396,7 +417,10 @@ def widget_changes(b: Browser, ds, model_id: str, photo: Path) -> dict[str, floa
     change("Dataset: add a donut (Bald)", lambda: b.add(state.DONUT_ATTRIBUTES, "Bald"), "Dataset")
     change("Dataset: split the bars by partition", lambda: b.radio(state.PREVALENCE_SPLIT, "partition"), "Dataset")
     change("Dataset: gallery page 2", lambda: b.number(state.GALLERY_PAGE, 2), "Dataset")
-    change("Dataset: pick an identity", lambda: b.pick(state.IDENTITY, f"{people[0]} ("), "Dataset")
+    top = images_per_identity(ds.table)["identity"][0]  # the picker's first (most images): listed on either set
+    change("Dataset: pick an identity", lambda: b.pick(state.IDENTITY, f"{top} ("), "Dataset")
+    if len(people) > long_lists.LISTED:  # only then is there a search box above the picker
+        change("Dataset: find identities (search box)", lambda: b.fill(state.IDENTITY_SEARCH, people[0]), "Dataset")
     b.open("Attribute_relations", "Attribute relations")
     change("Relations: measure lift", lambda: b.segment(state.MEASURE, "lift"), "Attribute relations")
     change(
@@ -465,6 +489,41 @@ def memory_phase(b: Browser, pid: int, ds, model_id: str, figures: Figures) -> N
     keep.close()
 
 
+def first_loads(b: Browser, path: str, title: str, params: str = "", repeats: int = FIRST_LOADS) -> tuple[float, float]:
+    """Medians of `repeats` first loads in a new browser context, and of as many in a new tab of that context (a
+    returning visitor: the app's scripts in the browser's cache)."""
+    new, cached = [], []
+    for _ in range(repeats):
+        b.session()
+        new.append(b.open(path, title, params))
+        if b.errors():
+            b.notes.append(f"{b.name} {title}{params}: {b.errors()} error boxes")
+        b.page = b.context.new_page()
+        cached.append(b.open(path, title, params))
+    return statistics.median(new), statistics.median(cached)
+
+
+def floor_phase(chromium, figures: Figures, names: list[str]) -> None:
+    """A page with nothing but a title, served by another Streamlit from a temporary folder: Streamlit's own start
+    in a new browser on this machine, the floor under every first load of the app."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "Home.py").write_text(BARE_PAGE)
+        proc, base = start_server(root, root / "server.log", project=root)
+        try:
+            b = Browser(base, chromium)
+            for params, row in BARE_ROWS.items():
+                new, cached = first_loads(b, "", BARE_TITLE, params, repeats=2 * FIRST_LOADS)
+                for name in names:
+                    figures.put(f"first load: {row}", name, new)
+                    figures.put(f"first load, scripts cached: {row}", name, cached)
+            b.close()
+        finally:
+            stop_server(proc)
+
+
 def timing_phase(b: Browser, ds, model_id: str, photo: Path, figures: Figures) -> None:
     """Warm-up, then every view's first load in a new session, the widget changes, the map, the lessons."""
     n = ds.n_images
@@ -472,12 +531,9 @@ def timing_phase(b: Browser, ds, model_id: str, photo: Path, figures: Figures) -
     visit_everything(b, ds, model_id, figures, None)  # warm caches, stored results
     lesson_steps(b)
     for name, path, title, params in VIEWS:
-        b.session()
-        figures.put(f"first load: {name}", ds.name, b.open(path, title, params))
-        if b.errors():
-            figures.note(f"{ds.name} {name}: {b.errors()} error boxes")
-        b.page = b.context.new_page()  # a returning visitor: the app's scripts in the browser's cache
-        figures.put(f"first load, scripts cached: {name}", ds.name, b.open(path, title, params))
+        new, cached = first_loads(b, path, title, params)
+        figures.put(f"first load: {name}", ds.name, new)
+        figures.put(f"first load, scripts cached: {name}", ds.name, cached)
     b.session()
     figures.put(
         "first load: Attribute classifiers (results table)",
@@ -541,7 +597,7 @@ def server_phase(ds, model_id: str, figures: Figures) -> None:
     views = [*VIEWS, ("Attribute classifiers (results table)", "Attribute_classifiers", "", f"&model={model_id}")]
     for name, path, _, params in views:
         figures.put(f"server run: {name}", ds.name, timed_runs(path, params))
-    person = ds.table["identity"].drop_nulls().unique().sort().to_list()[0]
+    person = images_per_identity(ds.table)["identity"][0]  # the picker's first (most images)
     pick = timed_runs("Dataset", "", lambda at: at.selectbox(key=state.IDENTITY).set_value(person))
     figures.put("server run: Dataset: pick an identity", ds.name, pick)
 
@@ -557,6 +613,7 @@ def report(figures: Figures, small: str, full: str) -> list[list]:
             ("k-means k=100 job", "kmeans all"),
             ("server run:", None),
             ("cold first load", None),
+            ("a bare Streamlit page", None),
             ("memory: one session", "memory mb"),
             ("classifier job", "classifier job"),
             ("audit job", "audit job"),
@@ -637,8 +694,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-audit", action="store_true", help="skip the audit job when its results are missing")
     parser.add_argument(
         "--phases",
-        default="jobs,server,memory,small,full",
-        help="what to measure now (figures measured before are kept): jobs, server, memory, small, full",
+        default="jobs,server,floor,memory,small,full",
+        help="what to measure now (figures measured before are kept): jobs, server, floor, memory, small, full",
     )
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
@@ -672,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
     if "server" in phases:
         for name, ds in datasets.items():
             server_phase(ds, models[name], figures)
-    browsing = [p for p in phases if p in ("memory", "small", "full")]
+    browsing = [p for p in phases if p in ("floor", "memory", "small", "full")]
     if browsing:
         load = LoadWatch()
         load.start()
@@ -683,6 +740,8 @@ def main(argv: list[str] | None = None) -> int:
             with sync_playwright() as pw:
                 chromium = launch_chromium(pw.chromium)
                 b = Browser(base, chromium, args.full)
+                if "floor" in phases:
+                    floor_phase(chromium, figures, list(datasets))
                 if "memory" in phases:
                     memory_phase(b, proc.pid, datasets[args.full], models[args.full], figures)
                 for phase, name in (("small", args.small), ("full", args.full)):

@@ -32,6 +32,7 @@ from core.data.ingest import open_dataset
 from core.demo.label_model import CELEBA_PREVALENCE
 from core.quality.audit import load_check, run_audit
 from tests.support import PROJECT, copy_home, home_environment
+from ui import long_lists
 from ui.dataset_views import GALLERY_PAGE_SIZE
 from ui.tables import MAX_ROWS
 
@@ -180,6 +181,8 @@ def test_no_page_sends_every_row(large_home, page, params, kinds):
         limit = ALTAIR_MAX + LABELS_MAX if kind == "map" else ELEMENT_ROWS
         assert rows <= limit < N_ROWS, (kind, rows, sent)
     assert images_shown(at) <= IMAGES_SHOWN
+    for picker in [*at.selectbox, *at.multiselect]:  # a picker's options travel whole: searched above LISTED
+        assert len(picker.options) <= long_lists.LISTED + 1 < N_ROWS, (picker.label, len(picker.options))
 
 
 def test_long_lists_show_their_first_rows_and_say_so(large_home):

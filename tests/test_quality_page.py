@@ -162,6 +162,46 @@ def test_identities_section_counts(audited_home):
         assert any("separate this dataset's identities poorly" in w.value for w in at.warning)
 
 
+def test_identities_section_shows_the_first_pairs_with_photos_and_says_how_many_more(audited_home, monkeypatch):
+    """Each pair shown side by side brings up to 8 thumbnails: only the first SIDE_BY_SIDE are drawn, said so.
+    (The demo's people are told apart, so its audit finds no pair: three are planted in what the page reads.)"""
+    import dataclasses
+
+    import ui.quality
+
+    _, ds, _ = audited_home
+    people = ds.table["identity"].unique(maintain_order=True).to_list()[:6]
+    twins = pl.DataFrame(
+        {
+            "identity_a": people[0::2],
+            "identity_b": people[1::2],
+            "photos_a": [int((ds.table["identity"] == p).sum()) for p in people[0::2]],
+            "photos_b": [int((ds.table["identity"] == p).sum()) for p in people[1::2]],
+            "cross_median": [0.3, 0.31, 0.32],
+            "within_a": [0.2] * 3,
+            "within_b": [0.2] * 3,
+        }
+    )
+    stored = cached.quality_results
+
+    def with_twins(dataset):
+        results = dict(stored(dataset))
+        found = results["identities"]
+        results["identities"] = dataclasses.replace(found, tables={**found.tables, "twins": twins})
+        return results
+
+    monkeypatch.setattr(cached, "quality_results", with_twins)
+    all_three = run_page("identities")
+    monkeypatch.setattr(ui.quality, "SIDE_BY_SIDE", 1)
+    at = run_page("identities")
+    said = [c.value for c in at.caption]
+    assert "The first 1 of 3 pairs; the CSV download below lists every pair." in said
+    assert any(c.startswith(f"{people[0]}: {twins['photos_a'][0]} photos") for c in said)
+    assert not any(c.startswith(f"{people[2]}: ") for c in said)  # the second pair is not drawn
+    assert any(c.startswith(f"{people[2]}: ") for c in [c.value for c in all_three.caption])
+    assert len(at.image) == len(all_three.image) - 2 * ui.quality.PHOTOS_PER_IDENTITY * 2
+
+
 def stored_kind(i: int) -> str:
     from core.quality.identities import SUSPECT_KINDS
 
