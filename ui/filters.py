@@ -46,7 +46,7 @@ def subset_ui(ds: Dataset, key: str, identities: bool = False, top_identities: b
             st.session_state.get(state.filter_identities(key), []),
             "identities",
             state.filter_identities_search(key),
-            "in order",
+            "in alphabetical order",
         )
         chosen_ids = tuple(st.multiselect("Identities", listed, key=state.filter_identities(key)))
     top = 0
