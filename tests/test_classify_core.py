@@ -454,6 +454,39 @@ def test_lockstep_fits_do_not_depend_on_the_cores(monkeypatch):
     np.testing.assert_array_equal(fits[0][1], fits[1][1])
 
 
+def test_a_fit_that_cannot_start_leaves_no_lockstep_fit_waiting(monkeypatch):
+    """When a fit's thread cannot be started (a process limit), the fits already started do not wait for it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import core.classify.lockstep as lockstep
+
+    submitted = []
+    submit = ThreadPoolExecutor.submit
+
+    def third_fails(self, fn, *args, **kwargs):
+        submitted.append(fn)
+        if len(submitted) == 3:
+            raise RuntimeError("can't start new thread")
+        return submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", third_fails)
+    Z, Y = _lockstep_problem()
+    outcome = []
+
+    def run():
+        try:
+            lockstep.fit_logistic_columns(Z, Y, lockstep.FitSettings())
+        except RuntimeError as error:
+            outcome.append(str(error))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert outcome == ["can't start new thread"]
+
+
 def test_a_failing_round_stops_every_lockstep_fit(monkeypatch):
     """An error while answering a round reaches the caller; no fit is left waiting for the others."""
     import threading

@@ -320,6 +320,28 @@ def test_group_choice_follows_the_attribute_until_chosen_by_hand(clf_env, logreg
     assert at.query_params["fby"] == "Young"
 
 
+def test_face_picker_searches_and_follows_the_default_whatever_the_search_lists(clf_env, logreg_model, monkeypatch):
+    """Above LISTED test faces a search box lists the matches; a search that matches nothing, then another attribute
+    (another default face), still leaves a face picked: the new default, not in the link."""
+    from ui import long_lists
+
+    monkeypatch.setattr(long_lists, "LISTED", 5)
+    at = _page(logreg_model.model_id)
+    at.selectbox(key="clf-thr-attr").select("Smiling").run()
+    assert len(at.selectbox(key="clf-fair-face").options) == 5
+    first = at.selectbox(key="clf-fair-face").value
+    at.text_input(key="clf-fair-face-search").input("no such face").run()
+    assert not at.exception, at.exception
+    assert "No test faces contain “no such face”." in [c.value for c in at.caption]
+    assert at.selectbox(key="clf-fair-face").value == first  # still picked, still an option
+    at.selectbox(key="clf-thr-attr").select("Male").run()
+    assert not at.exception, at.exception
+    picked = at.selectbox(key="clf-fair-face").value
+    assert picked is not None and "fface" not in at.query_params
+    at.text_input(key="clf-fair-face-search").input("").run()
+    assert at.selectbox(key="clf-fair-face").options[0].startswith(f"{picked} · ")  # the new default: listed first
+
+
 def test_long_pickers_list_the_first_choices_the_matches_and_the_chosen_ones():
     from ui.long_lists import listed_choices, matching
 

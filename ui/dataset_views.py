@@ -134,7 +134,7 @@ def identity_section(ds: Dataset) -> None:
         "most images first",
     )
     identity = st.selectbox(
-        "Identity (type to search)",
+        "Identity",
         options,
         index=None,
         key=state.IDENTITY,

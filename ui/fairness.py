@@ -43,8 +43,7 @@ RATE_COLUMNS = {
     "fpr": "false-positive rate",
 }
 SMALL_STYLE = "color: #9e9e9e; font-style: italic"
-# Test faces in the picker: all of CelebA's 20,000 were a 1 MB message to every visitor (ui.long_lists lists 500).
-SEARCH_ORDER = "the worst group's mistakes first"
+SEARCH_ORDER = "the worst group's mistakes first"  # how the test-face picker orders its faces (ui.long_lists)
 
 
 @dataclass(frozen=True)
@@ -250,20 +249,19 @@ def counterpart_view(ds: Dataset, audit: FairnessAudit) -> None:
     by_image = {str(image_ids[audit.rows[i]]): int(i) for i in order}
     default = next(iter(by_image))
     follow_default(FAIR_FACE, default)
-    image = links.synced(
-        "fface",
-        FAIR_FACE,
-        default,
-        lambda: st.selectbox(
-            "A test face (the worst group's mistakes first)",
-            long_lists.searchable_options(
-                list(by_image), [st.session_state.get(FAIR_FACE)], "test faces", FAIR_FACE_SEARCH, SEARCH_ORDER
-            ),
+
+    def face_picker() -> str:
+        # After a link's value is restored: the default face when nothing else is chosen, so that it stays the
+        # picker's value (and an option) whatever the search box lists.
+        chosen = st.session_state.setdefault(FAIR_FACE, default)
+        return st.selectbox(
+            f"A test face ({SEARCH_ORDER})",
+            long_lists.searchable_options(list(by_image), [chosen], "test faces", FAIR_FACE_SEARCH, SEARCH_ORDER),
             format_func=lambda name: _face_label(audit, image_ids, by_image[name]),
             key=FAIR_FACE,
-        ),
-        valid=by_image.__contains__,
-    )
+        )
+
+    image = links.synced("fface", FAIR_FACE, default, face_picker, valid=by_image.__contains__)
     query = by_image[image]
     found = nearest_answered_otherwise(emb.vectors[audit.rows], audit.answers, query, emb.has_face[audit.rows])
     if found is None:

@@ -282,7 +282,7 @@ def identities_section(ds: Dataset, result: StoredResult | None) -> None:
         st.altair_chart(charts.identity_distance_scatter(drawn, info["threshold"]), width="stretch")
     misfiled = suspects.filter(pl.col("kind") == "another identity's face")
     st.markdown("**Photos that look like another identity** (largest difference first)")
-    for r in _side_by_side(misfiled, "photos", "the table below lists every suspect photo"):
+    for r in _side_by_side(misfiled, "photos", "the CSV download below lists every suspect photo"):
         _suspect_row(ds, r)
     st.markdown("**Identities that look like one person filed twice**")
     for r in _side_by_side(twins, "pairs", "the CSV download below lists every pair"):

@@ -12,6 +12,7 @@ Front door: `fit_logistic_columns(Z, Y, FitSettings(...), on_fitted)`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
@@ -21,6 +22,8 @@ from itertools import pairwise
 import numpy as np
 
 from core.processes import usable_cores
+
+log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 2048  # 2 MB of 128 float32 features: fits a core's cache; fixed, so sums do not depend on the cores
 
@@ -87,7 +90,7 @@ class _Round:
         negative = self.class_weights.negative[columns]
         step = self.class_weights.positive[columns] - negative  # a positive row's weight minus a negative row's
         all_columns = len(columns) == self.Y.shape[1]
-        balanced = bool(step.any())
+        weighted = bool(step.any())  # classes weighed differently (balanced): the weights enter each row's terms
         bounds = [*range(0, len(self.Z), CHUNK_ROWS), len(self.Z)]
 
         def block(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,14 +107,14 @@ class _Round:
             scratch = y * s
             loss -= scratch
             weighted_loss = negative * loss.sum(axis=0, dtype=np.float64)
-            if balanced:
+            if weighted:
                 weighted_loss += step * np.multiply(loss, y, out=scratch).sum(axis=0, dtype=np.float64)
             with np.errstate(over="ignore"):  # e^-s = inf gives the sigmoid's right limit, 0
                 residual = np.exp(np.negative(s, out=s), out=s)
             residual += 1
             np.reciprocal(residual, out=residual)
             residual -= y
-            if balanced:
+            if weighted:
                 np.multiply(y, step, out=scratch)
                 scratch += negative
                 residual *= scratch  # (sigmoid(s) - y) * w
@@ -186,11 +189,21 @@ def fit_logistic_columns(
         def fit(column: int) -> np.ndarray:
             try:
                 fun = lambda theta: shared.evaluate(column, theta)  # noqa: E731 - one fit's view of the shared round
-                return minimize(fun, np.zeros(D + 1), jac=True, method="L-BFGS-B", options=options).x
+                result = minimize(fun, np.zeros(D + 1), jac=True, method="L-BFGS-B", options=options)
+                if not result.success:  # scikit-learn would warn (ConvergenceWarning): the log says it
+                    log.warning("logistic fit of column %d stopped before converging: %s", column, result.message)
+                return result.x
             finally:
                 shared.finished()
 
-        futures = {fits.submit(fit, j): j for j in two_classes}
+        futures = {}
+        try:
+            for j in two_classes:
+                futures[fits.submit(fit, j)] = j
+        except BaseException:  # a fit that never started must not be waited for by those that did
+            for _ in range(len(two_classes) - len(futures)):
+                shared.finished()
+            raise
         for future in as_completed(futures):
             theta = future.result()
             coef[futures[future]], intercept[futures[future]] = theta[:D], theta[D]
