@@ -132,18 +132,20 @@ class _Round:
 
 @dataclass(frozen=True)
 class ClassWeights:
-    """Per column, the weight of one positive and of one negative row, divided by the column's sum of weights."""
+    """Per column, the weight of one positive and of one negative row, divided by the column's sum of weights (as
+    scikit-learn's LinearModelLoss divides; with either weighting below that sum is the number of rows)."""
 
-    positive: np.ndarray
+    positive: np.ndarray  # (A,) float32
     negative: np.ndarray
 
     @classmethod
-    def of(cls, rate: np.ndarray, balanced: bool) -> ClassWeights:
-        """rate: each column's positive rate. Balanced is scikit-learn's n / (2 * count of the row's class); its
-        weights sum to n like the unweighted ones."""
+    def of(cls, rate: np.ndarray, n: int, balanced: bool) -> ClassWeights:
+        """rate: each column's positive rate among n rows. Balanced is scikit-learn's n / (2 * count of the row's
+        class): 1 / (2 rate) for a positive row, 1 / (2 (1 - rate)) for a negative one, before dividing by n."""
         if not balanced:
-            return cls(np.ones_like(rate), np.ones_like(rate))
-        return cls(0.5 / np.maximum(rate, 1e-12), 0.5 / np.maximum(1 - rate, 1e-12))
+            return cls(np.full(rate.shape, 1 / n, np.float32), np.full(rate.shape, 1 / n, np.float32))
+        positive, negative = 0.5 / np.maximum(rate, 1e-12), 0.5 / np.maximum(1 - rate, 1e-12)
+        return cls((positive / n).astype(np.float32), (negative / n).astype(np.float32))
 
 
 def fit_logistic_columns(
@@ -159,12 +161,7 @@ def fit_logistic_columns(
     N, D = Z.shape
     A = Y.shape[1]
     coef, intercept = np.zeros((A, D)), np.zeros(A)
-    rate = Y.mean(axis=0, dtype=np.float64) if N else np.zeros(A)
-    per_row = ClassWeights.of(rate, settings.balanced)
-    weight_sums = N * (rate * per_row.positive + (1 - rate) * per_row.negative)  # N for both
-    class_weights = ClassWeights(
-        (per_row.positive / weight_sums).astype(np.float32), (per_row.negative / weight_sums).astype(np.float32)
-    )
+    rate = Y.mean(axis=0, dtype=np.float64)
     two_classes = [j for j in range(A) if 0 < rate[j] < 1]
     for j in set(range(A)) - set(two_classes):
         p = np.clip(rate[j], 1e-4, 1 - 1e-4)
@@ -184,7 +181,9 @@ def fit_logistic_columns(
         ThreadPoolExecutor(usable_cores()) as blocks,
         ThreadPoolExecutor(len(two_classes)) as fits,
     ):
-        shared = _Round(Z, Y, class_weights, 1.0 / (settings.C * weight_sums), len(two_classes), blocks)
+        class_weights = ClassWeights.of(rate, N, settings.balanced)
+        l2 = np.full(A, 1.0 / (settings.C * N))  # scikit-learn's penalty: 1 / (C * the sum of the weights)
+        shared = _Round(Z, Y, class_weights, l2, len(two_classes), blocks)
 
         def fit(column: int) -> np.ndarray:
             try:
